@@ -1,0 +1,3 @@
+from tltui.cli import main
+
+raise SystemExit(main())

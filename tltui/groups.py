@@ -1,0 +1,44 @@
+"""The six layer groups of ResNet-50: the vocabulary of every widget, flag and message."""
+
+from __future__ import annotations
+
+GROUPS: tuple[str, ...] = ("stem", "layer1", "layer2", "layer3", "layer4", "head")
+BACKBONE: tuple[str, ...] = GROUPS[:-1]
+
+#: torchvision module names that make up each group.
+MODULES: dict[str, tuple[str, ...]] = {
+    "stem": ("conv1", "bn1"),
+    "layer1": ("layer1",),
+    "layer2": ("layer2",),
+    "layer3": ("layer3",),
+    "layer4": ("layer4",),
+    "head": ("fc",),
+}
+
+
+def parse_groups(text: str | None) -> tuple[str, ...]:
+    """Parse ``"stem,layer1"`` (or ``"all"``, ``"backbone"``, ``""``) into groups in network order.
+
+    Raises ValueError with a one-line message naming the valid groups.
+    """
+    if not text:
+        return ()
+    names: set[str] = set()
+    for raw in text.split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        if name == "all":
+            names.update(GROUPS)
+        elif name == "backbone":
+            names.update(BACKBONE)
+        elif name in GROUPS:
+            names.add(name)
+        else:
+            raise ValueError(f"unknown group {name!r}: choose from {', '.join(GROUPS)}, all, backbone")
+    return tuple(g for g in GROUPS if g in names)
+
+
+def depth_from_top(group: str) -> int:
+    """0 for the head, 1 for layer4, ... 5 for the stem."""
+    return len(GROUPS) - 1 - GROUPS.index(group)

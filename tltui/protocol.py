@@ -1,0 +1,346 @@
+"""The messages between the UI and the worker: one JSON object per line, typed and validated.
+
+Pure Python (msgspec only): imported by the UI, the worker and the headless CLI alike.
+
+Client to worker: requests, each with an ``id``. Worker to client: one ``hello`` when the
+connection opens, a ``reply`` or ``error`` per request, and ``event`` messages that wrap one run
+event each. Run events carry the run id and a per-run sequence number; the same event objects are
+the lines of a run's ``events.jsonl`` and of ``tltui train --json``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Union
+
+import msgspec
+
+from tltui.groups import GROUPS, depth_from_top
+
+PROTOCOL_VERSION = 1
+#: Longest line either side accepts, in bytes; longer ones get an error reply.
+MAX_LINE = 4 * 1024 * 1024
+
+AUGMENTS: tuple[str, ...] = ("crop", "flip", "color")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+SCHEDULES: tuple[str, ...] = ("constant", "cosine", "onecycle")
+MODELS: tuple[str, ...] = ("resnet50",)
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot run; the message is one line for the user."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Run configuration
+
+
+class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything that defines a fine-tuning run. Epochs are counted from 1."""
+
+    data: str = "builtin"
+    model: str = "resnet50"
+    weights: str = "imagenet"
+    frozen: tuple[str, ...] = ()
+    bn: Literal["freeze", "train"] = "freeze"
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 1e-2
+    lr_decay: float = 1.0
+    group_lrs: dict[str, float] = {}
+    unfreeze: dict[str, int] = {}
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: Literal["constant", "cosine", "onecycle"] = "cosine"
+    label_smoothing: float = 0.0
+    image_size: int = 0
+    augment: tuple[str, ...] = AUGMENTS
+    limit_per_class: int = 0
+    val_fraction: float = 0.2
+    seed: int = 0
+    device: str = "auto"
+    preset: str = ""
+
+    def group_lr(self, group: str) -> float:
+        """The learning rate of ``group``: explicit, or the head's LR times ``lr_decay`` per step down."""
+        if group in self.group_lrs:
+            return self.group_lrs[group]
+        return self.lr * self.lr_decay ** depth_from_top(group)
+
+    def trainable_at(self, epoch: int) -> tuple[str, ...]:
+        """Groups that train during ``epoch`` (1-based), gradual unfreezing included."""
+        return tuple(
+            g for g in GROUPS if g not in self.frozen or 0 < self.unfreeze.get(g, 0) <= epoch
+        )
+
+    def lowest_ever_trainable(self) -> str | None:
+        """The lowest group that trains at any epoch of the run, or None if nothing trains."""
+        trainable = self.trainable_at(self.epochs)
+        return trainable[0] if trainable else None
+
+    def check(self) -> None:
+        """Raise ConfigError with one line for the first problem found."""
+        for group in (*self.frozen, *self.group_lrs, *self.unfreeze):
+            if group not in GROUPS:
+                raise ConfigError(f"unknown group {group!r}: choose from {', '.join(GROUPS)}")
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}: choose from {', '.join(MODELS)}")
+        if self.epochs < 1:
+            raise ConfigError("--epochs must be at least 1")
+        if self.batch_size < 1:
+            raise ConfigError("--batch-size must be at least 1")
+        for name, value in (("--lr", self.lr), *((f"LR of {g}", v) for g, v in self.group_lrs.items())):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a positive number, not {value}")
+        if not (math.isfinite(self.lr_decay) and 0 < self.lr_decay <= 10):
+            raise ConfigError(f"--lr-decay must be in (0, 10], not {self.lr_decay}")
+        for group, epoch in self.unfreeze.items():
+            if group not in self.frozen:
+                raise ConfigError(f"--unfreeze {epoch}:{group}: {group} is not frozen, so it trains from epoch 1")
+            if not 2 <= epoch <= self.epochs:
+                raise ConfigError(
+                    f"--unfreeze {epoch}:{group}: the epoch must be between 2 and --epochs ({self.epochs})"
+                )
+        if not self.trainable_at(self.epochs):
+            raise ConfigError("every group is frozen and none is unfrozen later: nothing would train")
+        for aug in self.augment:
+            if aug not in AUGMENTS:
+                raise ConfigError(f"unknown augmentation {aug!r}: choose from {', '.join(AUGMENTS)}")
+        if self.image_size and not 16 <= self.image_size <= 1024:
+            raise ConfigError(f"--image-size must be between 16 and 1024, not {self.image_size}")
+        if self.limit_per_class < 0:
+            raise ConfigError("--limit-per-class must be 0 (no limit) or more")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"--label-smoothing must be in [0, 1), not {self.label_smoothing}")
+        if self.weight_decay < 0 or not 0 <= self.momentum < 1:
+            raise ConfigError("--weight-decay must be >= 0 and --momentum in [0, 1)")
+
+
+def parse_unfreeze(text: str | None) -> dict[str, int]:
+    """Parse ``"2:layer4,4:layer3"`` into ``{"layer4": 2, "layer3": 4}``."""
+    plan: dict[str, int] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        epoch, sep, group = item.partition(":")
+        if not sep or not epoch.strip().isdigit():
+            raise ConfigError(f"--unfreeze {item!r}: write EPOCH:GROUP, for example 2:layer4")
+        group = group.strip()
+        if group not in GROUPS:
+            raise ConfigError(f"--unfreeze {item!r}: unknown group {group!r}: choose from {', '.join(GROUPS)}")
+        plan[group] = int(epoch)
+    return plan
+
+
+# ----------------------------------------------------------------------------------------------
+# Run events (the lines of events.jsonl)
+
+
+class Event(msgspec.Struct, kw_only=True, tag_field="event"):
+    """Base of every run event."""
+
+    run_id: str = ""
+    seq: int = 0
+    time: float = 0.0
+
+
+class Started(Event, tag="started"):
+    config: RunConfig
+    device: str
+    device_name: str
+    model: str
+    weights: str
+    classes: list[str]
+    n_train: int
+    n_val: int
+    path: str
+    """``"full"`` or ``"cached:<group>"``: where the boundary cache cut the network."""
+    params: dict[str, int] = {}
+    trainable: int = 0
+    skipped: dict[str, int] = {}
+    converted: dict[str, int] = {}
+    resumed_from: int = 0
+
+
+class Progress(Event, tag="progress"):
+    epoch: int
+    step: int
+    steps: int
+    train_loss: float
+    train_acc: float
+    images_per_s: float
+    elapsed: float
+    eta: float
+
+
+class Epoch(Event, tag="epoch"):
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lrs: dict[str, float]
+    images_per_s: float
+    elapsed: float
+    eta: float
+    best: bool = False
+
+
+class Unfrozen(Event, tag="unfrozen"):
+    epoch: int
+    groups: list[str]
+    lrs: dict[str, float]
+
+
+class Note(Event, tag="note"):
+    message: str
+
+
+class Finished(Event, tag="finished"):
+    best_val_acc: float
+    best_epoch: int
+    classes: list[str]
+    per_class_acc: dict[str, float]
+    confusion: list[list[int]]
+    run_dir: str
+    elapsed: float
+    path: str = "full"
+    skipped: dict[str, int] = {}
+
+
+class Failed(Event, tag="failed"):
+    reason: str
+    hint: str = ""
+    epoch: int = 0
+
+
+class Cancelled(Event, tag="cancelled"):
+    epoch: int
+    run_dir: str
+
+
+RunEvent = Union[Started, Progress, Epoch, Unfrozen, Note, Finished, Failed, Cancelled]
+TERMINAL_EVENTS = (Finished, Failed, Cancelled)
+
+
+# ----------------------------------------------------------------------------------------------
+# Requests (client to worker)
+
+
+class Request(msgspec.Struct, kw_only=True, tag_field="type"):
+    id: int
+
+
+class GetCapabilities(Request, tag="capabilities"):
+    pass
+
+
+class StartRun(Request, tag="start_run"):
+    config: RunConfig
+
+
+class CancelRun(Request, tag="cancel_run"):
+    run_id: str
+
+
+class ListRuns(Request, tag="list_runs"):
+    pass
+
+
+class GetEvents(Request, tag="events"):
+    """Every event of ``run_id`` after ``after_seq``; with ``follow``, then each new one as it happens."""
+
+    run_id: str
+    after_seq: int = 0
+    follow: bool = False
+
+
+AnyRequest = Union[GetCapabilities, StartRun, CancelRun, ListRuns, GetEvents]
+
+
+# ----------------------------------------------------------------------------------------------
+# Worker to client
+
+
+class Capabilities(msgspec.Struct, kw_only=True):
+    host: str
+    tltui_version: str
+    torch_version: str
+    devices: list[str]
+    gpu_name: str = ""
+    gpu_memory_gb: float = 0.0
+    cached_weights: list[str] = []
+    weights_dir: str = ""
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    run_id: str
+    status: Literal["running", "finished", "failed", "cancelled", "interrupted"]
+    config: RunConfig
+    created: float
+    last_seq: int
+    epochs_done: int = 0
+    best_val_acc: float | None = None
+    reason: str = ""
+
+
+class Message(msgspec.Struct, kw_only=True, tag_field="type"):
+    pass
+
+
+class Hello(Message, tag="hello"):
+    protocol: int
+    capabilities: Capabilities | None = None
+    """None until the worker has imported torch; a ``capabilities`` request waits for it."""
+
+
+class Reply(Message, tag="reply"):
+    id: int
+    result: Any = None
+
+
+class Error(Message, tag="error"):
+    id: int | None
+    message: str
+
+
+class EventMessage(Message, tag="event"):
+    event: RunEvent
+
+
+AnyMessage = Union[Hello, Reply, Error, EventMessage]
+
+_encoder = msgspec.json.Encoder()
+_request_decoder = msgspec.json.Decoder(AnyRequest)
+_message_decoder = msgspec.json.Decoder(AnyMessage)
+_event_decoder = msgspec.json.Decoder(RunEvent)
+
+
+def encode(obj: msgspec.Struct) -> bytes:
+    """One protocol line, newline included."""
+    return _encoder.encode(obj) + b"\n"
+
+
+def decode_request(line: bytes) -> AnyRequest:
+    """Raises msgspec.ValidationError / DecodeError on a bad line."""
+    return _request_decoder.decode(line)
+
+
+def decode_message(line: bytes) -> AnyMessage:
+    return _message_decoder.decode(line)
+
+
+def decode_event(line: bytes) -> RunEvent:
+    return _event_decoder.decode(line)
+
+
+def to_builtins(obj: Any) -> Any:
+    return msgspec.to_builtins(obj)
+
+
+def convert(obj: Any, type_: type) -> Any:
+    return msgspec.convert(obj, type_)
