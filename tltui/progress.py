@@ -1,0 +1,88 @@
+"""The learner's progress: last lesson, visited lessons, quiz scores, theme.
+
+Saved as JSON under the data dir, written atomically (temp file + rename). A file that cannot be
+read is moved aside (``progress.json.corrupt-<time>``) before anything new is written over it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tltui.paths import data_dir
+
+FILENAME = "progress.json"
+
+
+@dataclass
+class Progress:
+    last_lesson: str = ""
+    visited: list[str] = field(default_factory=list)
+    quiz: dict[str, dict] = field(default_factory=dict)
+    theme: str = ""
+
+    def visit(self, name: str) -> None:
+        self.last_lesson = name
+        if name not in self.visited:
+            self.visited.append(name)
+
+
+@dataclass
+class ProgressStore:
+    """Loads and saves one progress file; ``notice`` holds a one-line message for the user, if any."""
+
+    path: Path = field(default_factory=lambda: data_dir() / FILENAME)
+    notice: str = ""
+    writable: bool = True
+
+    def load(self) -> Progress:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Progress()
+        except OSError as error:
+            self.writable = False
+            self.notice = f"Could not read {self.path} ({error.strerror}): progress will not be saved this session."
+            return Progress()
+        try:
+            data = json.loads(raw)
+            progress = Progress(
+                last_lesson=str(data.get("last_lesson", "")),
+                visited=[str(v) for v in data.get("visited", [])],
+                quiz=dict(data.get("quiz", {})),
+                theme=str(data.get("theme", "")),
+            )
+        except (ValueError, TypeError, AttributeError):
+            return self._set_aside()
+        return progress
+
+    def _set_aside(self) -> Progress:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(self.path, aside)
+        except OSError as error:
+            self.writable = False
+            self.notice = f"{self.path} is unreadable and could not be moved aside ({error.strerror}); starting fresh without saving."
+        else:
+            self.notice = f"Progress file was unreadable: kept it as {aside.name} and started fresh."
+        return Progress()
+
+    def save(self, progress: Progress) -> None:
+        """Write atomically; a failure becomes the notice, never an exception."""
+        if not self.writable:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".progress-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                json.dump(asdict(progress), file, indent=1)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, self.path)
+        except OSError as error:
+            self.notice = f"Could not save progress to {self.path} ({error.strerror})."
+            self.writable = False

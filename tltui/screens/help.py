@@ -1,0 +1,83 @@
+"""The help overlay: every key, grouped."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.markup import escape
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+#: (section, [(keys as shown, what they do)])
+KEYS: list[tuple[str, list[tuple[str, str]]]] = [
+    (
+        "Lessons",
+        [
+            ("n  right", "next lesson"),
+            ("p  left", "previous lesson"),
+            ("0..9", "jump to a lesson (type 1 2 fast for 12; 0 is 10)"),
+            ("t", "contents: enter opens a lesson, escape closes"),
+        ],
+    ),
+    (
+        "Reading",
+        [
+            ("up  down  j  k", "scroll a line"),
+            ("space  b  pgdn  pgup", "scroll a page"),
+            ("g  G  home  end", "top / bottom of the lesson"),
+            ("tab  shift+tab", "move between the live widgets of a lesson"),
+        ],
+    ),
+    (
+        "Anywhere",
+        [
+            ("ctrl+p", "command palette: lessons, themes"),
+            ("?", "this help"),
+            ("escape", "close an overlay"),
+            ("q  ctrl+q", "quit (your place is saved)"),
+        ],
+    ),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists every key; any of escape, ? or q closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        #help {
+            width: 78;
+            max-width: 100%;
+            height: auto;
+            max-height: 100%;
+            border: round $accent;
+            border-title-color: $accent;
+            background: $surface;
+            padding: 0 1;
+        }
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark", "dismiss", "Close", show=False),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help") as scroll:
+            scroll.border_title = "Keys"
+            scroll.border_subtitle = "escape closes"
+            yield Static(self._text())
+
+    @staticmethod
+    def _text() -> str:
+        width = max(len(keys) for _, rows in KEYS for keys, _ in rows)
+        lines: list[str] = []
+        for section, rows in KEYS:
+            lines.append(f"[b u]{section}[/]")
+            lines.extend(f"  [b $accent]{escape(keys):<{width}}[/]  {escape(what)}" for keys, what in rows)
+            lines.append("")
+        return "\n".join(lines).rstrip()

@@ -1,0 +1,61 @@
+"""The table of contents: every lesson, which were visited, which is open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from tltui.lessons import Lesson
+
+
+class Contents(OptionList):
+    """A list of lessons; enter opens one."""
+
+    DEFAULT_CSS = """
+    Contents {
+        width: 32;
+        height: 1fr;
+        border: none;
+        border-right: vkey $foreground 20%;
+        padding: 0;
+        &:focus { border: none; border-right: vkey $accent; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    @dataclass
+    class Chosen(Message):
+        """The learner picked a lesson."""
+
+        lesson: Lesson
+
+    def __init__(self, lessons: list[Lesson], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lessons = lessons
+
+    def show(self, current: Lesson, visited: list[str]) -> None:
+        """Redraw the marks: ``>`` the open lesson, a tick for visited ones."""
+        self.clear_options()
+        self.add_options(
+            Option(f"{self._mark(lesson, current, visited)} {lesson.label}", id=lesson.name)
+            for lesson in self.lessons
+        )
+        self.highlighted = current.number - 1
+
+    @staticmethod
+    def _mark(lesson: Lesson, current: Lesson, visited: list[str]) -> str:
+        if lesson is current:
+            return ">"
+        return "✓" if lesson.name in visited else " "
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.post_message(self.Chosen(self.lessons[event.option_index]))

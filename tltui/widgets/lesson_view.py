@@ -1,0 +1,72 @@
+"""One lesson, rendered: markdown sections with live widgets mounted in their places."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Markdown
+
+from tltui.lessons import Lesson, MarkdownPart, Part
+from tltui.widgets.registry import build_widget
+
+
+class LessonView(VerticalScroll, can_focus=True):
+    """A scrollable lesson. The first section is composed at once; the rest is mounted after the
+    first paint, one part per refresh, so a lesson appears fast and the keys never wait."""
+
+    DEFAULT_CSS = """
+    LessonView {
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+        & > Markdown { margin: 0; padding: 0 1; }
+        MarkdownH1 { margin: 1 0 1 0; }
+        MarkdownH2 { margin: 1 0 1 0; }
+        &:focus { background-tint: $foreground 0%; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+        Binding("space", "page_down", "Page down", show=False),
+        Binding("b", "page_up", "Page up", show=False),
+    ]
+
+    def __init__(self, lesson: Lesson, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lesson = lesson
+        self._pending: list[Part] = list(lesson.parts)
+
+    @property
+    def complete(self) -> bool:
+        """True once every part of the lesson is mounted."""
+        return not self._pending
+
+    def compose(self) -> ComposeResult:
+        if self._pending:
+            yield self._build(self._pending.pop(0))
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_next)
+
+    async def _mount_next(self) -> None:
+        if self._pending:
+            await self.mount(self._build(self._pending.pop(0)))
+            self.call_after_refresh(self._mount_next)
+
+    @staticmethod
+    def _build(part: Part) -> Widget:
+        if isinstance(part, MarkdownPart):
+            return Markdown(part.text, open_links=False)
+        return build_widget(part)
+
+    def action_scroll_end(self) -> None:
+        """Bottom of the lesson, the parts not mounted yet included."""
+        if self._pending:
+            self.call_after_refresh(self.action_scroll_end)
+        else:
+            self.scroll_end(animate=False)
