@@ -36,8 +36,10 @@ class TutorApp(App[None]):
         by_name = {lesson.name: lesson for lesson in self.lessons}
         return by_name.get(self.progress.last_lesson, self.lessons[0])
 
+    def get_default_screen(self) -> LessonScreen:
+        return LessonScreen(self.lessons, self.start)
+
     def on_mount(self) -> None:
-        self.push_screen(LessonScreen(self.lessons, self.start))
         if self.store.notice:
             self.notify(self.store.notice, severity="warning", timeout=8)
 

@@ -41,7 +41,7 @@ class ProgressStore:
 
     def load(self) -> Progress:
         try:
-            raw = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return Progress()
         except OSError as error:

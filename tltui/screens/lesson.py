@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header
+from textual.widgets import Footer, Header
 
 from tltui.lessons import Lesson
 from tltui.widgets.contents import Contents
@@ -53,18 +54,35 @@ class LessonScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
-        with Horizontal():
-            yield Contents(self.lessons, id="contents")
-            with ContentSwitcher():
-                yield LessonView(self.lesson, id=self._view_id(self.lesson))
+        with Horizontal(id="body"):
+            yield LessonView(self.lesson, id=self._view_id(self.lesson))
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.set_class(self.app.size.width >= WIDE, "-contents")
         await self.show_lesson(self.lesson)
+        if self.app.size.width >= WIDE:
+            self.call_after_refresh(self.show_contents, focus=False)
 
-    def on_resize(self, event) -> None:
-        self.set_class(event.size.width >= WIDE, "-contents")
+    async def on_resize(self, event: events.Resize) -> None:
+        if event.size.width >= WIDE:
+            await self.show_contents(focus=False)
+        else:
+            self.action_close_contents()
+
+    @property
+    def contents(self) -> Contents | None:
+        """The table of contents, once it has been shown."""
+        return self.query_one_optional(Contents)
+
+    async def show_contents(self, focus: bool = True) -> None:
+        """Show the table of contents (built the first time it is needed)."""
+        if self.contents is None:
+            contents = Contents(self.lessons)
+            await self.query_one("#body").mount(contents, before=0)
+            contents.show(self.lesson, self.app.progress.visited)
+        self.add_class("-contents")
+        if focus:
+            self.contents.focus()
 
     @staticmethod
     def _view_id(lesson: Lesson) -> str:
@@ -77,18 +95,19 @@ class LessonScreen(Screen):
     async def show_lesson(self, lesson: Lesson) -> None:
         """Open ``lesson`` (its view is kept for when the learner comes back) and record the visit."""
         self.lesson = lesson
-        switcher = self.query_one(ContentSwitcher)
-        view_id = self._view_id(lesson)
-        if switcher.query_children(f"#{view_id}"):
-            switcher.current = view_id
-        else:
-            await switcher.add_content(LessonView(lesson, id=view_id), set_current=True)
+        view = self.query_one_optional(f"#{self._view_id(lesson)}", LessonView)
+        if view is None:
+            view = LessonView(lesson, id=self._view_id(lesson))
+            await self.query_one("#body").mount(view)
+        for other in self.query(LessonView):
+            other.display = other is view
         self.title = "tltui"
         self.sub_title = f"{lesson.number}/{len(self.lessons)}  {lesson.title}"
         progress = self.app.progress
         progress.visit(lesson.name)
         self.app.save_progress()
-        self.query_one(Contents).show(lesson, progress.visited)
+        if self.contents is not None:
+            self.contents.show(lesson, progress.visited)
         self.view.focus()
 
     async def action_next(self) -> None:
@@ -118,20 +137,21 @@ class LessonScreen(Screen):
         else:
             self.notify(f"There are {len(self.lessons)} lessons.", timeout=2)
 
-    def action_toggle_contents(self) -> None:
-        contents = self.query_one(Contents)
-        if self.has_class("-contents") and contents.has_focus:
+    async def action_toggle_contents(self) -> None:
+        if self.contents is not None and self.contents.has_focus:
             self.action_close_contents()
         else:
-            self.add_class("-contents")
-            contents.focus()
+            await self.show_contents()
 
     def action_close_contents(self) -> None:
-        if self.has_class("-contents") and self.query_one(Contents).has_focus:
+        """Hide the contents (on a wide screen only take the focus back to the lesson)."""
+        if self.contents is None:
+            return
+        if self.app.size.width < WIDE:
             self.remove_class("-contents")
+        if self.contents.has_focus or not self.has_class("-contents"):
             self.view.focus()
 
     async def on_contents_chosen(self, message: Contents.Chosen) -> None:
-        if self.app.size.width < WIDE:
-            self.remove_class("-contents")
         await self.show_lesson(message.lesson)
+        self.action_close_contents()

@@ -6,17 +6,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Markdown
 
 from tltui.lessons import Lesson, MarkdownPart, Part
-from tltui.widgets.registry import build_widget
+from tltui.widgets.prose import PROSE_CSS, is_prose, prose_blocks
+
+#: Source lines of leading prose composed for the first frame.
+FIRST_SCREEN_LINES = 24
 
 
 class LessonView(VerticalScroll, can_focus=True):
-    """A scrollable lesson. The first section is composed at once; the rest is mounted after the
-    first paint, one part per refresh, so a lesson appears fast and the keys never wait."""
+    """A scrollable lesson. Its leading prose is composed at once (without the Markdown widget);
+    the rest is mounted after the first paint, one part per refresh, so a lesson appears fast and
+    the keys never wait."""
 
-    DEFAULT_CSS = """
+    DEFAULT_CSS = PROSE_CSS + """
     LessonView {
         padding: 0 1;
         scrollbar-size-vertical: 1;
@@ -47,11 +50,25 @@ class LessonView(VerticalScroll, can_focus=True):
         return not self._pending
 
     def compose(self) -> ComposeResult:
-        if self._pending:
-            yield self._build(self._pending.pop(0))
+        lines = 0
+        while self._pending and lines < FIRST_SCREEN_LINES:
+            part = self._pending[0]
+            if not (isinstance(part, MarkdownPart) and is_prose(part.text)):
+                break
+            self._pending.pop(0)
+            lines += part.text.count("\n")
+            yield from prose_blocks(part.text)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._mount_next)
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self, laid_out: bool = False) -> None:
+        """Start mounting the rest once the composed prose has been laid out and drawn."""
+        if laid_out:
+            self.call_after_refresh(self._mount_next)
+        else:
+            shown = bool(self.children) and self.children[0].region.height > 0
+            self.call_after_refresh(self._after_first_paint, shown or not self.children)
 
     async def _mount_next(self) -> None:
         if self._pending:
@@ -61,7 +78,11 @@ class LessonView(VerticalScroll, can_focus=True):
     @staticmethod
     def _build(part: Part) -> Widget:
         if isinstance(part, MarkdownPart):
+            from textual.widgets import Markdown
+
             return Markdown(part.text, open_links=False)
+        from tltui.widgets.registry import build_widget
+
         return build_widget(part)
 
     def action_scroll_end(self) -> None:

@@ -1,0 +1,76 @@
+"""Process start to first lesson painted: ``tltui`` against a bare Textual app, in a real pty.
+
+Both run as fresh processes on an 80x24 pseudo-terminal; the clock stops when the text each shows
+has been written to the terminal: for tltui the first words of the lesson's first paragraph (so the
+lesson itself is on screen, not only its title), for the bare app its one label. Runs
+alternate, and the median of each is compared. Target: tltui / bare <= 1.5.
+
+    python benchmarks/startup.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from terminal import Terminal  # noqa: E402
+
+from tltui.lessons import load_lessons  # noqa: E402
+
+BARE = """
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("bare app ready")
+
+Bare().run()
+"""
+TARGET = 1.5
+
+
+def time_to_paint(argv: list[str], needle: str, data_dir: str) -> float:
+    term = Terminal(argv, env={"TLTUI_DATA_DIR": data_dir})
+    try:
+        return term.wait_for(needle)
+    finally:
+        term.process.kill()
+        term.close()
+
+
+def first_words(markdown: str) -> str:
+    """The first four words of the first plain paragraph."""
+    for line in markdown.splitlines():
+        if line and line[0].isalpha():
+            return " ".join(line.split()[:4])
+    raise ValueError("the lesson has no paragraph")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    needle = first_words(load_lessons()[0].text)
+    tltui_times, bare_times = [], []
+    with tempfile.TemporaryDirectory() as data_dir:
+        time_to_paint([sys.executable, "-c", BARE], "bare app ready", data_dir)  # warm the disk cache
+        for _ in range(args.runs):
+            bare_times.append(time_to_paint([sys.executable, "-c", BARE], "bare app ready", data_dir))
+            tltui_times.append(time_to_paint([sys.executable, "-m", "tltui", "--lesson", "1"], needle, data_dir))
+    bare, tltui = statistics.median(bare_times), statistics.median(tltui_times)
+    ratio = tltui / bare
+    print(f"bare Textual app : median {bare * 1000:6.0f} ms  ({', '.join(f'{t * 1000:.0f}' for t in bare_times)})")
+    print(f"tltui lesson 1   : median {tltui * 1000:6.0f} ms  ({', '.join(f'{t * 1000:.0f}' for t in tltui_times)})")
+    print(f"ratio tltui/bare : {ratio:.2f}  (target <= {TARGET}: {'met' if ratio <= TARGET else 'NOT met'})")
+    return 0 if ratio <= TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

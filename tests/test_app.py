@@ -1,0 +1,197 @@
+"""The tutor driven by keys alone at 80x24, as a learner would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tltui.app import TutorApp
+from tltui.lessons import load_lessons
+from tltui.screens.help import KEYS, HelpScreen
+from tltui.screens.lesson import LessonScreen
+from tltui.widgets.contents import Contents
+from tltui.widgets.lesson_view import LessonView
+from tltui.widgets.registry import PlannedWidget, UnknownWidget
+
+LESSONS = load_lessons()
+SIZE = (80, 24)
+
+
+def current(app: TutorApp) -> int:
+    screen = app.screen
+    assert isinstance(screen, LessonScreen)
+    return screen.lesson.number
+
+
+async def settle(pilot) -> None:
+    """Wait until the open lesson has mounted all its parts."""
+    await pilot.pause()
+    view = pilot.app.screen.view
+    while not view.complete:
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
+async def test_every_lesson_reachable_forward_and_back():
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        assert current(app) == 1
+        for number in range(2, len(LESSONS) + 1):
+            await pilot.press("n")
+            assert current(app) == number
+            assert app.screen.sub_title.startswith(f"{number}/{len(LESSONS)}")
+            assert app.screen.view.has_focus
+        await pilot.press("right")
+        assert current(app) == len(LESSONS)
+        for number in range(len(LESSONS) - 1, 0, -1):
+            await pilot.press("p" if number % 2 else "left")
+            assert current(app) == number
+        await pilot.press("p")
+        assert current(app) == 1
+
+
+async def test_digits_jump_and_two_digits_make_one_number():
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        assert current(app) == 3
+        await pilot.press("1", "1")
+        assert current(app) == 11
+        await pilot.press("0")
+        assert current(app) == 10
+        await pilot.press("9")
+        assert current(app) == 9
+
+
+async def test_scroll_keys_move_the_lesson():
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = app.screen.view
+        await pilot.press("j", "j", "down")
+        assert view.scroll_y == 3
+        await pilot.press("k")
+        assert view.scroll_y == 2
+        await pilot.press("G")
+        await pilot.pause()
+        assert view.scroll_y == view.max_scroll_y > 0
+        await pilot.press("g")
+        await pilot.pause()
+        assert view.scroll_y == 0
+        await pilot.press("space")
+        await pilot.pause()
+        assert view.scroll_y > 10
+
+
+async def test_help_opens_lists_every_key_and_closes():
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, LessonScreen)
+        await pilot.press("question_mark")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, LessonScreen)
+    documented = " ".join(keys for _, rows in KEYS for keys, _ in rows).split()
+    bindings = [*TutorApp.BINDINGS, *LessonScreen.BINDINGS, *LessonView.BINDINGS, *Contents.BINDINGS]
+    names = {"question_mark": "?", "right": "right", "left": "left"}
+    for binding in bindings:
+        for key in binding.key.split(","):
+            key = names.get(key, key)
+            assert key in documented or (key.isdigit() and "0..9" in documented), key
+
+
+async def test_contents_lists_lessons_and_opens_one():
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.contents is None
+        await pilot.press("t")
+        contents = app.screen.contents
+        assert contents.display and contents.has_focus
+        assert contents.option_count == len(LESSONS)
+        assert str(contents.get_option_at_index(0).prompt).startswith(">")
+        await pilot.press("down", "down", "enter")
+        assert current(app) == 3
+        assert not contents.display
+        await pilot.press("t")
+        assert str(contents.get_option_at_index(0).prompt).startswith("✓")
+        assert str(contents.get_option_at_index(3).prompt).startswith(" ")
+        await pilot.press("escape")
+        assert not contents.display and app.screen.view.has_focus
+
+
+async def test_contents_shown_beside_the_lesson_when_wide():
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        assert app.screen.contents.display
+        assert app.screen.view.has_focus
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not app.screen.contents.display
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert app.screen.contents.display
+
+
+async def test_palette_goes_to_a_lesson():
+    app = TutorApp(LESSONS)
+    target = LESSONS[4]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*f"go to lesson {target.number}. {target.title[:8]}")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert current(app) == target.number
+
+
+async def test_resume_where_the_learner_left_off(data_dir):
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "n")
+        app.theme = "nord"
+        await pilot.press("q")
+    saved = json.loads((data_dir / "progress.json").read_text())
+    assert saved["last_lesson"] == LESSONS[3].name
+    assert saved["visited"] == [lesson.name for lesson in LESSONS[:4]]
+    again = TutorApp(LESSONS)
+    async with again.run_test(size=SIZE):
+        assert current(again) == 4
+        assert again.theme == "nord"
+
+
+async def test_corrupt_progress_starts_fresh_with_a_notice(data_dir):
+    (data_dir / "progress.json").write_bytes(b"\x00\xffnot json")
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert current(app) == 1
+        messages = [n.message for n in app._notifications]
+        assert any("unreadable" in m for m in messages)
+        await pilot.press("n")
+    assert json.loads((data_dir / "progress.json").read_text())["last_lesson"] == LESSONS[1].name
+    assert any(p.name.startswith("progress.json.corrupt-") for p in data_dir.iterdir())
+
+
+@pytest.fixture
+def odd_lessons(tmp_path):
+    (tmp_path / "01-odd.md").write_text(
+        "# Odd widgets\n\nText.\n\n```tltui freeze-board\n```\n\n```tltui warp-drive\n```\n"
+    )
+    (tmp_path / "02-plain.md").write_text("# Plain\n\nNothing live here.\n")
+    return load_lessons(tmp_path)
+
+
+async def test_unknown_and_planned_widgets_are_visible_boxes(odd_lessons):
+    app = TutorApp(odd_lessons)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        planned = app.screen.query_one(PlannedWidget)
+        assert "Not built yet" in str(planned.render())
+        assert "coming" in planned.border_title
+        unknown = app.screen.query_one(UnknownWidget)
+        assert "warp-drive" in str(unknown.render())
+        assert unknown.border_title == "Unknown widget"

@@ -1,0 +1,46 @@
+"""The command line as a user types it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from terminal import Terminal
+
+from tltui import __version__
+from tltui.lessons import load_lessons
+
+TLTUI = [sys.executable, "-m", "tltui"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*TLTUI, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_version_and_help():
+    assert run("--version").stdout.strip() == f"tltui {__version__}"
+    help_text = run("--help")
+    assert help_text.returncode == 0
+    assert "--lesson N|NAME" in help_text.stdout
+
+
+def test_unknown_lesson_is_one_line_and_exit_2():
+    result = run("--lesson", "no-such-lesson")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tltui: no lesson 'no-such-lesson'")
+
+
+def test_lesson_flag_opens_that_lesson_in_a_real_terminal(data_dir):
+    lessons = load_lessons()
+    target = lessons[2]
+    term = Terminal([*TLTUI, "--lesson", target.name], env={"TLTUI_DATA_DIR": str(data_dir)})
+    try:
+        term.wait_for(f"3/{len(lessons)}")
+        term.send("n")
+        term.wait_for(f"4/{len(lessons)}")
+        term.send("q")
+    finally:
+        assert term.close() == 0
+    assert (data_dir / "progress.json").exists()

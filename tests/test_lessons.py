@@ -1,0 +1,84 @@
+"""The lessons as content: order, titles, widgets, code, and the parser that splits them."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+
+from tltui.lessons import LessonNotFound, MarkdownPart, WidgetPart, find_lesson, load_lessons, split_parts
+from tltui.widgets.registry import REGISTRY
+
+LESSONS = load_lessons()
+CODE_BLOCK = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
+
+
+def test_lessons_are_found_in_order():
+    assert len(LESSONS) >= 10
+    assert [lesson.number for lesson in LESSONS] == list(range(1, len(LESSONS) + 1))
+    assert len({lesson.name for lesson in LESSONS}) == len(LESSONS)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
+def test_lesson_has_title_and_parses(lesson):
+    assert lesson.text.startswith("# ")
+    assert lesson.title and len(lesson.title) <= 60
+    assert lesson.parts
+    assert sum(isinstance(part, MarkdownPart) for part in lesson.parts) >= 1
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
+def test_lesson_names_only_registered_widgets(lesson):
+    for part in lesson.parts:
+        if isinstance(part, WidgetPart):
+            assert part.name in REGISTRY, f"{lesson.name} embeds unknown widget {part.name!r}"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
+def test_python_snippets_are_valid_python(lesson):
+    for code in CODE_BLOCK.findall(lesson.text):
+        ast.parse(code)
+
+
+def test_the_source_lessons_topics_are_all_taught():
+    text = "\n".join(lesson.text for lesson in LESSONS).lower()
+    for topic in (
+        "zeiler", "2048", "feature extraction", "fine-tun", "quadrant", "discriminative",
+        "gradual unfreezing", "augmentation", "0.485", "bert", "gpt", "wav2vec", "sim-to-real",
+        "batchnorm", "add_param_group", "best.pt",
+    ):
+        assert topic in text, topic
+
+
+def test_every_registered_widget_is_used_by_a_lesson():
+    used = {part.name for lesson in LESSONS for part in lesson.parts if isinstance(part, WidgetPart)}
+    assert used == set(REGISTRY)
+
+
+def test_find_lesson_by_number_name_and_prefix():
+    first, second = LESSONS[0], LESSONS[1]
+    assert find_lesson(LESSONS, "1") is first
+    assert find_lesson(LESSONS, second.name) is second
+    assert find_lesson(LESSONS, second.name[:6].upper()) is second
+    for bad in ("0", str(len(LESSONS) + 1), "no-such-lesson", ""):
+        with pytest.raises(LessonNotFound, match="give a number from 1 to"):
+            find_lesson(LESSONS, bad)
+
+
+def test_split_parts_sections_widgets_and_code():
+    text = (
+        "# Title\n\nIntro.\n\n```python\n## not a heading\n```\n\n"
+        "## Section\n\nBody.\n\n```tltui race\nepochs: 3\n```\n\nAfter.\n\n"
+        "````markdown\n```tltui not-a-widget\n```\n````\n"
+    )
+    parts = split_parts(text)
+    assert parts[0] == MarkdownPart("# Title\n\nIntro.\n\n```python\n## not a heading\n```\n")
+    assert parts[1] == MarkdownPart("## Section\n\nBody.\n")
+    assert parts[2] == WidgetPart("race", {"epochs": "3"})
+    assert isinstance(parts[3], MarkdownPart) and "not-a-widget" in parts[3].text
+    assert len(parts) == 4
+
+
+def test_widget_block_without_name_is_kept_as_unnamed_widget():
+    assert split_parts("```tltui\n```\n") == [WidgetPart("")]

@@ -1,0 +1,36 @@
+"""The UI process never imports torch: it would cost seconds at start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from tltui.app import TutorApp
+    from tltui.cli import build_parser
+    from tltui.lessons import load_lessons
+
+    async def main():
+        lessons = load_lessons()
+        app = TutorApp(lessons)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in lessons:
+                await pilot.press("n")
+                while not app.screen.view.complete:
+                    await pilot.pause(0.01)
+            await pilot.press("question_mark", "escape", "t", "enter")
+
+    asyncio.run(main())
+    build_parser().parse_args([])
+    print(",".join(sorted(m for m in ("torch", "torchvision", "numpy") if m in sys.modules)) or "clean")
+    """
+)
+
+
+def test_opening_every_lesson_imports_no_torch():
+    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "clean"

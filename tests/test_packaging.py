@@ -1,0 +1,34 @@
+"""`pip install .` ships the lessons inside the wheel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_contains_every_lesson(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("tltui-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    lessons = sorted(p.name for p in (ROOT / "lessons").glob("*.md"))
+    assert lessons
+    for lesson in lessons:
+        assert f"tltui/lessons/{lesson}" in names
+    assert "tltui/app.tcss" in names
+    assert "tltui/cli.py" in names
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    found = subprocess.run(
+        [sys.executable, "-c", "from tltui.lessons import load_lessons, lessons_dir; print(len(load_lessons()), lessons_dir())"],
+        cwd=tmp_path, env={"PYTHONPATH": str(unpacked)}, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert found == [str(len(lessons)), str(unpacked / "tltui" / "lessons")]

@@ -1,0 +1,59 @@
+"""Progress: saved atomically, and a bad file never crashes nor gets silently overwritten."""
+
+from __future__ import annotations
+
+import json
+
+from tltui.progress import Progress, ProgressStore
+
+
+def test_round_trip(tmp_path):
+    store = ProgressStore(tmp_path / "progress.json")
+    progress = Progress()
+    progress.visit("why-transfer")
+    progress.visit("fine-tuning")
+    progress.visit("why-transfer")
+    progress.theme = "nord"
+    store.save(progress)
+    loaded = ProgressStore(tmp_path / "progress.json").load()
+    assert loaded == Progress(last_lesson="why-transfer", visited=["why-transfer", "fine-tuning"], theme="nord")
+    assert [p.name for p in tmp_path.iterdir()] == ["progress.json"]
+
+
+def test_missing_file_starts_fresh_without_notice(tmp_path):
+    store = ProgressStore(tmp_path / "sub" / "progress.json")
+    assert store.load() == Progress()
+    assert store.notice == ""
+    store.save(Progress(last_lesson="x", visited=["x"]))
+    assert json.loads((tmp_path / "sub" / "progress.json").read_text())["last_lesson"] == "x"
+
+
+def test_corrupt_file_is_kept_aside(tmp_path):
+    path = tmp_path / "progress.json"
+    path.write_text('{"last_lesson": "fine-tun')
+    store = ProgressStore(path)
+    assert store.load() == Progress()
+    assert "unreadable" in store.notice and "\n" not in store.notice
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("progress.json.corrupt-")]
+    assert len(aside) == 1 and aside[0].read_text() == '{"last_lesson": "fine-tun'
+    store.save(Progress(last_lesson="a", visited=["a"]))
+    assert json.loads(path.read_text())["last_lesson"] == "a"
+    assert aside[0].exists()
+
+
+def test_wrong_shape_counts_as_corrupt(tmp_path):
+    path = tmp_path / "progress.json"
+    path.write_text("[1, 2, 3]")
+    store = ProgressStore(path)
+    assert store.load() == Progress()
+    assert "kept it as progress.json.corrupt-" in store.notice
+
+
+def test_unreadable_path_is_never_written(tmp_path):
+    path = tmp_path / "progress.json"
+    path.mkdir()
+    store = ProgressStore(path)
+    assert store.load() == Progress()
+    assert "will not be saved" in store.notice
+    store.save(Progress(last_lesson="a"))
+    assert path.is_dir()

@@ -1,0 +1,355 @@
+"""Load a dataset once into memory as decoded uint8 tensors.
+
+Sources: the built-in generated sets, an ImageFolder directory (``train/`` + ``val/``, or one folder of
+class subfolders split by ``val_fraction``), or a named torchvision dataset downloaded to
+``tltui.paths.datasets_dir()``. Every image is decoded once, resized so its shorter side is
+``image_size / 0.875`` and centre-cropped (to ``image_size``, or to that larger square when random crops
+will be taken from it), and kept as ``(N, 3, S, S)`` uint8. Bad files are skipped or converted and counted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tltui import paths
+from tltui.engine import builtin
+from tltui.engine.errors import BadInput
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+NAMED: tuple[str, ...] = ("flowers102", "pets", "dtd", "eurosat")
+MIN_SIDE = 8
+"""Images with a side shorter than this are skipped."""
+CROP_RATIO = 0.875
+"""Validation: resize the shorter side to size / 0.875, then centre-crop size (224 from 256)."""
+SPLIT_SEED = 0
+"""The train/val split and --limit-per-class subsets do not depend on the run's seed: runs stay comparable."""
+DOWNLOAD_TIMEOUT_S = 10.0
+
+_CONVERTED = {
+    "L": "greyscale", "LA": "greyscale", "1": "1-bit", "P": "palette", "PA": "palette",
+    "RGBA": "RGBA", "RGBa": "RGBA", "CMYK": "CMYK", "YCbCr": "YCbCr", "LAB": "LAB", "HSV": "HSV",
+    "I": "32-bit", "F": "32-bit float",
+}
+
+
+@dataclass
+class ImageData:
+    """Decoded images, ``(N, 3, S, S)`` uint8, with int64 labels; what was skipped or converted, by reason."""
+
+    classes: list[str]
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    skipped: dict[str, int] = field(default_factory=dict)
+    converted: dict[str, int] = field(default_factory=dict)
+
+
+def sides(image_size: int, augment: tuple[str, ...]) -> tuple[int, int, int]:
+    """(resize, train, val): the shorter side images are resized to, and the stored squares' sides."""
+    resize = round(image_size / CROP_RATIO)
+    return resize, (resize if "crop" in augment else image_size), image_size
+
+
+def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: float,
+         limit_per_class: int, seed: int) -> ImageData:
+    """Load ``data`` (a built-in name, a folder, or a named dataset). Raises BadInput for bad input."""
+    resize, train_side, val_side = sides(image_size, augment)
+    if data in builtin.NAMES:
+        return _builtin(data == "builtin-shifted", seed, resize, train_side, val_side, val_fraction, limit_per_class)
+    root = Path(data).expanduser()
+    if root.exists():
+        if not root.is_dir():
+            raise BadInput(f"{data} is a file: give a folder of class subfolders (or with train/ and val/ in it)")
+        train, val = _folder_lists(root, val_fraction)
+    elif data.lower() in NAMED:
+        train, val = _named_lists(data.lower())
+    else:
+        raise BadInput(
+            f"no such folder: {data} (give a folder of class subfolders, or one of "
+            f"{', '.join((*builtin.NAMES, *NAMED))})"
+        )
+    train = _Lists(train.classes, _limit(train.items, limit_per_class), train.skipped)
+    return _decode_all(train, val, resize, train_side, val_side)
+
+
+# ----------------------------------------------------------------------------------------------
+# The built-in sets
+
+
+def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: int,
+             val_fraction: float, limit: int) -> ImageData:
+    native = min(max(resize, builtin.NATIVE[0]), builtin.NATIVE[1])
+    images, labels = builtin.render(native, seed, shifted=shifted)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)
+    if native != resize:
+        x = F.interpolate(x.float(), size=(resize, resize), mode="bilinear", antialias=True, align_corners=False)
+        x = x.round_().clamp_(0, 255).to(torch.uint8)
+    items = [(i, int(label)) for i, label in enumerate(labels)]
+    train, val = _split(items, len(builtin.CLASSES), val_fraction)
+    train = _limit(train, limit)
+    train_idx = torch.tensor([i for i, _ in train])
+    val_idx = torch.tensor([i for i, _ in val])
+    return ImageData(
+        classes=list(builtin.CLASSES),
+        train_x=_centre(x[train_idx], train_side), train_y=torch.tensor([y for _, y in train]),
+        val_x=_centre(x[val_idx], val_side), val_y=torch.tensor([y for _, y in val]),
+    )
+
+
+def _centre(x: torch.Tensor, side: int) -> torch.Tensor:
+    top = (x.shape[-1] - side) // 2
+    return x[..., top:top + side, top:top + side].contiguous()
+
+
+# ----------------------------------------------------------------------------------------------
+# File lists: (path, label) pairs, and the files skipped while listing
+
+
+@dataclass
+class _Lists:
+    classes: list[str]
+    items: list[tuple[Path, int]]
+    skipped: Counter = field(default_factory=Counter)
+
+
+def _folder_lists(root: Path, val_fraction: float) -> tuple[_Lists, _Lists]:
+    train_dir, val_dir = root / "train", root / "val"
+    if train_dir.is_dir() and val_dir.is_dir():
+        train = _scan(train_dir)
+        val = _scan(val_dir, allowed=train.classes)
+        return train, val
+    whole = _scan(train_dir if train_dir.is_dir() else root)
+    train_items, val_items = _split(whole.items, len(whole.classes), val_fraction)
+    return _Lists(whole.classes, train_items, whole.skipped), _Lists(whole.classes, val_items)
+
+
+def _scan(folder: Path, allowed: list[str] | None = None) -> _Lists:
+    """Class subfolders of ``folder`` and their image files (recursively), sorted."""
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        has_images = any(f.suffix.lower() in IMAGE_EXTENSIONS for f in folder.iterdir() if f.is_file())
+        if has_images:
+            raise BadInput(f"{folder} holds images but no class folders: put each class's images in a subfolder")
+        raise BadInput(f"{folder} is empty: it needs one subfolder of images per class")
+    if allowed is not None:
+        extra = [c for c in classes if c not in allowed]
+        if extra:
+            raise BadInput(f"{folder} has classes that train/ lacks: {', '.join(extra)}")
+        classes = allowed
+    items: list[tuple[Path, int]] = []
+    skipped: Counter = Counter()
+    for label, name in enumerate(classes):
+        class_dir = folder / name
+        if not class_dir.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for filename in sorted(filenames):
+                if filename.startswith("."):
+                    continue
+                if filename.lower().endswith(IMAGE_EXTENSIONS):
+                    items.append((Path(dirpath) / filename, label))
+                else:
+                    skipped["not an image file"] += 1
+    if not items:
+        raise BadInput(f"{folder} has no images in its class folders")
+    if allowed is None and len(classes) < 2:
+        raise BadInput(f"{folder} has one class only ({classes[0]}): a classifier needs at least two")
+    return _Lists(classes, items, skipped)
+
+
+def _split(items: list, n_classes: int, val_fraction: float) -> tuple[list, list]:
+    """Stratified split with a fixed seed: about ``val_fraction`` of each class (at least one) to val."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    train, val = [], []
+    for label in range(n_classes):
+        mine = [item for item in items if item[1] == label]
+        order = rng.permutation(len(mine))
+        n_val = max(1, round(len(mine) * val_fraction)) if len(mine) > 1 else 0
+        val += [mine[i] for i in sorted(order[:n_val])]
+        train += [mine[i] for i in sorted(order[n_val:])]
+    return train, val
+
+
+def _limit(items: list, limit: int) -> list:
+    """At most ``limit`` items per class (0: all), the same subset every time."""
+    if not limit:
+        return items
+    rng = np.random.default_rng(SPLIT_SEED + 1)
+    kept = []
+    for label in sorted({y for _, y in items}):
+        mine = [item for item in items if item[1] == label]
+        kept += [mine[i] for i in sorted(rng.permutation(len(mine))[:limit])]
+    return kept
+
+
+# ----------------------------------------------------------------------------------------------
+# Named torchvision datasets
+
+
+def _named_lists(name: str) -> tuple[_Lists, _Lists]:
+    """(train, val) file lists of a torchvision dataset; downloads it if it is not there yet."""
+    from torchvision import datasets
+
+    root = paths.datasets_dir()
+    makers: dict[str, Callable[[bool], tuple]] = {
+        "flowers102": lambda dl: (datasets.Flowers102(root, "train", download=dl), datasets.Flowers102(root, "val")),
+        "pets": lambda dl: (datasets.OxfordIIITPet(root, "trainval", download=dl), datasets.OxfordIIITPet(root, "test")),
+        "dtd": lambda dl: (datasets.DTD(root, "train", download=dl), datasets.DTD(root, "val")),
+        "eurosat": lambda dl: (datasets.EuroSAT(root, download=dl),),
+    }
+    try:
+        sets = makers[name](False)
+    except RuntimeError:  # not downloaded yet
+        sets = _download(name, lambda: makers[name](True), root)
+    # The file lists: EuroSAT is an ImageFolder (public ``samples``); the others keep theirs in
+    # ``_image_files`` / ``_images`` and ``_labels``, stable since these datasets were added.
+    lists = []
+    for ds in sets:
+        if hasattr(ds, "samples"):
+            pairs = [(Path(p), y) for p, y in ds.samples]
+        else:
+            files = getattr(ds, "_image_files", None) or ds._images
+            pairs = [(Path(p), int(y)) for p, y in zip(files, ds._labels)]
+        lists.append(_Lists(list(ds.classes), pairs))
+    if len(lists) == 1:
+        train_items, val_items = _split(lists[0].items, len(lists[0].classes), 0.2)
+        return _Lists(lists[0].classes, train_items), _Lists(lists[0].classes, val_items)
+    return lists[0], lists[1]
+
+
+def _download(name: str, make: Callable[[], tuple], root: Path) -> tuple:
+    """Download with a socket timeout, so an offline machine fails fast; any failure becomes BadInput."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        return make()
+    except Exception as exc:  # urllib, ssl, socket, checksum: all mean "could not get it"
+        raise BadInput(
+            f"cannot download {name} to {root} ({type(exc).__name__}; offline?): "
+            f"download it there on a connected machine, or give a folder of class subfolders"
+        ) from exc
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+# ----------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_side: int) -> ImageData:
+    skipped = Counter(train.skipped) + Counter(val.skipped)
+    converted: Counter = Counter()
+    tensors = []
+    for lists, side in ((train, train_side), (val, val_side)):
+        results = _decode_many([p for p, _ in lists.items], resize, side)
+        kept_images, kept_labels = [], []
+        for (_, label), (array, skip, conversion) in zip(lists.items, results):
+            if skip:
+                skipped[skip] += 1
+                continue
+            if conversion:
+                converted[conversion] += 1
+            kept_images.append(array)
+            kept_labels.append(label)
+        tensors.append((kept_images, kept_labels, side))
+    (train_images, train_labels, _), (val_images, val_labels, _) = tensors
+    counts = Counter(train_labels)
+    empty = [name for i, name in enumerate(train.classes) if counts[i] == 0]
+    if empty:
+        raise BadInput(f"class {empty[0]} has no usable training image after skipping bad files"
+                       + (f" (nor do {', '.join(empty[1:])})" if len(empty) > 1 else ""))
+    if not val_images:
+        raise BadInput("no usable validation image: add images to val/, or more per class so a share can be held out")
+    return ImageData(
+        classes=train.classes,
+        train_x=_stack(train_images, train_side), train_y=torch.tensor(train_labels, dtype=torch.int64),
+        val_x=_stack(val_images, val_side), val_y=torch.tensor(val_labels, dtype=torch.int64),
+        skipped=dict(skipped), converted=dict(converted),
+    )
+
+
+def _stack(images: list[np.ndarray], side: int) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+
+
+def _decode_many(files: list[Path], resize: int, side: int) -> list[tuple]:
+    """Decode in threads (PIL releases the GIL while decoding and resizing)."""
+    with ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) + 2)) as pool:
+        return list(pool.map(lambda f: decode(f, resize, side), files))
+
+
+def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None]:
+    """(image ``(side, side, 3)`` uint8 or None, why it was skipped, which conversion was needed).
+
+    Resize so the shorter side is ``resize``, then centre-crop ``side``. Never raises for a bad file.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # EXIF and palette-transparency chatter
+            with Image.open(path) as img:
+                mode = img.mode
+                if mode == "RGB" and img.format == "JPEG":
+                    img.draft("RGB", (resize, resize))  # decode big JPEGs at a reduced scale: much faster
+                img.load()
+                if min(img.size) < MIN_SIDE:
+                    return None, f"tiny (under {MIN_SIDE} px)", None
+                rgb, conversion = _to_rgb(img)
+                rgb = ImageOps.exif_transpose(rgb)
+                return _resize_crop(rgb, resize, side), None, conversion
+    except UnidentifiedImageError:
+        return None, "not an image (unreadable)", None
+    except Image.DecompressionBombError:
+        return None, "too large", None
+    except (OSError, SyntaxError, ValueError) as exc:
+        return None, "truncated" if "truncated" in str(exc) else "corrupt", None
+
+
+def _to_rgb(img: Image.Image) -> tuple[Image.Image, str | None]:
+    mode = img.mode
+    if mode == "RGB":
+        return img, None
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return _high_bit_depth(img), "16-bit" if mode.startswith("I;16") else _CONVERTED[mode]
+    reason = _CONVERTED.get(mode, mode)
+    if mode in ("RGBA", "RGBa", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB"), reason
+    return img.convert("RGB"), reason
+
+
+def _high_bit_depth(img: Image.Image) -> Image.Image:
+    """16/32-bit greyscale to 8-bit: scale by the format's range, not clip (clipping makes it white)."""
+    array = np.asarray(img, dtype=np.float32)
+    high = float(array.max()) if array.size else 0.0
+    if img.mode.startswith("I;16"):
+        array = array / 257.0
+    elif high > 255:
+        array = array * (255.0 / (65535.0 if high <= 65535 else high))
+    grey = np.clip(array + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB")
+
+
+def _resize_crop(img: Image.Image, resize: int, side: int) -> np.ndarray:
+    """Resize the shorter side to ``resize`` and centre-crop ``side``, as one resample of the crop box."""
+    w, h = img.size
+    scale = resize / min(w, h)
+    box_w, box_h = side / scale, side / scale
+    left, top = (w - box_w) / 2, (h - box_h) / 2
+    out = img.resize((side, side), Image.BILINEAR, box=(left, top, left + box_w, top + box_h), reducing_gap=3.0)
+    return np.asarray(out, dtype=np.uint8)
+

@@ -1,0 +1,207 @@
+"""torchvision's ResNet-50 seen as six groups: weights, freezing, and running part of the network.
+
+Frozen means ``requires_grad=False`` and, with ``bn="freeze"``, the group's BatchNorm layers in eval mode
+whenever the model trains, so their running statistics stay put. ``bn="train"`` leaves them in train mode
+on purpose: the statistics drift although the weights do not (the pitfall the lessons show).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+from torchvision.models import ResNet, ResNet50_Weights, resnet50
+
+from tltui.engine.errors import BadInput
+from tltui.groups import GROUPS, MODULES
+
+FEATURES = 2048
+"""Width of ResNet-50's pooled features: the head's input."""
+WEIGHTS: dict[str, ResNet50_Weights] = {
+    "imagenet": ResNet50_Weights.IMAGENET1K_V2,
+    "imagenet-v1": ResNet50_Weights.IMAGENET1K_V1,
+}
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 20.0
+
+# Channels and total stride of each group's input (what the boundary cache stores).
+_INPUT = {"layer1": (64, 4), "layer2": (256, 4), "layer3": (512, 8), "layer4": (1024, 16), "head": (FEATURES, 0)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Groups
+
+
+def group_modules(model: ResNet, group: str) -> list[nn.Module]:
+    return [getattr(model, name) for name in MODULES[group]]
+
+
+def group_parameters(model: ResNet, group: str) -> list[nn.Parameter]:
+    return [p for module in group_modules(model, group) for p in module.parameters()]
+
+
+def parameter_counts(model: ResNet) -> dict[str, int]:
+    return {g: sum(p.numel() for p in group_parameters(model, g)) for g in GROUPS}
+
+
+def _stage(model: ResNet, group: str) -> list[nn.Module]:
+    """The modules a group runs in the forward pass, in order: the stem's ReLU and max-pool are the
+    stem's, the global average pool is layer4's (so the head's input is the pooled features)."""
+    if group == "stem":
+        return [model.conv1, model.bn1, model.relu, model.maxpool]
+    if group == "layer4":
+        return [model.layer4, model.avgpool, nn.Flatten(1)]
+    return [getattr(model, MODULES[group][0])]
+
+
+def forward_from(model: ResNet, group: str, x: torch.Tensor) -> torch.Tensor:
+    """Run the network from ``group``'s input to the logits (``"stem"``: the whole forward pass)."""
+    for g in GROUPS[GROUPS.index(group):]:
+        for module in _stage(model, g):
+            x = module(x)
+    return x
+
+
+def forward_until(model: ResNet, group: str, x: torch.Tensor) -> torch.Tensor:
+    """Run the groups below ``group``: its input (for ``"head"``, the pooled 2048 features)."""
+    for g in GROUPS[:GROUPS.index(group)]:
+        for module in _stage(model, g):
+            x = module(x)
+    return x
+
+
+def input_shape(group: str, image_size: int) -> tuple[int, ...]:
+    """Shape of one image's input to ``group`` at ``image_size`` (conv arithmetic of ResNet-50)."""
+    channels, stride = _INPUT[group]
+    if not stride:
+        return (channels,)
+    side = image_size
+    for _ in range(stride.bit_length() - 1):  # each halving: k3/k7, stride 2, same padding
+        side = (side - 1) // 2 + 1
+    return channels, side, side
+
+
+def set_trainable(model: ResNet, trainable: set[str] | frozenset[str], bn: str) -> None:
+    """``requires_grad`` per group, and the model in train mode with frozen groups' BatchNorm per ``bn``.
+
+    Call it after every ``model.train()``: ``train()`` puts every BatchNorm back in train mode.
+    """
+    model.train()
+    for group in GROUPS:
+        train = group in trainable
+        for p in group_parameters(model, group):
+            p.requires_grad_(train)
+        if not train and bn == "freeze":
+            for module in group_modules(model, group):
+                for m in module.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+
+# ----------------------------------------------------------------------------------------------
+# Building the model with its weights
+
+
+def build(num_classes: int, weights: str) -> tuple[ResNet, str, list[str]]:
+    """(model, a description of its weights, notes for the user). Uses the global RNG for new layers.
+
+    ``weights``: ``imagenet``, ``imagenet-v1``, ``none``, a state_dict file, or a run directory (its best.pt).
+    """
+    model = resnet50(num_classes=num_classes)
+    if weights == "none":
+        return model, "none (random initialisation)", []
+    if weights in WEIGHTS:
+        state = _hub_state(WEIGHTS[weights])
+        described = f"{weights} ({WEIGHTS[weights].name})"
+    else:
+        path = Path(weights).expanduser()
+        if path.is_dir():
+            path = path / "best.pt"
+            if not path.is_file():
+                raise BadInput(f"--weights {weights}: the folder has no best.pt (is it a finished run's folder?)")
+        elif not path.is_file():
+            raise BadInput(f"--weights {weights}: no such file; use imagenet, imagenet-v1, none, "
+                           "or a path to a state_dict file or a run folder")
+        state = _load_file(path)
+        described = str(path)
+    notes = _load_backbone(model, state, num_classes, described)
+    return model, described, notes
+
+
+def weights_file(weights: ResNet50_Weights) -> Path:
+    """Where torch's hub cache keeps these weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def cached_weights() -> list[str]:
+    """The ``--weights`` names whose files are in torch's hub cache."""
+    return [name for name, w in WEIGHTS.items() if weights_file(w).is_file()]
+
+
+def _hub_state(weights: ResNet50_Weights) -> dict[str, torch.Tensor]:
+    """The state_dict from the hub cache, downloading it first when it is not there (never hangs offline)."""
+    path = weights_file(weights)
+    if not path.is_file():
+        try:
+            _download(weights.url, path)
+        except Exception as exc:  # DNS, socket, HTTP, disk: all mean "not available"
+            raise BadInput(
+                f"ResNet-50 ImageNet weights are not in {path.parent} and could not be downloaded "
+                f"({type(exc).__name__}): put {path.name} there, or use --weights PATH (or --weights none)"
+            ) from exc
+    return _load_file(path)
+
+
+def _download(url: str, dest: Path) -> None:
+    """Download ``url`` to ``dest``: resolve the host with a deadline, then read with a socket timeout."""
+    host = urlparse(url).hostname or ""
+    resolved: list[object] = []
+    resolver = threading.Thread(target=lambda: resolved.append(socket.getaddrinfo(host, 443)), daemon=True)
+    resolver.start()
+    resolver.join(CONNECT_TIMEOUT_S)
+    if not resolved:
+        raise OSError(f"cannot resolve {host}")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(READ_TIMEOUT_S)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(dest), progress=False)
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _load_file(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise BadInput(f"--weights {path}: not a loadable state_dict ({type(exc).__name__})") from exc
+    for key in ("state_dict", "model"):  # common wrappers around a state_dict
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise BadInput(f"--weights {path}: not a state_dict (a dict of tensors)")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _load_backbone(model: ResNet, state: dict[str, torch.Tensor], num_classes: int, source: str) -> list[str]:
+    """Load ``state``; a head of another shape is dropped and the new one kept. Returns notes."""
+    notes = []
+    head = state.get("fc.weight")
+    if head is not None and tuple(head.shape) != (num_classes, FEATURES):
+        notes.append(f"the weights' head has {head.shape[0]} classes: replaced by a new {num_classes}-class head")
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k in own and v.shape != own[k].shape]
+    missing = [k for k in own if k not in state and not k.startswith("fc.")]
+    unexpected = [k for k in state if k not in own]
+    problems = wrong or missing or unexpected
+    if problems:
+        what = "wrong shapes" if wrong else "missing" if missing else "unexpected keys"
+        more = f" and {len(problems) - 2} more" if len(problems) > 2 else ""
+        raise BadInput(f"--weights {source}: not a ResNet-50 state_dict ({what}: {', '.join(problems[:2])}{more})")
+    model.load_state_dict(state, strict=False)
+    return notes

@@ -1,0 +1,483 @@
+"""A fine-tuning run: ``prepare`` checks and loads everything, ``train`` runs it and reports events.
+
+``train`` calls ``emit(EventClass, **fields)`` for every event (the caller adds run_id, seq and time):
+Started, then Progress / Epoch / Unfrozen / Note as it goes, and exactly one of Finished or Cancelled;
+a run that breaks raises RunFailure. It writes ``best.pt`` and ``last.pt`` (plain state_dicts of the
+torchvision ResNet-50 with the new head) and ``resume.pt`` (optimizer, schedule position, best so far,
+RNG) together: at the end, on cancel, and after an epoch when the last save is a minute old.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import msgspec
+import torch
+from torchvision.models import ResNet
+
+from tltui.engine import cache, data as datasets, device as devices, model as net, optim
+from tltui.engine.augment import BatchTransform
+from tltui.engine.errors import BadInput, RunFailure
+from tltui.engine.step import TrainStep
+from tltui.groups import BACKBONE
+from tltui.protocol import (
+    Cancelled, ConfigError, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen,
+)
+
+CHECKPOINT_EVERY_S = 60.0
+PROGRESS_PER_EPOCH = 10
+PROGRESS_MIN_INTERVAL_S = 0.25
+GPU_DATA_SHARE = 0.25
+"""Decoded images are held on the GPU when they take at most this share of its free memory."""
+CACHE_DTYPE = torch.float16
+
+Emit = Callable[..., object]
+
+
+@dataclass
+class Prepared:
+    """A checked config (image size resolved) with its device, data and model, ready to train."""
+
+    config: RunConfig
+    device: torch.device
+    device_name: str
+    data: datasets.ImageData
+    model: ResNet
+    weights: str
+    cut: str | None
+    """The group whose input the boundary cache holds, or None for the full path."""
+    notes: list[str] = field(default_factory=list)
+    cache_dtype: torch.dtype = CACHE_DTYPE
+    """fp16 halves the cache; tests set fp32 to compare with the full path tightly."""
+
+    @property
+    def path(self) -> str:
+        return f"cached:{self.cut}" if self.cut else "full"
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Check ``config``, resolve device and image size, load the data, build the model with its weights.
+
+    Raises BadInput, with one line for the user, for every input that cannot work.
+    """
+    try:
+        config.check()
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+    if not config.trainable_at(1):
+        raise BadInput("nothing trains in epoch 1: leave at least the head unfrozen")
+    trains_batchnorm = config.bn == "train" or any(g in config.trainable_at(config.epochs) for g in BACKBONE)
+    if config.batch_size < 2 and trains_batchnorm:
+        raise BadInput("--batch-size 1 cannot train BatchNorm layers: use 2 or more")
+    device = devices.resolve(config.device)
+    devices.configure(device)
+    config = msgspec.structs.replace(config, image_size=config.image_size or devices.default_image_size(device))
+    data = datasets.load(
+        config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
+        limit_per_class=config.limit_per_class, seed=config.seed,
+    )
+    torch.manual_seed(config.seed)
+    model, weights, notes = net.build(len(data.classes), config.weights)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    _place_data(data, device)
+    cut = cache.boundary(config)
+    if cut:
+        need = cache.needed_bytes(cut, config.image_size, len(data.train_y) + len(data.val_y), CACHE_DTYPE)
+        budget = cache.budget_bytes(device)
+        if need > budget:
+            notes.append(
+                f"the outputs below {cut} need {need / 2**20:.0f} MiB, more than the cache budget of "
+                f"{budget / 2**20:.0f} MiB (${cache.ENV_BUDGET}): training on the full path, every epoch "
+                f"through the frozen groups"
+            )
+            cut = None
+    return Prepared(config=config, device=device, device_name=devices.name(device), data=data, model=model,
+                    weights=weights, cut=cut, notes=notes)
+
+
+def train(prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool], *,
+          resume: bool = False) -> None:
+    """Run the prepared fine-tune; with ``resume``, go on from ``run_dir``'s last checkpoint."""
+    Trainer(prep, Path(run_dir), emit, should_stop).run(resume)
+
+
+def _place_data(data: datasets.ImageData, device: torch.device) -> None:
+    """Labels on the device; images too when they fit (CUDA: a share of free memory), else pinned."""
+    data.train_y, data.val_y = data.train_y.to(device), data.val_y.to(device)
+    if device.type == "cpu":
+        return
+    size = data.train_x.numel() + data.val_x.numel()
+    fits = device.type != "cuda" or size <= GPU_DATA_SHARE * torch.cuda.mem_get_info(device)[0]
+    if fits:
+        data.train_x, data.val_x = data.train_x.to(device), data.val_x.to(device)
+    else:
+        data.train_x, data.val_x = data.train_x.pin_memory(), data.val_x.pin_memory()
+
+
+@dataclass
+class _Best:
+    acc: float = -1.0
+    epoch: int = 0
+    per_class: dict[str, float] = field(default_factory=dict)
+    confusion: list[list[int]] = field(default_factory=list)
+    state: dict[str, torch.Tensor] | None = None
+    saved: bool = True
+
+
+class Trainer:
+    """The state of one run; ``run`` drives it epoch by epoch. Tests drive the pieces directly."""
+
+    def __init__(self, prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool]) -> None:
+        self.prep, self.cfg, self.model, self.device = prep, prep.config, prep.model, prep.device
+        self.data = prep.data
+        self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
+        n, bs = len(self.data.train_y), self.cfg.batch_size
+        # A last batch of one image is dropped: BatchNorm cannot train on it.
+        self.steps_per_epoch = max(1, n // bs + (n % bs > 1))
+        self.total_steps = self.steps_per_epoch * self.cfg.epochs
+        self.eval_batch = 2 * bs
+        self.transform = BatchTransform(self.cfg.image_size, self.cfg.augment, self.device,
+                                        channels_last=self.device.type == "cuda")
+        self.cut = prep.cut
+        self.features: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.trainable: list[str] = []  # the optimizer's groups, in the order they joined
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.step: TrainStep | None = None
+        self.global_step = 0
+        self.epochs_done = 0
+        self.step_in_epoch = 0
+        self.partial = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        self.best = _Best()
+        self.elapsed_before = 0.0
+        self.started = time.monotonic()
+        self.last_save = time.monotonic()
+        self.val_seconds = 0.0
+        self.notes = list(prep.notes)
+        self.scaler_state: dict = {}
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self, resume: bool = False) -> None:
+        resumed_from = self.restore() if resume else 0
+        if self.optimizer is None:
+            self.start_optimizer()
+        self.emit(Started, **self._started_fields(resumed_from))
+        for note in self.notes:
+            self.emit(Note, message=note)
+        try:
+            if self.cut and not self.build_cache():
+                return self._cancel()
+            self.step = TrainStep(self._forward, self.optimizer, self.device, self.cfg.label_smoothing)
+            if self.step.scaler is not None and self.scaler_state:
+                self.step.scaler.load_state_dict(self.scaler_state)
+            for epoch in range(self.epochs_done + 1, self.cfg.epochs + 1):
+                self.begin_epoch(epoch)
+                if not self.train_epoch(epoch):
+                    return self._cancel()
+                if not self.finish_epoch(epoch):
+                    return self._cancel()
+            self.save()
+        except torch.OutOfMemoryError:
+            raise RunFailure(
+                f"out of GPU memory at epoch {self.epochs_done + 1}",
+                f"lower --batch-size (now {self.cfg.batch_size}) or --image-size (now {self.cfg.image_size})",
+            ) from None
+        self.emit(Finished, best_val_acc=self.best.acc, best_epoch=self.best.epoch, classes=self.data.classes,
+                  per_class_acc=self.best.per_class, confusion=self.best.confusion, run_dir=str(self.run_dir),
+                  elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped)
+
+    @property
+    def path(self) -> str:
+        return f"cached:{self.cut}" if self.cut else "full"
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def start_optimizer(self) -> None:
+        self.trainable = list(self.cfg.trainable_at(1))
+        self.optimizer = self._make_optimizer(self.trainable)
+        net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
+
+    def build_cache(self) -> bool:
+        """Run the groups below the cut once; False if cancelled. Falls back to the full path (with a
+        Note) when the outputs do not fit in fp16 or in memory."""
+        started = time.monotonic()
+        self.model.eval()
+        try:
+            features = tuple(
+                cache.build(self.model, self.cut, images, lambda x: self.transform(x, train=False),
+                            batch_size=self.eval_batch, dtype=self.prep.cache_dtype, device=self.device,
+                            should_stop=self.should_stop)
+                for images in (self.data.train_x, self.data.val_x)
+            )
+        except torch.OutOfMemoryError:
+            features = None
+            reason = "they did not fit in GPU memory"
+        else:
+            if any(f is None for f in features):
+                return False
+            reason = "" if all(torch.isfinite(f).all() for f in features) else "they overflow fp16"
+        if reason:
+            self.emit(Note, message=f"cannot cache the outputs below {self.cut} ({reason}): "
+                                    "training on the full path instead")
+            self.cut, features = None, None
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            return True
+        self.features = features
+        n = sum(len(f) for f in features)
+        mib = sum(f.numel() * f.element_size() for f in features) / 2**20
+        self.emit(Note, message=f"ran the frozen groups below {self.cut} once over {n} images and cached their "
+                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s: each epoch now "
+                                f"runs only {self.cut} and above")
+        return True
+
+    def begin_epoch(self, epoch: int) -> list[str]:
+        """Add the groups that join at ``epoch`` to the optimizer (with add_param_group); emits Unfrozen."""
+        joining = [g for g in self.cfg.trainable_at(epoch) if g not in self.trainable]
+        if joining:
+            scale = self._scale()
+            for group in joining:
+                optim.add(self.optimizer, group, net.group_parameters(self.model, group),
+                          self.cfg.group_lr(group), scale)
+            self.trainable += joining
+            self.emit(Unfrozen, epoch=epoch, groups=joining,
+                      lrs={g: self.cfg.group_lr(g) * scale for g in joining})
+        net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
+        return joining
+
+    def train_epoch(self, epoch: int) -> bool:
+        """The epoch's training steps (from where a resumed run stopped); False if cancelled."""
+        net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
+        n, bs, steps = len(self.data.train_y), self.cfg.batch_size, self.steps_per_epoch
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch))
+        order = order.to(self.device)
+        loss_sum = torch.tensor(self.partial["loss"], device=self.device)
+        correct = torch.tensor(self.partial["correct"], device=self.device)
+        seen, seconds = self.partial["seen"], self.partial["seconds"]
+        every = max(1, steps // PROGRESS_PER_EPOCH)
+        pending: list[tuple[int, torch.Tensor]] = []
+        last_report = time.monotonic()
+        clock = time.monotonic()
+        for s in range(self.step_in_epoch, steps):
+            if self.should_stop():
+                self._keep_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
+                return False
+            idx = order[s * bs:(s + 1) * bs]
+            x, y = self._train_batch(idx)
+            optim.set_scale(self.optimizer, self._scale())
+            loss, hits = self.step(x, y)
+            loss_sum += loss * len(idx)
+            correct += hits
+            seen += len(idx)
+            pending.append((s + 1, loss))
+            self.global_step += 1
+            self.step_in_epoch = s + 1
+            if (s + 1) % every and s + 1 < steps:
+                continue
+            self._check_finite(pending, epoch)
+            pending = []
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_MIN_INTERVAL_S:
+                last_report = now
+                spent = seconds + now - clock
+                per_step = spent / (s + 1)
+                self.emit(Progress, epoch=epoch, step=s + 1, steps=steps, train_loss=loss_sum.item() / seen,
+                          train_acc=correct.item() / seen, images_per_s=seen / max(spent, 1e-9),
+                          elapsed=self.elapsed(), eta=self._eta(per_step, epoch))
+        self._keep_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
+        return True
+
+    def finish_epoch(self, epoch: int) -> bool:
+        """Validate, track the best, emit Epoch, checkpoint when due; False if cancelled."""
+        started = time.monotonic()
+        result = self.validate()
+        if result is None:
+            return False
+        self.val_seconds = time.monotonic() - started
+        val_loss, val_acc, per_class, confusion = result
+        if not math.isfinite(val_loss):
+            raise RunFailure(f"validation loss became infinite at epoch {epoch}", self._lr_hint())
+        improved = val_acc > self.best.acc
+        if improved:
+            state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best = _Best(val_acc, epoch, per_class, confusion, state, saved=False)
+        p = self.partial
+        self.epochs_done, self.step_in_epoch = epoch, 0
+        per_step = p["seconds"] / max(self.steps_per_epoch, 1)
+        self.emit(Epoch, epoch=epoch, train_loss=p["loss"] / max(p["seen"], 1),
+                  train_acc=p["correct"] / max(p["seen"], 1), val_loss=val_loss, val_acc=val_acc,
+                  lrs=optim.lrs(self.optimizer), images_per_s=p["seen"] / max(p["seconds"], 1e-9),
+                  elapsed=self.elapsed(), eta=self._eta(per_step, epoch + 1), best=improved)
+        self.partial = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        if epoch < self.cfg.epochs and time.monotonic() - self.last_save >= CHECKPOINT_EVERY_S:
+            self.save()
+        return True
+
+    def validate(self) -> tuple[float, float, dict[str, float], list[list[int]]] | None:
+        """(loss, accuracy, per-class accuracy, confusion matrix with rows = true class); None if cancelled."""
+        self.model.eval()
+        classes = len(self.data.classes)
+        n = len(self.data.val_y)
+        confusion = torch.zeros(classes * classes, dtype=torch.int64, device=self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        for start in range(0, n, self.eval_batch):
+            if self.should_stop():
+                return None
+            x, y = self._val_batch(start, start + self.eval_batch)
+            loss, predicted = self.step.evaluate(x, y)
+            loss_sum += loss
+            confusion += torch.bincount(y * classes + predicted, minlength=classes * classes)
+        matrix = confusion.view(classes, classes).cpu()
+        totals = matrix.sum(1)
+        per_class = {name: matrix[i, i].item() / totals[i].item()
+                     for i, name in enumerate(self.data.classes) if totals[i] > 0}
+        return loss_sum.item() / n, matrix.diagonal().sum().item() / n, per_class, matrix.tolist()
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write best.pt (when it changed), last.pt and resume.pt, each atomically, resume.pt last."""
+        if self.best.state is not None and not self.best.saved:
+            _atomic_save(_plain(self.best.state), self.run_dir / "best.pt")
+            self.best.saved = True
+        _atomic_save(_plain(self.model.state_dict()), self.run_dir / "last.pt")
+        state = {
+            "classes": self.data.classes,
+            "epochs_done": self.epochs_done,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "partial": self.partial,
+            "groups": self.trainable,
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.step.scaler.state_dict() if self.step and self.step.scaler else {},
+            "best": {"acc": self.best.acc, "epoch": self.best.epoch, "per_class": self.best.per_class,
+                     "confusion": self.best.confusion},
+            "elapsed": self.elapsed(),
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0),
+        }
+        _atomic_save(state, self.run_dir / "resume.pt")
+        self.last_save = time.monotonic()
+
+    def restore(self) -> int:
+        """Load last.pt and resume.pt from the run directory; the epochs already done (0 if none)."""
+        path = self.run_dir / "resume.pt"
+        if not path.is_file():
+            self.notes.insert(0, "no checkpoint to resume from yet: starting at epoch 1")
+            return 0
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            weights = torch.load(self.run_dir / "last.pt", map_location=self.device, weights_only=True)
+        except (OSError, RuntimeError) as exc:
+            raise RunFailure(f"cannot read the checkpoint in {self.run_dir} ({exc})",
+                             "start a new run with the same settings") from None
+        if state["classes"] != self.data.classes:
+            raise RunFailure("the checkpoint was trained on other classes than this data has",
+                             "resume with the run's own data, or start a new run")
+        self.model.load_state_dict(weights)
+        self.trainable = list(state["groups"])
+        self.optimizer = self._make_optimizer(self.trainable)
+        self.optimizer.load_state_dict(state["optimizer"])
+        net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
+        self.epochs_done, self.step_in_epoch = state["epochs_done"], state["step_in_epoch"]
+        self.global_step, self.partial = state["global_step"], dict(state["partial"])
+        best = state["best"]
+        self.best = _Best(best["acc"], best["epoch"], best["per_class"], best["confusion"])
+        self.elapsed_before = state["elapsed"]
+        torch.set_rng_state(state["rng_cpu"])
+        if self.device.type == "cuda" and state["rng_cuda"].numel():
+            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+        self.scaler_state = state["scaler"]
+        return self.epochs_done
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return net.forward_from(self.model, self.cut, x) if self.cut else self.model(x)
+
+    def _make_optimizer(self, groups: list[str]) -> torch.optim.Optimizer:
+        return optim.build(
+            self.cfg.optimizer,
+            [(g, net.group_parameters(self.model, g), self.cfg.group_lr(g)) for g in groups],
+            momentum=self.cfg.momentum, weight_decay=self.cfg.weight_decay, scale=self._scale(),
+        )
+
+    def _scale(self) -> float:
+        return optim.factor(self.cfg.schedule, self.global_step, self.total_steps)
+
+    def _train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.data.train_y[idx]
+        if self.features is not None:
+            return self._feature_input(self.features[0][idx]), y
+        return self.transform(self._gather(self.data.train_x, idx), train=True), y
+
+    def _val_batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.data.val_y[start:stop]
+        if self.features is not None:
+            return self._feature_input(self.features[1][start:stop]), y
+        return self.transform(self.data.val_x[start:stop].to(self.device, non_blocking=True), train=False), y
+
+    def _gather(self, images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        if images.device == self.device:
+            return images[idx]
+        return images[idx.cpu()].pin_memory().to(self.device, non_blocking=True)
+
+    def _feature_input(self, features: torch.Tensor) -> torch.Tensor:
+        x = features.float()
+        if x.dim() == 4 and self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _keep_partial(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, seconds: float) -> None:
+        self.partial = {"loss": loss_sum.item(), "correct": int(correct.item()), "seen": seen, "seconds": seconds}
+
+    def _check_finite(self, pending: list[tuple[int, torch.Tensor]], epoch: int) -> None:
+        losses = torch.stack([loss for _, loss in pending])
+        finite = torch.isfinite(losses)
+        if not bool(finite.all()):
+            first = int((~finite).nonzero()[0])
+            kind = "NaN" if torch.isnan(losses[first]) else "infinite"
+            raise RunFailure(f"loss became {kind} at epoch {epoch}, step {pending[first][0]}", self._lr_hint())
+
+    def _lr_hint(self) -> str:
+        return (f"lower --lr (now {self.cfg.lr:g}): a tenth is a good next try; "
+                f"a gentler --schedule or --optimizer may help too")
+
+    def _eta(self, per_step: float, next_epoch: int) -> float:
+        remaining_steps = self.total_steps - self.global_step
+        remaining_vals = self.cfg.epochs - next_epoch + 1
+        return max(0.0, per_step * remaining_steps + self.val_seconds * remaining_vals)
+
+    def _started_fields(self, resumed_from: int) -> dict[str, Any]:
+        counts = net.parameter_counts(self.model)
+        return dict(
+            config=self.cfg, device=str(self.device), device_name=self.prep.device_name, model="resnet50",
+            weights=self.prep.weights, classes=self.data.classes, n_train=len(self.data.train_y),
+            n_val=len(self.data.val_y), path=self.path, params=counts,
+            trainable=sum(counts[g] for g in self.trainable), skipped=self.data.skipped,
+            converted=self.data.converted, resumed_from=resumed_from,
+        )
+
+    def _cancel(self) -> None:
+        self.save()
+        self.emit(Cancelled, epoch=self.epochs_done, run_dir=str(self.run_dir))
+
+
+def _plain(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state_dict as plain contiguous CPU tensors: loads anywhere into torchvision's resnet50."""
+    return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
