@@ -27,8 +27,7 @@ def current(app: TutorApp) -> int:
 async def settle(pilot) -> None:
     """Wait until the open lesson has mounted all its parts."""
     await pilot.pause()
-    view = pilot.app.screen.view
-    while not view.complete:
+    while not pilot.app.screen.query(LessonView) or not pilot.app.screen.view.complete:
         await pilot.pause(0.01)
     await pilot.pause()
 

@@ -85,6 +85,22 @@ class LessonView(VerticalScroll, can_focus=True):
 
         return build_widget(part)
 
+    # Keys scroll at once: an animated scroll drops key presses that arrive while it runs.
+    def action_scroll_down(self) -> None:
+        self.scroll_relative(y=1, animate=False)
+
+    def action_scroll_up(self) -> None:
+        self.scroll_relative(y=-1, animate=False)
+
+    def action_page_down(self) -> None:
+        self.scroll_page_down(animate=False)
+
+    def action_page_up(self) -> None:
+        self.scroll_page_up(animate=False)
+
+    def action_scroll_home(self) -> None:
+        self.scroll_home(animate=False)
+
     def action_scroll_end(self) -> None:
         """Bottom of the lesson, the parts not mounted yet included."""
         if self._pending:
