@@ -9,6 +9,7 @@ will be taken from it), and kept as ``(N, 3, S, S)`` uint8. Bad files are skippe
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import warnings
@@ -92,8 +93,7 @@ def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: 
 def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: int,
              val_fraction: float, limit: int) -> ImageData:
     native = min(max(resize, builtin.NATIVE[0]), builtin.NATIVE[1])
-    images, labels = builtin.render(native, seed, shifted=shifted)
-    x = torch.from_numpy(images).permute(0, 3, 1, 2)
+    x, labels = _render(native, seed, shifted)
     if native != resize:
         x = F.interpolate(x.float(), size=(resize, resize), mode="bilinear", antialias=True, align_corners=False)
         x = x.round_().clamp_(0, 255).to(torch.uint8)
@@ -107,6 +107,14 @@ def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: i
         train_x=_centre(x[train_idx], train_side), train_y=torch.tensor([y for _, y in train]),
         val_x=_centre(x[val_idx], val_side), val_y=torch.tensor([y for _, y in val]),
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _render(size: int, seed: int, shifted: bool) -> tuple[torch.Tensor, np.ndarray]:
+    """``(N, 3, size, size)`` uint8 and labels. The last renders are kept (never written to): trying
+    another recipe on the same set skips the rendering."""
+    images, labels = builtin.render(size, seed, shifted=shifted)
+    return torch.from_numpy(images).permute(0, 3, 1, 2), labels
 
 
 def _centre(x: torch.Tensor, side: int) -> torch.Tensor:

@@ -82,7 +82,7 @@ def capabilities() -> protocol.Capabilities:
     return protocol.Capabilities(
         host=socket.gethostname(),
         tltui_version=__version__,
-        torch_version=torch.__version__,
+        torch_version=str(torch.__version__),
         devices=devices,
         gpu_name=gpu_name,
         gpu_memory_gb=gpu_memory,

@@ -29,7 +29,7 @@ CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 20.0
 
 # Channels and total stride of each group's input (what the boundary cache stores).
-_INPUT = {"layer1": (64, 4), "layer2": (256, 4), "layer3": (512, 8), "layer4": (1024, 16), "head": (FEATURES, 0)}
+_INPUT = {"stem": (3, 1), "layer1": (64, 4), "layer2": (256, 4), "layer3": (512, 8), "layer4": (1024, 16), "head": (FEATURES, 0)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -160,11 +160,20 @@ def _download(url: str, dest: Path) -> None:
     """Download ``url`` to ``dest``: resolve the host with a deadline, then read with a socket timeout."""
     host = urlparse(url).hostname or ""
     resolved: list[object] = []
-    resolver = threading.Thread(target=lambda: resolved.append(socket.getaddrinfo(host, 443)), daemon=True)
+
+    def resolve() -> None:
+        try:
+            resolved.append(socket.getaddrinfo(host, 443))
+        except OSError as exc:
+            resolved.append(exc)
+
+    resolver = threading.Thread(target=resolve, daemon=True)
     resolver.start()
     resolver.join(CONNECT_TIMEOUT_S)
     if not resolved:
-        raise OSError(f"cannot resolve {host}")
+        raise TimeoutError(f"cannot resolve {host} in {CONNECT_TIMEOUT_S:g} s")
+    if isinstance(resolved[0], Exception):
+        raise resolved[0]
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(READ_TIMEOUT_S)
     try:

@@ -1,0 +1,190 @@
+"""Loading data: the built-in generator, ImageFolder layouts, bad files, and every bad input's message."""
+
+from __future__ import annotations
+
+import io
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tltui.engine import builtin, data
+from tltui.engine.errors import BadInput
+
+
+def load(source, **overrides):
+    options = dict(image_size=32, augment=(), val_fraction=0.25, limit_per_class=0, seed=0)
+    return data.load(str(source), **{**options, **overrides})
+
+
+def save(path: Path, image: Image.Image, fmt: str = "PNG") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, fmt)
+    return path
+
+
+def rgb(seed: int, size: int = 40) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size + 8, 3), dtype=np.uint8))
+
+
+def class_folder(root: Path, classes: dict[str, int]) -> Path:
+    for name, count in classes.items():
+        for i in range(count):
+            save(root / name / f"{i}.png", rgb(hash((name, i)) % 1000))
+    return root
+
+
+# -- the built-in generator ------------------------------------------------------------------
+
+
+def test_builtin_is_deterministic_per_seed():
+    a, labels = builtin.render(32, seed=3, per_class=4)
+    b, _ = builtin.render(32, seed=3, per_class=4)
+    c, _ = builtin.render(32, seed=4, per_class=4)
+    assert a.shape == (40, 32, 32, 3) and a.dtype == np.uint8
+    assert labels.tolist() == [c for c in range(10) for _ in range(4)]
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
+
+
+def test_builtin_shifted_is_another_domain_of_the_same_classes():
+    plain, labels = builtin.render(64, seed=0, per_class=6)
+    shifted, shifted_labels = builtin.render(64, seed=0, shifted=True, per_class=6)
+    assert labels.tolist() == shifted_labels.tolist()
+    # Colourful on one side, grey pencil on tinted paper on the other.
+    saturation = lambda x: (x.max(-1).astype(int) - x.min(-1)).mean()  # noqa: E731
+    assert saturation(plain) > 2 * saturation(shifted)
+
+
+def test_builtin_renders_1000_images_at_64_px_quickly():
+    import time
+
+    started = time.perf_counter()
+    builtin.render(64, seed=1, per_class=100)
+    assert time.perf_counter() - started < 5
+
+
+def test_builtin_split_and_limit():
+    loaded = load("builtin", val_fraction=0.2, limit_per_class=5)
+    assert loaded.classes == list(builtin.CLASSES)
+    assert loaded.train_x.shape == (50, 3, 32, 32) and loaded.train_x.dtype == torch.uint8
+    assert torch.bincount(loaded.train_y).tolist() == [5] * 10
+    assert torch.bincount(loaded.val_y).tolist() == [24] * 10
+    again = load("builtin", val_fraction=0.2, limit_per_class=5)
+    assert torch.equal(loaded.train_x, again.train_x)
+
+
+def test_random_crops_keep_a_larger_square_to_crop_from():
+    loaded = load("builtin", augment=("crop", "flip"), limit_per_class=2)
+    assert loaded.train_x.shape[-1] == round(32 / data.CROP_RATIO) and loaded.val_x.shape[-1] == 32
+
+
+# -- ImageFolder layouts ---------------------------------------------------------------------
+
+
+def test_one_folder_of_classes_is_split_stratified(tmp_path):
+    root = class_folder(tmp_path / "set", {"cat": 8, "dog": 4, "eel": 5})
+    loaded = load(root, val_fraction=0.25)
+    assert loaded.classes == ["cat", "dog", "eel"]
+    assert torch.bincount(loaded.val_y).tolist() == [2, 1, 1]
+    assert torch.bincount(loaded.train_y).tolist() == [6, 3, 4]
+    assert loaded.train_x.shape[1:] == (3, 32, 32)
+
+
+def test_train_and_val_folders_are_used_as_given(tmp_path):
+    class_folder(tmp_path / "train", {"a": 3, "b": 3})
+    class_folder(tmp_path / "val", {"a": 2})
+    loaded = load(tmp_path, limit_per_class=2)
+    assert loaded.classes == ["a", "b"]
+    assert torch.bincount(loaded.train_y).tolist() == [2, 2]
+    assert loaded.val_y.tolist() == [0, 0]
+
+
+def test_bad_files_are_skipped_or_converted_and_counted(tmp_path):
+    good = tmp_path / "set" / "good"
+    for i in range(3):
+        save(good / f"{i}.jpg", rgb(i), "JPEG")
+    save(good / "cmyk.jpg", rgb(5).convert("CMYK"), "JPEG")
+    rgba = Image.new("RGBA", (20, 20), (255, 0, 0, 0))  # fully transparent red: white after conversion
+    save(good / "rgba.png", rgba)
+    save(good / "palette.png", rgb(6).convert("P"))
+    save(good / "grey.png", rgb(7).convert("L"))
+    save(good / "deep.png", Image.fromarray(np.full((16, 16), 32768, np.uint16)))
+    save(good / "tiny.png", rgb(8, size=4).resize((3, 3)))
+    jpeg = io.BytesIO()
+    rgb(9, size=64).save(jpeg, "JPEG")
+    (good / "truncated.jpg").write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
+    (good / "garbage.jpg").write_bytes(b"this is not a jpeg at all" * 10)
+    (good / "notes.txt").write_text("not an image")
+    (good / ".DS_Store").write_bytes(b"\0\0")
+    class_folder(tmp_path / "set", {"other": 4})
+
+    loaded = load(tmp_path / "set", val_fraction=0.2)
+
+    assert loaded.skipped == {
+        "tiny (under 8 px)": 1, "truncated": 1, "not an image (unreadable)": 1, "not an image file": 1,
+    }
+    assert loaded.converted == {"CMYK": 1, "RGBA": 1, "palette": 1, "greyscale": 1, "16-bit": 1}
+    assert len(loaded.train_y) + len(loaded.val_y) == 8 + 4
+    images = torch.cat([loaded.train_x.flatten(1), loaded.val_x.flatten(1)])
+    # The transparent image became white, the 16-bit mid-grey stayed mid-grey (not clipped to white).
+    assert (images == 255).all(1).sum() == 1
+    assert (images == 128).all(1).sum() == 1
+
+
+def test_a_class_whose_images_are_all_bad_is_named(tmp_path):
+    root = class_folder(tmp_path / "set", {"fine": 3, "also": 3})
+    (root / "broken").mkdir()
+    (root / "broken" / "x.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(BadInput, match="class broken has no usable training image"):
+        load(root)
+
+
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ("missing", "no such folder"),
+        ("empty", "is empty"),
+        ("loose", "holds images but no class folders"),
+        ("one", "one class only"),
+        ("noimages", "has no images in its class folders"),
+        ("valextra", "val has classes that train/ lacks: zebra"),
+        ("file", "is a file"),
+    ],
+)
+def test_bad_inputs_give_one_line(tmp_path, layout, message):
+    root = tmp_path / "d"
+    if layout == "empty":
+        root.mkdir()
+    elif layout == "loose":
+        save(root / "a.png", rgb(0))
+    elif layout == "one":
+        class_folder(root, {"only": 3})
+    elif layout == "noimages":
+        (root / "a").mkdir(parents=True)
+        (root / "a" / "readme.txt").write_text("hi")
+        (root / "b").mkdir()
+    elif layout == "valextra":
+        class_folder(root / "train", {"a": 2, "b": 2})
+        class_folder(root / "val", {"a": 1, "zebra": 1})
+    elif layout == "file":
+        root.write_text("x")
+    with pytest.raises(BadInput, match=message) as caught:
+        load(root)
+    assert "\n" not in str(caught.value)
+
+
+def test_named_dataset_offline_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("TLTUI_DATA_DIR", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror("no network here")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setattr(socket, "create_connection", offline)
+    with pytest.raises(BadInput, match=r"cannot download dtd to .*datasets.*offline") as caught:
+        load("dtd")
+    assert "\n" not in str(caught.value)
