@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import App
 from textual.binding import Binding
 
-from tltui.commands import LessonCommands
+from tltui.palette import LessonCommands
 from tltui.lessons import Lesson
 from tltui.progress import Progress, ProgressStore
 from tltui.screens.help import HelpScreen

@@ -10,12 +10,16 @@ import sys
 
 from tltui import __version__
 
+#: Subcommands; their arguments (and imports) are built only when one of them is used.
+COMMANDS = ("train", "runs", "worker")
 
-class UsageError(Exception):
+
+class BadInput(Exception):
     """Bad input: one line on stderr, exit 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
+    """The parser; with ``full`` False the subcommands are listed but their options not built."""
     parser = argparse.ArgumentParser(
         prog="tltui",
         description="A terminal tutor for transfer learning: lessons with live widgets, "
@@ -25,17 +29,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tltui {__version__}")
     parser.add_argument("--lesson", metavar="N|NAME", help="open at this lesson (number or name)")
     parser.set_defaults(command=None)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="fine-tune ResNet-50 headless, with live progress",
+                           description="Fine-tune ResNet-50 on DATA through a worker process.")
+    if full:
+        from tltui.headless import add_train_arguments
+
+        add_train_arguments(train)
+    train.set_defaults(command=_headless("train"))
+
+    runs = sub.add_parser("runs", help="list runs, show or resume one",
+                          description="The runs in this machine's run store.")
+    runs.add_argument("action", nargs="?", choices=["list", "show", "resume"], default="list")
+    runs.add_argument("run_id", nargs="?", metavar="ID", help="a run id (a unique prefix is enough)")
+    runs.add_argument("--json", action="store_true", help="JSON lines (resume: its events)")
+    runs.set_defaults(command=_headless("runs"))
+
+    worker = sub.add_parser("worker", help="serve the worker protocol (started by tltui itself)")
+    worker.add_argument("--stdio", action="store_true", help="speak the protocol on stdin/stdout")
+    worker.set_defaults(command=_headless("worker"))
     return parser
 
 
+def _headless(name: str):
+    def command(args: argparse.Namespace) -> int:
+        from tltui import headless
+
+        if name == "runs" and args.action != "list" and not args.run_id:
+            raise BadInput(f"tltui runs {args.action} needs a run ID (tltui runs lists them)")
+        return getattr(headless, name)(args)
+
+    return command
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(full=bool(argv) and argv[0] in COMMANDS).parse_args(argv)
     try:
         if args.command is None:
             return run_tutor(args)
         return args.command(args)
-    except UsageError as error:
+    except BadInput as error:
         print(f"tltui: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -47,13 +82,13 @@ def run_tutor(args: argparse.Namespace) -> int:
 
     lessons = load_lessons()
     if not lessons:
-        raise UsageError("no lessons found: the installation is incomplete (reinstall tltui)")
+        raise BadInput("no lessons found: the installation is incomplete (reinstall tltui)")
     start = None
     if args.lesson is not None:
         try:
             start = find_lesson(lessons, args.lesson)
         except LessonNotFound as error:
-            raise UsageError(str(error)) from None
+            raise BadInput(str(error)) from None
 
     from tltui.app import TutorApp
 

@@ -243,6 +243,12 @@ class StartRun(Request, tag="start_run"):
     config: RunConfig
 
 
+class ResumeRun(Request, tag="resume_run"):
+    """Continue a stopped run from its last checkpoint, with its own config."""
+
+    run_id: str
+
+
 class CancelRun(Request, tag="cancel_run"):
     run_id: str
 
@@ -259,7 +265,7 @@ class GetEvents(Request, tag="events"):
     follow: bool = False
 
 
-AnyRequest = Union[GetCapabilities, StartRun, CancelRun, ListRuns, GetEvents]
+AnyRequest = Union[GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -293,9 +299,10 @@ class Message(msgspec.Struct, kw_only=True, tag_field="type"):
 
 
 class Hello(Message, tag="hello"):
+    """The worker's first line, once it can train."""
+
     protocol: int
-    capabilities: Capabilities | None = None
-    """None until the worker has imported torch; a ``capabilities`` request waits for it."""
+    capabilities: Capabilities
 
 
 class Reply(Message, tag="reply"):

@@ -1,0 +1,272 @@
+"""Headless commands: ``tltui train``, ``tltui runs``, ``tltui worker``.
+
+Training goes through a worker process, exactly as the UI does, so the CLI never imports torch
+itself. Exit codes: 0 done, 1 the run failed or was cancelled, 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+
+from tltui import protocol
+from tltui.cli import BadInput
+from tltui.groups import parse_groups
+from tltui.presets import PRESETS, apply_preset
+from tltui.protocol import (
+    AUGMENTS, OPTIMIZERS, SCHEDULES, ConfigError, Epoch, Failed, Finished, Note, Progress, RunConfig,
+    Started, Unfrozen,
+)
+
+#: Data names the worker knows without a folder.
+DATA_NAMES = ("builtin", "builtin-shifted", "flowers102", "pets", "dtd", "eurosat")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every run setting as a flag; a flag left out keeps the preset's (or the default) value."""
+    d = RunConfig()
+    parser.add_argument("data", metavar="DATA", help=f"a folder (ImageFolder) or one of: {', '.join(DATA_NAMES)}")
+    parser.add_argument("--preset", choices=list(PRESETS), help="a usual recipe; other flags override it")
+    parser.add_argument("--weights", help=f"imagenet, imagenet-v1, none, or a state_dict / run dir (default {d.weights})")
+    parser.add_argument("--freeze", metavar="GROUPS", help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
+    parser.add_argument("--bn", choices=["freeze", "train"], help="BatchNorm of frozen groups (default freeze)")
+    parser.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    parser.add_argument("--lr", type=float, help=f"learning rate of the head (default {d.lr})")
+    parser.add_argument("--lr-decay", type=float, help="each group below gets the LR above times this (default 1)")
+    parser.add_argument("--unfreeze", metavar="E:GROUP,...", help="a frozen group joins training at epoch E, e.g. 2:layer4,4:layer3")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
+    parser.add_argument("--momentum", type=float, help=f"SGD momentum (default {d.momentum})")
+    parser.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
+    parser.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
+    parser.add_argument("--label-smoothing", type=float, help="default 0")
+    parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU")
+    parser.add_argument("--augment", metavar="LIST", help=f"train augmentations from {','.join(AUGMENTS)} (default all)")
+    parser.add_argument("--no-augment", action="store_true", help="no train augmentation")
+    parser.add_argument("--limit-per-class", type=int, help="at most N training images per class")
+    parser.add_argument("--val-fraction", type=float, help=f"validation share of a single folder (default {d.val_fraction})")
+    parser.add_argument("--seed", type=int, help="data split, order and init (default 0)")
+    parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
+    parser.add_argument("--json", action="store_true", help="print one JSON event per line")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig the flags describe; BadInput with one line if they cannot work."""
+    fields: dict[str, Any] = {}
+    for name in ("weights", "bn", "epochs", "batch_size", "lr", "lr_decay", "optimizer", "momentum",
+                 "weight_decay", "schedule", "label_smoothing", "image_size", "limit_per_class",
+                 "val_fraction", "seed", "device"):
+        value = getattr(args, name)
+        if value is not None:
+            fields[name] = value
+    try:
+        if args.freeze is not None:
+            fields["frozen"] = parse_groups(args.freeze)
+        if args.unfreeze is not None:
+            fields["unfreeze"] = protocol.parse_unfreeze(args.unfreeze)
+        if args.no_augment:
+            fields["augment"] = ()
+        elif args.augment is not None:
+            fields["augment"] = tuple(a.strip() for a in args.augment.split(",") if a.strip())
+        data = args.data
+        if data not in DATA_NAMES and Path(data).expanduser().exists():
+            data = str(Path(data).expanduser().resolve())
+        fields["data"] = data
+        if args.preset:
+            config = apply_preset(RunConfig(), args.preset, **fields)
+        else:
+            config = msgspec.structs.replace(RunConfig(), **fields)
+        config.check()
+    except (ConfigError, ValueError) as error:
+        raise BadInput(str(error)) from None
+    return config
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+class Reporter:
+    """Prints a run's events: JSON lines, a live progress line on a terminal, or a line per epoch."""
+
+    def __init__(self, as_json: bool, out: TextIO = sys.stdout) -> None:
+        self.as_json = as_json
+        self.out = out
+        self.live = out.isatty() and not as_json
+        self.epochs = 0
+
+    def __call__(self, event: protocol.RunEvent) -> None:
+        if self.as_json:
+            self.out.write(protocol.encode(event).decode())
+            self.out.flush()
+            return
+        if isinstance(event, Progress):
+            if self.live:
+                self._status(
+                    f"epoch {event.epoch}/{self.epochs} {_bar(event.step / max(event.steps, 1))} "
+                    f"loss {event.train_loss:.3f} acc {event.train_acc:.1%} {event.images_per_s:.0f} img/s "
+                    f"ETA {_duration(event.eta)}"
+                )
+            return
+        self._status("")
+        if isinstance(event, Started):
+            self.epochs = event.config.epochs
+            skipped = sum(event.skipped.values())
+            self._line(
+                f"run {event.run_id}: {event.model} ({event.weights}) on {event.device_name}, "
+                f"{len(event.classes)} classes, {event.n_train} train / {event.n_val} val images at "
+                f"{event.config.image_size}px, path {event.path}"
+                + (f", {skipped} files skipped" if skipped else "")
+                + (f", resumed after epoch {event.resumed_from}" if event.resumed_from else "")
+            )
+        elif isinstance(event, Epoch):
+            self._line(
+                f"epoch {event.epoch}/{self.epochs}  train loss {event.train_loss:.3f} acc {event.train_acc:.1%}  "
+                f"val loss {event.val_loss:.3f} acc {event.val_acc:.1%}{' *' if event.best else ''}  "
+                f"{event.images_per_s:.0f} img/s  {_duration(event.elapsed)}"
+            )
+        elif isinstance(event, Unfrozen):
+            self._line(f"epoch {event.epoch}: unfroze {', '.join(event.groups)}")
+        elif isinstance(event, Note):
+            self._line(f"note: {event.message}")
+        elif isinstance(event, Finished):
+            self._line(
+                f"best val acc {event.best_val_acc:.1%} at epoch {event.best_epoch}; "
+                f"{_duration(event.elapsed)}; checkpoints in {event.run_dir}"
+            )
+        elif isinstance(event, Failed):
+            self._line(f"run failed: {event.reason}" + (f"\n  {event.hint}" if event.hint else ""))
+        elif isinstance(event, protocol.Cancelled):
+            self._line(f"cancelled after epoch {event.epoch}; last checkpoint kept in {event.run_dir}")
+
+    def _line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _status(self, text: str) -> None:
+        if self.live:
+            self.out.write("\r\x1b[2K" + text[:200])
+            self.out.flush()
+
+
+def _bar(fraction: float, width: int = 20) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "━" * filled + "╌" * (width - filled)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+async def follow_run(request: type[protocol.Request], fields: dict[str, Any], report: Reporter,
+                     worker_cmd: list[str] | None = None) -> int:
+    """Start (or resume) a run on a fresh worker and report its events until it ends."""
+    from tltui.client import WorkerClient, WorkerError, WorkerGone
+
+    client = WorkerClient(worker_cmd)
+    run_id = ""
+    cancelling = False
+
+    def interrupt() -> None:
+        nonlocal cancelling
+        if cancelling or not run_id:
+            client.kill()
+            return
+        cancelling = True
+        print("\ncancelling at the end of this batch (Ctrl-C again to stop at once)...", file=sys.stderr)
+        asyncio.ensure_future(client.request(protocol.CancelRun, run_id=run_id))
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        await client.start()
+        reply = await client.request(request, **fields)
+        run_id = reply["run_id"]
+        while (event := await client.events.get()) is not None:
+            report(event)
+            if isinstance(event, protocol.TERMINAL_EVENTS) and event.run_id == run_id:
+                if isinstance(event, protocol.Cancelled):
+                    print(f"resume with: tltui runs resume {run_id}", file=sys.stderr)
+                return 0 if isinstance(event, Finished) else 1
+        raise WorkerGone(client.gone)
+    except WorkerGone as error:
+        print(f"tltui: {error}", file=sys.stderr)
+        return 1
+    except WorkerError as error:
+        raise BadInput(str(error)) from None
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        await client.close(timeout=30)
+
+
+def train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    return asyncio.run(follow_run(protocol.StartRun, {"config": config}, Reporter(args.json)))
+
+
+def runs(args: argparse.Namespace) -> int:
+    from tltui.runs import RunNotFound, RunStore
+
+    store = RunStore()
+    if args.action == "list":
+        summaries = store.summaries()
+        if args.json:
+            for summary in summaries:
+                print(protocol.encode(summary).decode(), end="")
+            return 0
+        if not summaries:
+            print(f"no runs yet in {store.root}")
+            return 0
+        print(f"{'run':<21} {'status':<11} {'epochs':>6} {'best val':>8}  data / preset / weights")
+        for s in summaries:
+            best = f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else "-"
+            what = " / ".join(x for x in (Path(s.config.data).name, s.config.preset, s.config.weights) if x)
+            print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}")
+        return 0
+    try:
+        run = store.get(args.run_id)
+    except RunNotFound as error:
+        raise BadInput(str(error)) from None
+    if args.action == "resume":
+        return asyncio.run(follow_run(protocol.ResumeRun, {"run_id": run.id}, Reporter(args.json)))
+    show(run, args.json)
+    return 0
+
+
+def show(run, as_json: bool) -> None:
+    """One run: its summary, then every epoch and the final result, as ``tltui train`` printed them."""
+    summary = run.summary()
+    if as_json:
+        print(protocol.encode(summary).decode(), end="")
+        return
+    print(f"run {run.id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""))
+    print(f"  dir     {run.path}")
+    config = summary.config
+    print(f"  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(summary.created))}")
+    print(f"  config  data={config.data} weights={config.weights} preset={config.preset or '-'} "
+          f"frozen={','.join(config.frozen) or '-'} epochs={config.epochs} lr={config.lr:g} "
+          f"lr_decay={config.lr_decay:g} image_size={config.image_size}")
+    reporter = Reporter(False)
+    reporter.epochs = config.epochs
+    for event in run.events():
+        if not isinstance(event, Progress):
+            reporter(event)
+
+
+async def _serve() -> int:
+    from tltui.worker import serve_stdio
+
+    return await serve_stdio()
+
+
+def worker(args: argparse.Namespace) -> int:
+    if not args.stdio:
+        raise BadInput("tltui worker speaks only over stdio: run `tltui worker --stdio`")
+    return asyncio.run(_serve())
