@@ -1,0 +1,125 @@
+"""The real worker process (`tltui worker --stdio`) driven through the real client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+import pytest
+import pytest_asyncio
+
+from tltui import protocol
+from tltui.client import WorkerClient, WorkerError
+from tltui.protocol import MAX_LINE, RunConfig
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+TINY = RunConfig(data="builtin", weights="none", image_size=32, limit_per_class=4, epochs=1, batch_size=16)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def worker(tmp_path_factory):
+    saved = os.environ.get("TLTUI_DATA_DIR")
+    os.environ["TLTUI_DATA_DIR"] = str(tmp_path_factory.mktemp("worker-data"))
+    client = WorkerClient()
+    await client.start()
+    yield client
+    await client.close(timeout=60)
+    if saved is not None:
+        os.environ["TLTUI_DATA_DIR"] = saved
+
+
+async def run_to_end(client: WorkerClient, run_id: str, timeout: float = 240) -> list[protocol.RunEvent]:
+    """Every event of ``run_id`` up to and including its terminal one."""
+    events = []
+    while True:
+        event = await asyncio.wait_for(client.events.get(), timeout)
+        assert event is not None, client.gone
+        if event.run_id == run_id:
+            events.append(event)
+            if isinstance(event, protocol.TERMINAL_EVENTS):
+                return events
+
+
+async def test_hello_carries_capabilities(worker):
+    caps = worker.hello.capabilities
+    assert worker.hello.protocol == protocol.PROTOCOL_VERSION
+    assert caps.torch_version[0].isdigit() and "cpu" in caps.devices
+    assert caps.host and caps.weights_dir
+    again = await worker.request(protocol.GetCapabilities)
+    assert again["torch_version"] == caps.torch_version
+
+
+async def test_garbage_never_kills_the_worker(worker):
+    rng = random.Random(0)
+    junk = [
+        b"not json\n",
+        b"\n\n   \n",
+        b"[1, 2, 3]\n",
+        b'{"type": "teleport", "id": 5}\n',
+        b'{"type": "start_run", "id": 6, "config": {"epochs": "many"}}\n',
+        b'{"type": "cancel_run"}\n',
+        bytes(rng.randrange(256) for _ in range(5000)) + b"\n",
+        b'{"type": "capabilities", "id": ' + b"9" * (MAX_LINE + 10) + b"}\n",
+        b"\xff" * (MAX_LINE + 100),
+        b"\n",
+    ]
+    for chunk in junk:
+        worker.process.stdin.write(chunk)
+    await worker.process.stdin.drain()
+    caps = await asyncio.wait_for(worker.request(protocol.GetCapabilities), 30)
+    assert caps["torch_version"]
+    assert not worker.gone
+
+
+async def test_bad_input_is_one_line(worker, tmp_path):
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(WorkerError) as caught:
+        await worker.request(protocol.StartRun, config=RunConfig(data=str(missing), weights="none"))
+    assert str(missing) in str(caught.value) and "\n" not in str(caught.value)
+
+
+async def test_a_run_reports_every_event_in_order_and_replays(worker):
+    reply = await worker.request(protocol.StartRun, config=TINY)
+    events = await run_to_end(worker, reply["run_id"])
+    assert isinstance(events[0], protocol.Started) and isinstance(events[-1], protocol.Finished)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [type(e) for e in events].count(protocol.Epoch) == 1
+    run_dir = reply["run_dir"]
+    assert {"config.json", "events.jsonl", "best.pt", "last.pt"} <= set(os.listdir(run_dir))
+    result = await worker.request(protocol.GetEvents, run_id=reply["run_id"], after_seq=2)
+    replayed = [await worker.events.get() for _ in range(result["replayed"])]
+    assert [e.seq for e in replayed] == [e.seq for e in events[2:]]
+    summaries = await worker.request(protocol.ListRuns)
+    assert {"run_id": reply["run_id"], "status": "finished"}.items() <= summaries[-1].items()
+
+
+async def test_cancel_stops_a_run_and_keeps_its_checkpoint(worker):
+    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, epochs=5, limit_per_class=10))
+    run_id = reply["run_id"]
+    while not isinstance(event := await asyncio.wait_for(worker.events.get(), 240), protocol.Progress):
+        assert event is not None
+    await worker.request(protocol.CancelRun, run_id=run_id)
+    events = await run_to_end(worker, run_id)
+    assert isinstance(events[-1], protocol.Cancelled)
+    assert not any(isinstance(e, protocol.Epoch) and e.epoch > 1 for e in events)
+    assert os.path.exists(os.path.join(reply["run_dir"], "last.pt"))
+    with pytest.raises(WorkerError, match="not running"):
+        await worker.request(protocol.CancelRun, run_id=run_id)
+
+
+async def test_a_failing_run_ends_failed_and_the_worker_serves_on(worker):
+    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, lr=1e9, optimizer="sgd"))
+    events = await run_to_end(worker, reply["run_id"])
+    failed = events[-1]
+    assert isinstance(failed, protocol.Failed)
+    assert "NaN" in failed.reason or "inf" in failed.reason
+    assert "--lr" in failed.hint
+    assert (await worker.request(protocol.GetCapabilities))["torch_version"]
+
+
+def msgspec_replace(config: RunConfig, **fields) -> RunConfig:
+    import msgspec
+
+    return msgspec.structs.replace(config, **fields)
