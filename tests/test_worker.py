@@ -95,18 +95,28 @@ async def test_a_run_reports_every_event_in_order_and_replays(worker):
     assert {"run_id": reply["run_id"], "status": "finished"}.items() <= summaries[-1].items()
 
 
-async def test_cancel_stops_a_run_and_keeps_its_checkpoint(worker):
-    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, epochs=5, limit_per_class=10))
+async def test_cancel_keeps_the_checkpoint_and_resume_finishes_the_run(worker):
+    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, epochs=3, limit_per_class=6))
     run_id = reply["run_id"]
-    while not isinstance(event := await asyncio.wait_for(worker.events.get(), 240), protocol.Progress):
+    while not isinstance(event := await asyncio.wait_for(worker.events.get(), 240), protocol.Epoch):
         assert event is not None
     await worker.request(protocol.CancelRun, run_id=run_id)
     events = await run_to_end(worker, run_id)
-    assert isinstance(events[-1], protocol.Cancelled)
+    cancelled = events[-1]
+    assert isinstance(cancelled, protocol.Cancelled) and cancelled.epoch == 1
     assert not any(isinstance(e, protocol.Epoch) and e.epoch > 1 for e in events)
-    assert os.path.exists(os.path.join(reply["run_dir"], "last.pt"))
+    assert {"last.pt", "resume.pt"} <= set(os.listdir(reply["run_dir"]))
     with pytest.raises(WorkerError, match="not running"):
         await worker.request(protocol.CancelRun, run_id=run_id)
+
+    await worker.request(protocol.ResumeRun, run_id=run_id)
+    resumed = await run_to_end(worker, run_id)
+    assert isinstance(resumed[0], protocol.Started) and resumed[0].resumed_from == 1
+    assert resumed[0].seq == cancelled.seq + 1
+    assert [e.epoch for e in resumed if isinstance(e, protocol.Epoch)] == [2, 3]
+    assert isinstance(resumed[-1], protocol.Finished)
+    with pytest.raises(WorkerError, match="has finished"):
+        await worker.request(protocol.ResumeRun, run_id=run_id)
 
 
 async def test_a_failing_run_ends_failed_and_the_worker_serves_on(worker):

@@ -177,6 +177,8 @@ class Worker:
         self.loop.call_soon_threadsafe(self._deliver, event)
 
     def _deliver(self, event: RunEvent) -> None:
+        if isinstance(event, protocol.TERMINAL_EVENTS):
+            self.active.pop(event.run_id, None)  # over as far as any client can tell
         for conn in self.connections:
             conn.event(event)
             if isinstance(event, protocol.TERMINAL_EVENTS):
@@ -194,7 +196,8 @@ class Worker:
                     await asyncio.to_thread(self._train, active)
             finally:
                 active.recorder.close()
-                del self.active[run_id]
+                if self.active.get(run_id) is active:
+                    del self.active[run_id]
                 self.queue.task_done()
 
     def _train(self, active: ActiveRun) -> None:

@@ -248,9 +248,10 @@ class Trainer:
                 optim.add(self.optimizer, group, net.group_parameters(self.model, group),
                           self.cfg.group_lr(group), scale)
             self.trainable += joining
+        net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
+        if joining:
             self.emit(Unfrozen, epoch=epoch, groups=joining,
                       lrs={g: self.cfg.group_lr(g) * scale for g in joining})
-        net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
         return joining
 
     def train_epoch(self, epoch: int) -> bool:
