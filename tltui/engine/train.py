@@ -165,6 +165,7 @@ class Trainer:
     # -- the run -----------------------------------------------------------------------------
 
     def run(self, resume: bool = False) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed_from = self.restore() if resume else 0
         if self.optimizer is None:
             self.start_optimizer()

@@ -1,0 +1,327 @@
+"""Training runs on the CPU at 32 px: freezing, optimizer groups, unfreezing, the cache, checkpoints."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+import torchvision
+
+from tltui.engine import augment, cache, model as net, optim
+from tltui.engine.errors import BadInput, RunFailure
+from tltui.engine.train import Trainer, prepare, train
+from tltui.groups import BACKBONE, GROUPS
+from tltui.protocol import Cancelled, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen
+
+SMALL = dict(data="builtin", weights="none", device="cpu", image_size=32, limit_per_class=4, batch_size=8, epochs=1,
+             val_fraction=0.05, schedule="constant")
+
+
+def config(**overrides) -> RunConfig:
+    return RunConfig(**{**SMALL, **overrides})
+
+
+class Recorder:
+    """The ``emit`` callback: keeps (event class, fields) pairs."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[type, dict]] = []
+
+    def __call__(self, cls, **fields) -> None:
+        cls(**fields)  # the fields must make a valid event
+        self.events.append((cls, fields))
+
+    def of(self, cls) -> list[dict]:
+        return [fields for c, fields in self.events if c is cls]
+
+    @property
+    def kinds(self) -> list[type]:
+        return [c for c, _ in self.events]
+
+
+def never() -> bool:
+    return False
+
+
+def run(cfg: RunConfig, run_dir, stop=never, resume=False, prep=None) -> Recorder:
+    recorder = Recorder()
+    train(prep or prepare(cfg), run_dir, recorder, stop, resume=resume)
+    return recorder
+
+
+def group_state(model, groups) -> dict[str, torch.Tensor]:
+    prefixes = tuple(f"{m}." for g in groups for m in net.MODULES[g])
+    return {k: v.clone() for k, v in model.state_dict().items() if k.startswith(prefixes)}
+
+
+# -- freezing --------------------------------------------------------------------------------
+
+
+def test_frozen_groups_and_their_batchnorm_statistics_stay_bit_identical(tmp_path):
+    frozen = ("stem", "layer1", "layer2", "layer3")
+    prep = prepare(config(frozen=frozen, augment=("flip",)))  # augmentation: the full path
+    assert prep.path == "full"
+    before = group_state(prep.model, frozen)
+    trained_before = group_state(prep.model, ("layer4",))
+    events = run(prep.config, tmp_path, prep=prep)
+    assert events.of(Finished)
+    after = group_state(prep.model, frozen)
+    assert before.keys() == after.keys() and any("running_mean" in k for k in before)
+    for key in before:
+        assert torch.equal(before[key], after[key]), key
+    assert not torch.equal(trained_before["layer4.0.bn1.running_mean"],
+                           prep.model.state_dict()["layer4.0.bn1.running_mean"])
+
+
+def test_bn_train_lets_frozen_statistics_drift_the_pitfall(tmp_path):
+    prep = prepare(config(frozen=("stem", "layer1", "layer2", "layer3"), bn="train"))
+    assert prep.path == "full"  # the cache needs frozen BatchNorm
+    before = group_state(prep.model, ("layer2",))
+    run(prep.config, tmp_path, prep=prep)
+    after = prep.model.state_dict()
+    assert torch.equal(before["layer2.0.conv1.weight"], after["layer2.0.conv1.weight"])
+    assert not torch.equal(before["layer2.0.bn1.running_mean"], after["layer2.0.bn1.running_mean"])
+
+
+# -- the optimizer ---------------------------------------------------------------------------
+
+
+def test_optimizer_has_one_group_per_trainable_group_with_its_lr(tmp_path):
+    cfg = config(frozen=("stem", "layer1"), lr=0.1, lr_decay=0.5, group_lrs={"layer3": 0.003}, momentum=0.8)
+    prep = prepare(cfg)
+    trainer = Trainer(prep, tmp_path, Recorder(), never)
+    trainer.start_optimizer()
+    opt = trainer.optimizer
+    assert isinstance(opt, torch.optim.SGD) and opt.defaults["nesterov"] is False
+    assert [g["name"] for g in opt.param_groups] == ["layer2", "layer3", "layer4", "head"]
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1 * 0.5**3, 0.003, 0.1 * 0.5, 0.1])
+    assert all(g["momentum"] == 0.8 for g in opt.param_groups)
+    for group in opt.param_groups:
+        assert {id(p) for p in group["params"]} == {id(p) for p in net.group_parameters(prep.model, group["name"])}
+    in_optimizer = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert all(p.requires_grad == (id(p) in in_optimizer) for p in prep.model.parameters())
+
+
+def test_adamw_and_the_schedules():
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    opt = optim.build("adamw", [("head", params, 0.5)], momentum=0.9, weight_decay=0.01)
+    assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.01
+    assert [optim.factor("constant", s, 10) for s in (0, 9)] == [1, 1]
+    assert optim.factor("cosine", 0, 10) == 1 and optim.factor("cosine", 5, 10) == pytest.approx(0.5)
+    cycle = [optim.factor("onecycle", s, 100) for s in range(100)]
+    assert cycle[0] == pytest.approx(1 / 25) and max(cycle) == pytest.approx(1, abs=1e-3)
+    assert cycle.index(max(cycle)) == 30 and cycle[-1] < 1e-3
+
+
+def test_gradual_unfreezing_adds_groups_and_keeps_momentum(tmp_path, monkeypatch):
+    cfg = config(frozen=BACKBONE, unfreeze={"layer4": 2, "layer3": 3}, epochs=3, augment=(), lr=0.05,
+                 lr_decay=0.1, schedule="cosine")
+    prep = prepare(cfg)
+    assert prep.path == "cached:layer3"  # the lowest group that ever trains
+    added = []
+    original = torch.optim.SGD.add_param_group
+    monkeypatch.setattr(torch.optim.SGD, "add_param_group",
+                        lambda self, group: (added.append(group["name"]), original(self, group))[1])
+    snapshots = {}
+    head = prep.model.fc.weight
+
+    def emit(cls, **fields):
+        recorder(cls, **fields)
+        opt = trainer.optimizer
+        if cls is Epoch:
+            snapshots[f"epoch{fields['epoch']}"] = (opt, opt.state[head]["momentum_buffer"].clone())
+        if cls is Unfrozen:
+            snapshots[f"unfrozen{fields['epoch']}"] = (opt, opt.state[head]["momentum_buffer"].clone())
+            group = fields["groups"][0]
+            assert all(p.requires_grad for p in net.group_parameters(prep.model, group))
+            assert getattr(prep.model, group)[0].bn1.training
+            step = trainer.global_step
+            expected = cfg.group_lr(group) * optim.factor("cosine", step, trainer.total_steps)
+            assert fields["lrs"] == {group: pytest.approx(expected)}
+            assert opt.param_groups[-1]["lr"] == pytest.approx(expected)
+
+    recorder = Recorder()
+    trainer = Trainer(prep, tmp_path, emit, never)
+    trainer.run()
+
+    assert added == ["head", "layer4", "layer3"]  # the head when the optimizer was made, then one per join
+    assert [(f["epoch"], f["groups"]) for f in recorder.of(Unfrozen)] == [(2, ["layer4"]), (3, ["layer3"])]
+    assert [g["name"] for g in trainer.optimizer.param_groups] == ["head", "layer4", "layer3"]
+    assert snapshots["unfrozen2"][0] is snapshots["epoch1"][0] is trainer.optimizer
+    assert torch.equal(snapshots["unfrozen2"][1], snapshots["epoch1"][1])  # momentum survived the join
+    assert torch.equal(snapshots["unfrozen3"][1], snapshots["epoch2"][1])
+    assert [set(f["lrs"]) for f in recorder.of(Epoch)] == [{"head"}, {"head", "layer4"}, {"head", "layer4", "layer3"}]
+
+
+# -- the boundary cache ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float16, 3e-2)])
+def test_cached_path_gives_the_same_loss_and_head_gradients(dtype, tolerance):
+    torch.manual_seed(0)
+    model, _, _ = net.build(10, "none")
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    labels = torch.arange(6) % 10
+    prepare_input = augment.BatchTransform(32, (), torch.device("cpu"))
+    trainable = {"layer4", "head"}
+
+    def loss_and_grads(forward, x):
+        net.set_trainable(model, trainable, "freeze")
+        model.zero_grad()
+        loss = torch.nn.functional.cross_entropy(forward(x), labels)
+        loss.backward()
+        return loss.detach(), model.fc.weight.grad.clone(), model.layer4[2].conv3.weight.grad.clone()
+
+    full = loss_and_grads(model, prepare_input(images, train=False))
+    model.eval()
+    features = cache.build(model, "layer4", images, lambda x: prepare_input(x, train=False), batch_size=4,
+                           dtype=dtype, device=torch.device("cpu"))
+    assert features.dtype == dtype and features.shape == (6, *net.input_shape("layer4", 32))
+    cached = loss_and_grads(lambda h: net.forward_from(model, "layer4", h.float()), features)
+    # The loss and the head's gradient; in fp32 also layer4's (its BatchNorm normalises over 6 values
+    # at 1x1, which magnifies fp16's rounding).
+    compared = zip(full, cached) if dtype == torch.float32 else zip(full[:2], cached[:2])
+    for a, b in compared:
+        assert ((b - a).norm() / a.norm()).item() < tolerance
+
+
+def test_cached_and_full_runs_agree_and_a_tiny_budget_falls_back(tmp_path, monkeypatch):
+    cfg = config(frozen=("stem", "layer1", "layer2", "layer3"), augment=(), epochs=2, lr=0.01)
+    cached_prep = prepare(cfg)
+    cached_prep.cache_dtype = torch.float32
+    cached = run(cfg, tmp_path / "a", prep=cached_prep)
+    monkeypatch.setenv(cache.ENV_BUDGET, "0.01")
+    full = run(cfg, tmp_path / "b")
+    assert cached.of(Started)[0]["path"] == cached.of(Finished)[0]["path"] == "cached:layer4"
+    assert full.of(Started)[0]["path"] == full.of(Finished)[0]["path"] == "full"
+    assert any("cache budget" in n["message"] for n in full.of(Note))
+    for a, b in zip(cached.of(Epoch), full.of(Epoch)):
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), key
+
+
+# -- whole runs ------------------------------------------------------------------------------
+
+
+def test_events_and_checkpoints_of_a_run(tmp_path):
+    cfg = config(frozen=BACKBONE, augment=(), epochs=3, batch_size=4, limit_per_class=8)
+    recorder = run(cfg, tmp_path)
+    kinds = recorder.kinds
+    assert kinds[0] is Started and kinds[-1] is Finished and kinds.count(Finished) == 1
+    started, finished = recorder.of(Started)[0], recorder.of(Finished)[0]
+    assert started["config"].image_size == 32 and started["n_train"] == 80 and started["path"] == "cached:head"
+    assert started["trainable"] == started["params"]["head"] == 2048 * 10 + 10
+    epochs = recorder.of(Epoch)
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert all(set(e["lrs"]) == {"head"} and e["images_per_s"] > 0 for e in epochs)
+    assert finished["best_val_acc"] == max(e["val_acc"] for e in epochs)
+    assert epochs[finished["best_epoch"] - 1]["best"]
+    assert len(finished["confusion"]) == 10 and all(len(row) == 10 for row in finished["confusion"])
+    # best.pt is the full network (assembled although training ran on the cache) and plain torchvision loads it.
+    plain = torchvision.models.resnet50(num_classes=10)
+    plain.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True))
+    plain.load_state_dict(torch.load(tmp_path / "last.pt", weights_only=True))
+
+
+def test_best_pt_reproduces_the_reported_accuracy(tmp_path):
+    cfg = config(frozen=("stem", "layer1", "layer2", "layer3"), augment=("flip",), epochs=2)
+    prep = prepare(cfg)
+    finished = run(cfg, tmp_path, prep=prep).of(Finished)[0]
+    plain = torchvision.models.resnet50(num_classes=10).eval()
+    plain.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True))
+    x = augment.BatchTransform(32, (), torch.device("cpu"))(prep.data.val_x, train=False)
+    with torch.no_grad():
+        predicted = plain(x).argmax(1)
+    assert (predicted == prep.data.val_y).float().mean().item() == pytest.approx(finished["best_val_acc"])
+    confusion = torch.tensor(finished["confusion"])
+    assert confusion.sum() == len(prep.data.val_y) and confusion[0].sum() == (prep.data.val_y == 0).sum()
+
+
+def test_progress_reports_during_an_epoch(tmp_path, monkeypatch):
+    monkeypatch.setattr("tltui.engine.train.PROGRESS_MIN_INTERVAL_S", 0.0)
+    recorder = run(config(frozen=BACKBONE, augment=("flip",), batch_size=4, limit_per_class=4), tmp_path)
+    progress = recorder.of(Progress)
+    assert [p["step"] for p in progress] == list(range(1, 11))
+    assert all(p["steps"] == 10 and p["images_per_s"] > 0 and p["eta"] >= 0 for p in progress)
+
+
+@pytest.mark.slow
+def test_a_short_run_on_builtin_learns(tmp_path):
+    """Random frozen features do poorly on this set (by design); training the top groups learns it."""
+    cfg = config(frozen=("stem", "layer1", "layer2"), augment=(), epochs=6, limit_per_class=0, batch_size=32,
+                 optimizer="adamw", lr=1e-3, schedule="cosine", val_fraction=0.2)
+    finished = run(cfg, tmp_path).of(Finished)[0]
+    assert finished["best_val_acc"] >= 2.5 * 0.1
+
+
+def test_cancel_then_resume_finishes_with_the_later_epochs_only(tmp_path):
+    cfg = config(frozen=BACKBONE, augment=(), epochs=3, limit_per_class=8, lr=0.001)
+    whole = run(cfg, tmp_path / "whole")
+    epochs_seen = []
+
+    def stop_after_epoch_1() -> bool:
+        return bool(epochs_seen)
+
+    first = Recorder()
+    prep = prepare(cfg)
+    train(prep, tmp_path / "run", lambda cls, **f: (first(cls, **f), cls is Epoch and epochs_seen.append(1)),
+          stop_after_epoch_1)
+    assert first.kinds[-1] is Cancelled and first.of(Cancelled)[0]["epoch"] == 1
+    assert [e["epoch"] for e in first.of(Epoch)] == [1]
+    assert (tmp_path / "run" / "last.pt").is_file() and (tmp_path / "run" / "resume.pt").is_file()
+
+    second = run(cfg, tmp_path / "run", resume=True)
+    assert second.of(Started)[0]["resumed_from"] == 1
+    assert [e["epoch"] for e in second.of(Epoch)] == [2, 3]
+    assert second.kinds[-1] is Finished
+    # Picking up where it stopped gives the run that never stopped.
+    for a, b in zip(whole.of(Epoch)[1:], second.of(Epoch)):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["val_acc"] == b["val_acc"]
+    final = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    reference = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
+    torch.testing.assert_close(final["fc.weight"], reference["fc.weight"])
+
+
+def test_cancel_in_the_middle_of_an_epoch_resumes_at_that_step(tmp_path):
+    cfg = config(frozen=("stem", "layer1", "layer2", "layer3"), augment=("flip",), epochs=2, batch_size=4)
+    whole = run(cfg, tmp_path / "whole")
+    polls = []
+
+    def stop_at_third_batch() -> bool:
+        polls.append(1)
+        return len(polls) == 3
+
+    first = run(cfg, tmp_path / "run", stop=stop_at_third_batch)
+    assert first.kinds[-1] is Cancelled and first.of(Cancelled)[0]["epoch"] == 0 and not first.of(Epoch)
+    second = run(cfg, tmp_path / "run", resume=True)
+    assert second.of(Started)[0]["resumed_from"] == 0
+    assert [e["epoch"] for e in second.of(Epoch)] == [1, 2]
+    for a, b in zip(whole.of(Epoch), second.of(Epoch)):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+
+
+def test_a_huge_learning_rate_fails_with_a_hint(tmp_path):
+    cfg = config(frozen=BACKBONE, augment=(), lr=1e12, limit_per_class=8)
+    with pytest.raises(RunFailure) as caught:
+        run(cfg, tmp_path)
+    assert re.fullmatch(r"loss became (NaN|infinite) at epoch 1, step \d+", caught.value.reason)
+    assert "lower --lr (now 1e+12)" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(frozen=GROUPS), "nothing would train"),
+        (dict(frozen=GROUPS, unfreeze={"head": 2}, epochs=2), "nothing trains in epoch 1"),
+        (dict(batch_size=1), "--batch-size 1 cannot train BatchNorm"),
+        (dict(device="tpu"), "unknown device"),
+        (dict(data="/no/such/folder"), "no such folder"),
+        (dict(weights="/no/such/weights.pt"), "no such file"),
+    ],
+)
+def test_prepare_rejects_bad_input_in_one_line(overrides, message):
+    with pytest.raises(BadInput, match=re.escape(message)) as caught:
+        prepare(config(**overrides))
+    assert "\n" not in str(caught.value)
