@@ -41,7 +41,7 @@ def time_to_paint(argv: list[str], needle: str, data_dir: str) -> float:
     try:
         return term.wait_for(needle)
     finally:
-        term.process.kill()
+        term.kill()
         term.close()
 
 

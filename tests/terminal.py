@@ -23,7 +23,8 @@ class Terminal:
         full_env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", **(env or {})}
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=full_env, start_new_session=True, close_fds=True
+            argv, stdin=slave, stdout=slave, stderr=slave, env=full_env, start_new_session=True,
+            close_fds=True, preexec_fn=_take_terminal,
         )
         os.close(slave)
         self.raw = b""
@@ -63,7 +64,20 @@ class Terminal:
                     except OSError:
                         break
             if self.process.poll() is None:
-                self.process.kill()
+                self.kill()
             return self.process.wait(timeout)
         finally:
             os.close(self.master)
+
+    def kill(self) -> None:
+        """Kill the child's whole process group."""
+        try:
+            os.killpg(self.process.pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+def _take_terminal() -> None:
+    """In the child, after setsid: make the pty its controlling terminal, as a login shell has it
+    (so closing the pty hangs it up, like a dropped SSH connection)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
