@@ -248,11 +248,14 @@ def test_progress_reports_during_an_epoch(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_short_run_on_builtin_learns(tmp_path):
-    """Random frozen features do poorly on this set (by design); training the top groups learns it."""
+    """From random weights (no ImageNet here): frozen random features stay near chance on this set, by
+    design, so layer3 and up train, on the cache of layer2's outputs. About 30 s on 2 cores."""
     cfg = config(frozen=("stem", "layer1", "layer2"), augment=(), epochs=6, limit_per_class=0, batch_size=32,
                  optimizer="adamw", lr=1e-3, schedule="cosine", val_fraction=0.2)
-    finished = run(cfg, tmp_path).of(Finished)[0]
-    assert finished["best_val_acc"] >= 2.5 * 0.1
+    recorder = run(cfg, tmp_path)
+    assert recorder.of(Started)[0]["path"] == "cached:layer3"
+    accuracies = [e["val_acc"] for e in recorder.of(Epoch)]
+    assert max(accuracies) >= 2.5 * 0.1 and accuracies[-1] > accuracies[0]
 
 
 def test_cancel_then_resume_finishes_with_the_later_epochs_only(tmp_path):
@@ -308,6 +311,17 @@ def test_a_huge_learning_rate_fails_with_a_hint(tmp_path):
         run(cfg, tmp_path)
     assert re.fullmatch(r"loss became (NaN|infinite) at epoch 1, step \d+", caught.value.reason)
     assert "lower --lr (now 1e+12)" in caught.value.hint
+
+
+def test_out_of_memory_fails_with_a_hint(tmp_path, monkeypatch):
+    def out_of_memory(self, x, y):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr("tltui.engine.train.TrainStep.__call__", out_of_memory)
+    with pytest.raises(RunFailure) as caught:
+        run(config(frozen=BACKBONE, augment=("flip",)), tmp_path)
+    assert caught.value.reason == "out of GPU memory at epoch 1"
+    assert caught.value.hint == "lower --batch-size (now 8) or --image-size (now 32)"
 
 
 @pytest.mark.parametrize(

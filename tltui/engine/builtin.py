@@ -55,7 +55,7 @@ def _render_chunk(label: int, n: int, size: int, rng: np.random.Generator, shift
     def draw(low: float, high: float) -> np.ndarray:
         return rng.uniform(low, high, (n, 1, 1)).astype(np.float32)
 
-    image = _background(n, xs, ys, rng)
+    image, base = _background(n, xs, ys, rng)
     cx, cy, scale = draw(-0.35, 0.35), draw(-0.35, 0.35), draw(0.45, 0.8)
     name = CLASSES[label]
     # Oriented classes keep their orientation (within 12 degrees); the rest turn freely.
@@ -64,7 +64,7 @@ def _render_chunk(label: int, n: int, size: int, rng: np.random.Generator, shift
     u = ((xs - cx) * cos + (ys - cy) * sin) / scale
     v = (-(xs - cx) * sin + (ys - cy) * cos) / scale
     mask, pattern = _shape(name, u, v, draw)
-    first, second = _colour_pair(n, rng)
+    first, second = _colours(base, rng)
     patch = pattern[..., None] * first + (1 - pattern[..., None]) * second
     image = np.where(mask[..., None] > 0, patch, image)
     if shifted:
@@ -117,16 +117,31 @@ def _sharp(wave: np.ndarray) -> np.ndarray:
     return np.clip(0.5 + 2.5 * wave, 0, 1)
 
 
-def _colour_pair(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two random colours per image that differ enough to see (the second is the complement if not)."""
-    first = rng.uniform(0, 1, (n, 1, 1, 3)).astype(np.float32)
-    second = rng.uniform(0, 1, (n, 1, 1, 3)).astype(np.float32)
-    close = np.abs(first - second).sum(-1, keepdims=True) < 0.6
-    return first, np.where(close, 1 - first, second)
+def _colours(background: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two colours of random hue per image: the first differs from the background in brightness by
+    0.3 to 0.5, the second from the first, so the patch and its pattern are always visible."""
+    n = background.shape[0]
+
+    def away_from(luma: np.ndarray) -> np.ndarray:
+        step = rng.uniform(0.3, 0.5, (n, 1, 1, 1)).astype(np.float32)
+        return np.where(luma < 0.5, luma + step, luma - step)
+
+    first_luma = away_from(_luma(background))
+    second_luma = away_from(first_luma)
+    hues = rng.uniform(0, 1, (2, n, 1, 1, 3)).astype(np.float32)
+    return _with_luma(hues[0], first_luma), _with_luma(hues[1], second_luma)
 
 
-def _background(n: int, xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A base colour with a slow colour wave, and a few random rectangles as clutter."""
+def _luma(colour: np.ndarray) -> np.ndarray:
+    return colour @ np.array([[0.299], [0.587], [0.114]], np.float32)
+
+
+def _with_luma(colour: np.ndarray, luma: np.ndarray) -> np.ndarray:
+    return np.clip(colour - _luma(colour) + luma, 0, 1)
+
+
+def _background(n: int, xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A base colour with a slow colour wave, and a few random rectangles as clutter; (image, base)."""
     size = xs.shape[-1]
     base = rng.uniform(0.1, 0.9, (n, 1, 1, 3)).astype(np.float32)
     kx, ky, phase = (rng.uniform(-3, 3, (n, 1, 1, 1)).astype(np.float32) for _ in range(3))
@@ -138,7 +153,7 @@ def _background(n: int, xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator
     for k in range(_CLUTTER):
         inside = (np.abs(xs - centre[0, :, k]) < half[0, :, k]) & (np.abs(ys - centre[1, :, k]) < half[1, :, k])
         image = np.where(inside[..., None], colour[:, k, None, None, :], image)
-    return image
+    return image, base
 
 
 def _sketch(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

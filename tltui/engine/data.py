@@ -95,8 +95,7 @@ def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: i
     native = min(max(resize, builtin.NATIVE[0]), builtin.NATIVE[1])
     x, labels = _render(native, seed, shifted)
     if native != resize:
-        x = F.interpolate(x.float(), size=(resize, resize), mode="bilinear", antialias=True, align_corners=False)
-        x = x.round_().clamp_(0, 255).to(torch.uint8)
+        x = torch.cat([_resize(chunk, resize) for chunk in x.split(256)])
     items = [(i, int(label)) for i, label in enumerate(labels)]
     train, val = _split(items, len(builtin.CLASSES), val_fraction)
     train = _limit(train, limit)
@@ -115,6 +114,11 @@ def _render(size: int, seed: int, shifted: bool) -> tuple[torch.Tensor, np.ndarr
     another recipe on the same set skips the rendering."""
     images, labels = builtin.render(size, seed, shifted=shifted)
     return torch.from_numpy(images).permute(0, 3, 1, 2), labels
+
+
+def _resize(x: torch.Tensor, side: int) -> torch.Tensor:
+    x = F.interpolate(x.float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def _centre(x: torch.Tensor, side: int) -> torch.Tensor:

@@ -44,6 +44,12 @@ def default_image_size(device: torch.device) -> int:
     return 64 if device.type == "cpu" else 224
 
 
+def channels_last(device: torch.device, image_size: int) -> bool:
+    """Whether to run in NHWC memory format: always on CUDA (what its tensor cores want); on the CPU from
+    64 px up, where ResNet-50 trained 13% faster with it (and ran 15% slower at 32 px) on 2 cores."""
+    return device.type == "cuda" or (device.type == "cpu" and image_size >= 64)
+
+
 def configure(device: torch.device) -> None:
     """Speed settings: all cores on the CPU; cuDNN autotuning and TF32 on CUDA."""
     if device.type == "cpu":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,7 @@ def prepare(config: RunConfig) -> Prepared:
     torch.manual_seed(config.seed)
     model, weights, notes = net.build(len(data.classes), config.weights)
     model.to(device)
-    if device.type == "cuda":
+    if devices.channels_last(device, config.image_size):
         model.to(memory_format=torch.channels_last)
     _place_data(data, device)
     cut = cache.boundary(config)
@@ -143,8 +144,9 @@ class Trainer:
         self.steps_per_epoch = max(1, n // bs + (n % bs > 1))
         self.total_steps = self.steps_per_epoch * self.cfg.epochs
         self.eval_batch = 2 * bs
+        self.channels_last = devices.channels_last(self.device, self.cfg.image_size)
         self.transform = BatchTransform(self.cfg.image_size, self.cfg.augment, self.device,
-                                        channels_last=self.device.type == "cuda")
+                                        channels_last=self.channels_last)
         self.cut = prep.cut
         self.features: tuple[torch.Tensor, torch.Tensor] | None = None
         self.trainable: list[str] = []  # the optimizer's groups, in the order they joined
@@ -346,11 +348,14 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write best.pt (when it changed), last.pt and resume.pt, each atomically, resume.pt last."""
-        if self.best.state is not None and not self.best.saved:
-            _atomic_save(_plain(self.best.state), self.run_dir / "best.pt")
-            self.best.saved = True
+        """Write last.pt, best.pt (when it changed) and resume.pt, each atomically, resume.pt last."""
         _atomic_save(_plain(self.model.state_dict()), self.run_dir / "last.pt")
+        if self.best.state is not None and not self.best.saved:
+            if self.best.epoch == self.epochs_done and self.step_in_epoch == 0:  # the best is the model now
+                _atomic_copy(self.run_dir / "last.pt", self.run_dir / "best.pt")
+            else:
+                _atomic_save(_plain(self.best.state), self.run_dir / "best.pt")
+            self.best.saved = True
         state = {
             "classes": self.data.classes,
             "epochs_done": self.epochs_done,
@@ -434,7 +439,7 @@ class Trainer:
 
     def _feature_input(self, features: torch.Tensor) -> torch.Tensor:
         x = features.float()
-        if x.dim() == 4 and self.device.type == "cuda":
+        if x.dim() == 4 and self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
@@ -481,5 +486,11 @@ def _plain(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def _atomic_save(obj: object, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_copy(source: Path, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.copyfile(source, tmp)
     os.replace(tmp, path)
 
