@@ -25,6 +25,8 @@ CROP_RATIO = (3 / 4, 4 / 3)
 JITTER = 0.2
 HUE = 0.05
 _GREY = (0.299, 0.587, 0.114)
+_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_FROM_YIQ = torch.linalg.inv(_TO_YIQ)
 
 
 class BatchTransform:
@@ -97,13 +99,10 @@ def color_jitter(x: torch.Tensor) -> torch.Tensor:
 
 def hue_rotate(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     """Rotate each image's hue by ``angle`` radians: a rotation of the chroma plane in YIQ space."""
-    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
-                          device=x.device)
-    from_yiq = torch.linalg.inv(to_yiq)
     cos, sin = angle.cos(), angle.sin()
     rotation = torch.zeros(angle.shape[0], 3, 3, device=x.device)
     rotation[:, 0, 0] = 1
     rotation[:, 1, 1], rotation[:, 1, 2] = cos, -sin
     rotation[:, 2, 1], rotation[:, 2, 2] = sin, cos
-    matrix = from_yiq @ rotation @ to_yiq  # (n, 3, 3)
+    matrix = _FROM_YIQ.to(x.device) @ rotation @ _TO_YIQ.to(x.device)  # (n, 3, 3)
     return torch.einsum("nij,njhw->nihw", matrix, x)

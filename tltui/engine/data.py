@@ -187,8 +187,9 @@ def _split(items: list, n_classes: int, val_fraction: float) -> tuple[list, list
     """Stratified split with a fixed seed: about ``val_fraction`` of each class (at least one) to val."""
     rng = np.random.default_rng(SPLIT_SEED)
     train, val = [], []
+    by_class = _by_class(items)
     for label in range(n_classes):
-        mine = [item for item in items if item[1] == label]
+        mine = by_class.get(label, [])
         order = rng.permutation(len(mine))
         n_val = max(1, round(len(mine) * val_fraction)) if len(mine) > 1 else 0
         val += [mine[i] for i in sorted(order[:n_val])]
@@ -202,10 +203,16 @@ def _limit(items: list, limit: int) -> list:
         return items
     rng = np.random.default_rng(SPLIT_SEED + 1)
     kept = []
-    for label in sorted({y for _, y in items}):
-        mine = [item for item in items if item[1] == label]
+    for _, mine in sorted(_by_class(items).items()):
         kept += [mine[i] for i in sorted(rng.permutation(len(mine))[:limit])]
     return kept
+
+
+def _by_class(items: list) -> dict[int, list]:
+    groups: dict[int, list] = {}
+    for item in items:
+        groups.setdefault(item[1], []).append(item)
+    return groups
 
 
 # ----------------------------------------------------------------------------------------------
