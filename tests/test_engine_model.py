@@ -126,3 +126,23 @@ def test_cached_imagenet_weights_are_used_and_reported(tmp_path, monkeypatch):
     caps = device.capabilities()
     assert caps.cached_weights == ["imagenet"] and caps.weights_dir == str(path.parent)
     assert caps.devices[-1] == "cpu" and caps.torch_version == torch.__version__
+
+
+def test_missing_imagenet_weights_are_downloaded_into_the_hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port: [("resolved", host)])
+    torch.manual_seed(5)
+    fake = torchvision.models.resnet50()
+    calls = []
+
+    def download(url, dest, hash_prefix=None, progress=True):
+        calls.append((url, hash_prefix, socket.getdefaulttimeout()))
+        torch.save(fake.state_dict(), dest)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    built, _, _ = net.build(3, "imagenet-v1")
+    assert calls == [(net.WEIGHTS["imagenet-v1"].url, "0676ba61", net.READ_TIMEOUT_S)]
+    assert net.weights_file(net.WEIGHTS["imagenet-v1"]).is_file()
+    assert torch.equal(built.layer1[0].conv1.weight, fake.layer1[0].conv1.weight)
+    net.build(3, "imagenet-v1")  # cached now: no second download
+    assert len(calls) == 1

@@ -76,7 +76,7 @@ def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: 
             raise BadInput(f"{data} is a file: give a folder of class subfolders (or with train/ and val/ in it)")
         train, val = _folder_lists(root, val_fraction)
     elif data.lower() in NAMED:
-        train, val = _named_lists(data.lower())
+        train, val = _named_lists(data.lower(), val_fraction)
     else:
         raise BadInput(
             f"no such folder: {data} (give a folder of class subfolders, or one of "
@@ -219,8 +219,9 @@ def _by_class(items: list) -> dict[int, list]:
 # Named torchvision datasets
 
 
-def _named_lists(name: str) -> tuple[_Lists, _Lists]:
-    """(train, val) file lists of a torchvision dataset; downloads it if it is not there yet."""
+def _named_lists(name: str, val_fraction: float) -> tuple[_Lists, _Lists]:
+    """(train, val) file lists of a torchvision dataset (its own splits; EuroSAT, which has none, is split
+    by ``val_fraction``); downloads it if it is not there yet."""
     from torchvision import datasets
 
     root = paths.datasets_dir()
@@ -245,7 +246,7 @@ def _named_lists(name: str) -> tuple[_Lists, _Lists]:
             pairs = [(Path(p), int(y)) for p, y in zip(files, ds._labels)]
         lists.append(_Lists(list(ds.classes), pairs))
     if len(lists) == 1:
-        train_items, val_items = _split(lists[0].items, len(lists[0].classes), 0.2)
+        train_items, val_items = _split(lists[0].items, len(lists[0].classes), val_fraction)
         return _Lists(lists[0].classes, train_items), _Lists(lists[0].classes, val_items)
     return lists[0], lists[1]
 

@@ -7,6 +7,7 @@ on purpose: the statistics drift although the weights do not (the pitfall the le
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from pathlib import Path
@@ -178,7 +179,8 @@ def _download(url: str, dest: Path) -> None:
     socket.setdefaulttimeout(READ_TIMEOUT_S)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(url, str(dest), progress=False)
+        checksum = re.search(r"-([a-f0-9]+)\.", dest.name)  # torchvision names files name-<sha256 prefix>.pth
+        torch.hub.download_url_to_file(url, str(dest), hash_prefix=checksum and checksum.group(1), progress=False)
     finally:
         socket.setdefaulttimeout(previous)
 
