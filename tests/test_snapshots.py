@@ -38,3 +38,59 @@ def test_contents_over_a_lesson_with_a_code_block(snap_compare):
         await pilot.pause()
 
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=open_contents)
+
+
+async def _start_training(pilot, stop_after: int | None = None) -> None:
+    """Open the training screen, start the form's run on the fake worker, wait for its events."""
+    from tltui.screens.train import TrainScreen
+
+    await pilot.press("T")
+    while not isinstance(pilot.app.screen, TrainScreen):
+        await pilot.pause(0.05)
+    screen = pilot.app.screen
+    await pilot.press("s")
+    while screen.run is None or (screen.run.last_seq < stop_after if stop_after else screen.run.end is None):
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+
+
+def test_training_screen_mid_run(snap_compare, monkeypatch):
+    monkeypatch.setenv("FAKE_STOP_AFTER", "14")
+    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE,
+                        run_before=lambda pilot: _start_training(pilot, stop_after=14))
+
+
+def test_training_screen_finished(snap_compare):
+    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=_start_training)
+
+
+def test_race(snap_compare, monkeypatch):
+    monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
+
+    async def race(pilot) -> None:
+        from tltui.widgets.race import Race
+
+        await lesson_complete(pilot)
+        widget = pilot.app.screen.query_one(Race)
+        while pilot.app.link.state != "ready":
+            await pilot.pause(0.05)
+        widget.focus()
+        await pilot.press("r")
+        while len(widget.runs) < 2 or any(pilot.app.link.runs[r].end is None for r in widget.runs.values()):
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+
+    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=race)
+
+
+def test_race_without_pretrained_weights_asks_for_a_file(snap_compare):
+    async def wait_ready(pilot) -> None:
+        from tltui.widgets.race import Race
+
+        await lesson_complete(pilot)
+        while pilot.app.link.state != "ready":
+            await pilot.pause(0.05)
+        pilot.app.screen.query_one(Race).focus()
+        await pilot.pause(0.3)
+
+    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=wait_ready)

@@ -1,6 +1,8 @@
 """Talks to a worker process over its stdin/stdout (asyncio): local pipe or any command, e.g. ssh.
 
-The client never imports torch; the worker loads it in its own time.
+The client never imports torch; the worker loads it in its own time. The process is started with
+``subprocess.Popen`` and only its pipes are handed to asyncio, so letting go of the client (the UI
+quits) closes the pipes without killing the worker: its runs go on and land in the run store.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import collections
 import itertools
 import os
 import shlex
+import subprocess
 import sys
 from typing import Any
 
@@ -22,11 +25,6 @@ from tltui.protocol import MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hell
 def local_worker_command() -> list[str]:
     """The command that starts a worker on this machine."""
     return [sys.executable, "-m", "tltui", "worker", "--stdio"]
-
-
-def parse_worker_command(text: str | None) -> list[str]:
-    """``--worker-cmd "ssh gpu tltui worker --stdio"`` as argv; the local worker when empty."""
-    return shlex.split(text) if text else local_worker_command()
 
 
 class WorkerError(Exception):
@@ -44,71 +42,85 @@ class WorkerClient:
         self.command = command or local_worker_command()
         self.events: asyncio.Queue[RunEvent | None] = asyncio.Queue()
         self.hello: Hello | None = None
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: subprocess.Popen | None = None
+        self.gone = ""
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future] = {}
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)
+        self._writer: asyncio.StreamWriter | None = None
+        self._transports: list[asyncio.BaseTransport] = []
         self._tasks: list[asyncio.Task] = []
         self._hello_ready: asyncio.Future[Hello] | None = None
-        self.gone: str = ""
 
     async def start(self) -> Hello:
         """Start the worker and wait for its hello (it imports torch first: seconds)."""
         loop = asyncio.get_running_loop()
         self._hello_ready = loop.create_future()
         try:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+            self.process = subprocess.Popen(
+                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 start_new_session=True,
-                limit=MAX_LINE + 1,
             )
         except OSError as error:
             raise WorkerGone(f"could not start the worker ({shlex.join(self.command)}): {error.strerror}") from None
-        self._tasks = [asyncio.create_task(self._read_stdout()), asyncio.create_task(self._read_stderr())]
+        stdout = await self._reader(self.process.stdout)
+        stderr = await self._reader(self.process.stderr)
+        transport, flow = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, self.process.stdin)
+        self._transports.append(transport)
+        self._writer = asyncio.StreamWriter(transport, flow, None, loop)
+        self._tasks = [asyncio.create_task(self._read_stdout(stdout)), asyncio.create_task(self._read_stderr(stderr))]
         hello = await self._hello_ready
         if hello.protocol != PROTOCOL_VERSION:
-            await self.close()
+            self.kill()
             raise WorkerError(
                 f"the worker speaks protocol {hello.protocol}, this tltui speaks {PROTOCOL_VERSION}: "
                 "install the same tltui version on both sides"
             )
         return hello
 
+    async def _reader(self, pipe) -> asyncio.StreamReader:
+        reader = asyncio.StreamReader(limit=MAX_LINE + 1)
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
+        self._transports.append(transport)
+        return reader
+
     async def request(self, request_cls: type[protocol.Request], **fields: Any) -> Any:
         """Send a request and wait for its reply's result; WorkerError if refused."""
-        if self.gone or self.process is None:
+        if self.gone or self._writer is None:
             raise WorkerGone(self.gone or "the worker is not running")
         request_id = next(self._ids)
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
-            self.process.stdin.write(protocol.encode(request_cls(id=request_id, **fields)))
-            await self.process.stdin.drain()
+            self._writer.write(protocol.encode(request_cls(id=request_id, **fields)))
+            await self._writer.drain()
         except (ConnectionError, RuntimeError):
             self._pending.pop(request_id, None)
             raise WorkerGone(self.gone or "the worker closed its input") from None
         return await future
 
-    async def _read_stdout(self) -> None:
-        assert self.process and self.process.stdout
+    async def _read_stdout(self, stdout: asyncio.StreamReader) -> None:
         try:
-            while line := await self.process.stdout.readline():
+            while line := await stdout.readline():
                 self._dispatch(line)
         except (ValueError, asyncio.LimitOverrunError):
             self._fail("the worker sent a line too long to read")
-        returncode = await self.process.wait()
+        except asyncio.CancelledError:
+            return
+        returncode = await asyncio.to_thread(self.process.wait)
         tail = " | ".join(self._stderr)
         self._fail(f"the worker exited (code {returncode})" + (f": {tail}" if tail else ""))
 
-    async def _read_stderr(self) -> None:
-        assert self.process and self.process.stderr
-        while line := await self.process.stderr.readline():
-            text = line.decode("utf-8", "replace").rstrip()
-            if text:
-                self._stderr.append(text)
+    async def _read_stderr(self, stderr: asyncio.StreamReader) -> None:
+        try:
+            while line := await stderr.readline():
+                text = line.decode("utf-8", "replace").rstrip()
+                if text:
+                    self._stderr.append(text)
+        except (ValueError, asyncio.CancelledError):
+            return
 
     def _dispatch(self, line: bytes) -> None:
         try:
@@ -144,22 +156,25 @@ class WorkerClient:
         self.events.put_nowait(None)
 
     async def close(self, timeout: float | None = None) -> None:
-        """Close the worker's input; it exits once its queued runs are done. With ``timeout``,
-        stop it after that many seconds."""
+        """Let go of the worker: close its input (it exits once its queued runs are done) and our
+        ends of its pipes. With ``timeout``, wait that long for it to exit, then stop it."""
         if self.process is None:
             return
-        if self.process.stdin and not self.process.stdin.is_closing():
-            self.process.stdin.close()
-        if timeout is not None:
+        if timeout is not None and self._writer is not None:
+            self._writer.close()
             try:
-                await asyncio.wait_for(self.process.wait(), timeout)
+                await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout)
             except asyncio.TimeoutError:
                 self.kill()
-                await self.process.wait()
+        self._fail("the connection to the worker was closed")
+        for task in self._tasks:
+            task.cancel()
+        for transport in self._transports:
+            transport.close()
 
     def kill(self) -> None:
         """Stop the worker at once (its whole process group)."""
-        if self.process and self.process.returncode is None:
+        if self.process and self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, 9)
             except (ProcessLookupError, PermissionError):

@@ -36,3 +36,10 @@ def apply_preset(config: RunConfig, name: str, **overrides: Any) -> RunConfig:
         raise ConfigError(f"unknown preset {name!r}: choose from {', '.join(PRESETS)}")
     fields = {**PRESETS[name][1], **overrides, "preset": name}
     return msgspec.structs.replace(config, **fields)
+
+
+def configure(preset: str | None = None, **fields: Any) -> RunConfig:
+    """A checked RunConfig: the defaults, then ``preset``, then ``fields``. ConfigError if it cannot run."""
+    config = apply_preset(RunConfig(), preset, **fields) if preset else msgspec.structs.replace(RunConfig(), **fields)
+    config.check()
+    return config

@@ -265,6 +265,15 @@ class LineReader:
                 lines.append(line)
 
 
+def _log_to_file(path) -> None:
+    """The client has gone: what the worker still prints goes to a log file, not a closed pipe."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 async def serve_stdio() -> int:
     """Speak the protocol on stdin/stdout until stdin closes and the queue is empty."""
     out = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -299,6 +308,8 @@ async def serve_stdio() -> int:
                 handlers.add(task)
                 task.add_done_callback(handlers.discard)
     conn.closed = True
+    if worker.active:
+        _log_to_file(worker.store.root.parent / "worker.log")
     if handlers:
         await asyncio.wait(handlers)
     await worker.drain()

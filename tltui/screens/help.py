@@ -30,6 +30,19 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Training and runs",
+        [
+            ("T  R  L", "training screen, runs screen, back to the lessons"),
+            ("s  enter", "start the run the form describes"),
+            ("c", "cancel the run (its last checkpoint is kept)"),
+            ("f  escape", "show or hide the form; leave an input"),
+            ("l  m", "loss or accuracy; curves or results"),
+            ("space  u", "mark runs to compare; update the list"),
+            ("r", "start the race (in the first lesson)"),
+            ("W", "restart the worker after it stopped"),
+        ],
+    ),
+    (
         "Anywhere",
         [
             ("ctrl+p", "command palette: lessons, themes"),

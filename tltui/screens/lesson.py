@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer
 
 from tltui.lessons import Lesson
 from tltui.widgets.contents import Contents
 from tltui.widgets.lesson_view import LessonView
+from tltui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
     from tltui.app import TutorApp
@@ -53,7 +54,7 @@ class LessonScreen(Screen):
         self._digit_time = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield TopBar()
         with Horizontal(id="body"):
             yield LessonView(self.lesson, id=self._view_id(self.lesson))
         yield Footer()
@@ -101,8 +102,8 @@ class LessonScreen(Screen):
             await self.query_one("#body").mount(view)
         for other in self.query(LessonView):
             other.display = other is view
-        self.title = "tltui"
         self.sub_title = f"{lesson.number}/{len(self.lessons)}  {lesson.title}"
+        self.query_one(TopBar).title = f"tltui — {self.sub_title}"
         progress = self.app.progress
         progress.visit(lesson.name)
         self.app.save_progress()

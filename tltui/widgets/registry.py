@@ -33,6 +33,7 @@ REGISTRY: dict[str, LiveWidget] = {
             "Scratch vs pretrained race",
             "Two real runs on the same data, split and seed, one from random weights and one from "
             "pretrained weights, their validation curves drawn live on one chart.",
+            "tltui.widgets.race:Race",
         ),
         LiveWidget(
             "layer-features",

@@ -1,0 +1,102 @@
+"""A scripted worker that replays recorded runs: deterministic UI tests without torch.
+
+Speaks the real protocol (tltui.protocol). Each start_run replays a recorded events file from
+``tests/data``: ``scratch.jsonl`` for ``weights none``, ``pretrained.jsonl`` otherwise, with the new
+run id and the requested config in its started event. Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
+``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
+seconds between events.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+
+from tltui import protocol
+from tltui.protocol import Capabilities, Error, EventMessage, Hello, Reply, RunSummary
+
+DATA = Path(__file__).parent / "data"
+RECORDINGS = {name: [protocol.decode_event(line) for line in (DATA / f"{name}.jsonl").read_bytes().splitlines()]
+              for name in ("scratch", "pretrained")}
+
+out_lock = threading.Lock()
+runs: dict[str, list[protocol.RunEvent]] = {}
+configs: dict[str, protocol.RunConfig] = {}
+
+
+def send(message: protocol.Message) -> None:
+    with out_lock:
+        sys.stdout.buffer.write(protocol.encode(message))
+        sys.stdout.buffer.flush()
+
+
+def replay(run_id: str, recording: list[protocol.RunEvent]) -> None:
+    stop_after = int(os.environ.get("FAKE_STOP_AFTER", "0")) or len(recording)
+    delay = float(os.environ.get("FAKE_DELAY", "0"))
+    for seq, event in enumerate(recording[:stop_after], 1):
+        event = msgspec.structs.replace(event, run_id=run_id, seq=seq)
+        if isinstance(event, protocol.Started):  # a real worker echoes the config it was given
+            config = configs[run_id]
+            event = msgspec.structs.replace(event, config=config, weights=config.weights, model=config.model)
+        runs[run_id].append(event)
+        send(EventMessage(event=event))
+        time.sleep(delay)
+
+
+pending: list[threading.Thread] = []
+
+
+def handle(request: protocol.AnyRequest) -> object:
+    if isinstance(request, protocol.GetCapabilities):
+        return CAPABILITIES
+    if isinstance(request, protocol.StartRun):
+        run_id = f"20261126-1200{len(runs):02d}-fake"
+        runs[run_id], configs[run_id] = [], request.config
+        recording = RECORDINGS["scratch" if request.config.weights == "none" else "pretrained"]
+        pending.append(threading.Thread(target=replay, args=(run_id, recording), daemon=True))
+        return {"run_id": run_id, "run_dir": f"/fake/{run_id}", "queued_behind": 0}
+    if isinstance(request, protocol.ListRuns):
+        return [RunSummary(run_id=r, status="running", config=configs[r], created=0.0, last_seq=len(e))
+                for r, e in runs.items()]
+    if isinstance(request, protocol.GetEvents):
+        for event in runs.get(request.run_id, []):
+            if event.seq > request.after_seq:
+                send(EventMessage(event=event))
+        return {"run_id": request.run_id, "replayed": 0, "following": False}
+    if isinstance(request, protocol.CancelRun):
+        return {"run_id": request.run_id}
+    raise ValueError(f"the fake worker does not do {type(request).__name__}")
+
+
+CAPABILITIES = Capabilities(
+    host="fake-host", tltui_version="0", torch_version="0.0+fake", devices=["cpu"],
+    cached_weights=[w for w in os.environ.get("FAKE_WEIGHTS", "").split(",") if w],
+    weights_dir="/fake/hub/checkpoints",
+)
+
+
+def main() -> None:
+    send(Hello(protocol=protocol.PROTOCOL_VERSION, capabilities=CAPABILITIES))
+    for line in sys.stdin.buffer:
+        if not line.strip():
+            continue
+        try:
+            request = protocol.decode_request(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            send(Error(id=None, message=str(error)))
+            continue
+        try:
+            send(Reply(id=request.id, result=handle(request)))
+        except ValueError as error:
+            send(Error(id=request.id, message=str(error)))
+        while pending:  # replays start after the reply, as a real worker's events follow it
+            pending.pop().start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Runs, the race and the form, driven by keys against the scripted fake worker."""
+
+from __future__ import annotations
+
+import time
+
+from textual.widgets import DataTable, Input
+
+from tltui.app import TutorApp
+from tltui.lessons import load_lessons
+from tltui.screens.runs import RunsScreen
+from tltui.screens.train import TrainScreen
+from tltui.widgets.race import Race
+from tltui.widgets.run_chart import RunChart
+from tltui.widgets.run_view import RunView
+
+SIZE = (80, 24)
+
+
+async def until(pilot, condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+async def start_two_runs(pilot) -> None:
+    await pilot.press("T")
+    await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen))
+    screen = pilot.app.screen
+    for weights in ("none", "imagenet"):
+        screen.query_one("#weights", Input).value = weights
+        await pilot.press("escape", "s")
+        await until(pilot, lambda: screen.run is not None and screen.run.end is not None)
+        first = screen.run_id
+        if weights == "none":
+            screen.run_id = ""
+    assert first
+
+
+async def test_runs_are_listed_marked_overlaid_and_opened():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await start_two_runs(pilot)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(DataTable).row_count == 2)
+        screen = app.screen
+        await pilot.press("space", "down", "space")
+        await until(pilot, lambda: len(screen.marked) == 2)
+        await pilot.pause(0.3)
+        overlay = screen.query_one("#overlay", RunChart)
+        labels = [label for label, _ in overlay.series]
+        assert len(labels) == 2 and any("none" in label for label in labels)
+        assert all(len(run.curves().val_acc) == 6 for _, run in overlay.series)
+        await pilot.press("space")
+        assert len(screen.marked) == 1
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.has_class("-detail"))
+        assert screen.query_one(RunView).run is not None
+        await pilot.press("escape")
+        assert not screen.has_class("-detail")
+
+
+async def test_the_form_reports_bad_input_in_one_line():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        app.screen.query_one("#frozen", Input).value = "layer9"
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        messages = [n.message for n in app._notifications]
+        assert any("unknown group 'layer9'" in m and "\n" not in m for m in messages)
+        assert app.screen.run is None
+
+
+async def test_race_without_weights_asks_for_a_file_and_uses_it(monkeypatch):
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query(Race))
+        race = app.screen.query_one(Race)
+        await until(pilot, lambda: app.link.state == "ready")
+        await pilot.pause(0.1)
+        assert race.has_class("-ask-weights")
+        assert "No pretrained ResNet-50 weights" in str(race.query_one("#race-status").render())
+        race.focus()
+        await pilot.press("r")
+        assert not race.runs  # nothing is drawn without weights
+        race.query_one("#weights", Input).value = "/data/my-resnet50.pt"
+        race.query_one("#weights", Input).focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: len(race.runs) == 2)
+        configs = {side: app.link.runs[run_id].config for side, run_id in race.runs.items()}
+        assert configs["scratch"].weights == "none"
+        assert configs["pretrained"].weights == "/data/my-resnet50.pt"
+        assert {c.data for c in configs.values()} == {"builtin"}
+        assert configs["scratch"].seed == configs["pretrained"].seed
+
+
+async def test_race_with_pretrained_weights_runs_both_on_one_chart(monkeypatch):
+    monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query(Race))
+        race = app.screen.query_one(Race)
+        await until(pilot, lambda: app.link.state == "ready")
+        race.focus()
+        await pilot.press("r")
+        await until(pilot, lambda: len(race.runs) == 2
+                    and all(app.link.runs[r].end is not None for r in race.runs.values()))
+        await pilot.pause(0.3)
+        chart = race.query_one(RunChart)
+        assert [label.split(":")[0] for label, _ in chart.series] == ["scratch", "pretrained"]
+        assert app.link.runs[race.runs["pretrained"]].config.weights == "imagenet"

@@ -1,0 +1,93 @@
+"""Live training in the tutor against the real worker: tiny CPU runs started from the form."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual.widgets import Input
+
+from tltui.app import TutorApp
+from tltui.client import local_worker_command
+from tltui.lessons import load_lessons
+from tltui.screens.train import TrainScreen
+from tltui.widgets.run_chart import RunChart
+from tltui.widgets.run_view import RunView
+
+SIZE = (80, 24)
+TINY = {"data": "builtin", "weights": "none", "image_size": "32", "epochs": "2", "limit_per_class": "4",
+        "augment": "none"}
+
+
+async def until(pilot, condition, timeout: float = 240, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        await pilot.pause(0.1)
+
+
+async def start_from_form(pilot, **values: str) -> TrainScreen:
+    await pilot.press("T")
+    await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen), 10)
+    screen = pilot.app.screen
+    for name, value in {**TINY, **values}.items():
+        screen.query_one(f"#{name}", Input).value = value
+    await pilot.press("s")
+    await until(pilot, lambda: screen.run is not None, what="the run to start")
+    return screen
+
+
+def real_app() -> TutorApp:
+    return TutorApp(load_lessons(), worker_command=local_worker_command())
+
+
+async def test_a_run_from_the_form_finishes_and_the_plot_holds_every_epoch():
+    app = real_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_from_form(pilot)
+        run = screen.run
+        await until(pilot, lambda: run.status == "finished", what="the run to finish")
+        assert [e.epoch for e in run.epochs] == [1, 2]
+        await pilot.pause(0.3)
+        chart = screen.query_one(RunChart)
+        (label, shown), = chart.series
+        assert shown is run and len(shown.curves().val_acc) == 2
+        assert any(x < 1 for x, _, _ in run.train_points)  # sub-epoch progress points
+        view = screen.query_one(RunView)
+        assert view.has_class("-results")
+        assert "best val acc" in str(view.query_one("#progress").render())
+        assert "resnet50" in label and "none" in label
+        assert "CPU" in app.worker_status and "torch" in app.worker_status
+
+
+async def test_cancel_stops_the_run():
+    app = real_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_from_form(pilot, epochs="6", limit_per_class="10")
+        run = screen.run
+        await until(pilot, lambda: run.progress is not None or run.epochs, what="training to begin")
+        await pilot.press("escape", "c")
+        await until(pilot, lambda: run.status == "cancelled", what="the cancel")
+        assert len(run.epochs) < 6
+
+
+async def test_a_killed_worker_is_survived_and_restarted():
+    app = real_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_from_form(pilot, epochs="6", limit_per_class="10")
+        run = screen.run
+        await until(pilot, lambda: len(run.train_points) >= 1, what="the first measured points")
+        points = list(run.train_points)
+        app.link.kill()
+        await until(pilot, lambda: app.link.state == "gone", 30, "the loss to be noticed")
+        await pilot.pause(0.3)
+        assert run.status == "interrupted" and run.lost
+        assert run.train_points[: len(points)] == points  # the curve up to the failure stays
+        assert "stopped" in app.worker_status
+        ending = screen.query_one("#ending")
+        assert ending.display and "worker lost" in ending.border_title
+        await pilot.press("escape", "W")
+        await until(pilot, lambda: app.link.state == "ready", 120, "the restarted worker")
+        summaries = await app.link.refresh_runs()
+        assert {s.run_id: s.status for s in summaries}[run.run_id] == "interrupted"
+        await asyncio.sleep(0)

@@ -1,0 +1,115 @@
+"""The training screen: describe a run, start it on the worker, watch it learn."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tltui.client import WorkerError
+from tltui.link import WorkerLink
+from tltui.widgets.run_form import RunForm
+from tltui.widgets.run_view import RunView
+from tltui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from tltui.app import TutorApp
+
+
+class TrainScreen(Screen):
+    """A form above, the run below. ``s`` (or enter in the form) starts, ``c`` cancels."""
+
+    app: TutorApp
+
+    DEFAULT_CSS = """
+    TrainScreen {
+        &.-hide-form RunForm { display: none; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("f", "toggle_form", "Form"),
+        Binding("escape", "focus_run", "To the run", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_id = ""
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        yield RunForm()
+        yield RunView()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(TopBar).title = "tltui — training"
+        self.app.link.watch(self)
+        self.app.link.ensure_started()
+        self.query_one(RunView).show(None, "fill in the form, then press s (or enter)")
+        self.query_one(RunView).focus()
+
+    def on_unmount(self) -> None:
+        self.app.link.unwatch(self)
+
+    @property
+    def run(self):
+        return self.app.link.runs.get(self.run_id)
+
+    def action_start(self) -> None:
+        self.query_one(RunForm).submit()
+
+    def on_run_form_submitted(self, message: RunForm.Submitted) -> None:
+        if self.run is not None and self.run.running:
+            self.notify("A run is going: cancel it first (c), or wait for it.", severity="warning")
+            return
+        self._start(message.config)
+
+    def on_run_form_invalid(self, message: RunForm.Invalid) -> None:
+        self.notify(message.reason, severity="error", timeout=6)
+
+    @work(exclusive=True, group="start")
+    async def _start(self, config) -> None:
+        try:
+            run = await self.app.link.start_run(config)
+        except WorkerError as error:
+            self.notify(str(error), title="cannot start", severity="error", timeout=10)
+            return
+        self.run_id = run.run_id
+        self.add_class("-hide-form")
+        self.query_one(RunView).show(run)
+        self.query_one(RunView).focus()
+
+    @work(group="cancel")
+    async def action_cancel(self) -> None:
+        run = self.run
+        if run is None or not run.running:
+            self.notify("No run is going.", timeout=2)
+            return
+        try:
+            await self.app.link.cancel(run.run_id)
+            self.notify("Cancelling at the end of this batch; the last checkpoint is kept.", timeout=4)
+        except WorkerError as error:
+            self.notify(str(error), severity="error")
+
+    def action_toggle_form(self) -> None:
+        self.toggle_class("-hide-form")
+        if not self.has_class("-hide-form"):
+            self.query_one(RunForm).query_one("#data").focus()
+
+    def action_focus_run(self) -> None:
+        self.query_one(RunView).focus()
+
+    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
+        if message.run_id == self.run_id:
+            self.query_one(RunView).show(self.run)
+
+    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
+        if self.run is not None:
+            self.query_one(RunView).show(self.run)

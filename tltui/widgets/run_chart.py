@@ -1,0 +1,77 @@
+"""Training curves of one or several runs, drawn with plotext, redrawn at most 10 times a second."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from textual_plotext import PlotextPlot
+
+from tltui.run_model import RunModel
+
+Metric = Literal["acc", "loss"]
+#: plotext colours for overlaid runs, in order.
+COLOURS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")
+REDRAW_S = 0.1
+
+
+class RunChart(PlotextPlot):
+    """Validation curves (and, for a single run, the training curve with sub-epoch points)."""
+
+    DEFAULT_CSS = """
+    RunChart { height: 1fr; min-height: 8; }
+    """
+
+    def __init__(self, metric: Metric = "acc", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metric: Metric = metric
+        self.series: list[tuple[str, RunModel]] = []
+        self.empty_text = "no run yet"
+        self._dirty = True
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(REDRAW_S, self._redraw_if_dirty)
+
+    def show(self, series: list[tuple[str, RunModel]], empty_text: str | None = None) -> None:
+        """Draw these (label, run) pairs; call again whenever a run changes (redraws are batched)."""
+        self.series = series
+        if empty_text is not None:
+            self.empty_text = empty_text
+        self._dirty = True
+
+    def toggle_metric(self) -> Metric:
+        self.metric = "loss" if self.metric == "acc" else "acc"
+        self._dirty = True
+        return self.metric
+
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.draw()
+            self.refresh()
+
+    def draw(self) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        name = "accuracy" if self.metric == "acc" else "loss"
+        plt.xlabel("epoch")
+        plotted = False
+        epochs = 1
+        for i, (label, run) in enumerate(self.series):
+            colour = COLOURS[i % len(COLOURS)]
+            curves = run.curves()
+            train = curves.train_acc if self.metric == "acc" else curves.train_loss
+            val = curves.val_acc if self.metric == "acc" else curves.val_loss
+            if run.config:
+                epochs = max(epochs, run.config.epochs)
+            if len(self.series) == 1 and train:
+                plt.plot(*zip(*train), label=f"train {name}", color="gray", marker="dot")
+                plotted = True
+            if val:
+                prefix = "val " if len(self.series) == 1 else ""
+                plt.plot(*zip(*val), label=f"{prefix}{label}", color=colour, marker="hd")
+                plotted = True
+        plt.xlim(0, epochs)
+        if self.metric == "acc":
+            plt.ylim(0, 1)
+        plt.title(f"validation {name}" + ("" if plotted else f": {self.empty_text}"))
