@@ -40,6 +40,16 @@ def test_contents_over_a_lesson_with_a_code_block(snap_compare):
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=open_contents)
 
 
+async def charts_drawn(pilot) -> None:
+    """Let every message land, then wait until each chart shows the latest data."""
+    from tltui.widgets.run_chart import RunChart
+
+    await pilot.pause(0.2)
+    while not all(chart.drawn for chart in pilot.app.screen.query(RunChart)):
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
 async def _start_training(pilot, stop_after: int | None = None) -> None:
     """Open the training screen, start the form's run on the fake worker, wait for its events."""
     from tltui.screens.train import TrainScreen
@@ -51,7 +61,7 @@ async def _start_training(pilot, stop_after: int | None = None) -> None:
     await pilot.press("s")
     while screen.run is None or (screen.run.last_seq < stop_after if stop_after else screen.run.end is None):
         await pilot.pause(0.05)
-    await pilot.pause(0.3)
+    await charts_drawn(pilot)
 
 
 def test_training_screen_mid_run(snap_compare, monkeypatch):
@@ -78,7 +88,7 @@ def test_race(snap_compare, monkeypatch):
         await pilot.press("r")
         while len(widget.runs) < 2 or any(pilot.app.link.runs[r].end is None for r in widget.runs.values()):
             await pilot.pause(0.05)
-        await pilot.pause(0.3)
+        await charts_drawn(pilot)
 
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=race)
 

@@ -66,8 +66,7 @@ async def test_garbage_never_kills_the_worker(worker):
         b"\n",
     ]
     for chunk in junk:
-        worker.process.stdin.write(chunk)
-    await worker.process.stdin.drain()
+        await worker.send_bytes(chunk)
     caps = await asyncio.wait_for(worker.request(protocol.GetCapabilities), 30)
     assert caps["torch_version"]
     assert not worker.gone

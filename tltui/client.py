@@ -101,6 +101,13 @@ class WorkerClient:
             raise WorkerGone(self.gone or "the worker closed its input") from None
         return await future
 
+    async def send_bytes(self, data: bytes) -> None:
+        """Write raw bytes to the worker, bypassing the protocol (the fuzz tests use this)."""
+        if self._writer is None:
+            raise WorkerGone(self.gone or "the worker is not running")
+        self._writer.write(data)
+        await self._writer.drain()
+
     async def _read_stdout(self, stdout: asyncio.StreamReader) -> None:
         try:
             while line := await stdout.readline():

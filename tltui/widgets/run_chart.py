@@ -39,6 +39,11 @@ class RunChart(PlotextPlot):
             self.empty_text = empty_text
         self._dirty = True
 
+    @property
+    def drawn(self) -> bool:
+        """True once the latest ``show`` has been drawn."""
+        return not self._dirty
+
     def toggle_metric(self) -> Metric:
         self.metric = "loss" if self.metric == "acc" else "acc"
         self._dirty = True
