@@ -199,12 +199,14 @@ async def test_unknown_and_planned_widgets_are_visible_boxes(odd_lessons):
 async def test_every_key_of_every_screen_is_in_the_help():
     from tltui.screens.runs import RunsScreen
     from tltui.screens.train import TrainScreen
+    from tltui.widgets.freeze_board import FreezeBoard
     from tltui.widgets.race import Race
     from tltui.widgets.run_view import RunView
 
     documented = " ".join(keys for _, rows in KEYS for keys, _ in rows).split()
-    names = {"question_mark": "?"}
-    for owner in (TrainScreen, RunsScreen, RunView, Race, TutorApp):
+    names = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "minus": "-",
+             "plus": "+", "equals_sign": "+"}
+    for owner in (TrainScreen, RunsScreen, RunView, Race, FreezeBoard, TutorApp):
         for binding in owner.BINDINGS:
             for key in binding.key.split(","):
                 assert names.get(key, key) in documented, (owner.__name__, key)

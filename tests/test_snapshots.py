@@ -104,3 +104,18 @@ def test_race_without_pretrained_weights_asks_for_a_file(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=wait_ready)
+
+
+def test_freeze_board(snap_compare):
+    from tltui.lessons import find_lesson
+    from tltui.widgets.freeze_board import FreezeBoard
+
+    async def focus_board(pilot) -> None:
+        await lesson_complete(pilot)
+        pilot.app.screen.query_one(FreezeBoard).focus()
+        await pilot.press("up", "space")
+        await pilot.pause(0.2)
+
+    lessons = load_lessons()
+    assert snap_compare(TutorApp(lessons, start=find_lesson(lessons, "playground")), terminal_size=SIZE,
+                        run_before=focus_board)

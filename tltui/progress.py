@@ -24,6 +24,8 @@ class Progress:
     visited: list[str] = field(default_factory=list)
     quiz: dict[str, dict] = field(default_factory=dict)
     theme: str = ""
+    board_runs: list[list[str]] = field(default_factory=list)
+    """[run id, backbone] of the freeze board's real runs, so their points come back."""
 
     def visit(self, name: str) -> None:
         self.last_lesson = name
@@ -55,6 +57,7 @@ class ProgressStore:
                 visited=[str(v) for v in data.get("visited", [])],
                 quiz=dict(data.get("quiz", {})),
                 theme=str(data.get("theme", "")),
+                board_runs=[[str(x) for x in pair] for pair in data.get("board_runs", [])],
             )
         except (ValueError, TypeError, AttributeError):
             return self._set_aside()

@@ -43,6 +43,16 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Freeze board (playground lesson)",
+        [
+            ("up  down  space", "choose a group; freeze it or let it train"),
+            ("h  a", "head only; train all"),
+            ("[  ]  -  +", "less or more data per class; lower or higher LR"),
+            ("d  b", "domain similarity; backbone (resnet50 or tiny)"),
+            ("enter", "run the setting for real: its measured point joins the chart"),
+        ],
+    ),
+    (
         "Anywhere",
         [
             ("ctrl+p", "command palette: lessons, themes"),

@@ -75,6 +75,7 @@ REGISTRY: dict[str, LiveWidget] = {
             "Freeze board",
             "The six groups as a board to freeze and unfreeze, with parameter counts, GFLOPs per "
             "image and a predicted accuracy-vs-cost chart; a key runs the setting for real.",
+            "tltui.widgets.freeze_board:FreezeBoard",
         ),
     )
 }
