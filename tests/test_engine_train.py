@@ -10,12 +10,16 @@ import torchvision
 
 from tltui.engine import augment, cache, model as net, optim
 from tltui.engine.errors import BadInput, RunFailure
+from tltui.engine.tiny import TinyResNet
 from tltui.engine.train import Trainer, prepare, train
 from tltui.groups import BACKBONE, GROUPS
 from tltui.protocol import Cancelled, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen
 
 SMALL = dict(data="builtin", weights="none", device="cpu", image_size=32, limit_per_class=4, batch_size=8, epochs=1,
              val_fraction=0.05, schedule="constant")
+
+
+MODELS = ("resnet50", "tiny")
 
 
 def config(**overrides) -> RunConfig:
@@ -58,9 +62,10 @@ def group_state(model, groups) -> dict[str, torch.Tensor]:
 # -- freezing --------------------------------------------------------------------------------
 
 
-def test_frozen_groups_and_their_batchnorm_statistics_stay_bit_identical(tmp_path):
+@pytest.mark.parametrize("model", MODELS)
+def test_frozen_groups_and_their_batchnorm_statistics_stay_bit_identical(tmp_path, model):
     frozen = ("stem", "layer1", "layer2", "layer3")
-    prep = prepare(config(frozen=frozen, augment=("flip",)))  # augmentation: the full path
+    prep = prepare(config(model=model, frozen=frozen, augment=("flip",)))  # augmentation: the full path
     assert prep.path == "full"
     before = group_state(prep.model, frozen)
     trained_before = group_state(prep.model, ("layer4",))
@@ -74,8 +79,9 @@ def test_frozen_groups_and_their_batchnorm_statistics_stay_bit_identical(tmp_pat
                            prep.model.state_dict()["layer4.0.bn1.running_mean"])
 
 
-def test_bn_train_lets_frozen_statistics_drift_the_pitfall(tmp_path):
-    prep = prepare(config(frozen=("stem", "layer1", "layer2", "layer3"), bn="train"))
+@pytest.mark.parametrize("model", MODELS)
+def test_bn_train_lets_frozen_statistics_drift_the_pitfall(tmp_path, model):
+    prep = prepare(config(model=model, frozen=("stem", "layer1", "layer2", "layer3"), bn="train"))
     assert prep.path == "full"  # the cache needs frozen BatchNorm
     before = group_state(prep.model, ("layer2",))
     run(prep.config, tmp_path, prep=prep)
@@ -87,8 +93,9 @@ def test_bn_train_lets_frozen_statistics_drift_the_pitfall(tmp_path):
 # -- the optimizer ---------------------------------------------------------------------------
 
 
-def test_optimizer_has_one_group_per_trainable_group_with_its_lr(tmp_path):
-    cfg = config(frozen=("stem", "layer1"), lr=0.1, lr_decay=0.5, group_lrs={"layer3": 0.003}, momentum=0.8)
+@pytest.mark.parametrize("model", MODELS)
+def test_optimizer_has_one_group_per_trainable_group_with_its_lr(tmp_path, model):
+    cfg = config(model=model, frozen=("stem", "layer1"), lr=0.1, lr_decay=0.5, group_lrs={"layer3": 0.003}, momentum=0.8)
     prep = prepare(cfg)
     trainer = Trainer(prep, tmp_path, Recorder(), never)
     trainer.start_optimizer()
@@ -114,8 +121,9 @@ def test_adamw_and_the_schedules():
     assert cycle.index(max(cycle)) == 30 and cycle[-1] < 1e-3
 
 
-def test_gradual_unfreezing_adds_groups_and_keeps_momentum(tmp_path, monkeypatch):
-    cfg = config(frozen=BACKBONE, unfreeze={"layer4": 2, "layer3": 3}, epochs=3, augment=(), lr=0.05,
+@pytest.mark.parametrize("model", MODELS)
+def test_gradual_unfreezing_adds_groups_and_keeps_momentum(tmp_path, monkeypatch, model):
+    cfg = config(model=model, frozen=BACKBONE, unfreeze={"layer4": 2, "layer3": 3}, epochs=3, augment=(), lr=0.05,
                  lr_decay=0.1, schedule="cosine")
     prep = prepare(cfg)
     assert prep.path == "cached:layer3"  # the lowest group that ever trains
@@ -157,10 +165,11 @@ def test_gradual_unfreezing_adds_groups_and_keeps_momentum(tmp_path, monkeypatch
 # -- the boundary cache ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("model_name", MODELS)
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float16, 3e-2)])
-def test_cached_path_gives_the_same_loss_and_head_gradients(dtype, tolerance):
+def test_cached_path_gives_the_same_loss_and_head_gradients(dtype, tolerance, model_name):
     torch.manual_seed(0)
-    model, _, _ = net.build(10, "none")
+    model, _, _ = net.build(model_name, 10, "none")
     images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
     labels = torch.arange(6) % 10
     prepare_input = augment.BatchTransform(32, (), torch.device("cpu"))
@@ -171,13 +180,13 @@ def test_cached_path_gives_the_same_loss_and_head_gradients(dtype, tolerance):
         model.zero_grad()
         loss = torch.nn.functional.cross_entropy(forward(x), labels)
         loss.backward()
-        return loss.detach(), model.fc.weight.grad.clone(), model.layer4[2].conv3.weight.grad.clone()
+        return loss.detach(), model.fc.weight.grad.clone(), model.layer4[-1].conv1.weight.grad.clone()
 
     full = loss_and_grads(model, prepare_input(images, train=False))
     model.eval()
     features = cache.build(model, "layer4", images, lambda x: prepare_input(x, train=False), batch_size=4,
                            dtype=dtype, device=torch.device("cpu"))
-    assert features.dtype == dtype and features.shape == (6, *net.input_shape("layer4", 32))
+    assert features.dtype == dtype and features.shape == (6, *net.input_shape(model, "layer4", 32))
     cached = loss_and_grads(lambda h: net.forward_from(model, "layer4", h.float()), features)
     # The loss and the head's gradient; in fp32 also layer4's (its BatchNorm normalises over 6 values
     # at 1x1, which magnifies fp16's rounding).
@@ -186,8 +195,9 @@ def test_cached_path_gives_the_same_loss_and_head_gradients(dtype, tolerance):
         assert ((b - a).norm() / a.norm()).item() < tolerance
 
 
-def test_cached_and_full_runs_agree_and_a_tiny_budget_falls_back(tmp_path, monkeypatch):
-    cfg = config(frozen=("stem", "layer1", "layer2", "layer3"), augment=(), epochs=2, lr=0.01)
+@pytest.mark.parametrize("model", MODELS)
+def test_cached_and_full_runs_agree_and_a_tiny_budget_falls_back(tmp_path, monkeypatch, model):
+    cfg = config(model=model, frozen=("stem", "layer1", "layer2", "layer3"), augment=(), epochs=2, lr=0.01)
     cached_prep = prepare(cfg)
     cached_prep.cache_dtype = torch.float32
     cached = run(cfg, tmp_path / "a", prep=cached_prep)
@@ -204,22 +214,26 @@ def test_cached_and_full_runs_agree_and_a_tiny_budget_falls_back(tmp_path, monke
 # -- whole runs ------------------------------------------------------------------------------
 
 
-def test_events_and_checkpoints_of_a_run(tmp_path):
-    cfg = config(frozen=BACKBONE, augment=(), epochs=3, batch_size=4, limit_per_class=8)
+@pytest.mark.parametrize("model", MODELS)
+def test_events_and_checkpoints_of_a_run(tmp_path, model):
+    cfg = config(model=model, frozen=BACKBONE, augment=(), epochs=3, batch_size=4, limit_per_class=8)
     recorder = run(cfg, tmp_path)
     kinds = recorder.kinds
     assert kinds[0] is Started and kinds[-1] is Finished and kinds.count(Finished) == 1
     started, finished = recorder.of(Started)[0], recorder.of(Finished)[0]
     assert started["config"].image_size == 32 and started["n_train"] == 80 and started["path"] == "cached:head"
-    assert started["trainable"] == started["params"]["head"] == 2048 * 10 + 10
+    assert started["model"] == model and started["weights"] == "none (random initialisation)"
+    features = 2048 if model == "resnet50" else 128
+    assert started["trainable"] == started["params"]["head"] == features * 10 + 10
     epochs = recorder.of(Epoch)
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
     assert all(set(e["lrs"]) == {"head"} and e["images_per_s"] > 0 for e in epochs)
     assert finished["best_val_acc"] == max(e["val_acc"] for e in epochs)
     assert epochs[finished["best_epoch"] - 1]["best"]
     assert len(finished["confusion"]) == 10 and all(len(row) == 10 for row in finished["confusion"])
-    # best.pt is the full network (assembled although training ran on the cache) and plain torchvision loads it.
-    plain = torchvision.models.resnet50(num_classes=10)
+    # best.pt is the full network (assembled although training ran on the cache) and plain torchvision
+    # (ResNet-50) or the same torchvision ResNet subclass (tiny) loads it.
+    plain = torchvision.models.resnet50(num_classes=10) if model == "resnet50" else TinyResNet(num_classes=10)
     plain.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True))
     plain.load_state_dict(torch.load(tmp_path / "last.pt", weights_only=True))
 

@@ -11,7 +11,7 @@ import sys
 from tltui import __version__
 
 #: Subcommands; their arguments (and imports) are built only when one of them is used.
-COMMANDS = ("train", "runs", "worker")
+COMMANDS = ("train", "runs", "worker", "pretrain-tiny")
 
 
 class BadInput(Exception):
@@ -49,7 +49,28 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="serve the worker protocol (started by tltui itself)")
     worker.add_argument("--stdio", action="store_true", help="speak the protocol on stdin/stdout")
     worker.set_defaults(command=_headless("worker"))
+
+    pretrain = sub.add_parser("pretrain-tiny", help="pretrain the tiny backbone on generated fractals (minutes)",
+                              description="Pretrain the tiny backbone as its shipped weights were made, from "
+                              "their seed; a flag changes the recipe.")
+    if full:
+        pretrain.add_argument("--out", default="tiny.pt", metavar="PATH", help="state_dict to write (default ./tiny.pt)")
+        for flag in ("seed", "classes", "per-class", "epochs"):
+            pretrain.add_argument(f"--{flag}", type=int, metavar="N", help="default: the shipped recipe's")
+    pretrain.set_defaults(command=_pretrain_tiny)
     return parser
+
+
+def _pretrain_tiny(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from tltui.engine import pretrain
+
+    changes = {k: getattr(args, k) for k in ("seed", "classes", "per_class", "epochs") if getattr(args, k) is not None}
+    if any(v < (0 if k == "seed" else 1) for k, v in changes.items()):
+        raise BadInput("--classes, --per-class and --epochs must be at least 1, --seed at least 0")
+    return pretrain.main(Path(args.out), dataclasses.replace(pretrain.RECIPE, **changes))
 
 
 def _headless(name: str):

@@ -21,7 +21,7 @@ from tltui.cli import BadInput
 from tltui.groups import parse_groups
 from tltui.presets import PRESETS, apply_preset
 from tltui.protocol import (
-    AUGMENTS, OPTIMIZERS, SCHEDULES, ConfigError, Epoch, Failed, Finished, Note, Progress, RunConfig,
+    AUGMENTS, MODELS, OPTIMIZERS, SCHEDULES, ConfigError, Epoch, Failed, Finished, Note, Progress, RunConfig,
     Started, Unfrozen,
 )
 
@@ -34,7 +34,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     d = RunConfig()
     parser.add_argument("data", metavar="DATA", help=f"a folder (ImageFolder) or one of: {', '.join(DATA_NAMES)}")
     parser.add_argument("--preset", choices=list(PRESETS), help="a usual recipe; other flags override it")
-    parser.add_argument("--weights", help=f"imagenet, imagenet-v1, none, or a state_dict / run dir (default {d.weights})")
+    parser.add_argument("--model", choices=MODELS, help="resnet50, or tiny: a small ResNet whose pretrained weights "
+                        f"ship with tltui, 32 px, seconds on a CPU (default {d.model})")
+    parser.add_argument("--weights", help="pretrained (the model's own: ImageNet for resnet50, generated fractals for "
+                        f"tiny), imagenet, imagenet-v1, none, or a state_dict / run dir (default {d.weights})")
     parser.add_argument("--freeze", metavar="GROUPS", help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
     parser.add_argument("--bn", choices=["freeze", "train"], help="BatchNorm of frozen groups (default freeze)")
     parser.add_argument("--epochs", type=int, help=f"default {d.epochs}")
@@ -47,7 +50,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
     parser.add_argument("--label-smoothing", type=float, help="default 0")
-    parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU")
+    parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU, 32 for tiny")
     parser.add_argument("--augment", metavar="LIST", help=f"train augmentations from {','.join(AUGMENTS)} (default all)")
     parser.add_argument("--no-augment", action="store_true", help="no train augmentation")
     parser.add_argument("--limit-per-class", type=int, help="at most N training images per class")
@@ -60,7 +63,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig the flags describe; BadInput with one line if they cannot work."""
     fields: dict[str, Any] = {}
-    for name in ("weights", "bn", "epochs", "batch_size", "lr", "lr_decay", "optimizer", "momentum",
+    for name in ("model", "weights", "bn", "epochs", "batch_size", "lr", "lr_decay", "optimizer", "momentum",
                  "weight_decay", "schedule", "label_smoothing", "image_size", "limit_per_class",
                  "val_fraction", "seed", "device"):
         value = getattr(args, name)

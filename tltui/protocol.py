@@ -24,7 +24,13 @@ MAX_LINE = 4 * 1024 * 1024
 AUGMENTS: tuple[str, ...] = ("crop", "flip", "color")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
 SCHEDULES: tuple[str, ...] = ("constant", "cosine", "onecycle")
-MODELS: tuple[str, ...] = ("resnet50",)
+MODELS: tuple[str, ...] = ("resnet50", "tiny")
+#: Named ``--weights`` per model besides a file or run folder; ``pretrained`` is the model's own pretrained
+#: weights (resnet50: ImageNet's; tiny: shipped with tltui, pretrained on generated fractals).
+MODEL_WEIGHTS: dict[str, tuple[str, ...]] = {
+    "resnet50": ("pretrained", "imagenet", "imagenet-v1", "none"),
+    "tiny": ("pretrained", "none"),
+}
 
 
 class ConfigError(ValueError):
@@ -40,7 +46,7 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     data: str = "builtin"
     model: str = "resnet50"
-    weights: str = "imagenet"
+    weights: str = "pretrained"
     frozen: tuple[str, ...] = ()
     bn: Literal["freeze", "train"] = "freeze"
     epochs: int = 5
@@ -86,6 +92,9 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"unknown group {group!r}: choose from {', '.join(GROUPS)}")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}: choose from {', '.join(MODELS)}")
+        if self.model == "tiny" and self.weights in MODEL_WEIGHTS["resnet50"][1:3]:
+            raise ConfigError(f"--weights {self.weights} is for resnet50 only: the tiny model's own are "
+                              "--weights pretrained (generated fractals); or none, or a file")
         if self.epochs < 1:
             raise ConfigError("--epochs must be at least 1")
         if self.batch_size < 1:
@@ -281,6 +290,9 @@ class Capabilities(msgspec.Struct, kw_only=True):
     gpu_memory_gb: float = 0.0
     cached_weights: list[str] = []
     weights_dir: str = ""
+    models: dict[str, list[str]] = {}
+    """Per model, the named ``--weights`` that work on this worker now without a download, e.g.
+    ``{"resnet50": ["none"], "tiny": ["pretrained", "none"]}`` offline with no ImageNet weights cached."""
 
 
 class RunSummary(msgspec.Struct, kw_only=True):

@@ -35,8 +35,8 @@ def boundary(config: RunConfig) -> str | None:
     return lowest if lowest not in (None, "stem") else None
 
 
-def needed_bytes(group: str, image_size: int, n_images: int, dtype: torch.dtype) -> int:
-    per_image = math.prod(net.input_shape(group, image_size))
+def needed_bytes(model: ResNet, group: str, image_size: int, n_images: int, dtype: torch.dtype) -> int:
+    per_image = math.prod(net.input_shape(model, group, image_size))
     return per_image * n_images * torch.finfo(dtype).bits // 8
 
 
@@ -59,7 +59,7 @@ def build(model: ResNet, group: str, images: torch.Tensor, prepare: Callable[[to
     The model must be in eval mode.
     """
     amp = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
-    out = torch.empty((images.shape[0], *net.input_shape(group, images.shape[-1])), dtype=dtype, device=device)
+    out = torch.empty((images.shape[0], *net.input_shape(model, group, images.shape[-1])), dtype=dtype, device=device)
     with torch.inference_mode(), torch.autocast(device.type, dtype=amp, enabled=amp is not None):
         for start in range(0, images.shape[0], batch_size):
             if should_stop():

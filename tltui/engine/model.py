@@ -1,4 +1,8 @@
-"""torchvision's ResNet-50 seen as six groups: weights, freezing, and running part of the network.
+"""The backbones seen as six groups: building them with their weights, freezing, running part of the network.
+
+Two backbones, both torchvision ``ResNet`` s with the same module names: ``resnet50`` (ImageNet weights
+from torch's hub cache) and ``tiny`` (``engine/tiny.py``, its weights pretrained on generated fractals
+and shipped in the package). ``--weights pretrained`` means the backbone's own pretrained weights.
 
 Frozen means ``requires_grad=False`` and, with ``bn="freeze"``, the group's BatchNorm layers in eval mode
 whenever the model trains, so their running statistics stay put. ``bn="train"`` leaves them in train mode
@@ -17,20 +21,20 @@ import torch
 from torch import nn
 from torchvision.models import ResNet, ResNet50_Weights, resnet50
 
+from tltui.engine import tiny
 from tltui.engine.errors import BadInput
 from tltui.groups import GROUPS, MODULES
 
-FEATURES = 2048
-"""Width of ResNet-50's pooled features: the head's input."""
+PRETRAINED = "pretrained"
+"""The ``--weights`` name of each backbone's own pretrained weights: ImageNet's for resnet50, tiny's shipped ones."""
 WEIGHTS: dict[str, ResNet50_Weights] = {
     "imagenet": ResNet50_Weights.IMAGENET1K_V2,
     "imagenet-v1": ResNet50_Weights.IMAGENET1K_V1,
 }
+"""ResNet-50's named ImageNet weights; ``pretrained`` is ``imagenet``."""
+LABELS = {"resnet50": "ResNet-50", "tiny": "tiny ResNet"}
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 20.0
-
-# Channels and total stride of each group's input (what the boundary cache stores).
-_INPUT = {"stem": (3, 1), "layer1": (64, 4), "layer2": (256, 4), "layer3": (512, 8), "layer4": (1024, 16), "head": (FEATURES, 0)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -75,15 +79,19 @@ def forward_until(model: ResNet, group: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def input_shape(group: str, image_size: int) -> tuple[int, ...]:
-    """Shape of one image's input to ``group`` at ``image_size`` (conv arithmetic of ResNet-50)."""
-    channels, stride = _INPUT[group]
-    if not stride:
-        return (channels,)
+def input_shape(model: ResNet, group: str, image_size: int) -> tuple[int, ...]:
+    """Shape of one image's input to ``group`` at ``image_size``: the channels from the modules, the side
+    after every strided module below (each pads so that stride ``s`` maps side ``n`` to ``(n - 1) // s + 1``)."""
+    if group == "head":
+        return (model.fc.in_features,)
+    if group == "stem":
+        return (3, image_size, image_size)
+    strides = [model.conv1.stride[0], model.maxpool.stride]
+    strides += [getattr(model, f"layer{i}")[0].stride for i in range(1, GROUPS.index(group))]
     side = image_size
-    for _ in range(stride.bit_length() - 1):  # each halving: k3/k7, stride 2, same padding
-        side = (side - 1) // 2 + 1
-    return channels, side, side
+    for stride in strides:
+        side = (side - 1) // stride + 1
+    return getattr(model, group)[0].conv1.in_channels, side, side
 
 
 def set_trainable(model: ResNet, trainable: set[str] | frozenset[str], bn: str) -> None:
@@ -107,17 +115,27 @@ def set_trainable(model: ResNet, trainable: set[str] | frozenset[str], bn: str) 
 # Building the model with its weights
 
 
-def build(num_classes: int, weights: str) -> tuple[ResNet, str, list[str]]:
+def new(name: str, num_classes: int) -> ResNet:
+    """A randomly initialised backbone (``resnet50`` or ``tiny``) with a ``num_classes`` head."""
+    return tiny.TinyResNet(num_classes) if name == "tiny" else resnet50(num_classes=num_classes)
+
+
+def build(name: str, num_classes: int, weights: str) -> tuple[ResNet, str, list[str]]:
     """(model, a description of its weights, notes for the user). Uses the global RNG for new layers.
 
-    ``weights``: ``imagenet``, ``imagenet-v1``, ``none``, a state_dict file, or a run directory (its best.pt).
+    ``weights``: ``pretrained`` (the backbone's own), ``none``, for resnet50 also ``imagenet`` and
+    ``imagenet-v1``, or a state_dict file, or a run directory (its best.pt).
     """
-    model = resnet50(num_classes=num_classes)
+    model = new(name, num_classes)
     if weights == "none":
         return model, "none (random initialisation)", []
-    if weights in WEIGHTS:
-        state = _hub_state(WEIGHTS[weights])
-        described = f"{weights} ({WEIGHTS[weights].name})"
+    if name == "tiny" and weights == PRETRAINED:
+        state = _load_file(tiny.WEIGHTS_FILE)
+        described = f"{PRETRAINED} ({tiny.SOURCE})"
+    elif name == "resnet50" and weights in (PRETRAINED, *WEIGHTS):
+        key = "imagenet" if weights == PRETRAINED else weights
+        state = _hub_state(WEIGHTS[key])
+        described = f"{key} ({WEIGHTS[key].name})"
     else:
         path = Path(weights).expanduser()
         if path.is_dir():
@@ -125,12 +143,23 @@ def build(num_classes: int, weights: str) -> tuple[ResNet, str, list[str]]:
             if not path.is_file():
                 raise BadInput(f"--weights {weights}: the folder has no best.pt (is it a finished run's folder?)")
         elif not path.is_file():
-            raise BadInput(f"--weights {weights}: no such file; use imagenet, imagenet-v1, none, "
+            names = [*WEIGHTS, "none", PRETRAINED] if name == "resnet50" else [PRETRAINED, "none"]
+            raise BadInput(f"--weights {weights}: no such file; use {', '.join(names)}, "
                            "or a path to a state_dict file or a run folder")
         state = _load_file(path)
         described = str(path)
-    notes = _load_backbone(model, state, num_classes, described)
+    notes = _load_backbone(model, state, num_classes, described, LABELS[name])
     return model, described, notes
+
+
+def available() -> dict[str, list[str]]:
+    """Per backbone, the ``--weights`` names that work now without a download (``none`` always does)."""
+    imagenet = cached_weights()
+    tiny_weights = [PRETRAINED] if tiny.WEIGHTS_FILE.is_file() else []
+    return {
+        "resnet50": ([PRETRAINED] if "imagenet" in imagenet else []) + imagenet + ["none"],
+        "tiny": [*tiny_weights, "none"],
+    }
 
 
 def weights_file(weights: ResNet50_Weights) -> Path:
@@ -152,7 +181,8 @@ def _hub_state(weights: ResNet50_Weights) -> dict[str, torch.Tensor]:
         except Exception as exc:  # DNS, socket, HTTP, disk: all mean "not available"
             raise BadInput(
                 f"ResNet-50 ImageNet weights are not in {path.parent} and could not be downloaded "
-                f"({type(exc).__name__}): put {path.name} there, or use --weights PATH (or --weights none)"
+                f"({type(exc).__name__}): put {path.name} there, or use --weights PATH, --weights none, "
+                "or --model tiny (its pretrained weights ship with tltui)"
             ) from exc
     return _load_file(path)
 
@@ -198,11 +228,12 @@ def _load_file(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def _load_backbone(model: ResNet, state: dict[str, torch.Tensor], num_classes: int, source: str) -> list[str]:
+def _load_backbone(model: ResNet, state: dict[str, torch.Tensor], num_classes: int, source: str,
+                   label: str) -> list[str]:
     """Load ``state``; a head of another shape is dropped and the new one kept. Returns notes."""
     notes = []
     head = state.get("fc.weight")
-    if head is not None and tuple(head.shape) != (num_classes, FEATURES):
+    if head is not None and tuple(head.shape) != (num_classes, model.fc.in_features):
         notes.append(f"the weights' head has {head.shape[0]} classes: replaced by a new {num_classes}-class head")
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     own = model.state_dict()
@@ -213,6 +244,6 @@ def _load_backbone(model: ResNet, state: dict[str, torch.Tensor], num_classes: i
     if problems:
         what = "wrong shapes" if wrong else "missing" if missing else "unexpected keys"
         more = f" and {len(problems) - 2} more" if len(problems) > 2 else ""
-        raise BadInput(f"--weights {source}: not a ResNet-50 state_dict ({what}: {', '.join(problems[:2])}{more})")
+        raise BadInput(f"--weights {source}: not a {label} state_dict ({what}: {', '.join(problems[:2])}{more})")
     model.load_state_dict(state, strict=False)
     return notes

@@ -3,7 +3,7 @@
 ``train`` calls ``emit(EventClass, **fields)`` for every event (the caller adds run_id, seq and time):
 Started, then Progress / Epoch / Unfrozen / Note as it goes, and exactly one of Finished or Cancelled;
 a run that breaks raises RunFailure. It writes ``best.pt`` and ``last.pt`` (plain state_dicts of the
-torchvision ResNet-50 with the new head) and ``resume.pt`` (optimizer, schedule position, best so far,
+backbone with the new head) and ``resume.pt`` (optimizer, schedule position, best so far,
 RNG) together: at the end, on cancel, and after an epoch when the last save is a minute old.
 """
 
@@ -76,21 +76,22 @@ def prepare(config: RunConfig) -> Prepared:
     if config.batch_size < 2 and trains_batchnorm:
         raise BadInput("--batch-size 1 cannot train BatchNorm layers: use 2 or more")
     device = devices.resolve(config.device)
-    devices.configure(device)
-    config = msgspec.structs.replace(config, image_size=config.image_size or devices.default_image_size(device))
+    devices.configure(device, config.model)
+    config = msgspec.structs.replace(
+        config, image_size=config.image_size or devices.default_image_size(device, config.model))
     data = datasets.load(
         config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
         limit_per_class=config.limit_per_class, seed=config.seed,
     )
     torch.manual_seed(config.seed)
-    model, weights, notes = net.build(len(data.classes), config.weights)
+    model, weights, notes = net.build(config.model, len(data.classes), config.weights)
     model.to(device)
-    if devices.channels_last(device, config.image_size):
+    if devices.channels_last(device, config.image_size, config.model):
         model.to(memory_format=torch.channels_last)
     _place_data(data, device)
     cut = cache.boundary(config)
     if cut:
-        need = cache.needed_bytes(cut, config.image_size, len(data.train_y) + len(data.val_y), CACHE_DTYPE)
+        need = cache.needed_bytes(model, cut, config.image_size, len(data.train_y) + len(data.val_y), CACHE_DTYPE)
         budget = cache.budget_bytes(device)
         if need > budget:
             notes.append(
@@ -144,7 +145,7 @@ class Trainer:
         self.steps_per_epoch = max(1, n // bs + (n % bs > 1))
         self.total_steps = self.steps_per_epoch * self.cfg.epochs
         self.eval_batch = 2 * bs
-        self.channels_last = devices.channels_last(self.device, self.cfg.image_size)
+        self.channels_last = devices.channels_last(self.device, self.cfg.image_size, self.cfg.model)
         self.transform = BatchTransform(self.cfg.image_size, self.cfg.augment, self.device,
                                         channels_last=self.channels_last)
         self.cut = prep.cut
@@ -466,7 +467,7 @@ class Trainer:
     def _started_fields(self, resumed_from: int) -> dict[str, Any]:
         counts = net.parameter_counts(self.model)
         return dict(
-            config=self.cfg, device=str(self.device), device_name=self.prep.device_name, model="resnet50",
+            config=self.cfg, device=str(self.device), device_name=self.prep.device_name, model=self.cfg.model,
             weights=self.prep.weights, classes=self.data.classes, n_train=len(self.data.train_y),
             n_val=len(self.data.val_y), path=self.path, params=counts,
             trainable=sum(counts[g] for g in self.trainable), skipped=self.data.skipped,
@@ -479,7 +480,7 @@ class Trainer:
 
 
 def _plain(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A state_dict as plain contiguous CPU tensors: loads anywhere into torchvision's resnet50."""
+    """A state_dict as plain contiguous CPU tensors: loads anywhere into the same torchvision ResNet."""
     return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
 
 
