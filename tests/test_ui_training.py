@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import os
+import signal
 import time
 
 from textual.widgets import Input
@@ -10,6 +11,7 @@ from textual.widgets import Input
 from tltui.app import TutorApp
 from tltui.client import local_worker_command
 from tltui.lessons import load_lessons
+from tltui.runs import RunStore
 from tltui.screens.train import TrainScreen
 from tltui.widgets.run_chart import RunChart
 from tltui.widgets.run_view import RunView
@@ -71,23 +73,43 @@ async def test_cancel_stops_the_run():
         assert len(run.epochs) < 6
 
 
-async def test_a_killed_worker_is_survived_and_restarted():
+async def test_a_dropped_connection_loses_nothing():
+    app = real_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_from_form(pilot, epochs="4", limit_per_class="10")
+        run = screen.run
+        await until(pilot, lambda: len(run.train_points) >= 1, what="the first measured points")
+        app.link.kill()  # the connection (the bridge process) dies; the daemon trains on
+        await until(pilot, lambda: app.link.state == "gone", 30, "the loss to be noticed")
+        await pilot.pause(0.2)
+        assert run.lost and "stopped" in app.worker_status
+        assert screen.query_one("#ending").display
+        await pilot.press("escape", "W")
+        await until(pilot, lambda: run.status == "finished", what="the reattached run to finish")
+        stored = RunStore().get(run.run_id).events()
+        assert [e.seq for e in stored] == list(range(1, len(stored) + 1))
+        assert run.last_seq == len(stored)
+        assert [e.epoch for e in run.epochs] == [1, 2, 3, 4]
+        assert not run.lost and not screen.query_one("#ending").display
+
+
+async def test_a_killed_worker_is_survived_and_its_run_marked_failed(data_dir):
     app = real_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await start_from_form(pilot, epochs="6", limit_per_class="10")
         run = screen.run
         await until(pilot, lambda: len(run.train_points) >= 1, what="the first measured points")
+        seen = run.last_seq
         points = list(run.train_points)
-        app.link.kill()
+        os.kill(int((data_dir / "sock" / "daemon.pid").read_text()), signal.SIGKILL)
         await until(pilot, lambda: app.link.state == "gone", 30, "the loss to be noticed")
-        await pilot.pause(0.3)
+        await pilot.pause(0.2)
         assert run.status == "interrupted" and run.lost
         assert run.train_points[: len(points)] == points  # the curve up to the failure stays
-        assert "stopped" in app.worker_status
         ending = screen.query_one("#ending")
         assert ending.display and "worker lost" in ending.border_title
         await pilot.press("escape", "W")
-        await until(pilot, lambda: app.link.state == "ready", 120, "the restarted worker")
-        summaries = await app.link.refresh_runs()
-        assert {s.run_id: s.status for s in summaries}[run.run_id] == "interrupted"
-        await asyncio.sleep(0)
+        await until(pilot, lambda: run.status == "failed", 120, "the new worker to mark the run failed")
+        assert "worker stopped" in run.end.reason and "tltui runs resume" in run.end.hint
+        stored = RunStore().get(run.run_id).events()
+        assert [e.seq for e in stored] == list(range(1, len(stored) + 1)) and len(stored) > seen

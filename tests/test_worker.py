@@ -9,6 +9,8 @@ import random
 import pytest
 import pytest_asyncio
 
+from conftest import stop_daemon
+
 from tltui import protocol
 from tltui.client import WorkerClient, WorkerError
 from tltui.protocol import MAX_LINE, RunConfig
@@ -21,11 +23,13 @@ TINY = RunConfig(data="builtin", weights="none", image_size=32, limit_per_class=
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def worker(tmp_path_factory):
     saved = os.environ.get("TLTUI_DATA_DIR")
-    os.environ["TLTUI_DATA_DIR"] = str(tmp_path_factory.mktemp("worker-data"))
+    data = tmp_path_factory.mktemp("worker-data")
+    os.environ["TLTUI_DATA_DIR"] = str(data)
     client = WorkerClient()
     await client.start()
     yield client
     await client.close(timeout=60)
+    stop_daemon(data)
     if saved is not None:
         os.environ["TLTUI_DATA_DIR"] = saved
 

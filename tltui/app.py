@@ -60,6 +60,7 @@ class TutorApp(App[None]):
         start: Lesson | None = None,
         store: ProgressStore | None = None,
         worker_command: list[str] | None = None,
+        remote: str | None = None,
     ) -> None:
         super().__init__()
         self.lessons = lessons
@@ -67,6 +68,8 @@ class TutorApp(App[None]):
         self.progress: Progress = self.store.load()
         self.start = start or self._resume_lesson()
         self.worker_command = worker_command
+        self.remote = remote
+        """The host the worker runs on, when it is not this machine."""
         self._link: WorkerLink | None = None
         if self.progress.theme in self.available_themes:
             self.theme = self.progress.theme
@@ -95,7 +98,14 @@ class TutorApp(App[None]):
         return self._link
 
     def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
-        self.worker_status = message.link.describe()
+        link = message.link
+        status = link.describe()
+        if status != self.worker_status and link.state == "ready" and self.remote:
+            if not any(d.startswith("cuda") for d in link.capabilities.devices):
+                self.notify(f"{self.remote} has no GPU: runs train on its CPU.", severity="warning", timeout=8)
+        elif status != self.worker_status and link.state == "gone":
+            self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
+        self.worker_status = status
 
     def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
         """Runs change all the time; the status line only cares about the worker."""

@@ -6,6 +6,7 @@ Nothing here imports torch or Textual at module level: each command imports what
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from tltui import __version__
@@ -28,6 +29,11 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tltui {__version__}")
     parser.add_argument("--lesson", metavar="N|NAME", help="open at this lesson (number or name)")
+    parser.add_argument("--remote", metavar="[USER@]HOST",
+                        help="run the worker on HOST through your ssh (its GPU trains; nothing listens on a port)")
+    parser.add_argument("--worker-cmd", metavar="CMD",
+                        help="command that starts the worker, e.g. 'ssh gpu-box tltui worker --stdio' "
+                        "(default: $TLTUI_WORKER_CMD, else a local worker)")
     parser.set_defaults(command=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -39,15 +45,19 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
         add_train_arguments(train)
     train.set_defaults(command=_headless("train"))
 
-    runs = sub.add_parser("runs", help="list runs, show or resume one",
-                          description="The runs in this machine's run store.")
-    runs.add_argument("action", nargs="?", choices=["list", "show", "resume"], default="list")
-    runs.add_argument("run_id", nargs="?", metavar="ID", help="a run id (a unique prefix is enough)")
-    runs.add_argument("--json", action="store_true", help="JSON lines (resume: its events)")
+    runs = sub.add_parser("runs", help="list runs; show, follow, resume or cancel one",
+                          description="The runs in a run store: this machine's, or a host's with --remote.")
+    runs.add_argument("action", nargs="?", choices=["list", "show", "follow", "resume", "cancel"], default="list")
+    runs.add_argument("run_id", nargs="?", metavar="ID", help="a run id (a unique prefix is enough locally)")
+    runs.add_argument("--json", action="store_true", help="JSON lines (follow, resume: its events)")
+    runs.add_argument("--remote", metavar="[USER@]HOST", help="the runs of the worker on HOST, through ssh")
     runs.set_defaults(command=_headless("runs"))
 
     worker = sub.add_parser("worker", help="serve the worker protocol (started by tltui itself)")
-    worker.add_argument("--stdio", action="store_true", help="speak the protocol on stdin/stdout")
+    worker.add_argument("--stdio", action="store_true",
+                        help="speak the protocol on stdin/stdout, through this user's worker daemon")
+    worker.add_argument("--daemon", action="store_true",
+                        help="run the daemon itself (the --stdio bridge starts it when needed)")
     worker.set_defaults(command=_headless("worker"))
 
     pretrain = sub.add_parser("pretrain-tiny", help="pretrain the tiny backbone on generated fractals (minutes)",
@@ -113,5 +123,11 @@ def run_tutor(args: argparse.Namespace) -> int:
 
     from tltui.app import TutorApp
 
-    TutorApp(lessons, start=start).run()
+    if args.remote:
+        from tltui.remote import worker_command
+
+        command = worker_command(args.remote)
+    else:
+        command = shlex.split(args.worker_cmd or "") or None
+    TutorApp(lessons, start=start, worker_command=command, remote=args.remote).run()
     return 0

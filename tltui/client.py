@@ -117,8 +117,20 @@ class WorkerClient:
         except asyncio.CancelledError:
             return
         returncode = await asyncio.to_thread(self.process.wait)
+        self._fail(self._exit_reason(returncode))
+
+    def _exit_reason(self, returncode: int) -> str:
+        """Why the worker process ended, in one line, with what to do where it is clear."""
         tail = " | ".join(self._stderr)
-        self._fail(f"the worker exited (code {returncode})" + (f": {tail}" if tail else ""))
+        said = f": {tail}" if tail else ""
+        over_ssh = os.path.basename(self.command[0]) == "ssh" or "ssh" in self.command[0]
+        if self.hello is None and (returncode == 127 or "not found" in tail):
+            where = f"on {self.command[-4]}" if over_ssh and len(self.command) > 4 else "here"
+            return (f"tltui is not installed {where} (or not on the PATH of a non-interactive shell): "
+                    f"pip install tltui there{said}")
+        if self.hello is None and over_ssh and returncode == 255:
+            return f"ssh could not connect{said}"
+        return f"the worker exited (code {returncode}){said}"
 
     async def _read_stderr(self, stderr: asyncio.StreamReader) -> None:
         try:

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
-import msgspec
-
-from tltui import protocol
+from tltui import protocol, remote
 from tltui.cli import BadInput
+from tltui.formatting import bar, duration
 from tltui.groups import parse_groups
-from tltui.presets import PRESETS, apply_preset
+from tltui.presets import PRESETS, configure
 from tltui.protocol import (
     AUGMENTS, MODELS, OPTIMIZERS, SCHEDULES, ConfigError, Epoch, Failed, Finished, Note, Progress, RunConfig,
     Started, Unfrozen,
@@ -58,6 +58,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="data split, order and init (default 0)")
     parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
     parser.add_argument("--json", action="store_true", help="print one JSON event per line")
+    parser.add_argument("--remote", metavar="[USER@]HOST",
+                        help="train on HOST's worker through your ssh; the run goes on if you disconnect")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -82,14 +84,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if data not in DATA_NAMES and Path(data).expanduser().exists():
             data = str(Path(data).expanduser().resolve())
         fields["data"] = data
-        if args.preset:
-            config = apply_preset(RunConfig(), args.preset, **fields)
-        else:
-            config = msgspec.structs.replace(RunConfig(), **fields)
-        config.check()
+        return configure(args.preset, **fields)
     except (ConfigError, ValueError) as error:
         raise BadInput(str(error)) from None
-    return config
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,9 +109,9 @@ class Reporter:
         if isinstance(event, Progress):
             if self.live:
                 self._status(
-                    f"epoch {event.epoch}/{self.epochs} {_bar(event.step / max(event.steps, 1))} "
+                    f"epoch {event.epoch}/{self.epochs} {bar(event.step / max(event.steps, 1))} "
                     f"loss {event.train_loss:.3f} acc {event.train_acc:.1%} {event.images_per_s:.0f} img/s "
-                    f"ETA {_duration(event.eta)}"
+                    f"ETA {duration(event.eta)}"
                 )
             return
         self._status("")
@@ -132,7 +129,7 @@ class Reporter:
             self._line(
                 f"epoch {event.epoch}/{self.epochs}  train loss {event.train_loss:.3f} acc {event.train_acc:.1%}  "
                 f"val loss {event.val_loss:.3f} acc {event.val_acc:.1%}{' *' if event.best else ''}  "
-                f"{event.images_per_s:.0f} img/s  {_duration(event.elapsed)}"
+                f"{event.images_per_s:.0f} img/s  {duration(event.elapsed)}"
             )
         elif isinstance(event, Unfrozen):
             self._line(f"epoch {event.epoch}: unfroze {', '.join(event.groups)}")
@@ -141,7 +138,7 @@ class Reporter:
         elif isinstance(event, Finished):
             self._line(
                 f"best val acc {event.best_val_acc:.1%} at epoch {event.best_epoch}; "
-                f"{_duration(event.elapsed)}; checkpoints in {event.run_dir}"
+                f"{duration(event.elapsed)}; checkpoints in {event.run_dir}"
             )
         elif isinstance(event, Failed):
             self._line(f"run failed: {event.reason}" + (f"\n  {event.hint}" if event.hint else ""))
@@ -158,118 +155,181 @@ class Reporter:
             self.out.flush()
 
 
-def _bar(fraction: float, width: int = 20) -> str:
-    filled = round(max(0.0, min(1.0, fraction)) * width)
-    return "━" * filled + "╌" * (width - filled)
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
-
-
 async def follow_run(request: type[protocol.Request], fields: dict[str, Any], report: Reporter,
-                     worker_cmd: list[str] | None = None) -> int:
-    """Start (or resume) a run on a fresh worker and report its events until it ends."""
+                     host: str | None = None) -> int:
+    """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
+    it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
     from tltui.client import WorkerClient, WorkerError, WorkerGone
 
-    client = WorkerClient(worker_cmd)
+    client = WorkerClient(remote.worker_command(host) if host else None)
     run_id = ""
-    cancelling = False
-
-    def interrupt() -> None:
-        nonlocal cancelling
-        if cancelling or not run_id:
-            client.kill()
-            return
-        cancelling = True
-        print("\ncancelling at the end of this batch (Ctrl-C again to stop at once)...", file=sys.stderr)
-        asyncio.ensure_future(client.request(protocol.CancelRun, run_id=run_id))
-
+    detached = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, interrupt)
+    loop.add_signal_handler(signal.SIGINT, detached.set)
     try:
-        await client.start()
+        hello = await client.start()
+        if host and not any(d.startswith("cuda") for d in hello.capabilities.devices):
+            print(f"note: {host} has no GPU; the run trains on its CPU", file=sys.stderr)
         reply = await client.request(request, **fields)
         run_id = reply["run_id"]
-        while (event := await client.events.get()) is not None:
+        while True:
+            event = await _next(client, detached)
+            if event is None:
+                break
             report(event)
             if isinstance(event, protocol.TERMINAL_EVENTS) and event.run_id == run_id:
                 if isinstance(event, protocol.Cancelled):
-                    print(f"resume with: tltui runs resume {run_id}", file=sys.stderr)
+                    print(f"resume with: tltui runs resume {run_id}" + (f" --remote {host}" if host else ""),
+                          file=sys.stderr)
                 return 0 if isinstance(event, Finished) else 1
+        if detached.is_set():
+            print(f"\nleft run {run_id} going" + (f" on {host}" if host else "") + f"; {remote.follow_hint(run_id, host)}",
+                  file=sys.stderr)
+            return 130
         raise WorkerGone(client.gone)
     except WorkerGone as error:
         print(f"tltui: {error}", file=sys.stderr)
+        if run_id:
+            print(f"the run may go on; {remote.follow_hint(run_id, host)}", file=sys.stderr)
         return 1
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-        await client.close(timeout=30)
+        await client.close(timeout=10)
+
+
+async def _next(client, detached: asyncio.Event) -> protocol.RunEvent | None:
+    """The next event, or None once the user has pressed Ctrl-C or the worker has gone."""
+    get = asyncio.ensure_future(client.events.get())
+    stop = asyncio.ensure_future(detached.wait())
+    done, _ = await asyncio.wait({get, stop}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (get, stop):
+        if task not in done:
+            task.cancel()
+    return get.result() if get in done else None
 
 
 def train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    return asyncio.run(follow_run(protocol.StartRun, {"config": config}, Reporter(args.json)))
+    return asyncio.run(follow_run(protocol.StartRun, {"config": config}, Reporter(args.json), args.remote))
 
 
 def runs(args: argparse.Namespace) -> int:
+    """List the runs, or show / follow / resume / cancel one: locally from the run store, or on a
+    host's worker with --remote."""
+    if args.remote:
+        if args.action in ("list", "show"):
+            return asyncio.run(_remote_read(args))
+        return _run_action(args.action, args.run_id, args)
     from tltui.runs import RunNotFound, RunStore
 
     store = RunStore()
     if args.action == "list":
-        summaries = store.summaries()
-        if args.json:
-            for summary in summaries:
-                print(protocol.encode(summary).decode(), end="")
-            return 0
-        if not summaries:
-            print(f"no runs yet in {store.root}")
-            return 0
-        print(f"{'run':<21} {'status':<11} {'epochs':>6} {'best val':>8}  data / preset / weights")
-        for s in summaries:
-            best = f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else "-"
-            what = " / ".join(x for x in (Path(s.config.data).name, s.config.preset, s.config.weights) if x)
-            print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}")
+        _list(store.summaries(), args.json, f"no runs yet in {store.root}")
         return 0
     try:
         run = store.get(args.run_id)
     except RunNotFound as error:
         raise BadInput(str(error)) from None
-    if args.action == "resume":
-        return asyncio.run(follow_run(protocol.ResumeRun, {"run_id": run.id}, Reporter(args.json)))
-    show(run, args.json)
+    if args.action == "show":
+        show(run.summary(), run.events(), args.json)
+        return 0
+    return _run_action(args.action, run.id, args)
+
+
+def _run_action(action: str, run_id: str, args: argparse.Namespace) -> int:
+    """resume / follow / cancel one run through the worker."""
+    if action == "cancel":
+        return asyncio.run(_cancel(run_id, args.remote))
+    request, fields = {
+        "resume": (protocol.ResumeRun, {"run_id": run_id}),
+        "follow": (protocol.GetEvents, {"run_id": run_id, "after_seq": 0, "follow": True}),
+    }[action]
+    return asyncio.run(follow_run(request, fields, Reporter(args.json), args.remote))
+
+
+async def _cancel(run_id: str, host: str | None) -> int:
+    from tltui.client import WorkerClient, WorkerError
+
+    client = WorkerClient(remote.worker_command(host) if host else None)
+    try:
+        await client.start()
+        await client.request(protocol.CancelRun, run_id=run_id)
+    except WorkerError as error:
+        raise BadInput(str(error)) from None
+    finally:
+        await client.close(timeout=10)
+    print(f"cancelling {run_id}: it stops at the end of its batch and keeps its last checkpoint")
     return 0
 
 
-def show(run, as_json: bool) -> None:
-    """One run: its summary, then every epoch and the final result, as ``tltui train`` printed them."""
-    summary = run.summary()
+async def _remote_read(args: argparse.Namespace) -> int:
+    """``tltui runs [show ID] --remote HOST``: the host's run store, through its worker."""
+    from tltui.client import WorkerClient, WorkerError
+
+    client = WorkerClient(remote.worker_command(args.remote))
+    try:
+        await client.start()
+        summaries = [protocol.convert(s, protocol.RunSummary) for s in await client.request(protocol.ListRuns)]
+        if args.action == "list":
+            _list(summaries, args.json, f"no runs yet on {args.remote}")
+            return 0
+        reply = await client.request(protocol.GetEvents, run_id=args.run_id, after_seq=0)
+        events = [client.events.get_nowait() for _ in range(reply["replayed"])]
+    except WorkerError as error:
+        raise BadInput(str(error)) from None
+    finally:
+        await client.close(timeout=10)
+    (summary,) = [s for s in summaries if s.run_id == reply["run_id"]]
+    show(summary, events, args.json)
+    return 0
+
+
+def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> None:
+    if as_json:
+        for summary in summaries:
+            print(protocol.encode(summary).decode(), end="")
+        return
+    if not summaries:
+        print(empty)
+        return
+    print(f"{'run':<21} {'status':<11} {'epochs':>6} {'best val':>8}  data / preset / weights")
+    for s in summaries:
+        best = f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else "-"
+        what = " / ".join(x for x in (Path(s.config.data).name, s.config.preset, s.config.weights) if x)
+        print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}")
+
+
+def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json: bool) -> None:
+    """One run: its summary, then every epoch and the end, as ``tltui train`` printed them."""
     if as_json:
         print(protocol.encode(summary).decode(), end="")
         return
-    print(f"run {run.id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""))
-    print(f"  dir     {run.path}")
+    print(f"run {summary.run_id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""))
     config = summary.config
     print(f"  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(summary.created))}")
-    print(f"  config  data={config.data} weights={config.weights} preset={config.preset or '-'} "
-          f"frozen={','.join(config.frozen) or '-'} epochs={config.epochs} lr={config.lr:g} "
-          f"lr_decay={config.lr_decay:g} image_size={config.image_size}")
+    print(f"  config  data={config.data} model={config.model} weights={config.weights} "
+          f"preset={config.preset or '-'} frozen={','.join(config.frozen) or '-'} epochs={config.epochs} "
+          f"lr={config.lr:g} lr_decay={config.lr_decay:g} image_size={config.image_size}")
     reporter = Reporter(False)
     reporter.epochs = config.epochs
-    for event in run.events():
+    for event in events:
         if not isinstance(event, Progress):
             reporter(event)
 
 
-async def _serve() -> int:
-    from tltui.worker import serve_stdio
-
-    return await serve_stdio()
+#: Seconds the worker daemon waits with no client and no run before it exits.
+IDLE_EXIT_S = float(os.environ.get("TLTUI_WORKER_IDLE_S", "600"))
 
 
 def worker(args: argparse.Namespace) -> int:
+    if args.daemon:
+        from tltui.worker import run_daemon
+
+        return asyncio.run(run_daemon(IDLE_EXIT_S))
     if not args.stdio:
-        raise BadInput("tltui worker speaks only over stdio: run `tltui worker --stdio`")
-    return asyncio.run(_serve())
+        raise BadInput("tltui worker: use --stdio (the bridge the UI and CLI start) or --daemon")
+    from tltui.bridge import main
+
+    return main()

@@ -101,7 +101,7 @@ class WorkerLink:
             self.state = "ready"
             self._ready.set_result(None)
             self._tell(lambda: self.Changed(self))
-            await self.refresh_runs()
+            await self._reattach()
             while (event := await client.events.get()) is not None:
                 model = self.runs.setdefault(event.run_id, RunModel(event.run_id))
                 if model.apply(event):
@@ -159,13 +159,25 @@ class WorkerLink:
         await self.request(protocol.CancelRun, run_id=run_id)
 
     async def refresh_runs(self) -> list[RunSummary]:
-        """The worker's run store, as summaries; new runs get a model."""
+        """The worker's run store, as summaries; new runs get a model, runs lost with an earlier
+        worker get their status back."""
         summaries = [protocol.convert(s, RunSummary) for s in await self.request(protocol.ListRuns)]
         for summary in summaries:
-            if summary.run_id not in self.runs:
+            model = self.runs.get(summary.run_id)
+            if model is None:
                 self.runs[summary.run_id] = RunModel.from_summary(summary)
+            elif model.lost:
+                model.lost, model.status = "", summary.status
         self._tell(lambda: self.Changed(self))
         return summaries
+
+    async def _reattach(self) -> None:
+        """After (re)connecting: list the runs, and replay what the runs this UI shows missed."""
+        summaries = await self.refresh_runs()
+        for summary in summaries:
+            model = self.runs[summary.run_id]
+            if summary.status == "running" or (model.last_seq and model.last_seq < summary.last_seq):
+                await self.load(summary.run_id)
 
     async def load(self, run_id: str) -> RunModel:
         """Fill a run's model with every event it has not seen (following the run if it goes on)."""

@@ -1,8 +1,10 @@
-"""The worker: serves the protocol on stdin/stdout and trains runs, one at a time, in a thread.
+"""The worker daemon: one per user and data dir, on a private Unix socket; it owns the runs.
 
-``tltui worker --stdio`` is started by the UI or the CLI (locally, or through ``ssh host``). Every
-event goes to the run store first and then to the connections that follow the run, so a client that
-comes back replays what it missed. When stdin closes, runs that are training or queued finish first.
+Clients reach it through ``tltui worker --stdio`` (tltui/bridge.py), locally or through ``ssh host``.
+Runs are trained in threads, one at a time per device (a host with several GPUs trains one run on
+each). Every event goes to the run store first and then to the connections that follow the run, so a
+client that comes back replays what it missed, and a run outlives every connection. With no client
+and no run for ``IDLE_EXIT_S``, the daemon exits.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +38,8 @@ class ActiveRun:
     resume: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     started: bool = False
+    queue: str = ""
+    """The key of the queue (the GPU) it waits in."""
 
 
 class Connection:
@@ -72,7 +77,9 @@ class Worker:
         self.store = store or RunStore()
         self.active: dict[str, ActiveRun] = {}
         self.connections: list[Connection] = []
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        gpus = [d for d in self.capabilities.devices if d.startswith("cuda")]
+        self.queues: dict[str, asyncio.Queue[str]] = {d: asyncio.Queue() for d in gpus} if len(gpus) > 1 else {"": asyncio.Queue()}
+        """One queue (and one trainer) per GPU when there are several, else one for the device."""
         self.loop = asyncio.get_running_loop()
 
     # -- requests ---------------------------------------------------------------------------
@@ -118,9 +125,21 @@ class Worker:
             raise _Refused(str(error)) from None
 
     async def _start(self, conn: Connection, config: protocol.RunConfig) -> dict:
+        queue = self._pick_queue(config)
+        if queue and config.device == "auto":
+            config = msgspec.structs.replace(config, device=queue)
         prepared = await self._prepare(config)
         run = self.store.create(prepared.config)
-        return self._enqueue(conn, ActiveRun(run, RunRecorder(run), prepared))
+        return self._enqueue(conn, ActiveRun(run, RunRecorder(run), prepared, queue=queue))
+
+    def _pick_queue(self, config: protocol.RunConfig) -> str:
+        """The GPU a run waits for: the one it names, else the one with the fewest runs."""
+        if config.device in self.queues:
+            return config.device
+        if "" in self.queues:
+            return ""
+        load = {q: sum(a.queue == q for a in self.active.values()) for q in self.queues}
+        return min(load, key=lambda q: (load[q], q))
 
     async def _resume(self, conn: Connection, run_id: str) -> dict:
         try:
@@ -135,15 +154,16 @@ class Worker:
             raise _Refused(f"run {run.id} saved no checkpoint to resume from; start it again instead")
         prepared = await self._prepare(run.config)
         self.store.claim(run)
-        return self._enqueue(conn, ActiveRun(run, RunRecorder(run), prepared, resume=True))
+        queue = self._pick_queue(run.config)
+        return self._enqueue(conn, ActiveRun(run, RunRecorder(run), prepared, resume=True, queue=queue))
 
     def _enqueue(self, conn: Connection, active: ActiveRun) -> dict:
         run_id = active.run.id
         active.recorder.listeners.append(self._broadcast)
         self.active[run_id] = active
         conn.following[run_id] = active.recorder.seq
-        self.queue.put_nowait(run_id)
-        waiting = sum(1 for a in self.active.values() if not a.started) - 1
+        self.queues[active.queue].put_nowait(run_id)
+        waiting = sum(1 for a in self.active.values() if not a.started and a.queue == active.queue) - 1
         return {"run_id": run_id, "run_dir": str(active.run.path), "queued_behind": waiting}
 
     def _cancel(self, run_id: str) -> dict:
@@ -184,9 +204,10 @@ class Worker:
             if isinstance(event, protocol.TERMINAL_EVENTS):
                 conn.following.pop(event.run_id, None)
 
-    async def train_forever(self) -> None:
+    async def train_forever(self, queue: asyncio.Queue[str]) -> None:
+        """Train the runs of one queue, one after the other."""
         while True:
-            run_id = await self.queue.get()
+            run_id = await queue.get()
             active = self.active[run_id]
             try:
                 if active.stop.is_set():
@@ -198,7 +219,7 @@ class Worker:
                 active.recorder.close()
                 if self.active.get(run_id) is active:
                     del self.active[run_id]
-                self.queue.task_done()
+                queue.task_done()
 
     def _train(self, active: ActiveRun) -> None:
         from tltui.engine.errors import BadInput, RunFailure
@@ -216,9 +237,25 @@ class Worker:
         finally:
             active.prepared = None
 
-    async def drain(self) -> None:
-        """Wait until nothing is queued or training."""
-        await self.queue.join()
+    def fail_orphans(self) -> list[str]:
+        """Runs whose worker died mid-way (no end event, owner gone) end as failed; their ids."""
+        orphans = []
+        for run in self.store.all():
+            try:
+                if run.summary().status != "interrupted":
+                    continue
+            except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+                continue
+            recorder = RunRecorder(run)
+            recorder.emit(Failed, reason="the worker stopped during this run (killed or crashed)",
+                          hint=f"resume it from its last checkpoint: tltui runs resume {run.id}")
+            recorder.close()
+            orphans.append(run.id)
+        return orphans
+
+    @property
+    def idle(self) -> bool:
+        return not self.connections and not self.active
 
 
 class _Refused(Exception):
@@ -265,53 +302,76 @@ class LineReader:
                 lines.append(line)
 
 
-def _log_to_file(path) -> None:
-    """The client has gone: what the worker still prints goes to a log file, not a closed pipe."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
+async def serve_connection(worker: Worker, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One client, until it closes its side: hello, then its requests, each in its own task (a slow
+    start_run does not hold up a cancel). Its runs go on after it leaves."""
+    def write(data: bytes) -> None:
+        if writer.is_closing():
+            raise ConnectionError("the client has gone")
+        writer.write(data)
 
-
-async def serve_stdio() -> int:
-    """Speak the protocol on stdin/stdout until stdin closes and the queue is empty."""
-    out = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)  # anything a library prints goes to stderr, never into the protocol
-    worker = Worker()
-    conn = Connection(out.write)
+    conn = Connection(write)
     worker.connections.append(conn)
     conn.send(Hello(protocol=PROTOCOL_VERSION, capabilities=worker.capabilities))
-    trainer = asyncio.create_task(worker.train_forever())
-    reader = LineReader()
-    chunks: asyncio.Queue[bytes] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-
-    def read_stdin() -> None:
-        while True:
-            try:
-                data = os.read(0, 65536)
-            except OSError:
-                data = b""
-            loop.call_soon_threadsafe(chunks.put_nowait, data)
-            if not data:
-                return
-
-    threading.Thread(target=read_stdin, name="stdin", daemon=True).start()
+    lines = LineReader()
     handlers: set[asyncio.Task] = set()
-    while data := await chunks.get():
-        for line in reader.feed(data):
-            if line is None:
-                conn.send(Error(id=None, message=f"line longer than {MAX_LINE} bytes ignored"))
-            else:  # each request in its own task: a slow start_run does not hold up a cancel
+    try:
+        while data := await reader.read(65536):
+            for line in lines.feed(data):
+                if line is None:
+                    conn.send(Error(id=None, message=f"line longer than {MAX_LINE} bytes ignored"))
+                    continue
                 task = asyncio.create_task(worker.handle(conn, line))
                 handlers.add(task)
                 task.add_done_callback(handlers.discard)
-    conn.closed = True
-    if worker.active:
-        _log_to_file(worker.store.root.parent / "worker.log")
-    if handlers:
-        await asyncio.wait(handlers)
-    await worker.drain()
-    trainer.cancel()
+        if handlers:
+            await asyncio.wait(handlers)
+    except ConnectionError:
+        pass
+    finally:
+        conn.closed = True
+        worker.connections.remove(conn)
+        writer.close()
+
+
+async def run_daemon(idle_exit_s: float) -> int:
+    """Serve on the private socket until idle for ``idle_exit_s``; 0 at once if a daemon already runs."""
+    import fcntl
+
+    from tltui.sockets import LOCK, PID, SOCKET, UnsafeSocket, private_dir
+
+    try:
+        directory = private_dir()
+    except UnsafeSocket as error:
+        print(f"tltui worker: {error}", file=sys.stderr)
+        return 2
+    lock = open(directory / LOCK, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another daemon serves this directory
+    worker = Worker()
+    for run_id in worker.fail_orphans():
+        print(f"run {run_id}: its worker had died; marked failed", file=sys.stderr)
+    path = directory / SOCKET
+    path.unlink(missing_ok=True)
+    old_umask = os.umask(0o077)  # the socket is born private
+    try:
+        server = await asyncio.start_unix_server(lambda r, w: serve_connection(worker, r, w), path=str(path),
+                                                 limit=MAX_LINE + 1)
+    finally:
+        os.umask(old_umask)
+    (directory / PID).write_text(str(os.getpid()))
+    trainers = [asyncio.create_task(worker.train_forever(q)) for q in worker.queues.values()]
+    idle_since = time.monotonic()
+    while True:
+        await asyncio.sleep(0.5)
+        if not worker.idle:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > idle_exit_s:
+            break
+    server.close()
+    path.unlink(missing_ok=True)
+    for trainer in trainers:
+        trainer.cancel()
     return 0

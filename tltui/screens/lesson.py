@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from textual import events
@@ -43,7 +42,6 @@ class LessonScreen(Screen):
         Binding("p,left", "previous", "Prev"),
         Binding("t", "toggle_contents", "Contents"),
         Binding("escape", "close_contents", "Close", show=False),
-        *(Binding(d, f"digit('{d}')", show=False) for d in "1234567890"),
     ]
 
     def __init__(self, lessons: list[Lesson], start: Lesson) -> None:
@@ -123,16 +121,21 @@ class LessonScreen(Screen):
         else:
             self.notify("This is the first lesson.", timeout=2)
 
-    async def action_digit(self, digit: str) -> None:
-        now = time.monotonic()
+    async def on_key(self, event: events.Key) -> None:
+        """Digits jump to a lesson; two typed within DIGIT_WINDOW (by when they were typed, not when
+        they were handled) make one number."""
+        if event.character is None or not event.character.isdigit():
+            return
+        event.stop()
+        digit = event.character
         combined = self._digits + digit
-        if self._digits and now - self._digit_time < DIGIT_WINDOW and int(combined) <= len(self.lessons):
+        if self._digits and event.time - self._digit_time < DIGIT_WINDOW and int(combined) <= len(self.lessons):
             number = int(combined)
             self._digits = ""
         else:
             number = int(digit) or 10
             self._digits = digit
-        self._digit_time = now
+        self._digit_time = event.time
         if 1 <= number <= len(self.lessons):
             await self.show_lesson(self.lessons[number - 1])
         else:

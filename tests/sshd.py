@@ -1,0 +1,87 @@
+"""A real SSH server on loopback for tests (asyncssh, throwaway host and user keys), reached with the
+system's own ``ssh`` client. Each session runs its command in a shell, as sshd would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import sys
+import threading
+from pathlib import Path
+
+import asyncssh
+
+USER = "tester"
+
+
+class _Server(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True  # public-key auth (against the authorized key) is required
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+
+async def _run_command(process: asyncssh.SSHServerProcess) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    child = await asyncio.create_subprocess_shell(
+        process.command or "true", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env,
+    )
+    await process.redirect(stdin=child.stdin, stdout=child.stdout, stderr=child.stderr)
+    process.exit(await child.wait())
+
+
+class SSHServer:
+    """Runs in its own thread and event loop; ``ssh_command`` is a TLTUI_SSH_COMMAND that reaches it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        host_key = asyncssh.generate_private_key("ssh-ed25519")
+        user_key = asyncssh.generate_private_key("ssh-ed25519")
+        self.key_file = directory / "id_ed25519"
+        user_key.write_private_key(self.key_file)
+        self.key_file.chmod(0o600)
+        self._host_key = host_key
+        self._authorized = asyncssh.import_authorized_keys(user_key.export_public_key().decode())
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self.port = 0
+        self._thread = threading.Thread(target=self._serve, name="sshd", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def start() -> None:
+            self._acceptor = await asyncssh.create_server(
+                _Server, "127.0.0.1", 0, server_host_keys=[self._host_key],
+                authorized_client_keys=self._authorized, process_factory=_run_command, encoding=None,
+            )
+            self.port = self._acceptor.sockets[0].getsockname()[1]
+            self._ready.set()
+
+        self._loop.run_until_complete(start())
+        self._loop.run_forever()
+
+    @property
+    def host(self) -> str:
+        return f"{USER}@127.0.0.1"
+
+    @property
+    def ssh_command(self) -> str:
+        return shlex.join([
+            "ssh", "-p", str(self.port), "-i", str(self.key_file), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes",
+        ])
+
+    def close(self) -> None:
+        async def stop() -> None:
+            self._acceptor.close()
+            await self._acceptor.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
