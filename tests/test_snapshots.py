@@ -93,7 +93,7 @@ def test_race(snap_compare, monkeypatch):
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=race)
 
 
-def test_race_without_pretrained_weights_asks_for_a_file(snap_compare):
+def test_race_offers_the_tiny_backbone_without_imagenet_weights(snap_compare):
     async def wait_ready(pilot) -> None:
         from tltui.widgets.race import Race
 

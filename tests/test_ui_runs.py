@@ -74,7 +74,7 @@ async def test_the_form_reports_bad_input_in_one_line():
         assert app.screen.run is None
 
 
-async def test_race_without_weights_asks_for_a_file_and_uses_it(monkeypatch):
+async def test_race_without_imagenet_weights_races_the_tiny_backbone_or_a_file():
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.screen.query(Race))
@@ -82,19 +82,23 @@ async def test_race_without_weights_asks_for_a_file_and_uses_it(monkeypatch):
         await until(pilot, lambda: app.link.state == "ready")
         await pilot.pause(0.1)
         assert race.has_class("-ask-weights")
-        assert "No pretrained ResNet-50 weights" in str(race.query_one("#race-status").render())
+        status = str(race.query_one("#race-status").render())
+        assert "No ImageNet weights" in status and "tiny" in status
         race.focus()
         await pilot.press("r")
-        assert not race.runs  # nothing is drawn without weights
+        await until(pilot, lambda: len(race.runs) == 2
+                    and all(app.link.runs[r].end is not None for r in race.runs.values()))
+        configs = {side: app.link.runs[run_id].config for side, run_id in race.runs.items()}
+        assert {c.model for c in configs.values()} == {"tiny"}
+        assert (configs["scratch"].weights, configs["pretrained"].weights) == ("none", "pretrained")
+        assert configs["scratch"].data == configs["pretrained"].data == "builtin"
+        assert configs["scratch"].seed == configs["pretrained"].seed
         race.query_one("#weights", Input).value = "/data/my-resnet50.pt"
         race.query_one("#weights", Input).focus()
         await pilot.press("enter")
-        await until(pilot, lambda: len(race.runs) == 2)
-        configs = {side: app.link.runs[run_id].config for side, run_id in race.runs.items()}
-        assert configs["scratch"].weights == "none"
-        assert configs["pretrained"].weights == "/data/my-resnet50.pt"
-        assert {c.data for c in configs.values()} == {"builtin"}
-        assert configs["scratch"].seed == configs["pretrained"].seed
+        await until(pilot, lambda: app.link.runs[race.runs["pretrained"]].config.weights == "/data/my-resnet50.pt")
+        assert app.link.runs[race.runs["pretrained"]].config.model == "resnet50"
+        assert app.link.runs[race.runs["scratch"]].config.model == "resnet50"
 
 
 async def test_race_with_pretrained_weights_runs_both_on_one_chart(monkeypatch):
@@ -111,4 +115,5 @@ async def test_race_with_pretrained_weights_runs_both_on_one_chart(monkeypatch):
         await pilot.pause(0.3)
         chart = race.query_one(RunChart)
         assert [label.split(":")[0] for label, _ in chart.series] == ["scratch", "pretrained"]
-        assert app.link.runs[race.runs["pretrained"]].config.weights == "imagenet"
+        pretrained = app.link.runs[race.runs["pretrained"]].config
+        assert (pretrained.model, pretrained.weights) == ("resnet50", "pretrained")

@@ -58,7 +58,7 @@ class WorkerLink:
             return f"worker stopped ({self.error[:40]}) · W restarts"
         caps = self.capabilities
         device = f"{caps.gpu_name} {caps.gpu_memory_gb:.0f} GB" if caps.gpu_name else "CPU"
-        weights = "ImageNet ✓" if caps.cached_weights else "no ImageNet weights"
+        weights = "ImageNet ✓" if "pretrained" in caps.models.get("resnet50", []) else "no ImageNet weights"
         return f"● {caps.host} · {device} · torch {caps.torch_version.split('+')[0]} · {weights}"
 
     # -- watching --------------------------------------------------------------------------------

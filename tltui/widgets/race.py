@@ -29,12 +29,12 @@ if TYPE_CHECKING:
 RACE = RunConfig(data="builtin", limit_per_class=20, epochs=6, lr=1e-2, augment=("flip",), seed=0)
 
 
-def pretrained_weights(link: WorkerLink) -> str:
-    """The pretrained weights the worker has for ResNet-50, or '' if none."""
+def pretrained_backbone(link: WorkerLink) -> str:
+    """The backbone to race with pretrained weights: ResNet-50 where its ImageNet weights are on the
+    worker, else the tiny one whose weights ship with tltui; '' if the worker has neither."""
     caps = link.capabilities
-    if caps is None:
-        return ""
-    return next((w for w in ("imagenet", "imagenet-v1") if w in caps.cached_weights), "")
+    models = caps.models if caps else {}
+    return next((m for m in ("resnet50", "tiny") if "pretrained" in models.get(m, [])), "")
 
 
 class Race(Vertical, can_focus=True):
@@ -99,22 +99,24 @@ class Race(Vertical, can_focus=True):
         if link.state == "gone":
             status.update(f"The worker stopped: {link.error}. Press W to restart it.")
             return
-        weights = pretrained_weights(link)
-        ask = not weights and not self.runs
-        self.set_class(ask, "-ask-weights")
-        if ask:
-            status.update(
-                f"No pretrained ResNet-50 weights here (looked in {link.capabilities.weights_dir}). Put "
-                "resnet50-11ad3fa6.pth there, or give a weights file above: no curve is drawn that was "
-                "not measured."
-            )
-            return
-        models = [m for _, m in self._models()]
-        if not models:
-            status.update(f"r runs {RACE.epochs} epochs on {RACE.limit_per_class} images per class, twice: "
-                          f"from random weights and from {weights}. Same data, split and seed.")
-        else:
+        backbone = pretrained_backbone(link)
+        self.set_class(backbone != "resnet50" and not self.runs, "-ask-weights")
+        if self._models():
             status.update("  ·  ".join(f"{label}: {self._state(m)}" for label, m in self._models()))
+        elif backbone == "resnet50":
+            status.update(f"r runs ResNet-50 {RACE.epochs} epochs on {RACE.limit_per_class} images per class, "
+                          "twice: from random weights and from ImageNet's. Same data, split and seed.")
+        elif backbone == "tiny":
+            status.update(
+                f"No ImageNet weights for ResNet-50 here (looked in {link.capabilities.weights_dir}): r races "
+                "the tiny backbone, random vs its shipped weights (pretrained on generated fractals). Or give "
+                "a ResNet-50 weights file above."
+            )
+        else:
+            status.update(
+                f"No pretrained weights here (looked in {link.capabilities.weights_dir}): give a ResNet-50 "
+                "weights file above. No curve is drawn that was not measured."
+            )
 
     @staticmethod
     def _state(run: RunModel) -> str:
@@ -125,25 +127,28 @@ class Race(Vertical, can_focus=True):
         return text
 
     def action_race(self) -> None:
-        weights = pretrained_weights(self.app.link) or self.query_one("#weights", Input).value.strip()
-        if not weights:
+        typed = self.query_one("#weights", Input).value.strip()
+        backbone = pretrained_backbone(self.app.link)
+        if typed:
+            self._start("resnet50", typed)
+        elif backbone:
+            self._start(backbone, "pretrained")
+        else:
             self.notify("Give a pretrained weights file first.", severity="warning")
-            return
-        self._start(weights)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_race()
 
     @work(exclusive=True, group="race")
-    async def _start(self, weights: str) -> None:
+    async def _start(self, model: str, weights: str) -> None:
         if any(self.app.link.runs[i].running for i in self.runs.values() if i in self.app.link.runs):
             self.notify("The race is still going.", timeout=2)
             return
         self.runs = {}
         try:
             for side, start in (("scratch", "none"), ("pretrained", weights)):
-                run = await self.app.link.start_run(msgspec.structs.replace(RACE, weights=start))
+                run = await self.app.link.start_run(msgspec.structs.replace(RACE, model=model, weights=start))
                 self.runs[side] = run.run_id
         except WorkerError as error:
             self.notify(str(error), title="race", severity="error", timeout=10)
