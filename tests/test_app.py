@@ -12,7 +12,7 @@ from tltui.screens.help import KEYS, HelpScreen
 from tltui.screens.lesson import LessonScreen
 from tltui.widgets.contents import Contents
 from tltui.widgets.lesson_view import LessonView
-from tltui.widgets.registry import REGISTRY, LiveWidget, PlannedWidget, UnknownWidget
+from tltui.widgets.registry import PlannedWidget, UnknownWidget
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
@@ -176,10 +176,9 @@ async def test_corrupt_progress_starts_fresh_with_a_notice(data_dir):
 
 
 @pytest.fixture
-def odd_lessons(tmp_path, monkeypatch):
-    monkeypatch.setitem(REGISTRY, "time-machine", LiveWidget("time-machine", "Time machine", "Goes back."))
+def odd_lessons(tmp_path):
     (tmp_path / "01-odd.md").write_text(
-        "# Odd widgets\n\nText.\n\n```tltui time-machine\n```\n\n```tltui warp-drive\n```\n"
+        "# Odd widgets\n\nText.\n\n```tltui freeze-board\n```\n\n```tltui warp-drive\n```\n"
     )
     (tmp_path / "02-plain.md").write_text("# Plain\n\nNothing live here.\n")
     return load_lessons(tmp_path)
@@ -200,14 +199,18 @@ async def test_unknown_and_planned_widgets_are_visible_boxes(odd_lessons):
 async def test_every_key_of_every_screen_is_in_the_help():
     from tltui.screens.runs import RunsScreen
     from tltui.screens.train import TrainScreen
+    from tltui.widgets.code_view import ConfigWidget
     from tltui.widgets.freeze_board import FreezeBoard
+    from tltui.widgets.lr_cascade import LrCascade
     from tltui.widgets.race import Race
     from tltui.widgets.run_view import RunView
+    from tltui.widgets.unfreeze_timeline import UnfreezeTimeline
 
     documented = " ".join(keys for _, rows in KEYS for keys, _ in rows).split()
     names = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "minus": "-",
              "plus": "+", "equals_sign": "+"}
-    for owner in (TrainScreen, RunsScreen, RunView, Race, FreezeBoard, TutorApp):
+    for owner in (TrainScreen, RunsScreen, RunView, Race, FreezeBoard, ConfigWidget, LrCascade, UnfreezeTimeline,
+                  TutorApp):
         for binding in owner.BINDINGS:
             for key in binding.key.split(","):
                 assert names.get(key, key) in documented, (owner.__name__, key)

@@ -53,6 +53,22 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "LR cascade and unfreezing timeline (lesson 6)",
+        [
+            ("left  right", "cascade: lower or higher base LR (the head's)"),
+            ("down  up", "cascade: smaller or larger factor per group"),
+            ("f", "cascade: freeze one more group from the bottom"),
+            ("up  down", "timeline: choose a group"),
+            ("left  right", "timeline: choose an epoch"),
+            ("enter  x", "timeline: join at that epoch; frozen all run"),
+            ("-  +", "timeline: fewer or more epochs"),
+            ("v", "chart, code or the run's curve"),
+            ("r  c", "run the setting for real; cancel the run"),
+            ("w", "save the code as tltui_<widget>.py in the data dir"),
+            ("escape", "give the keys back to the lesson"),
+        ],
+    ),
+    (
         "Anywhere",
         [
             ("ctrl+p", "command palette: lessons, themes"),

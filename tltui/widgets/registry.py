@@ -58,11 +58,13 @@ REGISTRY: dict[str, LiveWidget] = {
             "Learning-rate cascade",
             "Keys set the base LR (log scale) and the per-group factor; a bar chart shows each "
             "group's LR, with the equivalent PyTorch optimizer code, ready to run for real.",
+            "tltui.widgets.lr_cascade:LrCascade",
         ),
         LiveWidget(
             "unfreeze-timeline",
             "Gradual unfreezing timeline",
             "Which group joins training at which epoch, set by keys and runnable as a real run.",
+            "tltui.widgets.unfreeze_timeline:UnfreezeTimeline",
         ),
         LiveWidget(
             "augment-gallery",

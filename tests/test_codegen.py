@@ -1,0 +1,175 @@
+"""The generated PyTorch script: valid Python for every kind of config, exact LRs, and, run against real
+torch in a child process, the model and optimizer the engine builds (param groups, LRs, unfreezing,
+frozen BatchNorm)."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import subprocess
+import sys
+import textwrap
+
+import msgspec
+import pytest
+
+from tltui.codegen import WIDTH, command_line, describe, generate, lr_expression
+from tltui.groups import BACKBONE, GROUPS
+from tltui.presets import PRESETS, apply_preset
+from tltui.protocol import RunConfig
+from tltui.widgets.lr_cascade import FACTORS, LRS
+
+BASE = RunConfig(data="builtin-shifted", epochs=4)
+PLANS = [
+    {},
+    {"layer4": 2},
+    {"layer4": 2, "layer3": 3, "layer2": 4},
+    {"stem": 4, "layer1": 4},
+]
+
+
+def many_configs() -> list[RunConfig]:
+    configs = []
+    presets = [apply_preset(BASE, name) for name in PRESETS]
+    for preset, optimizer, schedule in itertools.product(presets, ("sgd", "adamw"), ("constant", "cosine", "onecycle")):
+        configs.append(msgspec.structs.replace(preset, optimizer=optimizer, schedule=schedule))
+    for plan, bn in itertools.product(PLANS, ("freeze", "train")):
+        configs.append(msgspec.structs.replace(BASE, frozen=BACKBONE, unfreeze=plan, bn=bn, lr_decay=0.385))
+    configs += [
+        msgspec.structs.replace(BASE, weights=weights, data=data, label_smoothing=smoothing, augment=augment)
+        for weights, data, smoothing, augment in (
+            ("none", "/data/birds", 0.1, ()),
+            ("imagenet-v1", "./my \"quoted\" birds", 0.0, ("flip",)),
+            ("/runs/20261126-1405", "builtin", 0.0, ("crop", "color")),
+        )
+    ]
+    configs.append(msgspec.structs.replace(BASE, group_lrs={"head": 0.05, "layer4": 1e-3}, frozen=("stem",)))
+    for config in configs:
+        config.check()
+    return configs
+
+
+CONFIGS = many_configs()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: command_line(c)[12:60])
+def test_the_script_is_valid_python_within_a_code_views_width(config):
+    code = generate(config)
+    compile(ast.parse(code), "<generated>", "exec")
+    paths = [text for text in (config.data, config.weights) if "/" in text]
+    long = [line for line in code.splitlines() if len(line) > WIDTH and not any(p in line for p in paths)]
+    assert not long
+
+
+def test_each_lr_in_the_code_is_exactly_the_configs():
+    for lr, decay, group in itertools.product(LRS, FACTORS, GROUPS):
+        config = RunConfig(lr=lr, lr_decay=decay)
+        value = eval(lr_expression(config, group), {"HEAD_LR": lr, "DECAY": decay})
+        assert value == config.group_lr(group), (lr, decay, group)
+    override = RunConfig(group_lrs={"layer4": 0.003})
+    assert lr_expression(override, "layer4") == "0.003"
+
+
+def test_the_header_says_what_trains_when_and_the_tltui_command():
+    config = msgspec.structs.replace(BASE, frozen=BACKBONE, unfreeze={"layer4": 3, "layer3": 3}, lr_decay=0.3)
+    assert describe(config) == "head trains from the start; layer3, layer4 join at epoch 3; stem..layer2 frozen throughout"
+    code = generate(config)
+    assert "--freeze stem,layer1,layer2,layer3,layer4" in code and "--unfreeze 3:layer3,3:layer4" in code
+    assert code.count('unfreeze(model, optimizer, "') == 2
+
+
+# -- against torch (a child process: the test process stays free of torch) -------------------------
+
+DRIVER = textwrap.dedent(
+    """
+    import contextlib, json, sys
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    from torchvision.models import resnet50
+
+    class Images(TensorDataset):
+        classes = ["a", "b", "c"]
+
+    def state(ns, model, optimizer, key):
+        return {"groups": [(pg["name"], pg[key]) for pg in optimizer.param_groups],
+                "grads": {g: sorted({p.requires_grad for p in ns["params"](model, g)}) for g in ns["GROUPS"]},
+                "bns": {g: [m.training for n in ns["GROUPS"][g] for m in getattr(model, n).modules()
+                            if isinstance(m, torch.nn.BatchNorm2d)] for g in ns["GROUPS"]}}
+
+    results = []
+    for case in json.load(sys.stdin):
+        ns, outcome = {"__name__": "generated"}, {"epochs": []}
+        exec(compile(case["code"], "generated", "exec"), ns)
+        weights = case["weights_file"] or None  # None stands in for ImageNet's weights
+        if weights:
+            torch.save(resnet50(num_classes=7).state_dict(), weights)
+        torch.manual_seed(0)
+        x, y = torch.randn(2, 3, 16, 16), torch.tensor([0, 2])  # one step of two images per epoch
+        ns["loaders"] = lambda: (DataLoader(Images(x, y), 2, shuffle=True), DataLoader(Images(x, y), 2))
+        build, evaluate, held = ns["build"], ns["evaluate"], {}
+
+        def build_and_record(num_classes, device="cpu"):
+            model, optimizer = held["model"], held["optimizer"] = build(num_classes, device=device, weights=weights)
+            outcome["built"] = state(ns, model, optimizer, "lr")
+            outcome["fc"] = list(model.fc.weight.shape)
+            outcome["conv1_from_file"] = bool(weights) and torch.equal(model.conv1.weight,
+                                                                       torch.load(weights)["conv1.weight"])
+            return model, optimizer
+
+        def evaluate_and_record(model, loader, device):  # called after each epoch's training
+            optimizer = held["optimizer"]
+            outcome["epochs"].append(state(ns, model, optimizer, "base_lr" if "base_lr" in optimizer.param_groups[0]
+                                           else "lr"))
+            return evaluate(model, loader, device)
+
+        ns["build"], ns["evaluate"] = build_and_record, evaluate_and_record
+        with contextlib.redirect_stdout(sys.stderr):
+            ns["main"]()
+        results.append(outcome)
+    json.dump(results, sys.stdout)
+    """
+)
+
+TORCH_CASES = [
+    apply_preset(BASE, "fine-tune-late", optimizer="adamw", schedule="onecycle", epochs=2),
+    msgspec.structs.replace(BASE, frozen=BACKBONE, unfreeze={"layer4": 2, "layer3": 3, "stem": 4}, lr_decay=0.3),
+    msgspec.structs.replace(BASE, frozen=("stem", "layer1"), bn="train", schedule="constant", epochs=2),
+    apply_preset(BASE, "head-then-unfreeze", epochs=2, weights="WEIGHTS_FILE"),
+]
+
+
+def engine_order(config: RunConfig, epoch: int) -> list[str]:
+    """The engine's param groups during ``epoch``: those of epoch 1, then each joiner as it joins."""
+    order = list(config.trainable_at(1))
+    for e in range(2, epoch + 1):
+        order += [g for g in config.trainable_at(e) if g not in order]
+    return order
+
+
+@pytest.mark.slow
+def test_the_script_builds_the_engines_model_and_optimizer_in_torch(tmp_path):
+    weights_file = str(tmp_path / "backbone.pt")
+    cases = [msgspec.structs.replace(c, weights=weights_file) if c.weights == "WEIGHTS_FILE" else c
+             for c in TORCH_CASES]
+    payload = [{"code": generate(c), "weights_file": weights_file if c.weights == weights_file else ""}
+               for c in cases]
+    result = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(payload), capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for config, outcome in zip(cases, json.loads(result.stdout)):
+        # As built (weights=None standing in for ImageNet's): exactly the trainable groups, each at its group_lr.
+        built = outcome["built"]
+        assert built["groups"] == [[g, config.group_lr(g)] for g in config.trainable_at(1)]
+        assert built["grads"] == {g: [g in config.trainable_at(1)] for g in GROUPS}
+        assert outcome["fc"] == [3, 2048]
+        assert outcome["conv1_from_file"] == (config.weights == weights_file)
+        # Trained for real on a few random images: groups join at their epochs, frozen BatchNorm stays in eval.
+        assert len(outcome["epochs"]) == config.epochs
+        for epoch, seen in enumerate(outcome["epochs"], 1):
+            trainable = config.trainable_at(epoch)
+            assert seen["groups"] == [[g, config.group_lr(g)] for g in engine_order(config, epoch)]
+            assert seen["grads"] == {g: [g in trainable] for g in GROUPS}
+            for group, modes in seen["bns"].items():
+                expected = group in trainable or config.bn == "train"
+                assert modes == [expected] * len(modes), (epoch, group)
