@@ -12,7 +12,7 @@ from tltui.screens.help import KEYS, HelpScreen
 from tltui.screens.lesson import LessonScreen
 from tltui.widgets.contents import Contents
 from tltui.widgets.lesson_view import LessonView
-from tltui.widgets.registry import PlannedWidget, UnknownWidget
+from tltui.widgets.registry import REGISTRY, LiveWidget, PlannedWidget, UnknownWidget
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
@@ -176,9 +176,10 @@ async def test_corrupt_progress_starts_fresh_with_a_notice(data_dir):
 
 
 @pytest.fixture
-def odd_lessons(tmp_path):
+def odd_lessons(tmp_path, monkeypatch):
+    monkeypatch.setitem(REGISTRY, "time-machine", LiveWidget("time-machine", "Time machine", "Goes back."))
     (tmp_path / "01-odd.md").write_text(
-        "# Odd widgets\n\nText.\n\n```tltui freeze-board\n```\n\n```tltui warp-drive\n```\n"
+        "# Odd widgets\n\nText.\n\n```tltui time-machine\n```\n\n```tltui warp-drive\n```\n"
     )
     (tmp_path / "02-plain.md").write_text("# Plain\n\nNothing live here.\n")
     return load_lessons(tmp_path)
