@@ -203,6 +203,7 @@ async def test_every_key_of_every_screen_is_in_the_help():
     from tltui.widgets.code_view import ConfigWidget
     from tltui.widgets.freeze_board import FreezeBoard
     from tltui.widgets.lr_cascade import LrCascade
+    from tltui.widgets.quiz import QuadrantQuiz
     from tltui.widgets.race import Race
     from tltui.widgets.run_view import RunView
     from tltui.widgets.unfreeze_timeline import UnfreezeTimeline
@@ -211,7 +212,7 @@ async def test_every_key_of_every_screen_is_in_the_help():
     names = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "minus": "-",
              "plus": "+", "equals_sign": "+"}
     for owner in (TrainScreen, RunsScreen, RunView, Race, FreezeBoard, ConfigWidget, LrCascade, UnfreezeTimeline,
-                  TutorApp):
+                  QuadrantQuiz, TutorApp):
         for binding in owner.BINDINGS:
             for key in binding.key.split(","):
                 assert names.get(key, key) in documented, (owner.__name__, key)

@@ -69,6 +69,17 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Quadrant quiz (lesson 5)",
+        [
+            ("arrow keys", "move on the grid or the list; scroll the reasoning"),
+            ("1  2  3  4  5", "choose a quadrant (1-4) or a strategy (1-5)"),
+            ("enter", "choose; then the next scenario"),
+            ("e", "check it: run the real experiment and show its curves"),
+            ("r", "a new round in a new order (after the last scenario)"),
+            ("escape", "give the keys back to the lesson"),
+        ],
+    ),
+    (
         "Anywhere",
         [
             ("ctrl+p", "command palette: lessons, themes"),

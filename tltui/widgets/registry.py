@@ -52,6 +52,7 @@ REGISTRY: dict[str, LiveWidget] = {
             "Quadrant quiz",
             "Scenarios to place in the four quadrants (data size x domain similarity), then a "
             "strategy to pick, with the reasoning after each answer and a real experiment to check it.",
+            "tltui.widgets.quiz:QuadrantQuiz",
         ),
         LiveWidget(
             "lr-cascade",

@@ -1,0 +1,47 @@
+"""The real experiments behind the quiz's "check it" key: two runs of the worker, same data, split and
+seed, that differ only in what trains.
+
+The tiny backbone (its pretrained weights ship with tltui) makes them seconds on a CPU; without it,
+ResNet-50 with ImageNet weights at 64 px takes about a minute. Without either, nothing runs: the quiz
+never shows a prediction as a measurement.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from tltui.groups import BACKBONE
+from tltui.protocol import Capabilities, RunConfig
+
+#: Per backbone: the weights to ask for and the recipe of both arms.
+RECIPES: dict[str, RunConfig] = {
+    "tiny": RunConfig(model="tiny", weights="pretrained", epochs=10, optimizer="adamw", lr=2e-3,
+                      weight_decay=0.05),
+    "resnet50": RunConfig(model="resnet50", weights="imagenet", epochs=5, image_size=64, lr=1e-2),
+}
+#: Experiment name -> (data, images per class, [(arm label, fields that differ)]).
+EXPERIMENTS: dict[str, tuple[str, int, list[tuple[str, dict]]]] = {
+    "sketches": ("builtin-shifted", 20, [
+        ("feature extraction", {"frozen": BACKBONE, "augment": ()}),
+        ("fine-tune all", {"frozen": (), "augment": ("crop", "flip")}),
+    ]),
+}
+
+
+def check_backbone(caps: Capabilities | None) -> str:
+    """The backbone the checks use on this worker: tiny if it has its weights, else resnet50 with
+    ImageNet weights cached, else '' (nothing can be measured)."""
+    if caps is None:
+        return ""
+    if "pretrained" in caps.models.get("tiny", ()):
+        return "tiny"
+    if "imagenet" in caps.cached_weights:
+        return "resnet50"
+    return ""
+
+
+def check_runs(name: str, backbone: str) -> list[tuple[str, RunConfig]]:
+    """The (label, config) of each arm of experiment ``name`` on ``backbone``."""
+    data, per_class, arms = EXPERIMENTS[name]
+    base = msgspec.structs.replace(RECIPES[backbone], data=data, limit_per_class=per_class, seed=0)
+    return [(label, msgspec.structs.replace(base, **fields)) for label, fields in arms]
