@@ -260,6 +260,15 @@ def test_progress_reports_during_an_epoch(tmp_path, monkeypatch):
     assert all(p["steps"] == 10 and p["images_per_s"] > 0 and p["eta"] >= 0 for p in progress)
 
 
+def test_epochs_shorter_than_the_progress_interval_still_report_progress(tmp_path, monkeypatch):
+    monkeypatch.setattr("tltui.engine.train.PROGRESS_MIN_INTERVAL_S", 0.2)
+    cfg = config(model="tiny", frozen=BACKBONE, augment=("flip",), batch_size=16, epochs=40)
+    recorder = run(cfg, tmp_path)
+    epochs = recorder.of(Epoch)
+    assert epochs[-1]["elapsed"] > 0.4 and epochs[0]["elapsed"] < 0.2  # epochs far shorter than the interval
+    assert recorder.of(Progress)
+
+
 @pytest.mark.slow
 def test_a_short_run_on_builtin_learns(tmp_path):
     """From random weights (no ImageNet here): frozen random features stay near chance on this set, by

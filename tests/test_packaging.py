@@ -25,6 +25,7 @@ def test_wheel_contains_every_lesson(tmp_path):
         assert f"tltui/lessons/{lesson}" in names
     assert "tltui/app.tcss" in names
     assert "tltui/cli.py" in names
+    assert "tltui/engine/weights/tiny.pt" in names  # the tiny backbone's pretrained weights ship with tltui
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     found = subprocess.run(

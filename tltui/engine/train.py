@@ -161,6 +161,9 @@ class Trainer:
         self.elapsed_before = 0.0
         self.started = time.monotonic()
         self.last_save = time.monotonic()
+        # When the last Progress went out: the interval runs across epochs, so epochs shorter than it
+        # (the tiny backbone's) still report progress now and then.
+        self.last_report = time.monotonic()
         self.val_seconds = 0.0
         self.notes = list(prep.notes)
         self.scaler_state: dict = {}
@@ -269,7 +272,6 @@ class Trainer:
         seen, seconds = self.partial["seen"], self.partial["seconds"]
         every = max(1, steps // PROGRESS_PER_EPOCH)
         pending: list[tuple[int, torch.Tensor]] = []
-        last_report = time.monotonic()
         clock = time.monotonic()
         for s in range(self.step_in_epoch, steps):
             if self.should_stop():
@@ -290,8 +292,8 @@ class Trainer:
             self._check_finite(pending, epoch)
             pending = []
             now = time.monotonic()
-            if now - last_report >= PROGRESS_MIN_INTERVAL_S:
-                last_report = now
+            if now - self.last_report >= PROGRESS_MIN_INTERVAL_S:
+                self.last_report = now
                 spent = seconds + now - clock
                 per_step = spent / (s + 1)
                 self.emit(Progress, epoch=epoch, step=s + 1, steps=steps, train_loss=loss_sum.item() / seen,
