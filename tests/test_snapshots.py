@@ -65,9 +65,9 @@ async def _start_training(pilot, stop_after: int | None = None) -> None:
 
 
 def test_training_screen_mid_run(snap_compare, monkeypatch):
-    monkeypatch.setenv("FAKE_STOP_AFTER", "14")
+    monkeypatch.setenv("FAKE_STOP_AFTER", "6")
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE,
-                        run_before=lambda pilot: _start_training(pilot, stop_after=14))
+                        run_before=lambda pilot: _start_training(pilot, stop_after=6))
 
 
 def test_training_screen_finished(snap_compare):
