@@ -55,7 +55,7 @@ def _render_chunk(label: int, n: int, size: int, rng: np.random.Generator, shift
     def draw(low: float, high: float) -> np.ndarray:
         return rng.uniform(low, high, (n, 1, 1)).astype(np.float32)
 
-    image, base = _background(n, xs, ys, rng)
+    image, base = background(n, xs, ys, rng)
     cx, cy, scale = draw(-0.35, 0.35), draw(-0.35, 0.35), draw(0.45, 0.8)
     name = CLASSES[label]
     # Oriented classes keep their orientation (within 12 degrees); the rest turn freely.
@@ -117,30 +117,31 @@ def _sharp(wave: np.ndarray) -> np.ndarray:
     return np.clip(0.5 + 2.5 * wave, 0, 1)
 
 
-def _colours(background: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _colours(base: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Two colours of random hue per image: the first differs from the background in brightness by
     0.3 to 0.5, the second from the first, so the patch and its pattern are always visible."""
-    n = background.shape[0]
+    n = base.shape[0]
 
-    def away_from(luma: np.ndarray) -> np.ndarray:
+    def away_from(brightness: np.ndarray) -> np.ndarray:
         step = rng.uniform(0.3, 0.5, (n, 1, 1, 1)).astype(np.float32)
-        return np.where(luma < 0.5, luma + step, luma - step)
+        return np.where(brightness < 0.5, brightness + step, brightness - step)
 
-    first_luma = away_from(_luma(background))
+    first_luma = away_from(luma(base))
     second_luma = away_from(first_luma)
     hues = rng.uniform(0, 1, (2, n, 1, 1, 3)).astype(np.float32)
-    return _with_luma(hues[0], first_luma), _with_luma(hues[1], second_luma)
+    return with_luma(hues[0], first_luma), with_luma(hues[1], second_luma)
 
 
-def _luma(colour: np.ndarray) -> np.ndarray:
+def luma(colour: np.ndarray) -> np.ndarray:
     return colour @ np.array([[0.299], [0.587], [0.114]], np.float32)
 
 
-def _with_luma(colour: np.ndarray, luma: np.ndarray) -> np.ndarray:
-    return np.clip(colour - _luma(colour) + luma, 0, 1)
+def with_luma(colour: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``colour`` moved to brightness ``target``, its hue kept."""
+    return np.clip(colour - luma(colour) + target, 0, 1)
 
 
-def _background(n: int, xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def background(n: int, xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A base colour with a slow colour wave, and a few random rectangles as clutter; (image, base)."""
     size = xs.shape[-1]
     base = rng.uniform(0.1, 0.9, (n, 1, 1, 3)).astype(np.float32)

@@ -155,7 +155,7 @@ def _render_chunk(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, size: int
     row = np.clip(((py + 1) / 2 * fine).astype(np.int64), 0, fine - 1)
     flat = ((rows[:, None] * fine + row) * fine + col).ravel()
     axis = ((np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1)
-    image, base = builtin._background(n, axis[None, None, :], axis[None, :, None], rng)
+    image, base = builtin.background(n, axis[None, None, :], axis[None, :, None], rng)
     colours = _ink_colours(base[:, 0, 0, :], rng)  # (n, 4, 3)
     point_colour = colours[rows[:, None], which].reshape(-1, 3)
     hits = np.bincount(flat, minlength=n * fine * fine).reshape(n, size, 2, size, 2)
@@ -172,8 +172,8 @@ def _render_chunk(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, size: int
 def _ink_colours(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A colour per map, ``(n, 4, 3)``: random hues, all 0.3 to 0.5 away from the background's brightness."""
     n = base.shape[0]
-    luma = builtin._luma(base)[:, None, :]  # (n, 1, 1)
+    luma = builtin.luma(base)[:, None, :]  # (n, 1, 1)
     step = rng.uniform(0.3, 0.5, (n, 1, 1))
     target = np.where(luma < 0.5, luma + step, luma - step)
     hues = rng.uniform(0, 1, (n, MAX_MAPS, 3))
-    return builtin._with_luma(hues, target).astype(np.float32)
+    return builtin.with_luma(hues, target).astype(np.float32)
