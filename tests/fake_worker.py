@@ -4,7 +4,7 @@ Speaks the real protocol (tltui.protocol). Each start_run replays a recorded eve
 ``tests/data``: ``scratch.jsonl`` for ``weights none``, ``pretrained.jsonl`` otherwise, with the new
 run id and the requested config in its started event. Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
 ``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
-seconds between events.
+seconds between events. Picture requests get made-up pictures (tests/fake_pictures.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import msgspec
 
+import fake_pictures
 from tltui import protocol
 from tltui.protocol import Capabilities, Error, EventMessage, Hello, Reply, RunSummary
 
@@ -70,13 +71,19 @@ def handle(request: protocol.AnyRequest) -> object:
         return {"run_id": request.run_id, "replayed": 0, "following": False}
     if isinstance(request, protocol.CancelRun):
         return {"run_id": request.run_id}
+    if isinstance(request, protocol.PICTURE_REQUESTS):
+        return fake_pictures.answer(request)
     raise ValueError(f"the fake worker does not do {type(request).__name__}")
 
 
+CACHED = [w for w in os.environ.get("FAKE_WEIGHTS", "").split(",") if w]
 CAPABILITIES = Capabilities(
     host="fake-host", tltui_version="0", torch_version="0.0+fake", devices=["cpu"],
-    cached_weights=[w for w in os.environ.get("FAKE_WEIGHTS", "").split(",") if w],
-    weights_dir="/fake/hub/checkpoints",
+    cached_weights=CACHED, weights_dir="/fake/hub/checkpoints",
+    models={  # as a real worker reports them: the tiny backbone's weights ship with tltui
+        "resnet50": (["pretrained"] if "imagenet" in CACHED else []) + CACHED + ["none"],
+        "tiny": ["pretrained", "none"],
+    },
 )
 
 

@@ -201,7 +201,9 @@ async def test_every_key_of_every_screen_is_in_the_help():
     from tltui.screens.runs import RunsScreen
     from tltui.screens.train import TrainScreen
     from tltui.widgets.code_view import ConfigWidget
+    from tltui.widgets.features import FeatureWalk, LayerFeatures
     from tltui.widgets.freeze_board import FreezeBoard
+    from tltui.widgets.gallery import AugmentGallery
     from tltui.widgets.lr_cascade import LrCascade
     from tltui.widgets.quiz import QuadrantQuiz
     from tltui.widgets.race import Race
@@ -212,7 +214,7 @@ async def test_every_key_of_every_screen_is_in_the_help():
     names = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "minus": "-",
              "plus": "+", "equals_sign": "+"}
     for owner in (TrainScreen, RunsScreen, RunView, Race, FreezeBoard, ConfigWidget, LrCascade, UnfreezeTimeline,
-                  QuadrantQuiz, TutorApp):
+                  QuadrantQuiz, AugmentGallery, LayerFeatures, FeatureWalk, TutorApp):
         for binding in owner.BINDINGS:
             for key in binding.key.split(","):
                 assert names.get(key, key) in documented, (owner.__name__, key)

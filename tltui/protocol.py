@@ -274,7 +274,136 @@ class GetEvents(Request, tag="events"):
     follow: bool = False
 
 
-AnyRequest = Union[GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents]
+# ----------------------------------------------------------------------------------------------
+# Pictures for the lessons' widgets: requests, and the results of their replies (engine/inspect.py)
+
+
+class Picture(msgspec.Struct, kw_only=True):
+    """A small RGB image: ``width * height * 3`` bytes, row by row (base64 in JSON), and its caption."""
+
+    width: int
+    height: int
+    rgb: bytes
+    label: str = ""
+
+
+class Gallery(Request, tag="gallery"):
+    """``count`` variants of one training image made by the training transforms; ``data`` is ``builtin``,
+    ``builtin-shifted`` or a folder; ``index`` counts modulo the training images; pictures ``display`` px."""
+
+    data: str = "builtin"
+    index: int = 0
+    augment: tuple[str, ...] = AUGMENTS
+    image_size: int = 64
+    count: int = 3
+    seed: int = 0
+    display: int = 16
+
+
+class Filters(Request, tag="filters"):
+    """conv1's filters of a backbone with the given weights (``none``: random, seed 0)."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+
+
+class Activations(Request, tag="activations"):
+    """The ``channels`` most active maps of each backbone group for built-in validation image ``index``."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+    index: int = 0
+    channels: int = 2
+    display: int = 10
+
+
+class FeatureWalk(Request, tag="feature_walk"):
+    """Built-in validation image ``index`` through the frozen backbone: its pooled features, and the class
+    scores of a linear head the worker fits on the built-in training images' features."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+    index: int = 0
+    display: int = 24
+
+
+PICTURE_REQUESTS = (Gallery, Filters, Activations, FeatureWalk)
+
+
+class ChannelStats(msgspec.Struct, kw_only=True):
+    """Per channel (R, G, B) mean and standard deviation of an image."""
+
+    mean: list[float]
+    std: list[float]
+
+
+class GalleryReply(msgspec.Struct, kw_only=True):
+    source: str
+    label: str
+    index: int
+    augment: list[str]
+    image_size: int
+    original: Picture
+    """The validation transform's output (no augmentation), before Normalize."""
+    variants: list[Picture]
+    """The training transform's outputs, Normalize undone for display."""
+    normalised: Picture
+    """``original`` after Normalize, each channel's [-2.7, 2.7] shown as [0, 255]."""
+    before: ChannelStats
+    after: ChannelStats
+    digit: Picture
+    digit_flipped: Picture
+    """``digit`` flipped top to bottom: a transform no run uses, because it breaks labels."""
+
+
+class FiltersReply(msgspec.Struct, kw_only=True):
+    model: str
+    weights: str
+    kernel: int
+    filters: list[Picture]
+    """Each filter scaled to its own min..max; RGB are its three input channels."""
+
+
+class GroupMaps(msgspec.Struct, kw_only=True):
+    group: str
+    channels: int
+    height: int
+    width: int
+    maps: list[Picture]
+    """The most active channels' maps, each scaled to its own maximum; labels ``ch N``."""
+
+
+class ActivationsReply(msgspec.Struct, kw_only=True):
+    model: str
+    weights: str
+    image_size: int
+    index: int
+    source: str
+    label: str
+    image: Picture
+    groups: list[GroupMaps]
+
+
+class WalkReply(msgspec.Struct, kw_only=True):
+    model: str
+    weights: str
+    image_size: int
+    index: int
+    source: str
+    label: str
+    image: Picture
+    features: list[float]
+    classes: list[str]
+    scores: list[float]
+    """Softmax probabilities of the head, one per class."""
+    head: str
+    train_acc: float
+    val_acc: float
+
+
+AnyRequest = Union[
+    GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
+]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -114,7 +114,19 @@ class Worker:
             return self._cancel(request.run_id)
         if isinstance(request, GetEvents):
             return self._events(conn, request)
+        if isinstance(request, protocol.PICTURE_REQUESTS):
+            return await self._picture(request)
         raise _Refused(f"unsupported request {type(request).__name__}")
+
+    async def _picture(self, request: protocol.Request) -> object:
+        """A lesson widget's pictures, computed in a thread: runs and other requests go on meanwhile."""
+        from tltui.engine import inspect
+        from tltui.engine.errors import BadInput
+
+        try:
+            return await asyncio.to_thread(inspect.answer, request)
+        except BadInput as error:
+            raise _Refused(str(error)) from None
 
     async def _prepare(self, config: protocol.RunConfig) -> object:
         from tltui.engine.errors import BadInput

@@ -49,6 +49,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("h  a", "head only; train all"),
             ("[  ]  -  +", "less or more data per class; lower or higher LR"),
             ("d  b", "domain similarity; backbone (resnet50 or tiny)"),
+            ("v  w", "the setting as PyTorch code; write it to a file"),
             ("enter", "run the setting for real: its measured point joins the chart"),
         ],
     ),
@@ -77,6 +78,18 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("e", "check it: run the real experiment and show its curves"),
             ("r", "a new round in a new order (after the last scenario)"),
             ("escape", "give the keys back to the lesson"),
+        ],
+    ),
+    (
+        "Pictures (lessons 2, 3 and 7)",
+        [
+            ("c  f  o", "gallery: crop, flip, colour jitter on or off"),
+            ("r", "gallery: new random variants"),
+            ("d", "gallery: a folder of your own (enter loads it)"),
+            ("v", "explorer: conv1's filters or the activation maps"),
+            ("f", "explorer: the next 16 filters"),
+            ("w", "explorer: maps from pretrained or random weights"),
+            ("i  I", "next / previous image"),
         ],
     ),
     (

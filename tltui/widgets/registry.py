@@ -40,12 +40,14 @@ REGISTRY: dict[str, LiveWidget] = {
             "What each group sees",
             "conv1's 64 filters as pixel images, pretrained next to random, and the activation maps "
             "of one image at stem, layer1..layer4, computed by the worker.",
+            "tltui.widgets.features:LayerFeatures",
         ),
         LiveWidget(
             "feature-walk",
             "The feature-extraction walk",
             "An image goes through the frozen network; its 2048-d feature vector is drawn as a bar "
             "strip, then the new head's class scores.",
+            "tltui.widgets.features:FeatureWalk",
         ),
         LiveWidget(
             "quadrant-quiz",
@@ -72,6 +74,7 @@ REGISTRY: dict[str, LiveWidget] = {
             "Augmentation gallery",
             "A sample image and a grid of augmented variants made by the very transforms training "
             "uses, each switchable, with a label-breaking vertical flip.",
+            "tltui.widgets.gallery:AugmentGallery",
         ),
         LiveWidget(
             "freeze-board",

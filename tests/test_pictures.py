@@ -1,0 +1,183 @@
+"""The picture widgets in their lessons at 80x24, driven by keys against the fake worker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.widgets import Input, Static
+
+from tltui import protocol
+from tltui.app import TutorApp
+from tltui.lessons import load_lessons
+from tltui.link import WorkerLink
+from tltui.widgets.features import FeatureWalk, LayerFeatures
+from tltui.widgets.gallery import AugmentGallery
+from tltui.widgets.pictures import PicturePanel, PictureView
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[type, dict]]:
+    """Every request the UI sends to the worker: (request class, fields)."""
+    requests: list[tuple[type, dict]] = []
+    original = WorkerLink.request
+
+    async def spy(self, request_cls, **fields):
+        requests.append((request_cls, fields))
+        return await original(self, request_cls, **fields)
+
+    monkeypatch.setattr(WorkerLink, "request", spy)
+    return requests
+
+
+async def until(pilot, condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+async def open_widget(pilot, lesson: str, cls: type[PicturePanel]) -> PicturePanel:
+    """Open a lesson, focus its widget and wait for its first pictures."""
+    await pilot.press(lesson)
+    await until(pilot, lambda: pilot.app.screen.query(cls))
+    widget = pilot.app.screen.query_one(cls)
+    widget.focus()
+    await until(pilot, lambda: widget.loaded)
+    return widget
+
+
+async def settled(pilot, widget: PicturePanel) -> None:
+    await pilot.pause(0.05)
+    await until(pilot, lambda: not (widget._loading and widget._loading.is_running))
+
+
+def status(widget: PicturePanel) -> str:
+    return str(widget.query_one("#status", Static).render())
+
+
+def last(sent: list, cls: type) -> dict:
+    return [fields for request, fields in sent if request is cls][-1]
+
+
+async def test_gallery_keys_switch_transforms_and_draw_new_variants(sent):
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        gallery = await open_widget(pilot, "7", AugmentGallery)
+        assert last(sent, protocol.Gallery)["augment"] == ("crop", "flip", "color")
+        pictures = gallery.query(PictureView)
+        assert len(pictures) == 7 and all(p.picture is not None for p in pictures)
+        first = [p.picture.rgb for p in pictures]
+        await pilot.press("c")
+        await settled(pilot, gallery)
+        assert last(sent, protocol.Gallery)["augment"] == ("flip", "color")
+        assert "crop ✗ flip ✓ colour ✓" in status(gallery)
+        await pilot.press("o", "f")
+        await settled(pilot, gallery)
+        assert last(sent, protocol.Gallery)["augment"] == ()
+        assert "crop ✗ flip ✗ colour ✗" in status(gallery)
+        await pilot.press("c", "r")
+        await settled(pilot, gallery)
+        request = last(sent, protocol.Gallery)
+        assert request["augment"] == ("crop",) and request["seed"] == 1
+        assert "crop ✓ flip ✗ colour ✗" in status(gallery)
+        assert [p.picture.rgb for p in pictures] != first
+        await pilot.press("i", "i", "I")
+        await settled(pilot, gallery)
+        assert last(sent, protocol.Gallery)["index"] == 1 and "image 2/960" in status(gallery)
+        assert "breaks" in gallery.query_one("#digit-flipped", PictureView).picture.label
+
+
+async def test_gallery_takes_a_folder_and_says_when_it_is_not_there(sent, tmp_path):
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        gallery = await open_widget(pilot, "7", AugmentGallery)
+        await pilot.press("d")
+        field = gallery.query_one("#data", Input)
+        assert field.has_focus and gallery.has_class("-typing")
+        field.value = ""
+        await pilot.press(*"/no/such/docs", "enter")  # letters that are the gallery's keys go into the field
+        await settled(pilot, gallery)
+        assert last(sent, protocol.Gallery)["data"] == "/no/such/docs"
+        assert "no such folder: /no/such/docs" in status(gallery)
+        assert gallery.has_focus and not gallery.has_class("-typing")
+        await pilot.press("d")
+        field.value = str(tmp_path)
+        await pilot.press("escape")
+        assert gallery.has_focus and not gallery.has_class("-typing")
+        assert last(sent, protocol.Gallery)["data"] == "/no/such/docs"
+
+
+async def test_explorer_shows_filters_side_by_side_and_switches_the_maps_weights(sent):
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        explorer = await open_widget(pilot, "2", LayerFeatures)
+        asked = [(f["model"], f["weights"]) for cls, f in sent if cls is protocol.Filters]
+        assert asked == [("tiny", "pretrained"), ("tiny", "none")]  # no ImageNet weights: the tiny backbone
+        pretrained = explorer.query_one("#pretrained", PictureView)
+        random = explorer.query_one("#random", PictureView)
+        assert "fractals" in pretrained.caption and random.caption == "random (seed 0)"
+        assert pretrained.image.size == random.image.size == (27, 27)  # 4x4 filters of 3x3 shown x2, 1 px apart
+        assert "tiny ResNet conv1" in status(explorer) and "1-16 of 16" in status(explorer)
+        await pilot.press("v")
+        await settled(pilot, explorer)
+        about = explorer.query_one("#about", Static)
+        assert last(sent, protocol.Activations)["weights"] == "pretrained"
+        assert "tiny ResNet · pretrained (generated fractals" in str(about.render())
+        maps = explorer.query_one("#map-layer4-1", PictureView).picture
+        assert maps is not None and maps.label.startswith("ch ")
+        await pilot.press("w")
+        await settled(pilot, explorer)
+        assert last(sent, protocol.Activations)["weights"] == "none"
+        assert "random (seed 0)" in str(about.render())
+        await pilot.press("i")
+        await settled(pilot, explorer)
+        assert last(sent, protocol.Activations)["index"] == 1 and "image 2/240" in status(explorer)
+        await pilot.press("v")
+        await settled(pilot, explorer)
+        assert not explorer.query_one("#maps").display and explorer.query_one("#filters").display
+
+
+async def test_explorer_uses_imagenet_weights_when_the_worker_has_them(sent, monkeypatch):
+    monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        explorer = await open_widget(pilot, "2", LayerFeatures)
+        assert [f["model"] for cls, f in sent if cls is protocol.Filters] == ["resnet50", "resnet50"]
+        pretrained = explorer.query_one("#pretrained", PictureView)
+        assert "IMAGENET1K_V2" in pretrained.caption and pretrained.image.size == (31, 31)
+        assert "1-16 of 64" in status(explorer)
+        await pilot.press("f")
+        assert "17-32 of 64" in status(explorer)
+        assert len([1 for cls, _ in sent if cls is protocol.Filters]) == 2  # paging asks nothing new
+
+
+async def test_walk_steps_through_images(sent):
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        walk = await open_widget(pilot, "3", FeatureWalk)
+        assert "validation image 1/240" in status(walk)
+        features = str(walk.query_one("#features", Static).render())
+        assert "128 numbers" in features and "fitted by the worker" in features
+        assert "✓stripes-h" in str(walk.query_one("#scores", Static).render())
+        await pilot.press("i")
+        await settled(pilot, walk)
+        assert last(sent, protocol.FeatureWalk)["index"] == 1
+        assert "validation image 2/240" in status(walk) and "stripes-v" in status(walk)
+        await pilot.press("I", "I")
+        await settled(pilot, walk)
+        assert "validation image 240/240" in status(walk)
+        assert walk.query_one("#image", PictureView).picture.label == "gradient"
+
+
+async def test_a_dead_worker_is_said_and_pictures_come_back_after_restart():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        walk = await open_widget(pilot, "3", FeatureWalk)
+        app.link.kill()
+        await until(pilot, lambda: "worker stopped" in status(walk))
+        await pilot.press("W")
+        await until(pilot, lambda: walk.loaded)
+        assert "validation image 1/240" in status(walk)

@@ -1,0 +1,43 @@
+"""SVG snapshots of the picture widgets at 80x24, fed by the fake worker's made-up pictures (update with
+--snapshot-update after a deliberate change)."""
+
+from __future__ import annotations
+
+from tltui.app import TutorApp
+from tltui.lessons import load_lessons
+
+SIZE = (80, 24)
+
+
+def widget_shown(lesson: str, name: str, keys: tuple[str, ...] = ()):
+    """Open ``lesson``, bring its widget ``name`` to the top of the view with the focus, press ``keys``,
+    and wait until its pictures are in."""
+
+    async def run_before(pilot) -> None:
+        await pilot.press(lesson)
+        while not pilot.app.screen.view.complete:
+            await pilot.pause(0.01)
+        widget = pilot.app.screen.query_one(name)
+        widget.focus()
+        widget.scroll_visible(top=True, animate=False)
+        await pilot.press(*keys)
+        while not widget.loaded or (widget._loading and widget._loading.is_running):
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_augment_gallery(snap_compare):
+    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE,
+                        run_before=widget_shown("7", "AugmentGallery", ("c",)))
+
+
+def test_layer_features(snap_compare):
+    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE,
+                        run_before=widget_shown("2", "LayerFeatures"))
+
+
+def test_feature_walk(snap_compare):
+    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE,
+                        run_before=widget_shown("3", "FeatureWalk", ("i",)))
