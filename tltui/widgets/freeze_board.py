@@ -17,6 +17,7 @@ from tltui.client import WorkerError
 from tltui.costs import model_costs, step_cost
 from tltui.groups import GROUPS
 from tltui.link import WorkerLink
+from tltui.widgets.code_view import CodeView
 from tltui.prediction import RULE, SIMILARITY, predict
 from tltui.presets import configure
 from tltui.protocol import ConfigError, RunConfig
@@ -35,7 +36,8 @@ BACKBONES = {"resnet50": 224, "tiny": 32}
 
 class FreezeBoard(Vertical, can_focus=True):
     """Keys: up/down choose a group, space freezes or unfreezes it, h head only, a all, [ ] data,
-    - + learning rate, d domain, b backbone, enter runs it for real."""
+    - + learning rate, d domain, b backbone, v the setting as PyTorch code (w writes it), enter runs
+    it for real."""
 
     app: TutorApp
 
@@ -48,7 +50,10 @@ class FreezeBoard(Vertical, can_focus=True):
         &:focus { border: round $accent; }
         #board-top { height: 11; }
         #groups { width: 40; padding: 0 1; }
-        PlotextPlot { width: 1fr; }
+        PlotextPlot, CodeView { width: 1fr; }
+        CodeView { display: none; }
+        &.-code CodeView { display: block; }
+        &.-code PlotextPlot { display: none; }
         #totals, #controls { height: 1; padding: 0 1; }
         #rule { height: 3; padding: 0 1; color: $text-muted; }
         #measured { height: 2; padding: 0 1; }
@@ -67,6 +72,8 @@ class FreezeBoard(Vertical, can_focus=True):
         Binding("plus,equals_sign", "lr(1)", "Higher LR", show=False),
         Binding("d", "domain", "Domain", show=False),
         Binding("b", "backbone", "Backbone", show=False),
+        Binding("v", "code", "Code/chart"),
+        Binding("w", "write", "Write code", show=False),
         Binding("enter", "run", "Run it"),
     ]
 
@@ -85,6 +92,7 @@ class FreezeBoard(Vertical, can_focus=True):
         with Horizontal(id="board-top"):
             yield Static(id="groups")
             yield PlotextPlot()
+            yield CodeView("freeze_board", anchor="optimizer = ")
         yield Static(id="totals")
         yield Static(id="controls")
         yield Static(id="measured")
@@ -92,7 +100,7 @@ class FreezeBoard(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         self.border_title = "Freeze board"
-        self.border_subtitle = "↑↓ space h a · [ ] data · - + lr · d domain · b · enter run"
+        self.border_subtitle = "↑↓ space h a · [ ] data · - + lr · d · b · v code · w · enter run"
         self.app.link.watch(self)
         self.measured = [(run_id, backbone) for run_id, backbone in self.app.progress.board_runs]
         self._refresh()
@@ -164,6 +172,10 @@ class FreezeBoard(Vertical, can_focus=True):
         )
         self._measured_line()
         self._draw_chart()
+        try:
+            self.query_one(CodeView).show(self.config())
+        except ConfigError as error:
+            self.query_one(CodeView).show(RunConfig(), problem=str(error))
 
     def _draw_chart(self) -> None:
         plot = self.query_one(PlotextPlot)
@@ -247,6 +259,12 @@ class FreezeBoard(Vertical, can_focus=True):
     def action_backbone(self) -> None:
         self.backbone = "tiny" if self.backbone == "resnet50" else "resnet50"
         self._refresh()
+
+    def action_code(self) -> None:
+        self.toggle_class("-code")
+
+    def action_write(self) -> None:
+        self.query_one(CodeView).write()
 
     def on_focus(self) -> None:
         self._refresh()
