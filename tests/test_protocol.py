@@ -38,6 +38,7 @@ def test_trainable_groups_follow_the_unfreezing_plan():
         ({"unfreeze": {"layer4": 2}}, "layer4 is not frozen"),
         ({"frozen": ("layer4",), "unfreeze": {"layer4": 9}}, "between 2 and --epochs"),
         ({"frozen": GROUPS}, "nothing would train"),
+        ({"frozen": GROUPS, "unfreeze": {"head": 2}, "epochs": 2}, "nothing trains in epoch 1"),
         ({"augment": ("rotate",)}, "unknown augmentation 'rotate'"),
         ({"image_size": 8}, "--image-size must be between 16 and 1024"),
         ({"val_fraction": 1.0}, "--val-fraction must be between 0 and 1"),

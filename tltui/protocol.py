@@ -113,6 +113,8 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 )
         if not self.trainable_at(self.epochs):
             raise ConfigError("every group is frozen and none is unfrozen later: nothing would train")
+        if not self.trainable_at(1):
+            raise ConfigError("nothing trains in epoch 1: let a group (the head, at least) train from the start")
         for aug in self.augment:
             if aug not in AUGMENTS:
                 raise ConfigError(f"unknown augmentation {aug!r}: choose from {', '.join(AUGMENTS)}")

@@ -70,8 +70,6 @@ def prepare(config: RunConfig) -> Prepared:
         config.check()
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
-    if not config.trainable_at(1):
-        raise BadInput("nothing trains in epoch 1: leave at least the head unfrozen")
     trains_batchnorm = config.bn == "train" or any(g in config.trainable_at(config.epochs) for g in BACKBONE)
     if config.batch_size < 2 and trains_batchnorm:
         raise BadInput("--batch-size 1 cannot train BatchNorm layers: use 2 or more")

@@ -159,8 +159,6 @@ class ConfigWidget(Vertical, can_focus=True):
             self.config.check()
         except ConfigError as error:
             return str(error)
-        if not self.config.trainable_at(1):
-            return "nothing trains in epoch 1: let a group (the head, at least) train from the start"
         return ""
 
     def summary(self) -> str:
