@@ -24,13 +24,38 @@ class _Server(asyncssh.SSHServer):
 
 
 async def _run_command(process: asyncssh.SSHServerProcess) -> None:
+    """Run the command in a shell; copy the channel to its stdin and its stdout and stderr, both to
+    the end, to the channel; then exit with its code (as sshd does: no output is lost to a race)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     child = await asyncio.create_subprocess_shell(
         process.command or "true", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env,
     )
-    await process.redirect(stdin=child.stdin, stdout=child.stdout, stderr=child.stderr)
-    process.exit(await child.wait())
+
+    async def feed() -> None:
+        try:
+            while data := await process.stdin.read(65536):
+                child.stdin.write(data)
+                await child.stdin.drain()
+            child.stdin.close()
+        except (OSError, asyncssh.Error):
+            pass  # the command exited, or the client went away
+
+    async def drain(source: asyncio.StreamReader, sink: asyncssh.SSHWriter) -> None:
+        while data := await source.read(65536):
+            try:
+                sink.write(data)
+            except (OSError, asyncssh.Error):
+                return
+
+    feeding = asyncio.create_task(feed())
+    await asyncio.gather(drain(child.stdout, process.stdout), drain(child.stderr, process.stderr))
+    code = await child.wait()
+    feeding.cancel()
+    try:
+        process.exit(code)
+    except (OSError, asyncssh.Error):
+        pass  # the client is gone
 
 
 class SSHServer:

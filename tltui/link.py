@@ -160,13 +160,13 @@ class WorkerLink:
 
     async def refresh_runs(self) -> list[RunSummary]:
         """The worker's run store, as summaries; new runs get a model, runs lost with an earlier
-        worker get their status back."""
+        worker get their status back (from the replay of their last events, when they have any)."""
         summaries = [protocol.convert(s, RunSummary) for s in await self.request(protocol.ListRuns)]
         for summary in summaries:
             model = self.runs.get(summary.run_id)
             if model is None:
                 self.runs[summary.run_id] = RunModel.from_summary(summary)
-            elif model.lost:
+            elif model.lost and model.last_seq >= summary.last_seq:
                 model.lost, model.status = "", summary.status
         self._tell(lambda: self.Changed(self))
         return summaries
@@ -176,7 +176,8 @@ class WorkerLink:
         summaries = await self.refresh_runs()
         for summary in summaries:
             model = self.runs[summary.run_id]
-            if summary.status == "running" or (model.last_seq and model.last_seq < summary.last_seq):
+            behind = model.last_seq < summary.last_seq
+            if summary.status == "running" or (behind and (model.lost or model.last_seq)):
                 await self.load(summary.run_id)
 
     async def load(self, run_id: str) -> RunModel:

@@ -73,7 +73,7 @@ class RunModel:
         elif isinstance(event, Note):
             self.notes.append(event.message)
         elif isinstance(event, protocol.TERMINAL_EVENTS):
-            self.end = event
+            self.end, self.lost = event, ""
             self.progress = None
             self.status = {Finished: "finished", Failed: "failed", Cancelled: "cancelled"}[type(event)]
         return True
