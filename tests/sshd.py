@@ -4,8 +4,10 @@ system's own ``ssh`` client. Each session runs its command in a shell, as sshd w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -13,6 +15,8 @@ from pathlib import Path
 import asyncssh
 
 USER = "tester"
+_children: set[asyncio.subprocess.Process] = set()
+"""Commands still running; the server kills them when it closes, before its loop does."""
 
 
 class _Server(asyncssh.SSHServer):
@@ -29,8 +33,9 @@ async def _run_command(process: asyncssh.SSHServerProcess) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     child = await asyncio.create_subprocess_shell(
         process.command or "true", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env,
+        stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
     )
+    _children.add(child)
 
     async def feed() -> None:
         try:
@@ -51,6 +56,7 @@ async def _run_command(process: asyncssh.SSHServerProcess) -> None:
     feeding = asyncio.create_task(feed())
     await asyncio.gather(drain(child.stdout, process.stdout), drain(child.stderr, process.stderr))
     code = await child.wait()
+    _children.discard(child)
     feeding.cancel()
     try:
         process.exit(code)
@@ -106,7 +112,12 @@ class SSHServer:
         async def stop() -> None:
             self._acceptor.close()
             await self._acceptor.wait_closed()
+            for child in list(_children):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)  # the shell and what it started
+                await child.wait()
 
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
