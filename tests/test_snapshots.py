@@ -58,7 +58,10 @@ async def _start_training(pilot, stop_after: int | None = None) -> None:
     while not isinstance(pilot.app.screen, TrainScreen):
         await pilot.pause(0.05)
     screen = pilot.app.screen
+    while pilot.app.link.state != "ready":
+        await pilot.pause(0.05)
     await pilot.press("s")
+    pilot.app.clear_notifications()  # the form's note that it starts from the tiny backbone
     while screen.run is None or (screen.run.last_seq < stop_after if stop_after else screen.run.end is None):
         await pilot.pause(0.05)
     await charts_drawn(pilot)

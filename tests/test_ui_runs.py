@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 from textual.widgets import DataTable, Input
 
+from conftest import FAKE_WORKER
 from tltui.app import TutorApp
 from tltui.lessons import load_lessons
 from tltui.screens.runs import RunsScreen
 from tltui.screens.train import TrainScreen
 from tltui.widgets.race import Race
 from tltui.widgets.run_chart import RunChart
+from tltui.widgets.run_form import RunForm
 from tltui.widgets.run_view import RunView
 
 SIZE = (80, 24)
@@ -28,6 +31,8 @@ async def start_two_runs(pilot) -> None:
     await pilot.press("T")
     await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen))
     screen = pilot.app.screen
+    await until(pilot, lambda: pilot.app.link.state == "ready")
+    screen.query_one(RunForm).model = "resnet50"
     for weights in ("none", "imagenet"):
         screen.query_one("#weights", Input).value = weights
         await pilot.press("escape", "s")
@@ -117,3 +122,40 @@ async def test_race_with_pretrained_weights_runs_both_on_one_chart(monkeypatch):
         assert [label.split(":")[0] for label, _ in chart.series] == ["scratch", "pretrained"]
         pretrained = app.link.runs[race.runs["pretrained"]].config
         assert (pretrained.model, pretrained.weights) == ("resnet50", "pretrained")
+
+
+async def test_without_imagenet_weights_the_form_starts_from_the_tiny_backbone_and_says_so():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.link.state == "ready")
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        await pilot.pause(0.1)
+        form = app.screen.query_one(RunForm)
+        assert form.model == "tiny"
+        assert any("No ImageNet weights for ResNet-50 on fake-host" in n.message for n in app._notifications)
+        await pilot.press("s")
+        await until(pilot, lambda: app.screen.run is not None)
+        assert app.screen.run.config.model == "tiny"
+
+
+async def test_the_form_keeps_resnet50_where_its_weights_are_or_the_learner_chose(monkeypatch):
+    monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.link.state == "ready")
+        await pilot.pause(0.1)
+        assert app.screen.query_one(RunForm).model == "resnet50"
+        assert not any("No ImageNet" in n.message for n in app._notifications)
+    monkeypatch.delenv("FAKE_WEIGHTS")
+    monkeypatch.setenv("TLTUI_WORKER_CMD", f"sh -c 'sleep 1; exec \"$0\" \"$@\"' {shlex.join(FAKE_WORKER)}")
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        assert app.link.state != "ready"  # the learner types before the worker's hello
+        app.screen.query_one("#weights", Input).value = "none"
+        await until(pilot, lambda: app.link.state == "ready")
+        await pilot.pause(0.1)
+        assert app.screen.query_one(RunForm).model == "resnet50"

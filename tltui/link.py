@@ -48,6 +48,13 @@ class WorkerLink:
         self._task: asyncio.Task | None = None
         self._watchers: list[Widget] = []
 
+    @property
+    def pretrained_backbone(self) -> str:
+        """The backbone whose pretrained weights the worker has: resnet50 (ImageNet), else tiny (its
+        weights ship with tltui), else ''."""
+        models = self.capabilities.models if self.capabilities else {}
+        return next((m for m in ("resnet50", "tiny") if "pretrained" in models.get(m, ())), "")
+
     def describe(self) -> str:
         """One line for the status bar: where the worker runs, its device, torch, weights."""
         if self.state == "idle":
@@ -58,7 +65,7 @@ class WorkerLink:
             return f"worker stopped ({self.error[:40]}) · W restarts"
         caps = self.capabilities
         device = f"{caps.gpu_name} {caps.gpu_memory_gb:.0f} GB" if caps.gpu_name else "CPU"
-        weights = "ImageNet ✓" if "pretrained" in caps.models.get("resnet50", []) else "no ImageNet weights"
+        weights = "ImageNet ✓" if self.pretrained_backbone == "resnet50" else "no ImageNet"
         return f"● {caps.host} · {device} · torch {caps.torch_version.split('+')[0]} · {weights}"
 
     # -- watching --------------------------------------------------------------------------------

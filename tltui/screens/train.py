@@ -41,6 +41,7 @@ class TrainScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.run_id = ""
+        self._backbone_checked = False
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -54,6 +55,7 @@ class TrainScreen(Screen):
         self.app.link.ensure_started()
         self.query_one(RunView).show(None, "fill in the form, then press s (or enter)")
         self.query_one(RunView).focus()
+        self._check_backbone()
 
     def on_unmount(self) -> None:
         self.app.link.unwatch(self)
@@ -113,3 +115,19 @@ class TrainScreen(Screen):
     def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
         if self.run is not None:
             self.query_one(RunView).show(self.run)
+        self._check_backbone()
+
+    def _check_backbone(self) -> None:
+        """Once the worker has said hello: without ImageNet weights there, start the form from the
+        tiny backbone (its weights ship with tltui) and say so, unless the learner chose already."""
+        link = self.app.link
+        if self._backbone_checked or link.capabilities is None:
+            return
+        self._backbone_checked = True
+        form = self.query_one(RunForm)
+        if link.pretrained_backbone == "tiny" and form.model == "resnet50" and not form.touched:
+            form.model = "tiny"
+            self.notify(f"No ImageNet weights for ResNet-50 on {link.capabilities.host} (looked in "
+                        f"{link.capabilities.weights_dir}): the form starts from the tiny backbone, pretrained "
+                        "on generated fractals. ResNet-50 still runs with weights none or a weights file.",
+                        title="backbone", timeout=10)

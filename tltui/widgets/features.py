@@ -17,7 +17,7 @@ from textual.widgets import Static
 from tltui.groups import BACKBONE
 from tltui.protocol import Activations, ActivationsReply, Filters, FiltersReply, WalkReply
 from tltui.protocol import FeatureWalk as WalkRequest
-from tltui.widgets.pictures import PicturePanel, PictureView, pretrained_backbone, tile
+from tltui.widgets.pictures import PicturePanel, PictureView, tile
 
 PAGE = 16
 """Filters shown at once: a 4x4 grid of each weights, side by side."""
@@ -31,7 +31,7 @@ PARTIAL = " ▏▎▍▌▋▊▉█"
 
 
 def backbone(panel: PicturePanel) -> str:
-    return pretrained_backbone(panel.app.link.capabilities) or "resnet50"
+    return panel.app.link.pretrained_backbone or "resnet50"
 
 
 class LayerFeatures(PicturePanel):
@@ -99,7 +99,7 @@ class LayerFeatures(PicturePanel):
 
     async def load(self) -> None:
         model = backbone(self)
-        pretrained = pretrained_backbone(self.app.link.capabilities)
+        pretrained = self.app.link.pretrained_backbone
         if self.maps:
             weights = "none" if self.random or not pretrained else "pretrained"
             reply = await self.ask(Activations, ActivationsReply, model=model, weights=weights, index=self.index,
@@ -200,7 +200,7 @@ class FeatureWalk(PicturePanel):
         return f"image {self.index + 1} (the first time, the head is fitted too)"
 
     async def load(self) -> None:
-        model = pretrained_backbone(self.app.link.capabilities)
+        model = self.app.link.pretrained_backbone
         if not model:
             self.say("No pretrained weights on this worker: a frozen random backbone would show nothing.", error=True)
             return

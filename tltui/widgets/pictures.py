@@ -23,7 +23,7 @@ from textual.worker import Worker
 from tltui import protocol
 from tltui.client import WorkerError
 from tltui.link import WorkerLink
-from tltui.protocol import Capabilities, Picture
+from tltui.protocol import Picture
 
 if TYPE_CHECKING:
     from tltui.app import TutorApp
@@ -45,12 +45,6 @@ def tile(pictures: list[Picture], columns: int, scale: int = 1, gap: int = 1) ->
     for i, picture in enumerate(pictures):
         sheet.paste(to_image(picture, scale), ((i % columns) * (width + gap), (i // columns) * (height + gap)))
     return sheet
-
-
-def pretrained_backbone(caps: Capabilities | None) -> str:
-    """The backbone whose pretrained weights the worker has: resnet50 (ImageNet), else tiny, else ''."""
-    models = caps.models if caps else {}
-    return next((m for m in ("resnet50", "tiny") if "pretrained" in models.get(m, ())), "")
 
 
 class PictureView(Static):

@@ -29,14 +29,6 @@ if TYPE_CHECKING:
 RACE = RunConfig(data="builtin", limit_per_class=20, epochs=6, lr=1e-2, augment=("flip",), seed=0)
 
 
-def pretrained_backbone(link: WorkerLink) -> str:
-    """The backbone to race with pretrained weights: ResNet-50 where its ImageNet weights are on the
-    worker, else the tiny one whose weights ship with tltui; '' if the worker has neither."""
-    caps = link.capabilities
-    models = caps.models if caps else {}
-    return next((m for m in ("resnet50", "tiny") if "pretrained" in models.get(m, [])), "")
-
-
 class Race(Vertical, can_focus=True):
     """``r`` starts the race, ``c`` cancels it."""
 
@@ -99,7 +91,7 @@ class Race(Vertical, can_focus=True):
         if link.state == "gone":
             status.update(f"The worker stopped: {link.error}. Press W to restart it.")
             return
-        backbone = pretrained_backbone(link)
+        backbone = link.pretrained_backbone
         self.set_class(backbone != "resnet50" and not self.runs, "-ask-weights")
         if self._models():
             status.update("  ·  ".join(f"{label}: {self._state(m)}" for label, m in self._models()))
@@ -128,7 +120,7 @@ class Race(Vertical, can_focus=True):
 
     def action_race(self) -> None:
         typed = self.query_one("#weights", Input).value.strip()
-        backbone = pretrained_backbone(self.app.link)
+        backbone = self.app.link.pretrained_backbone
         if typed:
             self._start("resnet50", typed)
         elif backbone:

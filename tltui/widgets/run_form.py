@@ -63,6 +63,7 @@ class RunForm(Grid):
     def __init__(self, config: RunConfig | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.initial = config or RunConfig(data="builtin")
+        self._initial_values: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         c = self.initial
@@ -81,12 +82,31 @@ class RunForm(Grid):
             yield Label(label)
             yield Input(values[name], placeholder=placeholder, compact=True, id=name)
 
+    @property
+    def model(self) -> str:
+        return self.query_one("#model", Select).value
+
+    @model.setter
+    def model(self, name: str) -> None:
+        self.query_one("#model", Select).value = name
+
+    @property
+    def touched(self) -> bool:
+        """Whether anything in the form differs from what it started with."""
+        return self._values() != self._initial_values
+
+    def _values(self) -> dict[str, Any]:
+        return {widget.id: widget.value for widget in self.query("Input, Select")}
+
+    def on_mount(self) -> None:
+        self._initial_values = self._values()
+
     def config(self) -> RunConfig:
         """The config the form describes; ConfigError with one line if it cannot run."""
         fields: dict[str, Any] = {name: self._parse(name, self.query_one(f"#{name}", Input).value.strip())
                                   for name, _, _ in FIELDS}
         fields = {k: v for k, v in fields.items() if v is not None}
-        fields["model"] = self.query_one("#model", Select).value
+        fields["model"] = self.model
         preset = self.query_one("#preset", Select).value
         return configure(preset if isinstance(preset, str) else None, **fields)
 
