@@ -8,9 +8,13 @@ import os
 import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+
+from tltui.client import WorkerClient
 
 FAKE_WORKER = [sys.executable, str(Path(__file__).parent / "fake_worker.py")]
 
@@ -39,3 +43,26 @@ def fake_worker(monkeypatch):
     """The tutor's worker is the scripted fake (tests/fake_worker.py) unless a test overrides it."""
     monkeypatch.setenv("TLTUI_WORKER_CMD", shlex.join(FAKE_WORKER))
     return FAKE_WORKER
+
+
+async def until(pilot, condition, timeout: float = 30, what: str = "") -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or 'the condition'}"
+        await pilot.pause(0.05)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def worker(tmp_path_factory):
+    """One real worker (bridge and daemon) for a whole test module, in its own data dir."""
+    saved = os.environ.get("TLTUI_DATA_DIR")
+    data = tmp_path_factory.mktemp("worker-data")
+    os.environ["TLTUI_DATA_DIR"] = str(data)
+    client = WorkerClient()
+    await client.start()
+    yield client
+    await client.close(timeout=60)
+    stop_daemon(data)
+    if saved is not None:
+        os.environ["TLTUI_DATA_DIR"] = saved

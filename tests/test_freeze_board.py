@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
+from conftest import until
 from tltui.app import TutorApp
 from tltui.costs import model_costs, step_cost
 from tltui.groups import GROUPS
@@ -13,13 +13,6 @@ from tltui.prediction import predict
 from tltui.widgets.freeze_board import FreezeBoard
 
 SIZE = (80, 24)
-
-
-async def until(pilot, condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 def playground() -> TutorApp:
@@ -73,6 +66,10 @@ async def test_head_only_train_all_and_costs():
         await pilot.press("h")
         assert board.trainable == {"head"}
         assert "bwd 0.00" in str(board.query_one("#totals").render())
+        await pilot.press("escape")  # the keys go back to the lesson
+        assert app.screen.view.has_focus
+        await pilot.press("right")
+        assert app.screen.lesson.number == 10
 
 
 async def test_a_setting_that_cannot_run_says_so_and_starts_nothing():

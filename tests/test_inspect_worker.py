@@ -4,35 +4,18 @@ bad parameters refused in one line, the worker serving on."""
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
-import pytest_asyncio
 
-from conftest import stop_daemon
 
 from tltui import protocol
-from tltui.client import WorkerClient, WorkerError
+from tltui.client import WorkerError
 from tltui.protocol import RunConfig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 LONG_RUN = RunConfig(data="builtin", weights="none", image_size=32, limit_per_class=20, epochs=50, batch_size=16)
 """ResNet-50 from random weights, long enough to be still training when the pictures come (then cancelled)."""
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def worker(tmp_path_factory):
-    saved = os.environ.get("TLTUI_DATA_DIR")
-    data = tmp_path_factory.mktemp("worker-data")
-    os.environ["TLTUI_DATA_DIR"] = str(data)
-    client = WorkerClient()
-    await client.start()
-    yield client
-    await client.close(timeout=60)
-    stop_daemon(data)
-    if saved is not None:
-        os.environ["TLTUI_DATA_DIR"] = saved
 
 
 async def test_pictures_come_while_a_run_trains(worker):

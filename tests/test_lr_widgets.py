@@ -3,10 +3,10 @@ what each widget shows is exactly the RunConfig it sends."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
+from conftest import until
 from tltui.app import TutorApp
 from tltui.codegen import generate
 from tltui.groups import BACKBONE, GROUPS
@@ -19,13 +19,6 @@ from tltui.widgets.run_chart import RunChart
 from tltui.widgets.unfreeze_timeline import ROWS, Grid, UnfreezeTimeline
 
 SIZE = (80, 24)
-
-
-async def until(pilot, condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 @pytest.fixture

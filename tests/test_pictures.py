@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from textual.widgets import Input, Static
 
 from tltui import protocol
+from conftest import until
 from tltui.app import TutorApp
 from tltui.lessons import load_lessons
 from tltui.link import WorkerLink
@@ -30,13 +30,6 @@ def sent(monkeypatch) -> list[tuple[type, dict]]:
 
     monkeypatch.setattr(WorkerLink, "request", spy)
     return requests
-
-
-async def until(pilot, condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 async def open_widget(pilot, lesson: str, cls: type[PicturePanel]) -> PicturePanel:

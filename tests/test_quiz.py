@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
+from conftest import until
 from tltui.app import TutorApp
 from tltui.lessons import find_lesson, load_lessons
 from tltui.widgets.lesson_view import LessonView
@@ -28,13 +28,6 @@ def seed_with_first(scenario_id: str) -> int:
 
 def save_seed(data_dir, seed: int) -> None:
     (data_dir / "progress.json").write_text(json.dumps({"quiz": {KEY: {"seed": seed}}}))
-
-
-async def until(pilot, condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 async def open_quiz(pilot) -> QuadrantQuiz:

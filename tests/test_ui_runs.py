@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shlex
-import time
 
 from textual.widgets import DataTable, Input
 
-from conftest import FAKE_WORKER
+from conftest import FAKE_WORKER, until
 from tltui.app import TutorApp
 from tltui.lessons import load_lessons
 from tltui.screens.runs import RunsScreen
@@ -18,13 +17,6 @@ from tltui.widgets.run_form import RunForm
 from tltui.widgets.run_view import RunView
 
 SIZE = (80, 24)
-
-
-async def until(pilot, condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 async def start_two_runs(pilot) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from textual.widgets import Input
 
+from conftest import until as wait_until
 from tltui.app import TutorApp
 from tltui.client import local_worker_command
 from tltui.lessons import load_lessons
@@ -22,10 +22,8 @@ TINY = {"data": "builtin", "weights": "none", "image_size": "32", "epochs": "2",
 
 
 async def until(pilot, condition, timeout: float = 240, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
-        await pilot.pause(0.1)
+    """As conftest's, with room for real CPU training."""
+    await wait_until(pilot, condition, timeout, what)
 
 
 async def start_from_form(pilot, **values: str) -> TrainScreen:

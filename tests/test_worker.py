@@ -7,9 +7,7 @@ import os
 import random
 
 import pytest
-import pytest_asyncio
 
-from conftest import stop_daemon
 
 from tltui import protocol
 from tltui.client import WorkerClient, WorkerError
@@ -18,20 +16,6 @@ from tltui.protocol import MAX_LINE, RunConfig
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TINY = RunConfig(data="builtin", weights="none", image_size=32, limit_per_class=4, epochs=1, batch_size=16)
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def worker(tmp_path_factory):
-    saved = os.environ.get("TLTUI_DATA_DIR")
-    data = tmp_path_factory.mktemp("worker-data")
-    os.environ["TLTUI_DATA_DIR"] = str(data)
-    client = WorkerClient()
-    await client.start()
-    yield client
-    await client.close(timeout=60)
-    stop_daemon(data)
-    if saved is not None:
-        os.environ["TLTUI_DATA_DIR"] = saved
 
 
 async def run_to_end(client: WorkerClient, run_id: str, timeout: float = 240) -> list[protocol.RunEvent]:

@@ -27,6 +27,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("space  b  pgdn  pgup", "scroll a page"),
             ("g  G  home  end", "top / bottom of the lesson"),
             ("tab  shift+tab", "move between the live widgets of a lesson"),
+            ("escape", "leave a live widget: the lesson has the keys"),
         ],
     ),
     (
@@ -66,7 +67,6 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("v", "chart, code or the run's curve"),
             ("r  c", "run the setting for real; cancel the run"),
             ("w", "save the code as tltui_<widget>.py in the data dir"),
-            ("escape", "give the keys back to the lesson"),
         ],
     ),
     (
@@ -77,7 +77,6 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("enter", "choose; then the next scenario"),
             ("e", "check it: run the real experiment and show its curves"),
             ("r", "a new round in a new order (after the last scenario)"),
-            ("escape", "give the keys back to the lesson"),
         ],
     ),
     (

@@ -41,7 +41,7 @@ class LessonScreen(Screen):
         Binding("n,right", "next", "Next"),
         Binding("p,left", "previous", "Prev"),
         Binding("t", "toggle_contents", "Contents"),
-        Binding("escape", "close_contents", "Close", show=False),
+        Binding("escape", "back", "Back", show=False),
     ]
 
     def __init__(self, lessons: list[Lesson], start: Lesson) -> None:
@@ -146,6 +146,14 @@ class LessonScreen(Screen):
             self.action_close_contents()
         else:
             await self.show_contents()
+
+    def action_back(self) -> None:
+        """Give the keys back to the lesson from a live widget in it; else close the contents."""
+        focused = self.focused
+        if focused is not None and focused is not self.view and self.view in focused.ancestors:
+            self.view.focus()
+        else:
+            self.action_close_contents()
 
     def action_close_contents(self) -> None:
         """Hide the contents (on a wide screen only take the focus back to the lesson)."""

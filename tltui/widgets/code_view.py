@@ -17,7 +17,6 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
-from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static
 
 from tltui.client import WorkerError
@@ -114,7 +113,6 @@ class ConfigWidget(Vertical, can_focus=True):
         Binding("r", "run", "Run"),
         Binding("c", "cancel", "Cancel run"),
         Binding("w", "write_code", "Save code"),
-        Binding("escape", "leave", "Leave", show=False),
     ]
 
     VIEWS: tuple[str, ...] = ("code", "run")
@@ -199,14 +197,6 @@ class ConfigWidget(Vertical, can_focus=True):
 
     def action_write_code(self) -> None:
         self.query_one(CodeView).write()
-
-    def action_leave(self) -> None:
-        """Give the keys back to the lesson."""
-        outer = next((w for w in self.ancestors if isinstance(w, Widget) and w.focusable), None)
-        if outer is not None:
-            outer.focus()
-        else:
-            self.screen.set_focus(None)
 
     # -- the run -------------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
-from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static
 
 from tltui.client import WorkerError
@@ -100,7 +99,6 @@ class QuadrantQuiz(Vertical, can_focus=True):
         Binding("enter", "confirm", "Choose / next"),
         Binding("e", "check", "Check it"),
         Binding("r", "restart", "New round"),
-        Binding("escape", "leave", "Leave", show=False),
     ]
 
     def __init__(self, seed: str = "", **_options: str) -> None:
@@ -244,14 +242,6 @@ class QuadrantQuiz(Vertical, can_focus=True):
             self.stage = "quadrant" if self.index < len(self.order) else "done"
             self.cell, self.strategy_cursor = (1, 0), 0
             self._show()
-
-    def action_leave(self) -> None:
-        """Give the keys back to the lesson."""
-        outer = next((w for w in self.ancestors if isinstance(w, Widget) and w.focusable), None)
-        if outer is not None:
-            outer.focus()
-        else:
-            self.screen.set_focus(None)
 
     def action_restart(self) -> None:
         self._new_round(self.fixed_seed if self.fixed_seed is not None else random.randrange(2**31))
