@@ -63,9 +63,13 @@ def stats(rows: Rows) -> tuple[ChannelStats, ChannelStats]:
     return before, after
 
 
+def check_folder(data: str) -> None:
+    if data not in ("builtin", "builtin-shifted") and not Path(data).is_dir():
+        raise ValueError(f"no such folder: {data} (give a folder of class subfolders, or builtin)")
+
+
 def gallery(request: protocol.Gallery) -> GalleryReply:
-    if request.data not in ("builtin", "builtin-shifted") and not Path(request.data).is_dir():
-        raise ValueError(f"no such folder: {request.data} (give a folder of class subfolders, or builtin)")
+    check_folder(request.data)
     index = request.index % 960
     base = stripes(request.display, index)
     rng = random.Random(request.seed)
@@ -129,6 +133,7 @@ def heat(side: int, seed: int, label: str) -> Picture:
 
 
 def activations(request: protocol.Activations) -> ActivationsReply:
+    check_folder(request.data)
     index = request.index % 240
     size = 64 if request.model == "resnet50" else 32
     groups = []
@@ -139,7 +144,8 @@ def activations(request: protocol.Activations) -> ActivationsReply:
                                 maps=[heat(request.display, index + c, f"ch {c}") for c in channels]))
     return ActivationsReply(
         model=LABELS[request.model], weights=weights_label(request.model, request.weights), image_size=size,
-        index=index, source=f"built-in validation image {index + 1}/240", label=CLASSES[index % 10],
+        index=index, label=CLASSES[index % 10],
+        source=f"built-in validation image {index + 1}/240" if request.data == "builtin" else f"{request.data} #{index + 1}",
         image=picture(stripes(size, index), CLASSES[index % 10]), groups=groups,
     )
 

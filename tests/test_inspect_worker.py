@@ -43,6 +43,24 @@ async def test_pictures_come_while_a_run_trains(worker):
         assert event is not None
 
 
+async def test_activation_maps_of_your_own_photos(worker, tmp_path):
+    from PIL import Image
+
+    for name, colour in (("robin", (200, 60, 40)), ("wren", (90, 70, 40))):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.new("RGB", (48 + 8 * i, 40), colour).save(tmp_path / name / f"{i}.jpg")
+    (tmp_path / "robin" / "notes.txt").write_text("not a picture")
+    reply = protocol.convert(await worker.request(
+        protocol.Activations, model="tiny", weights="pretrained", data=str(tmp_path), index=1, channels=1,
+    ), protocol.ActivationsReply)
+    assert reply.label in ("robin", "wren") and reply.source.endswith(".jpg (2/4)")
+    assert (reply.image.width, reply.image.height) == (reply.image_size, reply.image_size)
+    assert [len(g.maps) for g in reply.groups] == [1] * 5
+    with pytest.raises(WorkerError, match="no such folder: /no/such/birds"):
+        await worker.request(protocol.Activations, model="tiny", data="/no/such/birds")
+
+
 async def test_bad_parameters_are_refused_in_one_line_and_the_worker_serves_on(worker):
     for request, fields, message in (
         (protocol.Gallery, {"augment": ["rotate"]}, "unknown augmentation 'rotate'"),

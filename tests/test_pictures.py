@@ -133,6 +133,34 @@ async def test_explorer_shows_filters_side_by_side_and_switches_the_maps_weights
         assert not explorer.query_one("#maps").display and explorer.query_one("#filters").display
 
 
+async def test_explorer_maps_take_your_own_folder(sent, tmp_path):
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        explorer = await open_widget(pilot, "2", LayerFeatures)
+        await pilot.press("d", "w", "i")  # keys of the maps view: nothing happens on the filters
+        assert not explorer.has_class("-typing") and not any(cls is protocol.Activations for cls, _ in sent)
+        await pilot.press("v")
+        await settled(pilot, explorer)
+        assert last(sent, protocol.Activations)["data"] == "builtin"
+        await pilot.press("i")
+        await settled(pilot, explorer)
+        await pilot.press("d")
+        field = explorer.query_one("#data", Input)
+        assert field.has_focus
+        field.value = str(tmp_path)
+        await pilot.press("enter")
+        await settled(pilot, explorer)
+        request = last(sent, protocol.Activations)
+        assert request["data"] == str(tmp_path) and request["index"] == 0
+        assert f"{tmp_path} #1" in status(explorer) and explorer.has_focus
+        await pilot.press("d")
+        field.value = "/no/such/birds"
+        await pilot.press("enter")
+        await settled(pilot, explorer)
+        assert "no such folder: /no/such/birds" in status(explorer)
+        assert explorer.query_one("#map-layer4-0", PictureView).picture is not None  # the last maps stay
+
+
 async def test_explorer_uses_imagenet_weights_when_the_worker_has_them(sent, monkeypatch):
     monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
     app = TutorApp(load_lessons())

@@ -310,10 +310,12 @@ class Filters(Request, tag="filters"):
 
 
 class Activations(Request, tag="activations"):
-    """The ``channels`` most active maps of each backbone group for built-in validation image ``index``."""
+    """The ``channels`` most active maps of each backbone group for image ``index`` of ``data``: the
+    built-in validation images, or the training split of ``builtin-shifted`` or a folder."""
 
     model: str = "resnet50"
     weights: str = "pretrained"
+    data: str = "builtin"
     index: int = 0
     channels: int = 2
     display: int = 10

@@ -186,7 +186,10 @@ def activations(request: Activations) -> ActivationsReply:
     _check_range("display", request.display, 4, 32)
     model, described = backbone(request.model, request.weights)
     size = devices.default_image_size(CPU, request.model)
-    image, label, index, source = validation_image(size, request.index)
+    if request.data == "builtin":
+        image, label, index, source = validation_image(size, request.index)
+    else:
+        _, image, label, index, source = training_image(request.data, request.index, size, ())
     with torch.inference_mode():
         x = BatchTransform(size, (), CPU)(image[None], train=False)
         maps = group_outputs(model, x)

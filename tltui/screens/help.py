@@ -84,7 +84,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         [
             ("c  f  o", "gallery: crop, flip, colour jitter on or off"),
             ("r", "gallery: new random variants"),
-            ("d", "gallery: a folder of your own (enter loads it)"),
+            ("d", "gallery, explorer maps: a folder of your own (enter loads it)"),
             ("v", "explorer: conv1's filters or the activation maps"),
             ("f", "explorer: the next 16 filters"),
             ("w", "explorer: maps from pretrained or random weights"),

@@ -36,7 +36,8 @@ def backbone(panel: PicturePanel) -> str:
 
 class LayerFeatures(PicturePanel):
     """``v`` switches between conv1's filters and activation maps; ``f`` shows the next filters, ``w``
-    switches the maps between pretrained and random weights, ``i`` ``I`` step through images."""
+    switches the maps between pretrained and random weights, ``i`` ``I`` step through images, ``d``
+    takes them from a folder of your own."""
 
     DEFAULT_CSS = """
     LayerFeatures {
@@ -57,17 +58,18 @@ class LayerFeatures(PicturePanel):
         Binding("w", "weights", "Pretrained / random"),
         Binding("i", "step(1)", "Next image"),
         Binding("I", "step(-1)", "Previous image"),
+        Binding("d", "data", "Your folder"),
     ]
 
     def __init__(self, **options: str) -> None:
         super().__init__(**options)
         self.page = 0
         self.random = False
-        self.index = 0
         self.filters: dict[str, FiltersReply] = {}
         """Filter replies by weights ("pretrained", "none"): paging needs no new request."""
 
     def compose(self) -> ComposeResult:
+        yield from self.data_row()
         yield Static(id="status")
         with Horizontal(id="filters"):
             yield PictureView(GRID, caption_lines=2, id="pretrained")
@@ -85,7 +87,7 @@ class LayerFeatures(PicturePanel):
 
     def on_mount(self) -> None:
         self.border_title = "What each group sees: computed by the worker from real weights"
-        self.border_subtitle = "v filters/maps · f more filters · w pretrained/random · i/I image"
+        self.border_subtitle = "v filters/maps · f more · w pretrained/random · i/I image · d folder"
         super().on_mount()
 
     @property
@@ -102,8 +104,8 @@ class LayerFeatures(PicturePanel):
         pretrained = self.app.link.pretrained_backbone
         if self.maps:
             weights = "none" if self.random or not pretrained else "pretrained"
-            reply = await self.ask(Activations, ActivationsReply, model=model, weights=weights, index=self.index,
-                                   channels=CHANNELS, display=MAP)
+            reply = await self.ask(Activations, ActivationsReply, model=model, weights=weights, data=self.data,
+                                   index=self.index, channels=CHANNELS, display=MAP)
             self.show_maps(reply)
             return
         for weights in ("pretrained", "none") if pretrained else ("none",):
@@ -144,8 +146,14 @@ class LayerFeatures(PicturePanel):
                 self.query_one(f"#map-{groups.group}-{row}", PictureView).show_picture(picture)
         self.query_one("#names", Static).update("".join(names) + "\n" + "".join(sizes))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        if action in ("weights", "step", "data") and not self.maps:
+            return False  # keys of the maps view
+        return super().check_action(action, parameters)
+
     def action_view(self) -> None:
         self.toggle_class("-maps")
+        self.refresh_bindings()
         self.reload()
 
     def action_page(self) -> None:
@@ -154,14 +162,12 @@ class LayerFeatures(PicturePanel):
             self.show_filters()
 
     def action_weights(self) -> None:
-        if self.maps:
-            self.random = not self.random
-            self.reload()
+        self.random = not self.random
+        self.reload()
 
     def action_step(self, step: int) -> None:
-        if self.maps:
-            self.index += step
-            self.reload()
+        self.index += step
+        self.reload()
 
 
 class FeatureWalk(PicturePanel):
@@ -179,10 +185,6 @@ class FeatureWalk(PicturePanel):
         Binding("i", "step(1)", "Next image"),
         Binding("I", "step(-1)", "Previous image"),
     ]
-
-    def __init__(self, **options: str) -> None:
-        super().__init__(**options)
-        self.index = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")

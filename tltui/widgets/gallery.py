@@ -8,7 +8,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from tltui.protocol import AUGMENTS, Gallery, GalleryReply
 from tltui.widgets.pictures import PicturePanel, PictureView
@@ -30,11 +30,6 @@ class AugmentGallery(PicturePanel):
         Horizontal { height: auto; }
         #stats { width: 20; height: 9; margin-right: 1; }
         PictureView:last-child { margin-right: 0; }
-        #data-row { height: 1; display: none; }
-        &.-typing #data-row { display: block; }
-        &.-typing #status { display: none; }
-        #data-row Static { width: auto; color: $text-accent; }
-        #data-row Input { width: 1fr; }
     }
     """
 
@@ -46,20 +41,15 @@ class AugmentGallery(PicturePanel):
         Binding("i", "step(1)", "Next image"),
         Binding("I", "step(-1)", "Previous image"),
         Binding("d", "data", "Your folder"),
-        Binding("escape", "typed", "Back", show=False),
     ]
 
     def __init__(self, **options: str) -> None:
         super().__init__(**options)
         self.augment: tuple[str, ...] = AUGMENTS
-        self.data = "builtin"
-        self.index = 0
         self.seed = 0
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="data-row"):
-            yield Static("data (builtin or a folder): ")
-            yield Input(self.data, compact=True, id="data")
+        yield from self.data_row()
         yield Static(id="status")
         with Horizontal():
             yield PictureView(SIDE, id="original")
@@ -111,24 +101,5 @@ class AugmentGallery(PicturePanel):
         self.index += step
         self.reload()
 
-    def action_data(self) -> None:
-        self.add_class("-typing")
-        self.query_one("#data", Input).focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
-        return action != "typed" or self.has_class("-typing")
-
-    def action_typed(self) -> None:
-        self.remove_class("-typing")
-        self.focus()
-
     def describe(self) -> str:
         return self.transforms()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.data = event.value.strip() or "builtin"
-        self.index = 0
-        self.remove_class("-typing")
-        self.focus()
-        self.reload()

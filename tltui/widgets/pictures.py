@@ -16,8 +16,10 @@ from rich.markup import escape
 from rich.text import Text
 from rich_pixels import Pixels
 from textual import work
-from textual.containers import Vertical
-from textual.widgets import Static
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Static
 from textual.worker import Worker
 
 from tltui import protocol
@@ -83,6 +85,8 @@ class PicturePanel(Vertical, can_focus=True):
     Subclasses implement ``load`` (ask with ``ask``, then show the replies) and call ``reload`` when
     their inputs change; ``say`` writes the status line (``#status``, which they compose). A failed
     request leaves the last pictures with their own captions and says why in the status line.
+    Those that compose ``data_row()`` and bind a key to ``data`` take the learner's own folder (that
+    key, then enter; escape keeps the old one) into ``self.data``.
     """
 
     app: TutorApp
@@ -96,13 +100,48 @@ class PicturePanel(Vertical, can_focus=True):
         &:focus { border: round $accent; }
         #status { height: 1; color: $text-muted; }
         #status.-error { color: $error; }
+        #data-row { height: 1; display: none; }
+        &.-typing #data-row { display: block; }
+        &.-typing #status { display: none; }
+        #data-row Static { width: auto; color: $text-accent; }
+        #data-row Input { width: 1fr; }
     }
     """
+
+    BINDINGS = [Binding("escape", "typed", "Back", show=False)]
 
     def __init__(self, **_options: str) -> None:
         super().__init__()
         self.loaded = False
         self._loading: Worker | None = None
+        self.data = "builtin"
+        self.index = 0
+
+    def data_row(self) -> ComposeResult:
+        """The folder field, shown in place of the status line while the learner types."""
+        with Horizontal(id="data-row"):
+            yield Static("data (builtin or a folder): ")
+            yield Input(self.data, compact=True, id="data")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        if action == "data":
+            return bool(self.query("#data-row"))
+        return action != "typed" or self.has_class("-typing")
+
+    def action_data(self) -> None:
+        self.add_class("-typing")
+        self.query_one("#data", Input).focus()
+
+    def action_typed(self) -> None:
+        self.remove_class("-typing")
+        self.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.data = event.value.strip() or "builtin"
+        self.index = 0
+        self.action_typed()
+        self.reload()
 
     def on_mount(self) -> None:
         self.app.link.watch(self)
