@@ -48,7 +48,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs; show, follow, resume or cancel one",
                           description="The runs in a run store: this machine's, or a host's with --remote.")
     runs.add_argument("action", nargs="?", choices=["list", "show", "follow", "resume", "cancel"], default="list")
-    runs.add_argument("run_id", nargs="?", metavar="ID", help="a run id (a unique prefix is enough locally)")
+    runs.add_argument("run_id", nargs="?", metavar="ID", help="a run id (a unique prefix is enough)")
     runs.add_argument("--json", action="store_true", help="JSON lines (follow, resume: its events)")
     runs.add_argument("--remote", metavar="[USER@]HOST", help="the runs of the worker on HOST, through ssh")
     runs.set_defaults(command=_headless("runs"))

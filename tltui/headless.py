@@ -255,7 +255,7 @@ async def _cancel(run_id: str, host: str | None) -> int:
     client = WorkerClient(remote.worker_command(host) if host else None)
     try:
         await client.start()
-        await client.request(protocol.CancelRun, run_id=run_id)
+        run_id = (await client.request(protocol.CancelRun, run_id=run_id))["run_id"]
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:

@@ -179,15 +179,16 @@ class Worker:
         return {"run_id": run_id, "run_dir": str(active.run.path), "queued_behind": waiting}
 
     def _cancel(self, run_id: str) -> dict:
-        active = self.active.get(run_id)
+        """Stop a running run (its id, or a unique prefix of it) at the end of its batch."""
+        try:
+            run = self.store.get(run_id)
+        except RunNotFound as error:
+            raise _Refused(str(error)) from None
+        active = self.active.get(run.id)
         if active is None:
-            try:
-                status = self.store.get(run_id).summary().status
-            except RunNotFound as error:
-                raise _Refused(str(error)) from None
-            raise _Refused(f"run {run_id} is not running ({status})")
+            raise _Refused(f"run {run.id} is not running ({run.summary().status})")
         active.stop.set()
-        return {"run_id": run_id}
+        return {"run_id": run.id}
 
     def _events(self, conn: Connection, request: GetEvents) -> dict:
         try:
