@@ -196,6 +196,7 @@ class FreezeBoard(Vertical, can_focus=True):
             plt.scatter([p[0] for p in points], [p[1] for p in points], color="cyan", marker="o",
                         label="measured")
         plt.ylim(0, 1)
+        plt.yticks([0, 0.5, 1], ["0%", "50%", "100%"])  # a short chart would skip some of plotext's own
         plt.xlabel("GFLOP per training image")
         plt.title("accuracy vs cost")
         plot.refresh()
