@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,17 @@ def fake_worker(monkeypatch):
     """The tutor's worker is the scripted fake (tests/fake_worker.py) unless a test overrides it."""
     monkeypatch.setenv("TLTUI_WORKER_CMD", shlex.join(FAKE_WORKER))
     return FAKE_WORKER
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No name resolves and no connection opens, as on a machine without internet."""
+
+    def refuse(*args, **kwargs):
+        raise socket.gaierror("no network here")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 async def until(pilot, condition, timeout: float = 30, what: str = "") -> None:

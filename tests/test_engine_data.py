@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -177,14 +176,8 @@ def test_bad_inputs_give_one_line(tmp_path, layout, message):
     assert "\n" not in str(caught.value)
 
 
-def test_named_dataset_offline_is_one_line(tmp_path, monkeypatch):
+def test_named_dataset_offline_is_one_line(tmp_path, monkeypatch, offline):
     monkeypatch.setenv("TLTUI_DATA_DIR", str(tmp_path))
-
-    def offline(*args, **kwargs):
-        raise socket.gaierror("no network here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", offline)
-    monkeypatch.setattr(socket, "create_connection", offline)
     with pytest.raises(BadInput, match=r"cannot download dtd to .*datasets.*offline") as caught:
         load("dtd")
     assert "\n" not in str(caught.value)

@@ -113,13 +113,8 @@ def test_bad_weight_files(tmp_path, content, message):
     assert "\n" not in str(caught.value)
 
 
-def test_imagenet_weights_offline_say_where_to_put_them(tmp_path, monkeypatch):
+def test_imagenet_weights_offline_say_where_to_put_them(tmp_path, monkeypatch, offline):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-
-    def offline(*args, **kwargs):
-        raise socket.gaierror("no network here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", offline)
     for name in ("imagenet", "imagenet-v1"):
         with pytest.raises(BadInput) as caught:
             net.build("resnet50", 10, name)

@@ -377,7 +377,9 @@ class GroupMaps(msgspec.Struct, kw_only=True):
     """The most active channels' maps, each scaled to its own maximum; labels ``ch N``."""
 
 
-class ActivationsReply(msgspec.Struct, kw_only=True):
+class ImageReply(msgspec.Struct, kw_only=True):
+    """One image through a backbone: which backbone and weights, the image and where it came from."""
+
     model: str
     weights: str
     image_size: int
@@ -385,17 +387,13 @@ class ActivationsReply(msgspec.Struct, kw_only=True):
     source: str
     label: str
     image: Picture
+
+
+class ActivationsReply(ImageReply, kw_only=True):
     groups: list[GroupMaps]
 
 
-class WalkReply(msgspec.Struct, kw_only=True):
-    model: str
-    weights: str
-    image_size: int
-    index: int
-    source: str
-    label: str
-    image: Picture
+class WalkReply(ImageReply, kw_only=True):
     features: list[float]
     classes: list[str]
     scores: list[float]
