@@ -153,11 +153,15 @@ class Worker:
         load = {q: sum(a.queue == q for a in self.active.values()) for q in self.queues}
         return min(load, key=lambda q: (load[q], q))
 
-    async def _resume(self, conn: Connection, run_id: str) -> dict:
+    def _run(self, run_id: str) -> Run:
+        """The stored run ``run_id`` (or the only one it is a prefix of); refused in one line if none."""
         try:
-            run = self.store.get(run_id)
+            return self.store.get(run_id)
         except RunNotFound as error:
             raise _Refused(str(error)) from None
+
+    async def _resume(self, conn: Connection, run_id: str) -> dict:
+        run = self._run(run_id)
         if run.id in self.active:
             raise _Refused(f"run {run.id} is already running")
         if run.summary().status == "finished":
@@ -180,10 +184,7 @@ class Worker:
 
     def _cancel(self, run_id: str) -> dict:
         """Stop a running run (its id, or a unique prefix of it) at the end of its batch."""
-        try:
-            run = self.store.get(run_id)
-        except RunNotFound as error:
-            raise _Refused(str(error)) from None
+        run = self._run(run_id)
         active = self.active.get(run.id)
         if active is None:
             raise _Refused(f"run {run.id} is not running ({run.summary().status})")
@@ -191,10 +192,7 @@ class Worker:
         return {"run_id": run.id}
 
     def _events(self, conn: Connection, request: GetEvents) -> dict:
-        try:
-            run = self.store.get(request.run_id)
-        except RunNotFound as error:
-            raise _Refused(str(error)) from None
+        run = self._run(request.run_id)
         conn.following[run.id] = request.after_seq
         replayed = run.events(request.after_seq)
         for event in replayed:

@@ -124,8 +124,6 @@ class PicturePanel(Vertical, can_focus=True):
             yield Input(self.data, compact=True, id="data")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
-        if action == "data":
-            return bool(self.query("#data-row"))
         return action != "typed" or self.has_class("-typing")
 
     def action_data(self) -> None:
