@@ -231,3 +231,54 @@ async def test_every_key_of_every_screen_is_in_the_help():
         for binding in owner.BINDINGS:
             for key in binding.key.split(","):
                 assert names.get(key, key) in documented, (owner.__name__, key)
+
+
+async def test_L_and_escape_lead_back_to_the_lesson_from_the_training_and_runs_screens():
+    from tltui.screens.runs import RunsScreen
+    from tltui.screens.train import TrainScreen
+    from textual.widgets import Input
+
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await pilot.press("T")
+        assert isinstance(app.screen, TrainScreen)
+        footer = {b.binding.description for b in app.screen.active_bindings.values() if b.binding.show}
+        assert "Lessons" in footer and "Train" not in footer
+        await pilot.press("L")
+        assert app.screen is app.lesson_screen and current(app) == 3
+        await pilot.press("R")
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("escape")
+        assert app.screen is app.lesson_screen and current(app) == 3
+        await pilot.press("T")
+        app.screen.query_one("#epochs", Input).focus()
+        await pilot.press("escape")  # leaves the field first
+        assert isinstance(app.screen, TrainScreen) and not isinstance(app.screen.focused, Input)
+        await pilot.press("escape")
+        assert app.screen is app.lesson_screen and current(app) == 3
+        assert app.is_running and app.crash is None
+
+
+async def test_the_palette_offers_the_screens_and_the_lessons_on_every_screen():
+    from tltui.screens.runs import RunsScreen
+    from tltui.screens.train import TrainScreen
+
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        for key, screen in (("T", TrainScreen), ("R", RunsScreen)):
+            await pilot.press(key)
+            names = [command.title for command in app.get_system_commands(app.screen)]
+            assert {"Lessons", "Training", "Runs", "Restart worker"} <= set(names)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"training")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainScreen)
+        await pilot.press("ctrl+p")
+        await pilot.press(*f"go to lesson {LESSONS[6].number}. {LESSONS[6].title[:8]}")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is app.lesson_screen and current(app) == 7

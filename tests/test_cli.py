@@ -44,3 +44,30 @@ def test_lesson_flag_opens_that_lesson_in_a_real_terminal(data_dir):
     finally:
         assert term.close() == 0
     assert (data_dir / "progress.json").exists()
+
+
+def test_an_unhandled_exception_exits_1_with_one_line_and_the_traceback_in_a_log(data_dir):
+    """A bug behind a key: the learner sees one line naming the log, not a screen of locals."""
+    script = (
+        "import sys\n"
+        "from tltui.screens.lesson import LessonScreen\n"
+        "def broken(self):\n"
+        "    raise RuntimeError('a bug behind n')\n"
+        "LessonScreen.action_next = broken\n"
+        "from tltui.cli import main\n"
+        "sys.exit(main([]))\n"
+    )
+    term = Terminal([sys.executable, "-c", script], env={"TLTUI_DATA_DIR": str(data_dir)})
+    try:
+        term.wait_for("Why Transfer")
+        term.send("n")
+        term.wait_for("internal error")
+    finally:
+        code = term.close()
+    assert code == 1
+    log = data_dir / "crash.log"
+    said = [line for line in term.text.splitlines() if "internal error" in line]
+    assert len(said) == 1 and "RuntimeError: a bug behind n" in said[0] and str(log) in said[0]
+    assert "Traceback" not in term.text and "locals" not in term.text
+    logged = log.read_text()
+    assert "Traceback (most recent call last)" in logged and "in broken" in logged

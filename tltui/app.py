@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 import shlex
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual.app import App
+from collections.abc import Iterable
+
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import Screen
 
+from tltui import crash
 from tltui.lessons import Lesson
 from tltui.palette import LessonCommands
 from tltui.progress import Progress, ProgressStore
@@ -41,12 +47,14 @@ class TutorApp(App[None]):
     TITLE = "tltui"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {LessonCommands}
+    DEFAULT_MODE = "lessons"
     MODES = {"train": _train_screen, "runs": _runs_screen}
+    """Each screen is a mode (its state kept while another is shown); "lessons" is added per app."""
     BINDINGS = [
-        Binding("L", "mode('_default')", "Lessons", show=False),
+        Binding("L", "mode('lessons')", "Lessons"),
         Binding("T", "mode('train')", "Train"),
         Binding("R", "mode('runs')", "Runs"),
-        Binding("W", "restart_worker", "Restart worker", show=False),
+        Binding("W", "restart_worker", "Restart worker"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -71,6 +79,14 @@ class TutorApp(App[None]):
         self.remote = remote
         """The host the worker runs on, when it is not this machine."""
         self._link: WorkerLink | None = None
+        self.crash_log: Path | None = None
+        """Where the traceback of the exception that ended the app went (None: no crash)."""
+        self.crash: BaseException | None = None
+        self.running_at_exit: list[str] = []
+        """Runs still training when the app closed: the CLI says how to follow them."""
+        self.lesson_screen: LessonScreen
+        """The base screen of the "lessons" mode, made when the app starts."""
+        self.add_mode(self.DEFAULT_MODE, self._lesson_screen)
         if self.progress.theme in self.available_themes:
             self.theme = self.progress.theme
 
@@ -78,8 +94,9 @@ class TutorApp(App[None]):
         by_name = {lesson.name: lesson for lesson in self.lessons}
         return by_name.get(self.progress.last_lesson, self.lessons[0])
 
-    def get_default_screen(self) -> LessonScreen:
-        return LessonScreen(self.lessons, self.start)
+    def _lesson_screen(self) -> LessonScreen:
+        self.lesson_screen = LessonScreen(self.lessons, self.start)
+        return self.lesson_screen
 
     def on_mount(self) -> None:
         if self.store.notice:
@@ -106,17 +123,44 @@ class TutorApp(App[None]):
         elif status != self.worker_status and link.state == "gone":
             self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
         self.worker_status = status
+        self.refresh_bindings()
 
     def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
         """Runs change all the time; the status line only cares about the worker."""
 
     async def on_unmount(self) -> None:
         if self._link is not None:
+            self.running_at_exit = [run.run_id for run in self._link.runs.values() if run.running]
             await self._link.close()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Log the traceback to a file and end the app with exit status 1; the CLI prints one line
+        (Textual would print the whole traceback with its locals)."""
+        if self.crash is None:
+            self.crash, self.crash_log = error, crash.record(error)
+        super()._handle_exception(error)
+        self._exit_renderables.clear()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers the other screens, not the one shown, and W only while the worker is down."""
+        if action == "mode":
+            return parameters[0] != self.current_mode
+        if action == "restart_worker":
+            return self._link is not None and self._link.state == "gone"
+        return True
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Lessons", "Back to the lesson you were reading (L)", partial(self.action_mode, "lessons"))
+        yield SystemCommand("Training", "Describe a run and watch it train (T)", partial(self.action_mode, "train"))
+        yield SystemCommand("Runs", "The worker's runs: compare, open, cancel (R)", partial(self.action_mode, "runs"))
+        yield SystemCommand("Restart worker", "Start a new worker after the last one stopped (W)",
+                            self.action_restart_worker)
+        yield from super().get_system_commands(screen)
 
     async def action_mode(self, mode: str) -> None:
         if self.current_mode != mode:
             await self.switch_mode(mode)
+            self.refresh_bindings()
 
     def action_restart_worker(self) -> None:
         if self._link is None or self._link.state != "gone":

@@ -129,5 +129,15 @@ def run_tutor(args: argparse.Namespace) -> int:
         command = worker_command(args.remote)
     else:
         command = shlex.split(args.worker_cmd or "") or None
-    TutorApp(lessons, start=start, worker_command=command, remote=args.remote).run()
-    return 0
+    app = TutorApp(lessons, start=start, worker_command=command, remote=args.remote)
+    app.run()
+    if app.crash is not None:
+        from tltui.crash import one_line
+
+        print(one_line(app.crash, app.crash_log), file=sys.stderr)
+        return 1
+    from tltui.remote import follow_hint
+
+    for run_id in app.running_at_exit:
+        print(f"Run {run_id} goes on in the worker; {follow_hint(run_id, args.remote)}")
+    return app.return_code or 0

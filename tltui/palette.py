@@ -1,23 +1,32 @@
-"""Command palette entries: "Go to lesson ..." for every lesson."""
+"""Command palette entries: "Go to lesson ..." for every lesson, from any screen."""
 
 from __future__ import annotations
 
-from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tltui.screens.lesson import LessonScreen
+from tltui.lessons import Lesson
+
+if TYPE_CHECKING:
+    from tltui.app import TutorApp
 
 
 class LessonCommands(Provider):
-    """Offers every lesson by number and title."""
+    """Offers every lesson by number and title; choosing one goes back to the lessons there."""
+
+    app: TutorApp
 
     def _commands(self):
-        screen = self.screen
-        if not isinstance(screen, LessonScreen):
-            return
-        for lesson in screen.lessons:
-            yield f"Go to lesson {lesson.label}", partial(screen.show_lesson, lesson), lesson.name
+        for lesson in self.app.lessons:
+            yield f"Go to lesson {lesson.label}", self._opener(lesson), lesson.name
+
+    def _opener(self, lesson: Lesson):
+        async def open_lesson() -> None:
+            await self.app.action_mode("lessons")
+            await self.app.lesson_screen.show_lesson(lesson)
+
+        return open_lesson
 
     async def discover(self) -> Hits:
         for text, callback, help_text in self._commands():

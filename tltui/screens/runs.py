@@ -42,7 +42,7 @@ class RunsScreen(Screen):
     BINDINGS = [
         Binding("space", "mark", "Mark"),
         Binding("enter", "open", "Details"),
-        Binding("escape", "overlay", "Overlay", show=False),
+        Binding("escape", "back", "Back", show=False),
         Binding("c", "cancel", "Cancel run"),
         Binding("u", "refresh", "Update"),
         Binding("l", "toggle_metric", "Loss/acc"),
@@ -140,9 +140,13 @@ class RunsScreen(Screen):
         view = self.query_one(RunView)
         view.show(run)
 
-    def action_overlay(self) -> None:
-        self.remove_class("-detail")
-        self.query_one(DataTable).focus()
+    async def action_back(self) -> None:
+        """From a run's details to the overlay; from there back to the lessons."""
+        if self.has_class("-detail"):
+            self.remove_class("-detail")
+            self.query_one(DataTable).focus()
+        else:
+            await self.app.action_mode("lessons")
 
     @work(group="cancel")
     async def action_cancel(self) -> None:

@@ -35,7 +35,7 @@ class TrainScreen(Screen):
         Binding("s", "start", "Start"),
         Binding("c", "cancel", "Cancel"),
         Binding("f", "toggle_form", "Form"),
-        Binding("escape", "focus_run", "To the run", show=False),
+        Binding("escape", "back", "Back", show=False),
     ]
 
     def __init__(self) -> None:
@@ -105,8 +105,13 @@ class TrainScreen(Screen):
         if not self.has_class("-hide-form"):
             self.query_one(RunForm).query_one("#data").focus()
 
-    def action_focus_run(self) -> None:
-        self.query_one(RunView).focus()
+    async def action_back(self) -> None:
+        """From a form field to the run; from the run back to the lessons."""
+        view = self.query_one(RunView)
+        if view.has_focus:
+            await self.app.action_mode("lessons")
+        else:
+            view.focus()
 
     def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
         if message.run_id == self.run_id:

@@ -71,7 +71,7 @@ class LessonView(VerticalScroll, can_focus=True):
             self.call_after_refresh(self._after_first_paint, shown or not self.children)
 
     async def _mount_next(self) -> None:
-        if self._pending:
+        if self._pending and self.is_attached:  # not while the app closes
             await self.mount(self._build(self._pending.pop(0)))
             self.call_after_refresh(self._mount_next)
 

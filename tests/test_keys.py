@@ -1,0 +1,180 @@
+"""Every bound key on every screen, and a long random walk of keys: the tutor stays up and shows no
+error. The keys are read from the bindings themselves, so a new binding is pressed as soon as it exists.
+
+Runs against the scripted fake worker (tests/fake_worker.py), so runs and pictures answer at once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.dom import DOMNode
+from textual.notifications import Notify
+from textual.screen import Screen
+from textual.widget import Widget
+
+from tltui.app import TutorApp
+from tltui.lessons import load_lessons
+from tltui.screens.help import HelpScreen
+from tltui.screens.lesson import LessonScreen
+from tltui.widgets.contents import Contents
+
+LESSONS = load_lessons()
+SIZE = (80, 24)
+#: Keys that end the app: the walk must go on.
+QUITTING = ("quit", "app.quit")
+#: Keys a learner presses that no binding lists (handled in on_key or by Textual itself).
+UNLISTED = (*"0123456789", "tab", "shift+tab", "escape", "enter")
+
+
+def declared(node: DOMNode) -> Iterator[Binding]:
+    """The bindings ``node``'s classes declare in ``BINDINGS`` (inherited ones included)."""
+    for cls in type(node).__mro__:
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            yield binding if isinstance(binding, Binding) else Binding(*binding)
+        if not getattr(cls, "INHERIT_BINDINGS", True):
+            break
+
+
+def bound_keys(app: TutorApp, below_screen: bool = False) -> list[str]:
+    """Every key declared by the focused widget and its ancestors (with ``below_screen`` False, the
+    screen's and the app's too), quitting keys left out, in a stable order."""
+    screen = app.screen
+    chain: list[DOMNode] = [] if below_screen else [app, screen]
+    if screen.focused is not None:
+        chain += [screen.focused, *(a for a in screen.focused.ancestors if a is not screen and a is not app)]
+    keys: dict[str, None] = {}
+    for node in chain:
+        for binding in declared(node):
+            if binding.action in QUITTING:
+                continue
+            for key in binding.key.split(","):
+                keys[key.strip()] = None
+    return list(keys)
+
+
+class Errors:
+    """A message hook that keeps the error toasts the app raises."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def __call__(self, message) -> None:
+        if isinstance(message, Notify) and message.notification.severity == "error":
+            self.shown.append(message.notification.message)
+
+
+def healthy(app: TutorApp, errors: Errors, what: str) -> None:
+    assert app.is_running and app.crash is None, f"the app died after {what}: {app.crash!r}"
+    assert not errors.shown, f"error shown after {what}: {errors.shown}"
+
+
+async def settle(pilot) -> None:
+    """Wait until the open lesson has mounted all its parts."""
+    view = pilot.app.lesson_screen.view
+    if not view.complete:
+        while not view.complete:
+            await pilot.pause(0.01)
+        await pilot.pause()
+
+
+async def restore(pilot, mode: str, lesson=None, focus: Widget | None = None) -> None:
+    """Back to ``mode`` (and ``lesson``), with ``focus`` focused, overlays closed."""
+    app: TutorApp = pilot.app
+    while len(app.screen_stack) > 1:
+        app.pop_screen()
+        await pilot.pause()
+    if app.current_mode != mode:
+        await app.switch_mode(mode)
+        await pilot.pause()
+    if lesson is not None and app.lesson_screen.lesson is not lesson:
+        await app.lesson_screen.show_lesson(lesson)
+    if mode == "lessons":
+        await settle(pilot)
+    if focus is not None and app.screen.focused is not focus:
+        if isinstance(focus, Contents):
+            await app.lesson_screen.show_contents()
+        elif not focus.display:
+            return
+        focus.focus()
+        await pilot.pause()
+
+
+async def press_every_key(pilot, errors: Errors, mode: str, lesson=None, focus: Widget | None = None,
+                          below_screen: bool = True) -> int:
+    """Press each key bound where ``focus`` is focused (the widget's and its containers'; with
+    ``below_screen`` False the screen's and app's too), restoring that state before each; the count."""
+    app: TutorApp = pilot.app
+    await restore(pilot, mode, lesson, focus)
+    keys = bound_keys(app, below_screen)
+    where = f"{mode} {lesson.name if lesson else ''} {type(focus).__name__ if focus else ''}"
+    for key in keys:
+        await restore(pilot, mode, lesson, focus)
+        await pilot.press(key)
+        healthy(app, errors, f"{key!r} on {where}")
+    return len(keys)
+
+
+def focusable_in(screen: Screen, root: Widget) -> list[Widget]:
+    """The widgets of ``root`` that take focus, ``root`` first."""
+    return [root, *(w for w in screen.focus_chain if w is not root and root in w.ancestors)]
+
+
+@pytest.mark.slow
+async def test_every_bound_key_on_every_screen_keeps_the_app_up():
+    errors = Errors()
+    app = TutorApp(LESSONS)
+    pressed = 0
+    async with app.run_test(size=SIZE, message_hook=errors) as pilot:
+        for lesson in LESSONS:
+            await restore(pilot, "lessons", lesson)
+            view = app.lesson_screen.view
+            for widget in focusable_in(app.screen, view):
+                everything = widget is view and lesson is LESSONS[0]  # the screen's and app's keys once
+                pressed += await press_every_key(pilot, errors, "lessons", lesson, widget, not everything)
+        await restore(pilot, "lessons", LESSONS[0])
+        await app.lesson_screen.show_contents()
+        pressed += await press_every_key(pilot, errors, "lessons", LESSONS[0], app.lesson_screen.contents)
+        for mode in ("train", "runs"):
+            await restore(pilot, mode)
+            for i, widget in enumerate(list(app.screen.focus_chain)):
+                pressed += await press_every_key(pilot, errors, mode, focus=widget, below_screen=i > 0)
+        await restore(pilot, "lessons", LESSONS[0])
+        for opener, kind in (("question_mark", HelpScreen), ("ctrl+p", CommandPalette)):
+            for key in await _overlay_keys(pilot, opener, kind):
+                await restore(pilot, "lessons", LESSONS[0], app.lesson_screen.view)
+                await pilot.press(opener)
+                await pilot.pause()
+                await pilot.press(key)
+                await pilot.pause()
+                healthy(app, errors, f"{key!r} on {kind.__name__}")
+                pressed += 1
+    assert pressed > 300
+
+
+async def _overlay_keys(pilot, opener: str, kind: type[Screen]) -> list[str]:
+    await pilot.press(opener)
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, kind)
+    return bound_keys(pilot.app)
+
+
+async def test_a_random_walk_of_documented_keys_keeps_the_app_up():
+    """500 keys chosen at random among those bound where the walk stands (quit excluded)."""
+    errors = Errors()
+    rng = random.Random(10)
+    app = TutorApp(LESSONS)
+    trail: list[str] = []
+    async with app.run_test(size=SIZE, message_hook=errors) as pilot:
+        await settle(pilot)
+        for _ in range(500):
+            key = rng.choice(bound_keys(app) + list(UNLISTED))
+            trail.append(f"{app.current_mode}/{type(app.screen.focused).__name__}:{key}")
+            await pilot.press(key)
+            await pilot.pause()
+            healthy(app, errors, " ".join(trail[-8:]))
+    assert len(trail) == 500
