@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 
 import pytest
 from textual import events
 
 from tltui.app import TutorApp
 from tltui.lessons import load_lessons
-from tltui.screens.help import KEYS, HelpScreen
+from tltui.screens.help import HelpScreen, key_text, own_bindings, sections
 from tltui.screens.lesson import LessonScreen
 from tltui.widgets.contents import Contents
 from tltui.widgets.lesson_view import LessonView
@@ -96,23 +98,23 @@ async def test_scroll_keys_move_the_lesson():
         assert view.scroll_y > 10
 
 
-async def test_help_opens_lists_every_key_and_closes():
+async def test_help_opens_scrolls_with_the_lesson_keys_and_closes():
     app = TutorApp(LESSONS)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        scroll = app.screen.query_one("#help")
+        await pilot.press("G")
+        assert scroll.scroll_y == scroll.max_scroll_y > 0
+        await pilot.press("g")
+        assert scroll.scroll_y == 0
+        await pilot.press("space")
+        assert scroll.scroll_y > 10
         await pilot.press("escape")
         assert isinstance(app.screen, LessonScreen)
         await pilot.press("question_mark")
         await pilot.press("question_mark")
         assert isinstance(app.screen, LessonScreen)
-    documented = " ".join(keys for _, rows in KEYS for keys, _ in rows).split()
-    bindings = [*TutorApp.BINDINGS, *LessonScreen.BINDINGS, *LessonView.BINDINGS, *Contents.BINDINGS]
-    names = {"question_mark": "?", "right": "right", "left": "left"}
-    for binding in bindings:
-        for key in binding.key.split(","):
-            key = names.get(key, key)
-            assert key in documented or (key.isdigit() and "0..9" in documented), key
 
 
 async def test_contents_lists_lessons_and_opens_one():
@@ -210,27 +212,44 @@ async def test_unknown_and_planned_widgets_are_visible_boxes(odd_lessons):
         assert unknown.border_title == "Unknown widget"
 
 
-async def test_every_key_of_every_screen_is_in_the_help():
+def help_keys() -> set[str]:
+    """Every key the help lists, as printed."""
+    return {key for _, rows in sections() for keys, _ in rows for key in keys.split()}
+
+
+def test_the_help_lists_every_binding_of_every_screen_and_widget():
+    from textual.widget import Widget
+
+    owners = {TutorApp, *(cls for cls in _subclasses(Widget) if cls.__module__.startswith("tltui."))}
+    listed = help_keys()
+    for owner in owners:
+        for binding in own_bindings(owner):
+            for key in binding.key.split(","):
+                assert key_text(key) in listed, (owner.__name__, key)
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    return found.union(*(_subclasses(c) for c in found))
+
+
+def test_the_readme_keys_agree_with_the_bindings():
+    """Every key in the README's table is one the help lists (so, bound), and every key of the app and
+    its screens is in the table."""
     from tltui.screens.runs import RunsScreen
     from tltui.screens.train import TrainScreen
-    from tltui.widgets.code_view import ConfigWidget
-    from tltui.widgets.features import FeatureWalk, LayerFeatures
-    from tltui.widgets.freeze_board import FreezeBoard
-    from tltui.widgets.gallery import AugmentGallery
-    from tltui.widgets.lr_cascade import LrCascade
-    from tltui.widgets.quiz import QuadrantQuiz
-    from tltui.widgets.race import Race
     from tltui.widgets.run_view import RunView
-    from tltui.widgets.unfreeze_timeline import UnfreezeTimeline
 
-    documented = " ".join(keys for _, rows in KEYS for keys, _ in rows).split()
-    names = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "minus": "-",
-             "plus": "+", "equals_sign": "+"}
-    for owner in (TrainScreen, RunsScreen, RunView, Race, FreezeBoard, ConfigWidget, LrCascade, UnfreezeTimeline,
-                  QuadrantQuiz, AugmentGallery, LayerFeatures, FeatureWalk, TutorApp):
-        for binding in owner.BINDINGS:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("## Keys", 1)[1].split("\n\n", 2)[1]
+    in_readme = set(re.findall(r"`([^`]+)`", table)) - {"0`..`9"}
+    in_readme = {k for k in in_readme if k not in ("0", "9")}
+    listed = help_keys() | {"0", "9"}
+    assert in_readme <= listed, in_readme - listed
+    for owner in (TutorApp, LessonScreen, LessonView, TrainScreen, RunsScreen, RunView):
+        for binding in own_bindings(owner):
             for key in binding.key.split(","):
-                assert names.get(key, key) in documented, (owner.__name__, key)
+                assert key_text(key) in in_readme, (owner.__name__, key)
 
 
 async def test_L_and_escape_lead_back_to_the_lesson_from_the_training_and_runs_screens():

@@ -7,6 +7,7 @@ import json
 from conftest import until
 from tltui.app import TutorApp
 from tltui.costs import model_costs, step_cost
+from tltui.formatting import si
 from tltui.groups import GROUPS
 from tltui.lessons import find_lesson, load_lessons
 from tltui.prediction import predict
@@ -33,8 +34,9 @@ async def test_keys_set_exactly_the_run_the_board_starts(data_dir):
     async with app.run_test(size=SIZE) as pilot:
         board = await focused_board(pilot)
         assert board.trainable == {"head"}
+        assert board.backbone == "tiny"  # the fake worker has no ImageNet weights
         await pilot.press("up", "space", "up", "space")  # layer4 and layer3 train
-        await pilot.press("right_square_bracket", "minus", "minus", "minus", "d", "d", "b")
+        await pilot.press("right_square_bracket", "minus", "minus", "minus", "d", "d")
         config = board.config()
         assert set(config.frozen) == {"stem", "layer1", "layer2"}
         assert config.trainable_at(1) == ("layer3", "layer4", "head")
@@ -49,23 +51,33 @@ async def test_keys_set_exactly_the_run_the_board_starts(data_dir):
         saved = json.loads((data_dir / "progress.json").read_text())
         assert saved["board_runs"] == [[board.measured[0][0], "tiny"]]
         await pilot.pause(0.2)
-        assert "measured:" in str(board.query_one("#measured").render())
+        assert str(board.query_one("#measured").render()).startswith("measured for this setting: finished")
+        await pilot.press("space")  # another setting: that measurement is not its own
+        assert str(board.query_one("#measured").render()).startswith("not measured for this setting yet")
+        await pilot.press("b", "enter")  # ResNet-50 without ImageNet weights: refused in the board
+        await pilot.pause(0.2)
+        line = board.query_one("#measured")
+        assert line.has_class("-refused") and "No ImageNet weights for ResNet-50" in str(line.render())
+        assert len(board.measured) == 1
 
 
 async def test_head_only_train_all_and_costs():
     app = playground()
     async with app.run_test(size=SIZE) as pilot:
         board = await focused_board(pilot)
-        await pilot.press("a")
-        assert board.trainable == set(GROUPS)
+        await pilot.press("b", "a")
+        assert board.backbone == "resnet50" and board.trainable == set(GROUPS)
         totals = str(board.query_one("#totals").render())
         costs = model_costs("resnet50", 224, 10)
         everything = step_cost(costs, set(GROUPS))
         assert f"trains {sum(c.params for c in costs.values()) / 1e6:.1f}M" in totals
-        assert f"bwd {everything.backward_gflops:.2f}" in totals and "fwd 8.17" in totals
+        assert f"backward {si(everything.backward_gflops * 1e9, 'FLOP')}" in totals and "forward 8.17 GFLOP" in totals
         await pilot.press("h")
         assert board.trainable == {"head"}
-        assert "bwd 0.00" in str(board.query_one("#totals").render())
+        assert "backward 81.9 KFLOP" in str(board.query_one("#totals").render())  # the head: 2 x 2 x 2048 x 10 MACs
+        await pilot.press("b")
+        tiny = str(board.query_one("#groups").render())
+        assert "0.00" not in tiny and "442K" in tiny  # the tiny backbone's MACs in digits that mean something
         await pilot.press("escape")  # the keys go back to the lesson
         assert app.screen.view.has_focus
         await pilot.press("right")
@@ -80,7 +92,10 @@ async def test_a_setting_that_cannot_run_says_so_and_starts_nothing():
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert not board.measured
-        assert any("nothing would train" in n.message for n in app._notifications)
+        line = board.query_one("#measured")
+        assert line.has_class("-refused") and "nothing would train" in str(line.render())
+        await pilot.press("space")  # a setting that can run: the refusal was about the old one
+        assert not line.has_class("-refused")
 
 
 def test_the_prediction_follows_its_rule():

@@ -27,7 +27,7 @@ async def start_two_runs(pilot) -> None:
     screen.query_one(RunForm).model = "resnet50"
     for weights in ("none", "imagenet"):
         screen.query_one("#weights", Input).value = weights
-        await pilot.press("escape", "s")
+        await pilot.press("s")
         await until(pilot, lambda: screen.run is not None and screen.run.end is not None)
         first = screen.run_id
         if weights == "none":
@@ -63,11 +63,20 @@ async def test_the_form_reports_bad_input_in_one_line():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("T")
         await until(pilot, lambda: isinstance(app.screen, TrainScreen))
-        app.screen.query_one("#frozen", Input).value = "layer9"
+        form = app.screen.query_one(RunForm)
+        form.query_one("#frozen", Input).value = "layer9"
+        await pilot.pause()
+        assert form.query_one("#label-frozen").has_class("-invalid")  # marked as it is typed
+        reason = str(form.query_one("#reason").render())
+        assert reason.startswith("✗ freeze:") and "unknown group 'layer9'" in reason and "--" not in reason
+        form.query_one("#frozen", Input).value = "layer4"
+        await pilot.pause()
+        assert not form.query_one("#label-frozen").has_class("-invalid")
+        form.query_one("#epochs", Input).value = "0"
         await pilot.press("s")
         await pilot.pause(0.2)
-        messages = [n.message for n in app._notifications]
-        assert any("unknown group 'layer9'" in m and "\n" not in m for m in messages)
+        assert form.query_one("#label-epochs").has_class("-invalid")
+        assert "epochs must be at least 1" in str(form.query_one("#reason").render())
         assert app.screen.run is None
 
 
@@ -78,11 +87,16 @@ async def test_race_without_imagenet_weights_races_the_tiny_backbone_or_a_file()
         race = app.screen.query_one(Race)
         await until(pilot, lambda: app.link.state == "ready")
         await pilot.pause(0.1)
+        assert not race.has_class("-ask-weights")
+        assert str(race.query_one("#race-status").render()).startswith("r races tiny · pretrained on fractals")
+        race.focus()
+        await pilot.press("b")  # ResNet-50: no ImageNet weights here, so it asks for a file
         assert race.has_class("-ask-weights")
         status = str(race.query_one("#race-status").render())
-        assert "No ImageNet weights" in status and "tiny" in status
-        race.focus()
-        await pilot.press("r")
+        assert "No ImageNet weights for ResNet-50 on fake-host" in status and "b picks tiny" in status
+        await pilot.press("r")  # nothing to race it from: says so where the learner looks
+        assert race.query_one("#race-status").has_class("-refused") and not race.runs
+        await pilot.press("b", "r")
         await until(pilot, lambda: len(race.runs) == 2
                     and all(app.link.runs[r].end is not None for r in race.runs.values()))
         configs = {side: app.link.runs[run_id].config for side, run_id in race.runs.items()}
@@ -90,6 +104,7 @@ async def test_race_without_imagenet_weights_races_the_tiny_backbone_or_a_file()
         assert (configs["scratch"].weights, configs["pretrained"].weights) == ("none", "pretrained")
         assert configs["scratch"].data == configs["pretrained"].data == "builtin"
         assert configs["scratch"].seed == configs["pretrained"].seed
+        await pilot.press("b")  # ResNet-50 from a weights file of the learner's
         race.query_one("#weights", Input).value = "/data/my-resnet50.pt"
         race.query_one("#weights", Input).focus()
         await pilot.press("enter")
@@ -125,7 +140,7 @@ async def test_without_imagenet_weights_the_form_starts_from_the_tiny_backbone_a
         await pilot.pause(0.1)
         form = app.screen.query_one(RunForm)
         assert form.model == "tiny"
-        assert any("No ImageNet weights for ResNet-50 on fake-host" in n.message for n in app._notifications)
+        assert any("No ImageNet weights on fake-host" in n.message for n in app._notifications)
         await pilot.press("s")
         await until(pilot, lambda: app.screen.run is not None)
         assert app.screen.run.config.model == "tiny"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import textwrap
+import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING
 from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -25,6 +28,9 @@ from tltui.screens.lesson import LessonScreen
 if TYPE_CHECKING:
     from tltui.link import WorkerLink
 
+#: A toast's lines at most (title included), and its width where the terminal is wide.
+TOAST_LINES = 3
+TOAST_WIDTH = 60
 #: The setting that replaces the local worker, e.g. "ssh gpu-box tltui worker --stdio".
 WORKER_CMD_ENV = "TLTUI_WORKER_CMD"
 
@@ -50,14 +56,16 @@ class TutorApp(App[None]):
     DEFAULT_MODE = "lessons"
     MODES = {"train": _train_screen, "runs": _runs_screen}
     """Each screen is a mode (its state kept while another is shown); "lessons" is added per app."""
+    HELP_TITLE = "Anywhere"
     BINDINGS = [
-        Binding("L", "mode('lessons')", "Lessons"),
-        Binding("T", "mode('train')", "Train"),
-        Binding("R", "mode('runs')", "Runs"),
-        Binding("W", "restart_worker", "Restart worker"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("L", "mode('lessons')", "Lessons", tooltip="back to the lesson you were reading"),
+        Binding("T", "mode('train')", "Train", tooltip="the training screen: describe a run, watch it train"),
+        Binding("R", "mode('runs')", "Runs", tooltip="the runs screen: every run of the worker"),
+        Binding("W", "restart_worker", "Restart worker", tooltip="start a new worker after it stopped"),
+        Binding("question_mark", "help", "Help", tooltip="this help"),
+        Binding("q,ctrl+q", "quit", "Quit", tooltip="quit (your place is saved; runs go on)"),
     ]
+    HELP_KEYS = [("ctrl+p", "command palette: lessons, screens, restart the worker, themes")]
 
     worker_status: reactive[str] = reactive("worker: not started")
     """One line about the worker, for every screen's top bar."""
@@ -82,6 +90,8 @@ class TutorApp(App[None]):
         self.crash_log: Path | None = None
         """Where the traceback of the exception that ended the app went (None: no crash)."""
         self.crash: BaseException | None = None
+        self._toasts: dict[tuple[str, str], float] = {}
+        """(title, message) of each toast -> when it goes away."""
         self.running_at_exit: list[str] = []
         """Runs still training when the app closed: the CLI says how to follow them."""
         self.lesson_screen: LessonScreen
@@ -128,6 +138,11 @@ class TutorApp(App[None]):
     def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
         """Runs change all the time; the status line only cares about the worker."""
 
+    async def action_quit(self) -> None:
+        self.lesson_screen.remember_scroll()
+        self.save_progress()
+        await super().action_quit()
+
     async def on_unmount(self) -> None:
         if self._link is not None:
             self.running_at_exit = [run.run_id for run in self._link.runs.values() if run.running]
@@ -140,6 +155,22 @@ class TutorApp(App[None]):
             self.crash, self.crash_log = error, crash.record(error)
         super()._handle_exception(error)
         self._exit_renderables.clear()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A toast of at most TOAST_LINES lines (title included), never a second copy of one still shown.
+        Messages are plain text: a worker's message with brackets in it must not parse as markup."""
+        timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        now = time.monotonic()
+        if self._toasts.get((title, message), 0.0) > now:
+            return
+        self._toasts[(title, message)] = now + timeout
+        width = max(16, min(TOAST_WIDTH, self.size.width // 2) - 4)
+        room, limit = TOAST_LINES - bool(title), len(message)
+        while len(textwrap.wrap(message, width)) > room:
+            limit -= 8
+            message = textwrap.shorten(message, limit, placeholder="…")
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers the other screens, not the one shown, and W only while the worker is down."""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+#: Flags whose field has another name in the training form.
+_FORM_NAMES = {"limit-per-class": "per class", "image-size": "image px", "lr": "lr (head)", "freeze": "freeze"}
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+
 
 def bar(fraction: float, width: int = 20) -> str:
     """A text progress bar of ``width`` cells."""
@@ -22,3 +28,22 @@ def lrs(rates: dict[str, float]) -> str:
     from tltui.groups import GROUPS
 
     return " · ".join(f"{g} {rates[g]:.1e}" for g in reversed(GROUPS) if g in rates)
+
+
+def ui_words(text: str) -> str:
+    """A message of the engine or worker with each command-line flag named as the tutor's settings are
+    (``--weights none`` -> ``weights none``, ``--limit-per-class`` -> ``per class``)."""
+    return _FLAG.sub(lambda m: _FORM_NAMES.get(m.group(1), m.group(1).replace("-", " ")), text)
+
+
+def si(value: float, unit: str = "") -> str:
+    """``value`` with three significant digits and a K, M or G prefix: ``8.17 GFLOP``, ``442K``."""
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            value, scaled = value / factor, prefix
+            break
+    else:
+        scaled = ""
+    digits = max(0, 3 - len(str(int(abs(value))))) if value else 0
+    text = f"{value:.{digits}f}"
+    return f"{text} {scaled}{unit}" if unit else f"{text}{scaled}"

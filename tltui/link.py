@@ -55,6 +55,19 @@ class WorkerLink:
         models = self.capabilities.models if self.capabilities else {}
         return next((m for m in ("resnet50", "tiny") if "pretrained" in models.get(m, ())), "")
 
+    def has_pretrained(self, model: str) -> bool:
+        """Whether the worker can start ``model`` from its own pretrained weights now."""
+        models = self.capabilities.models if self.capabilities else {}
+        return "pretrained" in models.get(model, ())
+
+    def missing_weights(self, model: str) -> str:
+        """Why ``model`` cannot start from pretrained weights on this worker, in one line; '' if it can."""
+        if self.capabilities is None or self.has_pretrained(model):
+            return ""
+        caps = self.capabilities
+        what = "ImageNet weights for ResNet-50" if model == "resnet50" else f"pretrained weights for {model}"
+        return f"No {what} on {caps.host} (looked in {caps.weights_dir})"
+
     def describe(self) -> str:
         """One line for the status bar: where the worker runs, its device, torch, weights."""
         if self.state == "idle":

@@ -26,6 +26,10 @@ class Progress:
     theme: str = ""
     board_runs: list[list[str]] = field(default_factory=list)
     """[run id, backbone] of the freeze board's real runs, so their points come back."""
+    scroll: dict[str, float] = field(default_factory=dict)
+    """Lesson name -> how far down it was scrolled."""
+    form: dict[str, str] = field(default_factory=dict)
+    """The training form's fields as last left."""
 
     def visit(self, name: str) -> None:
         self.last_lesson = name
@@ -58,6 +62,8 @@ class ProgressStore:
                 quiz=dict(data.get("quiz", {})),
                 theme=str(data.get("theme", "")),
                 board_runs=[[str(x) for x in pair] for pair in data.get("board_runs", [])],
+                scroll={str(k): float(v) for k, v in data.get("scroll", {}).items()},
+                form={str(k): str(v) for k, v in data.get("form", {}).items() if v is not None},
             )
         except (ValueError, TypeError, AttributeError):
             return self._set_aside()

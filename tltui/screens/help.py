@@ -1,110 +1,76 @@
-"""The help overlay: every key, grouped."""
+"""The help overlay: every key, read from the bindings of each screen and widget (one source, so it
+cannot drift from what the keys do), plus the few keys a widget handles itself (``HELP_KEYS``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.markup import escape
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-#: (section, [(keys as shown, what they do)])
-KEYS: list[tuple[str, list[tuple[str, str]]]] = [
-    (
-        "Lessons",
-        [
-            ("n  right", "next lesson"),
-            ("p  left", "previous lesson"),
-            ("0..9", "jump to a lesson (type 1 2 fast for 12; 0 is 10)"),
-            ("t", "contents: enter opens a lesson, escape closes"),
-        ],
-    ),
-    (
-        "Reading",
-        [
-            ("up  down  j  k", "scroll a line"),
-            ("space  b  pgdn  pgup", "scroll a page"),
-            ("g  G  home  end", "top / bottom of the lesson"),
-            ("tab  shift+tab", "move between the live widgets of a lesson"),
-            ("escape", "leave a live widget: the lesson has the keys"),
-        ],
-    ),
-    (
-        "Training and runs",
-        [
-            ("T  R  L", "training screen, runs screen, back to the lessons"),
-            ("s  enter", "start the run the form describes"),
-            ("c", "cancel the run (its last checkpoint is kept)"),
-            ("f  escape", "show or hide the form; leave an input"),
-            ("l  m", "loss or accuracy; curves or results"),
-            ("space  u", "mark runs to compare; update the list"),
-            ("r", "start the race (in the first lesson)"),
-            ("W", "restart the worker after it stopped"),
-        ],
-    ),
-    (
-        "Freeze board (playground lesson)",
-        [
-            ("up  down  space", "choose a group; freeze it or let it train"),
-            ("h  a", "head only; train all"),
-            ("[  ]  -  +", "less or more data per class; lower or higher LR"),
-            ("d  b", "domain similarity; backbone (resnet50 or tiny)"),
-            ("v  w", "the setting as PyTorch code; write it to a file"),
-            ("enter", "run the setting for real: its measured point joins the chart"),
-        ],
-    ),
-    (
-        "LR cascade and unfreezing timeline (lesson 6)",
-        [
-            ("left  right", "cascade: lower or higher base LR (the head's)"),
-            ("down  up", "cascade: smaller or larger factor per group"),
-            ("f", "cascade: freeze one more group from the bottom"),
-            ("up  down", "timeline: choose a group"),
-            ("left  right", "timeline: choose an epoch"),
-            ("enter  x", "timeline: join at that epoch; frozen all run"),
-            ("-  +", "timeline: fewer or more epochs"),
-            ("v", "chart, code or the run's curve"),
-            ("r  c", "run the setting for real; cancel the run"),
-            ("w", "save the code as tltui_<widget>.py in the data dir"),
-        ],
-    ),
-    (
-        "Quadrant quiz (lesson 5)",
-        [
-            ("arrow keys", "move on the grid or the list; scroll the reasoning"),
-            ("1  2  3  4  5", "choose a quadrant (1-4) or a strategy (1-5)"),
-            ("enter", "choose; then the next scenario"),
-            ("e", "check it: run the real experiment and show its curves"),
-            ("r", "a new round in a new order (after the last scenario)"),
-        ],
-    ),
-    (
-        "Pictures (lessons 2, 3 and 7)",
-        [
-            ("c  f  o", "gallery: crop, flip, colour jitter on or off"),
-            ("r", "gallery: new random variants"),
-            ("d", "gallery, explorer maps: a folder of your own (enter loads it)"),
-            ("v", "explorer: conv1's filters or the activation maps"),
-            ("f", "explorer: the next 16 filters"),
-            ("w", "explorer: maps from pretrained or random weights"),
-            ("i  I", "next / previous image"),
-        ],
-    ),
-    (
-        "Anywhere",
-        [
-            ("ctrl+p", "command palette: lessons, themes"),
-            ("?", "this help"),
-            ("escape", "close an overlay"),
-            ("q  ctrl+q", "quit (your place is saved)"),
-        ],
-    ),
-]
+#: How keys are shown where their binding name is not what is printed on the key.
+KEY_NAMES = {
+    "question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "minus": "-", "plus": "+",
+    "equals_sign": "=", "pageup": "pgup", "pagedown": "pgdn", "escape": "esc",
+}
+
+
+def key_text(keys: str) -> str:
+    """``"n,right"`` -> ``"n right"``, with symbols as printed on the keyboard."""
+    return " ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+
+
+def own_bindings(cls: type[DOMNode]) -> Iterator[Binding]:
+    """The bindings ``cls`` and its tltui base classes declare (Textual's own left out)."""
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith("tltui."):
+            break
+        for binding in klass.__dict__.get("BINDINGS", ()):
+            yield binding if isinstance(binding, Binding) else Binding(*binding)
+
+
+def rows(cls: type[DOMNode]) -> list[tuple[str, str]]:
+    """(keys, what they do) for ``cls``: its bindings, one row per description, then its HELP_KEYS."""
+    by_text: dict[str, list[str]] = {}
+    for binding in own_bindings(cls):
+        by_text.setdefault(binding.tooltip or binding.description, []).append(key_text(binding.key))
+    return [(" ".join(keys), what) for what, keys in by_text.items()] + list(getattr(cls, "HELP_KEYS", []))
+
+
+def sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(title, rows) for every screen and widget that has keys, in the order a learner meets them."""
+    from tltui.app import TutorApp
+    from tltui.screens.lesson import LessonScreen
+    from tltui.screens.runs import RunsScreen
+    from tltui.screens.train import TrainScreen
+    from tltui.widgets.contents import Contents
+    from tltui.widgets.features import FeatureWalk, LayerFeatures
+    from tltui.widgets.freeze_board import FreezeBoard
+    from tltui.widgets.gallery import AugmentGallery
+    from tltui.widgets.lesson_view import LessonView
+    from tltui.widgets.lr_cascade import LrCascade
+    from tltui.widgets.quiz import QuadrantQuiz
+    from tltui.widgets.race import Race
+    from tltui.widgets.run_form import RunForm
+    from tltui.widgets.run_view import RunView
+    from tltui.widgets.unfreeze_timeline import UnfreezeTimeline
+
+    owners = (TutorApp, LessonScreen, LessonView, Contents, TrainScreen, RunForm, RunView, RunsScreen, Race,
+              LayerFeatures, FeatureWalk, QuadrantQuiz, LrCascade, UnfreezeTimeline, AugmentGallery, FreezeBoard,
+              HelpScreen)
+    return [(owner.HELP_TITLE, rows(owner)) for owner in owners]
 
 
 class HelpScreen(ModalScreen[None]):
-    """Lists every key; any of escape, ? or q closes it."""
+    """Lists every key; escape, ? or q closes it; it scrolls with the keys of a lesson."""
+
+    HELP_TITLE = "This help"
 
     DEFAULT_CSS = """
     HelpScreen {
@@ -123,23 +89,39 @@ class HelpScreen(ModalScreen[None]):
     """
 
     BINDINGS = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("question_mark", "dismiss", "Close", show=False),
-        Binding("q", "dismiss", "Close", show=False),
+        Binding("escape,question_mark,q", "dismiss", "Close", tooltip="close the help"),
+        Binding("down,j", "scroll('down')", "Down", show=False, tooltip="scroll a line"),
+        Binding("up,k", "scroll('up')", "Up", show=False, tooltip="scroll back a line"),
+        Binding("space,pagedown", "scroll('page_down')", "Page down", show=False, tooltip="scroll a page"),
+        Binding("b,pageup", "scroll('page_up')", "Page up", show=False, tooltip="scroll back a page"),
+        Binding("g,home", "scroll('home')", "Top", show=False, tooltip="to the top"),
+        Binding("G,end", "scroll('end')", "Bottom", show=False, tooltip="to the bottom"),
     ]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help") as scroll:
             scroll.border_title = "Keys"
-            scroll.border_subtitle = "escape closes"
-            yield Static(self._text())
+            scroll.border_subtitle = "↑↓ space b g G scroll · escape closes"
+            yield Static(self.table())
 
-    @staticmethod
-    def _text() -> str:
-        width = max(len(keys) for _, rows in KEYS for keys, _ in rows)
-        lines: list[str] = []
-        for section, rows in KEYS:
-            lines.append(f"[b u]{section}[/]")
-            lines.extend(f"  [b $accent]{escape(keys):<{width}}[/]  {escape(what)}" for keys, what in rows)
-            lines.append("")
-        return "\n".join(lines).rstrip()
+    def table(self) -> Table:
+        """One grid for all sections, so wrapped descriptions keep their column."""
+        accent = self.app.theme_variables.get("accent", "")
+        table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True, style=f"bold {accent}", min_width=14)
+        table.add_column()
+        for title, keys in sections():
+            table.add_row(Text(title, style="bold underline"), "")
+            for key, what in keys:
+                table.add_row(Text(key), Text(what))
+            table.add_row("", "")
+        return table
+
+    def action_scroll(self, where: str) -> None:
+        scroll = self.query_one("#help", VerticalScroll)
+        {"down": lambda: scroll.scroll_relative(y=1, animate=False),
+         "up": lambda: scroll.scroll_relative(y=-1, animate=False),
+         "page_down": lambda: scroll.scroll_page_down(animate=False),
+         "page_up": lambda: scroll.scroll_page_up(animate=False),
+         "home": lambda: scroll.scroll_home(animate=False),
+         "end": lambda: scroll.scroll_end(animate=False)}[where]()

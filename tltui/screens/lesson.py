@@ -37,12 +37,16 @@ class LessonScreen(Screen):
     }
     """
 
+    HELP_TITLE = "Lessons"
     BINDINGS = [
-        Binding("n,right", "next", "Next"),
-        Binding("p,left", "previous", "Prev"),
-        Binding("t", "toggle_contents", "Contents"),
-        Binding("escape", "back", "Back", show=False),
+        Binding("n,right", "next", "Next", tooltip="next lesson"),
+        Binding("p,left", "previous", "Prev", tooltip="previous lesson"),
+        Binding("t", "toggle_contents", "Contents", tooltip="contents: enter opens a lesson, escape closes"),
+        Binding("escape", "back", "Back", show=False, tooltip="leave a live widget (the lesson has the keys), "
+                "or close the contents"),
     ]
+    HELP_KEYS = [("0..9", "jump to a lesson (type 1 2 quickly for 12; 0 is 10)"),
+                 ("tab shift+tab", "move between the live widgets of a lesson")]
 
     def __init__(self, lessons: list[Lesson], start: Lesson) -> None:
         super().__init__()
@@ -54,8 +58,11 @@ class LessonScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TopBar()
         with Horizontal(id="body"):
-            yield LessonView(self.lesson, id=self._view_id(self.lesson))
+            yield self._new_view(self.lesson)
         yield Footer()
+
+    def _new_view(self, lesson: Lesson) -> LessonView:
+        return LessonView(lesson, self.app.progress.scroll.get(lesson.name, 0.0), id=self._view_id(lesson))
 
     async def on_mount(self) -> None:
         await self.show_lesson(self.lesson)
@@ -93,10 +100,11 @@ class LessonScreen(Screen):
 
     async def show_lesson(self, lesson: Lesson) -> None:
         """Open ``lesson`` (its view is kept for when the learner comes back) and record the visit."""
+        self.remember_scroll()
         self.lesson = lesson
         view = self.query_one_optional(f"#{self._view_id(lesson)}", LessonView)
         if view is None:
-            view = LessonView(lesson, id=self._view_id(lesson))
+            view = self._new_view(lesson)
             await self.query_one("#body").mount(view)
         for other in self.query(LessonView):
             other.display = other is view
@@ -108,6 +116,16 @@ class LessonScreen(Screen):
         if self.contents is not None:
             self.contents.show(lesson, progress.visited)
         self.view.focus()
+
+    def on_screen_suspend(self) -> None:
+        self.remember_scroll()
+        self.app.save_progress()
+
+    def remember_scroll(self) -> None:
+        """Note how far down the open lesson is (saved with the next progress save)."""
+        view = self.query_one_optional(f"#{self._view_id(self.lesson)}", LessonView)
+        if view is not None and view.complete:
+            self.app.progress.scroll[self.lesson.name] = round(view.scroll_y, 1)
 
     async def action_next(self) -> None:
         if self.lesson.number < len(self.lessons):

@@ -39,13 +39,14 @@ class RunsScreen(Screen):
     }
     """
 
+    HELP_TITLE = "Runs screen (R)"
     BINDINGS = [
-        Binding("space", "mark", "Mark"),
-        Binding("enter", "open", "Details"),
-        Binding("escape", "back", "Back", show=False),
-        Binding("c", "cancel", "Cancel run"),
-        Binding("u", "refresh", "Update"),
-        Binding("l", "toggle_metric", "Loss/acc"),
+        Binding("space", "mark", "Mark", tooltip="mark a run: marked runs share one chart"),
+        Binding("enter", "open", "Details", tooltip="open the run: its curves, results or failure"),
+        Binding("escape", "back", "Back", show=False, tooltip="from a run's details to the chart; else to the lessons"),
+        Binding("c", "cancel", "Cancel run", tooltip="cancel the run under the cursor"),
+        Binding("u", "refresh", "Update", tooltip="read the run list again"),
+        Binding("l", "toggle_metric", "Loss/acc", tooltip="loss or accuracy curves"),
     ]
 
     def __init__(self) -> None:

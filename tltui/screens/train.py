@@ -31,11 +31,12 @@ class TrainScreen(Screen):
     }
     """
 
+    HELP_TITLE = "Training screen (T)"
     BINDINGS = [
-        Binding("s", "start", "Start"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("f", "toggle_form", "Form"),
-        Binding("escape", "back", "Back", show=False),
+        Binding("s,ctrl+s", "start", "Start", tooltip="start the run the form describes (ctrl+s inside a field)"),
+        Binding("c", "cancel", "Cancel", tooltip="cancel the run (its last checkpoint is kept)"),
+        Binding("f", "toggle_form", "Form", tooltip="show or hide the form"),
+        Binding("escape", "back", "Back", tooltip="leave a form field; from the run, back to the lessons"),
     ]
 
     def __init__(self) -> None:
@@ -45,7 +46,7 @@ class TrainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield TopBar()
-        yield RunForm()
+        yield RunForm(values=self.app.progress.form)
         yield RunView()
         yield Footer()
 
@@ -68,20 +69,30 @@ class TrainScreen(Screen):
         self.query_one(RunForm).submit()
 
     def on_run_form_submitted(self, message: RunForm.Submitted) -> None:
+        self._save_form()
         if self.run is not None and self.run.running:
-            self.notify("A run is going: cancel it first (c), or wait for it.", severity="warning")
+            self.notify("A run is going: c cancels it, or wait for it.", severity="warning")
             return
         self._start(message.config)
 
-    def on_run_form_invalid(self, message: RunForm.Invalid) -> None:
-        self.notify(message.reason, severity="error", timeout=6)
+    def on_descendant_blur(self) -> None:
+        self._save_form()
+
+    def _save_form(self) -> None:
+        """The form's fields outlive the session (in the progress file), as they are now."""
+        values = self.query_one(RunForm).values()
+        if values != self.app.progress.form:
+            self.app.progress.form = values
+            self.app.save_progress()
 
     @work(exclusive=True, group="start")
     async def _start(self, config) -> None:
+        form = self.query_one(RunForm)
         try:
             run = await self.app.link.start_run(config)
         except WorkerError as error:
-            self.notify(str(error), title="cannot start", severity="error", timeout=10)
+            form.mark(f"the worker refused it: {error}")  # the form stays, the reason on its last line
+            self.remove_class("-hide-form")
             return
         self.run_id = run.run_id
         self.add_class("-hide-form")
@@ -102,7 +113,9 @@ class TrainScreen(Screen):
 
     def action_toggle_form(self) -> None:
         self.toggle_class("-hide-form")
-        if not self.has_class("-hide-form"):
+        if self.has_class("-hide-form"):
+            self.query_one(RunView).focus()
+        else:
             self.query_one(RunForm).query_one("#data").focus()
 
     async def action_back(self) -> None:
@@ -130,9 +143,8 @@ class TrainScreen(Screen):
             return
         self._backbone_checked = True
         form = self.query_one(RunForm)
-        if link.pretrained_backbone == "tiny" and form.model == "resnet50" and not form.touched:
+        if link.pretrained_backbone == "tiny" and form.model == "resnet50" and not form.touched \
+                and not self.app.progress.form:
             form.model = "tiny"
-            self.notify(f"No ImageNet weights for ResNet-50 on {link.capabilities.host} (looked in "
-                        f"{link.capabilities.weights_dir}): the form starts from the tiny backbone, pretrained "
-                        "on generated fractals. ResNet-50 still runs with weights none or a weights file.",
-                        title="backbone", timeout=10)
+            self.notify(f"No ImageNet weights on {link.capabilities.host}: the form starts from the tiny backbone.",
+                        title="backbone", timeout=8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,10 +22,12 @@ from textual.widgets import ContentSwitcher, Static
 
 from tltui.client import WorkerError
 from tltui.codegen import generate
+from tltui.formatting import ui_words
 from tltui.link import WorkerLink
 from tltui.paths import data_dir
 from tltui.protocol import ConfigError, RunConfig
 from tltui.run_model import RunModel
+from tltui.widgets import backbones
 from tltui.widgets.run_chart import RunChart
 
 if TYPE_CHECKING:
@@ -103,16 +106,18 @@ class ConfigWidget(Vertical, can_focus=True):
         border-title-color: $text-accent;
         border-subtitle-color: $text-muted;
         &:focus-within { border: round $accent; }
-        .-status { height: 1; color: $text-muted; }
+        .-status { height: auto; color: $text-muted; }
         .-status.-invalid { color: $text-error; }
+        .-backbone { height: 1; color: $text-muted; }
     }
     """
 
     BINDINGS = [
-        Binding("v", "next_view", "View"),
-        Binding("r", "run", "Run"),
-        Binding("c", "cancel", "Cancel run"),
-        Binding("w", "write_code", "Save code"),
+        Binding("v", "next_view", "View", tooltip="the next view: chart, code, the run's curve"),
+        Binding("r", "run", "Run", tooltip="run the setting for real"),
+        Binding("c", "cancel", "Cancel run", tooltip="cancel the run"),
+        Binding("b", "backbone", "Backbone", tooltip="train the other backbone (resnet50 or tiny)"),
+        Binding("w", "write_code", "Save code", tooltip="save the code as tltui_<widget>.py in the data dir"),
     ]
 
     VIEWS: tuple[str, ...] = ("code", "run")
@@ -126,16 +131,26 @@ class ConfigWidget(Vertical, can_focus=True):
         super().__init__()
         self.config = config
         self.run_id = ""
+        self.picked = ""
+        """The backbone the learner chose with b; '' follows the worker's pretrained one."""
+        self.note = ""
+        """A refusal or an answer to a key, shown in the status line until the setting changes."""
 
     def views(self) -> ComposeResult:
         """The code and the run's curve: put them in the subclass's ContentSwitcher."""
         yield CodeView(self.STEM, self.ANCHOR, id="code")
         yield RunChart(id="run")
 
+    def status_lines(self) -> ComposeResult:
+        """The backbone it trains and the status line: put them in the subclass's compose."""
+        yield Static(classes="-backbone")
+        yield Static(classes="-status")
+
     def on_mount(self) -> None:
         self.query_one(ContentSwitcher).current = self.VIEWS[0]
         self.app.link.watch(self)
-        self.set_config(self.config)
+        self.app.link.ensure_started()
+        self.set_config(msgspec.structs.replace(self.config, model=backbones.chosen(self.app.link, self.picked)))
 
     def on_unmount(self) -> None:
         self.app.link.unwatch(self)
@@ -143,10 +158,15 @@ class ConfigWidget(Vertical, can_focus=True):
     # -- the config ----------------------------------------------------------------------------
 
     def set_config(self, config: RunConfig) -> None:
-        self.config = config
+        self.config, self.note = config, ""
         self.query_one(CodeView).show(config, self.problem())
         self.show_config()
         self.show_status()
+
+    def action_backbone(self) -> None:
+        """Train the other backbone (the run says so if its weights are not on the worker)."""
+        self.picked = backbones.other(self.config.model)
+        self.set_config(msgspec.structs.replace(self.config, model=self.picked))
 
     def show_config(self) -> None:
         """Draw ``self.config`` in the subclass's views."""
@@ -164,8 +184,11 @@ class ConfigWidget(Vertical, can_focus=True):
         return f"r runs it for real ({self.config.epochs} epochs on {self.config.data})"
 
     def show_status(self) -> None:
+        link = self.app.link
+        self.query_one(".-backbone", Static).update(Content.assemble(
+            ("trains ", "dim"), backbones.label(link, self.picked), ("  (b switches)", "dim")))
         status = self.query_one(".-status", Static)
-        problem = self.problem()
+        problem = ui_words(self.problem()) or self.note
         status.set_class(bool(problem), "-invalid")
         run = self.run
         if problem:
@@ -175,6 +198,11 @@ class ConfigWidget(Vertical, can_focus=True):
         else:
             text = Content(f"run {run.run_id}: {self._run_state(run)}")
         status.update(text)
+
+    def say(self, note: str) -> None:
+        """Show ``note`` (a refusal, in the tutor's words) in the status line."""
+        self.note = ui_words(note)
+        self.show_status()
 
     @staticmethod
     def _run_state(run: RunModel) -> str:
@@ -206,30 +234,38 @@ class ConfigWidget(Vertical, can_focus=True):
 
     @work(exclusive=True, group="config-run")
     async def action_run(self) -> None:
-        problem = self.problem()
-        if problem:
-            self.notify(problem, title="Cannot run this", severity="warning")
+        if self.problem():
+            self.show_status()  # the line already says why; nothing starts
             return
         if self.run is not None and self.run.running:
-            self.notify("The run is still going: c cancels it.", timeout=3)
+            self.say("The run is still going: c cancels it.")
             return
+        link = self.app.link
         try:
-            run = await self.app.link.start_run(self.config)
+            await link.ready()
+            config = msgspec.structs.replace(self.config, model=backbones.chosen(link, self.picked))
+            refusal = backbones.refusal(link, config.model)
+            if refusal:
+                self.say(refusal)
+                return
+            run = await link.start_run(config)
         except WorkerError as error:
-            self.notify(str(error), title="The worker refused the run", severity="error", timeout=10)
+            self.say(f"The worker refused the run: {error}")
             return
-        self.run_id = run.run_id
+        self.run_id, self.note = run.run_id, ""
         self.show_view("run")
         self._show_run()
 
     @work(group="config-cancel")
     async def action_cancel(self) -> None:
         run = self.run
-        if run is not None and run.running:
+        if run is None or not run.running:
+            self.say("No run of this widget is going.")
+        else:
             try:
                 await self.app.link.cancel(run.run_id)
             except WorkerError as error:
-                self.notify(str(error), severity="error")
+                self.say(str(error))
 
     def _show_run(self) -> None:
         run = self.run
@@ -237,6 +273,9 @@ class ConfigWidget(Vertical, can_focus=True):
         self.show_status()
 
     def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
+        model = backbones.chosen(message.link, self.picked)
+        if model != self.config.model:  # the worker has said which weights it has
+            self.set_config(msgspec.structs.replace(self.config, model=model))
         self._show_run()
 
     def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:

@@ -26,10 +26,12 @@ class Contents(OptionList):
     }
     """
 
+    HELP_TITLE = "Contents (t)"
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Down", show=False, tooltip="next lesson in the list (or down)"),
+        Binding("k", "cursor_up", "Up", show=False, tooltip="previous lesson in the list (or up)"),
     ]
+    HELP_KEYS = [("enter", "open the lesson"), ("esc", "close the contents")]
 
     @dataclass
     class Chosen(Message):

@@ -52,13 +52,14 @@ class LayerFeatures(PicturePanel):
     }
     """
 
+    HELP_TITLE = "What each group sees (lesson 2)"
     BINDINGS = [
-        Binding("v", "view", "Filters / maps"),
-        Binding("f", "page", "More filters"),
-        Binding("w", "weights", "Pretrained / random"),
-        Binding("i", "step(1)", "Next image"),
-        Binding("I", "step(-1)", "Previous image"),
-        Binding("d", "data", "Your folder"),
+        Binding("v", "view", "Filters / maps", tooltip="conv1's filters or the activation maps"),
+        Binding("f", "page", "More filters", tooltip="filters: the next 16"),
+        Binding("w", "weights", "Pretrained / random", tooltip="maps: from pretrained or random weights"),
+        Binding("i", "step(1)", "Next image", tooltip="maps: next image"),
+        Binding("I", "step(-1)", "Previous image", tooltip="maps: previous image"),
+        Binding("d", "data", "Your folder", tooltip="maps: a folder of your own photos (enter loads it, escape keeps the old)"),
     ]
 
     def __init__(self, **options: str) -> None:
@@ -181,9 +182,10 @@ class FeatureWalk(PicturePanel):
     }
     """
 
+    HELP_TITLE = "The feature-extraction walk (lesson 3)"
     BINDINGS = [
-        Binding("i", "step(1)", "Next image"),
-        Binding("I", "step(-1)", "Previous image"),
+        Binding("i", "step(1)", "Next image", tooltip="next image"),
+        Binding("I", "step(-1)", "Previous image", tooltip="previous image"),
     ]
 
     def compose(self) -> ComposeResult:

@@ -10,17 +10,21 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tltui.client import WorkerError
 from tltui.costs import model_costs, step_cost
+from tltui.formatting import si, ui_words
 from tltui.groups import GROUPS
 from tltui.link import WorkerLink
-from tltui.widgets.code_view import CodeView
 from tltui.prediction import RULE, SIMILARITY, predict
 from tltui.presets import configure
 from tltui.protocol import ConfigError, RunConfig
+from tltui.run_model import RunModel
+from tltui.widgets import backbones
+from tltui.widgets.code_view import CodeView
 
 if TYPE_CHECKING:
     from tltui.app import TutorApp
@@ -51,42 +55,48 @@ class FreezeBoard(Vertical, can_focus=True):
         #board-top { height: 11; }
         #groups { width: 40; padding: 0 1; }
         PlotextPlot, CodeView { width: 1fr; }
-        CodeView { display: none; }
+        CodeView { display: none; overflow-x: auto; }
         &.-code CodeView { display: block; }
-        &.-code PlotextPlot { display: none; }
+        &.-code PlotextPlot, &.-code #groups { display: none; }
         #totals, #controls { height: 1; padding: 0 1; }
         #rule { height: 3; padding: 0 1; color: $text-muted; }
         #measured { height: 2; padding: 0 1; }
+        #measured.-refused { color: $text-error; }
     }
     """
 
+    HELP_TITLE = "Freeze board (playground lesson)"
     BINDINGS = [
-        Binding("up,k", "move(-1)", "Group up", show=False),
-        Binding("down,j", "move(1)", "Group down", show=False),
-        Binding("space", "toggle", "Freeze/train"),
-        Binding("h", "head_only", "Head only"),
-        Binding("a", "train_all", "Train all"),
-        Binding("left_square_bracket", "data(-1)", "Less data", show=False),
-        Binding("right_square_bracket", "data(1)", "More data", show=False),
-        Binding("minus", "lr(-1)", "Lower LR", show=False),
-        Binding("plus,equals_sign", "lr(1)", "Higher LR", show=False),
-        Binding("d", "domain", "Domain", show=False),
-        Binding("b", "backbone", "Backbone", show=False),
-        Binding("v", "code", "Code/chart"),
-        Binding("w", "write", "Write code", show=False),
-        Binding("enter", "run", "Run it"),
+        Binding("up,k", "move(-1)", "Group up", show=False, tooltip="choose a group"),
+        Binding("down,j", "move(1)", "Group down", show=False, tooltip="choose a group"),
+        Binding("space", "toggle", "Freeze/train", tooltip="freeze the group or let it train"),
+        Binding("h", "head_only", "Head only", tooltip="only the head trains"),
+        Binding("a", "train_all", "Train all", tooltip="every group trains"),
+        Binding("left_square_bracket", "data(-1)", "Less data", show=False, tooltip="fewer images per class"),
+        Binding("right_square_bracket", "data(1)", "More data", show=False, tooltip="more images per class"),
+        Binding("minus", "lr(-1)", "Lower LR", show=False, tooltip="lower learning rate"),
+        Binding("plus,equals_sign", "lr(1)", "Higher LR", show=False, tooltip="higher learning rate"),
+        Binding("d", "domain", "Domain", show=False, tooltip="how similar your domain is to the source's"),
+        Binding("b", "backbone", "Backbone", show=False, tooltip="backbone: resnet50 or tiny"),
+        Binding("v", "code", "Code/chart", tooltip="the setting as PyTorch code, or the chart"),
+        Binding("w", "write", "Write code", show=False, tooltip="write the code to tltui_freeze_board.py"),
+        Binding("enter", "run", "Run it", tooltip="run the setting for real: its measured point joins the chart"),
     ]
+
+    frozen: var[frozenset[str]] = var(frozenset(GROUPS[:-1]))
+    cursor: var[int] = var(len(GROUPS) - 1)
+    per_class: var[int] = var(20)
+    lr: var[float] = var(1e-2)
+    similarity: var[str] = var("similar")
+    model: var[str] = var("")
+    """The learner's backbone (b); '' follows the worker's pretrained one."""
 
     def __init__(self, **_options: str) -> None:
         super().__init__()
-        self.frozen: set[str] = set(GROUPS[:-1])
-        self.cursor = len(GROUPS) - 1
-        self.per_class = 20
-        self.lr = 1e-2
-        self.similarity = "similar"
-        self.backbone = "resnet50"
         self.measured: list[tuple[str, str]] = []
         """(run id, backbone) of the runs started from this board."""
+        self.note = ""
+        """Why the last enter started nothing, until the setting changes."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="board-top"):
@@ -102,7 +112,11 @@ class FreezeBoard(Vertical, can_focus=True):
         self.border_title = "Freeze board"
         self.border_subtitle = "↑↓ space h a · [ ] data · - + lr · d · b · v code · w · enter run"
         self.app.link.watch(self)
+        self.app.link.ensure_started()
         self.measured = [(run_id, backbone) for run_id, backbone in self.app.progress.board_runs]
+        for setting in ("frozen", "per_class", "lr", "similarity", "model"):
+            self.watch(self, setting, self._setting_changed, init=False)
+        self.watch(self, "cursor", self._refresh, init=False)
         self._refresh()
         if self.measured:
             self._load_measured()
@@ -127,6 +141,15 @@ class FreezeBoard(Vertical, can_focus=True):
         return set(GROUPS) - self.frozen
 
     @property
+    def backbone(self) -> str:
+        return backbones.chosen(self.app.link, self.model)
+
+    def _setting_changed(self) -> None:
+        """A refusal was about the old setting: forget it, and draw the new one."""
+        self.note = ""
+        self._refresh()
+
+    @property
     def image_size(self) -> int:
         return BACKBONES[self.backbone]
 
@@ -139,9 +162,8 @@ class FreezeBoard(Vertical, can_focus=True):
             limit_per_class=self.per_class if self.per_class < 100 else 0,
         )
 
-    def _costs(self, backbone: str | None = None):
-        backbone = backbone or self.backbone
-        return model_costs(backbone, BACKBONES[backbone], CLASSES)
+    def _costs(self):
+        return model_costs(self.backbone, self.image_size, CLASSES)
 
     def _predicted(self, trainable: set[str]) -> float:
         costs = self._costs()
@@ -154,28 +176,28 @@ class FreezeBoard(Vertical, can_focus=True):
         costs = self._costs()
         step = step_cost(costs, self.trainable)
         board = Text()
-        board.append(f"{'group':<8}{'state':<10}{'params':>9}{'GMAC':>7}\n", "dim")
+        board.append(f"{'group':<8}{'state':<10}{'params':>8}{'MAC/img':>9}\n", "dim")
         for i, group in enumerate(GROUPS):
             frozen = group in self.frozen
             style = "reverse" if i == self.cursor and self.has_focus else ""
             board.append(f"{'▶' if i == self.cursor else ' '}{group:<7}", style)
             board.append(f"{'❄ frozen' if frozen else '✎ trains':<10}", "cyan" if frozen else "orange1")
-            board.append(f"{_count(costs[group].params):>9}{costs[group].macs / 1e9:>7.2f}\n")
+            board.append(f"{si(costs[group].params):>8}{si(costs[group].macs):>9}\n")
         self.query_one("#groups", Static).update(board)
         self.query_one("#totals", Static).update(
-            f"trains {_count(step.trainable_params)} · GFLOP/img fwd {step.forward_gflops:.2f} + bwd "
-            f"{step.backward_gflops:.2f} · grads+optim {step.optimizer_mb:.0f} MB"
+            f"trains {si(step.trainable_params)} · per image: forward {si(step.forward_gflops * 1e9, 'FLOP')}, "
+            f"backward {si(step.backward_gflops * 1e9, 'FLOP')} · grads+optim {step.optimizer_mb:.1f} MB"
         )
         self.query_one("#controls", Static).update(
-            f"{self.backbone} at {self.image_size}px · data {self.per_class}/class · lr {self.lr:.0e} · "
-            f"domain {self.similarity}"
+            f"{self.backbone} · {backbones.WEIGHTS[self.backbone]} · {self.image_size}px · {self.per_class}/class · "
+            f"lr {self.lr:.0e} · domain {self.similarity}"
         )
         self._measured_line()
         self._draw_chart()
         try:
             self.query_one(CodeView).show(self.config())
         except ConfigError as error:
-            self.query_one(CodeView).show(RunConfig(), problem=str(error))
+            self.query_one(CodeView).show(RunConfig(), problem=ui_words(str(error)))
 
     def _draw_chart(self) -> None:
         plot = self.query_one(PlotextPlot)
@@ -187,79 +209,96 @@ class FreezeBoard(Vertical, can_focus=True):
             trainable = set(GROUPS[-k:])
             xs.append(step_cost(costs, trainable).total_gflops)
             ys.append(self._predicted(trainable))
-        plt.plot(xs, ys, color="gray", marker="dot", label="predicted, top k groups train")
-        here = step_cost(costs, self.trainable).total_gflops
+        scale, unit = (1, "GFLOP") if max(xs) >= 1 else (1e3, "MFLOP")
+        plt.plot([x * scale for x in xs], ys, color="gray", marker="dot", label="predicted, top k groups train")
+        here = step_cost(costs, self.trainable).total_gflops * scale
         plt.scatter([here], [self._predicted(self.trainable)], color="orange", marker="x",
                     label="this setting (predicted)")
-        points = [p for p in self._measured_points() if p[2] == self.backbone]
+        points = self._measured_points()
         if points:
-            plt.scatter([p[0] for p in points], [p[1] for p in points], color="cyan", marker="o",
+            plt.scatter([x * scale for x, _ in points], [y for _, y in points], color="cyan", marker="o",
                         label="measured")
         plt.ylim(0, 1)
         plt.yticks([0, 0.5, 1], ["0%", "50%", "100%"])  # a short chart would skip some of plotext's own
-        plt.xlabel("GFLOP per training image")
+        low, high = min(xs) * scale, max(xs) * scale
+        ticks = [low + (high - low) * i / 3 for i in range(4)]
+        plt.xticks(ticks, [f"{t:.3g}" for t in ticks])  # labels that fit under their ticks, any unit
+        plt.xlabel(f"{unit} per training image")
         plt.title("accuracy vs cost")
         plot.refresh()
 
-    def _measured_points(self) -> list[tuple[float, float, str]]:
+    def _same_setting(self, run: RunModel, frozen_too: bool) -> bool:
+        """Whether ``run`` was started from this board's current setting (other than what is frozen,
+        unless ``frozen_too``)."""
+        if run.config is None:
+            return False
+        mine = self.config()
+        fields = ("model", "data", "lr", "limit_per_class", "image_size") + (("frozen",) if frozen_too else ())
+        return all(getattr(run.config, f) == getattr(mine, f) for f in fields)
+
+    def _board_runs(self) -> list[RunModel]:
+        runs = self.app.link.runs
+        return [runs[run_id] for run_id, _ in self.measured if run_id in runs]
+
+    def _measured_points(self) -> list[tuple[float, float]]:
+        """(GFLOP per training image, best validation accuracy) of the runs of this setting's data, LR
+        and backbone: only what is frozen varies along the chart."""
         points = []
-        for run_id, backbone in self.measured:
-            run = self.app.link.runs.get(run_id)
-            if run is None or run.best is None or run.config is None:
+        for run in self._board_runs():
+            if run.best is None or not self._same_setting(run, frozen_too=False):
                 continue
             trainable = set(run.config.trainable_at(run.config.epochs))
-            x = step_cost(model_costs(backbone, run.config.image_size, CLASSES), trainable).total_gflops
-            points.append((x, run.best.val_acc, backbone))
+            points.append((step_cost(self._costs(), trainable).total_gflops, run.best.val_acc))
         return points
 
     def _measured_line(self) -> None:
-        runs = [self.app.link.runs.get(run_id) for run_id, _ in self.measured]
-        parts = []
-        for run in [r for r in runs if r is not None and r.config is not None][-3:]:
-            best = f"{run.best.val_acc:.0%}" if run.best else "…"
-            frozen = ",".join(run.config.frozen) if run.config and run.config.frozen else "nothing"
-            parts.append(f"{run.status} {best} (frozen: {frozen})")
-        self.query_one("#measured", Static).update(
-            ("measured: " + " · ".join(parts)) if parts else "enter runs this setting for real; the measured "
-            "accuracy joins the chart"
-        )
+        line = self.query_one("#measured", Static)
+        line.set_class(bool(self.note), "-refused")
+        if self.note:
+            line.update(Text(self.note))
+            return
+        here = [run for run in self._board_runs() if self._same_setting(run, frozen_too=True)]
+        others = len(self._measured_points()) - sum(1 for run in here if run.best is not None)
+        more = f" · {others} measured point{'s' * (others != 1)} of other freezes on the chart" if others else ""
+        if not here:
+            line.update(Text(f"not measured for this setting yet: enter runs it for real{more}"))
+            return
+        run = here[-1]
+        if run.running:
+            state = f"epoch {run.epochs[-1].epoch}/{run.config.epochs}" if run.epochs else "starting…"
+            line.update(Text(f"measuring this setting: {state}{more}"))
+        else:
+            best = f", best val acc {run.best.val_acc:.0%}" if run.best else ""
+            line.update(Text(f"measured for this setting: {run.status}{best} (run {run.run_id}){more}"))
 
     # -- keys ------------------------------------------------------------------------------------
 
     def action_move(self, step: int) -> None:
         self.cursor = (self.cursor + step) % len(GROUPS)
-        self._refresh()
 
     def action_toggle(self) -> None:
         self.frozen ^= {GROUPS[self.cursor]}
-        self._refresh()
 
     def action_head_only(self) -> None:
-        self.frozen = set(GROUPS[:-1])
-        self._refresh()
+        self.frozen = frozenset(GROUPS[:-1])
 
     def action_train_all(self) -> None:
-        self.frozen = set()
-        self._refresh()
+        self.frozen = frozenset()
 
     def action_data(self, step: int) -> None:
         i = PER_CLASS.index(self.per_class)
         self.per_class = PER_CLASS[max(0, min(len(PER_CLASS) - 1, i + step))]
-        self._refresh()
 
     def action_lr(self, step: int) -> None:
         i = min(range(len(LRS)), key=lambda j: abs(LRS[j] - self.lr))
         self.lr = LRS[max(0, min(len(LRS) - 1, i + step))]
-        self._refresh()
 
     def action_domain(self) -> None:
         names = list(SIMILARITY)
         self.similarity = names[(names.index(self.similarity) + 1) % len(names)]
-        self._refresh()
 
     def action_backbone(self) -> None:
-        self.backbone = "tiny" if self.backbone == "resnet50" else "resnet50"
-        self._refresh()
+        self.model = backbones.other(self.backbone)
 
     def action_code(self) -> None:
         self.toggle_class("-code")
@@ -275,16 +314,19 @@ class FreezeBoard(Vertical, can_focus=True):
 
     @work(group="board-run")
     async def action_run(self) -> None:
+        link = self.app.link
         try:
             config = self.config()
+            await link.ready()
+            self.note = backbones.refusal(link, self.backbone)
+            if not self.note:
+                run = await link.start_run(config)
         except ConfigError as error:
-            self.notify(str(error), severity="warning")
-            return
-        try:
-            run = await self.app.link.start_run(config)
+            self.note = ui_words(str(error))
         except WorkerError as error:
-            hint = " (press b for the tiny backbone, whose weights ship with tltui)" if self.backbone == "resnet50" else ""
-            self.notify(f"{error}{hint}", title="freeze board", severity="error", timeout=10)
+            self.note = ui_words(f"The worker refused the run: {error}")
+        if self.note:
+            self._measured_line()
             return
         self.measured.append((run.run_id, self.backbone))
         self.app.progress.board_runs = [[run_id, backbone] for run_id, backbone in self.measured]

@@ -33,14 +33,15 @@ class AugmentGallery(PicturePanel):
     }
     """
 
+    HELP_TITLE = "Augmentation gallery (lesson 7)"
     BINDINGS = [
-        Binding("c", "toggle('crop')", "Crop"),
-        Binding("f", "toggle('flip')", "Flip"),
-        Binding("o", "toggle('color')", "Colour"),
-        Binding("r", "again", "New variants"),
-        Binding("i", "step(1)", "Next image"),
-        Binding("I", "step(-1)", "Previous image"),
-        Binding("d", "data", "Your folder"),
+        Binding("c", "toggle('crop')", "Crop", tooltip="random crops on or off"),
+        Binding("f", "toggle('flip')", "Flip", tooltip="horizontal flips on or off"),
+        Binding("o", "toggle('color')", "Colour", tooltip="colour jitter on or off"),
+        Binding("r", "again", "New variants", tooltip="new random variants"),
+        Binding("i", "step(1)", "Next image", tooltip="next image"),
+        Binding("I", "step(-1)", "Previous image", tooltip="previous image"),
+        Binding("d", "data", "Your folder", tooltip="a folder of your own photos (enter loads it)"),
     ]
 
     def __init__(self, **options: str) -> None:

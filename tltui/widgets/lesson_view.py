@@ -30,18 +30,21 @@ class LessonView(VerticalScroll, can_focus=True):
     }
     """
 
+    HELP_TITLE = "Reading a lesson"
     BINDINGS = [
-        Binding("j", "scroll_down", "Down", show=False),
-        Binding("k", "scroll_up", "Up", show=False),
-        Binding("g", "scroll_home", "Top", show=False),
-        Binding("G", "scroll_end", "Bottom", show=False),
-        Binding("space", "page_down", "Page down", show=False),
-        Binding("b", "page_up", "Page up", show=False),
+        Binding("down,j", "scroll_down", "Down", show=False, tooltip="scroll a line"),
+        Binding("up,k", "scroll_up", "Up", show=False, tooltip="scroll back a line"),
+        Binding("space,pagedown", "page_down", "Page down", show=False, tooltip="scroll a page"),
+        Binding("b,pageup", "page_up", "Page up", show=False, tooltip="scroll back a page"),
+        Binding("g,home", "scroll_home", "Top", show=False, tooltip="top of the lesson"),
+        Binding("G,end", "scroll_end", "Bottom", show=False, tooltip="bottom of the lesson"),
     ]
 
-    def __init__(self, lesson: Lesson, **kwargs) -> None:
+    def __init__(self, lesson: Lesson, scroll_y: float = 0.0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.lesson = lesson
+        self.resume_y = scroll_y
+        """Where the learner left this lesson last time: scrolled to once every part is mounted."""
         self._pending: list[Part] = list(lesson.parts)
 
     @property
@@ -74,6 +77,9 @@ class LessonView(VerticalScroll, can_focus=True):
         if self._pending and self.is_attached:  # not while the app closes
             await self.mount(self._build(self._pending.pop(0)))
             self.call_after_refresh(self._mount_next)
+        elif self.resume_y:
+            self.call_after_refresh(self.scroll_to, y=self.resume_y, animate=False)
+            self.resume_y = 0.0
 
     @staticmethod
     def _build(part: Part) -> Widget:

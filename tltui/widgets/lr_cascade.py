@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.color import Color
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import ContentSwitcher
 from textual_plotext import PlotextPlot
 
 from tltui.codegen import span
@@ -122,12 +122,13 @@ class LrCascade(ConfigWidget):
     }
     """
 
+    HELP_TITLE = "Learning-rate cascade (lesson 6)"
     BINDINGS = [
-        Binding("left", "lr(-1)", "Lower LR"),
-        Binding("right", "lr(1)", "Higher LR"),
-        Binding("down", "factor(-1)", "Smaller factor"),
-        Binding("up", "factor(1)", "Larger factor"),
-        Binding("f", "freeze", "Freeze from the bottom"),
+        Binding("left", "lr(-1)", "Lower LR", tooltip="lower base LR (the head's)"),
+        Binding("right", "lr(1)", "Higher LR", tooltip="higher base LR"),
+        Binding("down", "factor(-1)", "Smaller factor", tooltip="smaller factor from one group to the one below"),
+        Binding("up", "factor(1)", "Larger factor", tooltip="larger factor"),
+        Binding("f", "freeze", "Freeze from the bottom", tooltip="freeze one more group from the bottom"),
     ]
 
     VIEWS = ("bars", "code", "run")
@@ -143,7 +144,7 @@ class LrCascade(ConfigWidget):
         with ContentSwitcher():
             yield LrBars(id="bars")
             yield from self.views()
-        yield Static(classes="-status")
+        yield from self.status_lines()
 
     def on_mount(self) -> None:
         self.border_title = "Learning-rate cascade (real runs)"

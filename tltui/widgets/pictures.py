@@ -108,7 +108,7 @@ class PicturePanel(Vertical, can_focus=True):
     }
     """
 
-    BINDINGS = [Binding("escape", "typed", "Back", show=False)]
+    BINDINGS = [Binding("escape", "typed", "Back", show=False, tooltip="leave the folder field (where there is one), keeping the old folder")]
 
     def __init__(self, **_options: str) -> None:
         super().__init__()

@@ -19,6 +19,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Static
 
 from tltui.client import WorkerError
+from tltui.formatting import ui_words
 from tltui.link import WorkerLink
 from tltui.protocol import Failed
 from tltui.run_model import RunModel
@@ -91,15 +92,17 @@ class QuadrantQuiz(Vertical, can_focus=True):
     }
     """
 
+    HELP_TITLE = "Quadrant quiz (lesson 5)"
     BINDINGS = [
-        Binding("up", "move(-1, 0)", "Up", show=False),
-        Binding("down", "move(1, 0)", "Down", show=False),
-        Binding("left", "move(0, -1)", "Left", show=False),
-        Binding("right", "move(0, 1)", "Right", show=False),
-        Binding("enter", "confirm", "Choose / next"),
-        Binding("e", "check", "Check it"),
-        Binding("r", "restart", "New round"),
+        Binding("up", "move(-1, 0)", "Up", show=False, tooltip="move on the grid or the list; scroll the reasoning"),
+        Binding("down", "move(1, 0)", "Down", show=False, tooltip="move on the grid or the list; scroll the reasoning"),
+        Binding("left", "move(0, -1)", "Left", show=False, tooltip="move on the grid"),
+        Binding("right", "move(0, 1)", "Right", show=False, tooltip="move on the grid"),
+        Binding("enter", "confirm", "Choose / next", tooltip="choose; then the next scenario"),
+        Binding("e", "check", "Check it", tooltip="check it: run the real experiment and show its curves"),
+        Binding("r", "restart", "New round", tooltip="a new round in a new order (after the last scenario)"),
     ]
+    HELP_KEYS = [("1 2 3 4 5", "choose a quadrant (1-4) or a strategy (1-5)")]
 
     def __init__(self, seed: str = "", **_options: str) -> None:
         super().__init__()
@@ -113,6 +116,8 @@ class QuadrantQuiz(Vertical, can_focus=True):
         self.best = 0
         self.checks: dict[str, list[list[str]]] = {}
         """Experiment name -> [arm label, run id] of its latest real runs."""
+        self.refused = ""
+        """Why the worker did not start the last check."""
         self.index = 0
         self.stage = "quadrant"
         self.cell = (1, 0)
@@ -287,6 +292,7 @@ class QuadrantQuiz(Vertical, can_focus=True):
     async def _start_check(self, name: str) -> None:
         link = self.app.link
         self.checks.pop(name, None)
+        self.refused = ""
         self._show()
         try:
             await link.ready()
@@ -302,7 +308,7 @@ class QuadrantQuiz(Vertical, can_focus=True):
                 run = await link.start_run(config)
                 started.append([label, run.run_id])
         except WorkerError as error:
-            self.notify(str(error), title="quadrant quiz", severity="error", timeout=10)
+            self.refused = ui_words(f"The worker refused the check: {error}")
         self.checks[name] = started
         self._save()
         self._show()
@@ -403,8 +409,8 @@ class QuadrantQuiz(Vertical, can_focus=True):
             measured.update("This worker has no pretrained weights (neither the tiny backbone's nor ImageNet's in "
                             f"{escape(link.capabilities.weights_dir)}): nothing to measure, so no curve is drawn.")
         elif not models:
-            chart.show([], "starting the runs")
-            measured.update("Starting the runs…")
+            chart.show([], "nothing measured" if self.refused else "starting the runs")
+            measured.update(escape(self.refused) if self.refused else "Starting the runs…")
         else:
             chart.show(models)
             config = models[0][1].config

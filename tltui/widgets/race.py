@@ -14,12 +14,15 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Input, Label, Static
 
 from tltui.client import WorkerError
+from tltui.formatting import ui_words
 from tltui.link import WorkerLink
 from tltui.protocol import RunConfig
 from tltui.run_model import RunModel
+from tltui.widgets import backbones
 from tltui.widgets.run_chart import RunChart
 
 if TYPE_CHECKING:
@@ -43,6 +46,7 @@ class Race(Vertical, can_focus=True):
         &:focus { border: round $accent; }
         RunChart { height: 1fr; }
         #race-status { height: auto; color: $text-muted; padding: 0 1; }
+        #race-status.-refused { color: $text-error; }
         #weights-row { height: 1; display: none; padding: 0 1; }
         &.-ask-weights #weights-row { display: block; }
         #weights-row Label { width: auto; color: $warning; }
@@ -50,15 +54,21 @@ class Race(Vertical, can_focus=True):
     }
     """
 
+    HELP_TITLE = "The race (lesson 1)"
     BINDINGS = [
-        Binding("r", "race", "Race"),
-        Binding("c", "cancel", "Cancel race"),
+        Binding("r", "race", "Race", tooltip="start the race: scratch vs pretrained, both real runs"),
+        Binding("c", "cancel", "Cancel race", tooltip="cancel both runs"),
+        Binding("b", "backbone", "Backbone", tooltip="race the other backbone (resnet50 or tiny)"),
     ]
 
     def __init__(self, **_options: str) -> None:
         super().__init__()
         self.runs: dict[str, str] = {}
         """'scratch' / 'pretrained' -> run id."""
+        self.picked = ""
+        """The backbone the learner chose with b; '' follows the worker's pretrained one."""
+        self.note = ""
+        """Why the last r started nothing."""
 
     def compose(self) -> ComposeResult:
         yield RunChart()
@@ -69,7 +79,7 @@ class Race(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         self.border_title = "The race: scratch vs pretrained (real runs)"
-        self.border_subtitle = "focus with tab · r race · c cancel"
+        self.border_subtitle = "focus with tab · r race · b backbone · c cancel"
         self.app.link.watch(self)
         self.app.link.ensure_started()
         self._refresh()
@@ -85,30 +95,27 @@ class Race(Vertical, can_focus=True):
         link = self.app.link
         status = self.query_one("#race-status", Static)
         self.query_one(RunChart).show(self._models(), "press r to race")
+        status.set_class(bool(self.note), "-refused")
+        if self.note:
+            status.update(Content(self.note))
+            return
         if link.state in ("idle", "starting"):
             status.update("The worker is starting (it loads torch)…")
             return
         if link.state == "gone":
-            status.update(f"The worker stopped: {link.error}. Press W to restart it.")
+            status.update(Content(f"The worker stopped: {link.error}. Press W to restart it."))
             return
-        backbone = link.pretrained_backbone
-        self.set_class(backbone != "resnet50" and not self.runs, "-ask-weights")
+        model = backbones.chosen(link, self.picked)
+        self.set_class(not link.has_pretrained(model) and not self.runs, "-ask-weights")
         if self._models():
-            status.update("  ·  ".join(f"{label}: {self._state(m)}" for label, m in self._models()))
-        elif backbone == "resnet50":
-            status.update(f"r runs ResNet-50 {RACE.epochs} epochs on {RACE.limit_per_class} images per class, "
-                          "twice: from random weights and from ImageNet's. Same data, split and seed.")
-        elif backbone == "tiny":
-            status.update(
-                f"No ImageNet weights for ResNet-50 here (looked in {link.capabilities.weights_dir}): r races "
-                "the tiny backbone, random vs its shipped weights (pretrained on generated fractals). Or give "
-                "a ResNet-50 weights file above."
-            )
+            status.update(Content("  ·  ".join(f"{label}: {self._state(m)}" for label, m in self._models())))
+        elif link.has_pretrained(model):
+            status.update(Content(f"r races {model} · {backbones.WEIGHTS[model]} against the same network from "
+                                  f"random weights: {RACE.epochs} epochs on {RACE.limit_per_class} images per class, "
+                                  "same data, split and seed. b switches the backbone."))
         else:
-            status.update(
-                f"No pretrained weights here (looked in {link.capabilities.weights_dir}): give a ResNet-50 "
-                "weights file above. No curve is drawn that was not measured."
-            )
+            status.update(Content(f"{link.missing_weights(model)}: give a ResNet-50 weights file above, or b "
+                                  f"picks {backbones.other(model)}. No curve is drawn that was not measured."))
 
     @staticmethod
     def _state(run: RunModel) -> str:
@@ -120,13 +127,26 @@ class Race(Vertical, can_focus=True):
 
     def action_race(self) -> None:
         typed = self.query_one("#weights", Input).value.strip()
-        backbone = self.app.link.pretrained_backbone
-        if typed:
+        link = self.app.link
+        model = backbones.chosen(link, self.picked)
+        if link.has_pretrained(model):
+            self._start(model, "pretrained")
+        elif typed:
             self._start("resnet50", typed)
-        elif backbone:
-            self._start(backbone, "pretrained")
+        elif link.capabilities is None:
+            self._say("The worker is still starting: r again in a moment.")
         else:
-            self.notify("Give a pretrained weights file first.", severity="warning")
+            self._say(f"{link.missing_weights(model)}: give a weights file above first, or b picks "
+                      f"{backbones.other(model)}.")
+
+    def action_backbone(self) -> None:
+        self.picked = backbones.other(backbones.chosen(self.app.link, self.picked))
+        self.note = ""
+        self._refresh()
+
+    def _say(self, note: str) -> None:
+        self.note = ui_words(note)
+        self._refresh()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -135,26 +155,35 @@ class Race(Vertical, can_focus=True):
     @work(exclusive=True, group="race")
     async def _start(self, model: str, weights: str) -> None:
         if any(self.app.link.runs[i].running for i in self.runs.values() if i in self.app.link.runs):
-            self.notify("The race is still going.", timeout=2)
+            self._say("The race is still going: c cancels it.")
             return
-        self.runs = {}
-        try:
-            for side, start in (("scratch", "none"), ("pretrained", weights)):
-                run = await self.app.link.start_run(msgspec.structs.replace(RACE, model=model, weights=start))
-                self.runs[side] = run.run_id
+        self.runs, self.note = {}, ""
+        link = self.app.link
+        try:  # the pretrained side first: weights the worker refuses start neither run
+            pretrained = await link.start_run(msgspec.structs.replace(RACE, model=model, weights=weights))
         except WorkerError as error:
-            self.notify(str(error), title="race", severity="error", timeout=10)
+            self._say(f"The race did not start: {error}")
+            return
+        try:
+            scratch = await link.start_run(msgspec.structs.replace(RACE, model=model, weights="none"))
+        except WorkerError as error:
+            await link.cancel(pretrained.run_id)
+            self._say(f"The race did not start: {error}")
+            return
+        self.runs = {"scratch": scratch.run_id, "pretrained": pretrained.run_id}
         self._refresh()
 
     @work(group="race-cancel")
     async def action_cancel(self) -> None:
-        for run_id in self.runs.values():
-            run = self.app.link.runs.get(run_id)
-            if run and run.running:
-                try:
-                    await self.app.link.cancel(run_id)
-                except WorkerError:
-                    pass
+        runs = self.app.link.runs
+        going = [run_id for run_id in self.runs.values() if run_id in runs and runs[run_id].running]
+        if not going:
+            self._say("No race is going: r starts one.")
+        for run_id in going:
+            try:
+                await self.app.link.cancel(run_id)
+            except WorkerError:
+                pass  # it ended meanwhile
 
     def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
         self._refresh()

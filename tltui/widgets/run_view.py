@@ -62,9 +62,10 @@ class RunView(Vertical, can_focus=True):
     }
     """
 
+    HELP_TITLE = "A run (training and runs screens)"
     BINDINGS = [
-        Binding("m", "toggle_results", "Results"),
-        Binding("l", "toggle_metric", "Loss/acc"),
+        Binding("m", "toggle_results", "Results", tooltip="curves or results (per class, confusion) of a finished run"),
+        Binding("l", "toggle_metric", "Loss/acc", tooltip="loss or accuracy curves"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -81,6 +82,11 @@ class RunView(Vertical, can_focus=True):
         yield Static(id="ending")
 
     def show(self, run: RunModel | None, empty_text: str = "start a run") -> None:
+        if run is not self.run:  # nothing of the last run stays on screen
+            self._shown_end = None
+            self.remove_class("-results")
+            self.query_one("#results", Static).update("")
+            self.query_one("#ending", Static).set_classes("")
         self.run = run
         chart = self.query_one(RunChart)
         heading = self.query_one("#heading", Static)
@@ -90,7 +96,7 @@ class RunView(Vertical, can_focus=True):
             self._line("#progress", "")
             self._line("#lrs", "")
             return
-        heading.update(f"{run.run_id}  {run.label}  [{run.status}]")
+        heading.update(Text(f"{run.run_id}  {run.label}  [{run.status}]"))
         chart.show([(run.label, run)], "waiting for the first epoch")
         self._progress(run)
         last = run.epochs[-1] if run.epochs else None
@@ -98,7 +104,7 @@ class RunView(Vertical, can_focus=True):
         self._ending(run)
 
     def _line(self, selector: str, text: str) -> None:
-        self.query_one(selector, Static).update(text)
+        self.query_one(selector, Static).update(Text(text))
 
     def _progress(self, run: RunModel) -> None:
         epochs = run.config.epochs if run.config else 0
@@ -124,12 +130,12 @@ class RunView(Vertical, can_focus=True):
         if isinstance(run.end, Failed):
             ending.add_class("-failed")
             ending.border_title = "run failed"
-            ending.update(f"{run.end.reason}" + (f"\nWhat to change: {run.end.hint}" if run.end.hint else ""))
+            ending.update(Text(run.end.reason + (f"\nWhat to change: {run.end.hint}" if run.end.hint else "")))
         elif run.lost:
             ending.add_class("-note")
             ending.border_title = "worker lost"
-            ending.update(f"The worker stopped during this run ({run.lost}). The curve shows what was "
-                          "measured until then. Press W to restart the worker.")
+            ending.update(Text(f"The worker stopped during this run ({run.lost}). The curve shows what was "
+                               "measured until then. Press W to restart the worker."))
         if isinstance(run.end, Finished) and run.end is not self._shown_end:
             self._shown_end = run.end
             self.query_one("#results", Static).update(results(run.end))
@@ -138,6 +144,10 @@ class RunView(Vertical, can_focus=True):
     def action_toggle_results(self) -> None:
         if self.run and isinstance(self.run.end, Finished):
             self.toggle_class("-results")
+        elif self.run and self.run.running:
+            self.notify("Results (per class, confusion) come when the run finishes.", timeout=4)
+        else:
+            self.notify("No results: " + ("the run did not finish." if self.run else "no run yet."), timeout=4)
 
     def action_toggle_metric(self) -> None:
         self.remove_class("-results")

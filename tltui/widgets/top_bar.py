@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Label, Static
 
@@ -26,7 +27,7 @@ class WorkerStatus(Static):
         self.watch(self.app, "worker_status", self._show)
 
     def _show(self, status: str) -> None:
-        self.update(status)
+        self.update(Content(status))
 
 
 class TopBar(Horizontal):
@@ -50,9 +51,9 @@ class TopBar(Horizontal):
     title: reactive[str] = reactive("tltui")
 
     def compose(self) -> ComposeResult:
-        yield Label(self.title, id="title")
+        yield Label(Content(self.title), id="title")
         yield WorkerStatus()
 
     def watch_title(self, title: str) -> None:
         if self.is_mounted:
-            self.query_one("#title", Label).update(title)
+            self.query_one("#title", Label).update(Content(title))

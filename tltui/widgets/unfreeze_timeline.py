@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import ContentSwitcher
 
 from tltui.groups import BACKBONE, GROUPS
 from tltui.protocol import RunConfig
@@ -83,15 +83,16 @@ class UnfreezeTimeline(ConfigWidget):
     }
     """
 
+    HELP_TITLE = "Gradual unfreezing timeline (lesson 6)"
     BINDINGS = [
-        Binding("up", "move(-1, 0)", "Group up"),
-        Binding("down", "move(1, 0)", "Group down"),
-        Binding("left", "move(0, -1)", "Earlier"),
-        Binding("right", "move(0, 1)", "Later"),
-        Binding("enter", "join", "Join here"),
-        Binding("x", "freeze", "Frozen all run"),
-        Binding("minus", "epochs(-1)", "Fewer epochs"),
-        Binding("plus,equals_sign", "epochs(1)", "More epochs"),
+        Binding("up", "move(-1, 0)", "Group up", tooltip="choose a group"),
+        Binding("down", "move(1, 0)", "Group down", tooltip="choose a group"),
+        Binding("left", "move(0, -1)", "Earlier", tooltip="choose an epoch"),
+        Binding("right", "move(0, 1)", "Later", tooltip="choose an epoch"),
+        Binding("enter", "join", "Join here", tooltip="the group joins training at that epoch"),
+        Binding("x", "freeze", "Frozen all run", tooltip="the group stays frozen all run"),
+        Binding("minus", "epochs(-1)", "Fewer epochs", tooltip="fewer epochs"),
+        Binding("plus,equals_sign", "epochs(1)", "More epochs", tooltip="more epochs"),
     ]
 
     STEM = "unfreeze_timeline"
@@ -103,7 +104,7 @@ class UnfreezeTimeline(ConfigWidget):
 
     def compose(self) -> ComposeResult:
         yield Grid()
-        yield Static(classes="-status")
+        yield from self.status_lines()
         with ContentSwitcher():
             yield from self.views()
 
