@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 from terminal import Terminal
 
@@ -71,3 +72,37 @@ def test_an_unhandled_exception_exits_1_with_one_line_and_the_traceback_in_a_log
     assert "Traceback" not in term.text and "locals" not in term.text
     logged = log.read_text()
     assert "Traceback (most recent call last)" in logged and "in broken" in logged
+
+
+def test_quitting_while_a_run_trains_says_it_goes_on_and_how_to_follow_it(data_dir, fake_worker):
+    env = {"TLTUI_DATA_DIR": str(data_dir), "FAKE_DELAY": "0.5"}
+    term = Terminal(TLTUI, env=env)
+    try:
+        term.wait_for("Why Transfer")
+        term.send("T")
+        term.wait_for("Start (s)")
+        term.send("s")
+        term.wait_for("-fake")
+        term.send("q")
+    finally:
+        code = term.close()
+    assert code == 0
+    said = [line for line in term.text.splitlines() if "goes on in the worker" in line]
+    assert len(said) == 1 and "tltui runs follow 20261126-120000-fake" in said[0]
+
+
+def test_the_focused_form_field_is_marked_without_colour(data_dir, fake_worker):
+    """16 colours and NO_COLOR: the focused field still shows, by its ▶ marker."""
+    for env in ({"TERM": "xterm", "COLORTERM": ""}, {"NO_COLOR": "1"}):
+        term = Terminal(TLTUI, env={"TLTUI_DATA_DIR": str(data_dir), **env})
+        try:
+            term.wait_for("Why Transfer")
+            term.send("T")
+            term.wait_for("Start (s)")
+            term.send("\t")
+            term.wait_for("▶ model")
+            term.send("\x1b")
+            time.sleep(0.3)  # else the terminal reads escape and q as alt+q
+            term.send("q")
+        finally:
+            assert term.close() == 0

@@ -62,3 +62,17 @@ def test_a_failing_run_exits_1_and_says_what_to_change():
     assert result.returncode == 1
     assert "run failed: loss became" in result.stdout
     assert "--lr" in result.stdout
+
+
+def test_an_unknown_flag_prints_the_commands_own_usage():
+    result = tltui("train", "builtin", "--bogus")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: tltui train") and "unrecognized arguments: --bogus" in result.stderr
+
+
+def test_freezing_random_weights_warns_before_the_run(tmp_path):
+    """Frozen groups of a network with random weights only pass noise on: said before the run starts."""
+    result = tltui("train", str(tmp_path / "nowhere"), "--weights", "none", "--freeze", "stem,layer1")
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("tltui: warning: --freeze stem,layer1 with --weights none")
+    assert result.returncode == 2 and "nowhere" in lines[1]

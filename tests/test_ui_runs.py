@@ -166,3 +166,80 @@ async def test_the_form_keeps_resnet50_where_its_weights_are_or_the_learner_chos
         await until(pilot, lambda: app.link.state == "ready")
         await pilot.pause(0.1)
         assert app.screen.query_one(RunForm).model == "resnet50"
+
+
+async def test_a_new_run_clears_the_last_ones_results_at_once(monkeypatch):
+    monkeypatch.setenv("FAKE_DELAY", "0.1")  # a run takes a few seconds: long enough to look at it
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.link.state == "ready")
+        screen = app.screen
+        await pilot.press("s")
+        await until(pilot, lambda: screen.run is not None and screen.run.end is not None)
+        view = screen.query_one(RunView)
+        await until(pilot, lambda: view.has_class("-results"))
+        first = screen.run_id
+        await pilot.press("s")
+        await until(pilot, lambda: screen.run_id != first)
+        assert screen.run.end is None
+        assert not view.has_class("-results") and str(view.query_one("#results").render()) == ""
+
+
+async def test_m_while_a_run_trains_says_the_results_come_at_the_end(monkeypatch):
+    monkeypatch.setenv("FAKE_STOP_AFTER", "4")  # the run stays mid-way
+    notes: list[str] = []
+
+    def hook(message) -> None:
+        if type(message).__name__ == "Notify":
+            notes.append(message.notification.message)
+
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.link.state == "ready")
+        await pilot.press("s")
+        await until(pilot, lambda: app.screen.run is not None and app.screen.run.epochs)
+        await pilot.press("m")
+        await pilot.pause()
+        assert any("come when the run finishes" in n for n in notes)
+
+
+async def test_the_runs_table_shows_each_runs_summary_and_strategy_up_front():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await start_two_runs(pilot)
+        app.link.runs.clear()  # a fresh UI: only the run store's summaries
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(DataTable).row_count == 2)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        assert all(row[6] == "all train · lr 1e-02" for row in rows), rows
+        assert all(row[3] == "builtin" for row in rows)
+
+
+async def test_the_form_by_keys_marks_the_focused_field_and_only_starts_when_asked():
+    from textual.widgets import Select
+
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.link.state == "ready")
+        screen, form = app.screen, app.screen.query_one(RunForm)
+        form.query_one("#model", Select).focus()
+        await pilot.pause()
+        assert str(form.query_one("#label-model").render()).startswith("▶")
+        await pilot.press("enter")  # a select opens; nothing starts
+        assert form.query_one("#model", Select).expanded and screen.run is None
+        await pilot.press("escape")
+        form.query_one("#data", Input).focus()
+        await pilot.pause()
+        label = form.query_one("#label-data")
+        assert str(label.render()).startswith("▶ data") and label.has_class("-focused")
+        assert not str(form.query_one("#label-model").render()).startswith("▶")
+        await pilot.press("enter")  # to the next field, not a run
+        assert app.screen.focused.id == "weights" and screen.run is None
+        assert str(form.query_one("#label-weights").render()).startswith("▶ weights")
+        form.query_one("#limit_per_class", Input).focus()
+        await pilot.press("enter")  # the last field: start
+        await until(pilot, lambda: screen.run is not None)

@@ -63,7 +63,8 @@ class TutorApp(App[None]):
         Binding("R", "mode('runs')", "Runs", tooltip="the runs screen: every run of the worker"),
         Binding("W", "restart_worker", "Restart worker", tooltip="start a new worker after it stopped"),
         Binding("question_mark", "help", "Help", tooltip="this help"),
-        Binding("q,ctrl+q", "quit", "Quit", tooltip="quit (your place is saved; runs go on)"),
+        Binding("q", "quit", "Quit", tooltip="quit (your place is saved; runs go on)"),
+        Binding("ctrl+q", "quit", "Quit", show=False, tooltip="quit (your place is saved; runs go on)"),
     ]
     HELP_KEYS = [("ctrl+p", "command palette: lessons, screens, restart the worker, themes")]
 

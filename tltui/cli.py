@@ -68,6 +68,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
         for flag in ("seed", "classes", "per-class", "epochs"):
             pretrain.add_argument(f"--{flag}", type=int, metavar="N", help="default: the shipped recipe's")
     pretrain.set_defaults(command=_pretrain_tiny)
+    parser.set_defaults(parsers=sub.choices)
     return parser
 
 
@@ -96,7 +97,11 @@ def _headless(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(full=bool(argv) and argv[0] in COMMANDS).parse_args(argv)
+    parser = build_parser(full=bool(argv) and argv[0] in COMMANDS)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # told by the command's own parser, with its usage, not the top level's
+        command = argv[0] if argv and argv[0] in COMMANDS else ""
+        args.parsers.get(command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.command is None:
             return run_tutor(args)

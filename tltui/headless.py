@@ -212,6 +212,8 @@ async def _next(client, detached: asyncio.Event) -> protocol.RunEvent | None:
 
 def train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    for caveat in config.caveats():
+        print(f"tltui: warning: {caveat}", file=sys.stderr)
     return asyncio.run(follow_run(protocol.StartRun, {"config": config}, Reporter(args.json), args.remote))
 
 

@@ -186,7 +186,9 @@ class WorkerLink:
             model = self.runs.get(summary.run_id)
             if model is None:
                 self.runs[summary.run_id] = RunModel.from_summary(summary)
-            elif model.lost and model.last_seq >= summary.last_seq:
+                continue
+            model.summary = summary
+            if model.lost and model.last_seq >= summary.last_seq:
                 model.lost, model.status = "", summary.status
         self._tell(lambda: self.Changed(self))
         return summaries

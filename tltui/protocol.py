@@ -85,6 +85,14 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         trainable = self.trainable_at(self.epochs)
         return trainable[0] if trainable else None
 
+    def caveats(self) -> list[str]:
+        """Settings that run, but probably not as meant: one line each."""
+        notes = []
+        if self.weights == "none" and self.frozen:
+            notes.append(f"--freeze {','.join(self.frozen)} with --weights none: frozen random weights compute "
+                         "random features that never improve; freeze only pretrained groups")
+        return notes
+
     def check(self) -> None:
         """Raise ConfigError with one line for the first problem found."""
         for group in (*self.frozen, *self.group_lrs, *self.unfreeze):

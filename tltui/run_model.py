@@ -41,10 +41,12 @@ class RunModel:
     """Why the worker stopped answering while this run was going (the run may be interrupted)."""
     last_seq: int = 0
     status: str = "starting"
+    summary: RunSummary | None = None
+    """What the run store said of the run: stands in for the events until they are loaded."""
 
     @classmethod
     def from_summary(cls, summary: RunSummary) -> RunModel:
-        model = cls(summary.run_id, config=summary.config, status=summary.status)
+        model = cls(summary.run_id, config=summary.config, status=summary.status, summary=summary)
         if summary.reason and summary.status in ("failed", "interrupted"):
             model.lost = summary.reason if summary.status == "interrupted" else ""
         return model
@@ -91,6 +93,35 @@ class RunModel:
     @property
     def best(self) -> Epoch | None:
         return max(self.epochs, key=lambda e: e.val_acc, default=None)
+
+    @property
+    def epochs_done(self) -> int:
+        """Epochs finished: from the events, or from the run store's summary before they are loaded."""
+        return max(len(self.epochs), self.summary.epochs_done if self.summary else 0)
+
+    @property
+    def best_val_acc(self) -> float | None:
+        if self.best is not None:
+            return self.best.val_acc
+        return self.summary.best_val_acc if self.summary else None
+
+    @property
+    def strategy(self) -> str:
+        """What trains, in a few words: the preset, or the frozen groups and unfreezing; and the LR."""
+        config = self.config
+        if config is None:
+            return "-"
+        if config.preset:
+            plan = config.preset
+        elif not config.frozen:
+            plan = "all train"
+        else:
+            trainable = config.trainable_at(1)
+            plan = "head only" if trainable == ("head",) else f"{trainable[0]} and up" if trainable else "-"
+            if config.unfreeze:
+                plan += " +" + ",".join(f"{e}:{g}" for g, e in sorted(config.unfreeze.items(), key=lambda i: i[1]))
+        decay = f"×{config.lr_decay:g}" if config.lr_decay != 1 else ""
+        return f"{plan} · lr {config.lr:.0e}{decay}"
 
     def curves(self) -> Curves:
         return Curves(

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer
 from tltui.client import WorkerError
 from tltui.link import WorkerLink
 from tltui.run_model import RunModel
+from tltui.widgets import theme
 from tltui.widgets.run_chart import RunChart
 from tltui.widgets.run_view import RunView
 from tltui.widgets.top_bar import TopBar
@@ -21,8 +22,9 @@ from tltui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from tltui.app import TutorApp
 
-STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "cancelled": "yellow",
-                "interrupted": "magenta", "starting": "cyan"}
+#: The theme colour of each status (the word itself says it too).
+STATUS_COLOUR = {"finished": "success", "running": "accent", "failed": "error", "cancelled": "warning",
+                 "interrupted": "secondary", "starting": "accent"}
 
 
 class RunsScreen(Screen):
@@ -56,7 +58,7 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TopBar()
         table = DataTable(cursor_type="row", zebra_stripes=True)
-        table.add_columns("", "run", "status", "data", "epochs", "best", "backbone · weights")
+        table.add_columns("", "run", "status", "data", "epochs", "best", "strategy", "backbone · weights")
         yield table
         yield RunChart(id="overlay")
         yield RunView()
@@ -92,17 +94,17 @@ class RunsScreen(Screen):
         keep = table.cursor_row
         table.clear()
         for run in runs:
-            best = run.best.val_acc if run.best else None
+            best = run.best_val_acc
             config = run.config
-            epochs = f"{len(run.epochs) if run.epochs else '-'}/{config.epochs}" if config else "-"
             table.add_row(
                 "✓" if run.run_id in self.marked else " ",
                 run.run_id,
-                Text(run.status, style=STATUS_STYLE.get(run.status, "")),
-                (config.data.rsplit("/", 1)[-1][:12] if config else "-"),
-                epochs,
+                Text(run.status, style=theme.hex_style(self.app, STATUS_COLOUR.get(run.status, "foreground"))),
+                Text(config.data.rstrip("/").rsplit("/", 1)[-1] if config else "-"),
+                f"{run.epochs_done}/{config.epochs}" if config else "-",
                 f"{best:.1%}" if best is not None else "-",
-                run.label,
+                Text(run.strategy),
+                Text(run.label),
                 key=run.run_id,
             )
         if runs:

@@ -54,7 +54,7 @@ class TrainScreen(Screen):
         self.query_one(TopBar).title = "tltui — training"
         self.app.link.watch(self)
         self.app.link.ensure_started()
-        self.query_one(RunView).show(None, "fill in the form, then press s (or enter)")
+        self.query_one(RunView).show(None, "fill in the form, then s (or Start)")
         self.query_one(RunView).focus()
         self._check_backbone()
 

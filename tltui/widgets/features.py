@@ -17,6 +17,7 @@ from textual.widgets import Static
 from tltui.groups import BACKBONE
 from tltui.protocol import Activations, ActivationsReply, Filters, FiltersReply, WalkReply
 from tltui.protocol import FeatureWalk as WalkRequest
+from tltui.widgets import theme
 from tltui.widgets.pictures import PicturePanel, PictureView, tile
 
 PAGE = 16
@@ -86,9 +87,12 @@ class LayerFeatures(PicturePanel):
                             for group in BACKBONE:
                                 yield PictureView(MAP, id=f"map-{group}-{row}")
 
+    #: The keys of each view, for the border (the caption matches the view shown).
+    KEYS = {False: "v the maps · f the next filters", True: "v the filters · w pretrained/random · i/I image · d folder"}
+
     def on_mount(self) -> None:
         self.border_title = "What each group sees: computed by the worker from real weights"
-        self.border_subtitle = "v filters/maps · f more · w pretrained/random · i/I image · d folder"
+        self.border_subtitle = self.KEYS[False]
         super().on_mount()
 
     @property
@@ -147,28 +151,41 @@ class LayerFeatures(PicturePanel):
                 self.query_one(f"#map-{groups.group}-{row}", PictureView).show_picture(picture)
         self.query_one("#names", Static).update("".join(names) + "\n" + "".join(sizes))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
-        if action in ("weights", "step", "data") and not self.maps:
-            return False  # keys of the maps view
-        return super().check_action(action, parameters)
+    def _in_maps(self, key: str) -> bool:
+        """Whether the maps are shown; if not, say that ``key`` works on them."""
+        if not self.maps:
+            self.say(f"{key} works on the activation maps: v shows them.")
+        return self.maps
 
     def action_view(self) -> None:
         self.toggle_class("-maps")
-        self.refresh_bindings()
+        self.border_subtitle = self.KEYS[self.maps]
         self.reload()
 
     def action_page(self) -> None:
-        if "none" in self.filters:
+        if self.maps:
+            self.say("f pages conv1's filters: v shows them.")
+        elif "none" not in self.filters:
+            self.say("The filters are not here yet: the worker is computing them.")
+        elif len(self.filters["none"].filters) <= PAGE:
+            self.say(f"All {len(self.filters['none'].filters)} filters of this conv1 are shown: there is no next page.")
+        else:
             self.page += 1
             self.show_filters()
 
     def action_weights(self) -> None:
-        self.random = not self.random
-        self.reload()
+        if self._in_maps("w"):
+            self.random = not self.random
+            self.reload()
 
     def action_step(self, step: int) -> None:
-        self.index += step
-        self.reload()
+        if self._in_maps("i" if step > 0 else "I"):
+            self.index += step
+            self.reload()
+
+    def action_data(self) -> None:
+        if self._in_maps("d"):
+            super().action_data()
 
 
 class FeatureWalk(PicturePanel):
@@ -214,21 +231,22 @@ class FeatureWalk(PicturePanel):
         self.say(f"{reply.source} · true class: {reply.label}")
         self.query_one("#image", PictureView).show_picture(reply.image)
         width = self.query_one("#features").size.width or 56
-        strip, per = bar_strip(reply.features, width)
+        strip, per = bar_strip(reply.features, width, style=theme.hex_style(self.app, "accent"))
         features = Text(f"↓ {reply.model}, {reply.weights}, frozen, average-pooled: {len(reply.features)} numbers\n")
         features.append_text(strip)
         features.append(f"\n{math.ceil(len(reply.features) / per)} bars, each the largest of {per}; "
                         f"tallest {max(reply.features):.2f}\n", style="dim")
         features.append(f"↓ head: {reply.head} (train {reply.train_acc:.0%}, validation {reply.val_acc:.0%})")
         self.query_one("#features", Static).update(features)
-        self.query_one("#scores", Static).update(score_table(reply))
+        self.query_one("#scores", Static).update(score_table(
+            reply, styles=(theme.hex_style(self.app, "success"), theme.hex_style(self.app, "secondary"))))
 
     def action_step(self, step: int) -> None:
         self.index += step
         self.reload()
 
 
-def bar_strip(values: list[float], width: int, rows: int = 3) -> tuple[Text, int]:
+def bar_strip(values: list[float], width: int, rows: int = 3, style: str = "") -> tuple[Text, int]:
     """``values`` as at most ``width`` bars ``rows`` high, each the largest of ``per`` values; (text, per)."""
     per = math.ceil(len(values) / width)
     bars = [max(values[i:i + per]) for i in range(0, len(values), per)]
@@ -237,11 +255,12 @@ def bar_strip(values: list[float], width: int, rows: int = 3) -> tuple[Text, int
     lines = []
     for row in range(rows - 1, -1, -1):
         lines.append("".join(BLOCKS[min(8, max(0, e - row * 8))] for e in eighths))
-    return Text("\n".join(lines), style="cyan"), per
+    return Text("\n".join(lines), style=style), per
 
 
-def score_table(reply: WalkReply, columns: int = 2, bar: int = 18) -> Text:
-    """The head's class scores, one bar each, in ``columns`` columns; the true class marked ✓."""
+def score_table(reply: WalkReply, columns: int = 2, bar: int = 18, styles: tuple[str, str] = ("", "")) -> Text:
+    """The head's class scores, one bar each, in ``columns`` columns; the true class marked ✓ (and drawn in
+    the first of ``styles``, the others in the second)."""
     best = max(range(len(reply.scores)), key=reply.scores.__getitem__)
     rows = math.ceil(len(reply.classes) / columns)
     text = Text()
@@ -254,7 +273,7 @@ def score_table(reply: WalkReply, columns: int = 2, bar: int = 18) -> Text:
             drawn = "█" * (eighths // 8) + (PARTIAL[eighths % 8] if eighths % 8 else "")
             mark = "✓" if reply.classes[i] == reply.label else " "
             text.append(f"{mark}{reply.classes[i]:<10}", style="bold" if i == best else "")
-            text.append(f"{drawn:<{bar}}", style="green" if reply.classes[i] == reply.label else "magenta")
+            text.append(f"{drawn:<{bar}}", style=styles[0] if reply.classes[i] == reply.label else styles[1])
             text.append(f"{reply.scores[i]:>5.0%}  ")
         text.append("\n")
     text.rstrip()

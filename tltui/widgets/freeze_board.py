@@ -23,7 +23,7 @@ from tltui.prediction import RULE, SIMILARITY, predict
 from tltui.presets import configure
 from tltui.protocol import ConfigError, RunConfig
 from tltui.run_model import RunModel
-from tltui.widgets import backbones
+from tltui.widgets import backbones, theme
 from tltui.widgets.code_view import CodeView
 
 if TYPE_CHECKING:
@@ -117,6 +117,7 @@ class FreezeBoard(Vertical, can_focus=True):
         for setting in ("frozen", "per_class", "lr", "similarity", "model"):
             self.watch(self, setting, self._setting_changed, init=False)
         self.watch(self, "cursor", self._refresh, init=False)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._refresh())
         self._refresh()
         if self.measured:
             self._load_measured()
@@ -175,13 +176,14 @@ class FreezeBoard(Vertical, can_focus=True):
     def _refresh(self) -> None:
         costs = self._costs()
         step = step_cost(costs, self.trainable)
+        cool, warm = theme.hex_style(self.app, "primary"), theme.hex_style(self.app, "warning")
         board = Text()
         board.append(f"{'group':<8}{'state':<10}{'params':>8}{'MAC/img':>9}\n", "dim")
         for i, group in enumerate(GROUPS):
             frozen = group in self.frozen
             style = "reverse" if i == self.cursor and self.has_focus else ""
             board.append(f"{'▶' if i == self.cursor else ' '}{group:<7}", style)
-            board.append(f"{'❄ frozen' if frozen else '✎ trains':<10}", "cyan" if frozen else "orange1")
+            board.append(f"{'❄ frozen' if frozen else '✎ trains':<10}", cool if frozen else warm)
             board.append(f"{si(costs[group].params):>8}{si(costs[group].macs):>9}\n")
         self.query_one("#groups", Static).update(board)
         self.query_one("#totals", Static).update(
@@ -210,13 +212,15 @@ class FreezeBoard(Vertical, can_focus=True):
             xs.append(step_cost(costs, trainable).total_gflops)
             ys.append(self._predicted(trainable))
         scale, unit = (1, "GFLOP") if max(xs) >= 1 else (1e3, "MFLOP")
-        plt.plot([x * scale for x in xs], ys, color="gray", marker="dot", label="predicted, top k groups train")
+        plt.plot([x * scale for x in xs], ys, color=theme.rgb(self.app, "foreground-darken-2"), marker="dot",
+                 label="predicted, top k groups train")
         here = step_cost(costs, self.trainable).total_gflops * scale
-        plt.scatter([here], [self._predicted(self.trainable)], color="orange", marker="x",
+        plt.scatter([here], [self._predicted(self.trainable)], color=theme.rgb(self.app, "warning"), marker="x",
                     label="this setting (predicted)")
         points = self._measured_points()
         if points:
-            plt.scatter([x * scale for x, _ in points], [y for _, y in points], color="cyan", marker="o",
+            plt.scatter([x * scale for x, _ in points], [y for _, y in points], color=theme.rgb(self.app, "accent"),
+                        marker="o",
                         label="measured")
         plt.ylim(0, 1)
         plt.yticks([0, 0.5, 1], ["0%", "50%", "100%"])  # a short chart would skip some of plotext's own
@@ -307,10 +311,10 @@ class FreezeBoard(Vertical, can_focus=True):
         self.query_one(CodeView).write()
 
     def on_focus(self) -> None:
-        self._refresh()
+        self.call_after_refresh(self._refresh)  # has_focus turns true after this event
 
     def on_blur(self) -> None:
-        self._refresh()
+        self.call_after_refresh(self._refresh)
 
     @work(group="board-run")
     async def action_run(self) -> None:

@@ -94,23 +94,41 @@ class LrBars(PlotextPlot):
         self.values = {g: config.group_lr(g) for g in config.trainable_at(1)}
         plt = self.plt
         plt.clear_figure()
-        low = min(-6, math.floor(math.log10(min(self.values.values()))))
-        decades = list(range(low, 1, 1 if -low <= 6 else 2))
+        logs = [math.log10(v) for v in self.values.values()]
+        low, high = log_range(min(logs), max(logs))
         xs = [GROUPS.index(g) + 1 for g in self.values]
-        plt.bar(xs, [math.log10(v) for v in self.values.values()], minimum=low, width=0.5,
-                color=self._colour("accent"))
+        plt.bar(xs, logs, minimum=low, width=0.5, color=self._colour("accent"))
         text = {"color": self._colour("foreground"), "background": self._colour("surface"), "alignment": "center"}
-        for x, value in zip(xs, self.values.values()):
-            plt.text(f"{value:.1e}", x=x, y=min(math.log10(value) + 0.6, 0), **text)
+        room = (high - low) / 8  # about one row of the chart
+        for x, log in zip(xs, logs):
+            plt.text(f"{10 ** log:.1e}", x=x, y=min(log + room, high - room / 2), **text)
         for group in GROUPS:
             if group not in self.values:
-                plt.text("frozen", x=GROUPS.index(group) + 1, y=low + 0.4, style="italic", **text)
+                plt.text("frozen", x=GROUPS.index(group) + 1, y=low + room, style="italic", **text)
+        ticks = log_ticks(low, high)
         plt.xticks(range(1, len(GROUPS) + 1), GROUPS)
-        plt.yticks(decades, [f"1e{d}" for d in decades])
+        plt.yticks([math.log10(t) for t in ticks], [lr_text(t) for t in ticks])
         plt.xlim(0.4, len(GROUPS) + 0.6)
-        plt.ylim(low, 0.3)
+        plt.ylim(low, high)
         plt.title("LR per group (log scale)")
         self.refresh()
+
+
+def log_range(lowest: float, highest: float) -> tuple[float, float]:
+    """The y range (log10) that shows LRs from 10**lowest to 10**highest with their differences visible:
+    the span itself plus a margin, at least one decade in all."""
+    span = max(highest - lowest, 0.5)
+    return lowest - span * 0.5 - 0.25, highest + span * 0.3 + 0.1
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Powers of ten between 10**low and 10**high (also 2 and 5 times them over a short range), thinned
+    to at most five."""
+    mantissas = (1,) if high - low > 3 else (1, 2, 5)
+    ticks = [m * 10.0 ** e for e in range(math.floor(low), math.ceil(high) + 1) for m in mantissas
+             if low <= math.log10(m * 10.0 ** e) <= high]
+    step = math.ceil(len(ticks) / 5) if ticks else 1
+    return ticks[::step]
 
 
 class LrCascade(ConfigWidget):
@@ -165,7 +183,9 @@ class LrCascade(ConfigWidget):
         if bottom == "head":
             return f"{frozen}only the head trains"
         ratio = config.lr / config.group_lr(bottom)
-        return f"{frozen}{bottom} moves {ratio:,.0f}x slower than the head"
+        if round(ratio, 2) == 1:
+            return f"{frozen}every trainable group at the same LR as the head"
+        return f"{frozen}{bottom} moves {ratio:,.3g}x slower than the head"
 
     def action_lr(self, step: int) -> None:
         index = min(max(LRS.index(self.config.lr) + step, 0), len(LRS) - 1)

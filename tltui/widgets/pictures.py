@@ -99,7 +99,7 @@ class PicturePanel(Vertical, can_focus=True):
         border-title-color: $text-accent;
         &:focus { border: round $accent; }
         #status { height: 1; color: $text-muted; }
-        #status.-error { color: $error; }
+        #status.-error { color: $text-error; height: auto; }
         #data-row { height: 1; display: none; }
         &.-typing #data-row { display: block; }
         &.-typing #status { display: none; }

@@ -7,10 +7,9 @@ from typing import Literal
 from textual_plotext import PlotextPlot
 
 from tltui.run_model import RunModel
+from tltui.widgets import theme
 
 Metric = Literal["acc", "loss"]
-#: plotext colours for overlaid runs, in order.
-COLOURS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")
 REDRAW_S = 0.1
 
 
@@ -31,6 +30,7 @@ class RunChart(PlotextPlot):
     def on_mount(self) -> None:
         super().on_mount()
         self.set_interval(REDRAW_S, self._redraw_if_dirty)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: setattr(self, "_dirty", True))
 
     def show(self, series: list[tuple[str, RunModel]], empty_text: str | None = None) -> None:
         """Draw these (label, run) pairs; call again whenever a run changes (redraws are batched)."""
@@ -63,18 +63,20 @@ class RunChart(PlotextPlot):
         plotted = False
         epochs = 1
         for i, (label, run) in enumerate(self.series):
-            colour = COLOURS[i % len(COLOURS)]
+            colour = theme.rgb(self.app, theme.SERIES[i % len(theme.SERIES)])
+            marker = theme.MARKERS[i % len(theme.MARKERS)]
             curves = run.curves()
             train = curves.train_acc if self.metric == "acc" else curves.train_loss
             val = curves.val_acc if self.metric == "acc" else curves.val_loss
             if run.config:
                 epochs = max(epochs, run.config.epochs)
             if len(self.series) == 1 and train:
-                plt.plot(*zip(*train), label=f"train {name}", color="gray", marker="dot")
+                plt.plot(*zip(*train), label=f"train {name}", color=theme.rgb(self.app, "foreground-darken-2"),
+                         marker="dot")
                 plotted = True
             if val:
                 prefix = "val " if len(self.series) == 1 else ""
-                plt.plot(*zip(*val), label=f"{prefix}{label}", color=colour, marker="hd")
+                plt.plot(*zip(*val), label=f"{prefix}{label}", color=colour, marker=marker)
                 plotted = True
         plt.xlim(0, epochs)
         if self.metric == "acc":

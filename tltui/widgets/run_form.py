@@ -37,7 +37,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("augment", "augment", "crop,flip,color or none"),
     ("limit_per_class", "per class", "all"),
 ]
-HINT = "enter: next field · s or Start: run it · escape: to the run"
+HINT = "enter: next field · ctrl+s or Start: run it · esc: to the run"
 LABELS = {"model": "model", "preset": "preset", **{name: label for name, label, _ in FIELDS}}
 #: Command-line flags whose form field has another name.
 _FLAG_FIELDS = {"freeze": "frozen", "weights": "weights"}
@@ -255,4 +255,6 @@ class RunForm(Widget):
             self.mark(str(error))
             return
         self.mark("")
+        if config.caveats():
+            self.query_one("#reason", Static).update(Content(f"⚠ {ui_words(config.caveats()[0])}"))
         self.post_message(self.Submitted(self, config))

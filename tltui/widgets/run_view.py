@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -13,31 +13,33 @@ from textual.widgets import Static
 from tltui.formatting import bar, duration, lrs
 from tltui.protocol import Failed, Finished
 from tltui.run_model import RunModel
+from tltui.widgets import theme
 from tltui.widgets.run_chart import RunChart
 
 
-def results(finished: Finished) -> Group:
-    """Best accuracy, per-class accuracy as bars, and the confusion matrix as a coloured grid."""
+def results(finished: Finished, app: App) -> Group:
+    """Best accuracy, per-class accuracy as bars, and the confusion matrix as a grid shaded in the theme's
+    success (diagonal, also bold) and error colours by each cell's share of its row."""
     classes = finished.classes
     width = min(max((len(c) for c in classes), default=4), 12)
+    good, bad = theme.hex_style(app, "success"), theme.hex_style(app, "error")
     head = Text.assemble(
-        ("best validation accuracy ", "bold"), (f"{finished.best_val_acc:.1%}", "bold green"),
+        ("best validation accuracy ", "bold"), (f"{finished.best_val_acc:.1%}", f"bold {good}"),
         f" at epoch {finished.best_epoch}  ({duration(finished.elapsed)}, path {finished.path})",
     )
     per_class = Table.grid(padding=(0, 1))
     for name in classes:
         acc = finished.per_class_acc.get(name, 0.0)
-        per_class.add_row(name[:width], Text(bar(acc, 12), style="green" if acc >= 0.5 else "red"), f"{acc:4.0%}")
+        per_class.add_row(name[:width], Text(bar(acc, 12), style=good if acc >= 0.5 else bad), f"{acc:4.0%}")
     grid = Text()
     grid.append(" " * (width + 1) + "".join(f"{j:>3}" for j in range(len(classes))) + "\n", "dim")
     for i, (name, row) in enumerate(zip(classes, finished.confusion)):
         total = max(sum(row), 1)
         grid.append(f"{name[:width]:>{width}} ")
         for j, count in enumerate(row):
-            share = count / total
-            level = int(40 + 160 * share) if count else 0
-            colour = f"rgb(0,{level},0)" if i == j else f"rgb({level},0,0)"
-            grid.append(f"{count:>3}", style=f"on {colour}" if count else "dim")
+            shade = theme.hex_style(app, "success" if i == j else "error", 0.25 + 0.6 * count / total)
+            bold = "bold " if i == j else ""
+            grid.append(f"{count:>3}", style=f"{bold}on {shade}" if count else "dim")
         grid.append("\n")
     layout = Table.grid(padding=(0, 3))
     layout.add_row(Text("per class", "bold"), Text("confusion: rows true, columns predicted", "bold"))
@@ -138,7 +140,7 @@ class RunView(Vertical, can_focus=True):
                                "measured until then. Press W to restart the worker."))
         if isinstance(run.end, Finished) and run.end is not self._shown_end:
             self._shown_end = run.end
-            self.query_one("#results", Static).update(results(run.end))
+            self.query_one("#results", Static).update(results(run.end, self.app))
             self.add_class("-results")
 
     def action_toggle_results(self) -> None:

@@ -114,10 +114,10 @@ class UnfreezeTimeline(ConfigWidget):
         super().on_mount()
 
     def on_focus(self) -> None:
-        self.show_config()
+        self.query_one(Grid).show(self.config, self.cursor, True)  # has_focus turns true after this event
 
     def on_blur(self) -> None:
-        self.show_config()
+        self.query_one(Grid).show(self.config, self.cursor, False)
 
     @property
     def group(self) -> str:

@@ -1,0 +1,65 @@
+"""Offline (no ImageNet weights), every key that starts a run trains the tiny backbone for real through
+the real worker, and the widget that started it shows the measured accuracy."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import until
+from tltui.app import TutorApp
+from tltui.client import local_worker_command
+from tltui.lessons import find_lesson, load_lessons
+from tltui.widgets.freeze_board import FreezeBoard
+from tltui.widgets.lesson_view import LessonView
+from tltui.widgets.lr_cascade import LrCascade
+from tltui.widgets.unfreeze_timeline import UnfreezeTimeline
+
+SIZE = (80, 24)
+MEASURED = re.compile(r"val acc \d+%")
+
+
+def real_app(lesson: str) -> TutorApp:
+    lessons = load_lessons()
+    return TutorApp(lessons, start=find_lesson(lessons, lesson), worker_command=local_worker_command())
+
+
+async def focused(pilot, widget_type):
+    await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete)
+    widget = pilot.app.screen.query_one(widget_type)
+    widget.focus()
+    await until(pilot, lambda: pilot.app.link.state == "ready", timeout=120, what="the worker's hello")
+    await pilot.pause()
+    return widget
+
+
+@pytest.mark.slow
+async def test_the_lr_cascade_and_the_timeline_train_the_tiny_backbone_offline():
+    app = real_app("learning-rates")
+    async with app.run_test(size=SIZE) as pilot:
+        for widget_type in (LrCascade, UnfreezeTimeline):
+            widget = await focused(pilot, widget_type)
+            assert str(widget.query_one(".-backbone").render()).startswith("trains tiny · pretrained on fractals")
+            await pilot.press("r")
+            link = app.link
+            await until(pilot, lambda: widget.run_id in link.runs and link.runs[widget.run_id].end is not None,
+                        timeout=240, what=f"the {widget_type.__name__} run")
+            run = link.runs[widget.run_id]
+            assert run.status == "finished" and run.config.model == "tiny" and run.config.weights == "pretrained"
+            await pilot.pause(0.2)
+            assert MEASURED.search(str(widget.query_one(".-status").render()))
+
+
+@pytest.mark.slow
+async def test_the_freeze_board_trains_the_tiny_backbone_offline():
+    app = real_app("playground")
+    async with app.run_test(size=SIZE) as pilot:
+        board = await focused(pilot, FreezeBoard)
+        assert str(board.query_one("#controls").render()).startswith("tiny · pretrained on fractals")
+        await pilot.press("enter")
+        await until(pilot, lambda: board.measured and app.link.runs[board.measured[0][0]].end is not None,
+                    timeout=240, what="the board's run")
+        await pilot.pause(0.2)
+        line = str(board.query_one("#measured").render())
+        assert line.startswith("measured for this setting: finished") and MEASURED.search(line)
