@@ -52,6 +52,42 @@ class Terminal:
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
+    def _read(self, timeout: float) -> bool:
+        """Read what is there within ``timeout`` seconds; False if nothing came (or the pty closed)."""
+        ready, _, _ = select.select([self.master], [], [], max(timeout, 0))
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:
+            return False
+        self.raw += chunk
+        return bool(chunk)
+
+    def drain(self, quiet: float = 0.1, limit: float = 10.0) -> None:
+        """Read until nothing has been painted for ``quiet`` seconds (at most ``limit`` seconds)."""
+        deadline = time.perf_counter() + limit
+        while time.perf_counter() < deadline and self._read(quiet):
+            pass
+
+    def key_latency(self, keys: str, needle: str = "", quiet: float = 0.025, timeout: float = 10.0) -> float:
+        """Seconds from sending ``keys`` until the repaint: until ``needle`` is painted, or without one,
+        until the last byte of the first burst of output (nothing more for ``quiet`` seconds)."""
+        start = len(self.raw)
+        sent = time.perf_counter()
+        self.send(keys)
+        deadline = sent + timeout
+        last = 0.0
+        while time.perf_counter() < deadline:
+            if needle:
+                if self._read(0.05) and needle in _ANSI.sub(b"", self.raw[start:]).decode("utf-8", "replace"):
+                    return time.perf_counter() - sent
+            elif self._read(quiet if last else timeout):
+                last = time.perf_counter()
+            elif last:
+                return last - sent
+        raise TimeoutError(f"no repaint for {keys!r} ({needle or 'any output'}) in {timeout} s")
+
     def close(self, timeout: float = 10.0) -> int:
         """Wait for the process to exit (killing it after ``timeout``); its exit code."""
         try:

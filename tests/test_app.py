@@ -14,7 +14,6 @@ from tltui.app import TutorApp
 from tltui.lessons import load_lessons
 from tltui.screens.help import HelpScreen, key_text, own_bindings, sections
 from tltui.screens.lesson import LessonScreen
-from tltui.widgets.contents import Contents
 from tltui.widgets.lesson_view import LessonView
 from tltui.widgets.registry import REGISTRY, LiveWidget, PlannedWidget, UnknownWidget
 
@@ -44,7 +43,7 @@ async def test_every_lesson_reachable_forward_and_back():
             await pilot.press("n")
             assert current(app) == number
             assert app.screen.sub_title.startswith(f"{number}/{len(LESSONS)}")
-            assert app.screen.view.has_focus
+            assert app.screen.focused is None
         await pilot.press("right")
         assert current(app) == len(LESSONS)
         for number in range(len(LESSONS) - 1, 0, -1):
@@ -133,7 +132,7 @@ async def test_contents_lists_lessons_and_opens_one():
         assert str(contents.get_option_at_index(0).prompt).startswith("✓")
         assert str(contents.get_option_at_index(3).prompt).startswith(" ")
         await pilot.press("escape")
-        assert not contents.display and app.screen.view.has_focus
+        assert not contents.display and app.screen.focused is None
 
 
 async def test_contents_shown_beside_the_lesson_when_wide():
@@ -141,7 +140,7 @@ async def test_contents_shown_beside_the_lesson_when_wide():
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         assert app.screen.contents.display
-        assert app.screen.view.has_focus
+        assert app.screen.focused is None
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert not app.screen.contents.display
@@ -246,7 +245,7 @@ def test_the_readme_keys_agree_with_the_bindings():
     in_readme = {k for k in in_readme if k not in ("0", "9")}
     listed = help_keys() | {"0", "9"}
     assert in_readme <= listed, in_readme - listed
-    for owner in (TutorApp, LessonScreen, LessonView, TrainScreen, RunsScreen, RunView):
+    for owner in (TutorApp, LessonScreen, TrainScreen, RunsScreen, RunView):
         for binding in own_bindings(owner):
             for key in binding.key.split(","):
                 assert key_text(key) in in_readme, (owner.__name__, key)

@@ -77,7 +77,7 @@ async def test_cascade_keys_set_the_lrs_the_bars_the_code_and_the_run(app):
         assert "finished" in shown_status(cascade)
 
         await pilot.press("escape")
-        assert app.screen.view.has_focus
+        assert app.screen.focused is None
         await pilot.press("right")  # the lesson's keys again: next lesson
         assert app.screen.lesson.number == 7
 

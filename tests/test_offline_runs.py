@@ -56,7 +56,7 @@ async def test_the_freeze_board_trains_the_tiny_backbone_offline():
     app = real_app("playground")
     async with app.run_test(size=SIZE) as pilot:
         board = await focused(pilot, FreezeBoard)
-        assert str(board.query_one("#controls").render()).startswith("tiny · pretrained on fractals")
+        assert str(board.query_one("#controls").render()).startswith("tiny · fractals")
         await pilot.press("enter")
         await until(pilot, lambda: board.measured and app.link.runs[board.measured[0][0]].end is not None,
                     timeout=240, what="the board's run")

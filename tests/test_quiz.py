@@ -132,7 +132,7 @@ async def test_keys_the_stage_does_not_use_go_to_the_lesson(data_dir):
         await pilot.press(str(first.quadrants[0]), "1")
         assert quiz.stage == "feedback"
         await pilot.press("escape")
-        assert app.screen.view.has_focus
+        assert app.screen.focused is None
         await pilot.press("right")  # the lesson has the keys again: next lesson
         assert app.screen.lesson.number == QUIZ_LESSON.number + 1
 

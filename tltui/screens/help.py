@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -53,7 +54,6 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tltui.widgets.features import FeatureWalk, LayerFeatures
     from tltui.widgets.freeze_board import FreezeBoard
     from tltui.widgets.gallery import AugmentGallery
-    from tltui.widgets.lesson_view import LessonView
     from tltui.widgets.lr_cascade import LrCascade
     from tltui.widgets.quiz import QuadrantQuiz
     from tltui.widgets.race import Race
@@ -61,7 +61,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tltui.widgets.run_view import RunView
     from tltui.widgets.unfreeze_timeline import UnfreezeTimeline
 
-    owners = (TutorApp, LessonScreen, LessonView, Contents, TrainScreen, RunForm, RunView, RunsScreen, Race,
+    owners = (TutorApp, LessonScreen, Contents, TrainScreen, RunForm, RunView, RunsScreen, Race,
               LayerFeatures, FeatureWalk, QuadrantQuiz, LrCascade, UnfreezeTimeline, AugmentGallery, FreezeBoard,
               HelpScreen)
     return [(owner.HELP_TITLE, rows(owner)) for owner in owners]
@@ -104,18 +104,22 @@ class HelpScreen(ModalScreen[None]):
             scroll.border_subtitle = "↑↓ space b g G scroll · escape closes"
             yield Static(self.table())
 
-    def table(self) -> Table:
-        """One grid for all sections, so wrapped descriptions keep their column."""
+    def table(self) -> Group:
+        """Each section's title, then its keys in a grid whose key column is as wide in every section,
+        so wrapped descriptions keep their column."""
         accent = self.app.theme_variables.get("accent", "")
-        table = Table.grid(padding=(0, 2))
-        table.add_column(no_wrap=True, style=f"bold {accent}", min_width=14)
-        table.add_column()
-        for title, keys in sections():
-            table.add_row(Text(title, style="bold underline"), "")
+        listed = sections()
+        width = max(len(key) for _, keys in listed for key, _ in keys)
+        parts: list[Text | Table] = []
+        for title, keys in listed:
+            parts.append(Text(title, style="bold underline"))
+            table = Table.grid(padding=(0, 2))
+            table.add_column(no_wrap=True, style=f"bold {accent}", width=width)
+            table.add_column()
             for key, what in keys:
                 table.add_row(Text(key), Text(what))
-            table.add_row("", "")
-        return table
+            parts += [table, Text("")]
+        return Group(*parts[:-1])
 
     def action_scroll(self, where: str) -> None:
         scroll = self.query_one("#help", VerticalScroll)

@@ -38,12 +38,20 @@ class LessonScreen(Screen):
     """
 
     HELP_TITLE = "Lessons"
+    AUTO_FOCUS = ""
+    """Nothing has the focus on arrival: the screen's keys read the lesson; tab goes to its widgets."""
     BINDINGS = [
         Binding("n,right", "next", "Next", tooltip="next lesson"),
         Binding("p,left", "previous", "Prev", tooltip="previous lesson"),
         Binding("t", "toggle_contents", "Contents", tooltip="contents: enter opens a lesson, escape closes"),
         Binding("escape", "back", "Back", show=False, tooltip="leave a live widget (the lesson has the keys), "
                 "or close the contents"),
+        Binding("down,j", "read('scroll_down')", "Down", show=False, tooltip="scroll a line"),
+        Binding("up,k", "read('scroll_up')", "Up", show=False, tooltip="scroll back a line"),
+        Binding("space,pagedown", "read('page_down')", "Page down", show=False, tooltip="scroll a page"),
+        Binding("b,pageup", "read('page_up')", "Page up", show=False, tooltip="scroll back a page"),
+        Binding("g,home", "read('scroll_home')", "Top", show=False, tooltip="top of the lesson"),
+        Binding("G,end", "read('scroll_end')", "Bottom", show=False, tooltip="bottom of the lesson"),
     ]
     HELP_KEYS = [("0..9", "jump to a lesson (type 1 2 quickly for 12; 0 is 10)"),
                  ("tab shift+tab", "move between the live widgets of a lesson")]
@@ -52,6 +60,10 @@ class LessonScreen(Screen):
         super().__init__()
         self.lessons = lessons
         self.lesson = start
+        self.views: dict[str, LessonView] = {}
+        """Each lesson opened so far, by name: kept (scroll position, live widgets) for coming back."""
+        self.contents: Contents | None = None
+        """The table of contents, once it has been shown."""
         self._digits = ""
         self._digit_time = 0.0
 
@@ -59,10 +71,12 @@ class LessonScreen(Screen):
         yield TopBar()
         with Horizontal(id="body"):
             yield self._new_view(self.lesson)
-        yield Footer()
+        yield Footer(compact=True)
 
     def _new_view(self, lesson: Lesson) -> LessonView:
-        return LessonView(lesson, self.app.progress.scroll.get(lesson.name, 0.0), id=self._view_id(lesson))
+        view = LessonView(lesson, self.app.progress.scroll.get(lesson.name, 0.0), id=self._view_id(lesson))
+        self.views[lesson.name] = view
+        return view
 
     async def on_mount(self) -> None:
         await self.show_lesson(self.lesson)
@@ -75,17 +89,12 @@ class LessonScreen(Screen):
         else:
             self.action_close_contents()
 
-    @property
-    def contents(self) -> Contents | None:
-        """The table of contents, once it has been shown."""
-        return self.query_one_optional(Contents)
-
     async def show_contents(self, focus: bool = True) -> None:
         """Show the table of contents (built the first time it is needed)."""
         if self.contents is None:
-            contents = Contents(self.lessons)
-            await self.query_one("#body").mount(contents, before=0)
-            contents.show(self.lesson, self.app.progress.visited)
+            self.contents = Contents(self.lessons)
+            await self.query_one("#body").mount(self.contents, before=0)
+            self.contents.show(self.lesson, self.app.progress.visited)
         self.add_class("-contents")
         if focus:
             self.contents.focus()
@@ -96,18 +105,21 @@ class LessonScreen(Screen):
 
     @property
     def view(self) -> LessonView:
-        return self.query_one(f"#{self._view_id(self.lesson)}", LessonView)
+        return self.views[self.lesson.name]
 
     async def show_lesson(self, lesson: Lesson) -> None:
         """Open ``lesson`` (its view is kept for when the learner comes back) and record the visit."""
         self.remember_scroll()
+        self.set_focus(None)
+        old = self.views.get(self.lesson.name)
         self.lesson = lesson
-        view = self.query_one_optional(f"#{self._view_id(lesson)}", LessonView)
+        view = self.views.get(lesson.name)
         if view is None:
-            view = self._new_view(lesson)
-            await self.query_one("#body").mount(view)
-        for other in self.query(LessonView):
-            other.display = other is view
+            await self.query_one("#body").mount(self._new_view(lesson))
+            view = self.view
+        if old is not None and old is not view:
+            old.display = False
+        view.display = True
         self.sub_title = f"{lesson.number}/{len(self.lessons)}  {lesson.title}"
         self.query_one(TopBar).title = f"tltui — {self.sub_title}"
         progress = self.app.progress
@@ -115,7 +127,10 @@ class LessonScreen(Screen):
         self.app.save_progress()
         if self.contents is not None:
             self.contents.show(lesson, progress.visited)
-        self.view.focus()
+
+    def action_read(self, how: str) -> None:
+        """Scroll the open lesson: ``scroll_down``, ``page_up``, ``scroll_end``... (LessonView's methods)."""
+        getattr(self.view, f"action_{how}")()
 
     def on_screen_suspend(self) -> None:
         self.remember_scroll()
@@ -123,7 +138,7 @@ class LessonScreen(Screen):
 
     def remember_scroll(self) -> None:
         """Note how far down the open lesson is (saved with the next progress save)."""
-        view = self.query_one_optional(f"#{self._view_id(self.lesson)}", LessonView)
+        view = self.views.get(self.lesson.name)
         if view is not None and view.complete:
             self.app.progress.scroll[self.lesson.name] = round(view.scroll_y, 1)
 
@@ -168,8 +183,8 @@ class LessonScreen(Screen):
     def action_back(self) -> None:
         """Give the keys back to the lesson from a live widget in it; else close the contents."""
         focused = self.focused
-        if focused is not None and focused is not self.view and self.view in focused.ancestors:
-            self.view.focus()
+        if focused is not None and self.view in focused.ancestors:
+            self.set_focus(None)
         else:
             self.action_close_contents()
 
@@ -180,7 +195,7 @@ class LessonScreen(Screen):
         if self.app.size.width < WIDE:
             self.remove_class("-contents")
         if self.contents.has_focus or not self.has_class("-contents"):
-            self.view.focus()
+            self.set_focus(None)
 
     async def on_contents_chosen(self, message: Contents.Chosen) -> None:
         await self.show_lesson(message.lesson)

@@ -62,7 +62,7 @@ class RunsScreen(Screen):
         yield table
         yield RunChart(id="overlay")
         yield RunView()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(TopBar).title = "tltui — runs"

@@ -48,7 +48,7 @@ class TrainScreen(Screen):
         yield TopBar()
         yield RunForm(values=self.app.progress.form)
         yield RunView()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(TopBar).title = "tltui — training"

@@ -36,6 +36,8 @@ CLASSES = 10
 #: no augmentation (so frozen groups are computed once), a few epochs.
 EPOCHS = 5
 BACKBONES = {"resnet50": 224, "tiny": 32}
+#: What each backbone was pretrained on, in a word.
+SOURCE = {"resnet50": "ImageNet", "tiny": "fractals"}
 
 
 class FreezeBoard(Vertical, can_focus=True):
@@ -187,12 +189,12 @@ class FreezeBoard(Vertical, can_focus=True):
             board.append(f"{si(costs[group].params):>8}{si(costs[group].macs):>9}\n")
         self.query_one("#groups", Static).update(board)
         self.query_one("#totals", Static).update(
-            f"trains {si(step.trainable_params)} · per image: forward {si(step.forward_gflops * 1e9, 'FLOP')}, "
-            f"backward {si(step.backward_gflops * 1e9, 'FLOP')} · grads+optim {step.optimizer_mb:.1f} MB"
+            f"trains {si(step.trainable_params)} · per image {si(step.forward_gflops * 1e9, 'FLOP')} fwd + "
+            f"{si(step.backward_gflops * 1e9, 'FLOP')} bwd · optim {step.optimizer_mb:.1f} MB"
         )
         self.query_one("#controls", Static).update(
-            f"{self.backbone} · {backbones.WEIGHTS[self.backbone]} · {self.image_size}px · {self.per_class}/class · "
-            f"lr {self.lr:.0e} · domain {self.similarity}"
+            f"{self.backbone} · {SOURCE[self.backbone]} · {self.image_size}px · {self.per_class}/class · "
+            f"lr {self.lr:.0e} · {self.similarity}"
         )
         self._measured_line()
         self._draw_chart()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
@@ -14,10 +13,13 @@ from tltui.widgets.prose import PROSE_CSS, is_prose, prose_blocks
 FIRST_SCREEN_LINES = 24
 
 
-class LessonView(VerticalScroll, can_focus=True):
+class LessonView(VerticalScroll, can_focus=False):
     """A scrollable lesson. Its leading prose is composed at once (without the Markdown widget);
     the rest is mounted after the first paint, one part per refresh, so a lesson appears fast and
-    the keys never wait."""
+    the keys never wait.
+
+    It never takes the focus (a focus change restyles the focused widget's whole subtree, hundreds of
+    blocks here): its screen binds the reading keys and calls the scroll methods below."""
 
     DEFAULT_CSS = PROSE_CSS + """
     LessonView {
@@ -26,19 +28,8 @@ class LessonView(VerticalScroll, can_focus=True):
         & > Markdown { margin: 0; padding: 0 1; }
         MarkdownH1 { margin: 1 0 1 0; }
         MarkdownH2 { margin: 1 0 1 0; }
-        &:focus { background-tint: $foreground 0%; }
     }
     """
-
-    HELP_TITLE = "Reading a lesson"
-    BINDINGS = [
-        Binding("down,j", "scroll_down", "Down", show=False, tooltip="scroll a line"),
-        Binding("up,k", "scroll_up", "Up", show=False, tooltip="scroll back a line"),
-        Binding("space,pagedown", "page_down", "Page down", show=False, tooltip="scroll a page"),
-        Binding("b,pageup", "page_up", "Page up", show=False, tooltip="scroll back a page"),
-        Binding("g,home", "scroll_home", "Top", show=False, tooltip="top of the lesson"),
-        Binding("G,end", "scroll_end", "Bottom", show=False, tooltip="bottom of the lesson"),
-    ]
 
     def __init__(self, lesson: Lesson, scroll_y: float = 0.0, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -123,11 +123,11 @@ def log_range(lowest: float, highest: float) -> tuple[float, float]:
 
 def log_ticks(low: float, high: float) -> list[float]:
     """Powers of ten between 10**low and 10**high (also 2 and 5 times them over a short range), thinned
-    to at most five."""
+    to at most four (plotext puts each on its nearest row: more would crowd)."""
     mantissas = (1,) if high - low > 3 else (1, 2, 5)
     ticks = [m * 10.0 ** e for e in range(math.floor(low), math.ceil(high) + 1) for m in mantissas
              if low <= math.log10(m * 10.0 ** e) <= high]
-    step = math.ceil(len(ticks) / 5) if ticks else 1
+    step = math.ceil(len(ticks) / 4) if ticks else 1
     return ticks[::step]
 
 

@@ -1,0 +1,144 @@
+"""Key to repaint, in a real pty at 80x24: tltui's keys against the same key in a bare Textual app.
+
+Each key is sent to a fresh or running ``tltui`` (with its real worker) and the clock stops when the
+terminal has been painted: when the text the key brings appears, or, for keys that only move what is
+there (scrolling, focus, a toggle), at the last byte of the burst of output the key caused. Output is
+drained between keys. The bare app (a label that changes on every key) gives the floor: the pty, the
+terminal driver and Textual's own frame. Goals: every local key at most 100 ms p95; a picture the
+worker draws at most 300 ms p95.
+
+    python benchmarks/keys.py [--samples 15] [--processes 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from terminal import Terminal  # noqa: E402
+
+BARE = """
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    count = 0
+    def compose(self):
+        yield Static("bare app ready", id="label")
+    def on_key(self, event):
+        self.count += 1
+        self.query_one("#label", Static).update(f"key {self.count}")
+
+Bare().run()
+"""
+TLTUI = [sys.executable, "-m", "tltui"]
+LOCAL_GOAL, PICTURE_GOAL = 0.100, 0.300
+TAB, ESC = "\t", "\x1b"
+
+
+def p95(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def lesson_keys(samples: int, data_dir: str) -> dict[str, list[float]]:
+    """Keys of one running tutor: scrolling, next lesson, tab, freeze-board toggle, worker pictures."""
+    times: dict[str, list[float]] = {}
+    term = Terminal([*TLTUI, "--lesson", "1"], env={"TLTUI_DATA_DIR": data_dir})
+    try:
+        term.wait_for("1/12")
+        term.drain(0.5)
+        times["scroll a lesson (j)"] = [_timed(term, "j") for _ in range(samples)]
+        times["next lesson, first visit (n)"] = [_timed(term, "n", f"{k}/12") for k in range(2, 13)]
+        times["previous lesson, revisit (p)"] = [_timed(term, "p", f"{k}/12") for k in range(11, 0, -1)]
+        tab = []
+        for _ in range(samples):
+            tab.append(_timed(term, TAB))
+            _timed(term, ESC)
+        times["tab into a live widget"] = tab
+        _timed(term, "9", "9/12")
+        term.send(TAB)
+        term.drain(0.5)
+        times["freeze-board toggle (space)"] = [_timed(term, " ") for _ in range(samples)]
+        _timed(term, ESC)
+        _timed(term, "2", "2/12")
+        term.send(TAB)
+        term.wait_for("filters 1-16", timeout=120)  # the worker has started and drawn the filters
+        _timed(term, "v", "px in", timeout=60)  # the maps, the first time
+        times["worker-drawn picture (i, next image)"] = [
+            _timed(term, "i", f"image {k + 2}/", timeout=30) for k in range(samples)]
+    finally:
+        term.kill()
+        term.close()
+    return times
+
+
+def screen_keys(data_dir: str) -> dict[str, list[float]]:
+    """T and R the first and second time, in a fresh tutor."""
+    term = Terminal([*TLTUI, "--lesson", "1"], env={"TLTUI_DATA_DIR": data_dir})
+    try:
+        term.wait_for("1/12")
+        term.drain(0.5)
+        first_t = _timed(term, "T", "Start (s)")
+        _timed(term, "L", "1/12")
+        first_r = _timed(term, "R", "backbone · weights")
+        _timed(term, "L", "1/12")
+        second_t = _timed(term, "T", "Start (s)")
+        _timed(term, "L", "1/12")
+        second_r = _timed(term, "R", "backbone · weights")
+    finally:
+        term.kill()
+        term.close()
+    return {"T, first time": [first_t], "R, first time": [first_r], "T, again": [second_t], "R, again": [second_r]}
+
+
+def bare_keys(samples: int, data_dir: str) -> list[float]:
+    term = Terminal([sys.executable, "-c", BARE], env={"TLTUI_DATA_DIR": data_dir})
+    try:
+        term.wait_for("bare app ready")
+        term.drain(0.3)
+        return [_timed(term, "x", f"key {k + 1}") for k in range(samples)]
+    finally:
+        term.kill()
+        term.close()
+
+
+def _timed(term: Terminal, keys: str, needle: str = "", timeout: float = 10.0) -> float:
+    term.drain(0.15)
+    return term.key_latency(keys, needle, timeout=timeout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=15, help="presses of each repeatable key")
+    parser.add_argument("--processes", type=int, default=5, help="fresh tutors for the first-time T and R")
+    args = parser.parse_args()
+    results: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as data_dir:
+        bare = bare_keys(args.samples, data_dir)
+        results.update(lesson_keys(args.samples, data_dir))
+        for _ in range(args.processes):
+            for name, times in screen_keys(tempfile.mkdtemp(dir=data_dir)).items():
+                results.setdefault(name, []).extend(times)
+    floor = statistics.median(bare)
+    print(f"{'key':<40}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'p50/bare':>10}  goal")
+    print(f"{'bare Textual app, a label changes':<40}{len(bare):>4}{floor * 1000:>9.0f}{p95(bare) * 1000:>9.0f}"
+          f"{1:>10.1f}")
+    failed = 0
+    for name, times in results.items():
+        goal = PICTURE_GOAL if "picture" in name else LOCAL_GOAL
+        met = p95(times) <= goal
+        failed += not met
+        print(f"{name:<40}{len(times):>4}{statistics.median(times) * 1000:>9.0f}{p95(times) * 1000:>9.0f}"
+              f"{statistics.median(times) / floor:>10.1f}  <= {goal * 1000:.0f} ms p95: {'met' if met else 'NOT met'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
