@@ -329,11 +329,11 @@ def test_cancel_in_the_middle_of_an_epoch_resumes_at_that_step(tmp_path):
 
 
 def test_a_huge_learning_rate_fails_with_a_hint(tmp_path):
-    cfg = config(frozen=BACKBONE, augment=(), lr=1e12, limit_per_class=8)
+    cfg = config(augment=(), lr=1000, limit_per_class=8)
     with pytest.raises(RunFailure) as caught:
         run(cfg, tmp_path)
-    assert re.fullmatch(r"loss became (NaN|infinite) at epoch 1, step \d+", caught.value.reason)
-    assert "lower --lr (now 1e+12)" in caught.value.hint
+    assert re.fullmatch(r"(validation )?loss became (NaN|infinite) at epoch 1(, step \d+)?", caught.value.reason)
+    assert "lower --lr (now 1000)" in caught.value.hint
 
 
 def test_out_of_memory_fails_with_a_hint(tmp_path, monkeypatch):
