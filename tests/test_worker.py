@@ -109,7 +109,7 @@ async def test_cancel_keeps_the_checkpoint_and_resume_finishes_the_run(worker):
 
 
 async def test_a_failing_run_ends_failed_and_the_worker_serves_on(worker):
-    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, lr=1e9, optimizer="sgd"))
+    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, lr=1000, optimizer="sgd"))
     events = await run_to_end(worker, reply["run_id"])
     failed = events[-1]
     assert isinstance(failed, protocol.Failed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import sys
 import threading
@@ -364,9 +365,13 @@ def _again(run: Run) -> str:
 
 
 def _request_id(line: bytes) -> int | None:
+    """The id of a request that could not be decoded, so its error reaches the client as its reply."""
     try:
         value = msgspec.json.decode(line)
-    except (msgspec.DecodeError, RecursionError):
+    except RecursionError:  # nested too deeply to decode: the first id in it is the best guess
+        found = re.search(rb'"id"\s*:\s*(\d{1,18})\b', line)
+        return int(found.group(1)) if found else None
+    except msgspec.DecodeError:
         return None
     request_id = value.get("id") if isinstance(value, dict) else None
     return request_id if isinstance(request_id, int) and not isinstance(request_id, bool) else None
@@ -421,14 +426,16 @@ async def serve_connection(worker: Worker, reader: asyncio.StreamReader, writer:
     try:
         while not conn.closed and (data := await reader.read(65536)):
             for line in lines.feed(data):
+                if conn.closed:
+                    break
                 if line is None:
                     conn.send(Error(id=None, message=f"line longer than {MAX_LINE} bytes ignored"))
                     continue
                 await slots.acquire()
+                await writer.drain()  # the client has read what it was sent, or this waits
                 task = asyncio.create_task(worker.handle(conn, line))
                 handlers.add(task)
                 task.add_done_callback(done)
-            await writer.drain()
         if handlers:
             await asyncio.wait(handlers)
     except ConnectionError:

@@ -34,8 +34,8 @@ from tltui.protocol import (
 CHECKPOINT_COST = 0.1
 """Checkpoints take at most this share of the time: after an epoch, one is written if the last save took
 at most this share of the time since it (so at every epoch end unless epochs are far shorter than a save)."""
-CHECKPOINT_NOTE = ("a checkpoint is saved at the end of every epoch (less often only if saving would take over "
-                   f"{CHECKPOINT_COST:.0%} of the time): a stopped run resumes from the last one")
+CHECKPOINT_NOTE = (f"checkpoints: at the end of every epoch (less often only if saving takes over {CHECKPOINT_COST:.0%} "
+                   "of the time); a stopped run resumes from the last")
 RESUME_KEYS = ("classes", "epochs_done", "step_in_epoch", "global_step", "partial", "groups", "optimizer", "best",
                "elapsed", "rng_cpu")
 PROGRESS_PER_EPOCH = 10

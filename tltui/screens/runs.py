@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from tltui.app import TutorApp
 
 STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "cancelled": "yellow",
-                "interrupted": "magenta", "starting": "cyan"}
+                "interrupted": "magenta", "starting": "cyan", "damaged": "red"}
 
 
 class RunsScreen(Screen):
