@@ -162,11 +162,9 @@ async def follow_run(request: type[protocol.Request], fields: dict[str, Any], re
                      host: str | None = None) -> int:
     """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
     it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
-    from tltui.client import WorkerClient, WorkerError, WorkerGone
+    from tltui.client import WorkerError, WorkerGone
 
-    if host is None:
-        private_runs_dir()  # a data dir that is not private: refused here, in one line
-    client = WorkerClient(remote.worker_command(host) if host else None)
+    client = _client(host)
     run_id = ""
     detached = asyncio.Event()
     caught: list[int] = []
@@ -223,6 +221,19 @@ def _say(text: str) -> None:
         pass
 
 
+def _client(host: str | None):
+    """A client of the worker on ``host``, or here; here, a data or worker directory that is not private is
+    refused first, in one line (the worker would refuse it too, less directly)."""
+    from tltui.client import WorkerClient
+    from tltui.sockets import private_dir
+
+    if host:
+        return WorkerClient(remote.worker_command(host))
+    private_runs_dir()
+    private_dir()
+    return WorkerClient()
+
+
 async def _next(client, detached: asyncio.Event) -> protocol.RunEvent | None:
     """The next event, or None once the user has pressed Ctrl-C or the worker has gone."""
     get = asyncio.ensure_future(client.events.get())
@@ -275,9 +286,9 @@ def _run_action(action: str, run_id: str, args: argparse.Namespace) -> int:
 
 
 async def _cancel(run_id: str, host: str | None) -> int:
-    from tltui.client import WorkerClient, WorkerError
+    from tltui.client import WorkerError
 
-    client = WorkerClient(remote.worker_command(host) if host else None)
+    client = _client(host)
     try:
         await client.start()
         run_id = (await client.request(protocol.CancelRun, run_id=run_id))["run_id"]
