@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from tltui import protocol
 from tltui.protocol import MAX_EVENT, Epoch, Failed, Finished, Note, RunConfig, Started
 from tltui.runs import RunDamaged, RunNotFound, RunRecorder, RunStore
 

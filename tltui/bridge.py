@@ -66,14 +66,14 @@ def try_connect(path: Path) -> socket.socket | None:
 
 
 def _start_daemon(directory: Path) -> subprocess.Popen:
-    log = open(directory / LOG, "ab")
+    log = os.open(directory / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "tltui", "worker", "--daemon"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     finally:
-        log.close()
+        os.close(log)
 
 
 def _log_tail(directory: Path) -> str:

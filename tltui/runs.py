@@ -79,7 +79,7 @@ class Run:
     def owner_alive(self) -> bool:
         """True if the process that wrote ``owner`` is still running (not another one that got its pid)."""
         try:
-            pid, *started = (self.path / "owner").read_text().split()
+            pid, *started = files.read_regular(self.path / "owner", 100).split()
             pid = int(pid)
         except (OSError, ValueError):
             return False
@@ -90,7 +90,7 @@ class Run:
         except PermissionError:
             pass
         now = _start_ticks(pid)
-        return not (started and now) or started[0] == now
+        return not (started and now) or started[0].decode() == now
 
     def summary(self) -> RunSummary:
         """The run's status and results, from its events; status ``damaged`` if they cannot be read."""

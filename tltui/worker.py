@@ -88,7 +88,10 @@ class Connection:
         held = self._held.get(event.run_id)
         if held is not None:
             held.append(event)
-            return
+        else:
+            self._send_event(event)
+
+    def _send_event(self, event: RunEvent) -> None:
         sent = self.following.get(event.run_id)
         if sent is not None and event.seq > sent:
             self.following[event.run_id] = event.seq
@@ -99,10 +102,17 @@ class Connection:
         self.following[run_id] = after_seq
         self._held[run_id] = []
 
-    def release(self, run_id: str, replayed: list[RunEvent]) -> None:
-        """Send the events read from the store, then the live ones held meanwhile, each once, in order."""
-        for event in [*replayed, *self._held.pop(run_id, [])]:
-            self.event(event)
+    async def release(self, run_id: str, replayed: list[RunEvent]) -> None:
+        """Send the events read from the store (as fast as the client reads them), then the live ones held
+        meanwhile: each once, in order."""
+        try:
+            for n, event in enumerate(replayed, 1):
+                self._send_event(event)
+                if n % 1000 == 0 and not self.closed:
+                    await self.writer.drain()
+        finally:
+            for event in self._held.pop(run_id, []):
+                self._send_event(event)
 
 
 class Worker:
@@ -135,6 +145,8 @@ class Worker:
             result = await self._dispatch(conn, request)
         except _Refused as error:
             conn.send(Error(id=request.id, message=str(error)))
+        except ConnectionError:
+            conn.closed = True  # the client went away while it was being answered
         except Exception as error:  # a bug must not take the worker down with it
             log(traceback.format_exc())
             conn.send(Error(id=request.id, message=f"internal error: {type(error).__name__}: {error}"))
@@ -151,7 +163,7 @@ class Worker:
         if isinstance(request, ResumeRun):
             return await self._resume(conn, request.run_id)
         if isinstance(request, CancelRun):
-            return self._cancel(request.run_id)
+            return await self._cancel(request.run_id)
         if isinstance(request, GetEvents):
             return await self._events(conn, request)
         if isinstance(request, protocol.PICTURE_REQUESTS):
@@ -240,12 +252,12 @@ class Worker:
         waiting = sum(1 for a in self.active.values() if not a.started and a.queue == active.queue) - 1
         return {"run_id": run_id, "run_dir": str(active.run.path), "queued_behind": waiting}
 
-    def _cancel(self, run_id: str) -> dict:
+    async def _cancel(self, run_id: str) -> dict:
         """Stop a running run (its id, or a unique prefix of it) at the end of its batch."""
         run = self._run(run_id)
         active = self.active.get(run.id)
         if active is None:
-            raise _Refused(f"run {run.id} is not running ({run.summary().status})")
+            raise _Refused(f"run {run.id} is not running ({(await asyncio.to_thread(run.summary)).status})")
         active.stop.set()
         return {"run_id": run.id}
 
@@ -259,7 +271,7 @@ class Worker:
             conn.following.pop(run.id, None)
             raise _Refused(str(error)) from None
         finally:
-            conn.release(run.id, replayed)
+            await conn.release(run.id, replayed)
         if not request.follow or run.id not in self.active:
             conn.following.pop(run.id, None)
         return {"run_id": run.id, "replayed": len(replayed), "following": run.id in conn.following}
