@@ -297,14 +297,15 @@ class Worker:
             active = self.active[run_id]
             try:
                 if active.stop.is_set():
-                    active.recorder.emit(Cancelled, epoch=0, run_dir=str(active.run.path))
+                    self._end(active, Cancelled, epoch=0, run_dir=str(active.run.path))
                 else:
                     active.started = True
                     await asyncio.to_thread(self._train, active)
-            except Exception:
+            except Exception as error:  # a bug: it ends this run, never the queue
                 log(traceback.format_exc())
-                self._end(active, Failed, reason="the worker could not record this run's end",
-                          hint=_again(active.run))
+                with contextlib.suppress(Exception):
+                    self._end(active, Failed, reason=f"internal error: {type(error).__name__}: {error}",
+                              hint="this is a bug in tltui; please report it")
             finally:
                 active.recorder.close()
                 if self.active.get(run_id) is active:

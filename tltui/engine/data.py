@@ -112,9 +112,6 @@ def _folder(data: str) -> Path | None:
     if root.exists():
         if not root.is_dir():
             raise BadInput(f"{data} is a file: give a folder of class subfolders (or with train/ and val/ in it)")
-        if root.resolve() == Path(root.anchor):
-            raise BadInput(f"refusing to walk {root.resolve()}, the whole filesystem: give the folder that holds "
-                           "your class folders")
         return root
     if data.lower() in NAMED:
         return None
@@ -177,6 +174,9 @@ class _Lists:
 
 def _folder_lists(root: Path, val_fraction: float, max_files: int = MAX_FILES) -> tuple[_Lists, _Lists]:
     """(train, val) file lists of a folder: its ``train/`` and ``val/``, or its class folders split."""
+    if root.resolve() == Path(root.anchor):
+        raise BadInput(f"refusing to walk {root.resolve()}, the whole filesystem: give the folder that holds "
+                       "your class folders")
     walk = _Walk(root, max_files or MAX_FILES)
     train_dir, val_dir = root / "train", root / "val"
     if train_dir.is_dir() and val_dir.is_dir():
