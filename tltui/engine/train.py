@@ -151,7 +151,11 @@ def read_checkpoint(config: RunConfig, run_dir: Path, mmap: bool = False) -> dic
         raise BadInput(f"{path} is not a whole checkpoint (it lacks {', '.join(missing[:3])}): {fix}")
     if "model" not in state:
         state["model"] = net.load_state_file(run_dir / "last.pt", fix)
-    problem = net.mismatch(config.model, len(state["classes"]), state["model"])
+    weights, classes = state["model"], state["classes"]
+    if not (isinstance(weights, dict) and all(isinstance(v, torch.Tensor) for v in weights.values())
+            and isinstance(classes, list)):
+        raise BadInput(f"{path} is not a checkpoint tltui wrote (malformed weights or classes): {fix}")
+    problem = net.mismatch(config.model, len(classes), weights)
     if problem:
         raise BadInput(f"{path} holds weights of another model than this run's {config.model} ({problem}): {fix}")
     return state
