@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
+import os
+import shutil
+import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +186,69 @@ def test_named_dataset_offline_is_one_line(tmp_path, monkeypatch, offline):
     with pytest.raises(BadInput, match=r"cannot download dtd to .*datasets.*offline") as caught:
         load("dtd")
     assert "\n" not in str(caught.value)
+
+
+# -- folders walked safely, images decoded within bounds (issue 11) ---------------------------
+
+
+def in_time(function, timeout: float = 30):
+    """``function()``'s result; fails (instead of hanging the suite) if it takes longer than ``timeout``."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(function).result(timeout)
+
+
+def test_links_are_followed_once_and_never_in_a_loop(tmp_path):
+    root = class_folder(tmp_path / "set", {"a": 8, "b": 8})
+    (root / "a" / "up").symlink_to("..")              # back to the root: a loop
+    (root / "a" / "same").symlink_to(".")             # itself
+    (root / "a" / "to-b").symlink_to("../b")          # another class: its images are b's, not a's
+    (root / "b" / "copy.png").symlink_to(root / "b" / "0.png")  # the same file twice
+    extra = class_folder(tmp_path / "elsewhere", {"more": 2})
+    (root / "b" / "more").symlink_to(extra / "more")  # a folder reached only through a link: followed
+    loaded = in_time(lambda: load(root, val_fraction=0.25))
+    assert len(loaded.train_y) + len(loaded.val_y) == 8 + 8 + 2
+    assert loaded.skipped == {"link to a folder already walked": 3, "the same file twice (a link)": 1}
+    assert loaded.notes == []  # no image in both train and val
+
+
+def test_fifos_sockets_and_devices_are_skipped_not_waited_on(tmp_path):
+    root = class_folder(tmp_path / "set", {"a": 4, "b": 4})
+    os.mkfifo(root / "a" / "evil.png")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(root / "b" / "sock.jpg"))
+        (root / "b" / "null.png").symlink_to("/dev/null")
+        loaded = in_time(lambda: load(root))
+    assert loaded.skipped == {"not a regular file (FIFO, socket or device)": 3}
+    assert in_time(lambda: data.decode(root / "a" / "evil.png", 36, 32))[1].startswith("not a regular file")
+
+
+def test_a_decompression_bomb_is_skipped_before_it_is_decoded(tmp_path):
+    root = class_folder(tmp_path / "set", {"a": 3, "b": 3})
+    Image.new("1", (13000, 13000)).save(root / "a" / "bomb.png")  # 169 M pixels in a few KB
+    assert (root / "a" / "bomb.png").stat().st_size < 100_000
+    assert data.MAX_PIXELS < Image.MAX_IMAGE_PIXELS / 2
+    started = time.perf_counter()
+    loaded = load(root)
+    assert loaded.skipped == {"too large (over 40 M pixels)": 1}
+    assert time.perf_counter() - started < 10
+
+
+def test_a_folder_too_big_to_walk_or_the_whole_filesystem_is_refused(tmp_path):
+    root = class_folder(tmp_path / "set", {"a": 10, "b": 10})
+    with pytest.raises(BadInput, match=r"holds more than 12 files and folders: .* --max-files N") as caught:
+        load(root, max_files=12)
+    assert "\n" not in str(caught.value)
+    assert len(load(root, max_files=22).classes) == 2
+    with pytest.raises(BadInput, match="refusing to walk /, the whole filesystem"):
+        in_time(lambda: data.check("/"))
+
+
+def test_an_image_in_both_train_and_val_is_reported(tmp_path):
+    class_folder(tmp_path / "train", {"a": 3, "b": 3})
+    for name, seed in (("a", 1001), ("b", 1002)):
+        save(tmp_path / "val" / name / "own.png", rgb(seed))
+    assert load(tmp_path).notes == []
+    shutil.copy(tmp_path / "train" / "b" / "2.png", tmp_path / "val" / "b" / "leak.png")
+    (note,) = load(tmp_path).notes
+    assert note.startswith("1 validation image is also in the training set (e.g. ")
+    assert "leak.png" in note and "overstates" in note

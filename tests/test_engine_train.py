@@ -11,7 +11,7 @@ import torchvision
 from tltui.engine import augment, cache, model as net, optim
 from tltui.engine.errors import BadInput, RunFailure
 from tltui.engine.tiny import TinyResNet
-from tltui.engine.train import Trainer, prepare, train
+from tltui.engine.train import Trainer, check_resume, prepare, train
 from tltui.groups import BACKBONE, GROUPS
 from tltui.protocol import Cancelled, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen
 
@@ -297,6 +297,8 @@ def test_cancel_then_resume_finishes_with_the_later_epochs_only(tmp_path):
     assert [e["epoch"] for e in first.of(Epoch)] == [1]
     assert (tmp_path / "run" / "last.pt").is_file() and (tmp_path / "run" / "resume.pt").is_file()
 
+    # resume.pt holds all a resume reads, weights included: last.pt (for the user) is not needed.
+    (tmp_path / "run" / "last.pt").write_text("not weights")
     second = run(cfg, tmp_path / "run", resume=True)
     assert second.of(Started)[0]["resumed_from"] == 1
     assert [e["epoch"] for e in second.of(Epoch)] == [2, 3]
@@ -329,11 +331,11 @@ def test_cancel_in_the_middle_of_an_epoch_resumes_at_that_step(tmp_path):
 
 
 def test_a_huge_learning_rate_fails_with_a_hint(tmp_path):
-    cfg = config(frozen=BACKBONE, augment=(), lr=1e12, limit_per_class=8)
+    cfg = config(augment=(), lr=1000, limit_per_class=8)
     with pytest.raises(RunFailure) as caught:
         run(cfg, tmp_path)
-    assert re.fullmatch(r"loss became (NaN|infinite) at epoch 1, step \d+", caught.value.reason)
-    assert "lower --lr (now 1e+12)" in caught.value.hint
+    assert re.fullmatch(r"(validation )?loss became (NaN|infinite) at epoch 1(, step \d+)?", caught.value.reason)
+    assert "lower --lr (now 1000)" in caught.value.hint
 
 
 def test_out_of_memory_fails_with_a_hint(tmp_path, monkeypatch):
@@ -362,3 +364,50 @@ def test_prepare_rejects_bad_input_in_one_line(overrides, message):
     with pytest.raises(BadInput, match=re.escape(message)) as caught:
         prepare(config(**overrides))
     assert "\n" not in str(caught.value)
+
+
+class Killed(Exception):
+    """Stands for kill -9: the run stops where it is, with no chance to save."""
+
+
+def test_short_epochs_are_checkpointed_at_their_end(tmp_path):
+    cfg = config(model="tiny", limit_per_class=100, epochs=6, batch_size=32, augment=(), val_fraction=0.1)
+    recorder = Recorder()
+
+    def emit(cls, **fields):
+        recorder(cls, **fields)
+        if cls is Epoch and fields["epoch"] == 4:
+            raise Killed  # after epoch 4's results, before its checkpoint
+
+    with pytest.raises(Killed):
+        train(prepare(cfg), tmp_path, emit, never)
+    assert any(n["message"].startswith("checkpoints: at the end of every epoch") for n in recorder.of(Note))
+    assert recorder.of(Epoch)[-1]["elapsed"] < 60  # epochs far shorter than a minute
+    state = torch.load(tmp_path / "resume.pt", weights_only=True)
+    assert state["epochs_done"] >= 2 and state["step_in_epoch"] == 0  # at most one short epoch lost
+    resumed = run(cfg, tmp_path, resume=True)
+    assert resumed.of(Started)[0]["resumed_from"] == state["epochs_done"]
+    assert resumed.kinds[-1] is Finished
+
+
+def test_resume_refuses_a_checkpoint_it_cannot_use_in_one_line(tmp_path):
+    cfg = config(model="tiny", frozen=BACKBONE, augment=(), epochs=1)
+    run(cfg, tmp_path)
+    checkpoint = tmp_path / "resume.pt"
+    good = torch.load(checkpoint, weights_only=True)
+    other = {**good, "model": torchvision.models.resnet18(num_classes=10).state_dict()}
+    legacy = {k: v for k, v in good.items() if k != "model"}  # a checkpoint of an older tltui: weights in last.pt
+    for content, message in (
+        (b"not a checkpoint", "is not a checkpoint tltui can read"),
+        ({}, "is not a whole checkpoint (it lacks classes, epochs_done, step_in_epoch)"),
+        (other, "holds weights of another model than this run's tiny (wrong shapes: conv1.weight"),
+        (legacy, "last.pt: not a loadable state_dict"),
+    ):
+        if isinstance(content, bytes):
+            checkpoint.write_bytes(content)
+        else:
+            torch.save(content, checkpoint)
+        (tmp_path / "last.pt").write_text("text, not weights")
+        with pytest.raises(BadInput, match=re.escape(message)) as caught:
+            check_resume(cfg, tmp_path)
+        assert "\n" not in str(caught.value)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import os
+import stat
 
 from tltui.progress import Progress, ProgressStore
 
@@ -57,3 +60,15 @@ def test_unreadable_path_is_never_written(tmp_path):
     assert "will not be saved" in store.notice
     store.save(Progress(last_lesson="a"))
     assert path.is_dir()
+
+
+def test_a_fifo_in_place_of_the_file_is_set_aside_not_waited_on(tmp_path):
+    path = tmp_path / "progress.json"
+    os.mkfifo(path)
+    store = ProgressStore(path)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        progress = pool.submit(store.load).result(timeout=10)  # a blocking open would wait for a writer
+    assert progress == Progress() and "kept it as progress.json.corrupt-" in store.notice
+    store.save(Progress(last_lesson="x", visited=["x"]))
+    assert path.is_file() and json.loads(path.read_text())["last_lesson"] == "x"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -32,9 +32,15 @@ def test_trainable_groups_follow_the_unfreezing_plan():
     ("fields", "message"),
     [
         ({"frozen": ("layer9",)}, "unknown group 'layer9'"),
-        ({"epochs": 0}, "--epochs must be at least 1"),
+        ({"epochs": 0}, "--epochs must be between 1 and 1000, not 0"),
+        ({"epochs": 10**9}, "--epochs must be between 1 and 1000"),
         ({"lr": -1.0}, "--lr must be a positive number"),
         ({"lr": float("nan")}, "--lr must be a positive number"),
+        ({"lr": 1e308}, r"--lr must be a positive number up to 1000, not 1e\+308"),
+        ({"weight_decay": float("nan")}, r"--weight-decay must be in \[0, 1\], not nan"),
+        ({"momentum": float("inf")}, r"--momentum must be in \[0, 1\)"),
+        ({"seed": -1}, "--seed must be between 0 and 2147483647, not -1"),
+        ({"max_files": -5}, "--max-files must be 0"),
         ({"unfreeze": {"layer4": 2}}, "layer4 is not frozen"),
         ({"frozen": ("layer4",), "unfreeze": {"layer4": 9}}, "between 2 and --epochs"),
         ({"frozen": GROUPS}, "nothing would train"),
@@ -57,6 +63,8 @@ def test_parse_unfreeze_and_groups():
         parse_unfreeze("layer4")
     with pytest.raises(ConfigError, match="unknown group"):
         parse_unfreeze("2:layer5")
+    with pytest.raises(ConfigError, match="names layer4 twice"):
+        parse_unfreeze("2:layer4,3:layer4")
     assert parse_groups("layer2,stem") == ("stem", "layer2")
     assert parse_groups("backbone") == BACKBONE
     with pytest.raises(ValueError, match="choose from stem"):

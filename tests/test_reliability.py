@@ -9,20 +9,31 @@ where it should, and no event is lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import pwd
 import random
+import shlex
+import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
+import msgspec
 import pytest
 
+from conftest import stop_daemon
 from sshd import SSHServer
 from tltui import protocol, remote
 from tltui.client import WorkerClient, WorkerError, WorkerGone
 from tltui.protocol import MAX_LINE, RunConfig
-from tltui.runs import RunStore
+from tltui.runs import RunRecorder, RunStore
 
 TINY = RunConfig(data="builtin", weights="none", image_size=32, limit_per_class=6, epochs=3, batch_size=16,
                  augment=())
@@ -175,3 +186,385 @@ async def test_the_remote_side_is_checked_before_it_is_used(over_ssh, tmp_path):
     )
     with pytest.raises(WorkerError, match="speaks protocol 99, this tltui speaks"):
         await WorkerClient([*ssh, sys.executable, str(old)]).start()
+
+
+# ----------------------------------------------------------------------------------------------
+# The attacks of issue 11: each one tried again, as a hostile or a careless user would.
+
+TINY_CLI = ["builtin", "--model", "tiny", "--epochs", "1", "--limit-per-class", "10"]
+
+
+def one_line(result: subprocess.CompletedProcess, words: str) -> None:
+    """A user error: exit 2, one line on stderr saying ``words``, no traceback, never 'please report it'."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert result.stderr.count("\n") == 1 and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "report it" not in result.stderr
+
+
+def test_five_runs_started_together_from_cold_all_train(data_dir):
+    command = [sys.executable, "-m", "tltui", "train", *TINY_CLI]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(5)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in processes]
+    assert [code for code, _ in results] == [0] * 5, results
+    summaries = RunStore(data_dir / "runs").summaries()
+    assert [s.status for s in summaries] == ["finished"] * 5
+
+
+def rss_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def daemon_pid(data_dir) -> int:
+    return int((data_dir / "sock" / "daemon.pid").read_text())
+
+
+@contextlib.contextmanager
+def small_disk(path, megabytes: int):
+    """A filesystem of ``megabytes`` at ``path``: a tmpfs (this needs root)."""
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=700", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(path, leave: int) -> None:
+    """Write a file at ``path`` that leaves ``leave`` bytes free on its filesystem (0: every byte taken)."""
+    free = os.statvfs(path.parent).f_bavail * os.statvfs(path.parent).f_frsize
+    with open(path, "wb") as file:
+        try:
+            file.write(b"\0" * max(0, free - leave))
+            file.flush()
+        except OSError:
+            pass
+
+
+DISK_RUN = RunConfig(model="tiny", weights="none", limit_per_class=4, epochs=1, batch_size=16, augment=())
+
+
+async def run_to_end(client: WorkerClient, run_id: str) -> list[protocol.RunEvent]:
+    events = []
+    while not events or not isinstance(events[-1], protocol.TERMINAL_EVENTS):
+        event = await next_event(client)
+        if event.run_id == run_id:
+            events.append(event)
+    return events
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root; the RLIMIT_FSIZE test runs instead")
+async def test_a_full_disk_fails_the_run_in_one_line_and_the_worker_serves_on(tmp_path, monkeypatch):
+    with small_disk(tmp_path / "disk", 16) as disk:
+        data = disk / "data"
+        monkeypatch.setenv("TLTUI_DATA_DIR", str(data))
+        client = WorkerClient()
+        await client.start()
+        try:
+            earlier = (await client.request(protocol.StartRun, config=DISK_RUN))["run_id"]
+            assert isinstance((await run_to_end(client, earlier))[-1], protocol.Finished)
+            kept = (data / "runs" / earlier / "events.jsonl").read_bytes()
+
+            fill(disk / "filler", leave=1_000_000)  # room for events, not for a checkpoint
+            full = (await client.request(protocol.StartRun, config=DISK_RUN))["run_id"]
+            failed = (await run_to_end(client, full))[-1]
+            assert isinstance(failed, protocol.Failed)
+            assert failed.reason.startswith(f"no space left on the tmpfs filesystem at {disk} (writing {data}/runs/")
+            assert "\n" not in failed.reason and "report it" not in failed.hint
+
+            fill(disk / "filler2", leave=0)  # not a byte left: a new run cannot even be created
+            with pytest.raises(WorkerError, match=f"no space left on the tmpfs filesystem at {disk}"):
+                await client.request(protocol.StartRun, config=DISK_RUN)
+            assert (await client.request(protocol.GetCapabilities))["torch_version"]  # it serves on
+
+            (disk / "filler").unlink()
+            (disk / "filler2").unlink()
+            later = (await client.request(protocol.StartRun, config=DISK_RUN))["run_id"]
+            assert isinstance((await run_to_end(client, later))[-1], protocol.Finished)  # the queue trains again
+
+            assert not [p for p in data.rglob("*") if p.name.endswith(".tmp")]
+            store = RunStore(data / "runs")
+            statuses = {s.run_id: s.status for s in store.summaries()}
+            assert statuses == {earlier: "finished", full: "failed", later: "finished"}
+            assert (data / "runs" / earlier / "events.jsonl").read_bytes() == kept
+        finally:
+            await client.close(timeout=30)
+            stop_daemon(data)
+
+
+async def test_a_file_size_limit_fails_the_run_in_one_line_and_the_worker_serves_on(data_dir):
+    """Without root, RLIMIT_FSIZE stands for the full disk: a checkpoint (2.5 MB) is over the limit."""
+    limited = [sys.executable, "-c", "import os, resource, sys; "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20)); "
+               "os.execv(sys.executable, [sys.executable, '-m', 'tltui', 'worker', '--stdio'])"]
+    client = WorkerClient(limited)
+    await client.start()
+    try:
+        for _ in range(2):  # the queue goes on after the first one
+            run_id = (await client.request(protocol.StartRun, config=DISK_RUN))["run_id"]
+            failed = (await run_to_end(client, run_id))[-1]
+            assert isinstance(failed, protocol.Failed)
+            assert failed.reason.startswith(f"cannot write {data_dir}/runs/{run_id}/resume.pt: the file is larger")
+        assert (await client.request(protocol.GetCapabilities))["torch_version"]
+        assert not [p for p in data_dir.rglob("*") if p.name.endswith(".tmp")]
+    finally:
+        await client.close(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def other_user():
+    """A second local user, made for these tests (useradd) and removed after."""
+    if os.geteuid() != 0:
+        pytest.skip("making a second user to attack from needs root (useradd)")
+    name = "tltui-attacker"
+    made = subprocess.run(["useradd", "-M", "-s", "/bin/false", name], capture_output=True).returncode == 0
+    yield pwd.getpwnam(name)
+    if made:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def test_a_data_dir_another_user_made_is_refused_and_no_link_of_theirs_is_followed(other_user, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("the victim's private file")
+    secret.chmod(0o600)
+    shared = Path(tempfile.mkdtemp(dir="/tmp"))  # like /tmp itself: anyone may make a folder in it
+    shared.chmod(0o1777)
+    try:
+        data = shared / "tltui"
+
+        def attacker(*command: str) -> None:
+            subprocess.run(command, check=True, user=other_user.pw_uid, group=other_user.pw_gid)
+
+        # The attacker is first: the data dir (0777), the run store, and a run folder whose temporary
+        # checkpoint names lead to the victim's file.
+        attacker("mkdir", "-m", "777", str(data), str(data / "runs"))
+        planted = data / "runs" / "20990101-000000-beef"
+        attacker("mkdir", "-m", "777", str(planted))
+        for name in ("last.pt.tmp", "best.pt.tmp", "resume.pt.tmp", "last.pt", "config.json"):
+            attacker("ln", "-s", str(secret), str(planted / name))
+        env = {**os.environ, "TLTUI_DATA_DIR": str(data)}
+        for args in (["train", *TINY_CLI], ["runs"]):
+            result = subprocess.run([sys.executable, "-m", "tltui", *args], capture_output=True, text=True,
+                                    timeout=120, env=env)
+            one_line(result, f"refusing the data directory {data}: it belongs to uid {other_user.pw_uid}, not you")
+        assert secret.read_text() == "the victim's private file"
+        assert not (data / "sock").exists()  # no daemon was started there
+
+        # The victim's own folder, but open to all: refused too, then fine once closed.
+        own = tmp_path / "own"
+        own.mkdir(mode=0o777)
+        own.chmod(0o777)
+        result = tltui_env({"TLTUI_DATA_DIR": str(own)}, "runs")
+        one_line(result, f"refusing the data directory {own}: mode 777 lets others write in it (chmod 700 {own})")
+        own.chmod(0o700)
+        (own / "runs").mkdir()
+        os.chown(own / "runs", other_user.pw_uid, other_user.pw_gid)
+        result = tltui_env({"TLTUI_DATA_DIR": str(own)}, "runs")
+        one_line(result, f"refusing the run store {own / 'runs'}: it belongs to uid {other_user.pw_uid}")
+    finally:
+        shutil.rmtree(shared)
+
+
+def tltui_env(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tltui", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env})
+
+
+def test_a_new_store_is_private_to_its_owner(data_dir):
+    result = tltui("runs")
+    assert result.returncode == 0, result.stderr
+    for path in (data_dir, data_dir / "runs"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700
+
+
+def raw_client(data_dir) -> tuple[socket.socket, object]:
+    """A connection straight to the daemon's socket, past its hello; (socket, its lines)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(str(data_dir / "sock" / "worker.sock"))
+    sock.settimeout(60)
+    lines = sock.makefile("rb")
+    assert json.loads(lines.readline())["type"] == "hello"
+    return sock, lines
+
+
+async def test_a_client_that_never_reads_stalls_no_one_and_deep_json_is_answered(data_dir):
+    store = RunStore(data_dir / "runs")
+    for _ in range(150):  # replies of ~100 KB each
+        recorder = RunRecorder(store.create(RunConfig()))
+        recorder.emit(protocol.Note, message="x" * 200)
+        recorder.close()
+    client = WorkerClient()
+    await client.start()
+    pid = daemon_pid(data_dir)
+    try:
+        deep, lines = await asyncio.to_thread(raw_client, data_dir)
+        for line in (b"[" * 100_000 + b"]" * 100_000,
+                     b'{"type":"capabilities","id":5,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"):
+            deep.sendall(line + b"\n")
+            answer = json.loads(await asyncio.to_thread(lines.readline))
+            assert answer["type"] == "error" and answer["message"].startswith("bad request")
+        assert answer["id"] == 5 and answer["message"] == "bad request: nested too deeply"
+        deep.close()
+
+        await client.request(protocol.ListRuns)
+        before = rss_mib(pid)
+        hog, _ = await asyncio.to_thread(raw_client, data_dir)
+        requests = b'{"type":"list_runs","id":1}\n' * 20_000
+
+        def flood() -> None:
+            try:
+                hog.sendall(requests)  # blocks once the daemon stops reading: it never reads a reply
+            except OSError:
+                pass
+
+        flooding = asyncio.create_task(asyncio.to_thread(flood))
+        await asyncio.sleep(2)
+        for _ in range(5):
+            started = time.monotonic()
+            runs = await asyncio.wait_for(client.request(protocol.ListRuns), 30)
+            assert len(runs) == 150 and time.monotonic() - started < 5
+        grown = rss_mib(pid) - before
+        assert grown < 100, f"the daemon grew by {grown:.0f} MiB for a client that does not read"
+        hog.shutdown(socket.SHUT_RDWR)
+        hog.close()
+        await flooding
+        assert (await client.request(protocol.GetCapabilities))["torch_version"]
+    finally:
+        await client.close(timeout=30)
+
+
+async def test_queued_runs_hold_no_model_or_data_until_they_start(data_dir):
+    client = WorkerClient()
+    await client.start()
+    pid = daemon_pid(data_dir)
+    try:
+        busy = (await client.request(protocol.StartRun, config=msgspec.structs.replace(DISK_RUN, epochs=500)))["run_id"]
+        while not isinstance(await next_event(client), protocol.Epoch):
+            pass
+        before = rss_mib(pid)
+        queued = []
+        for n in range(6):  # ResNet-50 and its decoded images: about 120 MB each if held while queued
+            reply = await client.request(protocol.StartRun, config=RunConfig(weights="none", epochs=1))
+            assert reply["queued_behind"] == n  # waiting behind the busy run and n others
+            queued.append(reply["run_id"])
+        grown = rss_mib(pid) - before
+        assert grown < 60, f"6 queued ResNet-50 runs took {grown:.0f} MiB"
+        for run_id in [busy, *queued]:
+            await client.request(protocol.CancelRun, run_id=run_id)
+        ends = {}
+        while len(ends) < 7:
+            event = await next_event(client)
+            if isinstance(event, protocol.TERMINAL_EVENTS):
+                ends[event.run_id] = type(event)
+        assert set(ends.values()) == {protocol.Cancelled}
+    finally:
+        await client.close(timeout=30)
+
+
+def test_a_far_side_that_never_says_hello_is_given_up_in_the_stated_time():
+    env = {"TLTUI_SSH_COMMAND": "sh -c 'sleep 600'", "TLTUI_HELLO_TIMEOUT_S": "3"}
+    started = time.monotonic()
+    result = tltui_env(env, "runs", "--remote", "quiet-host", timeout=60)
+    assert time.monotonic() - started < 30
+    one_line(result, "the worker did not say hello within 3 s (sh -c 'sleep 600'")
+
+
+def test_sigterm_and_sighup_leave_the_run_going_as_ctrl_c_does(data_dir):
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        process = subprocess.Popen([sys.executable, "-m", "tltui", "train", *CLI_TINY, "--epochs", "3",
+                                    "--limit-per-class", "8", "--json"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in process.stdout:
+            event = json.loads(line)
+            if event["event"] == "progress":
+                break
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 128 + signum, err
+        assert f"left run {event['run_id']} going; follow it again with: tltui runs follow {event['run_id']}" in err
+        assert "Traceback" not in err
+        followed = tltui("runs", "follow", event["run_id"], "--json")
+        assert followed.returncode == 0, followed.stderr
+        assert json.loads(followed.stdout.splitlines()[-1])["event"] == "finished"
+
+
+def test_every_user_error_is_one_line_and_exit_2(data_dir, tmp_path):
+    for flags, words in (
+        (["--lr", "1e308"], "--lr must be a positive number up to 1000, not 1e+308"),
+        (["--weight-decay", "nan"], "--weight-decay must be in [0, 1], not nan"),
+        (["--seed", "-1"], "--seed must be between 0 and 2147483647, not -1"),
+        (["--epochs", "100000"], "--epochs must be between 1 and 1000, not 100000"),
+        (["--freeze", "layer4", "--unfreeze", "2:layer4,3:layer4"], "--unfreeze names layer4 twice"),
+        (["--device", "cpu:99"], "--device cpu:99: there is one cpu device, cpu (no index)"),
+        (["--max-files", "-1"], "--max-files must be 0"),
+    ):
+        one_line(tltui("train", *TINY_CLI, *flags), words)
+    one_line(tltui("train", "/", "--model", "tiny"), "refusing to walk /, the whole filesystem")
+
+    # A run store with damage in it: listed as damaged, shown in one line.
+    store = RunStore(data_dir / "runs")
+    corrupt, no_events = store.create(RunConfig()), store.create(RunConfig())
+    (corrupt.path / "config.json").write_text('{"epochs": "many"')
+    (no_events.path / "events.jsonl").mkdir()
+    listing = tltui("runs")
+    assert listing.returncode == 0 and listing.stdout.count(" damaged ") == 2, listing.stdout
+    one_line(tltui("runs", "show", corrupt.id), f"run {corrupt.id} is damaged: its config.json is not a run config")
+    one_line(tltui("runs", "show", no_events.id), f"run {no_events.id} is damaged: cannot read its events.jsonl")
+    one_line(tltui("runs", "resume", no_events.id), f"run {no_events.id} is damaged")
+
+    # Resume from a checkpoint that is text, or an empty dict: refused before anything is queued.
+    stopped = store.create(DISK_RUN)
+    recorder = RunRecorder(stopped)
+    recorder.emit(protocol.Cancelled, epoch=1, run_dir=str(stopped.path))
+    recorder.close()
+    (stopped.path / "resume.pt").write_text("not a checkpoint")
+    one_line(tltui("runs", "resume", stopped.id), "resume.pt is not a checkpoint tltui can read")
+    (stopped.path / "resume.pt").write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    one_line(tltui("runs", "resume", stopped.id), "resume.pt is not a checkpoint tltui can read")
+
+    # `tltui runs show ID | head -1`: the reader leaves early, tltui stops quietly.
+    long = store.create(RunConfig(epochs=1000))
+    recorder = RunRecorder(long)
+    for n in range(1, 1001):
+        recorder.emit(protocol.Epoch, epoch=n, train_loss=1.0, train_acc=0.5, val_loss=1.0, val_acc=0.5, lrs={},
+                      images_per_s=1.0, elapsed=1.0, eta=1.0)
+    recorder.close()
+    piped = subprocess.run(f"{shlex.quote(sys.executable)} -m tltui runs show {long.id} | head -1", shell=True,
+                           capture_output=True, text=True, timeout=60)
+    assert piped.stdout.startswith(f"run {long.id}") and piped.stderr == ""
+
+    # The data dir and the worker's own dir: not a directory, not writable.
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    one_line(tltui_env({"TLTUI_DATA_DIR": str(a_file)}, "runs"), f"the data directory {a_file} is not a directory")
+    for kind in ("file", "dangling link"):
+        sock = data_dir / "sock"
+        shutil.rmtree(sock, ignore_errors=True)
+        sock.unlink(missing_ok=True)
+        if kind == "file":
+            sock.write_text("x")
+        else:
+            sock.symlink_to(tmp_path / "nowhere")
+        one_line(tltui("train", *TINY_CLI), f"refusing the worker directory {sock}: it is not a directory")
+    with read_only(tmp_path / "ro") as readonly:
+        one_line(tltui_env({"TLTUI_DATA_DIR": str(readonly)}, "train", *TINY_CLI), f"data directory {readonly}")
+
+
+@contextlib.contextmanager
+def read_only(path):
+    """A directory this user owns but cannot write in: a read-only tmpfs for root, else mode 500."""
+    path.mkdir()
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m,mode=700", "tmpfs", str(path)], check=True)
+    else:
+        path.chmod(0o500)
+    try:
+        yield path
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", "-l", str(path)], check=False)
+        else:
+            path.chmod(0o700)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 
 import pytest
 
-from tltui.protocol import Epoch, Finished, Note, RunConfig, Started
-from tltui.runs import RunNotFound, RunRecorder, RunStore
+from tltui.protocol import MAX_EVENT, Epoch, Failed, Finished, Note, RunConfig, Started
+from tltui.runs import RunDamaged, RunNotFound, RunRecorder, RunStore
 
 
 def epoch(recorder: RunRecorder, n: int, acc: float) -> None:
@@ -82,3 +84,103 @@ def test_started_event_survives_the_store(tmp_path):
     recorder.close()
     (event,) = run.events()
     assert isinstance(event, Started) and event.classes == ["a", "b"]
+
+
+# -- damage, torn lines, reused pids, links: the store's faults of issue 11 ---------------------
+
+
+def test_a_run_whose_files_cannot_be_read_is_listed_damaged(tmp_path):
+    store = RunStore(tmp_path)
+    corrupt, no_events, no_config, fine = (store.create(RunConfig()) for _ in range(4))
+    (corrupt.path / "config.json").write_text("{not json")
+    (no_events.path / "events.jsonl").mkdir()
+    (no_config.path / "config.json").unlink()
+    summaries = {s.run_id: s for s in store.summaries()}
+    assert len(summaries) == 4 and summaries[fine.id].status == "running"
+    for run, words in ((corrupt, "its config.json is not a run config"), (no_events, "cannot read its events.jsonl"),
+                       (no_config, "cannot read its config.json")):
+        summary = summaries[run.id]
+        assert summary.status == "damaged" and summary.config is None
+        assert summary.reason.startswith(f"run {run.id} is damaged: {words}") and "\n" not in summary.reason
+        assert store.get(run.id).id == run.id
+    with pytest.raises(RunDamaged, match="events.jsonl"):
+        no_events.events()
+
+
+def test_after_a_torn_line_the_next_event_starts_on_a_line_of_its_own(tmp_path):
+    run = RunStore(tmp_path).create(RunConfig(epochs=3))
+    recorder = RunRecorder(run)
+    epoch(recorder, 1, 0.5)
+    epoch(recorder, 2, 0.6)
+    recorder.close()
+    data = run.events_path.read_bytes()
+    run.events_path.write_bytes(data[:-25])  # the power went in the middle of epoch 2's line
+    again = RunRecorder(run)
+    failed = again.emit(Failed, reason="the worker stopped during this run")
+    again.close()
+    events = run.events()
+    assert [type(e) for e in events] == [Epoch, Failed] and failed.seq == 2
+    assert run.summary().status == "failed"
+
+
+def test_an_event_too_long_for_one_line_is_summarised_and_the_run_still_finished(tmp_path):
+    run = RunStore(tmp_path).create(RunConfig())
+    recorder = RunRecorder(run)
+    classes = [f"class-{i:04d}-{'x' * 40}" for i in range(1500)]
+    recorder.emit(Finished, best_val_acc=0.5, best_epoch=1, classes=classes, per_class_acc=dict.fromkeys(classes, 0.5),
+                  confusion=[[1] * 1500 for _ in range(1500)], run_dir=str(run.path), elapsed=1.0)
+    recorder.close()
+    assert max(len(line) for line in run.events_path.read_bytes().splitlines()) < MAX_EVENT
+    (finished,) = run.events()
+    assert isinstance(finished, Finished) and finished.best_val_acc == 0.5 and finished.confusion == []
+    assert run.summary().status == "finished"
+
+
+def test_an_owner_pid_now_used_by_another_process_does_not_keep_a_run_running(tmp_path):
+    run = RunStore(tmp_path).create(RunConfig())
+    assert run.summary().status == "running"  # this process wrote the owner file
+    mine = (run.path / "owner").read_text().split()
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        (run.path / "owner").write_text(f"{other.pid} {mine[1]}")  # its pid, the start time of the writer
+        assert run.summary().status == "interrupted"
+        RunStore.claim(run)
+        assert run.summary().status == "running"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_epochs_trained_again_after_a_resume_are_counted_once(data_dir):
+    run = RunStore(data_dir / "runs").create(RunConfig(epochs=4))
+    recorder = RunRecorder(run)
+    for n, acc in ((1, 0.2), (2, 0.3), (3, 0.9)):  # killed after epoch 3, last checkpoint after epoch 1
+        epoch(recorder, n, acc)
+    recorder.emit(Started, config=RunConfig(epochs=4), device="cpu", device_name="cpu", model="resnet50",
+                  weights="none", classes=["a"], n_train=1, n_val=1, path="full", resumed_from=1)
+    for n, acc in ((2, 0.4), (3, 0.5), (4, 0.6)):
+        epoch(recorder, n, acc)
+    recorder.close()
+    summary = run.summary()
+    assert summary.epochs_done == 4 and summary.best_val_acc == 0.6  # 0.9 came from weights no file holds
+    shown = subprocess.run([sys.executable, "-m", "tltui", "runs", "show", run.id], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert [shown.stdout.count(f"epoch {n}/4 ") for n in (1, 2, 3, 4)] == [1, 1, 1, 1]
+    assert "acc 90.0%" not in shown.stdout and "resumed after epoch 1" in shown.stdout
+
+
+def test_the_store_writes_private_files_and_follows_no_link(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("the victim's own file")
+    store = RunStore(tmp_path / "runs")
+    run = store.create(RunConfig())
+    assert stat.S_IMODE(run.path.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in run.path.iterdir())
+    (run.path / "owner").unlink()
+    (run.path / "owner").symlink_to(secret)  # a link where a file will be written
+    RunStore.claim(run)
+    (run.path / "events.jsonl").symlink_to(secret)
+    with pytest.raises(OSError):
+        RunRecorder(run)  # appending never follows a link either
+    assert secret.read_text() == "the victim's own file"
+    assert not (run.path / "owner").is_symlink() and (run.path / "owner").read_text().split()[0] == str(os.getpid())

@@ -109,7 +109,7 @@ async def test_cancel_keeps_the_checkpoint_and_resume_finishes_the_run(worker):
 
 
 async def test_a_failing_run_ends_failed_and_the_worker_serves_on(worker):
-    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, lr=1e9, optimizer="sgd"))
+    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, lr=1000, optimizer="sgd"))
     events = await run_to_end(worker, reply["run_id"])
     failed = events[-1]
     assert isinstance(failed, protocol.Failed)
@@ -122,3 +122,22 @@ def msgspec_replace(config: RunConfig, **fields) -> RunConfig:
     import msgspec
 
     return msgspec.structs.replace(config, **fields)
+
+
+async def test_a_run_whose_end_cannot_be_written_is_told_to_its_clients_and_given_up(tmp_path):
+    """The disk is so full that not even the Failed event fits: clients hear it all the same, and the run
+    is left without an owner (listed interrupted; the next worker marks it failed)."""
+    from tltui.runs import RunRecorder, RunStore
+    from tltui.worker import ActiveRun, Worker
+
+    store = RunStore(tmp_path)
+    run = store.create(TINY)
+    recorder = RunRecorder(run)
+    heard = []
+    recorder.listeners.append(heard.append)
+    os.close(recorder._fd)
+    recorder._fd = os.open(run.events_path, os.O_RDONLY)  # every write now fails, as on a full disk
+    Worker(store)._end(ActiveRun(run, recorder, TINY), protocol.Failed, reason="no space left")
+    recorder.close()
+    assert [type(e) for e in heard] == [protocol.Failed] and heard[0].seq == 1
+    assert run.events() == [] and run.summary().status == "interrupted"

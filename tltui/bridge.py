@@ -14,7 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-from tltui.sockets import LOG, SOCKET, UnsafeSocket, check_socket, private_dir
+from tltui.files import UnsafePath
+from tltui.paths import private_runs_dir
+from tltui.sockets import LOG, SOCKET, check_socket, private_dir
 
 #: How long to wait for a daemon that is starting (it imports torch first).
 START_TIMEOUT_S = 180.0
@@ -25,37 +27,53 @@ class BridgeError(Exception):
 
 
 def connect(directory: Path) -> socket.socket:
-    """A connection to the daemon in ``directory``, starting the daemon if none answers."""
+    """A connection to the daemon in ``directory``, starting the daemon if none answers.
+
+    A daemon started while another one starts exits 0 once the other answers (tltui/worker.py), so an
+    exit 0 means: try again; any other code is the daemon's failure, told in its log's last line.
+    """
     path = directory / SOCKET
     started: subprocess.Popen | None = None
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
-        if path.exists():
-            check_socket(path)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(str(path))
-                return sock
-            except (ConnectionRefusedError, FileNotFoundError):
-                sock.close()
+        sock = try_connect(path)
+        if sock is not None:
+            return sock
         if started is None:
             started = _start_daemon(directory)
-        elif started.poll() is not None and not path.exists():
-            raise BridgeError(f"the worker daemon exited (code {started.returncode}): {_log_tail(directory)}")
+        elif started.poll() is not None:
+            if started.returncode:
+                raise BridgeError(f"the worker daemon exited (code {started.returncode}): {_log_tail(directory)}")
+            started = None  # it found another daemon, which has stopped since: start one again
         if time.monotonic() > deadline:
             raise BridgeError(f"the worker daemon did not start within {START_TIMEOUT_S:.0f} s: {_log_tail(directory)}")
         time.sleep(0.1)
 
 
+def try_connect(path: Path) -> socket.socket | None:
+    """A connection to the daemon listening on ``path``, or None if none does (UnsafePath if ``path`` is
+    not a private socket)."""
+    if not os.path.lexists(path):
+        return None
+    check_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        sock.close()
+        return None
+    return sock
+
+
 def _start_daemon(directory: Path) -> subprocess.Popen:
-    log = open(directory / LOG, "ab")
+    log = os.open(directory / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "tltui", "worker", "--daemon"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     finally:
-        log.close()
+        os.close(log)
 
 
 def _log_tail(directory: Path) -> str:
@@ -100,8 +118,9 @@ def pump(sock: socket.socket) -> int:
 
 def main() -> int:
     try:
+        private_runs_dir()
         sock = connect(private_dir())
-    except (UnsafeSocket, BridgeError) as error:
+    except (UnsafePath, BridgeError) as error:
         print(f"tltui worker: {error}", file=sys.stderr)
         return 2
     return pump(sock)

@@ -6,10 +6,13 @@ Nothing here imports torch or Textual at module level: each command imports what
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import signal
 import sys
 
 from tltui import __version__
+from tltui.files import UnsafePath
 
 #: Subcommands; their arguments (and imports) are built only when one of them is used.
 COMMANDS = ("train", "runs", "worker", "pretrain-tiny")
@@ -106,11 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             return run_tutor(args)
         return args.command(args)
-    except BadInput as error:
+    except (BadInput, UnsafePath) as error:
         print(f"tltui: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`tltui runs show ID | head`): stop quietly, as a tool killed by SIGPIPE does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 def run_tutor(args: argparse.Namespace) -> int:

@@ -22,6 +22,11 @@ from tltui import protocol
 from tltui.protocol import MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, RunEvent
 
 
+HELLO_TIMEOUT_S = float(os.environ.get("TLTUI_HELLO_TIMEOUT_S", "200"))
+"""How long to wait for the worker's hello: its daemon may have to start and import torch (the bridge
+gives that 180 s), on the far side of an ssh connection."""
+
+
 def local_worker_command() -> list[str]:
     """The command that starts a worker on this machine."""
     return [sys.executable, "-m", "tltui", "worker", "--stdio"]
@@ -69,7 +74,12 @@ class WorkerClient:
         self._transports.append(transport)
         self._writer = asyncio.StreamWriter(transport, flow, None, loop)
         self._tasks = [asyncio.create_task(self._read_stdout(stdout)), asyncio.create_task(self._read_stderr(stderr))]
-        hello = await self._hello_ready
+        try:
+            hello = await asyncio.wait_for(self._hello_ready, HELLO_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            self.kill()
+            self._fail(f"the worker did not say hello within {HELLO_TIMEOUT_S:.0f} s ({shlex.join(self.command)})")
+            raise WorkerGone(self.gone) from None
         if hello.protocol != PROTOCOL_VERSION:
             self.kill()
             raise WorkerError(

@@ -3,24 +3,27 @@ dir, and the learner gets one line that names it."""
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from pathlib import Path
 
-from tltui.paths import data_dir
+from tltui.files import UnsafePath
+from tltui.paths import private_data_dir
 
 FILENAME = "crash.log"
 
 
 def record(error: BaseException) -> Path | None:
-    """Append ``error``'s traceback to the crash log; its path, or None if it could not be written."""
-    path = data_dir() / FILENAME
-    text = "".join(traceback.format_exception(error))
+    """Append ``error``'s traceback to the crash log (0600, never through a symlink) in the private data
+    dir; its path, or None if it could not be written."""
+    text = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{''.join(traceback.format_exception(error))}\n"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as log:
-            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}\n")
-    except OSError:
+        path = private_data_dir() / FILENAME
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as log:
+            log.write(text)
+    except (OSError, UnsafePath):
         return None
     return path
 

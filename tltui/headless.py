@@ -19,6 +19,7 @@ from tltui import protocol, remote
 from tltui.cli import BadInput
 from tltui.formatting import bar, duration
 from tltui.groups import parse_groups
+from tltui.paths import private_runs_dir
 from tltui.presets import PRESETS, configure
 from tltui.protocol import (
     AUGMENTS, MODELS, OPTIMIZERS, SCHEDULES, ConfigError, Epoch, Failed, Finished, Note, Progress, RunConfig,
@@ -57,6 +58,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, help=f"validation share of a single folder (default {d.val_fraction})")
     parser.add_argument("--seed", type=int, help="data split, order and init (default 0)")
     parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
+    parser.add_argument("--max-files", type=int, metavar="N",
+                        help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
     parser.add_argument("--json", action="store_true", help="print one JSON event per line")
     parser.add_argument("--remote", metavar="[USER@]HOST",
                         help="train on HOST's worker through your ssh; the run goes on if you disconnect")
@@ -67,7 +70,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     fields: dict[str, Any] = {}
     for name in ("model", "weights", "bn", "epochs", "batch_size", "lr", "lr_decay", "optimizer", "momentum",
                  "weight_decay", "schedule", "label_smoothing", "image_size", "limit_per_class",
-                 "val_fraction", "seed", "device"):
+                 "val_fraction", "seed", "device", "max_files"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
@@ -159,13 +162,20 @@ async def follow_run(request: type[protocol.Request], fields: dict[str, Any], re
                      host: str | None = None) -> int:
     """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
     it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
-    from tltui.client import WorkerClient, WorkerError, WorkerGone
+    from tltui.client import WorkerError, WorkerGone
 
-    client = WorkerClient(remote.worker_command(host) if host else None)
+    client = _client(host)
     run_id = ""
     detached = asyncio.Event()
+    caught: list[int] = []
+
+    def detach(signum: int) -> None:
+        caught.append(signum)
+        detached.set()
+
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, detached.set)
+    for signum in DETACH_SIGNALS:
+        loop.add_signal_handler(signum, detach, signum)
     try:
         hello = await client.start()
         if host and not any(d.startswith("cuda") for d in hello.capabilities.devices):
@@ -183,20 +193,45 @@ async def follow_run(request: type[protocol.Request], fields: dict[str, Any], re
                           file=sys.stderr)
                 return 0 if isinstance(event, Finished) else 1
         if detached.is_set():
-            print(f"\nleft run {run_id} going" + (f" on {host}" if host else "") + f"; {remote.follow_hint(run_id, host)}",
-                  file=sys.stderr)
-            return 130
+            _say(f"\nleft run {run_id} going" + (f" on {host}" if host else "") + f"; {remote.follow_hint(run_id, host)}")
+            return 128 + caught[0]
         raise WorkerGone(client.gone)
     except WorkerGone as error:
-        print(f"tltui: {error}", file=sys.stderr)
+        _say(f"tltui: {error}")
         if run_id:
-            print(f"the run may go on; {remote.follow_hint(run_id, host)}", file=sys.stderr)
+            _say(f"the run may go on; {remote.follow_hint(run_id, host)}")
         return 1
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in DETACH_SIGNALS:
+            loop.remove_signal_handler(signum)
         await client.close(timeout=10)
+
+
+#: Signals that leave a followed run going, as Ctrl-C does: a closed terminal, a polite kill.
+DETACH_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _say(text: str) -> None:
+    """A line on stderr; a terminal that has gone (SIGHUP) cannot make it a traceback."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _client(host: str | None):
+    """A client of the worker on ``host``, or here; here, a data or worker directory that is not private is
+    refused first, in one line (the worker would refuse it too, less directly)."""
+    from tltui.client import WorkerClient
+    from tltui.sockets import private_dir
+
+    if host:
+        return WorkerClient(remote.worker_command(host))
+    private_runs_dir()
+    private_dir()
+    return WorkerClient()
 
 
 async def _next(client, detached: asyncio.Event) -> protocol.RunEvent | None:
@@ -235,7 +270,8 @@ def runs(args: argparse.Namespace) -> int:
     except RunNotFound as error:
         raise BadInput(str(error)) from None
     if args.action == "show":
-        show(run.summary(), run.events(), args.json)
+        summary = run.summary()
+        show(summary, run.events() if summary.config else [], args.json)
         return 0
     return _run_action(args.action, run.id, args)
 
@@ -252,9 +288,9 @@ def _run_action(action: str, run_id: str, args: argparse.Namespace) -> int:
 
 
 async def _cancel(run_id: str, host: str | None) -> int:
-    from tltui.client import WorkerClient, WorkerError
+    from tltui.client import WorkerError
 
-    client = WorkerClient(remote.worker_command(host) if host else None)
+    client = _client(host)
     try:
         await client.start()
         run_id = (await client.request(protocol.CancelRun, run_id=run_id))["run_id"]
@@ -298,6 +334,9 @@ def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> No
         return
     print(f"{'run':<21} {'status':<11} {'epochs':>6} {'best val':>8}  data / preset / weights")
     for s in summaries:
+        if s.config is None:
+            print(f"{s.run_id:<21} {s.status:<11} {'-':>6} {'-':>8}  {s.reason}")
+            continue
         best = f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else "-"
         what = " / ".join(x for x in (Path(s.config.data).name, s.config.preset, s.config.weights) if x)
         print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}")
@@ -305,6 +344,8 @@ def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> No
 
 def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json: bool) -> None:
     """One run: its summary, then every epoch and the end, as ``tltui train`` printed them."""
+    if summary.config is None:
+        raise BadInput(summary.reason)
     if as_json:
         print(protocol.encode(summary).decode(), end="")
         return
@@ -316,7 +357,7 @@ def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json:
           f"lr={config.lr:g} lr_decay={config.lr_decay:g} image_size={config.image_size}")
     reporter = Reporter(False)
     reporter.epochs = config.epochs
-    for event in events:
+    for event in protocol.current(events):
         if not isinstance(event, Progress):
             reporter(event)
 

@@ -1,21 +1,24 @@
 """The learner's progress: last lesson, visited lessons, quiz scores, theme.
 
 Saved as JSON under the data dir, written atomically (temp file + rename). A file that cannot be
-read is moved aside (``progress.json.corrupt-<time>``) before anything new is written over it.
+read (not JSON, or not a regular file: a FIFO is never waited on) is moved aside
+(``progress.json.corrupt-<time>``) before anything new is written over it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tltui.files import UnsafePath, private_dir, read_regular, write_atomic
 from tltui.paths import data_dir
 
 FILENAME = "progress.json"
+MAX_BYTES = 2**20
 
 
 @dataclass
@@ -47,10 +50,12 @@ class ProgressStore:
 
     def load(self) -> Progress:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path, MAX_BYTES)
         except FileNotFoundError:
             return Progress()
         except OSError as error:
+            if error.errno in (errno.EINVAL, errno.EFBIG):  # a FIFO, a device, or far too big
+                return self._set_aside()
             self.writable = False
             self.notice = f"Could not read {self.path} ({error.strerror}): progress will not be saved this session."
             return Progress()
@@ -85,13 +90,11 @@ class ProgressStore:
         if not self.writable:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".progress-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump(asdict(progress), file, indent=1)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, self.path)
+            private_dir(self.path.parent, "data directory")
+            write_atomic(self.path, json.dumps(asdict(progress), indent=1).encode())
+        except UnsafePath as error:
+            self.notice = f"Progress is not saved: {error}"
+            self.writable = False
         except OSError as error:
             self.notice = f"Could not save progress to {self.path} ({error.strerror})."
             self.writable = False

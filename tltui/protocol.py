@@ -20,6 +20,13 @@ from tltui.groups import GROUPS, depth_from_top
 PROTOCOL_VERSION = 1
 #: Longest line either side accepts, in bytes; longer ones get an error reply.
 MAX_LINE = 4 * 1024 * 1024
+#: Longest run event: a longer one (a confusion matrix of thousands of classes) is summarised by ``fit``.
+MAX_EVENT = MAX_LINE // 4
+MAX_EPOCHS = 1000
+MAX_LR = 1000.0
+MAX_SEED = 2**31 - 1
+#: A data folder with more files than this is refused unless ``max_files`` says how many to allow.
+MAX_FILES = 200_000
 
 AUGMENTS: tuple[str, ...] = ("crop", "flip", "color")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
@@ -67,6 +74,8 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     seed: int = 0
     device: str = "auto"
     preset: str = ""
+    max_files: int = 0
+    """The most files a data folder may hold (0: ``MAX_FILES``); a bigger one is refused, not walked."""
 
     def group_lr(self, group: str) -> float:
         """The learning rate of ``group``: explicit, or the head's LR times ``lr_decay`` per step down."""
@@ -103,13 +112,13 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         if self.model == "tiny" and self.weights in MODEL_WEIGHTS["resnet50"][1:3]:
             raise ConfigError(f"--weights {self.weights} is for resnet50 only: the tiny model's own are "
                               "--weights pretrained (generated fractals); or none, or a file")
-        if self.epochs < 1:
-            raise ConfigError("--epochs must be at least 1")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ConfigError(f"--epochs must be between 1 and {MAX_EPOCHS}, not {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError("--batch-size must be at least 1")
         for name, value in (("--lr", self.lr), *((f"LR of {g}", v) for g, v in self.group_lrs.items())):
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be a positive number, not {value}")
+            if not 0 < value <= MAX_LR:
+                raise ConfigError(f"{name} must be a positive number up to {MAX_LR:g}, not {value}")
         if not (math.isfinite(self.lr_decay) and 0 < self.lr_decay <= 10):
             raise ConfigError(f"--lr-decay must be in (0, 10], not {self.lr_decay}")
         for group, epoch in self.unfreeze.items():
@@ -134,8 +143,14 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"--label-smoothing must be in [0, 1), not {self.label_smoothing}")
-        if self.weight_decay < 0 or not 0 <= self.momentum < 1:
-            raise ConfigError("--weight-decay must be >= 0 and --momentum in [0, 1)")
+        if not 0 <= self.weight_decay <= 1:
+            raise ConfigError(f"--weight-decay must be in [0, 1], not {self.weight_decay}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"--momentum must be in [0, 1), not {self.momentum}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, not {self.seed}")
+        if self.max_files < 0:
+            raise ConfigError("--max-files must be 0 (the default limit) or more")
 
 
 def parse_unfreeze(text: str | None) -> dict[str, int]:
@@ -151,6 +166,8 @@ def parse_unfreeze(text: str | None) -> dict[str, int]:
         group = group.strip()
         if group not in GROUPS:
             raise ConfigError(f"--unfreeze {item!r}: unknown group {group!r}: choose from {', '.join(GROUPS)}")
+        if group in plan:
+            raise ConfigError(f"--unfreeze names {group} twice: give each group one epoch")
         plan[group] = int(epoch)
     return plan
 
@@ -436,8 +453,9 @@ class Capabilities(msgspec.Struct, kw_only=True):
 
 class RunSummary(msgspec.Struct, kw_only=True):
     run_id: str
-    status: Literal["running", "finished", "failed", "cancelled", "interrupted"]
-    config: RunConfig
+    status: Literal["running", "finished", "failed", "cancelled", "interrupted", "damaged"]
+    config: RunConfig | None
+    """None when the run is damaged (its config unreadable); ``reason`` then says what is wrong."""
     created: float
     last_seq: int
     epochs_done: int = 0
@@ -502,3 +520,24 @@ def to_builtins(obj: Any) -> Any:
 
 def convert(obj: Any, type_: type) -> Any:
     return msgspec.convert(obj, type_)
+
+
+def fit(event: RunEvent, limit: int = MAX_EVENT) -> RunEvent:
+    """``event``, or if its line would pass ``limit`` bytes, the same event without its per-class detail
+    (first the confusion matrix, then per-class accuracies and class names): it still says how the run went."""
+    for cut in ({"confusion": []}, {"per_class_acc": {}, "classes": []}):
+        if len(_encoder.encode(event)) <= limit:
+            break
+        event = msgspec.structs.replace(event, **{k: v for k, v in cut.items() if hasattr(event, k)})
+    return event
+
+
+def current(events: list[RunEvent]) -> list[RunEvent]:
+    """A run's events as the run now stands: a resumed run trains again the epochs after its checkpoint,
+    so its Started drops the epochs, progress and unfreezing after ``resumed_from`` that came before it."""
+    kept: list[RunEvent] = []
+    for event in events:
+        if isinstance(event, Started) and kept:
+            kept = [e for e in kept if not (isinstance(e, (Epoch, Progress, Unfrozen)) and e.epoch > event.resumed_from)]
+        kept.append(event)
+    return kept

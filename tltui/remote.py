@@ -10,12 +10,15 @@ import os
 import shlex
 
 SSH_ENV = "TLTUI_SSH_COMMAND"
+CONNECT_TIMEOUT_S = 30
+"""ssh gives up on a host that does not answer after this; a far side that answers but never says
+hello is given up by the client (client.HELLO_TIMEOUT_S)."""
 
 
 def worker_command(host: str) -> list[str]:
     """The command that bridges to the worker daemon on ``host`` (``[user@]host``)."""
     ssh = shlex.split(os.environ.get(SSH_ENV) or "ssh")
-    return [*ssh, "-o", "BatchMode=yes", host, "tltui", "worker", "--stdio"]
+    return [*ssh, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}", host, "tltui", "worker", "--stdio"]
 
 
 def follow_hint(run_id: str, host: str | None) -> str:

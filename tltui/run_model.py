@@ -49,6 +49,8 @@ class RunModel:
         model = cls(summary.run_id, config=summary.config, status=summary.status, summary=summary)
         if summary.reason and summary.status in ("failed", "interrupted"):
             model.lost = summary.reason if summary.status == "interrupted" else ""
+        if summary.status == "damaged":
+            model.notes.append(summary.reason)
         return model
 
     def apply(self, event: RunEvent) -> bool:

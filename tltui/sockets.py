@@ -10,16 +10,13 @@ import os
 import stat
 from pathlib import Path
 
-from tltui.paths import data_dir
+from tltui.files import UnsafePath
+from tltui.paths import data_dir, private_data_dir
 
 SOCKET = "worker.sock"
 LOCK = "daemon.lock"
 PID = "daemon.pid"
 LOG = "worker.log"
-
-
-class UnsafeSocket(Exception):
-    """The socket or its directory has the wrong owner or permissions; the message is one line."""
 
 
 def socket_dir() -> Path:
@@ -28,25 +25,35 @@ def socket_dir() -> Path:
 
 
 def private_dir() -> Path:
-    """``socket_dir()``, created 0700 if missing; UnsafeSocket if it is not private to this user."""
+    """``socket_dir()``, created 0700 if missing; UnsafePath if it, or the data dir, is not private to
+    this user."""
+    private_data_dir()
     directory = socket_dir()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+    except FileExistsError:
+        raise UnsafePath(f"refusing the worker directory {directory}: it is not a directory (remove it; "
+                         "the worker makes a new one)") from None
+    except OSError as error:
+        raise UnsafePath(f"cannot make the worker directory {directory}: {error.strerror}") from None
+    if not stat.S_ISDIR(directory.lstat().st_mode):
+        raise UnsafePath(f"refusing the worker directory {directory}: it is a link, not a directory (remove it)")
     _check(directory, "directory", f"chmod 700 {directory}")
     return directory
 
 
 def check_socket(path: Path) -> None:
-    """UnsafeSocket unless ``path`` is a socket owned by this user that only this user can use."""
+    """UnsafePath unless ``path`` is a socket owned by this user that only this user can use."""
     if not stat.S_ISSOCK(path.lstat().st_mode):
-        raise UnsafeSocket(f"refusing {path}: it is not a socket (remove it)")
+        raise UnsafePath(f"refusing {path}: it is not a socket (remove it)")
     _check(path, "socket", f"remove {path}; the worker makes a new one")
 
 
 def _check(path: Path, what: str, fix: str) -> None:
     info = path.lstat()
     if info.st_uid != os.getuid():
-        raise UnsafeSocket(f"refusing the worker {what} {path}: it belongs to uid {info.st_uid}, not you ({fix})")
+        raise UnsafePath(f"refusing the worker {what} {path}: it belongs to uid {info.st_uid}, not you ({fix})")
     if info.st_mode & 0o077:
-        raise UnsafeSocket(
+        raise UnsafePath(
             f"refusing the worker {what} {path}: mode {stat.S_IMODE(info.st_mode):o} lets others in ({fix})"
         )

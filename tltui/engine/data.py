@@ -5,13 +5,24 @@ class subfolders split by ``val_fraction``), or a named torchvision dataset down
 ``tltui.paths.datasets_dir()``. Every image is decoded once, resized so its shorter side is
 ``image_size / 0.875`` and centre-cropped (to ``image_size``, or to that larger square when random crops
 will be taken from it), and kept as ``(N, 3, S, S)`` uint8. Bad files are skipped or converted and counted.
+
+A folder is walked safely: no directory is entered twice (a link back up, or to another class, is
+skipped, so no loop and no file counted twice), only regular files are read (a FIFO named ``.png`` is
+skipped, never waited on), a folder of more than ``max_files`` entries is refused rather than walked
+for ever, and an image claiming more than ``MAX_PIXELS`` pixels is skipped before it is decoded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import hashlib
+import io
 import os
 import socket
+import stat
+import threading
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -24,9 +35,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tltui import paths
+from tltui import files, paths
 from tltui.engine import builtin
 from tltui.engine.errors import BadInput
+from tltui.protocol import MAX_FILES
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 NAMED: tuple[str, ...] = ("flowers102", "pets", "dtd", "eurosat")
@@ -37,6 +49,13 @@ CROP_RATIO = 0.875
 SPLIT_SEED = 0
 """The train/val split and --limit-per-class subsets do not depend on the run's seed: runs stay comparable."""
 DOWNLOAD_TIMEOUT_S = 10.0
+MAX_PIXELS = 40_000_000
+"""Images that claim more pixels are skipped unread: a 20 KB PNG can claim 13000 x 13000 (500 MB decoded);
+Pillow's own limit is 179 M."""
+MAX_FILE_BYTES = 256 * 2**20
+"""Image files larger than this are skipped."""
+DECODING_PIXELS = 2 * MAX_PIXELS
+"""Pixels being decoded at once, over all threads: bounds the memory decoding takes."""
 
 _CONVERTED = {
     "L": "greyscale", "LA": "greyscale", "1": "1-bit", "P": "palette", "PA": "palette",
@@ -47,7 +66,8 @@ _CONVERTED = {
 
 @dataclass
 class ImageData:
-    """Decoded images, ``(N, 3, S, S)`` uint8, with int64 labels; what was skipped or converted, by reason."""
+    """Decoded images, ``(N, 3, S, S)`` uint8, with int64 labels; what was skipped or converted, by reason;
+    notes for the user (an image in both train and val)."""
 
     classes: list[str]
     train_x: torch.Tensor
@@ -56,6 +76,7 @@ class ImageData:
     val_y: torch.Tensor
     skipped: dict[str, int] = field(default_factory=dict)
     converted: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def sides(image_size: int, augment: tuple[str, ...]) -> tuple[int, int, int]:
@@ -65,25 +86,39 @@ def sides(image_size: int, augment: tuple[str, ...]) -> tuple[int, int, int]:
 
 
 def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: float,
-         limit_per_class: int, seed: int) -> ImageData:
+         limit_per_class: int, seed: int, max_files: int = MAX_FILES) -> ImageData:
     """Load ``data`` (a built-in name, a folder, or a named dataset). Raises BadInput for bad input."""
     resize, train_side, val_side = sides(image_size, augment)
     if data in builtin.NAMES:
         return _builtin(data == "builtin-shifted", seed, resize, train_side, val_side, val_fraction, limit_per_class)
+    root = _folder(data)
+    if root is not None:
+        train, val = _folder_lists(root, val_fraction, max_files)
+    else:
+        train, val = _named_lists(data.lower(), val_fraction)
+    train = _Lists(train.classes, _limit(train.items, limit_per_class), train.skipped)
+    return _decode_all(train, val, resize, train_side, val_side)
+
+
+def check(data: str, *, max_files: int = MAX_FILES) -> None:
+    """BadInput now for a source ``load`` would refuse, without decoding an image or downloading a set."""
+    if data not in builtin.NAMES and (root := _folder(data)) is not None:
+        _folder_lists(root, 0.5, max_files)
+
+
+def _folder(data: str) -> Path | None:
+    """The folder ``data`` names, or None for a named dataset; BadInput for neither."""
     root = Path(data).expanduser()
     if root.exists():
         if not root.is_dir():
             raise BadInput(f"{data} is a file: give a folder of class subfolders (or with train/ and val/ in it)")
-        train, val = _folder_lists(root, val_fraction)
-    elif data.lower() in NAMED:
-        train, val = _named_lists(data.lower(), val_fraction)
-    else:
-        raise BadInput(
-            f"no such folder: {data} (give a folder of class subfolders, or one of "
-            f"{', '.join((*builtin.NAMES, *NAMED))})"
-        )
-    train = _Lists(train.classes, _limit(train.items, limit_per_class), train.skipped)
-    return _decode_all(train, val, resize, train_side, val_side)
+        return root
+    if data.lower() in NAMED:
+        return None
+    raise BadInput(
+        f"no such folder: {data} (give a folder of class subfolders, or one of "
+        f"{', '.join((*builtin.NAMES, *NAMED))})"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,23 +172,94 @@ class _Lists:
     skipped: Counter = field(default_factory=Counter)
 
 
-def _folder_lists(root: Path, val_fraction: float) -> tuple[_Lists, _Lists]:
+def _folder_lists(root: Path, val_fraction: float, max_files: int = MAX_FILES) -> tuple[_Lists, _Lists]:
+    """(train, val) file lists of a folder: its ``train/`` and ``val/``, or its class folders split."""
+    if root.resolve() == Path(root.anchor):
+        raise BadInput(f"refusing to walk {root.resolve()}, the whole filesystem: give the folder that holds "
+                       "your class folders")
+    walk = _Walk(root, max_files or MAX_FILES)
     train_dir, val_dir = root / "train", root / "val"
     if train_dir.is_dir() and val_dir.is_dir():
-        train = _scan(train_dir)
-        val = _scan(val_dir, allowed=train.classes)
+        walk.first(train_dir.stat())
+        walk.first(val_dir.stat())
+        # Every class folder is marked before any is walked: a link from one into another is not followed.
+        train_classes, val_classes = _classes(train_dir, walk), _classes(val_dir, walk)
+        train = _scan(train_dir, train_classes, walk)
+        val = _scan(val_dir, val_classes, walk, allowed=train.classes)
         return train, val
-    whole = _scan(train_dir if train_dir.is_dir() else root)
+    folder = train_dir if train_dir.is_dir() else root
+    walk.first(folder.stat())
+    whole = _scan(folder, _classes(folder, walk), walk)
     train_items, val_items = _split(whole.items, len(whole.classes), val_fraction)
     return _Lists(whole.classes, train_items, whole.skipped), _Lists(whole.classes, val_items)
 
 
-def _scan(folder: Path, allowed: list[str] | None = None) -> _Lists:
-    """Class subfolders of ``folder`` and their image files (recursively), sorted."""
-    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+class _Walk:
+    """One walk of a data folder: every directory and file it has reached (by device and inode, so none is
+    entered or counted twice, whatever links lead to it), and the entries seen, up to ``limit``."""
+
+    def __init__(self, root: Path, limit: int) -> None:
+        self.root, self.limit = root, limit
+        self.seen: set[tuple[int, int]] = set()
+        self.entries = 0
+        self.first(root.stat())
+
+    def first(self, info: os.stat_result) -> bool:
+        """True the first time this directory or file is reached."""
+        key = (info.st_dev, info.st_ino)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+    def listing(self, folder: Path) -> list[tuple[Path, os.stat_result | None]]:
+        """``folder``'s entries (hidden ones left out), sorted, each with what it points to (None: a broken
+        link, or unreadable); BadInput once the walk has seen more than ``limit`` entries."""
+        with os.scandir(folder) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        self.entries += len(entries)
+        if self.entries > self.limit:
+            raise BadInput(f"{self.root} holds more than {self.limit:,} files and folders: give the folder of "
+                           "your class folders, or allow more with --max-files N")
+        listed = []
+        for entry in entries:
+            try:
+                listed.append((Path(entry.path), entry.stat()))
+            except OSError:
+                listed.append((Path(entry.path), None))
+        return listed
+
+
+@dataclass
+class _Classes:
+    """The class folders of a folder (the walk has marked them), and what its listing skipped."""
+
+    dirs: dict[str, Path]
+    has_images: bool
+    skipped: Counter
+
+
+def _classes(folder: Path, walk: _Walk) -> _Classes:
+    try:
+        listing = walk.listing(folder)
+    except OSError as error:
+        raise BadInput(f"cannot read {folder}: {error.strerror}") from None
+    dirs, skipped = {}, Counter()
+    for path, info in listing:
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            if walk.first(info):
+                dirs[path.name] = path
+            else:
+                skipped["link to a folder already walked"] += 1
+    has_images = any(p.suffix.lower() in IMAGE_EXTENSIONS for p, info in listing if info and stat.S_ISREG(info.st_mode))
+    return _Classes(dirs, has_images, skipped)
+
+
+def _scan(folder: Path, found: _Classes, walk: _Walk, allowed: list[str] | None = None) -> _Lists:
+    """The image files (recursively, sorted) of ``folder``'s class folders; BadInput for a bad layout."""
+    classes = sorted(found.dirs)
     if not classes:
-        has_images = any(f.suffix.lower() in IMAGE_EXTENSIONS for f in folder.iterdir() if f.is_file())
-        if has_images:
+        if found.has_images:
             raise BadInput(f"{folder} holds images but no class folders: put each class's images in a subfolder")
         raise BadInput(f"{folder} is empty: it needs one subfolder of images per class")
     if allowed is not None:
@@ -162,25 +268,47 @@ def _scan(folder: Path, allowed: list[str] | None = None) -> _Lists:
             raise BadInput(f"{folder} has classes that train/ lacks: {', '.join(extra)}")
         classes = allowed
     items: list[tuple[Path, int]] = []
-    skipped: Counter = Counter()
+    skipped = Counter(found.skipped)
     for label, name in enumerate(classes):
-        class_dir = folder / name
-        if not class_dir.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for filename in sorted(filenames):
-                if filename.startswith("."):
-                    continue
-                if filename.lower().endswith(IMAGE_EXTENSIONS):
-                    items.append((Path(dirpath) / filename, label))
-                else:
-                    skipped["not an image file"] += 1
+        if name in found.dirs:
+            items += [(path, label) for path in _images(found.dirs[name], walk, skipped)]
     if not items:
         raise BadInput(f"{folder} has no images in its class folders")
     if allowed is None and len(classes) < 2:
         raise BadInput(f"{folder} has one class only ({classes[0]}): a classifier needs at least two")
     return _Lists(classes, items, skipped)
+
+
+def _images(top: Path, walk: _Walk, skipped: Counter) -> list[Path]:
+    """The image files under ``top``, depth first, each directory's files before its subfolders. A link is
+    followed to a file, or to a directory the walk has not reached yet; FIFOs, sockets and devices are skipped."""
+    found: list[Path] = []
+    stack = [top]
+    while stack:
+        try:
+            listing = walk.listing(stack.pop())
+        except OSError:
+            skipped["unreadable folder"] += 1
+            continue
+        subdirs = []
+        for path, info in listing:
+            if info is None:
+                skipped["broken link or unreadable"] += 1
+            elif stat.S_ISDIR(info.st_mode):
+                if walk.first(info):
+                    subdirs.append(path)
+                else:
+                    skipped["link to a folder already walked"] += 1
+            elif not stat.S_ISREG(info.st_mode):
+                skipped["not a regular file (FIFO, socket or device)"] += 1
+            elif not path.name.lower().endswith(IMAGE_EXTENSIONS):
+                skipped["not an image file"] += 1
+            elif walk.first(info):
+                found.append(path)
+            else:
+                skipped["the same file twice (a link)"] += 1
+        stack += reversed(subdirs)
+    return found
 
 
 def _split(items: list, n_classes: int, val_fraction: float) -> tuple[list, list]:
@@ -276,8 +404,8 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
     tensors = []
     for lists, side in ((train, train_side), (val, val_side)):
         results = _decode_many([p for p, _ in lists.items], resize, side)
-        kept_images, kept_labels = [], []
-        for (_, label), (array, skip, conversion) in zip(lists.items, results):
+        kept_images, kept_labels, digests = [], [], {}
+        for (path, label), (array, skip, conversion, digest) in zip(lists.items, results):
             if skip:
                 skipped[skip] += 1
                 continue
@@ -285,8 +413,9 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
                 converted[conversion] += 1
             kept_images.append(array)
             kept_labels.append(label)
-        tensors.append((kept_images, kept_labels, side))
-    (train_images, train_labels, _), (val_images, val_labels, _) = tensors
+            digests.setdefault(digest, path)
+        tensors.append((kept_images, kept_labels, digests))
+    (train_images, train_labels, train_digests), (val_images, val_labels, val_digests) = tensors
     counts = Counter(train_labels)
     empty = [name for i, name in enumerate(train.classes) if counts[i] == 0]
     if empty:
@@ -298,8 +427,19 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
         classes=train.classes,
         train_x=_stack(train_images, train_side), train_y=torch.tensor(train_labels, dtype=torch.int64),
         val_x=_stack(val_images, val_side), val_y=torch.tensor(val_labels, dtype=torch.int64),
-        skipped=dict(skipped), converted=dict(converted),
+        skipped=dict(skipped), converted=dict(converted), notes=_overlap(train_digests, val_digests),
     )
+
+
+def _overlap(train: dict[bytes, Path], val: dict[bytes, Path]) -> list[str]:
+    """A note if some validation files are byte for byte training files: validation would not measure
+    how the model does on images it has not seen."""
+    shared = [digest for digest in val if digest in train]
+    if not shared:
+        return []
+    first = shared[0]
+    return [f"{len(shared)} validation image{'s are' if len(shared) > 1 else ' is'} also in the training set "
+            f"(e.g. {val[first]} is {train[first]}): validation accuracy overstates how the model does on new images"]
 
 
 def _stack(images: list[np.ndarray], side: int) -> torch.Tensor:
@@ -312,30 +452,67 @@ def _decode_many(files: list[Path], resize: int, side: int) -> list[tuple]:
         return list(pool.map(lambda f: decode(f, resize, side), files))
 
 
-def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None]:
-    """(image ``(side, side, 3)`` uint8 or None, why it was skipped, which conversion was needed).
+class _PixelBudget:
+    """Pixels being decoded at once, across threads: a thread waits until its image fits in what is left."""
 
-    Resize so the shorter side is ``resize``, then centre-crop ``side``. Never raises for a bad file.
+    def __init__(self, total: int) -> None:
+        self.total, self.free = total, total
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, pixels: int):
+        pixels = min(pixels, self.total)
+        with self._cond:
+            self._cond.wait_for(lambda: self.free >= pixels)
+            self.free -= pixels
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.free += pixels
+                self._cond.notify_all()
+
+
+_decoding = _PixelBudget(DECODING_PIXELS)
+
+
+def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None, bytes]:
+    """(image ``(side, side, 3)`` uint8 or None, why it was skipped, which conversion was needed, a digest
+    of the file's bytes).
+
+    Resize so the shorter side is ``resize``, then centre-crop ``side``. Never raises for a bad file, and
+    never waits on one: a FIFO or a device in the file's place is skipped.
     """
+    try:
+        raw = files.read_regular(path, MAX_FILE_BYTES)
+    except OSError as error:
+        why = {errno.EINVAL: "not a regular file (FIFO, socket or device)",
+               errno.EFBIG: f"larger than {MAX_FILE_BYTES >> 20} MB"}.get(error.errno, "unreadable")
+        return None, why, None, b""
+    digest = hashlib.blake2b(raw, digest_size=16).digest()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # EXIF and palette-transparency chatter
-            with Image.open(path) as img:
+            with Image.open(io.BytesIO(raw)) as img:
                 mode = img.mode
                 if mode == "RGB" and img.format == "JPEG":
                     img.draft("RGB", (resize, resize))  # decode big JPEGs at a reduced scale: much faster
-                img.load()
-                if min(img.size) < MIN_SIDE:
-                    return None, f"tiny (under {MIN_SIDE} px)", None
-                rgb, conversion = _to_rgb(img)
-                rgb = ImageOps.exif_transpose(rgb)
-                return _resize_crop(rgb, resize, side), None, conversion
+                pixels = img.width * img.height
+                if pixels > MAX_PIXELS:
+                    return None, f"too large (over {MAX_PIXELS // 10**6} M pixels)", None, digest
+                with _decoding.hold(pixels):
+                    img.load()
+                    if min(img.size) < MIN_SIDE:
+                        return None, f"tiny (under {MIN_SIDE} px)", None, digest
+                    rgb, conversion = _to_rgb(img)
+                    rgb = ImageOps.exif_transpose(rgb)
+                    return _resize_crop(rgb, resize, side), None, conversion, digest
     except UnidentifiedImageError:
-        return None, "not an image (unreadable)", None
+        return None, "not an image (unreadable)", None, digest
     except Image.DecompressionBombError:
-        return None, "too large", None
+        return None, f"too large (over {MAX_PIXELS // 10**6} M pixels)", None, digest
     except (OSError, SyntaxError, ValueError) as exc:
-        return None, "truncated" if "truncated" in str(exc) else "corrupt", None
+        return None, "truncated" if "truncated" in str(exc) else "corrupt", None, digest
 
 
 def _to_rgb(img: Image.Image) -> tuple[Image.Image, str | None]:

@@ -36,7 +36,9 @@ def resolve(name: str) -> torch.device:
         raise BadInput(f"--device {name}: MPS is not available here")
     if device.type not in ("cuda", "mps", "cpu"):
         raise BadInput(f"--device {name}: use auto, cuda, cuda:N, mps or cpu")
-    return device
+    if device.index:
+        raise BadInput(f"--device {name}: there is one {device.type} device, {device.type} (no index)")
+    return torch.device(device.type)
 
 
 def default_image_size(device: torch.device, model: str) -> int:

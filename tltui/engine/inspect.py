@@ -124,7 +124,7 @@ def training_image(data: str, index: int, image_size: int, augment: tuple[str, .
     resize, train_side, val_side = datasets.sides(image_size, augment)
     images = []
     for side in (train_side, val_side):
-        array, skipped, _ = datasets.decode(path, resize, side)
+        array, skipped, _, _ = datasets.decode(path, resize, side)
         if array is None:
             raise BadInput(f"{path}: {skipped}, so a run would skip it too")
         images.append(torch.tensor(array).permute(2, 0, 1).contiguous())

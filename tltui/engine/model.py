@@ -127,29 +127,72 @@ def build(name: str, num_classes: int, weights: str) -> tuple[ResNet, str, list[
     ``imagenet-v1``, or a state_dict file, or a run directory (its best.pt).
     """
     model = new(name, num_classes)
-    if weights == "none":
-        return model, "none (random initialisation)", []
-    if name == "tiny" and weights == PRETRAINED:
-        state = _load_file(tiny.WEIGHTS_FILE)
-        described = f"{PRETRAINED} ({tiny.SOURCE})"
-    elif name == "resnet50" and weights in (PRETRAINED, *WEIGHTS):
-        key = "imagenet" if weights == PRETRAINED else weights
-        state = _hub_state(WEIGHTS[key])
-        described = f"{key} ({WEIGHTS[key].name})"
-    else:
-        path = Path(weights).expanduser()
-        if path.is_dir():
-            path = path / "best.pt"
-            if not path.is_file():
-                raise BadInput(f"--weights {weights}: the folder has no best.pt (is it a finished run's folder?)")
-        elif not path.is_file():
-            names = [*WEIGHTS, "none", PRETRAINED] if name == "resnet50" else [PRETRAINED, "none"]
-            raise BadInput(f"--weights {weights}: no such file; use {', '.join(names)}, "
-                           "or a path to a state_dict file or a run folder")
-        state = _load_file(path)
-        described = str(path)
+    source, described = _source(name, weights)
+    if source is None:
+        return model, described, []
+    state = _load_file(_hub_file(source) if isinstance(source, ResNet50_Weights) else source)
     notes = _load_backbone(model, state, num_classes, described, LABELS[name])
     return model, described, notes
+
+
+def check_weights(name: str, weights: str) -> None:
+    """BadInput (one line) unless ``weights`` are there for backbone ``name`` (downloading ImageNet's if
+    needed) and, for a file, fit it; no model is built."""
+    source, described = _source(name, weights)
+    if isinstance(source, ResNet50_Weights):
+        _hub_file(source)
+    elif source is not None and source != tiny.WEIGHTS_FILE:
+        with torch.device("meta"):
+            model = new(name, 2)
+        _load_backbone(model, _load_file(source), 2, described, LABELS[name], load=False)
+
+
+def _source(name: str, weights: str) -> tuple[ResNet50_Weights | Path | None, str]:
+    """Where ``weights`` come from (ImageNet's in the hub cache, a file, or None for random), described."""
+    if weights == "none":
+        return None, "none (random initialisation)"
+    if name == "tiny" and weights == PRETRAINED:
+        return tiny.WEIGHTS_FILE, f"{PRETRAINED} ({tiny.SOURCE})"
+    if name == "resnet50" and weights in (PRETRAINED, *WEIGHTS):
+        key = "imagenet" if weights == PRETRAINED else weights
+        return WEIGHTS[key], f"{key} ({WEIGHTS[key].name})"
+    path = Path(weights).expanduser()
+    if path.is_dir():
+        path = path / "best.pt"
+        if not path.is_file():
+            raise BadInput(f"--weights {weights}: the folder has no best.pt (is it a finished run's folder?)")
+    elif not path.is_file():
+        names = [*WEIGHTS, "none", PRETRAINED] if name == "resnet50" else [PRETRAINED, "none"]
+        raise BadInput(f"--weights {weights}: no such file; use {', '.join(names)}, "
+                       "or a path to a state_dict file or a run folder")
+    return path, str(path)
+
+
+def load_state_file(path: Path, fix: str) -> dict[str, torch.Tensor]:
+    """The state_dict in ``path``; BadInput naming the file and ``fix`` if it is not one."""
+    try:
+        return _load_file(path, what="")
+    except BadInput as error:
+        raise BadInput(f"{error}: {fix}") from None
+
+
+def mismatch(name: str, num_classes: int, state: dict[str, torch.Tensor]) -> str:
+    """What keeps ``state`` from loading exactly into backbone ``name`` with ``num_classes`` outputs ("" if nothing)."""
+    with torch.device("meta"):
+        own = new(name, num_classes).state_dict()
+    return _problems(own, state, head_optional=False)
+
+
+def _problems(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], head_optional: bool) -> str:
+    wrong = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    missing = [k for k in own if k not in state and not (head_optional and k.startswith("fc."))]
+    unexpected = [k for k in state if k not in own]
+    problems = wrong or missing or unexpected
+    if not problems:
+        return ""
+    what = "wrong shapes" if wrong else "missing" if missing else "unexpected keys"
+    more = f" and {len(problems) - 2} more" if len(problems) > 2 else ""
+    return f"{what}: {', '.join(problems[:2])}{more}"
 
 
 def available() -> dict[str, list[str]]:
@@ -172,8 +215,8 @@ def cached_weights() -> list[str]:
     return [name for name, w in WEIGHTS.items() if weights_file(w).is_file()]
 
 
-def _hub_state(weights: ResNet50_Weights) -> dict[str, torch.Tensor]:
-    """The state_dict from the hub cache, downloading it first when it is not there (never hangs offline)."""
+def _hub_file(weights: ResNet50_Weights) -> Path:
+    """The weights' file in the hub cache, downloaded first when it is not there (never hangs offline)."""
     path = weights_file(weights)
     if not path.is_file():
         try:
@@ -184,7 +227,7 @@ def _hub_state(weights: ResNet50_Weights) -> dict[str, torch.Tensor]:
                 f"({type(exc).__name__}): put {path.name} there, or use --weights PATH, --weights none, "
                 "or --model tiny (its pretrained weights ship with tltui)"
             ) from exc
-    return _load_file(path)
+    return path
 
 
 def _download(url: str, dest: Path) -> None:
@@ -215,35 +258,31 @@ def _download(url: str, dest: Path) -> None:
         socket.setdefaulttimeout(previous)
 
 
-def _load_file(path: Path) -> dict[str, torch.Tensor]:
+def _load_file(path: Path, what: str = "--weights ") -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise BadInput(f"--weights {path}: not a loadable state_dict ({type(exc).__name__})") from exc
+        raise BadInput(f"{what}{path}: not a loadable state_dict ({type(exc).__name__})") from exc
     for key in ("state_dict", "model"):  # common wrappers around a state_dict
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise BadInput(f"--weights {path}: not a state_dict (a dict of tensors)")
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise BadInput(f"{what}{path}: not a state_dict (a dict of tensors)")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def _load_backbone(model: ResNet, state: dict[str, torch.Tensor], num_classes: int, source: str,
-                   label: str) -> list[str]:
-    """Load ``state``; a head of another shape is dropped and the new one kept. Returns notes."""
+                   label: str, load: bool = True) -> list[str]:
+    """Load ``state`` (with ``load`` False, only check that it would load); a head of another shape is
+    dropped and the new one kept. Returns notes."""
     notes = []
     head = state.get("fc.weight")
     if head is not None and tuple(head.shape) != (num_classes, model.fc.in_features):
         notes.append(f"the weights' head has {head.shape[0]} classes: replaced by a new {num_classes}-class head")
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    own = model.state_dict()
-    wrong = [k for k, v in state.items() if k in own and v.shape != own[k].shape]
-    missing = [k for k in own if k not in state and not k.startswith("fc.")]
-    unexpected = [k for k in state if k not in own]
-    problems = wrong or missing or unexpected
-    if problems:
-        what = "wrong shapes" if wrong else "missing" if missing else "unexpected keys"
-        more = f" and {len(problems) - 2} more" if len(problems) > 2 else ""
-        raise BadInput(f"--weights {source}: not a {label} state_dict ({what}: {', '.join(problems[:2])}{more})")
-    model.load_state_dict(state, strict=False)
+    problem = _problems(model.state_dict(), state, head_optional=True)
+    if problem:
+        raise BadInput(f"--weights {source}: not a {label} state_dict ({problem})")
+    if load:
+        model.load_state_dict(state, strict=False)
     return notes

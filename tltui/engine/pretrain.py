@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from tltui import files
 from tltui.engine import fractals, tiny
 from tltui.engine.augment import BatchTransform
 
@@ -124,9 +124,7 @@ def _pretrain(recipe: Recipe, out: Path, report: Callable[[str], None]) -> Resul
                    f"held-out accuracy {acc:.1%}  {time.monotonic() - started:.0f} s")
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out)
+    files.write_atomic(out, lambda file: torch.save(state, file))
     return Result(accuracy=acc, seconds=time.monotonic() - started, fingerprint=fingerprint(state))
 
 

@@ -2,16 +2,16 @@
 
 ``train`` calls ``emit(EventClass, **fields)`` for every event (the caller adds run_id, seq and time):
 Started, then Progress / Epoch / Unfrozen / Note as it goes, and exactly one of Finished or Cancelled;
-a run that breaks raises RunFailure. It writes ``best.pt`` and ``last.pt`` (plain state_dicts of the
-backbone with the new head) and ``resume.pt`` (optimizer, schedule position, best so far,
-RNG) together: at the end, on cancel, and after an epoch when the last save is a minute old.
+a run that breaks raises RunFailure. A checkpoint is ``resume.pt`` (the weights, optimizer, schedule
+position, best so far and RNG: all a resume reads, in one file, so it never mixes two saves), then
+``last.pt`` and ``best.pt`` (plain state_dicts of the backbone with the new head, for the user). One is
+written at the end of every epoch, less often only when saving would cost more than a tenth of the
+training time (``CHECKPOINT_COST``), and at the end and on cancel.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +21,23 @@ import msgspec
 import torch
 from torchvision.models import ResNet
 
+from tltui import files
 from tltui.engine import cache, data as datasets, device as devices, model as net, optim
 from tltui.engine.augment import BatchTransform
 from tltui.engine.errors import BadInput, RunFailure
 from tltui.engine.step import TrainStep
 from tltui.groups import BACKBONE
 from tltui.protocol import (
-    Cancelled, ConfigError, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen,
+    MAX_FILES, Cancelled, ConfigError, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen,
 )
 
-CHECKPOINT_EVERY_S = 60.0
+CHECKPOINT_COST = 0.1
+"""Checkpoints take at most this share of the time: after an epoch, one is written if the last save took
+at most this share of the time since it (so at every epoch end unless epochs are far shorter than a save)."""
+CHECKPOINT_NOTE = (f"checkpoints: at the end of every epoch (less often only if saving takes over {CHECKPOINT_COST:.0%} "
+                   "of the time); a stopped run resumes from the last")
+RESUME_KEYS = ("classes", "epochs_done", "step_in_epoch", "global_step", "partial", "groups", "optimizer", "best",
+               "elapsed", "rng_cpu")
 PROGRESS_PER_EPOCH = 10
 PROGRESS_MIN_INTERVAL_S = 0.25
 GPU_DATA_SHARE = 0.25
@@ -61,11 +68,16 @@ class Prepared:
         return f"cached:{self.cut}" if self.cut else "full"
 
 
-def prepare(config: RunConfig) -> Prepared:
-    """Check ``config``, resolve device and image size, load the data, build the model with its weights.
+def check(config: RunConfig) -> RunConfig:
+    """``config`` checked as ``prepare`` checks it, its image size resolved, without decoding an image or
+    building the model: a queued run holds this and nothing more. BadInput with one line if it cannot work."""
+    config, _ = _resolve(config)
+    datasets.check(config.data, max_files=config.max_files or MAX_FILES)
+    net.check_weights(config.model, config.weights)
+    return config
 
-    Raises BadInput, with one line for the user, for every input that cannot work.
-    """
+
+def _resolve(config: RunConfig) -> tuple[RunConfig, torch.device]:
     try:
         config.check()
     except ConfigError as exc:
@@ -74,15 +86,25 @@ def prepare(config: RunConfig) -> Prepared:
     if config.batch_size < 2 and trains_batchnorm:
         raise BadInput("--batch-size 1 cannot train BatchNorm layers: use 2 or more")
     device = devices.resolve(config.device)
-    devices.configure(device, config.model)
     config = msgspec.structs.replace(
         config, image_size=config.image_size or devices.default_image_size(device, config.model))
+    return config, device
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Check ``config``, resolve device and image size, load the data, build the model with its weights.
+
+    Raises BadInput, with one line for the user, for every input that cannot work.
+    """
+    config, device = _resolve(config)
+    devices.configure(device, config.model)
     data = datasets.load(
         config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
-        limit_per_class=config.limit_per_class, seed=config.seed,
+        limit_per_class=config.limit_per_class, seed=config.seed, max_files=config.max_files or MAX_FILES,
     )
     torch.manual_seed(config.seed)
     model, weights, notes = net.build(config.model, len(data.classes), config.weights)
+    notes += data.notes
     model.to(device)
     if devices.channels_last(device, config.image_size, config.model):
         model.to(memory_format=torch.channels_last)
@@ -106,6 +128,37 @@ def train(prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], b
           resume: bool = False) -> None:
     """Run the prepared fine-tune; with ``resume``, go on from ``run_dir``'s last checkpoint."""
     Trainer(prep, Path(run_dir), emit, should_stop).run(resume)
+
+
+def check_resume(config: RunConfig, run_dir: Path) -> None:
+    """BadInput (one line) unless ``run_dir`` holds a checkpoint a run of ``config`` can resume from."""
+    read_checkpoint(config, Path(run_dir), mmap=True)
+
+
+def read_checkpoint(config: RunConfig, run_dir: Path, mmap: bool = False) -> dict[str, Any]:
+    """``resume.pt``, checked: every key a resume reads, and the weights (under ``model``) of ``config``'s
+    backbone. A checkpoint of an older tltui kept its weights in ``last.pt``: they are read from there."""
+    path = run_dir / "resume.pt"
+    if not path.is_file():
+        raise BadInput(f"run {run_dir.name} saved no checkpoint to resume from; start it again instead")
+    fix = "start a new run with the same settings"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # text, truncated, pickled code: torch says so in many ways
+        raise BadInput(f"{path} is not a checkpoint tltui can read ({type(exc).__name__}): {fix}") from None
+    missing = [k for k in RESUME_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise BadInput(f"{path} is not a whole checkpoint (it lacks {', '.join(missing[:3])}): {fix}")
+    if "model" not in state:
+        state["model"] = net.load_state_file(run_dir / "last.pt", fix)
+    weights, classes = state["model"], state["classes"]
+    if not (isinstance(weights, dict) and all(isinstance(v, torch.Tensor) for v in weights.values())
+            and isinstance(classes, list)):
+        raise BadInput(f"{path} is not a checkpoint tltui wrote (malformed weights or classes): {fix}")
+    problem = net.mismatch(config.model, len(classes), weights)
+    if problem:
+        raise BadInput(f"{path} holds weights of another model than this run's {config.model} ({problem}): {fix}")
+    return state
 
 
 def _place_data(data: datasets.ImageData, device: torch.device) -> None:
@@ -159,6 +212,7 @@ class Trainer:
         self.elapsed_before = 0.0
         self.started = time.monotonic()
         self.last_save = time.monotonic()
+        self.save_seconds = 0.0
         # When the last Progress went out: the interval runs across epochs, so epochs shorter than it
         # (the tiny backbone's) still report progress now and then.
         self.last_report = time.monotonic()
@@ -174,7 +228,7 @@ class Trainer:
         if self.optimizer is None:
             self.start_optimizer()
         self.emit(Started, **self._started_fields(resumed_from))
-        for note in self.notes:
+        for note in (*self.notes, CHECKPOINT_NOTE):
             self.emit(Note, message=note)
         try:
             if self.cut and not self.build_cache():
@@ -322,7 +376,7 @@ class Trainer:
                   lrs=optim.lrs(self.optimizer), images_per_s=p["seen"] / max(p["seconds"], 1e-9),
                   elapsed=self.elapsed(), eta=self._eta(per_step, epoch + 1), best=improved)
         self.partial = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-        if epoch < self.cfg.epochs and time.monotonic() - self.last_save >= CHECKPOINT_EVERY_S:
+        if epoch < self.cfg.epochs and time.monotonic() - self.last_save >= self.save_seconds / CHECKPOINT_COST:
             self.save()
         return True
 
@@ -349,15 +403,12 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write last.pt, best.pt (when it changed) and resume.pt, each atomically, resume.pt last."""
-        _atomic_save(_plain(self.model.state_dict()), self.run_dir / "last.pt")
-        if self.best.state is not None and not self.best.saved:
-            if self.best.epoch == self.epochs_done and self.step_in_epoch == 0:  # the best is the model now
-                _atomic_copy(self.run_dir / "last.pt", self.run_dir / "best.pt")
-            else:
-                _atomic_save(_plain(self.best.state), self.run_dir / "best.pt")
-            self.best.saved = True
+        """Write the checkpoint: resume.pt (all a resume needs, weights included), then last.pt and best.pt
+        (when it changed), each atomically."""
+        started = time.monotonic()
+        weights = _plain(self.model.state_dict())
         state = {
+            "model": weights,
             "classes": self.data.classes,
             "epochs_done": self.epochs_done,
             "step_in_epoch": self.step_in_epoch,
@@ -372,25 +423,25 @@ class Trainer:
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0),
         }
-        _atomic_save(state, self.run_dir / "resume.pt")
+        _save(state, self.run_dir / "resume.pt")
+        _save(weights, self.run_dir / "last.pt")
+        if self.best.state is not None and not self.best.saved:
+            now = self.best.epoch == self.epochs_done and self.step_in_epoch == 0  # the best is the model now
+            _save(weights if now else _plain(self.best.state), self.run_dir / "best.pt")
+            self.best.saved = True
         self.last_save = time.monotonic()
+        self.save_seconds = self.last_save - started
 
     def restore(self) -> int:
-        """Load last.pt and resume.pt from the run directory; the epochs already done (0 if none)."""
-        path = self.run_dir / "resume.pt"
-        if not path.is_file():
+        """Load resume.pt from the run directory; the epochs already done (0 if none)."""
+        if not (self.run_dir / "resume.pt").is_file():
             self.notes.insert(0, "no checkpoint to resume from yet: starting at epoch 1")
             return 0
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            weights = torch.load(self.run_dir / "last.pt", map_location=self.device, weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise RunFailure(f"cannot read the checkpoint in {self.run_dir} ({exc})",
-                             "start a new run with the same settings") from None
+        state = read_checkpoint(self.cfg, self.run_dir)
         if state["classes"] != self.data.classes:
             raise RunFailure("the checkpoint was trained on other classes than this data has",
                              "resume with the run's own data, or start a new run")
-        self.model.load_state_dict(weights)
+        self.model.load_state_dict(state["model"])
         self.trainable = list(state["groups"])
         self.optimizer = self._make_optimizer(self.trainable)
         self.optimizer.load_state_dict(state["optimizer"])
@@ -401,9 +452,10 @@ class Trainer:
         self.best = _Best(best["acc"], best["epoch"], best["per_class"], best["confusion"])
         self.elapsed_before = state["elapsed"]
         torch.set_rng_state(state["rng_cpu"])
-        if self.device.type == "cuda" and state["rng_cuda"].numel():
-            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
-        self.scaler_state = state["scaler"]
+        rng_cuda = state.get("rng_cuda")
+        if self.device.type == "cuda" and rng_cuda is not None and rng_cuda.numel():
+            torch.cuda.set_rng_state(rng_cuda, self.device)
+        self.scaler_state = state.get("scaler", {})
         return self.epochs_done
 
     # -- helpers -----------------------------------------------------------------------------
@@ -484,14 +536,5 @@ def _plain(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
 
 
-def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_copy(source: Path, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, path)
-
+def _save(obj: object, path: Path) -> None:
+    files.write_atomic(path, lambda file: torch.save(obj, file))

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 #: The theme colour of each status (the word itself says it too).
 STATUS_COLOUR = {"finished": "success", "running": "accent", "failed": "error", "cancelled": "warning",
-                 "interrupted": "secondary", "starting": "accent"}
+                 "interrupted": "secondary", "starting": "accent", "damaged": "error"}
 
 
 class RunsScreen(Screen):

@@ -24,7 +24,8 @@ from tltui.client import WorkerError
 from tltui.codegen import generate
 from tltui.formatting import ui_words
 from tltui.link import WorkerLink
-from tltui.paths import data_dir
+from tltui.files import UnsafePath, write_atomic
+from tltui.paths import data_dir, private_data_dir
 from tltui.protocol import ConfigError, RunConfig
 from tltui.run_model import RunModel
 from tltui.widgets import backbones
@@ -85,8 +86,12 @@ class CodeView(VerticalScroll, can_focus=True):
             self.notify(self.problem, title="No code for a setting that cannot run", severity="warning")
             return None
         path = self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.code, encoding="utf-8")
+        try:
+            private_data_dir()
+            write_atomic(path, self.code.encode())
+        except (UnsafePath, OSError) as error:
+            self.notify(str(error), title="Could not write the code", severity="error")
+            return None
         self.notify(f"python {path}", title="Wrote the code", timeout=8)
         return path
 

@@ -1,0 +1,147 @@
+"""How tltui touches its files: private directories, and writes that never follow a link or leave half a file.
+
+Every file under the data directory is written by ``write_atomic``: a new name that ``mkstemp`` makes
+(``O_EXCL``: never an existing file, never a link) in the file's own directory, then ``os.replace``. The
+directories themselves are checked by ``private_dir``: one that another user owns or can write is
+refused, so no one else can put a link where tltui writes. Torch-free: the UI, CLI and worker use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+"""Errors that mean the disk (or a quota, or the file-size limit) has no room for the write."""
+
+
+class UnsafePath(Exception):
+    """A directory tltui cannot use safely, or at all; the message is one line with the fix."""
+
+
+def private_dir(path: Path, what: str) -> Path:
+    """``path``, created 0700 (its missing parents too) if it is not there; UnsafePath unless it is a
+    directory this user owns and no one else can write."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+    except FileExistsError:
+        raise UnsafePath(f"the {what} {path} is not a directory (a file or a broken link is in its place: "
+                         "remove it)") from None
+    except OSError as error:
+        raise UnsafePath(f"cannot use the {what} {path}: {error.strerror} (choose another with "
+                         "$TLTUI_DATA_DIR)") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafePath(f"the {what} {path} is not a directory (remove it, or set $TLTUI_DATA_DIR)")
+    if info.st_uid != os.getuid():
+        raise UnsafePath(f"refusing the {what} {path}: it belongs to uid {info.st_uid}, not you "
+                         "(set $TLTUI_DATA_DIR to a directory of your own)")
+    if info.st_mode & 0o022:
+        raise UnsafePath(f"refusing the {what} {path}: mode {stat.S_IMODE(info.st_mode):o} lets others write "
+                         f"in it (chmod 700 {path})")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UnsafePath(f"cannot write in the {what} {path} (chmod 700 {path}, or set $TLTUI_DATA_DIR)")
+    return path
+
+
+def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
+    """Write ``data`` (bytes, or a function that writes to the file it is given) to ``path``, 0600.
+
+    Readers see the old file or the new one, never a mix. On failure nothing is left behind and the
+    OSError names ``path`` (a library that hides the OSError behind its own exception gets it back).
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            file = _Watched(raw)
+            try:
+                data(file) if callable(data) else file.write(data)
+                file.flush()
+                os.fsync(raw.fileno())
+            except Exception as error:
+                if file.error is None or file.error is error:
+                    raise
+                raise file.error from error
+        os.replace(tmp, path)
+    except OSError as error:
+        _unlink(tmp)
+        error.filename = str(path)
+        raise
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+class _Watched:
+    """A file that remembers the OSError its writes met (torch.save reports them as RuntimeError)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._file.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._file.flush()
+        except OSError as error:
+            self.error = error
+            raise
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; OSError otherwise.
+
+    Opened without blocking, so a FIFO or a device in its place is refused rather than waited on.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        return file.read(limit + 1)[:limit]
+
+
+def full_disk(error: OSError) -> str:
+    """One line for an OSError from a write: the device that is full, when that is what it means."""
+    where = Path(error.filename) if error.filename else None
+    if error.errno in FULL and where is not None:
+        if error.errno == errno.EFBIG:
+            return f"cannot write {where}: the file is larger than this process may write (ulimit -f)"
+        return f"no space left on {mount_of(where)} (writing {where}): free some space there"
+    return f"cannot write {where or 'a file'}: {error.strerror or error}"
+
+
+def mount_of(path: Path) -> str:
+    """The filesystem holding ``path``, as ``the <type> filesystem at <mount point>``."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    best, kind = "/", ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            point = fields[1].replace("\\040", " ")
+            if (path == Path(point) or Path(point) in path.parents) and len(point) >= len(best):
+                best, kind = point, fields[2]
+    return f"the {kind} filesystem at {best}" if kind else f"the filesystem holding {path}"
