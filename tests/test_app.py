@@ -300,3 +300,29 @@ async def test_the_palette_offers_the_screens_and_the_lessons_on_every_screen():
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is app.lesson_screen and current(app) == 7
+
+
+async def test_the_scroll_position_and_the_training_form_survive_a_restart():
+    from textual.widgets import Input
+
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("space", "space", "j")
+        where = app.screen.view.scroll_y
+        assert where > 10
+        await pilot.press("T")
+        app.screen.query_one("#epochs", Input).value = "7"
+        app.screen.query_one("#data", Input).value = "/photos/birds"
+        await pilot.press("L")  # the form is saved when the screen is left
+        await pilot.press("q")
+    again = TutorApp(LESSONS)
+    async with again.run_test(size=SIZE) as pilot:
+        assert current(again) == 4
+        await settle(pilot)
+        await pilot.pause(0.2)
+        assert again.screen.view.scroll_y == where
+        await pilot.press("T")
+        assert again.screen.query_one("#epochs", Input).value == "7"
+        assert again.screen.query_one("#data", Input).value == "/photos/birds"

@@ -48,8 +48,9 @@ async def test_keys_set_exactly_the_run_the_board_starts(data_dir):
         await until(pilot, lambda: board.measured and app.link.runs[board.measured[0][0]].end is not None)
         sent = app.link.runs[board.measured[0][0]].config
         assert sent == config
-        saved = json.loads((data_dir / "progress.json").read_text())
-        assert saved["board_runs"] == [[board.measured[0][0], "tiny"]]
+        progress = data_dir / "progress.json"
+        await until(pilot, lambda: progress.exists() and board.measured[0][0] in progress.read_text(), what="the save")
+        assert json.loads(progress.read_text())["board_runs"] == [[board.measured[0][0], "tiny"]]
         await pilot.pause(0.2)
         assert str(board.query_one("#measured").render()).startswith("measured for this setting: finished")
         await pilot.press("space")  # another setting: that measurement is not its own
@@ -108,3 +109,16 @@ def test_the_prediction_follows_its_rule():
     # a huge learning rate on pretrained groups is predicted to hurt
     assert predict(everything, large, "similar", 1.0, trainable_share=1.0) < predict(everything, large, "similar", 1e-2, trainable_share=1.0)
     assert predict(set(), 100, "similar", 1e-2) == 0.1
+
+
+async def test_the_code_view_uses_the_boards_width():
+    app = playground()
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = await focused_board(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        from tltui.widgets.code_view import CodeView
+
+        view = board.query_one(CodeView)
+        longest = max(len(line) for line in view.code.splitlines())
+        assert view.size.width >= longest and not board.query_one("#groups").display

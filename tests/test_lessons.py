@@ -82,3 +82,19 @@ def test_split_parts_sections_widgets_and_code():
 
 def test_widget_block_without_name_is_kept_as_unnamed_widget():
     assert split_parts("```tltui\n```\n") == [WidgetPart("")]
+
+
+def test_markdown_is_mounted_in_short_chunks_that_never_split_a_fence():
+    from tltui.widgets.lesson_view import chunks
+
+    text = "\n".join(["# Title", "", *[f"{i}. item {i}" for i in range(1, 25)], "", "```python",
+                      *[f"x = {i}" for i in range(30)], "```", "", "After."])
+    pieces = chunks(text, max_lines=10)
+    assert "\n".join(t for t, _ in pieces) == text  # nothing lost, nothing added
+    assert all(t.count("```") % 2 == 0 for t, _ in pieces)  # a code block stays whole
+    assert len(pieces) >= 3 and max(len(t.splitlines()) for t, _ in pieces if "```" not in t) <= 12
+    assert pieces[0][1] and pieces[1][0].startswith(tuple("0123456789"))  # the list goes on in the next
+    for lesson in load_lessons():
+        for part in lesson.parts:
+            if hasattr(part, "text"):
+                assert "\n".join(t for t, _ in chunks(part.text)) == part.text.rstrip("\n")

@@ -4,6 +4,8 @@ what each widget shows is exactly the RunConfig it sends."""
 from __future__ import annotations
 
 
+import math
+
 import pytest
 
 from conftest import until
@@ -167,5 +169,29 @@ async def test_w_writes_the_code_shown(app, data_dir, widget_type, name):
         await pilot.press("up", "w")
         path = data_dir / name
         assert path.read_text(encoding="utf-8") == widget.query_one(CodeView).code == generate(widget.config)
-        assert any(str(path) in n.message for n in app._notifications)
+        assert f"Wrote the code: python {path}" in shown_status(widget)
+        assert not widget.query_one(".-status").has_class("-invalid")
         compile(path.read_text(encoding="utf-8"), name, "exec")
+
+
+async def test_timeline_draws_its_cursor_on_the_first_focus(app):
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = await focus_by_tab(pilot, UnfreezeTimeline)
+        assert timeline.query_one(Grid).show_cursor
+
+
+async def test_cascade_says_same_lr_and_its_bars_differ_when_the_lrs_do(app):
+    from tltui.widgets.lr_cascade import log_range
+
+    async with app.run_test(size=SIZE) as pilot:
+        cascade = await focus_by_tab(pilot, LrCascade)
+        for _ in range(10):
+            await pilot.press("up")  # factor 1.0: every group at the head's LR
+        assert cascade.config.lr_decay == 1.0
+        assert "same LR as the head" in shown_status(cascade) and "1x" not in shown_status(cascade)
+        await pilot.press("down")  # factor 0.9
+        assert "moves 1.69x slower" in shown_status(cascade)  # stem, five steps down: 1 / 0.9**5
+        low, high = log_range(*(f(map(math.log10, cascade.query_one(LrBars).values.values())) for f in (min, max)))
+        rows = 12  # the bars' plot area at 80x24
+        steps = sorted({round(math.log10(v), 6) for v in cascade.query_one(LrBars).values.values()})
+        assert all((b - a) / (high - low) * rows >= 0.8 for a, b in zip(steps, steps[1:]))  # about a row

@@ -63,3 +63,27 @@ async def test_the_freeze_board_trains_the_tiny_backbone_offline():
         await pilot.pause(0.2)
         line = str(board.query_one("#measured").render())
         assert line.startswith("measured for this setting: finished") and MEASURED.search(line)
+
+
+@pytest.mark.slow
+async def test_a_bad_weights_file_in_the_race_starts_neither_run(tmp_path):
+    from textual.widgets import Input
+
+    from tltui.widgets.race import Race
+
+    bad = tmp_path / "not-weights.pt"
+    bad.write_text("these are not weights")
+    app = real_app("why-transfer")
+    async with app.run_test(size=SIZE) as pilot:
+        race = await focused(pilot, Race)
+        await pilot.press("b")  # resnet50: no ImageNet weights here, so it asks for a file
+        assert race.has_class("-ask-weights")
+        race.query_one("#weights", Input).value = str(bad)
+        race.query_one("#weights", Input).focus()
+        await pilot.press("enter")
+        status = race.query_one("#race-status")
+        await until(pilot, lambda: status.has_class("-refused"), timeout=120, what="the refusal")
+        said = str(status.render())
+        assert said.startswith("The race did not start") and "not-weights.pt" in said and "--" not in said
+        assert not race.runs
+        assert await app.link.refresh_runs() == []  # the worker's run store has no run either

@@ -202,3 +202,21 @@ async def test_a_dead_worker_is_said_and_pictures_come_back_after_restart():
         await pilot.press("W")
         await until(pilot, lambda: walk.loaded)
         assert "validation image 1/240" in status(walk)
+
+
+async def test_explorer_says_why_a_key_does_nothing_and_its_caption_follows_the_view(sent):
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        explorer = await open_widget(pilot, "2", LayerFeatures)
+        assert explorer.border_subtitle.startswith("v the maps")
+        await pilot.press("f")  # the tiny backbone's conv1 has 16 filters: one page
+        assert "All 16 filters of this conv1 are shown" in status(explorer)
+        for key in ("d", "w", "i"):
+            await pilot.press(key)
+            assert status(explorer) == f"{key} works on the activation maps: v shows them."
+        assert not explorer.has_class("-typing")  # d did not open the folder field here
+        await pilot.press("v")
+        await settled(pilot, explorer)
+        assert explorer.border_subtitle.startswith("v the filters") and "d folder" in explorer.border_subtitle
+        await pilot.press("f")
+        assert status(explorer) == "f pages conv1's filters: v shows them."

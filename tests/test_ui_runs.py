@@ -76,7 +76,7 @@ async def test_the_form_reports_bad_input_in_one_line():
         await pilot.press("s")
         await pilot.pause(0.2)
         assert form.query_one("#label-epochs").has_class("-invalid")
-        assert "epochs must be at least 1" in str(form.query_one("#reason").render())
+        assert "epochs must be between 1 and 1000, not 0" in str(form.query_one("#reason").render())
         assert app.screen.run is None
 
 
@@ -243,3 +243,23 @@ async def test_the_form_by_keys_marks_the_focused_field_and_only_starts_when_ask
         form.query_one("#limit_per_class", Input).focus()
         await pilot.press("enter")  # the last field: start
         await until(pilot, lambda: screen.run is not None)
+
+
+async def test_W_is_in_the_footer_exactly_while_the_worker_is_down():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.link.state == "ready")
+
+        def footer() -> set[str]:
+            return {b.binding.key for b in app.screen.active_bindings.values() if b.binding.show}
+
+        assert "W" not in footer()
+        app.link.kill()
+        await until(pilot, lambda: app.link.state == "gone")
+        await pilot.pause()
+        assert "W" in footer()
+        await pilot.press("W")
+        await until(pilot, lambda: app.link.state == "ready")
+        await pilot.pause()
+        assert "W" not in footer()

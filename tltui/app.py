@@ -17,6 +17,7 @@ from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 
 from tltui import crash
 from tltui.lessons import Lesson
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 #: A toast's lines at most (title included), and its width where the terminal is wide.
 TOAST_LINES = 3
 TOAST_WIDTH = 60
+#: Seconds between a change of progress and its save (changes within it are saved together).
+SAVE_DELAY_S = 0.3
 #: The setting that replaces the local worker, e.g. "ssh gpu-box tltui worker --stdio".
 WORKER_CMD_ENV = "TLTUI_WORKER_CMD"
 
@@ -91,6 +94,7 @@ class TutorApp(App[None]):
         self.crash_log: Path | None = None
         """Where the traceback of the exception that ended the app went (None: no crash)."""
         self.crash: BaseException | None = None
+        self._save_timer: Timer | None = None
         self._toasts: dict[tuple[str, str], float] = {}
         """(title, message) of each toast -> when it goes away."""
         self.running_at_exit: list[str] = []
@@ -141,10 +145,12 @@ class TutorApp(App[None]):
 
     async def action_quit(self) -> None:
         self.lesson_screen.remember_scroll()
-        self.save_progress()
+        self.save_progress_now()
         await super().action_quit()
 
     async def on_unmount(self) -> None:
+        if self._save_timer is not None:
+            self.save_progress_now()
         if self._link is not None:
             self.running_at_exit = [run.run_id for run in self._link.runs.values() if run.running]
             await self._link.close()
@@ -207,6 +213,15 @@ class TutorApp(App[None]):
             self.save_progress()
 
     def save_progress(self) -> None:
+        """Save the progress file soon: writes (an fsync each) are coalesced, and kept off the key that
+        changed the progress."""
+        if self._save_timer is None:
+            self._save_timer = self.set_timer(SAVE_DELAY_S, self.save_progress_now)
+
+    def save_progress_now(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+            self._save_timer = None
         notice = self.store.notice
         self.store.save(self.progress)
         if self.store.notice != notice:

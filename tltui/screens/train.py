@@ -69,20 +69,15 @@ class TrainScreen(Screen):
         self.query_one(RunForm).submit()
 
     def on_run_form_submitted(self, message: RunForm.Submitted) -> None:
-        self._save_form()
         if self.run is not None and self.run.running:
             self.notify("A run is going: c cancels it, or wait for it.", severity="warning")
             return
         self._start(message.config)
 
-    def on_descendant_blur(self) -> None:
-        self._save_form()
-
-    def _save_form(self) -> None:
+    def on_run_form_edited(self, message: RunForm.Edited) -> None:
         """The form's fields outlive the session (in the progress file), as they are now."""
-        values = self.query_one(RunForm).values()
-        if values != self.app.progress.form:
-            self.app.progress.form = values
+        if message.values != self.app.progress.form and message.form.is_mounted:
+            self.app.progress.form = message.values
             self.app.save_progress()
 
     @work(exclusive=True, group="start")

@@ -80,20 +80,17 @@ class CodeView(VerticalScroll, can_focus=True):
     def scroll_to_anchor(self) -> None:
         self.scroll_to(y=self._anchor_line, animate=False)
 
-    def write(self) -> Path | None:
-        """Write the code shown to ``path`` and say where (not for a setting that cannot run)."""
+    def write(self) -> str:
+        """Write the code shown to ``path`` (not for a setting that cannot run); one line that says
+        where, or why not, for the owner's status line."""
         if self.problem:
-            self.notify(self.problem, title="No code for a setting that cannot run", severity="warning")
-            return None
-        path = self.path
+            return f"No code for a setting that cannot run: {self.problem}"
         try:
             private_data_dir()
-            write_atomic(path, self.code.encode())
+            write_atomic(self.path, self.code.encode())
         except (UnsafePath, OSError) as error:
-            self.notify(str(error), title="Could not write the code", severity="error")
-            return None
-        self.notify(f"python {path}", title="Wrote the code", timeout=8)
-        return path
+            return f"Could not write the code: {error}"
+        return f"Wrote the code: python {self.path}"
 
 
 class ConfigWidget(Vertical, can_focus=True):
@@ -140,6 +137,7 @@ class ConfigWidget(Vertical, can_focus=True):
         """The backbone the learner chose with b; '' follows the worker's pretrained one."""
         self.note = ""
         """A refusal or an answer to a key, shown in the status line until the setting changes."""
+        self.refused = False
 
     def views(self) -> ComposeResult:
         """The code and the run's curve: put them in the subclass's ContentSwitcher."""
@@ -194,7 +192,7 @@ class ConfigWidget(Vertical, can_focus=True):
             ("trains ", "dim"), backbones.label(link, self.picked), ("  (b switches)", "dim")))
         status = self.query_one(".-status", Static)
         problem = ui_words(self.problem()) or self.note
-        status.set_class(bool(problem), "-invalid")
+        status.set_class(bool(ui_words(self.problem())) or bool(self.note) and self.refused, "-invalid")
         run = self.run
         if problem:
             text = Content(problem)
@@ -204,9 +202,9 @@ class ConfigWidget(Vertical, can_focus=True):
             text = Content(f"run {run.run_id}: {self._run_state(run)}")
         status.update(text)
 
-    def say(self, note: str) -> None:
-        """Show ``note`` (a refusal, in the tutor's words) in the status line."""
-        self.note = ui_words(note)
+    def say(self, note: str, refusal: bool = True) -> None:
+        """Show ``note`` in the status line, in the tutor's words (a refusal: as an error)."""
+        self.note, self.refused = ui_words(note), refusal
         self.show_status()
 
     @staticmethod
@@ -229,7 +227,8 @@ class ConfigWidget(Vertical, can_focus=True):
         self.show_view(self.VIEWS[(self.VIEWS.index(current) + 1) % len(self.VIEWS)])
 
     def action_write_code(self) -> None:
-        self.query_one(CodeView).write()
+        written = self.query_one(CodeView).write()
+        self.say(written, refusal=not written.startswith("Wrote"))
 
     # -- the run -------------------------------------------------------------------------------
 

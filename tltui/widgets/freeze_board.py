@@ -259,7 +259,7 @@ class FreezeBoard(Vertical, can_focus=True):
 
     def _measured_line(self) -> None:
         line = self.query_one("#measured", Static)
-        line.set_class(bool(self.note), "-refused")
+        line.set_class(bool(self.note) and not self.note.startswith("Wrote"), "-refused")
         if self.note:
             line.update(Text(self.note))
             return
@@ -310,7 +310,8 @@ class FreezeBoard(Vertical, can_focus=True):
         self.toggle_class("-code")
 
     def action_write(self) -> None:
-        self.query_one(CodeView).write()
+        self.note = self.query_one(CodeView).write()
+        self._measured_line()
 
     def on_focus(self) -> None:
         self.call_after_refresh(self._refresh)  # has_focus turns true after this event

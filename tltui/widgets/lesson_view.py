@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widget import Widget
@@ -11,6 +13,33 @@ from tltui.widgets.prose import PROSE_CSS, is_prose, prose_blocks
 
 #: Source lines of leading prose composed for the first frame.
 FIRST_SCREEN_LINES = 24
+#: Markdown is mounted in chunks of about this many source lines: one chunk takes tens of
+#: milliseconds, so a key pressed while a lesson fills in waits at most that long.
+CHUNK_LINES = 10
+_ITEM = re.compile(r"^(\d+\.|[-*+]) ")
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
+
+
+def chunks(text: str, max_lines: int = CHUNK_LINES) -> list[tuple[str, bool]]:
+    """``text`` split at top-level block boundaries (never inside a fence) into chunks of about
+    ``max_lines`` lines; each with whether it ends inside a list that the next chunk continues."""
+    found: list[tuple[str, bool]] = []
+    current: list[str] = []
+    fence = ""
+    for line in text.splitlines():
+        opens = _FENCE.match(line)
+        boundary = not fence and current and (not current[-1].strip() and line.strip() and not line[0].isspace()
+                                              or _ITEM.match(line))
+        if boundary and len(current) >= max_lines:
+            in_list = bool(_ITEM.match(line)) and bool(current[-1].strip())  # an item right after an item
+            found.append(("\n".join(current), in_list))
+            current = []
+        if opens:
+            fence = "" if fence and line.startswith(fence) else fence or opens.group(1)
+        current.append(line)
+    if current:
+        found.append(("\n".join(current), False))
+    return found
 
 
 class LessonView(VerticalScroll, can_focus=False):
@@ -26,6 +55,8 @@ class LessonView(VerticalScroll, can_focus=False):
         padding: 0 1;
         scrollbar-size-vertical: 1;
         & > Markdown { margin: 0; padding: 0 1; }
+        & > Markdown.-list-open > MarkdownOrderedList:last-child,
+        & > Markdown.-list-open > MarkdownBulletList:last-child { margin-bottom: 0; }
         MarkdownH1 { margin: 1 0 1 0; }
         MarkdownH2 { margin: 1 0 1 0; }
     }
@@ -36,7 +67,7 @@ class LessonView(VerticalScroll, can_focus=False):
         self.lesson = lesson
         self.resume_y = scroll_y
         """Where the learner left this lesson last time: scrolled to once every part is mounted."""
-        self._pending: list[Part] = list(lesson.parts)
+        self._pending: list[Part | tuple[str, bool]] = list(lesson.parts)
 
     @property
     def complete(self) -> bool:
@@ -52,6 +83,9 @@ class LessonView(VerticalScroll, can_focus=False):
             self._pending.pop(0)
             lines += part.text.count("\n")
             yield from prose_blocks(part.text)
+        # what is left is mounted after the first paint, markdown a chunk at a time
+        self._pending = [piece for part in self._pending for piece in (
+            chunks(part.text) if isinstance(part, MarkdownPart) else [part])]
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._after_first_paint)
@@ -73,11 +107,12 @@ class LessonView(VerticalScroll, can_focus=False):
             self.resume_y = 0.0
 
     @staticmethod
-    def _build(part: Part) -> Widget:
-        if isinstance(part, MarkdownPart):
+    def _build(part: Part | tuple[str, bool]) -> Widget:
+        if isinstance(part, tuple):
             from textual.widgets import Markdown
 
-            return Markdown(part.text, open_links=False)
+            text, list_open = part
+            return Markdown(text, open_links=False, classes="-list-open" if list_open else "")
         from tltui.widgets.registry import build_widget
 
         return build_widget(part)

@@ -116,9 +116,10 @@ class LrBars(PlotextPlot):
 
 def log_range(lowest: float, highest: float) -> tuple[float, float]:
     """The y range (log10) that shows LRs from 10**lowest to 10**highest with their differences visible:
-    the span itself plus a margin, at least one decade in all."""
-    span = max(highest - lowest, 0.5)
-    return lowest - span * 0.5 - 0.25, highest + span * 0.3 + 0.1
+    the span itself plus a margin (room for the bars' labels), so a factor of 0.9 between neighbours is a
+    row of difference on a 12-row chart."""
+    span = max(highest - lowest, 0.2)
+    return lowest - span * 0.5 - 0.1, highest + span * 0.3 + 0.1
 
 
 def log_ticks(low: float, high: float) -> list[float]:

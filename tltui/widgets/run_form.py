@@ -92,6 +92,13 @@ class RunForm(Widget):
         form: RunForm
         config: RunConfig
 
+    @dataclass
+    class Edited(Message):
+        """A field changed: ``values`` are all the fields as shown."""
+
+        form: RunForm
+        values: dict[str, str]
+
     def __init__(self, config: RunConfig | None = None, values: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.initial = config or RunConfig(data="builtin")
@@ -223,9 +230,14 @@ class RunForm(Widget):
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
         self.call_after_refresh(self._relabel)
 
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.post_message(self.Edited(self, self.values()))
+
     def on_input_changed(self, event: Input.Changed) -> None:
         """Check the field as it is typed; the whole form is checked on start."""
         event.stop()
+        self.post_message(self.Edited(self, self.values()))
         try:
             self._parse(event.input.id, event.value.strip())
         except ConfigError as error:
