@@ -66,7 +66,7 @@ async def test_cancel_stops_the_run():
         screen = await start_from_form(pilot, epochs="6", limit_per_class="10")
         run = screen.run
         await until(pilot, lambda: run.progress is not None or run.epochs, what="training to begin")
-        await pilot.press("escape", "c")
+        await pilot.press("c")
         await until(pilot, lambda: run.status == "cancelled", what="the cancel")
         assert len(run.epochs) < 6
 
