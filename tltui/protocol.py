@@ -67,6 +67,8 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     seed: int = 0
     device: str = "auto"
     preset: str = ""
+    shuffle_labels: bool = False
+    """Labels permuted once with ``seed``, train and val alike: a control that no feature can fit."""
 
     def group_lr(self, group: str) -> float:
         """The learning rate of ``group``: explicit, or the head's LR times ``lr_decay`` per step down."""
