@@ -12,17 +12,15 @@ import random
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Static
 
-from tltui.client import WorkerError
 from tltui.link import WorkerLink
-from tltui.protocol import Failed
 from tltui.run_model import RunModel
-from tltui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
+from tltui.widgets.experiments import ExperimentRunner, arms, verdict
 from tltui.widgets.quiz_scenarios import QUADRANTS, Scenario, load_quiz
 from tltui.widgets.run_chart import RunChart
 
@@ -54,12 +52,13 @@ def shuffled(ids: list[str], seed: int) -> list[str]:
     return order
 
 
-class QuadrantQuiz(Vertical, can_focus=True):
+class QuadrantQuiz(ExperimentRunner, Vertical, can_focus=True):
     """Arrows or 1-4 pick the quadrant, arrows or 1-5 the strategy, enter goes on; e checks it for real.
 
     Digits are read in ``on_key``, before the lesson screen takes them as a jump to a lesson."""
 
     app: TutorApp
+    NOTIFY_TITLE = "quadrant quiz"
 
     DEFAULT_CSS = """
     QuadrantQuiz {
@@ -154,14 +153,14 @@ class QuadrantQuiz(Vertical, can_focus=True):
     def on_mount(self) -> None:
         saved = self.app.progress.quiz.get(KEY, {})
         self.best = int(saved.get("best", 0))
-        self.checks = {name: runs for name, runs in saved.get("checks", {}).items() if name in EXPERIMENTS}
+        self.checks = self.known_checks(saved.get("checks", {}))
         if self.fixed_seed is None and "seed" in saved:
             self._new_round(int(saved["seed"]), saved.get("answers", {}))
         else:
             self._new_round(self.fixed_seed if self.fixed_seed is not None else random.randrange(2**31))
         self.app.link.watch(self)
         if self.checks:
-            self._load_checks()
+            self._load_experiments()
 
     def on_unmount(self) -> None:
         self.app.link.unwatch(self)
@@ -273,59 +272,18 @@ class QuadrantQuiz(Vertical, can_focus=True):
             self.stage = "feedback"
         else:
             self.stage = "check"
-            models = self._check_models()
-            if not models or any(not run.running and run.status != "finished" for _, run in models):
-                self._start_check(self.scenario.check)
+            self.run_experiment(self.scenario.check)
         self._show()
 
     def _check_models(self) -> list[tuple[str, RunModel]]:
-        runs = self.app.link.runs
-        name = self.scenario.check if self.scenario else ""
-        return [(label, runs[run_id]) for label, run_id in self.checks.get(name, []) if run_id in runs]
-
-    @work(exclusive=True, group="quiz-check")
-    async def _start_check(self, name: str) -> None:
-        link = self.app.link
-        self.checks.pop(name, None)
-        self._show()
-        try:
-            await link.ready()
-        except WorkerError:
-            return  # the check view says the worker stopped
-        backbone = check_backbone(link.capabilities)
-        if not backbone:
-            self._show()  # says why nothing is measured
-            return
-        started: list[list[str]] = []
-        try:
-            for label, config in check_runs(name, backbone):
-                run = await link.start_run(config)
-                started.append([label, run.run_id])
-        except WorkerError as error:
-            self.notify(str(error), title="quadrant quiz", severity="error", timeout=10)
-        self.checks[name] = started
-        self._save()
-        self._show()
-
-    @work(group="quiz-load")
-    async def _load_checks(self) -> None:
-        """Bring back the check runs of earlier sessions from the worker's run store."""
-        for name, runs in list(self.checks.items()):
-            for _, run_id in runs:
-                try:
-                    await self.app.link.load(run_id)
-                except WorkerError:  # gone from the run store, or no worker: run the check again
-                    self.checks.pop(name, None)
-                    break
-        self._show()
+        return self.experiment_models(self.scenario.check if self.scenario else "")
 
     def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
         if self.stage == "check":
             self._show()
 
     def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
-        if self.stage == "check" and any(message.run_id == run_id for _, run_id in
-                                         self.checks.get(self.scenario.check, [])):
+        if self.stage == "check" and self.watches_run(self.scenario.check, message.run_id):
             self._show()
 
     # -- drawing -------------------------------------------------------------------------------
@@ -372,9 +330,9 @@ class QuadrantQuiz(Vertical, can_focus=True):
         strategies = self.content.strategies
         best_quadrant, best_strategy = scenario.quadrants[0], scenario.strategies[0]
         lines = [
-            _verdict(answer["quadrant_ok"], quadrant_name(answer["quadrant"]),
+            verdict(answer["quadrant_ok"], quadrant_name(answer["quadrant"]),
                      quadrant_name(best_quadrant), [quadrant_name(q) for q in scenario.quadrants[1:]]),
-            _verdict(answer["strategy_ok"], strategies[answer["strategy"]].name, strategies[best_strategy].name,
+            verdict(answer["strategy_ok"], strategies[answer["strategy"]].name, strategies[best_strategy].name,
                      [strategies[s].name for s in scenario.strategies[1:]]),
             "",
             f"[b]Why this quadrant:[/] {escape(scenario.reasons['quadrant'])}",
@@ -382,37 +340,13 @@ class QuadrantQuiz(Vertical, can_focus=True):
             f"[b]Debatable:[/] {escape(scenario.reasons['debatable'])}",
         ]
         if scenario.check:
-            lines.append("[b $accent]e[/] runs the real experiment: " + " vs ".join(
-                label for label, _ in EXPERIMENTS[scenario.check][2]) + ".")
+            lines.append(f"[b $accent]e[/] runs the real experiment: {arms(scenario.check)}.")
         self.query_one("#qq-feedback-text", Static).update("\n".join(lines))
 
     def _show_check(self) -> None:
-        link, scenario = self.app.link, self.scenario
-        models = self._check_models()
-        chart = self.query_one(RunChart)
-        measured = self.query_one("#qq-measured", Static)
+        scenario = self.scenario
         self.query_one("#qq-caveat", Static).update(f"[b]Check:[/] {escape(scenario.reasons['check'])}")
-        if link.state == "gone":
-            chart.show([], "no worker")
-            measured.update(f"The worker stopped: {escape(link.error)}. W restarts it; then e twice runs the check again.")
-        elif link.state != "ready":
-            chart.show([], "waiting for the worker")
-            measured.update("The worker is starting (it loads torch)…")
-        elif not check_backbone(link.capabilities):
-            chart.show([], "nothing measured")
-            measured.update("This worker has no pretrained weights (neither the tiny backbone's nor ImageNet's in "
-                            f"{escape(link.capabilities.weights_dir)}): nothing to measure, so no curve is drawn.")
-        elif not models:
-            chart.show([], "starting the runs")
-            measured.update("Starting the runs…")
-        else:
-            chart.show(models)
-            config = models[0][1].config
-            started = models[0][1].started
-            weights = started.weights if started else config.weights
-            head = (f"[b]Measured[/] on {config.data}, {config.limit_per_class} per class, seed {config.seed}: "
-                    f"{config.model}, weights {escape(weights)}")
-            measured.update("\n".join([head, *(f"  {escape(label)}: {_run_state(run)}" for label, run in models)]))
+        self.draw_experiment(scenario.check, self.query_one(RunChart), self.query_one("#qq-measured", Static))
 
     def _show_done(self) -> None:
         total = len(self.order)
@@ -431,25 +365,3 @@ class QuadrantQuiz(Vertical, can_focus=True):
         lines += ["", "[b $accent]r[/] starts a new round in a new order."]
         self.query_one("#qq-done-text", Static).update("\n".join(lines))
 
-
-def _verdict(right: bool, chosen: str, best: str, also: list[str]) -> str:
-    """One line: the learner's answer, right or not, and the key's."""
-    if not right:
-        return f"[red]✗[/] {escape(chosen)}: the answer is [b]{escape(best)}[/]" + (
-            f" (also right: {escape(', '.join(also))})" if also else "")
-    if chosen == best:
-        return f"[green]✓[/] {escape(chosen)}: right"
-    return f"[green]✓[/] {escape(chosen)}: right too (first choice: [b]{escape(best)}[/])"
-
-
-def _run_state(run: RunModel) -> str:
-    """What is measured so far, never what is expected."""
-    if isinstance(run.end, Failed):
-        return f"failed: {escape(run.end.reason)}"
-    if run.lost:
-        return f"interrupted: {escape(run.lost)}"
-    if not run.epochs:
-        return "queued" if run.started is None else "starting"
-    best, last = run.best, run.epochs[-1]
-    text = f"best val {best.val_acc:.0%} (epoch {best.epoch}), train {last.train_acc:.0%} at epoch {last.epoch}"
-    return text if run.end else f"epoch {last.epoch}/{run.config.epochs}: {text}"
