@@ -78,7 +78,7 @@ class LessonScreen(Screen):
         if self.contents is None:
             contents = Contents(self.lessons)
             await self.query_one("#body").mount(contents, before=0)
-            contents.show(self.lesson, self.app.progress.visited)
+            contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
         self.add_class("-contents")
         if focus:
             self.contents.focus()
@@ -106,7 +106,7 @@ class LessonScreen(Screen):
         progress.visit(lesson.name)
         self.app.save_progress()
         if self.contents is not None:
-            self.contents.show(lesson, progress.visited)
+            self.contents.show(lesson, progress.visited, progress.check_scores())
         self.view.focus()
 
     async def action_next(self) -> None:
@@ -163,6 +163,11 @@ class LessonScreen(Screen):
             self.remove_class("-contents")
         if self.contents.has_focus or not self.has_class("-contents"):
             self.view.focus()
+
+    def on_lesson_check_scored(self, message) -> None:
+        """A check of understanding was answered: its score in the contents follows."""
+        if self.contents is not None:
+            self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
 
     async def on_contents_chosen(self, message: Contents.Chosen) -> None:
         await self.show_lesson(message.lesson)

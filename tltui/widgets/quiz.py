@@ -33,7 +33,7 @@ KEY = "quadrant-quiz"
 CELLS = {(0, 0): 2, (0, 1): 4, (1, 0): 1, (1, 1): 3}
 SUBTITLES = {
     "quadrant": "←↑↓→ move · 1-4 or enter choose the quadrant",
-    "strategy": "↑↓ move · 1-5 or enter choose the strategy",
+    "strategy": "↑↓ move · 1-{n} or enter choose the strategy",
     "feedback": "enter next · ↑↓ scroll",
     "check": "e back to the reasoning · enter next",
     "done": "r new round · ↑↓ scroll",
@@ -53,7 +53,7 @@ def shuffled(ids: list[str], seed: int) -> list[str]:
 
 
 class QuadrantQuiz(ExperimentRunner, Vertical, can_focus=True):
-    """Arrows or 1-4 pick the quadrant, arrows or 1-5 the strategy, enter goes on; e checks it for real.
+    """Arrows or 1-4 pick the quadrant, arrows or a digit the strategy, enter goes on; e checks it for real.
 
     Digits are read in ``on_key``, before the lesson screen takes them as a jump to a lesson."""
 
@@ -220,7 +220,7 @@ class QuadrantQuiz(ExperimentRunner, Vertical, can_focus=True):
         self._show()
 
     def on_key(self, event: events.Key) -> None:
-        """While choosing, digits choose (1-4 a quadrant, 1-5 a strategy) instead of jumping to a lesson."""
+        """While choosing, digits choose (1-4 a quadrant, 1-6 a strategy) instead of jumping to a lesson."""
         if self.stage not in ("quadrant", "strategy") or not (event.character or "").isdigit():
             return
         event.stop()
@@ -300,7 +300,7 @@ class QuadrantQuiz(ExperimentRunner, Vertical, can_focus=True):
         possible = 2 * len(self.answers)
         self.border_title = (f"Quadrant quiz · {min(self.index + 1, total)}/{total} · "
                              f"score {self.score}/{possible} · best {self.best}/{2 * total}")
-        subtitle = SUBTITLES[self.stage]
+        subtitle = SUBTITLES[self.stage].format(n=len(self.strategy_ids))
         if self.stage == "feedback" and self.scenario and self.scenario.check:
             subtitle = "enter next · e check it for real · ↑↓ scroll"
         self.border_subtitle = subtitle if self.has_focus else "tab focuses the quiz"
