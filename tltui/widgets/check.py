@@ -155,9 +155,14 @@ class LessonCheck(ExperimentRunner, Vertical, can_focus=True):
         """The first unanswered question, or the summary when all are answered."""
         questions = self.content.questions
         unanswered = [i for i, q in enumerate(questions) if q.id not in self.answers]
-        self.index = unanswered[0] if unanswered else len(questions) - 1
-        self.cursor = 0
-        self.stage = "question" if unanswered else "done"
+        self._go("question" if unanswered else "done", unanswered[0] if unanswered else len(questions) - 1)
+
+    def _go(self, stage: str, index: int | None = None, cursor: int = 0) -> None:
+        """Set the stage, question and cursor together, then draw once (their watchers would each draw
+        a state that is half old, half new)."""
+        self.set_reactive(LessonCheck.stage, stage)
+        self.set_reactive(LessonCheck.index, self.index if index is None else index)
+        self.set_reactive(LessonCheck.cursor, cursor)
         self._show()
 
     @property
@@ -216,11 +221,9 @@ class LessonCheck(ExperimentRunner, Vertical, can_focus=True):
         following = [i for i, q in enumerate(self.content.questions)
                      if i > self.index and q.id not in self.answers]
         if following:
-            self.cursor = 0
-            self.index = following[0]
-            self.stage = "question"
+            self._go("question", following[0])
         else:
-            self.stage = "done"
+            self._go("done")
 
     def action_run(self) -> None:
         """Show the experiment (starting its runs unless they are going or done), or go back."""
@@ -240,8 +243,7 @@ class LessonCheck(ExperimentRunner, Vertical, can_focus=True):
         self.best = max(self.best, self.score)
         self._save()
         self.post_message(self.Scored(self, self.content.name))
-        self.cursor = choice - 1
-        self.stage = "feedback"
+        self._go("feedback", cursor=choice - 1)
 
     # -- the worker ------------------------------------------------------------------------------
 
@@ -283,7 +285,7 @@ class LessonCheck(ExperimentRunner, Vertical, can_focus=True):
             subtitle = "enter next · e run it for real · ↑↓ scroll"
         self.border_subtitle = subtitle if self.has_focus else "tab focuses the check"
         self.set_class(self.stage in ("run", "done"), "-no-question")
-        self.query_one(ContentSwitcher).current = f"ck-{self.stage}"
+        self.query_one(ContentSwitcher).current = "ck-choose" if self.stage == "question" else f"ck-{self.stage}"
         question = self.question
         label = "[b $accent]Predict, then see.[/] " if question.predict else ""
         self.query_one("#ck-question", Static).update(f"[b]{self.index + 1}.[/] {label}{escape(question.text)}")
