@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from rich.console import Console
 
 from conftest import until
 from tltui.app import TutorApp
@@ -81,7 +83,11 @@ async def open_check(pilot) -> LessonCheck:
 
 
 def text(check: LessonCheck, selector: str) -> str:
-    return str(check.query_one(selector).render())
+    """What a Static of the check shows, as plain text (a table of options included)."""
+    console = Console(width=70, file=io.StringIO(), color_system=None)
+    with console.capture() as captured:
+        console.print(check.query_one(selector).content)
+    return captured.get()
 
 
 def saved(data_dir) -> dict:

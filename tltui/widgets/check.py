@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
+from rich.table import Table
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -292,11 +293,14 @@ class LessonCheck(ExperimentRunner, Vertical, can_focus=True):
         getattr(self, f"_show_{self.stage}")()
 
     def _show_question(self) -> None:
-        lines = []
+        """The options, numbered; a long one wraps under its own text."""
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(ratio=1)
         for i, option in enumerate(self.question.options):
-            text = f"{i + 1}. {escape(option)}"
-            lines.append(f"[reverse]▶ {text}[/]" if i == self.cursor else f"  {text}")
-        self.query_one("#ck-choose", Static).update("\n".join(lines))
+            chosen = i == self.cursor
+            grid.add_row(f"{'▶' if chosen else ' '} {i + 1}.", option, style="reverse" if chosen else "")
+        self.query_one("#ck-choose", Static).update(grid)
 
     def _show_feedback(self) -> None:
         question = self.question
