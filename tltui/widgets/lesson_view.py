@@ -43,11 +43,13 @@ class LessonView(VerticalScroll, can_focus=True):
         super().__init__(**kwargs)
         self.lesson = lesson
         self._pending: list[Part] = list(lesson.parts)
+        self._laid_out = False
 
     @property
     def complete(self) -> bool:
-        """True once every part of the lesson is mounted."""
-        return not self._pending
+        """True once every part of the lesson is mounted and laid out (until then a part just mounted
+        sits at the top of the focus order, which sorts by position)."""
+        return self._laid_out
 
     def compose(self) -> ComposeResult:
         lines = 0
@@ -74,6 +76,8 @@ class LessonView(VerticalScroll, can_focus=True):
         if self._pending:
             await self.mount(self._build(self._pending.pop(0)))
             self.call_after_refresh(self._mount_next)
+        else:
+            self._laid_out = True  # called after the refresh that laid out the last part
 
     @staticmethod
     def _build(part: Part) -> Widget:
@@ -103,7 +107,7 @@ class LessonView(VerticalScroll, can_focus=True):
 
     def action_scroll_end(self) -> None:
         """Bottom of the lesson, the parts not mounted yet included."""
-        if self._pending:
+        if not self.complete:
             self.call_after_refresh(self.action_scroll_end)
         else:
             self.scroll_end(animate=False)
