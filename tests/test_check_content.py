@@ -81,9 +81,9 @@ def config_of(command: str, **extra: str):
 @pytest.mark.parametrize("lesson, start, experiment, arms", [
     ("feature-extraction", "tltui train builtin --model tiny --preset feature-extraction", "shuffled-probe",
      [{}]),
-    ("pitfalls", "tltui train builtin --model tiny --limit-per-class 20", "bn-small-batch",
+    ("playground", "tltui train builtin --model tiny --limit-per-class 20", "bn-small-batch",
      [{"--bn": "freeze"}, {"--bn": "train"}]),
-    ("learning-rates", "tltui train builtin --model tiny --limit-per-class 20", "same-lr",
+    ("finding-the-learning-rate", "tltui train builtin --model tiny --limit-per-class 20", "same-lr",
      [{"--optimizer": "sgd", "--lr": "1e-3"}, {"--optimizer": "adamw", "--lr": "1e-3"}]),
 ])
 def test_a_checks_live_experiment_is_the_command_its_lesson_measured(lesson, start, experiment, arms):
