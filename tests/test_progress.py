@@ -57,3 +57,15 @@ def test_unreadable_path_is_never_written(tmp_path):
     assert "will not be saved" in store.notice
     store.save(Progress(last_lesson="a"))
     assert path.is_dir()
+
+
+def test_check_scores_round_trip_and_only_tried_checks_are_scored(tmp_path):
+    store = ProgressStore(tmp_path / "progress.json")
+    progress = Progress()
+    progress.checks["fine-tuning"] = {"answers": {"same-lr": 2}, "right": 1, "best": 3, "total": 4}
+    progress.checks["odd"] = {"best": "x", "total": 4}  # a hand-edited value: skipped, not a crash
+    progress.checks["untried"] = {"answers": {}, "best": 0, "total": 0}
+    store.save(progress)
+    loaded = ProgressStore(tmp_path / "progress.json").load()
+    assert loaded.checks["fine-tuning"]["answers"] == {"same-lr": 2}
+    assert loaded.check_scores() == {"fine-tuning": (3, 4)}
