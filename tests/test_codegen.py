@@ -155,7 +155,7 @@ def test_the_script_builds_the_engines_model_and_optimizer_in_torch(tmp_path):
     payload = [{"code": generate(c), "weights_file": weights_file if c.weights == weights_file else ""}
                for c in cases]
     result = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(payload), capture_output=True,
-                            text=True, timeout=600)
+                            text=True, timeout=600, cwd=tmp_path)  # the scripts save best.pt and last.pt here
     assert result.returncode == 0, result.stderr[-3000:]
     for config, outcome in zip(cases, json.loads(result.stdout)):
         # As built (weights=None standing in for ImageNet's): exactly the trainable groups, each at its group_lr.

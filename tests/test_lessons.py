@@ -7,7 +7,9 @@ import re
 
 import pytest
 
-from tltui.lessons import LessonNotFound, MarkdownPart, WidgetPart, find_lesson, load_lessons, split_parts
+from tltui.lessons import (
+    LessonNotFound, MarkdownPart, WidgetPart, find_lesson, lessons_dir, load_lessons, split_parts,
+)
 from tltui.widgets.registry import REGISTRY
 
 LESSONS = load_lessons()
@@ -47,8 +49,55 @@ def test_the_source_lessons_topics_are_all_taught():
         "zeiler", "2048", "feature extraction", "fine-tun", "quadrant", "discriminative",
         "gradual unfreezing", "augmentation", "0.485", "bert", "gpt", "wav2vec", "sim-to-real",
         "batchnorm", "add_param_group", "best.pt",
+        # what the best courses teach (issue 12)
+        "lp-ft", "kornblith", "kumar", "bitfit", "range test", "lr_find", "one-cycle", "warm-up", "clip",
+        "timm", "convnext", "self-supervised", "in_chans", "--shuffle-labels", "most_confused",
+        "plot_top_losses", "imbalance", "confidence interval", "tltui export",
     ):
         assert topic in text, topic
+
+
+def prose_lines(path):
+    """(number, line) of a markdown file's prose: outside fenced blocks, not table rows, not the
+    ``key: value`` field lines of the quiz and check files."""
+    fence = None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        marker = re.match(r"^(`{3,}|~{3,})", line)
+        if marker:
+            fence = None if fence and line.strip() == fence else (fence or marker.group(1))
+            continue
+        if fence is None and not line.startswith("|") and not re.match(r"^[a-z]+: \S", line):
+            yield number, line
+
+
+def test_every_prose_line_fits_80_columns():
+    files = [*lessons_dir().glob("*.md"), *lessons_dir().glob("*/*.md")]
+    assert len(files) >= 2 * len(LESSONS)
+    long = [f"{path.name}:{n}" for path in files for n, line in prose_lines(path) if len(line) > 80]
+    assert not long
+
+
+def test_code_lines_fit_80_columns_too():
+    long = [f"{lesson.name}: {line[:40]}" for lesson in LESSONS
+            for code in re.findall(r"^```\w*\n(.*?)^```", lesson.text, re.M | re.S)
+            for line in code.splitlines() if len(line) > 80]
+    assert not long
+
+
+def test_no_lesson_reads_a_probes_training_accuracy_as_feature_fit():
+    """The error issue 12 fixed, in the words it was written in: it must not come back."""
+    files = [*lessons_dir().glob("*.md"), *lessons_dir().glob("*/*.md")]
+    text = " ".join(" ".join(path.read_text(encoding="utf-8").split()) for path in files).lower()
+    for wrong in ("too few weights to memorise", "training accuracy itself", "even *training* accuracy",
+                  "stays low even on its own training images", "restarts bn statistics", "restart bn",
+                  "two real resnet-50s"):
+        assert wrong not in text, wrong
+
+
+def test_lesson_references_point_at_lessons_that_exist():
+    for lesson in LESSONS:
+        for number in re.findall(r"[Ll]essons? (\d+)", lesson.text):
+            assert 1 <= int(number) <= len(LESSONS), (lesson.name, number)
 
 
 def test_every_registered_widget_is_used_by_a_lesson():

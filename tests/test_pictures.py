@@ -32,6 +32,10 @@ def sent(monkeypatch) -> list[tuple[type, dict]]:
     return requests
 
 
+#: Lesson name -> the digits that open it.
+NUMBER = {lesson.name: str(lesson.number) for lesson in load_lessons()}
+
+
 async def open_widget(pilot, lesson: str, cls: type[PicturePanel]) -> PicturePanel:
     """Open a lesson, focus its widget and wait for its first pictures."""
     await pilot.press(lesson)
@@ -58,7 +62,7 @@ def last(sent: list, cls: type) -> dict:
 async def test_gallery_keys_switch_transforms_and_draw_new_variants(sent):
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
-        gallery = await open_widget(pilot, "7", AugmentGallery)
+        gallery = await open_widget(pilot, NUMBER["augmentation"], AugmentGallery)
         assert last(sent, protocol.Gallery)["augment"] == ("crop", "flip", "color")
         pictures = gallery.query(PictureView)
         assert len(pictures) == 7 and all(p.picture is not None for p in pictures)
@@ -86,7 +90,7 @@ async def test_gallery_keys_switch_transforms_and_draw_new_variants(sent):
 async def test_gallery_takes_a_folder_and_says_when_it_is_not_there(sent, tmp_path):
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
-        gallery = await open_widget(pilot, "7", AugmentGallery)
+        gallery = await open_widget(pilot, NUMBER["augmentation"], AugmentGallery)
         await pilot.press("d")
         field = gallery.query_one("#data", Input)
         assert field.has_focus and gallery.has_class("-typing")
@@ -106,7 +110,7 @@ async def test_gallery_takes_a_folder_and_says_when_it_is_not_there(sent, tmp_pa
 async def test_explorer_shows_filters_side_by_side_and_switches_the_maps_weights(sent):
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
-        explorer = await open_widget(pilot, "2", LayerFeatures)
+        explorer = await open_widget(pilot, NUMBER["what-layers-learn"], LayerFeatures)
         asked = [(f["model"], f["weights"]) for cls, f in sent if cls is protocol.Filters]
         assert asked == [("tiny", "pretrained"), ("tiny", "none")]  # no ImageNet weights: the tiny backbone
         pretrained = explorer.query_one("#pretrained", PictureView)
@@ -136,7 +140,7 @@ async def test_explorer_shows_filters_side_by_side_and_switches_the_maps_weights
 async def test_explorer_maps_take_your_own_folder(sent, tmp_path):
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
-        explorer = await open_widget(pilot, "2", LayerFeatures)
+        explorer = await open_widget(pilot, NUMBER["what-layers-learn"], LayerFeatures)
         await pilot.press("d", "w", "i")  # keys of the maps view: nothing happens on the filters
         assert not explorer.has_class("-typing") and not any(cls is protocol.Activations for cls, _ in sent)
         await pilot.press("v")
@@ -165,7 +169,7 @@ async def test_explorer_uses_imagenet_weights_when_the_worker_has_them(sent, mon
     monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
-        explorer = await open_widget(pilot, "2", LayerFeatures)
+        explorer = await open_widget(pilot, NUMBER["what-layers-learn"], LayerFeatures)
         assert [f["model"] for cls, f in sent if cls is protocol.Filters] == ["resnet50", "resnet50"]
         pretrained = explorer.query_one("#pretrained", PictureView)
         assert "IMAGENET1K_V2" in pretrained.caption and pretrained.image.size == (31, 31)
@@ -178,7 +182,7 @@ async def test_explorer_uses_imagenet_weights_when_the_worker_has_them(sent, mon
 async def test_walk_steps_through_images(sent):
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
-        walk = await open_widget(pilot, "3", FeatureWalk)
+        walk = await open_widget(pilot, NUMBER["feature-extraction"], FeatureWalk)
         assert "validation image 1/240" in status(walk)
         features = str(walk.query_one("#features", Static).render())
         assert "128 numbers" in features and "fitted by the worker" in features
@@ -196,7 +200,7 @@ async def test_walk_steps_through_images(sent):
 async def test_a_dead_worker_is_said_and_pictures_come_back_after_restart():
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
-        walk = await open_widget(pilot, "3", FeatureWalk)
+        walk = await open_widget(pilot, NUMBER["feature-extraction"], FeatureWalk)
         app.link.kill()
         await until(pilot, lambda: "worker stopped" in status(walk))
         await pilot.press("W")

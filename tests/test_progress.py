@@ -72,3 +72,13 @@ def test_a_fifo_in_place_of_the_file_is_set_aside_not_waited_on(tmp_path):
     store.save(Progress(last_lesson="x", visited=["x"]))
     assert path.is_file() and json.loads(path.read_text())["last_lesson"] == "x"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+def test_check_scores_round_trip_and_only_tried_checks_are_scored(tmp_path):
+    store = ProgressStore(tmp_path / "progress.json")
+    progress = Progress()
+    progress.checks["fine-tuning"] = {"answers": {"same-lr": 2}, "right": 1, "best": 3, "total": 4}
+    progress.checks["odd"] = {"best": "x", "total": 4}  # a hand-edited value: skipped, not a crash
+    progress.checks["untried"] = {"answers": {}, "best": 0, "total": 0}
+    store.save(progress)
+    loaded = ProgressStore(tmp_path / "progress.json").load()
+    assert loaded.checks["fine-tuning"]["answers"] == {"same-lr": 2}
+    assert loaded.check_scores() == {"fine-tuning": (3, 4)}

@@ -143,7 +143,7 @@ async def test_a_full_round_ends_with_a_summary_and_a_new_round_keeps_the_best(d
     async with app.run_test(size=SIZE) as pilot:
         quiz = await open_quiz(pilot)
         for sid in quiz.order:
-            await pilot.press(str(SCENARIOS[sid].quadrants[0]), "5", "enter")
+            await pilot.press(str(SCENARIOS[sid].quadrants[0]), str(STRATEGIES.index("from-scratch") + 1), "enter")
         assert quiz.stage == "done"
         expected = 2 * len(IDS) - sum("from-scratch" not in SCENARIOS[s].strategies for s in IDS)
         assert quiz.score == quiz.best == expected

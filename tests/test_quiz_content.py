@@ -48,9 +48,9 @@ def test_the_checked_scenario_runs_on_a_builtin_set():
         assert data.startswith("builtin")
 
 
-def test_strategies_are_five_with_names():
-    assert list(QUIZ.strategies) == ["feature-extraction", "fine-tune-late", "fine-tune-all", "earlier-features",
-                                     "from-scratch"]
+def test_strategies_are_six_with_names_and_head_first_is_among_them():
+    assert list(QUIZ.strategies) == ["feature-extraction", "head-then-unfreeze", "fine-tune-late", "fine-tune-all",
+                                     "earlier-features", "from-scratch"]
     assert all(s.name and s.short for s in QUIZ.strategies.values())
 
 

@@ -8,6 +8,9 @@ from tltui.lessons import load_lessons
 
 SIZE = (80, 24)
 
+#: Lesson name -> the digits that open it.
+NUMBER = {lesson.name: str(lesson.number) for lesson in load_lessons()}
+
 
 def widget_shown(lesson: str, name: str, keys: tuple[str, ...] = ()):
     """Open ``lesson``, bring its widget ``name`` to the top of the view with the focus, press ``keys``,
@@ -30,14 +33,14 @@ def widget_shown(lesson: str, name: str, keys: tuple[str, ...] = ()):
 
 def test_augment_gallery(snap_compare):
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE,
-                        run_before=widget_shown("7", "AugmentGallery", ("c",)))
+                        run_before=widget_shown(NUMBER["augmentation"], "AugmentGallery", ("c",)))
 
 
 def test_layer_features(snap_compare):
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE,
-                        run_before=widget_shown("2", "LayerFeatures"))
+                        run_before=widget_shown(NUMBER["what-layers-learn"], "LayerFeatures"))
 
 
 def test_feature_walk(snap_compare):
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE,
-                        run_before=widget_shown("3", "FeatureWalk", ("i",)))
+                        run_before=widget_shown(NUMBER["feature-extraction"], "FeatureWalk", ("i",)))

@@ -1,4 +1,5 @@
-"""Command line: ``tltui`` opens the tutor; subcommands train, list runs and serve the worker.
+"""Command line: ``tltui`` opens the tutor; subcommands train, list runs, export a recipe as a script and
+serve the worker.
 
 Nothing here imports torch or Textual at module level: each command imports what it needs.
 """
@@ -15,7 +16,7 @@ from tltui import __version__
 from tltui.files import UnsafePath
 
 #: Subcommands; their arguments (and imports) are built only when one of them is used.
-COMMANDS = ("train", "runs", "worker", "pretrain-tiny")
+COMMANDS = ("train", "runs", "export", "worker", "pretrain-tiny")
 
 
 class BadInput(Exception):
@@ -56,6 +57,17 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     runs.add_argument("--remote", metavar="[USER@]HOST", help="the runs of the worker on HOST, through ssh")
     runs.set_defaults(command=_headless("runs"))
 
+    export = sub.add_parser("export", help="write the plain PyTorch script of a recipe (the flags of train)",
+                            description="The plain PyTorch script that trains as `tltui train` would with the same "
+                            "flags: data loading, frozen groups, optimizer, schedule, checkpoints. Needs no tltui "
+                            "to run.")
+    if full:
+        from tltui.headless import add_train_arguments
+
+        add_train_arguments(export)
+        export.add_argument("-o", "--out", metavar="FILE", help="write the script here (default: standard output)")
+    export.set_defaults(command=_export)
+
     worker = sub.add_parser("worker", help="serve the worker protocol (started by tltui itself)")
     worker.add_argument("--stdio", action="store_true",
                         help="speak the protocol on stdin/stdout, through this user's worker daemon")
@@ -85,6 +97,24 @@ def _pretrain_tiny(args: argparse.Namespace) -> int:
     if any(v < (0 if k == "seed" else 1) for k, v in changes.items()):
         raise BadInput("--classes, --per-class and --epochs must be at least 1, --seed at least 0")
     return pretrain.main(Path(args.out), dataclasses.replace(pretrain.RECIPE, **changes))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tltui.codegen import generate
+    from tltui.headless import config_from_args
+
+    code = generate(config_from_args(args))
+    if args.out:
+        try:
+            Path(args.out).write_text(code, encoding="utf-8")
+        except OSError as error:
+            raise BadInput(f"cannot write {args.out}: {error.strerror}") from None
+        print(f"wrote {args.out}: python {args.out} DATA trains it", file=sys.stderr)
+    else:
+        sys.stdout.write(code)
+    return 0
 
 
 def _headless(name: str):

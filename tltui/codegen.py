@@ -3,9 +3,11 @@
 The script does what the engine does: torchvision's ResNet-50 with a new ``fc``, ``requires_grad`` per
 group, the BatchNorm of frozen groups back in eval mode after every ``model.train()``, one optimizer
 param group per trainable group with its own LR (bottom to top), ``add_param_group`` when a frozen group
-joins, and the schedule as a factor of each group's ``base_lr`` set before every step. Importing it runs
-nothing: ``build(num_classes, weights=...)`` returns the model and optimizer, ``main()`` trains. Lines
-stay within 68 columns where they can, the width of a code view in an 80-column lesson.
+joins, and the schedule as a factor of each group's ``base_lr`` set before every step; it keeps the epoch
+with the best validation accuracy in ``best.pt`` and the last in ``last.pt``, plain state_dicts. Importing it
+runs nothing: ``build(num_classes, weights=...)`` returns the model and optimizer, ``main()`` trains (``python
+script.py [DATA]``). Lines stay within 68 columns where they can, the width of a code view in an 80-column
+lesson.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def _command(config: RunConfig) -> list[str]:
             flags.append(f"--{field.replace('_', '-')} {text}")
     if config.augment != default.augment:
         flags.append(f"--augment {','.join(config.augment)}" if config.augment else "--no-augment")
+    if config.shuffle_labels:
+        flags.append("--shuffle-labels")
     return flags
 
 
@@ -125,13 +129,16 @@ def _header(config: RunConfig) -> str:
     lines += [line.rstrip() for line in command]
     if config.model != "resnet50":
         lines.append(f"(tltui ran it with its {config.model} model; this script uses ResNet-50.)")
-    lines += ["", "DATA: a folder with train/ and val/, each with one folder of", "images per class."]
+    lines += ["", "DATA: a folder with train/ and val/, each with one folder of",
+              "images per class. Run: python this_script.py DATA", "It keeps the best epoch's weights in best.pt and the last",
+              "in last.pt: plain state_dicts for torchvision's resnet50."]
     text = "\n".join(lines).replace('"""', '" " "')
     return f'r"""{text}\n"""'  # raw: the command's line continuations stay single backslashes
 
 
 def _imports(config: RunConfig) -> str:
-    stdlib = [m for m, used in (("math", config.schedule != "constant"), ("os", _weights_file(config))) if used]
+    stdlib = [m for m, used in (("math", config.schedule != "constant"), ("os", _weights_file(config)),
+                                ("sys", True)) if used]
     lines = [f"import {m}" for m in stdlib] + ([""] if stdlib else [])
     lines += [
         "import torch",
@@ -147,11 +154,14 @@ def _imports(config: RunConfig) -> str:
 def _constants(config: RunConfig) -> str:
     data = (f'DATA = "path/to/images"  # {config.data} is made by tltui' if config.data in TLTUI_DATA
             else f"DATA = {_str(config.data)}")
+    data += "\nDATA = sys.argv[1] if len(sys.argv) > 1 else DATA"
     lines = [data, f"EPOCHS = {config.epochs}", f"BATCH_SIZE = {config.batch_size}",
              f"IMAGE_SIZE = {config.image_size or 224}", f"HEAD_LR = {config.lr!r}"]
     if config.lr_decay != 1:
         lines.append(f"DECAY = {config.lr_decay!r}  # each group's LR: the one above's times DECAY")
     lines.append(f"SEED = {config.seed}")
+    if config.shuffle_labels:
+        lines.append("SHUFFLE_LABELS = True  # a control: labels no image can predict")
     return "\n".join(lines)
 
 
@@ -304,10 +314,22 @@ def _loaders(config: RunConfig) -> str:
         "    ])\n"
         '    train_set = datasets.ImageFolder(f"{DATA}/train", train_tf)\n'
         '    val_set = datasets.ImageFolder(f"{DATA}/val", val_tf)\n'
+        + (_SHUFFLE if config.shuffle_labels else "") +
         "    return (DataLoader(train_set, BATCH_SIZE, shuffle=True,\n"
         "                       drop_last=True),\n"
         "            DataLoader(val_set, BATCH_SIZE * 2))"
     )
+
+
+_SHUFFLE = (
+    "    if SHUFFLE_LABELS:  # permute the labels once, train and val alike\n"
+    "        g = torch.Generator().manual_seed(SEED)\n"
+    "        for ds in (train_set, val_set):\n"
+    "            order = torch.randperm(len(ds.targets), generator=g)\n"
+    "            ds.targets = [ds.targets[i] for i in order.tolist()]\n"
+    "            ds.samples = [(path, y) for (path, _), y\n"
+    "                          in zip(ds.samples, ds.targets)]\n"
+)
 
 
 def _evaluate() -> str:
@@ -335,6 +357,7 @@ def _main(config: RunConfig) -> str:
         "    model, optimizer = build(len(classes), device=device)",
         f"    loss_fn = nn.CrossEntropyLoss({smoothing})",
         *(["    total, step = EPOCHS * len(train_loader), 0"] if scheduled else []),
+        "    best = -1.0",
         "    for epoch in range(1, EPOCHS + 1):  # from 1, as in tltui",
     ]
     for epoch, groups in joining(config).items():
@@ -363,5 +386,10 @@ def _main(config: RunConfig) -> str:
         *(["            step += 1"] if scheduled else []),
         "        accuracy = evaluate(model, val_loader, device)",
         '        print(f"epoch {epoch}: val accuracy {accuracy:.1%}")',
+        "        if accuracy > best:  # keep the best epoch, not the last",
+        "            best = accuracy",
+        '            torch.save(model.state_dict(), "best.pt")',
+        '    torch.save(model.state_dict(), "last.pt")',
+        '    print(f"best val accuracy {best:.1%}: best.pt; last.pt")',
     ]
     return "\n".join(lines)

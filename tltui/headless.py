@@ -57,6 +57,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit-per-class", type=int, help="at most N training images per class")
     parser.add_argument("--val-fraction", type=float, help=f"validation share of a single folder (default {d.val_fraction})")
     parser.add_argument("--seed", type=int, help="data split, order and init (default 0)")
+    parser.add_argument("--shuffle-labels", action="store_true",
+                        help="permute the labels once with the seed, train and val alike: a control whose "
+                        "validation accuracy can only be chance")
     parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
     parser.add_argument("--max-files", type=int, metavar="N",
                         help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
@@ -87,6 +90,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if data not in DATA_NAMES and Path(data).expanduser().exists():
             data = str(Path(data).expanduser().resolve())
         fields["data"] = data
+        if args.shuffle_labels:
+            fields["shuffle_labels"] = True
         return configure(args.preset, **fields)
     except (ConfigError, ValueError) as error:
         raise BadInput(str(error)) from None

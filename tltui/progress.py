@@ -1,4 +1,4 @@
-"""The learner's progress: last lesson, visited lessons, quiz scores, theme.
+"""The learner's progress: last lesson, visited lessons, quiz and check scores, theme.
 
 Saved as JSON under the data dir, written atomically (temp file + rename). A file that cannot be
 read (not JSON, or not a regular file: a FIFO is never waited on) is moved aside
@@ -33,11 +33,26 @@ class Progress:
     """Lesson name -> how far down it was scrolled."""
     form: dict[str, str] = field(default_factory=dict)
     """The training form's fields as last left."""
+    checks: dict[str, dict] = field(default_factory=dict)
+    """Lesson name -> its check of understanding: ``answers`` (question id -> option chosen),
+    ``right``, ``best`` (the most right answers in one round) and ``total`` (its questions)."""
 
     def visit(self, name: str) -> None:
         self.last_lesson = name
         if name not in self.visited:
             self.visited.append(name)
+
+    def check_scores(self) -> dict[str, tuple[int, int]]:
+        """Lesson name -> (best right answers, questions) of each check tried."""
+        scores = {}
+        for name, check in self.checks.items():
+            try:
+                best, total = int(check.get("best", 0)), int(check.get("total", 0))
+            except (TypeError, ValueError, AttributeError):
+                continue
+            if total > 0:
+                scores[name] = (min(best, total), total)
+        return scores
 
 
 @dataclass
@@ -69,6 +84,7 @@ class ProgressStore:
                 board_runs=[[str(x) for x in pair] for pair in data.get("board_runs", [])],
                 scroll={str(k): float(v) for k, v in data.get("scroll", {}).items()},
                 form={str(k): str(v) for k, v in data.get("form", {}).items() if v is not None},
+                checks={str(k): dict(v) for k, v in data.get("checks", {}).items()},
             )
         except (ValueError, TypeError, AttributeError):
             return self._set_aside()

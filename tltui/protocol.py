@@ -76,6 +76,8 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     preset: str = ""
     max_files: int = 0
     """The most files a data folder may hold (0: ``MAX_FILES``); a bigger one is refused, not walked."""
+    shuffle_labels: bool = False
+    """Labels permuted once with ``seed``, train and val alike: a control that no feature can fit."""
 
     def group_lr(self, group: str) -> float:
         """The learning rate of ``group``: explicit, or the head's LR times ``lr_decay`` per step down."""

@@ -550,3 +550,13 @@ def _resize_crop(img: Image.Image, resize: int, side: int) -> np.ndarray:
     out = img.resize((side, side), Image.BILINEAR, box=(left, top, left + box_w, top + box_h), reducing_gap=3.0)
     return np.asarray(out, dtype=np.uint8)
 
+
+def shuffle_labels(data: ImageData, seed: int) -> None:
+    """Permute the labels of the training and the validation set, once, with ``seed`` (``--shuffle-labels``).
+
+    Each image keeps a label, each class keeps its count, but which image has which label is random, so
+    nothing in an image can predict its label: validation accuracy can only be chance, and any training
+    accuracy above chance is memorised."""
+    generator = torch.Generator().manual_seed(seed)
+    data.train_y = data.train_y[torch.randperm(len(data.train_y), generator=generator)]
+    data.val_y = data.val_y[torch.randperm(len(data.val_y), generator=generator)]

@@ -102,9 +102,13 @@ def prepare(config: RunConfig) -> Prepared:
         config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
         limit_per_class=config.limit_per_class, seed=config.seed, max_files=config.max_files or MAX_FILES,
     )
+    if config.shuffle_labels:
+        datasets.shuffle_labels(data, config.seed)
     torch.manual_seed(config.seed)
     model, weights, notes = net.build(config.model, len(data.classes), config.weights)
     notes += data.notes
+    if config.shuffle_labels:
+        notes.append(f"labels shuffled with seed {config.seed}, train and val alike: validation can only be chance")
     model.to(device)
     if devices.channels_last(device, config.image_size, config.model):
         model.to(memory_format=torch.channels_last)

@@ -50,6 +50,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tltui.screens.lesson import LessonScreen
     from tltui.screens.runs import RunsScreen
     from tltui.screens.train import TrainScreen
+    from tltui.widgets.check import LessonCheck
     from tltui.widgets.contents import Contents
     from tltui.widgets.features import FeatureWalk, LayerFeatures
     from tltui.widgets.freeze_board import FreezeBoard
@@ -63,7 +64,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
 
     owners = (TutorApp, LessonScreen, Contents, TrainScreen, RunForm, RunView, RunsScreen, Race,
               LayerFeatures, FeatureWalk, QuadrantQuiz, LrCascade, UnfreezeTimeline, AugmentGallery, FreezeBoard,
-              HelpScreen)
+              LessonCheck, HelpScreen)
     return [(owner.HELP_TITLE, rows(owner)) for owner in owners]
 
 

@@ -94,7 +94,7 @@ class LessonScreen(Screen):
         if self.contents is None:
             self.contents = Contents(self.lessons)
             await self.query_one("#body").mount(self.contents, before=0)
-            self.contents.show(self.lesson, self.app.progress.visited)
+            self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
         self.add_class("-contents")
         if focus:
             self.contents.focus()
@@ -126,7 +126,7 @@ class LessonScreen(Screen):
         progress.visit(lesson.name)
         self.app.save_progress()
         if self.contents is not None:
-            self.contents.show(lesson, progress.visited)
+            self.contents.show(lesson, progress.visited, progress.check_scores())
 
     def action_read(self, how: str) -> None:
         """Scroll the open lesson: ``scroll_down``, ``page_up``, ``scroll_end``... (LessonView's methods)."""
@@ -196,6 +196,11 @@ class LessonScreen(Screen):
             self.remove_class("-contents")
         if self.contents.has_focus or not self.has_class("-contents"):
             self.set_focus(None)
+
+    def on_lesson_check_scored(self, message) -> None:
+        """A check of understanding was answered: its score in the contents follows."""
+        if self.contents is not None:
+            self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
 
     async def on_contents_chosen(self, message: Contents.Chosen) -> None:
         await self.show_lesson(message.lesson)

@@ -1,15 +1,20 @@
-"""The table of contents: every lesson, which were visited, which is open."""
+"""The table of contents: every lesson, which were visited, which is open, and each check's score."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tltui.lessons import Lesson
+
+
+#: Columns a lesson's line may use (the list is 32 wide, less its border and the option's padding).
+LABEL_WIDTH = 29
 
 
 class Contents(OptionList):
@@ -43,14 +48,28 @@ class Contents(OptionList):
         super().__init__(**kwargs)
         self.lessons = lessons
 
-    def show(self, current: Lesson, visited: list[str]) -> None:
-        """Redraw the marks: ``>`` the open lesson, a tick for visited ones."""
+    def show(self, current: Lesson, visited: list[str], scores: dict[str, tuple[int, int]] | None = None) -> None:
+        """Redraw the marks: ``>`` the open lesson, a tick for visited ones, and the best score of each
+        lesson's check of understanding that was tried (``3/4``)."""
+        scores = scores or {}
         self.clear_options()
         self.add_options(
-            Option(f"{self._mark(lesson, current, visited)} {lesson.label}", id=lesson.name)
+            Option(self._line(f"{self._mark(lesson, current, visited)} {lesson.label}", scores.get(lesson.name)),
+                   id=lesson.name)
             for lesson in self.lessons
         )
         self.highlighted = current.number - 1
+
+    @staticmethod
+    def _line(label: str, score: tuple[int, int] | None) -> Text:
+        """The label, shortened to leave room for the score at the right."""
+        if score is None:
+            return Text(label, overflow="ellipsis", no_wrap=True)
+        right = f"{score[0]}/{score[1]}"
+        room = LABEL_WIDTH - len(right) - 1
+        if len(label) > room:
+            label = label[:room - 1] + "…"
+        return Text.assemble(label.ljust(room), " ", (right, "bold" if score[0] == score[1] else "dim"))
 
     @staticmethod
     def _mark(lesson: Lesson, current: Lesson, visited: list[str]) -> str:

@@ -68,11 +68,13 @@ class LessonView(VerticalScroll, can_focus=False):
         self.resume_y = scroll_y
         """Where the learner left this lesson last time: scrolled to once every part is mounted."""
         self._pending: list[Part | tuple[str, bool]] = list(lesson.parts)
+        self._laid_out = False
 
     @property
     def complete(self) -> bool:
-        """True once every part of the lesson is mounted."""
-        return not self._pending
+        """True once every part of the lesson is mounted and laid out (until then a part just mounted
+        sits at the top of the focus order, which sorts by position)."""
+        return self._laid_out
 
     def compose(self) -> ComposeResult:
         lines = 0
@@ -102,9 +104,11 @@ class LessonView(VerticalScroll, can_focus=False):
         if self._pending and self.is_attached:  # not while the app closes
             await self.mount(self._build(self._pending.pop(0)))
             self.call_after_refresh(self._mount_next)
-        elif self.resume_y:
-            self.call_after_refresh(self.scroll_to, y=self.resume_y, animate=False)
-            self.resume_y = 0.0
+        elif not self._pending:
+            self._laid_out = True  # called after the refresh that laid out the last part
+            if self.resume_y:
+                self.scroll_to(y=self.resume_y, animate=False)
+                self.resume_y = 0.0
 
     @staticmethod
     def _build(part: Part | tuple[str, bool]) -> Widget:
@@ -135,7 +139,7 @@ class LessonView(VerticalScroll, can_focus=False):
 
     def action_scroll_end(self) -> None:
         """Bottom of the lesson, the parts not mounted yet included."""
-        if self._pending:
+        if not self.complete:
             self.call_after_refresh(self.action_scroll_end)
         else:
             self.scroll_end(animate=False)

@@ -12,18 +12,15 @@ import random
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Static
 
-from tltui.client import WorkerError
-from tltui.formatting import ui_words
 from tltui.link import WorkerLink
-from tltui.protocol import Failed
 from tltui.run_model import RunModel
-from tltui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
+from tltui.widgets.experiments import ExperimentRunner, arms, verdict
 from tltui.widgets.quiz_scenarios import QUADRANTS, Scenario, load_quiz
 from tltui.widgets.run_chart import RunChart
 
@@ -36,7 +33,7 @@ KEY = "quadrant-quiz"
 CELLS = {(0, 0): 2, (0, 1): 4, (1, 0): 1, (1, 1): 3}
 SUBTITLES = {
     "quadrant": "←↑↓→ move · 1-4 or enter choose the quadrant",
-    "strategy": "↑↓ move · 1-5 or enter choose the strategy",
+    "strategy": "↑↓ move · 1-{n} or enter choose the strategy",
     "feedback": "enter next · ↑↓ scroll",
     "check": "e back to the reasoning · enter next",
     "done": "r new round · ↑↓ scroll",
@@ -55,8 +52,8 @@ def shuffled(ids: list[str], seed: int) -> list[str]:
     return order
 
 
-class QuadrantQuiz(Vertical, can_focus=True):
-    """Arrows or 1-4 pick the quadrant, arrows or 1-5 the strategy, enter goes on; e checks it for real.
+class QuadrantQuiz(ExperimentRunner, Vertical, can_focus=True):
+    """Arrows or 1-4 pick the quadrant, arrows or a digit the strategy, enter goes on; e checks it for real.
 
     Digits are read in ``on_key``, before the lesson screen takes them as a jump to a lesson."""
 
@@ -92,17 +89,15 @@ class QuadrantQuiz(Vertical, can_focus=True):
     }
     """
 
-    HELP_TITLE = "Quadrant quiz (lesson 5)"
     BINDINGS = [
-        Binding("up", "move(-1, 0)", "Up", show=False, tooltip="move on the grid or the list; scroll the reasoning"),
-        Binding("down", "move(1, 0)", "Down", show=False, tooltip="move on the grid or the list; scroll the reasoning"),
-        Binding("left", "move(0, -1)", "Left", show=False, tooltip="move on the grid"),
-        Binding("right", "move(0, 1)", "Right", show=False, tooltip="move on the grid"),
-        Binding("enter", "confirm", "Choose / next", tooltip="choose; then the next scenario"),
-        Binding("e", "check", "Check it", tooltip="check it: run the real experiment and show its curves"),
-        Binding("r", "restart", "New round", tooltip="a new round in a new order (after the last scenario)"),
+        Binding("up", "move(-1, 0)", "Up", show=False),
+        Binding("down", "move(1, 0)", "Down", show=False),
+        Binding("left", "move(0, -1)", "Left", show=False),
+        Binding("right", "move(0, 1)", "Right", show=False),
+        Binding("enter", "confirm", "Choose / next"),
+        Binding("e", "check", "Check it"),
+        Binding("r", "restart", "New round"),
     ]
-    HELP_KEYS = [("1 2 3 4 5", "choose a quadrant (1-4) or a strategy (1-5)")]
 
     def __init__(self, seed: str = "", **_options: str) -> None:
         super().__init__()
@@ -115,9 +110,8 @@ class QuadrantQuiz(Vertical, can_focus=True):
         self.answers: dict[str, dict] = {}
         self.best = 0
         self.checks: dict[str, list[list[str]]] = {}
+        self.refused: dict[str, str] = {}
         """Experiment name -> [arm label, run id] of its latest real runs."""
-        self.refused = ""
-        """Why the worker did not start the last check."""
         self.index = 0
         self.stage = "quadrant"
         self.cell = (1, 0)
@@ -159,14 +153,14 @@ class QuadrantQuiz(Vertical, can_focus=True):
     def on_mount(self) -> None:
         saved = self.app.progress.quiz.get(KEY, {})
         self.best = int(saved.get("best", 0))
-        self.checks = {name: runs for name, runs in saved.get("checks", {}).items() if name in EXPERIMENTS}
+        self.checks = self.known_checks(saved.get("checks", {}))
         if self.fixed_seed is None and "seed" in saved:
             self._new_round(int(saved["seed"]), saved.get("answers", {}))
         else:
             self._new_round(self.fixed_seed if self.fixed_seed is not None else random.randrange(2**31))
         self.app.link.watch(self)
         if self.checks:
-            self._load_checks()
+            self._load_experiments()
 
     def on_unmount(self) -> None:
         self.app.link.unwatch(self)
@@ -226,7 +220,7 @@ class QuadrantQuiz(Vertical, can_focus=True):
         self._show()
 
     def on_key(self, event: events.Key) -> None:
-        """While choosing, digits choose (1-4 a quadrant, 1-5 a strategy) instead of jumping to a lesson."""
+        """While choosing, digits choose (1-4 a quadrant, 1-6 a strategy) instead of jumping to a lesson."""
         if self.stage not in ("quadrant", "strategy") or not (event.character or "").isdigit():
             return
         event.stop()
@@ -278,60 +272,18 @@ class QuadrantQuiz(Vertical, can_focus=True):
             self.stage = "feedback"
         else:
             self.stage = "check"
-            models = self._check_models()
-            if not models or any(not run.running and run.status != "finished" for _, run in models):
-                self._start_check(self.scenario.check)
+            self.run_experiment(self.scenario.check)
         self._show()
 
     def _check_models(self) -> list[tuple[str, RunModel]]:
-        runs = self.app.link.runs
-        name = self.scenario.check if self.scenario else ""
-        return [(label, runs[run_id]) for label, run_id in self.checks.get(name, []) if run_id in runs]
-
-    @work(exclusive=True, group="quiz-check")
-    async def _start_check(self, name: str) -> None:
-        link = self.app.link
-        self.checks.pop(name, None)
-        self.refused = ""
-        self._show()
-        try:
-            await link.ready()
-        except WorkerError:
-            return  # the check view says the worker stopped
-        backbone = check_backbone(link.capabilities)
-        if not backbone:
-            self._show()  # says why nothing is measured
-            return
-        started: list[list[str]] = []
-        try:
-            for label, config in check_runs(name, backbone):
-                run = await link.start_run(config)
-                started.append([label, run.run_id])
-        except WorkerError as error:
-            self.refused = ui_words(f"The worker refused the check: {error}")
-        self.checks[name] = started
-        self._save()
-        self._show()
-
-    @work(group="quiz-load")
-    async def _load_checks(self) -> None:
-        """Bring back the check runs of earlier sessions from the worker's run store."""
-        for name, runs in list(self.checks.items()):
-            for _, run_id in runs:
-                try:
-                    await self.app.link.load(run_id)
-                except WorkerError:  # gone from the run store, or no worker: run the check again
-                    self.checks.pop(name, None)
-                    break
-        self._show()
+        return self.experiment_models(self.scenario.check if self.scenario else "")
 
     def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
         if self.stage == "check":
             self._show()
 
     def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
-        if self.stage == "check" and any(message.run_id == run_id for _, run_id in
-                                         self.checks.get(self.scenario.check, [])):
+        if self.stage == "check" and self.watches_run(self.scenario.check, message.run_id):
             self._show()
 
     # -- drawing -------------------------------------------------------------------------------
@@ -348,7 +300,7 @@ class QuadrantQuiz(Vertical, can_focus=True):
         possible = 2 * len(self.answers)
         self.border_title = (f"Quadrant quiz · {min(self.index + 1, total)}/{total} · "
                              f"score {self.score}/{possible} · best {self.best}/{2 * total}")
-        subtitle = SUBTITLES[self.stage]
+        subtitle = SUBTITLES[self.stage].format(n=len(self.strategy_ids))
         if self.stage == "feedback" and self.scenario and self.scenario.check:
             subtitle = "enter next · e check it for real · ↑↓ scroll"
         self.border_subtitle = subtitle if self.has_focus else "tab focuses the quiz"
@@ -378,9 +330,9 @@ class QuadrantQuiz(Vertical, can_focus=True):
         strategies = self.content.strategies
         best_quadrant, best_strategy = scenario.quadrants[0], scenario.strategies[0]
         lines = [
-            _verdict(answer["quadrant_ok"], quadrant_name(answer["quadrant"]),
+            verdict(answer["quadrant_ok"], quadrant_name(answer["quadrant"]),
                      quadrant_name(best_quadrant), [quadrant_name(q) for q in scenario.quadrants[1:]]),
-            _verdict(answer["strategy_ok"], strategies[answer["strategy"]].name, strategies[best_strategy].name,
+            verdict(answer["strategy_ok"], strategies[answer["strategy"]].name, strategies[best_strategy].name,
                      [strategies[s].name for s in scenario.strategies[1:]]),
             "",
             f"[b]Why this quadrant:[/] {escape(scenario.reasons['quadrant'])}",
@@ -388,37 +340,13 @@ class QuadrantQuiz(Vertical, can_focus=True):
             f"[b]Debatable:[/] {escape(scenario.reasons['debatable'])}",
         ]
         if scenario.check:
-            lines.append("[b $accent]e[/] runs the real experiment: " + " vs ".join(
-                label for label, _ in EXPERIMENTS[scenario.check][2]) + ".")
+            lines.append(f"[b $accent]e[/] runs the real experiment: {arms(scenario.check)}.")
         self.query_one("#qq-feedback-text", Static).update("\n".join(lines))
 
     def _show_check(self) -> None:
-        link, scenario = self.app.link, self.scenario
-        models = self._check_models()
-        chart = self.query_one(RunChart)
-        measured = self.query_one("#qq-measured", Static)
+        scenario = self.scenario
         self.query_one("#qq-caveat", Static).update(f"[b]Check:[/] {escape(scenario.reasons['check'])}")
-        if link.state == "gone":
-            chart.show([], "no worker")
-            measured.update(f"The worker stopped: {escape(link.error)}. W restarts it; then e twice runs the check again.")
-        elif link.state != "ready":
-            chart.show([], "waiting for the worker")
-            measured.update("The worker is starting (it loads torch)…")
-        elif not check_backbone(link.capabilities):
-            chart.show([], "nothing measured")
-            measured.update("This worker has no pretrained weights (neither the tiny backbone's nor ImageNet's in "
-                            f"{escape(link.capabilities.weights_dir)}): nothing to measure, so no curve is drawn.")
-        elif not models:
-            chart.show([], "nothing measured" if self.refused else "starting the runs")
-            measured.update(escape(self.refused) if self.refused else "Starting the runs…")
-        else:
-            chart.show(models)
-            config = models[0][1].config
-            started = models[0][1].started
-            weights = started.weights if started else config.weights
-            head = (f"[b]Measured[/] on {config.data}, {config.limit_per_class} per class, seed {config.seed}: "
-                    f"{config.model}, weights {escape(weights)}")
-            measured.update("\n".join([head, *(f"  {escape(label)}: {_run_state(run)}" for label, run in models)]))
+        self.draw_experiment(scenario.check, self.query_one(RunChart), self.query_one("#qq-measured", Static))
 
     def _show_done(self) -> None:
         total = len(self.order)
@@ -437,25 +365,3 @@ class QuadrantQuiz(Vertical, can_focus=True):
         lines += ["", "[b $accent]r[/] starts a new round in a new order."]
         self.query_one("#qq-done-text", Static).update("\n".join(lines))
 
-
-def _verdict(right: bool, chosen: str, best: str, also: list[str]) -> str:
-    """One line: the learner's answer, right or not, and the key's."""
-    if not right:
-        return f"[red]✗[/] {escape(chosen)}: the answer is [b]{escape(best)}[/]" + (
-            f" (also right: {escape(', '.join(also))})" if also else "")
-    if chosen == best:
-        return f"[green]✓[/] {escape(chosen)}: right"
-    return f"[green]✓[/] {escape(chosen)}: right too (first choice: [b]{escape(best)}[/])"
-
-
-def _run_state(run: RunModel) -> str:
-    """What is measured so far, never what is expected."""
-    if isinstance(run.end, Failed):
-        return f"failed: {escape(run.end.reason)}"
-    if run.lost:
-        return f"interrupted: {escape(run.lost)}"
-    if not run.epochs:
-        return "queued" if run.started is None else "starting"
-    best, last = run.best, run.epochs[-1]
-    text = f"best val {best.val_acc:.0%} (epoch {best.epoch}), train {last.train_acc:.0%} at epoch {last.epoch}"
-    return text if run.end else f"epoch {last.epoch}/{run.config.epochs}: {text}"

@@ -1,5 +1,5 @@
-"""The real experiments behind the quiz's "check it" key: two runs of the worker, same data, split and
-seed, that differ only in what trains.
+"""The real experiments behind the quiz's "check it" key and the checks of understanding: runs of the
+worker on the same data, split and seed that differ only in what the experiment is about.
 
 The tiny backbone (its pretrained weights ship with tltui) makes them seconds on a CPU; without it,
 ResNet-50 with ImageNet weights at 64 px takes about a minute. Without either, nothing runs: the quiz
@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from tltui.groups import BACKBONE
-from tltui.protocol import Capabilities, RunConfig
+from tltui.protocol import AUGMENTS, Capabilities, RunConfig
 
 #: Per backbone: the weights to ask for and the recipe of both arms.
 RECIPES: dict[str, RunConfig] = {
@@ -19,11 +19,30 @@ RECIPES: dict[str, RunConfig] = {
                       weight_decay=0.05),
     "resnet50": RunConfig(model="resnet50", weights="imagenet", epochs=5, image_size=64, lr=1e-2),
 }
+#: The lessons' measured commands, as fields over the defaults (``tltui train ... --model tiny``).
+_PROBE = {"frozen": BACKBONE, "augment": (), "optimizer": "adamw", "lr": 3e-2, "batch_size": 10, "epochs": 40,
+          "weight_decay": 1e-4, "preset": "feature-extraction"}
+_LATE = {"frozen": ("stem", "layer1", "layer2", "layer3"), "optimizer": "sgd", "lr": 1e-2, "lr_decay": 0.1,
+         "epochs": 8, "batch_size": 8, "weight_decay": 1e-4, "augment": AUGMENTS, "preset": "fine-tune-late"}
+_ALL = {"frozen": (), "lr": 1e-3, "lr_decay": 0.3, "epochs": 8, "weight_decay": 1e-4, "augment": AUGMENTS,
+        "preset": "fine-tune-all"}
 #: Experiment name -> (data, images per class, [(arm label, fields that differ)]).
 EXPERIMENTS: dict[str, tuple[str, int, list[tuple[str, dict]]]] = {
     "sketches": ("builtin-shifted", 20, [
         ("feature extraction", {"frozen": BACKBONE, "augment": ()}),
         ("fine-tune all", {"frozen": (), "augment": ("crop", "flip")}),
+    ]),
+    # lesson 3: a linear probe on frozen features, labels shuffled
+    "shuffled-probe": ("builtin", 10, [("probe, shuffled labels", {**_PROBE, "shuffle_labels": True})]),
+    # lesson 8: the BatchNorm of frozen groups with batches of 8
+    "bn-small-batch": ("builtin", 20, [
+        ("--bn freeze", {**_LATE, "bn": "freeze"}),
+        ("--bn train", {**_LATE, "bn": "train"}),
+    ]),
+    # lessons 4 and 6: one learning rate, two optimizers
+    "same-lr": ("builtin", 20, [
+        ("SGD, LR 1e-3", {**_ALL, "optimizer": "sgd"}),
+        ("AdamW, LR 1e-3", {**_ALL, "optimizer": "adamw"}),
     ]),
 }
 

@@ -83,6 +83,13 @@ REGISTRY: dict[str, LiveWidget] = {
             "image and a predicted accuracy-vs-cost chart; a key runs the setting for real.",
             "tltui.widgets.freeze_board:FreezeBoard",
         ),
+        LiveWidget(
+            "check",
+            "Check of understanding",
+            "The lesson's questions, answered by keys, with the reasoning after each answer; where a "
+            "real run shows the answer, predict first, then a key runs it.",
+            "tltui.widgets.check:LessonCheck",
+        ),
     )
 }
 
