@@ -157,7 +157,7 @@ async def test_keys_it_does_not_use_go_to_the_lesson(lessons, data_dir):
         assert check.stage == "question" and check.index == 0
         await pilot.press("2")
         await pilot.press("escape")
-        assert app.screen.view.has_focus
+        assert app.screen.focused is None
         await pilot.press("right")
         assert app.screen.lesson is lessons[1]
 

@@ -89,15 +89,17 @@ class QuadrantQuiz(ExperimentRunner, Vertical, can_focus=True):
     }
     """
 
+    HELP_TITLE = "Quadrant quiz (lesson 5)"
     BINDINGS = [
-        Binding("up", "move(-1, 0)", "Up", show=False),
-        Binding("down", "move(1, 0)", "Down", show=False),
-        Binding("left", "move(0, -1)", "Left", show=False),
-        Binding("right", "move(0, 1)", "Right", show=False),
-        Binding("enter", "confirm", "Choose / next"),
-        Binding("e", "check", "Check it"),
-        Binding("r", "restart", "New round"),
+        Binding("up", "move(-1, 0)", "Up", show=False, tooltip="move on the grid or the list; scroll the reasoning"),
+        Binding("down", "move(1, 0)", "Down", show=False, tooltip="move on the grid or the list; scroll the reasoning"),
+        Binding("left", "move(0, -1)", "Left", show=False, tooltip="move on the grid"),
+        Binding("right", "move(0, 1)", "Right", show=False, tooltip="move on the grid"),
+        Binding("enter", "confirm", "Choose / next", tooltip="choose; then the next scenario"),
+        Binding("e", "check", "Check it", tooltip="check it: run the real experiment and show its curves"),
+        Binding("r", "restart", "New round", tooltip="a new round in a new order (after the last scenario)"),
     ]
+    HELP_KEYS = [("1..6", "choose a quadrant (1-4) or a strategy (1-6)")]
 
     def __init__(self, seed: str = "", **_options: str) -> None:
         super().__init__()
