@@ -23,6 +23,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from terminal import Terminal  # noqa: E402
 
+from tltui.lessons import find_lesson, load_lessons  # noqa: E402
+
+LESSONS = load_lessons()
+N = len(LESSONS)
+PLAYGROUND = find_lesson(LESSONS, "playground").number
+
 BARE = """
 from textual.app import App
 from textual.widgets import Static
@@ -52,22 +58,24 @@ def lesson_keys(samples: int, data_dir: str) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {}
     term = Terminal([*TLTUI, "--lesson", "1"], env={"TLTUI_DATA_DIR": data_dir})
     try:
-        term.wait_for("1/12")
+        term.wait_for(f"1/{N}")
         term.drain(0.5)
         times["scroll a lesson (j)"] = [_timed(term, "j") for _ in range(samples)]
-        times["next lesson, first visit (n)"] = [_timed(term, "n", f"{k}/12") for k in range(2, 13)]
-        times["previous lesson, revisit (p)"] = [_timed(term, "p", f"{k}/12") for k in range(11, 0, -1)]
+        times["next lesson, first visit (n)"] = [_timed(term, "n", f"{k}/{N}") for k in range(2, N + 1)]
+        times["previous lesson, revisit (p)"] = [_timed(term, "p", f"{k}/{N}") for k in range(N - 1, 0, -1)]
         tab = []
         for _ in range(samples):
             tab.append(_timed(term, TAB))
             _timed(term, ESC)
         times["tab into a live widget"] = tab
-        _timed(term, "9", "9/12")
+        _timed(term, str(PLAYGROUND), f"{PLAYGROUND}/{N}")  # two digits at once make one number
+        term.drain(1.0)  # the lesson fills in: the board is there to tab to
         term.send(TAB)
         term.drain(0.5)
         times["freeze-board toggle (space)"] = [_timed(term, " ") for _ in range(samples)]
         _timed(term, ESC)
-        _timed(term, "2", "2/12")
+        _timed(term, "2", f"2/{N}")
+        term.drain(1.0)
         term.send(TAB)
         term.wait_for("filters 1-16", timeout=120)  # the worker has started and drawn the filters
         _timed(term, "v", "px in", timeout=60)  # the maps, the first time
@@ -83,14 +91,14 @@ def screen_keys(data_dir: str) -> dict[str, list[float]]:
     """T and R the first and second time, in a fresh tutor."""
     term = Terminal([*TLTUI, "--lesson", "1"], env={"TLTUI_DATA_DIR": data_dir})
     try:
-        term.wait_for("1/12")
+        term.wait_for(f"1/{N}")
         term.drain(0.5)
         first_t = _timed(term, "T", "Start (s)")
-        _timed(term, "L", "1/12")
+        _timed(term, "L", f"1/{N}")
         first_r = _timed(term, "R", "backbone · weights")
-        _timed(term, "L", "1/12")
+        _timed(term, "L", f"1/{N}")
         second_t = _timed(term, "T", "Start (s)")
-        _timed(term, "L", "1/12")
+        _timed(term, "L", f"1/{N}")
         second_r = _timed(term, "R", "backbone · weights")
     finally:
         term.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shlex
 import textwrap
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 #: A toast's lines at most (title included), and its width where the terminal is wide.
 TOAST_LINES = 3
 TOAST_WIDTH = 60
+#: Allocations between two young-generation collections (Python's default is 700).
+GC_THRESHOLD = 10_000
 #: Seconds between a change of progress and its save (changes within it are saved together).
 SAVE_DELAY_S = 0.3
 #: The setting that replaces the local worker, e.g. "ssh gpu-box tltui worker --stdio".
@@ -48,6 +51,17 @@ def _runs_screen():
     from tltui.screens.runs import RunsScreen
 
     return RunsScreen()
+
+
+def calm_the_collector() -> None:
+    """Keep Python's cyclic garbage collector from pausing keys: everything alive once the first lesson
+    is up (modules, the widget tree) is moved out of its sight, and it runs less often. A full
+    collection of this heap took 100-200 ms, in the middle of whatever key it landed on (measured:
+    benchmarks/keys.py, p95 of a lesson switch 250 ms with the default collector). Garbage is collected
+    first, so nothing unreachable is kept."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 class TutorApp(App[None]):
@@ -116,6 +130,7 @@ class TutorApp(App[None]):
     def on_mount(self) -> None:
         if self.store.notice:
             self.notify(self.store.notice, severity="warning", timeout=8)
+        self.call_after_refresh(calm_the_collector)
 
     @property
     def link(self) -> WorkerLink:
