@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tltui.engine import builtin, model as net  # noqa: E402
 from tltui.engine.augment import MEAN, STD  # noqa: E402
 from tltui.engine.train import prepare, train  # noqa: E402
-from tltui.groups import BACKBONE, GROUPS  # noqa: E402
-from tltui.protocol import Epoch, Finished, RunConfig  # noqa: E402
+from tltui.core.groups import BACKBONE, GROUPS  # noqa: E402
+from tltui.core.protocol import Epoch, Finished, RunConfig  # noqa: E402
 
 SIZE = 64
 CASES = [

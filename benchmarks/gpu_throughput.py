@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tltui.engine import data, model as net, optim  # noqa: E402
 from tltui.engine.augment import BatchTransform  # noqa: E402
 from tltui.engine.step import TrainStep, autocast_dtype  # noqa: E402
-from tltui.groups import GROUPS  # noqa: E402
+from tltui.core.groups import GROUPS  # noqa: E402
 
 FORWARD_FLOPS_224 = 8.18e9
 PEAKS_TFLOPS = [  # dense bf16, by a substring of the device name (first match wins)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from terminal import Terminal  # noqa: E402
 
-from tltui.lessons import find_lesson, load_lessons  # noqa: E402
+from tltui.ui.lessons import find_lesson, load_lessons  # noqa: E402
 
 LESSONS = load_lessons()
 N = len(LESSONS)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from terminal import Terminal  # noqa: E402
 
-from tltui.lessons import load_lessons  # noqa: E402
+from tltui.ui.lessons import load_lessons  # noqa: E402
 
 BARE = """
 from textual.app import App

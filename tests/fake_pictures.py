@@ -8,8 +8,8 @@ import math
 import random
 from pathlib import Path
 
-from tltui import protocol
-from tltui.protocol import (
+from tltui.core import protocol
+from tltui.core.protocol import (
     ActivationsReply, ChannelStats, FiltersReply, GalleryReply, GroupMaps, Picture, WalkReply,
 )
 

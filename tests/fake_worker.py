@@ -1,6 +1,6 @@
 """A scripted worker that replays recorded runs: deterministic UI tests without torch.
 
-Speaks the real protocol (tltui.protocol). Each start_run replays a recorded events file from
+Speaks the real protocol (tltui.core.protocol). Each start_run replays a recorded events file from
 ``tests/data``: ``scratch.jsonl`` for ``weights none``, ``pretrained.jsonl`` otherwise, with the new
 run id and the requested config in its started event. Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
 ``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
@@ -18,8 +18,8 @@ from pathlib import Path
 import msgspec
 
 import fake_pictures
-from tltui import protocol
-from tltui.protocol import Capabilities, Error, EventMessage, Hello, Reply, RunSummary
+from tltui.core import protocol
+from tltui.core.protocol import Capabilities, Error, EventMessage, Hello, Reply, RunSummary
 
 DATA = Path(__file__).parent / "data"
 RECORDINGS = {name: [protocol.decode_event(line) for line in (DATA / f"{name}.jsonl").read_bytes().splitlines()]

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from textual import events
 
-from tltui.app import TutorApp
-from tltui.lessons import load_lessons
-from tltui.screens.help import HelpScreen, key_text, own_bindings, sections
-from tltui.screens.lesson import LessonScreen
-from tltui.widgets.lesson_view import LessonView
-from tltui.widgets.registry import REGISTRY, LiveWidget, PlannedWidget, UnknownWidget
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.screens.help import HelpScreen, key_text, own_bindings, sections
+from tltui.ui.screens.lesson import LessonScreen
+from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.registry import REGISTRY, LiveWidget, PlannedWidget, UnknownWidget
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
@@ -235,9 +235,9 @@ def _subclasses(cls: type) -> set[type]:
 def test_the_readme_keys_agree_with_the_bindings():
     """Every key in the README's table is one the help lists (so, bound), and every key of the app and
     its screens is in the table."""
-    from tltui.screens.runs import RunsScreen
-    from tltui.screens.train import TrainScreen
-    from tltui.widgets.run_view import RunView
+    from tltui.ui.screens.runs import RunsScreen
+    from tltui.ui.screens.train import TrainScreen
+    from tltui.ui.widgets.run_view import RunView
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     table = readme.split("## Keys", 1)[1].split("\n\n", 2)[1]
@@ -251,8 +251,8 @@ def test_the_readme_keys_agree_with_the_bindings():
 
 
 async def test_L_and_escape_lead_back_to_the_lesson_from_the_training_and_runs_screens():
-    from tltui.screens.runs import RunsScreen
-    from tltui.screens.train import TrainScreen
+    from tltui.ui.screens.runs import RunsScreen
+    from tltui.ui.screens.train import TrainScreen
     from textual.widgets import Input
 
     app = TutorApp(LESSONS)
@@ -278,8 +278,8 @@ async def test_L_and_escape_lead_back_to_the_lesson_from_the_training_and_runs_s
 
 
 async def test_the_palette_offers_the_screens_and_the_lessons_on_every_screen():
-    from tltui.screens.runs import RunsScreen
-    from tltui.screens.train import TrainScreen
+    from tltui.ui.screens.runs import RunsScreen
+    from tltui.ui.screens.train import TrainScreen
 
     app = TutorApp(LESSONS)
     async with app.run_test(size=SIZE) as pilot:

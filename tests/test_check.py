@@ -9,13 +9,13 @@ import pytest
 from rich.console import Console
 
 from conftest import until
-from tltui.app import TutorApp
-from tltui.lessons import find_lesson, load_lessons
-from tltui.widgets.check import LessonCheck
-from tltui.widgets.contents import Contents
-from tltui.widgets.lesson_view import LessonView
-from tltui.widgets.quiz_check import check_backbone, check_runs
-from tltui.widgets.run_chart import RunChart
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.ui.widgets.check import LessonCheck
+from tltui.ui.widgets.contents import Contents
+from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.quiz_check import check_backbone, check_runs
+from tltui.ui.widgets.run_chart import RunChart
 
 SIZE = (80, 24)
 

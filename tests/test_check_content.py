@@ -10,11 +10,11 @@ import shlex
 import msgspec
 import pytest
 
-from tltui.cli import build_parser
-from tltui.headless import config_from_args
-from tltui.lessons import WidgetPart, lessons_dir, load_lessons
-from tltui.widgets.check_questions import checks_path, load_checks
-from tltui.widgets.quiz_check import EXPERIMENTS, check_runs
+from tltui.cli.main import build_parser
+from tltui.cli.commands import config_from_args
+from tltui.ui.lessons import WidgetPart, lessons_dir, load_lessons
+from tltui.ui.widgets.check_questions import checks_path, load_checks
+from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_runs
 
 LESSONS = load_lessons()
 CHECKS = {lesson.name: load_checks(checks_path(lesson.path)) for lesson in LESSONS}

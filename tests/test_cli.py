@@ -9,7 +9,7 @@ import time
 from terminal import Terminal
 
 from tltui import __version__
-from tltui.lessons import load_lessons
+from tltui.ui.lessons import load_lessons
 
 TLTUI = [sys.executable, "-m", "tltui"]
 
@@ -51,11 +51,11 @@ def test_an_unhandled_exception_exits_1_with_one_line_and_the_traceback_in_a_log
     """A bug behind a key: the learner sees one line naming the log, not a screen of locals."""
     script = (
         "import sys\n"
-        "from tltui.screens.lesson import LessonScreen\n"
+        "from tltui.ui.screens.lesson import LessonScreen\n"
         "def broken(self):\n"
         "    raise RuntimeError('a bug behind n')\n"
         "LessonScreen.action_next = broken\n"
-        "from tltui.cli import main\n"
+        "from tltui.cli.main import main\n"
         "sys.exit(main([]))\n"
     )
     term = Terminal([sys.executable, "-c", script], env={"TLTUI_DATA_DIR": str(data_dir)})

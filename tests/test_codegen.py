@@ -14,11 +14,11 @@ import textwrap
 import msgspec
 import pytest
 
-from tltui.codegen import WIDTH, command_line, describe, generate, lr_expression
-from tltui.groups import BACKBONE, GROUPS
-from tltui.presets import PRESETS, apply_preset
-from tltui.protocol import RunConfig
-from tltui.widgets.lr_cascade import FACTORS, LRS
+from tltui.core.codegen import WIDTH, command_line, describe, generate, lr_expression
+from tltui.core.groups import BACKBONE, GROUPS
+from tltui.core.presets import PRESETS, apply_preset
+from tltui.core.protocol import RunConfig
+from tltui.ui.widgets.lr_cascade import FACTORS, LRS
 
 BASE = RunConfig(data="builtin-shifted", epochs=4)
 PLANS = [

@@ -7,10 +7,10 @@ import torch
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
-from tltui.costs import model_costs, step_cost
+from tltui.core.costs import model_costs, step_cost
 from tltui.engine import model as net
 from tltui.engine.tiny import TinyResNet
-from tltui.groups import GROUPS, MODULES
+from tltui.core.groups import GROUPS, MODULES
 
 
 def flops_from(model, group: str, image: torch.Tensor) -> int:

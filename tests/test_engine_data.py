@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from tltui.engine import builtin, data
-from tltui.engine.errors import BadInput
+from tltui.core.errors import BadInput
 
 
 def load(source, **overrides):

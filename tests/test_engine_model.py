@@ -9,9 +9,9 @@ import torch
 import torchvision
 
 from tltui.engine import device, model as net
-from tltui.engine.errors import BadInput
+from tltui.core.errors import BadInput
 from tltui.engine.tiny import TinyResNet
-from tltui.groups import GROUPS
+from tltui.core.groups import GROUPS
 
 
 MODELS = ("resnet50", "tiny")

@@ -9,11 +9,11 @@ import torch
 import torchvision
 
 from tltui.engine import augment, cache, model as net, optim
-from tltui.engine.errors import BadInput, RunFailure
+from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.tiny import TinyResNet
 from tltui.engine.train import Trainer, check_resume, prepare, train
-from tltui.groups import BACKBONE, GROUPS
-from tltui.protocol import Cancelled, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen
+from tltui.core.groups import BACKBONE, GROUPS
+from tltui.core.protocol import Cancelled, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen
 
 SMALL = dict(data="builtin", weights="none", device="cpu", image_size=32, limit_per_class=4, batch_size=8, epochs=1,
              val_fraction=0.05, schedule="constant")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from conftest import until
-from tltui.app import TutorApp
-from tltui.costs import model_costs, step_cost
-from tltui.formatting import si
-from tltui.groups import GROUPS
-from tltui.lessons import find_lesson, load_lessons
-from tltui.prediction import predict
-from tltui.widgets.freeze_board import FreezeBoard
+from tltui.ui.app import TutorApp
+from tltui.core.costs import model_costs, step_cost
+from tltui.core.formatting import si
+from tltui.core.groups import GROUPS
+from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.core.prediction import predict
+from tltui.ui.widgets.freeze_board import FreezeBoard
 
 SIZE = (80, 24)
 
@@ -117,7 +117,7 @@ async def test_the_code_view_uses_the_boards_width():
         board = await focused_board(pilot)
         await pilot.press("v")
         await pilot.pause()
-        from tltui.widgets.code_view import CodeView
+        from tltui.ui.widgets.code_view import CodeView
 
         view = board.query_one(CodeView)
         longest = max(len(line) for line in view.code.splitlines())

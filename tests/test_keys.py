@@ -17,10 +17,10 @@ from textual.notifications import Notify
 from textual.screen import Screen
 from textual.widget import Widget
 
-from tltui.app import TutorApp
-from tltui.lessons import load_lessons
-from tltui.screens.help import HelpScreen
-from tltui.widgets.contents import Contents
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.screens.help import HelpScreen
+from tltui.ui.widgets.contents import Contents
 
 LESSONS = load_lessons()
 SIZE = (80, 24)

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from tltui.lessons import (
+from tltui.ui.lessons import (
     LessonNotFound, MarkdownPart, WidgetPart, find_lesson, lessons_dir, load_lessons, split_parts,
 )
-from tltui.widgets.registry import REGISTRY
+from tltui.ui.widgets.registry import REGISTRY
 
 LESSONS = load_lessons()
 CODE_BLOCK = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
@@ -134,7 +134,7 @@ def test_widget_block_without_name_is_kept_as_unnamed_widget():
 
 
 def test_markdown_is_mounted_in_short_chunks_that_never_split_a_fence():
-    from tltui.widgets.lesson_view import chunks
+    from tltui.ui.widgets.lesson_view import chunks
 
     text = "\n".join(["# Title", "", *[f"{i}. item {i}" for i in range(1, 25)], "", "```python",
                       *[f"x = {i}" for i in range(30)], "```", "", "After."])

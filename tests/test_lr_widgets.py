@@ -9,16 +9,16 @@ import math
 import pytest
 
 from conftest import until
-from tltui.app import TutorApp
-from tltui.codegen import generate
-from tltui.groups import BACKBONE, GROUPS
-from tltui.lessons import find_lesson, load_lessons
-from tltui.protocol import ConfigError
-from tltui.widgets.code_view import CodeView
-from tltui.widgets.lesson_view import LessonView
-from tltui.widgets.lr_cascade import LRS, LrBars, LrCascade
-from tltui.widgets.run_chart import RunChart
-from tltui.widgets.unfreeze_timeline import ROWS, Grid, UnfreezeTimeline
+from tltui.ui.app import TutorApp
+from tltui.core.codegen import generate
+from tltui.core.groups import BACKBONE, GROUPS
+from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.core.protocol import ConfigError
+from tltui.ui.widgets.code_view import CodeView
+from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.lr_cascade import LRS, LrBars, LrCascade
+from tltui.ui.widgets.run_chart import RunChart
+from tltui.ui.widgets.unfreeze_timeline import ROWS, Grid, UnfreezeTimeline
 
 SIZE = (80, 24)
 
@@ -181,7 +181,7 @@ async def test_timeline_draws_its_cursor_on_the_first_focus(app):
 
 
 async def test_cascade_says_same_lr_and_its_bars_differ_when_the_lrs_do(app):
-    from tltui.widgets.lr_cascade import log_range
+    from tltui.ui.widgets.lr_cascade import log_range
 
     async with app.run_test(size=SIZE) as pilot:
         cascade = await focus_by_tab(pilot, LrCascade)

@@ -9,9 +9,9 @@ import textwrap
 SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
-    from tltui.app import TutorApp
-    from tltui.cli import build_parser
-    from tltui.lessons import load_lessons
+    from tltui.ui.app import TutorApp
+    from tltui.cli.main import build_parser
+    from tltui.ui.lessons import load_lessons
 
     async def main():
         lessons = load_lessons()

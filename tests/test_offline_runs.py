@@ -8,13 +8,13 @@ import re
 import pytest
 
 from conftest import until
-from tltui.app import TutorApp
-from tltui.client import local_worker_command
-from tltui.lessons import find_lesson, load_lessons
-from tltui.widgets.freeze_board import FreezeBoard
-from tltui.widgets.lesson_view import LessonView
-from tltui.widgets.lr_cascade import LrCascade
-from tltui.widgets.unfreeze_timeline import UnfreezeTimeline
+from tltui.ui.app import TutorApp
+from tltui.core.client import local_worker_command
+from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.ui.widgets.freeze_board import FreezeBoard
+from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.lr_cascade import LrCascade
+from tltui.ui.widgets.unfreeze_timeline import UnfreezeTimeline
 
 SIZE = (80, 24)
 MEASURED = re.compile(r"val acc \d+%")
@@ -69,7 +69,7 @@ async def test_the_freeze_board_trains_the_tiny_backbone_offline():
 async def test_a_bad_weights_file_in_the_race_starts_neither_run(tmp_path):
     from textual.widgets import Input
 
-    from tltui.widgets.race import Race
+    from tltui.ui.widgets.race import Race
 
     bad = tmp_path / "not-weights.pt"
     bad.write_text("these are not weights")

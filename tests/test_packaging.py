@@ -31,7 +31,7 @@ def test_wheel_contains_every_lesson(tmp_path):
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     found = subprocess.run(
-        [sys.executable, "-c", "from tltui.lessons import load_lessons, lessons_dir; print(len(load_lessons()), lessons_dir())"],
+        [sys.executable, "-c", "from tltui.ui.lessons import load_lessons, lessons_dir; print(len(load_lessons()), lessons_dir())"],
         cwd=tmp_path, env={"PYTHONPATH": str(unpacked)}, capture_output=True, text=True, check=True,
     ).stdout.split()
     assert found == [str(len(lessons)), str(unpacked / "tltui" / "lessons")]

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static
 
-from tltui import protocol
+from tltui.core import protocol
 from conftest import until
-from tltui.app import TutorApp
-from tltui.lessons import load_lessons
-from tltui.link import WorkerLink
-from tltui.widgets.features import FeatureWalk, LayerFeatures
-from tltui.widgets.gallery import AugmentGallery
-from tltui.widgets.pictures import PicturePanel, PictureView
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.link import WorkerLink
+from tltui.ui.widgets.features import FeatureWalk, LayerFeatures
+from tltui.ui.widgets.gallery import AugmentGallery
+from tltui.ui.widgets.pictures import PicturePanel, PictureView
 
 SIZE = (80, 24)
 

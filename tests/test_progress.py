@@ -7,7 +7,7 @@ import json
 import os
 import stat
 
-from tltui.progress import Progress, ProgressStore
+from tltui.ui.progress import Progress, ProgressStore
 
 
 def test_round_trip(tmp_path):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from tltui import protocol
-from tltui.groups import BACKBONE, GROUPS, parse_groups
-from tltui.presets import PRESETS, apply_preset
-from tltui.protocol import ConfigError, RunConfig, parse_unfreeze
+from tltui.core import protocol
+from tltui.core.groups import BACKBONE, GROUPS, parse_groups
+from tltui.core.presets import PRESETS, apply_preset
+from tltui.core.protocol import ConfigError, RunConfig, parse_unfreeze
 
 
 def test_group_lr_cascades_down_from_the_head():

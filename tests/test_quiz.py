@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from conftest import until
-from tltui.app import TutorApp
-from tltui.lessons import find_lesson, load_lessons
-from tltui.widgets.lesson_view import LessonView
-from tltui.widgets.quiz import CELLS, KEY, QuadrantQuiz, shuffled
-from tltui.widgets.quiz_check import check_backbone, check_runs
-from tltui.widgets.quiz_scenarios import load_quiz
-from tltui.widgets.run_chart import RunChart
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.quiz import CELLS, KEY, QuadrantQuiz, shuffled
+from tltui.ui.widgets.quiz_check import check_backbone, check_runs
+from tltui.ui.widgets.quiz_scenarios import load_quiz
+from tltui.ui.widgets.run_chart import RunChart
 
 SIZE = (80, 24)
 LESSONS = load_lessons()
@@ -189,7 +189,7 @@ async def test_check_it_starts_the_runs_it_shows_and_draws_their_curves(data_dir
 
 async def test_check_it_against_the_real_worker(data_dir):
     """The check runs for real (the tiny backbone: seconds on a CPU) and shows what was measured."""
-    from tltui.client import local_worker_command
+    from tltui.core.client import local_worker_command
 
     save_seed(data_dir, seed_with_first("builtin-sketches"))
     app = TutorApp(LESSONS, start=QUIZ_LESSON, worker_command=local_worker_command())

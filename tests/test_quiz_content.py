@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from tltui.groups import BACKBONE
-from tltui.protocol import Capabilities
-from tltui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
-from tltui.widgets.quiz_scenarios import QUADRANTS, REASONS, load_quiz, quiz_path
+from tltui.core.groups import BACKBONE
+from tltui.core.protocol import Capabilities
+from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
+from tltui.ui.widgets.quiz_scenarios import QUADRANTS, REASONS, load_quiz, quiz_path
 
 QUIZ = load_quiz()
 

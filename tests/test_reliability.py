@@ -30,10 +30,10 @@ import pytest
 
 from conftest import stop_daemon
 from sshd import SSHServer
-from tltui import protocol, remote
-from tltui.client import WorkerClient, WorkerError, WorkerGone
-from tltui.protocol import MAX_LINE, RunConfig
-from tltui.runs import RunRecorder, RunStore
+from tltui.core import protocol, remote
+from tltui.core.client import WorkerClient, WorkerError, WorkerGone
+from tltui.core.protocol import MAX_LINE, RunConfig
+from tltui.worker.store import RunRecorder, RunStore
 
 TINY = RunConfig(data="builtin", weights="none", image_size=32, limit_per_class=6, epochs=3, batch_size=16,
                  augment=())

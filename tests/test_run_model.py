@@ -1,7 +1,7 @@
 """The UI's run model: events in seq order, replays that overlap, a run lost with its worker."""
 
-from tltui.protocol import Epoch, Failed, Progress
-from tltui.run_model import MAX_POINTS, RunModel, thin
+from tltui.core.protocol import Epoch, Failed, Progress
+from tltui.ui.run_model import MAX_POINTS, RunModel, thin
 
 
 def epoch(seq: int, n: int, val_acc: float) -> Epoch:

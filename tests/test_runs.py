@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tltui.protocol import MAX_EVENT, Epoch, Failed, Finished, Note, RunConfig, Started
-from tltui.runs import RunDamaged, RunNotFound, RunRecorder, RunStore
+from tltui.core.protocol import MAX_EVENT, Epoch, Failed, Finished, Note, RunConfig, Started
+from tltui.worker.store import RunDamaged, RunNotFound, RunRecorder, RunStore
 
 
 def epoch(recorder: RunRecorder, n: int, acc: float) -> None:

@@ -13,8 +13,8 @@ import torch
 
 from tltui.engine import data as datasets
 from tltui.engine.train import prepare, train
-from tltui.protocol import Epoch
-from tltui.widgets.quiz_check import check_runs
+from tltui.core.protocol import Epoch
+from tltui.ui.widgets.quiz_check import check_runs
 
 TLTUI = [sys.executable, "-m", "tltui"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tltui.app import TutorApp
-from tltui.lessons import find_lesson, load_lessons
-from tltui.widgets.lesson_view import LessonView
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.ui.widgets.lesson_view import LessonView
 
 SIZE = (80, 24)
 

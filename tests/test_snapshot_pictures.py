@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from tltui.app import TutorApp
-from tltui.lessons import load_lessons
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
 
 SIZE = (80, 24)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from tltui.app import TutorApp
-from tltui.lessons import find_lesson, load_lessons
-from tltui.widgets.lesson_view import LessonView
-from tltui.widgets.quiz import KEY, QuadrantQuiz, shuffled
-from tltui.widgets.quiz_scenarios import load_quiz
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.quiz import KEY, QuadrantQuiz, shuffled
+from tltui.ui.widgets.quiz_scenarios import load_quiz
 
 SIZE = (80, 24)
 IDS = [s.id for s in load_quiz().scenarios]

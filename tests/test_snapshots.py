@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tltui.app import TutorApp
-from tltui.lessons import load_lessons
-from tltui.widgets.lesson_view import LessonView
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.widgets.lesson_view import LessonView
 
 SIZE = (80, 24)
 
@@ -42,7 +42,7 @@ def test_contents_over_a_lesson_with_a_code_block(snap_compare):
 
 async def charts_drawn(pilot) -> None:
     """Let every message land, then wait until each chart shows the latest data."""
-    from tltui.widgets.run_chart import RunChart
+    from tltui.ui.widgets.run_chart import RunChart
 
     await pilot.pause(0.2)
     while not all(chart.drawn for chart in pilot.app.screen.query(RunChart)):
@@ -52,7 +52,7 @@ async def charts_drawn(pilot) -> None:
 
 async def _start_training(pilot, stop_after: int | None = None) -> None:
     """Open the training screen, start the form's run on the fake worker, wait for its events."""
-    from tltui.screens.train import TrainScreen
+    from tltui.ui.screens.train import TrainScreen
 
     await pilot.press("T")
     while not isinstance(pilot.app.screen, TrainScreen):
@@ -81,7 +81,7 @@ def test_race(snap_compare, monkeypatch):
     monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
 
     async def race(pilot) -> None:
-        from tltui.widgets.race import Race
+        from tltui.ui.widgets.race import Race
 
         await lesson_complete(pilot)
         widget = pilot.app.screen.query_one(Race)
@@ -98,7 +98,7 @@ def test_race(snap_compare, monkeypatch):
 
 def test_race_offers_the_tiny_backbone_without_imagenet_weights(snap_compare):
     async def wait_ready(pilot) -> None:
-        from tltui.widgets.race import Race
+        from tltui.ui.widgets.race import Race
 
         await lesson_complete(pilot)
         while pilot.app.link.state != "ready":
@@ -110,8 +110,8 @@ def test_race_offers_the_tiny_backbone_without_imagenet_weights(snap_compare):
 
 
 def test_freeze_board(snap_compare):
-    from tltui.lessons import find_lesson
-    from tltui.widgets.freeze_board import FreezeBoard
+    from tltui.ui.lessons import find_lesson
+    from tltui.ui.widgets.freeze_board import FreezeBoard
 
     async def focus_board(pilot) -> None:
         await lesson_complete(pilot)

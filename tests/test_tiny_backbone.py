@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from tltui.engine import model as net, pretrain, tiny
-from tltui.engine.errors import BadInput
-from tltui.protocol import ConfigError, RunConfig
+from tltui.core.errors import BadInput
+from tltui.core.protocol import ConfigError, RunConfig
 
 
 def test_the_shipped_weights_are_small_and_load_with_weights_only():

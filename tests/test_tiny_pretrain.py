@@ -65,7 +65,7 @@ def test_tltui_pretrain_tiny_runs_a_shortened_recipe(tmp_path):
 
 
 def test_the_pretrain_command_imports_no_torch_until_it_runs():
-    script = ("import sys; from tltui.cli import build_parser; "
+    script = ("import sys; from tltui.cli.main import build_parser; "
               "build_parser(full=True).parse_args(['pretrain-tiny', '--epochs', '1']); "
               "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

@@ -7,14 +7,14 @@ import shlex
 from textual.widgets import DataTable, Input
 
 from conftest import FAKE_WORKER, until
-from tltui.app import TutorApp
-from tltui.lessons import load_lessons
-from tltui.screens.runs import RunsScreen
-from tltui.screens.train import TrainScreen
-from tltui.widgets.race import Race
-from tltui.widgets.run_chart import RunChart
-from tltui.widgets.run_form import RunForm
-from tltui.widgets.run_view import RunView
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.screens.runs import RunsScreen
+from tltui.ui.screens.train import TrainScreen
+from tltui.ui.widgets.race import Race
+from tltui.ui.widgets.run_chart import RunChart
+from tltui.ui.widgets.run_form import RunForm
+from tltui.ui.widgets.run_view import RunView
 
 SIZE = (80, 24)
 

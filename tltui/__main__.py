@@ -1,3 +1,3 @@
-from tltui.cli import main
+from tltui.cli.main import main
 
 raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 Sources: the built-in generated sets, an ImageFolder directory (``train/`` + ``val/``, or one folder of
 class subfolders split by ``val_fraction``), or a named torchvision dataset downloaded to
-``tltui.paths.datasets_dir()``. Every image is decoded once, resized so its shorter side is
+``tltui.core.paths.datasets_dir()``. Every image is decoded once, resized so its shorter side is
 ``image_size / 0.875`` and centre-cropped (to ``image_size``, or to that larger square when random crops
 will be taken from it), and kept as ``(N, 3, S, S)`` uint8. Bad files are skipped or converted and counted.
 
@@ -35,10 +35,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tltui import files, paths
+from tltui.core import files, paths
 from tltui.engine import builtin
-from tltui.engine.errors import BadInput
-from tltui.protocol import MAX_FILES
+from tltui.core.errors import BadInput
+from tltui.core.protocol import MAX_FILES
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 NAMED: tuple[str, ...] = ("flowers102", "pets", "dtd", "eurosat")

@@ -8,9 +8,11 @@ import socket
 
 import torch
 
-from tltui import __version__, protocol
+from tltui import __version__
+
+from tltui.core import protocol
 from tltui.engine import model, tiny
-from tltui.engine.errors import BadInput
+from tltui.core.errors import BadInput
 
 
 def resolve(name: str) -> torch.device:

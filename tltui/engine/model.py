@@ -22,8 +22,8 @@ from torch import nn
 from torchvision.models import ResNet, ResNet50_Weights, resnet50
 
 from tltui.engine import tiny
-from tltui.engine.errors import BadInput
-from tltui.groups import GROUPS, MODULES
+from tltui.core.errors import BadInput
+from tltui.core.groups import GROUPS, MODULES
 
 PRETRAINED = "pretrained"
 """The ``--weights`` name of each backbone's own pretrained weights: ImageNet's for resnet50, tiny's shipped ones."""

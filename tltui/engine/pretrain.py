@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from tltui import files
+from tltui.core import files
 from tltui.engine import fractals, tiny
 from tltui.engine.augment import BatchTransform
 

@@ -21,13 +21,13 @@ import msgspec
 import torch
 from torchvision.models import ResNet
 
-from tltui import files
+from tltui.core import files
 from tltui.engine import cache, data as datasets, device as devices, model as net, optim
 from tltui.engine.augment import BatchTransform
-from tltui.engine.errors import BadInput, RunFailure
+from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.step import TrainStep
-from tltui.groups import BACKBONE
-from tltui.protocol import (
+from tltui.core.groups import BACKBONE
+from tltui.core.protocol import (
     MAX_FILES, Cancelled, ConfigError, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen,
 )
 

@@ -1,0 +1,181 @@
+"""Command line: ``tltui`` opens the tutor; subcommands train, list runs, export a recipe as a script and
+serve the worker.
+
+Nothing here imports torch or Textual at module level: each command imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import sys
+
+from tltui import __version__
+from tltui.core.errors import BadInput
+from tltui.core.files import UnsafePath
+
+#: Subcommands; their arguments (and imports) are built only when one of them is used.
+COMMANDS = ("train", "runs", "export", "worker", "pretrain-tiny")
+
+
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
+    """The parser; with ``full`` False the subcommands are listed but their options not built."""
+    parser = argparse.ArgumentParser(
+        prog="tltui",
+        description="A terminal tutor for transfer learning: lessons with live widgets, "
+        "backed by real ResNet-50 fine-tuning in a worker process.",
+        epilog="Keys inside the tutor: n/p next/previous lesson, t contents, ? help, q quit.",
+    )
+    parser.add_argument("--version", action="version", version=f"tltui {__version__}")
+    parser.add_argument("--lesson", metavar="N|NAME", help="open at this lesson (number or name)")
+    parser.add_argument("--remote", metavar="[USER@]HOST",
+                        help="run the worker on HOST through your ssh (its GPU trains; nothing listens on a port)")
+    parser.add_argument("--worker-cmd", metavar="CMD",
+                        help="command that starts the worker, e.g. 'ssh gpu-box tltui worker --stdio' "
+                        "(default: $TLTUI_WORKER_CMD, else a local worker)")
+    parser.set_defaults(command=None)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="fine-tune ResNet-50 headless, with live progress",
+                           description="Fine-tune ResNet-50 on DATA through a worker process.")
+    if full:
+        from tltui.cli.commands import add_train_arguments
+
+        add_train_arguments(train)
+    train.set_defaults(command=_headless("train"))
+
+    runs = sub.add_parser("runs", help="list runs; show, follow, resume or cancel one",
+                          description="The runs in a run store: this machine's, or a host's with --remote.")
+    runs.add_argument("action", nargs="?", choices=["list", "show", "follow", "resume", "cancel"], default="list")
+    runs.add_argument("run_id", nargs="?", metavar="ID", help="a run id (a unique prefix is enough)")
+    runs.add_argument("--json", action="store_true", help="JSON lines (follow, resume: its events)")
+    runs.add_argument("--remote", metavar="[USER@]HOST", help="the runs of the worker on HOST, through ssh")
+    runs.set_defaults(command=_headless("runs"))
+
+    export = sub.add_parser("export", help="write the plain PyTorch script of a recipe (the flags of train)",
+                            description="The plain PyTorch script that trains as `tltui train` would with the same "
+                            "flags: data loading, frozen groups, optimizer, schedule, checkpoints. Needs no tltui "
+                            "to run.")
+    if full:
+        from tltui.cli.commands import add_train_arguments
+
+        add_train_arguments(export)
+        export.add_argument("-o", "--out", metavar="FILE", help="write the script here (default: standard output)")
+    export.set_defaults(command=_export)
+
+    worker = sub.add_parser("worker", help="serve the worker protocol (started by tltui itself)")
+    worker.add_argument("--stdio", action="store_true",
+                        help="speak the protocol on stdin/stdout, through this user's worker daemon")
+    worker.add_argument("--daemon", action="store_true",
+                        help="run the daemon itself (the --stdio bridge starts it when needed)")
+    worker.set_defaults(command=_headless("worker"))
+
+    pretrain = sub.add_parser("pretrain-tiny", help="pretrain the tiny backbone on generated fractals (minutes)",
+                              description="Pretrain the tiny backbone as its shipped weights were made, from "
+                              "their seed; a flag changes the recipe.")
+    if full:
+        pretrain.add_argument("--out", default="tiny.pt", metavar="PATH", help="state_dict to write (default ./tiny.pt)")
+        for flag in ("seed", "classes", "per-class", "epochs"):
+            pretrain.add_argument(f"--{flag}", type=int, metavar="N", help="default: the shipped recipe's")
+    pretrain.set_defaults(command=_pretrain_tiny)
+    parser.set_defaults(parsers=sub.choices)
+    return parser
+
+
+def _pretrain_tiny(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tltui.worker.tools import pretrain_tiny
+
+    changes = {k: getattr(args, k) for k in ("seed", "classes", "per_class", "epochs") if getattr(args, k) is not None}
+    if any(v < (0 if k == "seed" else 1) for k, v in changes.items()):
+        raise BadInput("--classes, --per-class and --epochs must be at least 1, --seed at least 0")
+    return pretrain_tiny(Path(args.out), changes)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tltui.core.codegen import generate
+    from tltui.cli.commands import config_from_args
+
+    code = generate(config_from_args(args))
+    if args.out:
+        try:
+            Path(args.out).write_text(code, encoding="utf-8")
+        except OSError as error:
+            raise BadInput(f"cannot write {args.out}: {error.strerror}") from None
+        print(f"wrote {args.out}: python {args.out} DATA trains it", file=sys.stderr)
+    else:
+        sys.stdout.write(code)
+    return 0
+
+
+def _headless(name: str):
+    def command(args: argparse.Namespace) -> int:
+        from tltui.cli import commands
+
+        if name == "runs" and args.action != "list" and not args.run_id:
+            raise BadInput(f"tltui runs {args.action} needs a run ID (tltui runs lists them)")
+        return getattr(commands, name)(args)
+
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(full=bool(argv) and argv[0] in COMMANDS)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # told by the command's own parser, with its usage, not the top level's
+        command = argv[0] if argv and argv[0] in COMMANDS else ""
+        args.parsers.get(command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        if args.command is None:
+            return run_tutor(args)
+        return args.command(args)
+    except (BadInput, UnsafePath) as error:
+        print(f"tltui: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`tltui runs show ID | head`): stop quietly, as a tool killed by SIGPIPE does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def run_tutor(args: argparse.Namespace) -> int:
+    from tltui.ui.lessons import LessonNotFound, find_lesson, load_lessons
+
+    lessons = load_lessons()
+    if not lessons:
+        raise BadInput("no lessons found: the installation is incomplete (reinstall tltui)")
+    start = None
+    if args.lesson is not None:
+        try:
+            start = find_lesson(lessons, args.lesson)
+        except LessonNotFound as error:
+            raise BadInput(str(error)) from None
+
+    from tltui.ui.app import TutorApp
+
+    if args.remote:
+        from tltui.core.remote import worker_command
+
+        command = worker_command(args.remote)
+    else:
+        command = shlex.split(args.worker_cmd or "") or None
+    app = TutorApp(lessons, start=start, worker_command=command, remote=args.remote)
+    app.run()
+    if app.crash is not None:
+        from tltui.ui.crash import one_line
+
+        print(one_line(app.crash, app.crash_log), file=sys.stderr)
+        return 1
+    from tltui.core.remote import follow_hint
+
+    for run_id in app.running_at_exit:
+        print(f"Run {run_id} goes on in the worker; {follow_hint(run_id, args.remote)}")
+    return app.return_code or 0

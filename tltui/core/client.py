@@ -1,0 +1,210 @@
+"""Talks to a worker process over its stdin/stdout (asyncio): local pipe or any command, e.g. ssh.
+
+The client never imports torch; the worker loads it in its own time. The process is started with
+``subprocess.Popen`` and only its pipes are handed to asyncio, so letting go of the client (the UI
+quits) closes the pipes without killing the worker: its runs go on and land in the run store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import os
+import shlex
+import subprocess
+import sys
+from typing import Any
+
+import msgspec
+
+from tltui.core import protocol
+from tltui.core.protocol import MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, RunEvent
+
+
+HELLO_TIMEOUT_S = float(os.environ.get("TLTUI_HELLO_TIMEOUT_S", "200"))
+"""How long to wait for the worker's hello: its daemon may have to start and import torch (the bridge
+gives that 180 s), on the far side of an ssh connection."""
+
+
+def local_worker_command() -> list[str]:
+    """The command that starts a worker on this machine."""
+    return [sys.executable, "-m", "tltui", "worker", "--stdio"]
+
+
+class WorkerError(Exception):
+    """The worker refused a request; the message is the worker's one line."""
+
+
+class WorkerGone(WorkerError):
+    """The worker process ended (or never started); the message says why, with its last words."""
+
+
+class WorkerClient:
+    """A worker child process. ``events`` receives every run event; None after the worker is gone."""
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        self.command = command or local_worker_command()
+        self.events: asyncio.Queue[RunEvent | None] = asyncio.Queue()
+        self.hello: Hello | None = None
+        self.process: subprocess.Popen | None = None
+        self.gone = ""
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self._stderr: collections.deque[str] = collections.deque(maxlen=20)
+        self._writer: asyncio.StreamWriter | None = None
+        self._transports: list[asyncio.BaseTransport] = []
+        self._tasks: list[asyncio.Task] = []
+        self._hello_ready: asyncio.Future[Hello] | None = None
+
+    async def start(self) -> Hello:
+        """Start the worker and wait for its hello (it imports torch first: seconds)."""
+        loop = asyncio.get_running_loop()
+        self._hello_ready = loop.create_future()
+        try:
+            self.process = subprocess.Popen(
+                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as error:
+            raise WorkerGone(f"could not start the worker ({shlex.join(self.command)}): {error.strerror}") from None
+        stdout = await self._reader(self.process.stdout)
+        stderr = await self._reader(self.process.stderr)
+        transport, flow = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, self.process.stdin)
+        self._transports.append(transport)
+        self._writer = asyncio.StreamWriter(transport, flow, None, loop)
+        self._tasks = [asyncio.create_task(self._read_stdout(stdout)), asyncio.create_task(self._read_stderr(stderr))]
+        try:
+            hello = await asyncio.wait_for(self._hello_ready, HELLO_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            self.kill()
+            self._fail(f"the worker did not say hello within {HELLO_TIMEOUT_S:.0f} s ({shlex.join(self.command)})")
+            raise WorkerGone(self.gone) from None
+        if hello.protocol != PROTOCOL_VERSION:
+            self.kill()
+            raise WorkerError(
+                f"the worker speaks protocol {hello.protocol}, this tltui speaks {PROTOCOL_VERSION}: "
+                "install the same tltui version on both sides"
+            )
+        return hello
+
+    async def _reader(self, pipe) -> asyncio.StreamReader:
+        reader = asyncio.StreamReader(limit=MAX_LINE + 1)
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
+        self._transports.append(transport)
+        return reader
+
+    async def request(self, request_cls: type[protocol.Request], **fields: Any) -> Any:
+        """Send a request and wait for its reply's result; WorkerError if refused."""
+        if self.gone or self._writer is None:
+            raise WorkerGone(self.gone or "the worker is not running")
+        request_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            self._writer.write(protocol.encode(request_cls(id=request_id, **fields)))
+            await self._writer.drain()
+        except (ConnectionError, RuntimeError):
+            self._pending.pop(request_id, None)
+            raise WorkerGone(self.gone or "the worker closed its input") from None
+        return await future
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Write raw bytes to the worker, bypassing the protocol (the fuzz tests use this)."""
+        if self._writer is None:
+            raise WorkerGone(self.gone or "the worker is not running")
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def _read_stdout(self, stdout: asyncio.StreamReader) -> None:
+        try:
+            while line := await stdout.readline():
+                self._dispatch(line)
+        except (ValueError, asyncio.LimitOverrunError):
+            self._fail("the worker sent a line too long to read")
+        except asyncio.CancelledError:
+            return
+        returncode = await asyncio.to_thread(self.process.wait)
+        self._fail(self._exit_reason(returncode))
+
+    def _exit_reason(self, returncode: int) -> str:
+        """Why the worker process ended, in one line, with what to do where it is clear."""
+        tail = " | ".join(self._stderr)
+        said = f": {tail}" if tail else ""
+        over_ssh = os.path.basename(self.command[0]) == "ssh" or "ssh" in self.command[0]
+        if self.hello is None and (returncode == 127 or "not found" in tail):
+            where = f"on {self.command[-4]}" if over_ssh and len(self.command) > 4 else "here"
+            return (f"tltui is not installed {where} (or not on the PATH of a non-interactive shell): "
+                    f"pip install tltui there{said}")
+        if self.hello is None and over_ssh and returncode == 255:
+            return f"ssh could not connect{said}"
+        return f"the worker exited (code {returncode}){said}"
+
+    async def _read_stderr(self, stderr: asyncio.StreamReader) -> None:
+        try:
+            while line := await stderr.readline():
+                text = line.decode("utf-8", "replace").rstrip()
+                if text:
+                    self._stderr.append(text)
+        except (ValueError, asyncio.CancelledError):
+            return
+
+    def _dispatch(self, line: bytes) -> None:
+        try:
+            message = protocol.decode_message(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self._stderr.append(f"(unreadable line from worker: {line[:80]!r})")
+            return
+        if isinstance(message, Hello):
+            self.hello = message
+            if self._hello_ready and not self._hello_ready.done():
+                self._hello_ready.set_result(message)
+        elif isinstance(message, EventMessage):
+            self.events.put_nowait(message.event)
+        elif isinstance(message, (Reply, Error)) and message.id in self._pending:
+            future = self._pending.pop(message.id)
+            if not future.done():
+                if isinstance(message, Reply):
+                    future.set_result(message.result)
+                else:
+                    future.set_exception(WorkerError(message.message))
+
+    def _fail(self, reason: str) -> None:
+        if self.gone:
+            return
+        self.gone = reason
+        error = WorkerGone(reason)
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()
+        if self._hello_ready and not self._hello_ready.done():
+            self._hello_ready.set_exception(error)
+        self.events.put_nowait(None)
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Let go of the worker: close its input (it exits once its queued runs are done) and our
+        ends of its pipes. With ``timeout``, wait that long for it to exit, then stop it."""
+        if self.process is None:
+            return
+        if timeout is not None and self._writer is not None:
+            self._writer.close()
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout)
+            except asyncio.TimeoutError:
+                self.kill()
+        self._fail("the connection to the worker was closed")
+        for task in self._tasks:
+            task.cancel()
+        for transport in self._transports:
+            transport.close()
+
+    def kill(self) -> None:
+        """Stop the worker at once (its whole process group)."""
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()

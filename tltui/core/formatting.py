@@ -1,0 +1,49 @@
+"""Small text helpers shared by the CLI and the UI."""
+
+from __future__ import annotations
+
+import re
+
+#: Flags whose field has another name in the training form.
+_FORM_NAMES = {"limit-per-class": "per class", "image-size": "image px", "lr": "lr (head)", "freeze": "freeze"}
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+
+
+def bar(fraction: float, width: int = 20) -> str:
+    """A text progress bar of ``width`` cells."""
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "━" * filled + "╌" * (width - filled)
+
+
+def duration(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def lrs(rates: dict[str, float]) -> str:
+    """``head 1.0e-02 · layer4 3.0e-03`` from the top group down."""
+    from tltui.core.groups import GROUPS
+
+    return " · ".join(f"{g} {rates[g]:.1e}" for g in reversed(GROUPS) if g in rates)
+
+
+def ui_words(text: str) -> str:
+    """A message of the engine or worker with each command-line flag named as the tutor's settings are
+    (``--weights none`` -> ``weights none``, ``--limit-per-class`` -> ``per class``)."""
+    return _FLAG.sub(lambda m: _FORM_NAMES.get(m.group(1), m.group(1).replace("-", " ")), text)
+
+
+def si(value: float, unit: str = "") -> str:
+    """``value`` with three significant digits and a K, M or G prefix: ``8.17 GFLOP``, ``442K``."""
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            value, scaled = value / factor, prefix
+            break
+    else:
+        scaled = ""
+    digits = max(0, 3 - len(str(int(abs(value))))) if value else 0
+    text = f"{value:.{digits}f}"
+    return f"{text} {scaled}{unit}" if unit else f"{text}{scaled}"

@@ -1,0 +1,46 @@
+"""Where tltui keeps its files: ``$TLTUI_DATA_DIR`` if set, else the platform's user data dir."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from tltui.core.files import private_dir
+
+ENV_DATA_DIR = "TLTUI_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """The per-user data directory (not created here)."""
+    override = os.environ.get(ENV_DATA_DIR)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("tltui", appauthor=False))
+
+
+def private_data_dir() -> Path:
+    """``data_dir()``, created 0700 if missing; UnsafePath (one line) if another user owns it or can write in it."""
+    return private_dir(data_dir(), "data directory")
+
+
+def runs_dir() -> Path:
+    """The run store: one directory per run."""
+    return data_dir() / "runs"
+
+
+def private_runs_dir() -> Path:
+    """``runs_dir()`` checked as ``private_data_dir`` checks the data dir, and readable by its owner only
+    (one an older tltui made 0755 is closed to others)."""
+    private_data_dir()
+    path = private_dir(runs_dir(), "run store")
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def datasets_dir() -> Path:
+    """Where named torchvision datasets are downloaded."""
+    return data_dir() / "datasets"

@@ -1,0 +1,545 @@
+"""The messages between the UI and the worker: one JSON object per line, typed and validated.
+
+Pure Python (msgspec only): imported by the UI, the worker and the headless CLI alike.
+
+Client to worker: requests, each with an ``id``. Worker to client: one ``hello`` when the
+connection opens, a ``reply`` or ``error`` per request, and ``event`` messages that wrap one run
+event each. Run events carry the run id and a per-run sequence number; the same event objects are
+the lines of a run's ``events.jsonl`` and of ``tltui train --json``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Union
+
+import msgspec
+
+from tltui.core.groups import GROUPS, depth_from_top
+
+PROTOCOL_VERSION = 1
+#: Longest line either side accepts, in bytes; longer ones get an error reply.
+MAX_LINE = 4 * 1024 * 1024
+#: Longest run event: a longer one (a confusion matrix of thousands of classes) is summarised by ``fit``.
+MAX_EVENT = MAX_LINE // 4
+MAX_EPOCHS = 1000
+MAX_LR = 1000.0
+MAX_SEED = 2**31 - 1
+#: A data folder with more files than this is refused unless ``max_files`` says how many to allow.
+MAX_FILES = 200_000
+
+AUGMENTS: tuple[str, ...] = ("crop", "flip", "color")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+SCHEDULES: tuple[str, ...] = ("constant", "cosine", "onecycle")
+MODELS: tuple[str, ...] = ("resnet50", "tiny")
+#: Named ``--weights`` per model besides a file or run folder; ``pretrained`` is the model's own pretrained
+#: weights (resnet50: ImageNet's; tiny: shipped with tltui, pretrained on generated fractals).
+MODEL_WEIGHTS: dict[str, tuple[str, ...]] = {
+    "resnet50": ("pretrained", "imagenet", "imagenet-v1", "none"),
+    "tiny": ("pretrained", "none"),
+}
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot run; the message is one line for the user."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Run configuration
+
+
+class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything that defines a fine-tuning run. Epochs are counted from 1."""
+
+    data: str = "builtin"
+    model: str = "resnet50"
+    weights: str = "pretrained"
+    frozen: tuple[str, ...] = ()
+    bn: Literal["freeze", "train"] = "freeze"
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 1e-2
+    lr_decay: float = 1.0
+    group_lrs: dict[str, float] = {}
+    unfreeze: dict[str, int] = {}
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: Literal["constant", "cosine", "onecycle"] = "cosine"
+    label_smoothing: float = 0.0
+    image_size: int = 0
+    augment: tuple[str, ...] = AUGMENTS
+    limit_per_class: int = 0
+    val_fraction: float = 0.2
+    seed: int = 0
+    device: str = "auto"
+    preset: str = ""
+    max_files: int = 0
+    """The most files a data folder may hold (0: ``MAX_FILES``); a bigger one is refused, not walked."""
+    shuffle_labels: bool = False
+    """Labels permuted once with ``seed``, train and val alike: a control that no feature can fit."""
+
+    def group_lr(self, group: str) -> float:
+        """The learning rate of ``group``: explicit, or the head's LR times ``lr_decay`` per step down."""
+        if group in self.group_lrs:
+            return self.group_lrs[group]
+        return self.lr * self.lr_decay ** depth_from_top(group)
+
+    def trainable_at(self, epoch: int) -> tuple[str, ...]:
+        """Groups that train during ``epoch`` (1-based), gradual unfreezing included."""
+        return tuple(
+            g for g in GROUPS if g not in self.frozen or 0 < self.unfreeze.get(g, 0) <= epoch
+        )
+
+    def lowest_ever_trainable(self) -> str | None:
+        """The lowest group that trains at any epoch of the run, or None if nothing trains."""
+        trainable = self.trainable_at(self.epochs)
+        return trainable[0] if trainable else None
+
+    def caveats(self) -> list[str]:
+        """Settings that run, but probably not as meant: one line each."""
+        notes = []
+        if self.weights == "none" and self.frozen:
+            notes.append(f"--freeze {','.join(self.frozen)} with --weights none: frozen random weights compute "
+                         "random features that never improve; freeze only pretrained groups")
+        return notes
+
+    def check(self) -> None:
+        """Raise ConfigError with one line for the first problem found."""
+        for group in (*self.frozen, *self.group_lrs, *self.unfreeze):
+            if group not in GROUPS:
+                raise ConfigError(f"unknown group {group!r}: choose from {', '.join(GROUPS)}")
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}: choose from {', '.join(MODELS)}")
+        if self.model == "tiny" and self.weights in MODEL_WEIGHTS["resnet50"][1:3]:
+            raise ConfigError(f"--weights {self.weights} is for resnet50 only: the tiny model's own are "
+                              "--weights pretrained (generated fractals); or none, or a file")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ConfigError(f"--epochs must be between 1 and {MAX_EPOCHS}, not {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError("--batch-size must be at least 1")
+        for name, value in (("--lr", self.lr), *((f"LR of {g}", v) for g, v in self.group_lrs.items())):
+            if not 0 < value <= MAX_LR:
+                raise ConfigError(f"{name} must be a positive number up to {MAX_LR:g}, not {value}")
+        if not (math.isfinite(self.lr_decay) and 0 < self.lr_decay <= 10):
+            raise ConfigError(f"--lr-decay must be in (0, 10], not {self.lr_decay}")
+        for group, epoch in self.unfreeze.items():
+            if group not in self.frozen:
+                raise ConfigError(f"--unfreeze {epoch}:{group}: {group} is not frozen, so it trains from epoch 1")
+            if not 2 <= epoch <= self.epochs:
+                raise ConfigError(
+                    f"--unfreeze {epoch}:{group}: the epoch must be between 2 and --epochs ({self.epochs})"
+                )
+        if not self.trainable_at(self.epochs):
+            raise ConfigError("every group is frozen and none is unfrozen later: nothing would train")
+        if not self.trainable_at(1):
+            raise ConfigError("nothing trains in epoch 1: let a group (the head, at least) train from the start")
+        for aug in self.augment:
+            if aug not in AUGMENTS:
+                raise ConfigError(f"unknown augmentation {aug!r}: choose from {', '.join(AUGMENTS)}")
+        if self.image_size and not 16 <= self.image_size <= 1024:
+            raise ConfigError(f"--image-size must be between 16 and 1024, not {self.image_size}")
+        if self.limit_per_class < 0:
+            raise ConfigError("--limit-per-class must be 0 (no limit) or more")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"--label-smoothing must be in [0, 1), not {self.label_smoothing}")
+        if not 0 <= self.weight_decay <= 1:
+            raise ConfigError(f"--weight-decay must be in [0, 1], not {self.weight_decay}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"--momentum must be in [0, 1), not {self.momentum}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, not {self.seed}")
+        if self.max_files < 0:
+            raise ConfigError("--max-files must be 0 (the default limit) or more")
+
+
+def parse_unfreeze(text: str | None) -> dict[str, int]:
+    """Parse ``"2:layer4,4:layer3"`` into ``{"layer4": 2, "layer3": 4}``."""
+    plan: dict[str, int] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        epoch, sep, group = item.partition(":")
+        if not sep or not epoch.strip().isdigit():
+            raise ConfigError(f"--unfreeze {item!r}: write EPOCH:GROUP, for example 2:layer4")
+        group = group.strip()
+        if group not in GROUPS:
+            raise ConfigError(f"--unfreeze {item!r}: unknown group {group!r}: choose from {', '.join(GROUPS)}")
+        if group in plan:
+            raise ConfigError(f"--unfreeze names {group} twice: give each group one epoch")
+        plan[group] = int(epoch)
+    return plan
+
+
+# ----------------------------------------------------------------------------------------------
+# Run events (the lines of events.jsonl)
+
+
+class Event(msgspec.Struct, kw_only=True, tag_field="event"):
+    """Base of every run event."""
+
+    run_id: str = ""
+    seq: int = 0
+    time: float = 0.0
+
+
+class Started(Event, tag="started"):
+    config: RunConfig
+    device: str
+    device_name: str
+    model: str
+    weights: str
+    classes: list[str]
+    n_train: int
+    n_val: int
+    path: str
+    """``"full"`` or ``"cached:<group>"``: where the boundary cache cut the network."""
+    params: dict[str, int] = {}
+    trainable: int = 0
+    skipped: dict[str, int] = {}
+    converted: dict[str, int] = {}
+    resumed_from: int = 0
+
+
+class Progress(Event, tag="progress"):
+    epoch: int
+    step: int
+    steps: int
+    train_loss: float
+    train_acc: float
+    images_per_s: float
+    elapsed: float
+    eta: float
+
+
+class Epoch(Event, tag="epoch"):
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lrs: dict[str, float]
+    images_per_s: float
+    elapsed: float
+    eta: float
+    best: bool = False
+
+
+class Unfrozen(Event, tag="unfrozen"):
+    epoch: int
+    groups: list[str]
+    lrs: dict[str, float]
+
+
+class Note(Event, tag="note"):
+    message: str
+
+
+class Finished(Event, tag="finished"):
+    best_val_acc: float
+    best_epoch: int
+    classes: list[str]
+    per_class_acc: dict[str, float]
+    confusion: list[list[int]]
+    run_dir: str
+    elapsed: float
+    path: str = "full"
+    skipped: dict[str, int] = {}
+
+
+class Failed(Event, tag="failed"):
+    reason: str
+    hint: str = ""
+    epoch: int = 0
+
+
+class Cancelled(Event, tag="cancelled"):
+    epoch: int
+    run_dir: str
+
+
+RunEvent = Union[Started, Progress, Epoch, Unfrozen, Note, Finished, Failed, Cancelled]
+TERMINAL_EVENTS = (Finished, Failed, Cancelled)
+
+
+# ----------------------------------------------------------------------------------------------
+# Requests (client to worker)
+
+
+class Request(msgspec.Struct, kw_only=True, tag_field="type"):
+    id: int
+
+
+class GetCapabilities(Request, tag="capabilities"):
+    pass
+
+
+class StartRun(Request, tag="start_run"):
+    config: RunConfig
+
+
+class ResumeRun(Request, tag="resume_run"):
+    """Continue a stopped run from its last checkpoint, with its own config."""
+
+    run_id: str
+
+
+class CancelRun(Request, tag="cancel_run"):
+    run_id: str
+
+
+class ListRuns(Request, tag="list_runs"):
+    pass
+
+
+class GetEvents(Request, tag="events"):
+    """Every event of ``run_id`` after ``after_seq``; with ``follow``, then each new one as it happens."""
+
+    run_id: str
+    after_seq: int = 0
+    follow: bool = False
+
+
+# ----------------------------------------------------------------------------------------------
+# Pictures for the lessons' widgets: requests, and the results of their replies (engine/inspect.py)
+
+
+class Picture(msgspec.Struct, kw_only=True):
+    """A small RGB image: ``width * height * 3`` bytes, row by row (base64 in JSON), and its caption."""
+
+    width: int
+    height: int
+    rgb: bytes
+    label: str = ""
+
+
+class Gallery(Request, tag="gallery"):
+    """``count`` variants of one training image made by the training transforms; ``data`` is ``builtin``,
+    ``builtin-shifted`` or a folder; ``index`` counts modulo the training images; pictures ``display`` px."""
+
+    data: str = "builtin"
+    index: int = 0
+    augment: tuple[str, ...] = AUGMENTS
+    image_size: int = 64
+    count: int = 3
+    seed: int = 0
+    display: int = 16
+
+
+class Filters(Request, tag="filters"):
+    """conv1's filters of a backbone with the given weights (``none``: random, seed 0)."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+
+
+class Activations(Request, tag="activations"):
+    """The ``channels`` most active maps of each backbone group for image ``index`` of ``data``: the
+    built-in validation images, or the training split of ``builtin-shifted`` or a folder."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+    data: str = "builtin"
+    index: int = 0
+    channels: int = 2
+    display: int = 10
+
+
+class FeatureWalk(Request, tag="feature_walk"):
+    """Built-in validation image ``index`` through the frozen backbone: its pooled features, and the class
+    scores of a linear head the worker fits on the built-in training images' features."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+    index: int = 0
+    display: int = 24
+
+
+PICTURE_REQUESTS = (Gallery, Filters, Activations, FeatureWalk)
+
+
+class ChannelStats(msgspec.Struct, kw_only=True):
+    """Per channel (R, G, B) mean and standard deviation of an image."""
+
+    mean: list[float]
+    std: list[float]
+
+
+class GalleryReply(msgspec.Struct, kw_only=True):
+    source: str
+    label: str
+    index: int
+    augment: list[str]
+    image_size: int
+    original: Picture
+    """The validation transform's output (no augmentation), before Normalize."""
+    variants: list[Picture]
+    """The training transform's outputs, Normalize undone for display."""
+    normalised: Picture
+    """``original`` after Normalize, each channel's [-2.7, 2.7] shown as [0, 255]."""
+    before: ChannelStats
+    after: ChannelStats
+    digit: Picture
+    digit_flipped: Picture
+    """``digit`` flipped top to bottom: a transform no run uses, because it breaks labels."""
+
+
+class FiltersReply(msgspec.Struct, kw_only=True):
+    model: str
+    weights: str
+    kernel: int
+    filters: list[Picture]
+    """Each filter scaled to its own min..max; RGB are its three input channels."""
+
+
+class GroupMaps(msgspec.Struct, kw_only=True):
+    group: str
+    channels: int
+    height: int
+    width: int
+    maps: list[Picture]
+    """The most active channels' maps, each scaled to its own maximum; labels ``ch N``."""
+
+
+class ImageReply(msgspec.Struct, kw_only=True):
+    """One image through a backbone: which backbone and weights, the image and where it came from."""
+
+    model: str
+    weights: str
+    image_size: int
+    index: int
+    source: str
+    label: str
+    image: Picture
+
+
+class ActivationsReply(ImageReply, kw_only=True):
+    groups: list[GroupMaps]
+
+
+class WalkReply(ImageReply, kw_only=True):
+    features: list[float]
+    classes: list[str]
+    scores: list[float]
+    """Softmax probabilities of the head, one per class."""
+    head: str
+    train_acc: float
+    val_acc: float
+
+
+AnyRequest = Union[
+    GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# Worker to client
+
+
+class Capabilities(msgspec.Struct, kw_only=True):
+    host: str
+    tltui_version: str
+    torch_version: str
+    devices: list[str]
+    gpu_name: str = ""
+    gpu_memory_gb: float = 0.0
+    cached_weights: list[str] = []
+    weights_dir: str = ""
+    models: dict[str, list[str]] = {}
+    """Per model, the named ``--weights`` that work on this worker now without a download, e.g.
+    ``{"resnet50": ["none"], "tiny": ["pretrained", "none"]}`` offline with no ImageNet weights cached."""
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    run_id: str
+    status: Literal["running", "finished", "failed", "cancelled", "interrupted", "damaged"]
+    config: RunConfig | None
+    """None when the run is damaged (its config unreadable); ``reason`` then says what is wrong."""
+    created: float
+    last_seq: int
+    epochs_done: int = 0
+    best_val_acc: float | None = None
+    reason: str = ""
+
+
+class Message(msgspec.Struct, kw_only=True, tag_field="type"):
+    pass
+
+
+class Hello(Message, tag="hello"):
+    """The worker's first line, once it can train."""
+
+    protocol: int
+    capabilities: Capabilities
+
+
+class Reply(Message, tag="reply"):
+    id: int
+    result: Any = None
+
+
+class Error(Message, tag="error"):
+    id: int | None
+    message: str
+
+
+class EventMessage(Message, tag="event"):
+    event: RunEvent
+
+
+AnyMessage = Union[Hello, Reply, Error, EventMessage]
+
+_encoder = msgspec.json.Encoder()
+_request_decoder = msgspec.json.Decoder(AnyRequest)
+_message_decoder = msgspec.json.Decoder(AnyMessage)
+_event_decoder = msgspec.json.Decoder(RunEvent)
+
+
+def encode(obj: msgspec.Struct) -> bytes:
+    """One protocol line, newline included."""
+    return _encoder.encode(obj) + b"\n"
+
+
+def decode_request(line: bytes) -> AnyRequest:
+    """Raises msgspec.ValidationError / DecodeError on a bad line."""
+    return _request_decoder.decode(line)
+
+
+def decode_message(line: bytes) -> AnyMessage:
+    return _message_decoder.decode(line)
+
+
+def decode_event(line: bytes) -> RunEvent:
+    return _event_decoder.decode(line)
+
+
+def to_builtins(obj: Any) -> Any:
+    return msgspec.to_builtins(obj)
+
+
+def convert(obj: Any, type_: type) -> Any:
+    return msgspec.convert(obj, type_)
+
+
+def fit(event: RunEvent, limit: int = MAX_EVENT) -> RunEvent:
+    """``event``, or if its line would pass ``limit`` bytes, the same event without its per-class detail
+    (first the confusion matrix, then per-class accuracies and class names): it still says how the run went."""
+    for cut in ({"confusion": []}, {"per_class_acc": {}, "classes": []}):
+        if len(_encoder.encode(event)) <= limit:
+            break
+        event = msgspec.structs.replace(event, **{k: v for k, v in cut.items() if hasattr(event, k)})
+    return event
+
+
+def current(events: list[RunEvent]) -> list[RunEvent]:
+    """A run's events as the run now stands: a resumed run trains again the epochs after its checkpoint,
+    so its Started drops the epochs, progress and unfreezing after ``resumed_from`` that came before it."""
+    kept: list[RunEvent] = []
+    for event in events:
+        if isinstance(event, Started) and kept:
+            kept = [e for e in kept if not (isinstance(e, (Epoch, Progress, Unfrozen)) and e.epoch > event.resumed_from)]
+        kept.append(event)
+    return kept

@@ -1,0 +1,247 @@
+"""The Textual app: lessons first; the worker and its torch stay in another process."""
+
+from __future__ import annotations
+
+import gc
+import os
+import shlex
+import textwrap
+import time
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from collections.abc import Iterable
+
+from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+
+from tltui.ui import crash
+from tltui.ui.lessons import Lesson
+from tltui.ui.palette import LessonCommands
+from tltui.ui.progress import Progress, ProgressStore
+from tltui.ui.screens.help import HelpScreen
+from tltui.ui.screens.lesson import LessonScreen
+
+if TYPE_CHECKING:
+    from tltui.ui.link import WorkerLink
+
+#: A toast's lines at most (title included), and its width where the terminal is wide.
+TOAST_LINES = 3
+TOAST_WIDTH = 60
+#: Allocations between two young-generation collections (Python's default is 700).
+GC_THRESHOLD = 10_000
+#: Seconds between a change of progress and its save (changes within it are saved together).
+SAVE_DELAY_S = 0.3
+#: The setting that replaces the local worker, e.g. "ssh gpu-box tltui worker --stdio".
+WORKER_CMD_ENV = "TLTUI_WORKER_CMD"
+
+
+def _train_screen():
+    from tltui.ui.screens.train import TrainScreen
+
+    return TrainScreen()
+
+
+def _runs_screen():
+    from tltui.ui.screens.runs import RunsScreen
+
+    return RunsScreen()
+
+
+def calm_the_collector() -> None:
+    """Keep Python's cyclic garbage collector from pausing keys: everything alive once the first lesson
+    is up (modules, the widget tree) is moved out of its sight, and it runs less often. A full
+    collection of this heap took 100-200 ms, in the middle of whatever key it landed on (measured:
+    benchmarks/keys.py, p95 of a lesson switch 250 ms with the default collector). Garbage is collected
+    first, so nothing unreachable is kept."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
+class TutorApp(App[None]):
+    """tltui: a terminal tutor for transfer learning."""
+
+    TITLE = "tltui"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {LessonCommands}
+    DEFAULT_MODE = "lessons"
+    MODES = {"train": _train_screen, "runs": _runs_screen}
+    """Each screen is a mode (its state kept while another is shown); "lessons" is added per app."""
+    HELP_TITLE = "Anywhere"
+    BINDINGS = [
+        Binding("L", "mode('lessons')", "Lessons", tooltip="back to the lesson you were reading"),
+        Binding("T", "mode('train')", "Train", tooltip="the training screen: describe a run, watch it train"),
+        Binding("R", "mode('runs')", "Runs", tooltip="the runs screen: every run of the worker"),
+        Binding("W", "restart_worker", "Restart worker", tooltip="start a new worker after it stopped"),
+        Binding("question_mark", "help", "Help", tooltip="this help"),
+        Binding("q", "quit", "Quit", tooltip="quit (your place is saved; runs go on)"),
+        Binding("ctrl+q", "quit", "Quit", show=False, tooltip="quit (your place is saved; runs go on)"),
+    ]
+    HELP_KEYS = [("ctrl+p", "command palette: lessons, screens, restart the worker, themes")]
+
+    worker_status: reactive[str] = reactive("worker: not started")
+    """One line about the worker, for every screen's top bar."""
+
+    def __init__(
+        self,
+        lessons: list[Lesson],
+        start: Lesson | None = None,
+        store: ProgressStore | None = None,
+        worker_command: list[str] | None = None,
+        remote: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.lessons = lessons
+        self.store = store or ProgressStore()
+        self.progress: Progress = self.store.load()
+        self.start = start or self._resume_lesson()
+        self.worker_command = worker_command
+        self.remote = remote
+        """The host the worker runs on, when it is not this machine."""
+        self._link: WorkerLink | None = None
+        self.crash_log: Path | None = None
+        """Where the traceback of the exception that ended the app went (None: no crash)."""
+        self.crash: BaseException | None = None
+        self._save_timer: Timer | None = None
+        self._toasts: dict[tuple[str, str], float] = {}
+        """(title, message) of each toast -> when it goes away."""
+        self.running_at_exit: list[str] = []
+        """Runs still training when the app closed: the CLI says how to follow them."""
+        self.lesson_screen: LessonScreen
+        """The base screen of the "lessons" mode, made when the app starts."""
+        self.add_mode(self.DEFAULT_MODE, self._lesson_screen)
+        if self.progress.theme in self.available_themes:
+            self.theme = self.progress.theme
+
+    def _resume_lesson(self) -> Lesson:
+        by_name = {lesson.name: lesson for lesson in self.lessons}
+        return by_name.get(self.progress.last_lesson, self.lessons[0])
+
+    def _lesson_screen(self) -> LessonScreen:
+        self.lesson_screen = LessonScreen(self.lessons, self.start)
+        return self.lesson_screen
+
+    def on_mount(self) -> None:
+        if self.store.notice:
+            self.notify(self.store.notice, severity="warning", timeout=8)
+        self.call_after_refresh(calm_the_collector)
+
+    @property
+    def link(self) -> WorkerLink:
+        """The worker, created the first time something needs it (it starts on demand)."""
+        if self._link is None:
+            from tltui.core.client import local_worker_command
+            from tltui.ui.link import WorkerLink
+
+            command = self.worker_command or shlex.split(os.environ.get(WORKER_CMD_ENV, ""))
+            self._link = WorkerLink(command or local_worker_command())
+            self._link.watch(self)
+        return self._link
+
+    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
+        link = message.link
+        status = link.describe()
+        if status != self.worker_status and link.state == "ready" and self.remote:
+            if not any(d.startswith("cuda") for d in link.capabilities.devices):
+                self.notify(f"{self.remote} has no GPU: runs train on its CPU.", severity="warning", timeout=8)
+        elif status != self.worker_status and link.state == "gone":
+            self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
+        self.worker_status = status
+        self.refresh_bindings()
+
+    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
+        """Runs change all the time; the status line only cares about the worker."""
+
+    async def action_quit(self) -> None:
+        self.lesson_screen.remember_scroll()
+        self.save_progress_now()
+        await super().action_quit()
+
+    async def on_unmount(self) -> None:
+        if self._save_timer is not None:
+            self.save_progress_now()
+        if self._link is not None:
+            self.running_at_exit = [run.run_id for run in self._link.runs.values() if run.running]
+            await self._link.close()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Log the traceback to a file and end the app with exit status 1; the CLI prints one line
+        (Textual would print the whole traceback with its locals)."""
+        if self.crash is None:
+            self.crash, self.crash_log = error, crash.record(error)
+        super()._handle_exception(error)
+        self._exit_renderables.clear()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A toast of at most TOAST_LINES lines (title included), never a second copy of one still shown.
+        Messages are plain text: a worker's message with brackets in it must not parse as markup."""
+        timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        now = time.monotonic()
+        if self._toasts.get((title, message), 0.0) > now:
+            return
+        self._toasts[(title, message)] = now + timeout
+        width = max(16, min(TOAST_WIDTH, self.size.width // 2) - 4)
+        room, limit = TOAST_LINES - bool(title), len(message)
+        while len(textwrap.wrap(message, width)) > room:
+            limit -= 8
+            message = textwrap.shorten(message, limit, placeholder="…")
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers the other screens, not the one shown, and W only while the worker is down."""
+        if action == "mode":
+            return parameters[0] != self.current_mode
+        if action == "restart_worker":
+            return self._link is not None and self._link.state == "gone"
+        return True
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Lessons", "Back to the lesson you were reading (L)", partial(self.action_mode, "lessons"))
+        yield SystemCommand("Training", "Describe a run and watch it train (T)", partial(self.action_mode, "train"))
+        yield SystemCommand("Runs", "The worker's runs: compare, open, cancel (R)", partial(self.action_mode, "runs"))
+        yield SystemCommand("Restart worker", "Start a new worker after the last one stopped (W)",
+                            self.action_restart_worker)
+        yield from super().get_system_commands(screen)
+
+    async def action_mode(self, mode: str) -> None:
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+            self.refresh_bindings()
+
+    def action_restart_worker(self) -> None:
+        if self._link is None or self._link.state != "gone":
+            self.notify("The worker is running." if self._link else "The worker starts when a lesson needs it.",
+                        timeout=2)
+            return
+        self._link.restart()
+
+    def watch_theme(self, theme: str) -> None:
+        if theme != self.progress.theme:
+            self.progress.theme = theme
+            self.save_progress()
+
+    def save_progress(self) -> None:
+        """Save the progress file soon: writes (an fsync each) are coalesced, and kept off the key that
+        changed the progress."""
+        if self._save_timer is None:
+            self._save_timer = self.set_timer(SAVE_DELAY_S, self.save_progress_now)
+
+    def save_progress_now(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+            self._save_timer = None
+        notice = self.store.notice
+        self.store.save(self.progress)
+        if self.store.notice != notice:
+            self.notify(self.store.notice, severity="warning")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

@@ -1,0 +1,207 @@
+"""The lesson screen: one lesson at a time, a table of contents, keys to move between them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tltui.ui.lessons import Lesson
+from tltui.ui.widgets.contents import Contents
+from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from tltui.ui.app import TutorApp
+
+#: Two digits typed within this many seconds make one lesson number.
+DIGIT_WINDOW = 1.0
+#: From this many columns on, the table of contents is shown beside the lesson.
+WIDE = 110
+
+
+class LessonScreen(Screen):
+    """Reads lessons; remembers each lesson's view (scroll position, live widgets) while open."""
+
+    app: TutorApp
+
+    DEFAULT_CSS = """
+    LessonScreen {
+        Contents { display: none; }
+        &.-contents Contents { display: block; }
+    }
+    """
+
+    HELP_TITLE = "Lessons"
+    AUTO_FOCUS = ""
+    """Nothing has the focus on arrival: the screen's keys read the lesson; tab goes to its widgets."""
+    BINDINGS = [
+        Binding("n,right", "next", "Next", tooltip="next lesson"),
+        Binding("p,left", "previous", "Prev", tooltip="previous lesson"),
+        Binding("t", "toggle_contents", "Contents", tooltip="contents: enter opens a lesson, escape closes"),
+        Binding("escape", "back", "Back", show=False, tooltip="leave a live widget (the lesson has the keys), "
+                "or close the contents"),
+        Binding("down,j", "read('scroll_down')", "Down", show=False, tooltip="scroll a line"),
+        Binding("up,k", "read('scroll_up')", "Up", show=False, tooltip="scroll back a line"),
+        Binding("space,pagedown", "read('page_down')", "Page down", show=False, tooltip="scroll a page"),
+        Binding("b,pageup", "read('page_up')", "Page up", show=False, tooltip="scroll back a page"),
+        Binding("g,home", "read('scroll_home')", "Top", show=False, tooltip="top of the lesson"),
+        Binding("G,end", "read('scroll_end')", "Bottom", show=False, tooltip="bottom of the lesson"),
+    ]
+    HELP_KEYS = [("0..9", "jump to a lesson (type 1 2 quickly for 12; 0 is 10)"),
+                 ("tab shift+tab", "move between the live widgets of a lesson")]
+
+    def __init__(self, lessons: list[Lesson], start: Lesson) -> None:
+        super().__init__()
+        self.lessons = lessons
+        self.lesson = start
+        self.views: dict[str, LessonView] = {}
+        """Each lesson opened so far, by name: kept (scroll position, live widgets) for coming back."""
+        self.contents: Contents | None = None
+        """The table of contents, once it has been shown."""
+        self._digits = ""
+        self._digit_time = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with Horizontal(id="body"):
+            yield self._new_view(self.lesson)
+        yield Footer(compact=True)
+
+    def _new_view(self, lesson: Lesson) -> LessonView:
+        view = LessonView(lesson, self.app.progress.scroll.get(lesson.name, 0.0), id=self._view_id(lesson))
+        self.views[lesson.name] = view
+        return view
+
+    async def on_mount(self) -> None:
+        await self.show_lesson(self.lesson)
+        if self.app.size.width >= WIDE:
+            self.call_after_refresh(self.show_contents, focus=False)
+
+    async def on_resize(self, event: events.Resize) -> None:
+        if event.size.width >= WIDE:
+            await self.show_contents(focus=False)
+        else:
+            self.action_close_contents()
+
+    async def show_contents(self, focus: bool = True) -> None:
+        """Show the table of contents (built the first time it is needed)."""
+        if self.contents is None:
+            self.contents = Contents(self.lessons)
+            await self.query_one("#body").mount(self.contents, before=0)
+            self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
+        self.add_class("-contents")
+        if focus:
+            self.contents.focus()
+
+    @staticmethod
+    def _view_id(lesson: Lesson) -> str:
+        return f"lesson-{lesson.name}"
+
+    @property
+    def view(self) -> LessonView:
+        return self.views[self.lesson.name]
+
+    async def show_lesson(self, lesson: Lesson) -> None:
+        """Open ``lesson`` (its view is kept for when the learner comes back) and record the visit."""
+        self.remember_scroll()
+        self.set_focus(None)
+        old = self.views.get(self.lesson.name)
+        self.lesson = lesson
+        view = self.views.get(lesson.name)
+        if view is None:
+            await self.query_one("#body").mount(self._new_view(lesson))
+            view = self.view
+        if old is not None and old is not view:
+            old.display = False
+        view.display = True
+        self.sub_title = f"{lesson.number}/{len(self.lessons)}  {lesson.title}"
+        self.query_one(TopBar).title = f"tltui — {self.sub_title}"
+        progress = self.app.progress
+        progress.visit(lesson.name)
+        self.app.save_progress()
+        if self.contents is not None:
+            self.contents.show(lesson, progress.visited, progress.check_scores())
+
+    def action_read(self, how: str) -> None:
+        """Scroll the open lesson: ``scroll_down``, ``page_up``, ``scroll_end``... (LessonView's methods)."""
+        getattr(self.view, f"action_{how}")()
+
+    def on_screen_suspend(self) -> None:
+        self.remember_scroll()
+        self.app.save_progress()
+
+    def remember_scroll(self) -> None:
+        """Note how far down the open lesson is (saved with the next progress save)."""
+        view = self.views.get(self.lesson.name)
+        if view is not None and view.complete:
+            self.app.progress.scroll[self.lesson.name] = round(view.scroll_y, 1)
+
+    async def action_next(self) -> None:
+        if self.lesson.number < len(self.lessons):
+            await self.show_lesson(self.lessons[self.lesson.number])
+        else:
+            self.notify("This is the last lesson.", timeout=2)
+
+    async def action_previous(self) -> None:
+        if self.lesson.number > 1:
+            await self.show_lesson(self.lessons[self.lesson.number - 2])
+        else:
+            self.notify("This is the first lesson.", timeout=2)
+
+    async def on_key(self, event: events.Key) -> None:
+        """Digits jump to a lesson; two typed within DIGIT_WINDOW (by when they were typed, not when
+        they were handled) make one number."""
+        if event.character is None or not event.character.isdigit():
+            return
+        event.stop()
+        digit = event.character
+        combined = self._digits + digit
+        if self._digits and event.time - self._digit_time < DIGIT_WINDOW and int(combined) <= len(self.lessons):
+            number = int(combined)
+            self._digits = ""
+        else:
+            number = int(digit) or 10
+            self._digits = digit
+        self._digit_time = event.time
+        if 1 <= number <= len(self.lessons):
+            await self.show_lesson(self.lessons[number - 1])
+        else:
+            self.notify(f"There are {len(self.lessons)} lessons.", timeout=2)
+
+    async def action_toggle_contents(self) -> None:
+        if self.contents is not None and self.contents.has_focus:
+            self.action_close_contents()
+        else:
+            await self.show_contents()
+
+    def action_back(self) -> None:
+        """Give the keys back to the lesson from a live widget in it; else close the contents."""
+        focused = self.focused
+        if focused is not None and self.view in focused.ancestors:
+            self.set_focus(None)
+        else:
+            self.action_close_contents()
+
+    def action_close_contents(self) -> None:
+        """Hide the contents (on a wide screen only take the focus back to the lesson)."""
+        if self.contents is None:
+            return
+        if self.app.size.width < WIDE:
+            self.remove_class("-contents")
+        if self.contents.has_focus or not self.has_class("-contents"):
+            self.set_focus(None)
+
+    def on_lesson_check_scored(self, message) -> None:
+        """A check of understanding was answered: its score in the contents follows."""
+        if self.contents is not None:
+            self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
+
+    async def on_contents_chosen(self, message: Contents.Chosen) -> None:
+        await self.show_lesson(message.lesson)
+        self.action_close_contents()

@@ -1,0 +1,181 @@
+"""The worker's runs (from its run store): mark several to overlay their curves, open one for details."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from tltui.core.client import WorkerError
+from tltui.ui.link import WorkerLink
+from tltui.ui.run_model import RunModel
+from tltui.ui.widgets import theme
+from tltui.ui.widgets.run_chart import RunChart
+from tltui.ui.widgets.run_view import RunView
+from tltui.ui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from tltui.ui.app import TutorApp
+
+#: The theme colour of each status (the word itself says it too).
+STATUS_COLOUR = {"finished": "success", "running": "accent", "failed": "error", "cancelled": "warning",
+                 "interrupted": "secondary", "starting": "accent", "damaged": "error"}
+
+
+class RunsScreen(Screen):
+    """Runs table above; below, the marked runs overlaid (or, after enter, one run in detail)."""
+
+    app: TutorApp
+
+    DEFAULT_CSS = """
+    RunsScreen {
+        DataTable { height: 10; }
+        RunView { display: none; }
+        &.-detail RunView { display: block; }
+        &.-detail RunChart#overlay { display: none; }
+    }
+    """
+
+    HELP_TITLE = "Runs screen (R)"
+    BINDINGS = [
+        Binding("space", "mark", "Mark", tooltip="mark a run: marked runs share one chart"),
+        Binding("enter", "open", "Details", tooltip="open the run: its curves, results or failure"),
+        Binding("escape", "back", "Back", show=False, tooltip="from a run's details to the chart; else to the lessons"),
+        Binding("c", "cancel", "Cancel run", tooltip="cancel the run under the cursor"),
+        Binding("u", "refresh", "Update", tooltip="read the run list again"),
+        Binding("l", "toggle_metric", "Loss/acc", tooltip="loss or accuracy curves"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        table = DataTable(cursor_type="row", zebra_stripes=True)
+        table.add_columns("", "run", "status", "data", "epochs", "best", "strategy", "backbone · weights")
+        yield table
+        yield RunChart(id="overlay")
+        yield RunView()
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(TopBar).title = "tltui — runs"
+        self.app.link.watch(self)
+        self.action_refresh()
+
+    def on_unmount(self) -> None:
+        self.app.link.unwatch(self)
+
+    @work(exclusive=True, group="refresh")
+    async def action_refresh(self) -> None:
+        try:
+            await self.app.link.refresh_runs()
+        except WorkerError as error:
+            self.query_one("#overlay", RunChart).show([], f"worker unavailable: {error}")
+            return
+        for run_id in self.marked:
+            await self._load(run_id)
+
+    async def _load(self, run_id: str) -> None:
+        try:
+            await self.app.link.load(run_id)
+        except WorkerError as error:
+            self.notify(str(error), severity="error")
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        runs = sorted(self.app.link.runs.values(), key=lambda r: r.run_id, reverse=True)
+        keep = table.cursor_row
+        table.clear()
+        for run in runs:
+            best = run.best_val_acc
+            config = run.config
+            table.add_row(
+                "✓" if run.run_id in self.marked else " ",
+                run.run_id,
+                Text(run.status, style=theme.hex_style(self.app, STATUS_COLOUR.get(run.status, "foreground"))),
+                Text(config.data.rstrip("/").rsplit("/", 1)[-1] if config else "-"),
+                f"{run.epochs_done}/{config.epochs}" if config else "-",
+                f"{best:.1%}" if best is not None else "-",
+                Text(run.strategy),
+                Text(run.label),
+                key=run.run_id,
+            )
+        if runs:
+            table.move_cursor(row=min(keep, len(runs) - 1))
+        self._draw()
+
+    def _draw(self) -> None:
+        runs = self.app.link.runs
+        series = [(f"{run_id[-9:]} {runs[run_id].label}", runs[run_id]) for run_id in self.marked if run_id in runs]
+        self.query_one("#overlay", RunChart).show(series, "mark runs with space to compare them")
+
+    def _cursor_run(self) -> RunModel | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.app.link.runs.get(key)
+
+    async def action_mark(self) -> None:
+        run = self._cursor_run()
+        if run is None:
+            return
+        if run.run_id in self.marked:
+            self.marked.remove(run.run_id)
+        else:
+            self.marked.append(run.run_id)
+            await self._load(run.run_id)
+        self._fill()
+
+    async def action_open(self) -> None:
+        run = self._cursor_run()
+        if run is None:
+            return
+        await self._load(run.run_id)
+        self.add_class("-detail")
+        view = self.query_one(RunView)
+        view.show(run)
+
+    async def action_back(self) -> None:
+        """From a run's details to the overlay; from there back to the lessons."""
+        if self.has_class("-detail"):
+            self.remove_class("-detail")
+            self.query_one(DataTable).focus()
+        else:
+            await self.app.action_mode("lessons")
+
+    @work(group="cancel")
+    async def action_cancel(self) -> None:
+        run = self._cursor_run()
+        if run is None or not run.running:
+            self.notify("That run is not going.", timeout=2)
+            return
+        try:
+            await self.app.link.cancel(run.run_id)
+        except WorkerError as error:
+            self.notify(str(error), severity="error")
+
+    def action_toggle_metric(self) -> None:
+        self.query_one("#overlay", RunChart).toggle_metric()
+        self.query_one(RunView).action_toggle_metric()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.run_worker(self.action_open())
+
+    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
+        self._fill()
+
+    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
+        view = self.query_one(RunView)
+        if view.run is not None and view.run.run_id == message.run_id:
+            view.show(view.run)
+        if message.run_id in self.marked:
+            self._draw()

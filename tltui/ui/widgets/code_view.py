@@ -1,0 +1,287 @@
+"""A run config as plain PyTorch code, and the base of lesson widgets that edit a config and run it.
+
+``CodeView`` shows ``tltui.core.codegen``'s script for a RunConfig, highlighted, scrolled to the part that
+matters to its owner, and writes it to a file. ``ConfigWidget`` is a focusable lesson widget that holds
+one RunConfig, shows it (its own views, the code, the live curve of its run) and starts it for real
+through the worker; the LR cascade and the unfreezing timeline are ConfigWidgets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.highlight import highlight
+from textual.widgets import ContentSwitcher, Static
+
+from tltui.core.client import WorkerError
+from tltui.core.codegen import generate
+from tltui.core.formatting import ui_words
+from tltui.ui.link import WorkerLink
+from tltui.core.files import UnsafePath, write_atomic
+from tltui.core.paths import data_dir, private_data_dir
+from tltui.core.protocol import ConfigError, RunConfig
+from tltui.ui.run_model import RunModel
+from tltui.ui.widgets import backbones
+from tltui.ui.widgets.run_chart import RunChart
+
+if TYPE_CHECKING:
+    from tltui.ui.app import TutorApp
+
+
+class CodeView(VerticalScroll, can_focus=True):
+    """The PyTorch script of a RunConfig; ``write`` saves it as ``tltui_<stem>.py`` in the data dir."""
+
+    DEFAULT_CSS = """
+    CodeView {
+        height: 1fr;
+        scrollbar-size: 1 1;
+        & > Static { width: auto; }
+        &:focus { background-tint: $foreground 4%; }
+    }
+    """
+
+    def __init__(self, stem: str, anchor: str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.stem = stem
+        self.anchor = anchor
+        """Text of the line to scroll to whenever the code changes or is shown."""
+        self.code = ""
+        self.problem = ""
+        self._anchor_line = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static()
+
+    @property
+    def path(self) -> Path:
+        return data_dir() / f"tltui_{self.stem}.py"
+
+    def show(self, config: RunConfig, problem: str = "") -> None:
+        """The code of ``config``; with a ``problem`` (it cannot run), that instead."""
+        code = f"# This setting cannot run:\n# {problem}\n" if problem else generate(config)
+        if code == self.code:
+            return
+        self.code, self.problem = code, problem
+        self.query_one(Static).update(highlight(code, language="python"))
+        lines = code.splitlines()
+        self._anchor_line = next((i for i, text in enumerate(lines) if self.anchor and self.anchor in text), 0)
+        self.call_after_refresh(self.scroll_to_anchor)
+
+    def on_show(self) -> None:
+        self.call_after_refresh(self.scroll_to_anchor)
+
+    def scroll_to_anchor(self) -> None:
+        self.scroll_to(y=self._anchor_line, animate=False)
+
+    def write(self) -> str:
+        """Write the code shown to ``path`` (not for a setting that cannot run); one line that says
+        where, or why not, for the owner's status line."""
+        if self.problem:
+            return f"No code for a setting that cannot run: {self.problem}"
+        try:
+            private_data_dir()
+            write_atomic(self.path, self.code.encode())
+        except (UnsafePath, OSError) as error:
+            return f"Could not write the code: {error}"
+        return f"Wrote the code: python {self.path}"
+
+
+class ConfigWidget(Vertical, can_focus=True):
+    """A lesson widget around one RunConfig: subclasses compose their controls and ``views()``, set
+    ``config`` with ``set_config`` and draw it in ``show_config``."""
+
+    app: TutorApp
+
+    DEFAULT_CSS = """
+    ConfigWidget {
+        height: auto;
+        margin: 1 2;
+        padding: 0 1;
+        border: round $secondary;
+        border-title-color: $text-accent;
+        border-subtitle-color: $text-muted;
+        &:focus-within { border: round $accent; }
+        .-status { height: auto; color: $text-muted; }
+        .-status.-invalid { color: $text-error; }
+        .-backbone { height: 1; color: $text-muted; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("v", "next_view", "View", tooltip="the next view: chart, code, the run's curve"),
+        Binding("r", "run", "Run", tooltip="run the setting for real"),
+        Binding("c", "cancel", "Cancel run", tooltip="cancel the run"),
+        Binding("b", "backbone", "Backbone", tooltip="train the other backbone (resnet50 or tiny)"),
+        Binding("w", "write_code", "Save code", tooltip="save the code as tltui_<widget>.py in the data dir"),
+    ]
+
+    VIEWS: tuple[str, ...] = ("code", "run")
+    """The switcher's views, in the order ``v`` cycles them."""
+    STEM = "config"
+    """The code file's name: ``tltui_<STEM>.py``."""
+    ANCHOR = ""
+    """The code line the code view scrolls to."""
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.run_id = ""
+        self.picked = ""
+        """The backbone the learner chose with b; '' follows the worker's pretrained one."""
+        self.note = ""
+        """A refusal or an answer to a key, shown in the status line until the setting changes."""
+        self.refused = False
+
+    def views(self) -> ComposeResult:
+        """The code and the run's curve: put them in the subclass's ContentSwitcher."""
+        yield CodeView(self.STEM, self.ANCHOR, id="code")
+        yield RunChart(id="run")
+
+    def status_lines(self) -> ComposeResult:
+        """The backbone it trains and the status line: put them in the subclass's compose."""
+        yield Static(classes="-backbone")
+        yield Static(classes="-status")
+
+    def on_mount(self) -> None:
+        self.query_one(ContentSwitcher).current = self.VIEWS[0]
+        self.app.link.watch(self)
+        self.app.link.ensure_started()
+        self.set_config(msgspec.structs.replace(self.config, model=backbones.chosen(self.app.link, self.picked)))
+
+    def on_unmount(self) -> None:
+        self.app.link.unwatch(self)
+
+    # -- the config ----------------------------------------------------------------------------
+
+    def set_config(self, config: RunConfig) -> None:
+        self.config, self.note = config, ""
+        self.query_one(CodeView).show(config, self.problem())
+        self.show_config()
+        self.show_status()
+
+    def action_backbone(self) -> None:
+        """Train the other backbone (the run says so if its weights are not on the worker)."""
+        self.picked = backbones.other(self.config.model)
+        self.set_config(msgspec.structs.replace(self.config, model=self.picked))
+
+    def show_config(self) -> None:
+        """Draw ``self.config`` in the subclass's views."""
+
+    def problem(self) -> str:
+        """Why ``config`` cannot run, in one line, or ''."""
+        try:
+            self.config.check()
+        except ConfigError as error:
+            return str(error)
+        return ""
+
+    def summary(self) -> str:
+        """The status line of a config that can run, before it does."""
+        return f"r runs it for real ({self.config.epochs} epochs on {self.config.data})"
+
+    def show_status(self) -> None:
+        link = self.app.link
+        self.query_one(".-backbone", Static).update(Content.assemble(
+            ("trains ", "dim"), backbones.label(link, self.picked), ("  (b switches)", "dim")))
+        status = self.query_one(".-status", Static)
+        problem = ui_words(self.problem()) or self.note
+        status.set_class(bool(ui_words(self.problem())) or bool(self.note) and self.refused, "-invalid")
+        run = self.run
+        if problem:
+            text = Content(problem)
+        elif run is None:
+            text = Content(self.summary())
+        else:
+            text = Content(f"run {run.run_id}: {self._run_state(run)}")
+        status.update(text)
+
+    def say(self, note: str, refusal: bool = True) -> None:
+        """Show ``note`` in the status line, in the tutor's words (a refusal: as an error)."""
+        self.note, self.refused = ui_words(note), refusal
+        self.show_status()
+
+    @staticmethod
+    def _run_state(run: RunModel) -> str:
+        if run.running and not run.epochs:
+            return "starting (the worker loads torch and the data)…"
+        if run.running:
+            last = run.epochs[-1]
+            return f"epoch {last.epoch}/{run.config.epochs}, val acc {last.val_acc:.0%} · c cancels"
+        best = run.best
+        return run.status + (f", best val acc {best.val_acc:.0%}" if best else "") + " · r runs again"
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def show_view(self, view: str) -> None:
+        self.query_one(ContentSwitcher).current = view
+
+    def action_next_view(self) -> None:
+        current = self.query_one(ContentSwitcher).current
+        self.show_view(self.VIEWS[(self.VIEWS.index(current) + 1) % len(self.VIEWS)])
+
+    def action_write_code(self) -> None:
+        written = self.query_one(CodeView).write()
+        self.say(written, refusal=not written.startswith("Wrote"))
+
+    # -- the run -------------------------------------------------------------------------------
+
+    @property
+    def run(self) -> RunModel | None:
+        return self.app.link.runs.get(self.run_id) if self.run_id else None
+
+    @work(exclusive=True, group="config-run")
+    async def action_run(self) -> None:
+        if self.problem():
+            self.show_status()  # the line already says why; nothing starts
+            return
+        if self.run is not None and self.run.running:
+            self.say("The run is still going: c cancels it.")
+            return
+        link = self.app.link
+        try:
+            await link.ready()
+            config = msgspec.structs.replace(self.config, model=backbones.chosen(link, self.picked))
+            refusal = backbones.refusal(link, config.model)
+            if refusal:
+                self.say(refusal)
+                return
+            run = await link.start_run(config)
+        except WorkerError as error:
+            self.say(f"The worker refused the run: {error}")
+            return
+        self.run_id, self.note = run.run_id, ""
+        self.show_view("run")
+        self._show_run()
+
+    @work(group="config-cancel")
+    async def action_cancel(self) -> None:
+        run = self.run
+        if run is None or not run.running:
+            self.say("No run of this widget is going.")
+        else:
+            try:
+                await self.app.link.cancel(run.run_id)
+            except WorkerError as error:
+                self.say(str(error))
+
+    def _show_run(self) -> None:
+        run = self.run
+        self.query_one(RunChart).show([(run.label, run)] if run else [], "r runs the setting above")
+        self.show_status()
+
+    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
+        model = backbones.chosen(message.link, self.picked)
+        if model != self.config.model:  # the worker has said which weights it has
+            self.set_config(msgspec.structs.replace(self.config, model=model))
+        self._show_run()
+
+    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
+        if message.run_id == self.run_id:
+            self._show_run()

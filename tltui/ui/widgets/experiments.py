@@ -1,0 +1,156 @@
+"""Real experiments behind a lesson widget's questions: runs of the worker, started by a key, kept by name
+in the progress file, and drawn as measured, never as predicted.
+
+The quadrant quiz and the checks of understanding share this: ``ExperimentRunner`` is mixed into their
+widget class, and the recipes come from ``quiz_check.EXPERIMENTS``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from textual import work
+from textual.widgets import Static
+
+from tltui.core.client import WorkerError
+from tltui.core.formatting import ui_words
+from tltui.core.protocol import Failed
+from tltui.ui.run_model import RunModel
+from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
+from tltui.ui.widgets.run_chart import RunChart
+
+if TYPE_CHECKING:
+    from tltui.ui.app import TutorApp
+
+
+class ExperimentRunner:
+    """Mixin for a lesson widget that runs named experiments for real through the worker.
+
+    The widget holds ``checks`` (experiment name -> [[arm label, run id]] of its latest runs), keeps it
+    in the progress file in ``_save()``, redraws in ``_show()``, and watches ``app.link`` while mounted.
+    """
+
+    app: TutorApp
+    checks: dict[str, list[list[str]]]
+    refused: dict[str, str]
+    """Experiment name -> why the worker did not start it (shown where its curves would be)."""
+
+    def _save(self) -> None:  # pragma: no cover - every widget defines it
+        raise NotImplementedError
+
+    def _show(self) -> None:  # pragma: no cover - every widget defines it
+        raise NotImplementedError
+
+    @staticmethod
+    def known_checks(saved: dict) -> dict[str, list[list[str]]]:
+        """The saved runs of experiments that still exist."""
+        return {name: runs for name, runs in saved.items() if name in EXPERIMENTS}
+
+    def experiment_models(self, name: str) -> list[tuple[str, RunModel]]:
+        """(arm label, run) of experiment ``name``'s latest runs that the link knows."""
+        runs = self.app.link.runs
+        return [(label, runs[run_id]) for label, run_id in self.checks.get(name, []) if run_id in runs]
+
+    def run_experiment(self, name: str) -> None:
+        """Start ``name``'s runs unless they are going or finished (then they are only shown again)."""
+        models = self.experiment_models(name)
+        if not models or any(not run.running and run.status != "finished" for _, run in models):
+            self._start_experiment(name)
+
+    @work(exclusive=True, group="experiment")
+    async def _start_experiment(self, name: str) -> None:
+        link = self.app.link
+        self.checks.pop(name, None)
+        self.refused.pop(name, None)
+        self._show()
+        try:
+            await link.ready()
+        except WorkerError:
+            return  # the drawing says the worker stopped
+        backbone = check_backbone(link.capabilities)
+        if not backbone:
+            self._show()  # says why nothing is measured
+            return
+        started: list[list[str]] = []
+        try:
+            for label, config in check_runs(name, backbone):
+                run = await link.start_run(config)
+                started.append([label, run.run_id])
+        except WorkerError as error:
+            self.refused[name] = ui_words(f"The worker refused the runs: {error}")
+        self.checks[name] = started
+        self._save()
+        self._show()
+
+    @work(group="experiment-load")
+    async def _load_experiments(self) -> None:
+        """Bring back the runs of earlier sessions from the worker's run store."""
+        for name, runs in list(self.checks.items()):
+            for _, run_id in runs:
+                try:
+                    await self.app.link.load(run_id)
+                except WorkerError:  # gone from the run store, or no worker: run it again
+                    self.checks.pop(name, None)
+                    break
+        self._show()
+
+    def watches_run(self, name: str, run_id: str) -> bool:
+        return any(run_id == rid for _, rid in self.checks.get(name, []))
+
+    def draw_experiment(self, name: str, chart: RunChart, measured: Static) -> None:
+        """The chart and the lines of what was measured so far, or why nothing is."""
+        link = self.app.link
+        models = self.experiment_models(name)
+        if link.state == "gone":
+            chart.show([], "no worker")
+            measured.update(f"The worker stopped: {escape(link.error)}. W restarts it; then e twice runs it again.")
+        elif link.state != "ready":
+            chart.show([], "waiting for the worker")
+            measured.update("The worker is starting (it loads torch)…")
+        elif not check_backbone(link.capabilities):
+            chart.show([], "nothing measured")
+            measured.update("This worker has no pretrained weights (neither the tiny backbone's nor ImageNet's in "
+                            f"{escape(link.capabilities.weights_dir)}): nothing to measure, so no curve is drawn.")
+        elif not models:
+            refused = self.refused.get(name, "")
+            chart.show([], "nothing measured" if refused else "starting the runs")
+            measured.update(escape(refused) if refused else "Starting the runs…")
+        else:
+            chart.show(models)
+            config = models[0][1].config
+            started = models[0][1].started
+            weights = started.weights if started else config.weights
+            shuffled = ", labels shuffled" if config.shuffle_labels else ""
+            head = (f"[b]Measured[/] on {config.data}, {config.limit_per_class} per class{shuffled}, "
+                    f"seed {config.seed}: {config.model}, weights {escape(weights)}")
+            measured.update("\n".join([head, *(f"  {escape(label)}: {run_state(run)}" for label, run in models)]))
+
+
+def arms(name: str) -> str:
+    """The arms of experiment ``name``, for a line that offers to run it."""
+    return " vs ".join(label for label, _ in EXPERIMENTS[name][2])
+
+
+def verdict(right: bool, chosen: str, best: str, also: list[str]) -> str:
+    """One line: the learner's answer, right or not, and the key's."""
+    if not right:
+        return f"[red]✗[/] {escape(chosen)}: the answer is [b]{escape(best)}[/]" + (
+            f" (also right: {escape(', '.join(also))})" if also else "")
+    if chosen == best:
+        return f"[green]✓[/] {escape(chosen)}: right"
+    return f"[green]✓[/] {escape(chosen)}: right too (first choice: [b]{escape(best)}[/])"
+
+
+def run_state(run: RunModel) -> str:
+    """What is measured so far, never what is expected."""
+    if isinstance(run.end, Failed):
+        return f"failed: {escape(run.end.reason)}"
+    if run.lost:
+        return f"interrupted: {escape(run.lost)}"
+    if not run.epochs:
+        return "queued" if run.started is None else "starting"
+    best, last = run.best, run.epochs[-1]
+    text = (f"best val {best.val_acc:.0%} (epoch {best.epoch}), train {last.train_acc:.0%} and val "
+            f"{last.val_acc:.0%} at epoch {last.epoch}")
+    return text if run.end else f"epoch {last.epoch}/{run.config.epochs}: {text}"

@@ -1,0 +1,106 @@
+"""The augmentation gallery: one training image and its variants, made by the worker with the very
+transforms a run uses (``engine.augment.BatchTransform``), each transform switchable by a key; its
+ImageNet normalisation in numbers and as a picture; and a "6" flipped upside down, which no run does.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from tltui.core.protocol import AUGMENTS, Gallery, GalleryReply
+from tltui.ui.widgets.pictures import PicturePanel, PictureView
+
+SIDE = 16
+"""Side of every picture, in pixels (8 rows of text)."""
+IMAGE_SIZE = 64
+"""The network's input side the transforms produce: a ResNet-50 run's default on the CPU."""
+VARIANTS = 3
+NAMES = {"crop": "crop", "flip": "flip", "color": "colour"}
+
+
+class AugmentGallery(PicturePanel):
+    """``c`` ``f`` ``o`` switch crop, flip and colour jitter, ``r`` draws new variants, ``i`` ``I`` step
+    through the training images, ``d`` takes a folder of your own."""
+
+    DEFAULT_CSS = """
+    AugmentGallery {
+        Horizontal { height: auto; }
+        #stats { width: 20; height: 9; margin-right: 1; }
+        PictureView:last-child { margin-right: 0; }
+    }
+    """
+
+    HELP_TITLE = "Augmentation gallery (lesson 7)"
+    BINDINGS = [
+        Binding("c", "toggle('crop')", "Crop", tooltip="random crops on or off"),
+        Binding("f", "toggle('flip')", "Flip", tooltip="horizontal flips on or off"),
+        Binding("o", "toggle('color')", "Colour", tooltip="colour jitter on or off"),
+        Binding("r", "again", "New variants", tooltip="new random variants"),
+        Binding("i", "step(1)", "Next image", tooltip="next image"),
+        Binding("I", "step(-1)", "Previous image", tooltip="previous image"),
+        Binding("d", "data", "Your folder", tooltip="a folder of your own photos (enter loads it)"),
+    ]
+
+    def __init__(self, **options: str) -> None:
+        super().__init__(**options)
+        self.augment: tuple[str, ...] = AUGMENTS
+        self.seed = 0
+
+    def compose(self) -> ComposeResult:
+        yield from self.data_row()
+        yield Static(id="status")
+        with Horizontal():
+            yield PictureView(SIDE, id="original")
+            for i in range(VARIANTS):
+                yield PictureView(SIDE, id=f"variant-{i}")
+        with Horizontal():
+            yield PictureView(SIDE, id="normalised")
+            yield Static(id="stats")
+            yield PictureView(SIDE, id="digit")
+            yield PictureView(SIDE, id="digit-flipped")
+
+    def on_mount(self) -> None:
+        self.border_title = "Augmentation gallery: the training transforms, run by the worker"
+        self.border_subtitle = "c crop · f flip · o colour · r again · i/I image · d folder"
+        super().on_mount()
+
+    def transforms(self) -> str:
+        """The switches as shown: ``crop ✓ flip ✓ colour ✗``."""
+        return " ".join(f"{NAMES[a]} {'✓' if a in self.augment else '✗'}" for a in AUGMENTS)
+
+    async def load(self) -> None:
+        reply = await self.ask(Gallery, GalleryReply, data=self.data, index=self.index, augment=self.augment,
+                               image_size=IMAGE_SIZE, count=VARIANTS, seed=self.seed, display=SIDE)
+        self.index = reply.index
+        self.say(f"{reply.source} · {reply.label} · {self.transforms()}")
+        self.query_one("#original", PictureView).show_picture(reply.original)
+        for i, variant in enumerate(reply.variants):
+            self.query_one(f"#variant-{i}", PictureView).show_picture(variant)
+        self.query_one("#normalised", PictureView).show_picture(reply.normalised)
+        self.query_one("#digit", PictureView).show_picture(reply.digit)
+        self.query_one("#digit-flipped", PictureView).show_picture(reply.digit_flipped)
+        rows = ["[b]ImageNet Normalize[/]", "      R     G     B"]
+        for title, stats in (("before, 0..1:", reply.before), ("after, (x-mean)/std:", reply.after)):
+            rows.append(f"[dim]{title}[/]")
+            rows.append("μ " + "".join(f"{v:6.2f}" for v in stats.mean))
+            rows.append("σ " + "".join(f"{v:6.2f}" for v in stats.std))
+        rows.append(f"[dim]{reply.image_size} px in, {SIDE} shown[/]")
+        self.query_one("#stats", Static).update("\n".join(rows))
+
+    def action_toggle(self, name: str) -> None:
+        self.augment = tuple(a for a in AUGMENTS if (a in self.augment) != (a == name))
+        self.reload()
+
+    def action_again(self) -> None:
+        self.seed += 1
+        self.reload()
+
+    def action_step(self, step: int) -> None:
+        self.index += step
+        self.reload()
+
+    def describe(self) -> str:
+        return self.transforms()

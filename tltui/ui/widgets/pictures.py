@@ -1,0 +1,198 @@
+"""Pictures the worker computed, drawn with half blocks (rich-pixels: any terminal, over SSH too), and
+the base of the lesson widgets that show them.
+
+Nothing here computes a picture: the worker sends each one (``protocol.Picture``) with its caption.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+from PIL import Image
+from rich.console import Group
+from rich.markup import escape
+from rich.text import Text
+from rich_pixels import Pixels
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Static
+from textual.worker import Worker
+
+from tltui.core import protocol
+from tltui.core.client import WorkerError
+from tltui.ui.link import WorkerLink
+from tltui.core.protocol import Picture
+
+if TYPE_CHECKING:
+    from tltui.ui.app import TutorApp
+
+Reply = TypeVar("Reply")
+
+
+def to_image(picture: Picture, scale: int = 1) -> Image.Image:
+    """The picture as a PIL image, each pixel repeated ``scale`` times each way."""
+    image = Image.frombytes("RGB", (picture.width, picture.height), picture.rgb)
+    return image.resize((picture.width * scale, picture.height * scale), Image.NEAREST) if scale > 1 else image
+
+
+def tile(pictures: list[Picture], columns: int, scale: int = 1, gap: int = 1) -> Image.Image:
+    """Pictures of one size in a grid, ``gap`` black pixels apart."""
+    width, height = pictures[0].width * scale, pictures[0].height * scale
+    rows = math.ceil(len(pictures) / columns)
+    sheet = Image.new("RGB", (columns * (width + gap) - gap, rows * (height + gap) - gap))
+    for i, picture in enumerate(pictures):
+        sheet.paste(to_image(picture, scale), ((i % columns) * (width + gap), (i // columns) * (height + gap)))
+    return sheet
+
+
+class PictureView(Static):
+    """One picture in half blocks with a caption line under it; blank until it has one."""
+
+    DEFAULT_CSS = """
+    PictureView { margin-right: 1; }
+    """
+
+    def __init__(self, width: int, height: int | None = None, caption_lines: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.styles.width = width
+        self.styles.height = math.ceil((height or width) / 2) + caption_lines
+        self.wrap = caption_lines > 1
+        self.picture: Picture | None = None
+        self.caption = ""
+        self.image: Image.Image | None = None
+
+    def show(self, image: Image.Image | None, caption: str, picture: Picture | None = None) -> None:
+        """Draw ``image`` (None: blank) over ``caption``; ``picture`` is what it came from."""
+        self.picture, self.caption, self.image = picture, caption, image
+        text = Text(caption, no_wrap=not self.wrap, overflow="ellipsis", style="dim")
+        self.update(Group(Pixels.from_image(image), text) if image else text)
+
+    def show_picture(self, picture: Picture, side: int = 0) -> None:
+        """Draw ``picture`` with its caption; with ``side``, resized to fit ``side`` pixels square."""
+        image = to_image(picture)
+        if side and image.size != (side, side):
+            image = image.resize((side, side), Image.NEAREST if side > picture.width else Image.BOX)
+        self.show(image, picture.label, picture)
+
+
+class PicturePanel(Vertical, can_focus=True):
+    """Base of a lesson widget that shows what the worker computes.
+
+    Subclasses implement ``load`` (ask with ``ask``, then show the replies) and call ``reload`` when
+    their inputs change; ``say`` writes the status line (``#status``, which they compose). A failed
+    request leaves the last pictures with their own captions and says why in the status line.
+    Those that compose ``data_row()`` and bind a key to ``data`` take the learner's own folder (that
+    key, then enter; escape keeps the old one) into ``self.data``.
+    """
+
+    app: TutorApp
+
+    DEFAULT_CSS = """
+    PicturePanel {
+        height: auto;
+        margin: 1 1;
+        border: round $secondary;
+        border-title-color: $text-accent;
+        &:focus { border: round $accent; }
+        #status { height: 1; color: $text-muted; }
+        #status.-error { color: $text-error; height: auto; }
+        #data-row { height: 1; display: none; }
+        &.-typing #data-row { display: block; }
+        &.-typing #status { display: none; }
+        #data-row Static { width: auto; color: $text-accent; }
+        #data-row Input { width: 1fr; }
+    }
+    """
+
+    BINDINGS = [Binding("escape", "typed", "Back", show=False, tooltip="leave the folder field (where there is one), keeping the old folder")]
+
+    def __init__(self, **_options: str) -> None:
+        super().__init__()
+        self.loaded = False
+        self._loading: Worker | None = None
+        self.data = "builtin"
+        self.index = 0
+
+    def data_row(self) -> ComposeResult:
+        """The folder field, shown in place of the status line while the learner types."""
+        with Horizontal(id="data-row"):
+            yield Static("data (builtin or a folder): ")
+            yield Input(self.data, compact=True, id="data")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        return action != "typed" or self.has_class("-typing")
+
+    def action_data(self) -> None:
+        self.add_class("-typing")
+        self.query_one("#data", Input).focus()
+
+    def action_typed(self) -> None:
+        self.remove_class("-typing")
+        self.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.data = event.value.strip() or "builtin"
+        self.index = 0
+        self.action_typed()
+        self.reload()
+
+    def on_mount(self) -> None:
+        self.app.link.watch(self)
+        self.reload()
+
+    def on_unmount(self) -> None:
+        self.app.link.unwatch(self)
+
+    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
+        link = message.link
+        if link.state == "gone":
+            self.loaded = False  # asked again when a new worker is ready
+            self.say_gone()
+        elif link.state == "ready" and not self.loaded and not (self._loading and self._loading.is_running):
+            self.reload()
+
+    def say_gone(self) -> None:
+        self.say(f"The worker stopped: {self.app.link.error}. Press W to restart it.", error=True)
+
+    def say(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#status", Static)
+        status.update(escape(text))
+        status.set_class(error, "-error")
+
+    def reload(self) -> None:
+        """Ask the worker again (a request still on its way is dropped)."""
+        self._loading = self._reload()
+
+    @work(exclusive=True, group="pictures")
+    async def _reload(self) -> None:
+        link = self.app.link
+        if link.state == "gone":
+            self.say_gone()
+            return
+        waiting = "The worker is starting (it loads torch)" if link.state != "ready" else "The worker is computing"
+        self.say(" · ".join(filter(None, (f"{waiting}…", self.describe()))))
+        try:
+            await link.ready()
+            await self.load()
+        except WorkerError as error:
+            self.say(str(error), error=True)
+        except msgspec.ValidationError as error:  # a worker of another tltui version
+            self.say(f"unexpected reply from the worker: {error}", error=True)
+        else:
+            self.loaded = True
+
+    async def load(self) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """What is being asked for, shown while the worker computes it."""
+        return ""
+
+    async def ask(self, request: type[protocol.Request], reply: type[Reply], **fields: Any) -> Reply:
+        """Send ``request`` and return its result as ``reply``; WorkerError if refused."""
+        return protocol.convert(await self.app.link.request(request, **fields), reply)

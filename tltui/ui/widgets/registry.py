@@ -1,0 +1,142 @@
+"""The live widgets a lesson can embed with ```` ```tltui NAME ````, by name.
+
+A widget that is not built yet is shown as a box saying what it will do, labelled as such; a name
+that is not registered is shown as a warning box. Real widgets are imported only when shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+
+from rich.markup import escape
+from textual.widget import Widget
+from textual.widgets import Static
+
+from tltui.ui.lessons import WidgetPart
+
+
+@dataclass(frozen=True)
+class LiveWidget:
+    name: str
+    title: str
+    summary: str
+    factory: str = ""
+    """``"module:Class"`` of the widget; empty while it is not built yet."""
+
+
+REGISTRY: dict[str, LiveWidget] = {
+    w.name: w
+    for w in (
+        LiveWidget(
+            "race",
+            "Scratch vs pretrained race",
+            "Two real runs on the same data, split and seed, one from random weights and one from "
+            "pretrained weights, their validation curves drawn live on one chart.",
+            "tltui.ui.widgets.race:Race",
+        ),
+        LiveWidget(
+            "layer-features",
+            "What each group sees",
+            "conv1's 64 filters as pixel images, pretrained next to random, and the activation maps "
+            "of one image at stem, layer1..layer4, computed by the worker.",
+            "tltui.ui.widgets.features:LayerFeatures",
+        ),
+        LiveWidget(
+            "feature-walk",
+            "The feature-extraction walk",
+            "An image goes through the frozen network; its 2048-d feature vector is drawn as a bar "
+            "strip, then the new head's class scores.",
+            "tltui.ui.widgets.features:FeatureWalk",
+        ),
+        LiveWidget(
+            "quadrant-quiz",
+            "Quadrant quiz",
+            "Scenarios to place in the four quadrants (data size x domain similarity), then a "
+            "strategy to pick, with the reasoning after each answer and a real experiment to check it.",
+            "tltui.ui.widgets.quiz:QuadrantQuiz",
+        ),
+        LiveWidget(
+            "lr-cascade",
+            "Learning-rate cascade",
+            "Keys set the base LR (log scale) and the per-group factor; a bar chart shows each "
+            "group's LR, with the equivalent PyTorch optimizer code, ready to run for real.",
+            "tltui.ui.widgets.lr_cascade:LrCascade",
+        ),
+        LiveWidget(
+            "unfreeze-timeline",
+            "Gradual unfreezing timeline",
+            "Which group joins training at which epoch, set by keys and runnable as a real run.",
+            "tltui.ui.widgets.unfreeze_timeline:UnfreezeTimeline",
+        ),
+        LiveWidget(
+            "augment-gallery",
+            "Augmentation gallery",
+            "A sample image and a grid of augmented variants made by the very transforms training "
+            "uses, each switchable, with a label-breaking vertical flip.",
+            "tltui.ui.widgets.gallery:AugmentGallery",
+        ),
+        LiveWidget(
+            "freeze-board",
+            "Freeze board",
+            "The six groups as a board to freeze and unfreeze, with parameter counts, GFLOPs per "
+            "image and a predicted accuracy-vs-cost chart; a key runs the setting for real.",
+            "tltui.ui.widgets.freeze_board:FreezeBoard",
+        ),
+        LiveWidget(
+            "check",
+            "Check of understanding",
+            "The lesson's questions, answered by keys, with the reasoning after each answer; where a "
+            "real run shows the answer, predict first, then a key runs it.",
+            "tltui.ui.widgets.check:LessonCheck",
+        ),
+    )
+}
+
+
+class PlannedWidget(Static):
+    """Stands where a live widget will be, and says honestly that it is not built yet."""
+
+    DEFAULT_CSS = """
+    PlannedWidget {
+        border: round $secondary;
+        border-title-color: $secondary;
+        padding: 0 1;
+        margin: 1 2;
+        color: $text-muted;
+    }
+    """
+
+    def __init__(self, spec: LiveWidget) -> None:
+        super().__init__(f"{spec.summary}\n[i]Not built yet: this is what it will do.[/i]")
+        self.border_title = f"{spec.title} (coming)"
+        self.border_subtitle = f"tltui {spec.name}"
+
+
+class UnknownWidget(Static):
+    """A lesson names a widget tltui does not have."""
+
+    DEFAULT_CSS = """
+    UnknownWidget {
+        border: heavy $warning;
+        border-title-color: $warning;
+        padding: 0 1;
+        margin: 1 2;
+    }
+    """
+
+    def __init__(self, name: str) -> None:
+        known = ", ".join(REGISTRY)
+        super().__init__(f"This lesson embeds [b]{escape(name) or '(no name)'}[/b], which tltui does not know. Known widgets: {known}.")
+        self.border_title = "Unknown widget"
+
+
+def build_widget(part: WidgetPart) -> Widget:
+    """The widget for an embedded block: the real one, a planned box, or a warning box."""
+    spec = REGISTRY.get(part.name)
+    if spec is None:
+        return UnknownWidget(part.name)
+    if not spec.factory:
+        return PlannedWidget(spec)
+    module, _, cls = spec.factory.partition(":")
+    return getattr(import_module(module), cls)(**part.options)

@@ -1,0 +1,84 @@
+"""Training curves of one or several runs, drawn with plotext, redrawn at most 10 times a second."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from textual_plotext import PlotextPlot
+
+from tltui.ui.run_model import RunModel
+from tltui.ui.widgets import theme
+
+Metric = Literal["acc", "loss"]
+REDRAW_S = 0.1
+
+
+class RunChart(PlotextPlot):
+    """Validation curves (and, for a single run, the training curve with sub-epoch points)."""
+
+    DEFAULT_CSS = """
+    RunChart { height: 1fr; min-height: 8; }
+    """
+
+    def __init__(self, metric: Metric = "acc", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metric: Metric = metric
+        self.series: list[tuple[str, RunModel]] = []
+        self.empty_text = "no run yet"
+        self._dirty = True
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(REDRAW_S, self._redraw_if_dirty)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: setattr(self, "_dirty", True))
+
+    def show(self, series: list[tuple[str, RunModel]], empty_text: str | None = None) -> None:
+        """Draw these (label, run) pairs; call again whenever a run changes (redraws are batched)."""
+        self.series = series
+        if empty_text is not None:
+            self.empty_text = empty_text
+        self._dirty = True
+
+    @property
+    def drawn(self) -> bool:
+        """True once the latest ``show`` has been drawn."""
+        return not self._dirty
+
+    def toggle_metric(self) -> Metric:
+        self.metric = "loss" if self.metric == "acc" else "acc"
+        self._dirty = True
+        return self.metric
+
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.draw()
+            self.refresh()
+
+    def draw(self) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        name = "accuracy" if self.metric == "acc" else "loss"
+        plt.xlabel("epoch")
+        plotted = False
+        epochs = 1
+        for i, (label, run) in enumerate(self.series):
+            colour = theme.rgb(self.app, theme.SERIES[i % len(theme.SERIES)])
+            marker = theme.MARKERS[i % len(theme.MARKERS)]
+            curves = run.curves()
+            train = curves.train_acc if self.metric == "acc" else curves.train_loss
+            val = curves.val_acc if self.metric == "acc" else curves.val_loss
+            if run.config:
+                epochs = max(epochs, run.config.epochs)
+            if len(self.series) == 1 and train:
+                plt.plot(*zip(*train), label=f"train {name}", color=theme.rgb(self.app, "foreground-darken-2"),
+                         marker="dot")
+                plotted = True
+            if val:
+                prefix = "val " if len(self.series) == 1 else ""
+                plt.plot(*zip(*val), label=f"{prefix}{label}", color=colour, marker=marker)
+                plotted = True
+        plt.xlim(0, epochs)
+        if self.metric == "acc":
+            plt.ylim(0, 1)
+        plt.title(f"validation {name}" + ("" if plotted else f": {self.empty_text}"))

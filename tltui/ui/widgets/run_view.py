@@ -1,0 +1,156 @@
+"""One run, live: its curves, progress, each group's LR, and how it ended (results or the reason)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tltui.core.formatting import bar, duration, lrs
+from tltui.core.protocol import Failed, Finished
+from tltui.ui.run_model import RunModel
+from tltui.ui.widgets import theme
+from tltui.ui.widgets.run_chart import RunChart
+
+
+def results(finished: Finished, app: App) -> Group:
+    """Best accuracy, per-class accuracy as bars, and the confusion matrix as a grid shaded in the theme's
+    success (diagonal, also bold) and error colours by each cell's share of its row."""
+    classes = finished.classes
+    width = min(max((len(c) for c in classes), default=4), 12)
+    good, bad = theme.hex_style(app, "success"), theme.hex_style(app, "error")
+    head = Text.assemble(
+        ("best validation accuracy ", "bold"), (f"{finished.best_val_acc:.1%}", f"bold {good}"),
+        f" at epoch {finished.best_epoch}  ({duration(finished.elapsed)}, path {finished.path})",
+    )
+    per_class = Table.grid(padding=(0, 1))
+    for name in classes:
+        acc = finished.per_class_acc.get(name, 0.0)
+        per_class.add_row(name[:width], Text(bar(acc, 12), style=good if acc >= 0.5 else bad), f"{acc:4.0%}")
+    grid = Text()
+    grid.append(" " * (width + 1) + "".join(f"{j:>3}" for j in range(len(classes))) + "\n", "dim")
+    for i, (name, row) in enumerate(zip(classes, finished.confusion)):
+        total = max(sum(row), 1)
+        grid.append(f"{name[:width]:>{width}} ")
+        for j, count in enumerate(row):
+            shade = theme.hex_style(app, "success" if i == j else "error", 0.25 + 0.6 * count / total)
+            bold = "bold " if i == j else ""
+            grid.append(f"{count:>3}", style=f"{bold}on {shade}" if count else "dim")
+        grid.append("\n")
+    layout = Table.grid(padding=(0, 3))
+    layout.add_row(Text("per class", "bold"), Text("confusion: rows true, columns predicted", "bold"))
+    layout.add_row(per_class, grid)
+    return Group(head, Text(""), layout)
+
+
+class RunView(Vertical, can_focus=True):
+    """Shows a RunModel; call ``show`` when it changes. ``m`` flips between curves and results."""
+
+    DEFAULT_CSS = """
+    RunView {
+        height: 1fr;
+        & > #heading { height: 1; padding: 0 1; text-style: bold; }
+        & > #results { height: 1fr; padding: 0 1; display: none; overflow-y: auto; }
+        & > #progress, & > #lrs { height: 1; padding: 0 1; color: $text-muted; }
+        & > #ending { height: auto; padding: 0 1; margin: 0 1; display: none; }
+        & > #ending.-failed { border: round $error; display: block; }
+        & > #ending.-note { border: round $warning; display: block; }
+        &.-results > RunChart { display: none; }
+        &.-results > #results { display: block; }
+    }
+    """
+
+    HELP_TITLE = "A run (training and runs screens)"
+    BINDINGS = [
+        Binding("m", "toggle_results", "Results", tooltip="curves or results (per class, confusion) of a finished run"),
+        Binding("l", "toggle_metric", "Loss/acc", tooltip="loss or accuracy curves"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run: RunModel | None = None
+        self._shown_end = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="heading")
+        yield RunChart()
+        yield Static(id="results")
+        yield Static(id="progress")
+        yield Static(id="lrs")
+        yield Static(id="ending")
+
+    def show(self, run: RunModel | None, empty_text: str = "start a run") -> None:
+        if run is not self.run:  # nothing of the last run stays on screen
+            self._shown_end = None
+            self.remove_class("-results")
+            self.query_one("#results", Static).update("")
+            self.query_one("#ending", Static).set_classes("")
+        self.run = run
+        chart = self.query_one(RunChart)
+        heading = self.query_one("#heading", Static)
+        if run is None:
+            heading.update("")
+            chart.show([], empty_text)
+            self._line("#progress", "")
+            self._line("#lrs", "")
+            return
+        heading.update(Text(f"{run.run_id}  {run.label}  [{run.status}]"))
+        chart.show([(run.label, run)], "waiting for the first epoch")
+        self._progress(run)
+        last = run.epochs[-1] if run.epochs else None
+        self._line("#lrs", f"lr  {lrs(last.lrs)}" if last else "")
+        self._ending(run)
+
+    def _line(self, selector: str, text: str) -> None:
+        self.query_one(selector, Static).update(Text(text))
+
+    def _progress(self, run: RunModel) -> None:
+        epochs = run.config.epochs if run.config else 0
+        if run.progress:
+            p = run.progress
+            fraction = (p.epoch - 1 + p.step / max(p.steps, 1)) / max(epochs, 1)
+            text = (f"epoch {p.epoch}/{epochs} {bar(fraction)} {fraction:.0%} · {p.images_per_s:.0f} img/s "
+                    f"· ETA {duration(p.eta)}")
+        elif run.running and run.epochs:
+            e = run.epochs[-1]
+            text = (f"epoch {e.epoch}/{epochs} {bar(e.epoch / max(epochs, 1))} · {e.images_per_s:.0f} img/s "
+                    f"· ETA {duration(e.eta)}")
+        elif run.running:
+            text = "preparing data and model…" if run.started is None else "first batches…"
+        else:
+            best = run.best
+            text = f"{run.status}" + (f" · best val acc {best.val_acc:.1%} at epoch {best.epoch}" if best else "")
+        self._line("#progress", text)
+
+    def _ending(self, run: RunModel) -> None:
+        ending = self.query_one("#ending", Static)
+        ending.set_classes("")
+        if isinstance(run.end, Failed):
+            ending.add_class("-failed")
+            ending.border_title = "run failed"
+            ending.update(Text(run.end.reason + (f"\nWhat to change: {run.end.hint}" if run.end.hint else "")))
+        elif run.lost:
+            ending.add_class("-note")
+            ending.border_title = "worker lost"
+            ending.update(Text(f"The worker stopped during this run ({run.lost}). The curve shows what was "
+                               "measured until then. Press W to restart the worker."))
+        if isinstance(run.end, Finished) and run.end is not self._shown_end:
+            self._shown_end = run.end
+            self.query_one("#results", Static).update(results(run.end, self.app))
+            self.add_class("-results")
+
+    def action_toggle_results(self) -> None:
+        if self.run and isinstance(self.run.end, Finished):
+            self.toggle_class("-results")
+        elif self.run and self.run.running:
+            self.notify("Results (per class, confusion) come when the run finishes.", timeout=4)
+        else:
+            self.notify("No results: " + ("the run did not finish." if self.run else "no run yet."), timeout=4)
+
+    def action_toggle_metric(self) -> None:
+        self.remove_class("-results")
+        self.query_one(RunChart).toggle_metric()

@@ -1,0 +1,536 @@
+"""The worker daemon: one per user and data dir, on a private Unix socket; it owns the runs.
+
+Clients reach it through ``tltui worker --stdio`` (tltui/bridge.py), locally or through ``ssh host``.
+Runs are trained in threads, one at a time per device (a host with several GPUs trains one run on
+each). Every event goes to the run store first and then to the connections that follow the run, so a
+client that comes back replays what it missed, and a run outlives every connection. With no client
+and no run for ``IDLE_EXIT_S``, the daemon exits.
+
+Nothing one client or one run does stops the others: file reads run in threads, a client that does
+not read its replies is not read from (and is dropped once ``MAX_BUFFER`` bytes wait for it), a run
+that breaks (a full disk included) ends failed and the queue goes on. A queued run holds its checked
+config only: its data and model are loaded when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from tltui.core import files, protocol
+from tltui.core.protocol import (
+    MAX_LINE, PROTOCOL_VERSION, CancelRun, Cancelled, Error, EventMessage, Failed, GetCapabilities,
+    GetEvents, Hello, ListRuns, Reply, ResumeRun, RunConfig, RunEvent, StartRun,
+)
+from tltui.worker.store import Run, RunDamaged, RunNotFound, RunRecorder, RunStore
+
+MAX_BUFFER = 16 * 2**20
+"""Bytes that may wait for one client; a client that lets more pile up (it does not read) is dropped."""
+MAX_IN_FLIGHT = 8
+"""Requests of one client handled at once; more wait until one is answered."""
+START_WAIT_S = 180.0
+"""How long a daemon that finds another one starting waits for it to answer."""
+
+
+def log(text: str) -> None:
+    """A line for the daemon's log (its stderr); a log that cannot be written (a full disk) is skipped."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
+
+
+@dataclass
+class ActiveRun:
+    """A run that is queued or training in this worker: its checked config, no data or model yet."""
+
+    run: Run
+    recorder: RunRecorder
+    config: RunConfig
+    resume: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+    queue: str = ""
+    """The key of the queue (the GPU) it waits in."""
+
+
+class Connection:
+    """One client: writes protocol lines and remembers which runs it follows, and how far."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.following: dict[str, int] = {}
+        self._held: dict[str, list[RunEvent]] = {}
+        self.closed = False
+
+    def send(self, message: protocol.Message) -> None:
+        """Queue one line for the client; drop the client if too much is waiting for it already."""
+        if self.closed or self.writer.is_closing():
+            self.closed = True
+            return
+        self.writer.write(protocol.encode(message))
+        if self.writer.transport.get_write_buffer_size() > MAX_BUFFER:
+            log(f"dropped a client that left {MAX_BUFFER >> 20} MiB unread; it can reconnect and replay")
+            self.closed = True
+            self.writer.transport.abort()
+
+    def event(self, event: RunEvent) -> None:
+        """Send ``event`` if this connection follows its run and has not had it yet."""
+        held = self._held.get(event.run_id)
+        if held is not None:
+            held.append(event)
+        else:
+            self._send_event(event)
+
+    def _send_event(self, event: RunEvent) -> None:
+        sent = self.following.get(event.run_id)
+        if sent is not None and event.seq > sent:
+            self.following[event.run_id] = event.seq
+            self.send(EventMessage(event=event))
+
+    def hold(self, run_id: str, after_seq: int) -> None:
+        """Follow ``run_id`` from ``after_seq``, keeping its live events back while the store is read."""
+        self.following[run_id] = after_seq
+        self._held[run_id] = []
+
+    async def release(self, run_id: str, replayed: list[RunEvent]) -> None:
+        """Send the events read from the store (as fast as the client reads them), then the live ones held
+        meanwhile: each once, in order."""
+        try:
+            for n, event in enumerate(replayed, 1):
+                self._send_event(event)
+                if n % 1000 == 0 and not self.closed:
+                    await self.writer.drain()
+        finally:
+            for event in self._held.pop(run_id, []):
+                self._send_event(event)
+
+
+class Worker:
+    """Runs the queue and answers requests; the engine (torch) is imported when this is created."""
+
+    def __init__(self, store: RunStore | None = None) -> None:
+        from tltui.engine import device, train
+
+        self.engine = train
+        self.capabilities = device.capabilities()
+        self.store = store or RunStore()
+        self.active: dict[str, ActiveRun] = {}
+        self.connections: list[Connection] = []
+        gpus = [d for d in self.capabilities.devices if d.startswith("cuda")]
+        self.queues: dict[str, asyncio.Queue[str]] = {d: asyncio.Queue() for d in gpus} if len(gpus) > 1 else {"": asyncio.Queue()}
+        """One queue (and one trainer) per GPU when there are several, else one for the device."""
+        self.loop = asyncio.get_running_loop()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def handle(self, conn: Connection, line: bytes) -> None:
+        """Answer one request line; nothing a client sends can stop the worker."""
+        try:
+            request = protocol.decode_request(line)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as error:
+            why = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+            conn.send(Error(id=_request_id(line), message=f"bad request: {why}"))
+            return
+        try:
+            result = await self._dispatch(conn, request)
+        except _Refused as error:
+            conn.send(Error(id=request.id, message=str(error)))
+        except ConnectionError:
+            conn.closed = True  # the client went away while it was being answered
+        except Exception as error:  # a bug must not take the worker down with it
+            log(traceback.format_exc())
+            conn.send(Error(id=request.id, message=f"internal error: {type(error).__name__}: {error}"))
+        else:
+            conn.send(Reply(id=request.id, result=result))
+
+    async def _dispatch(self, conn: Connection, request: protocol.AnyRequest) -> object:
+        if isinstance(request, GetCapabilities):
+            return self.capabilities
+        if isinstance(request, ListRuns):
+            return await asyncio.to_thread(self.store.summaries)
+        if isinstance(request, StartRun):
+            return await self._start(conn, request.config)
+        if isinstance(request, ResumeRun):
+            return await self._resume(conn, request.run_id)
+        if isinstance(request, CancelRun):
+            return await self._cancel(request.run_id)
+        if isinstance(request, GetEvents):
+            return await self._events(conn, request)
+        if isinstance(request, protocol.PICTURE_REQUESTS):
+            return await self._picture(request)
+        raise _Refused(f"unsupported request {type(request).__name__}")
+
+    async def _picture(self, request: protocol.Request) -> object:
+        """A lesson widget's pictures, computed in a thread: runs and other requests go on meanwhile."""
+        from tltui.core.errors import BadInput
+        from tltui.engine import pictures
+
+        try:
+            return await asyncio.to_thread(pictures.answer, request)
+        except BadInput as error:
+            raise _Refused(str(error)) from None
+
+    async def _checked(self, check, *args) -> object:
+        """``check(*args)`` in a thread; its BadInput, and a file it cannot write, refused in one line."""
+        from tltui.core.errors import BadInput
+
+        try:
+            return await asyncio.to_thread(check, *args)
+        except BadInput as error:
+            raise _Refused(str(error)) from None
+        except OSError as error:
+            raise _Refused(files.full_disk(error)) from None
+
+    async def _start(self, conn: Connection, config: RunConfig) -> dict:
+        queue = self._pick_queue(config)
+        if queue and config.device == "auto":
+            config = msgspec.structs.replace(config, device=queue)
+        config = await self._checked(self.engine.check, config)
+        run, recorder = await self._checked(self._new_run, config)
+        return self._enqueue(conn, ActiveRun(run, recorder, config, queue=queue))
+
+    def _new_run(self, config: RunConfig) -> tuple[Run, RunRecorder]:
+        """A new run in the store, ready to record; nothing of it is left if that fails (a full disk)."""
+        run = self.store.create(config)
+        try:
+            return run, RunRecorder(run)
+        except OSError:
+            self.store.remove(run)
+            raise
+
+    def _pick_queue(self, config: protocol.RunConfig) -> str:
+        """The GPU a run waits for: the one it names, else the one with the fewest runs."""
+        if config.device in self.queues:
+            return config.device
+        if "" in self.queues:
+            return ""
+        load = {q: sum(a.queue == q for a in self.active.values()) for q in self.queues}
+        return min(load, key=lambda q: (load[q], q))
+
+    def _run(self, run_id: str) -> Run:
+        """The stored run ``run_id`` (or the only one it is a prefix of); refused in one line if none."""
+        try:
+            return self.store.get(run_id)
+        except RunNotFound as error:
+            raise _Refused(str(error)) from None
+
+    async def _resume(self, conn: Connection, run_id: str) -> dict:
+        run = self._run(run_id)
+        if run.id in self.active:
+            raise _Refused(f"run {run.id} is already running")
+        summary = await asyncio.to_thread(run.summary)
+        if summary.status == "damaged":
+            raise _Refused(f"{summary.reason}; start a new run instead")
+        if summary.status == "finished":
+            raise _Refused(f"run {run.id} has finished; start a new one instead")
+        config = await self._checked(self.engine.check, summary.config)
+        await self._checked(self.engine.check_resume, config, run.path)
+        await self._checked(self.store.claim, run)
+        recorder = await self._checked(RunRecorder, run)
+        if run.id in self.active:  # resumed by another request meanwhile
+            recorder.close()
+            raise _Refused(f"run {run.id} is already running")
+        queue = self._pick_queue(config)
+        return self._enqueue(conn, ActiveRun(run, recorder, config, resume=True, queue=queue))
+
+    def _enqueue(self, conn: Connection, active: ActiveRun) -> dict:
+        run_id = active.run.id
+        active.recorder.listeners.append(self._broadcast)
+        self.active[run_id] = active
+        conn.following[run_id] = active.recorder.seq
+        self.queues[active.queue].put_nowait(run_id)
+        waiting = sum(1 for a in self.active.values() if not a.started and a.queue == active.queue) - 1
+        return {"run_id": run_id, "run_dir": str(active.run.path), "queued_behind": waiting}
+
+    async def _cancel(self, run_id: str) -> dict:
+        """Stop a running run (its id, or a unique prefix of it) at the end of its batch."""
+        run = self._run(run_id)
+        active = self.active.get(run.id)
+        if active is None:
+            raise _Refused(f"run {run.id} is not running ({(await asyncio.to_thread(run.summary)).status})")
+        active.stop.set()
+        return {"run_id": run.id}
+
+    async def _events(self, conn: Connection, request: GetEvents) -> dict:
+        run = self._run(request.run_id)
+        conn.hold(run.id, request.after_seq)
+        replayed: list[RunEvent] = []
+        try:
+            replayed = await asyncio.to_thread(run.events, request.after_seq)
+        except RunDamaged as error:
+            conn.following.pop(run.id, None)
+            raise _Refused(str(error)) from None
+        finally:
+            await conn.release(run.id, replayed)
+        if not request.follow or run.id not in self.active:
+            conn.following.pop(run.id, None)
+        return {"run_id": run.id, "replayed": len(replayed), "following": run.id in conn.following}
+
+    # -- training ---------------------------------------------------------------------------
+
+    def _broadcast(self, event: RunEvent) -> None:
+        """Called in the training thread for every event: hand it to the event loop."""
+        self.loop.call_soon_threadsafe(self._deliver, event)
+
+    def _deliver(self, event: RunEvent) -> None:
+        if isinstance(event, protocol.TERMINAL_EVENTS):
+            self.active.pop(event.run_id, None)  # over as far as any client can tell
+        for conn in self.connections:
+            conn.event(event)
+            if isinstance(event, protocol.TERMINAL_EVENTS):
+                conn.following.pop(event.run_id, None)
+
+    async def train_forever(self, queue: asyncio.Queue[str]) -> None:
+        """Train the runs of one queue, one after the other; nothing a run does ends this loop."""
+        while True:
+            run_id = await queue.get()
+            active = self.active[run_id]
+            try:
+                if active.stop.is_set():
+                    self._end(active, Cancelled, epoch=0, run_dir=str(active.run.path))
+                else:
+                    active.started = True
+                    await asyncio.to_thread(self._train, active)
+            except Exception as error:  # a bug: it ends this run, never the queue
+                log(traceback.format_exc())
+                with contextlib.suppress(Exception):
+                    self._end(active, Failed, reason=f"internal error: {type(error).__name__}: {error}",
+                              hint="this is a bug in tltui; please report it")
+            finally:
+                active.recorder.close()
+                if self.active.get(run_id) is active:
+                    del self.active[run_id]
+                queue.task_done()
+
+    def _train(self, active: ActiveRun) -> None:
+        """Load the run's data and model (only now: a queued run holds neither), train, and end it."""
+        from tltui.core.errors import BadInput, RunFailure
+
+        try:
+            prepared = self.engine.prepare(active.config)
+            self.engine.train(prepared, active.run.path, active.recorder.emit, active.stop.is_set,
+                              resume=active.resume)
+        except RunFailure as failure:
+            self._end(active, Failed, reason=failure.reason, hint=failure.hint)
+        except BadInput as error:
+            self._end(active, Failed, reason=str(error), hint="fix the input and start a new run")
+        except OSError as error:
+            self._end(active, Failed, reason=files.full_disk(error), hint=_again(active.run))
+        except Exception as error:
+            log(traceback.format_exc())
+            self._end(active, Failed, reason=f"internal error: {type(error).__name__}: {error}",
+                      hint="this is a bug in tltui; please report it")
+
+    def _end(self, active: ActiveRun, cls: type[RunEvent], **fields) -> None:
+        """Record the run's end; if even that cannot be written, tell its clients all the same and give the
+        run up (no owner: the store lists it interrupted, and the next worker marks it failed)."""
+        try:
+            active.recorder.emit(cls, **fields)
+        except OSError as error:
+            log(f"run {active.run.id}: {files.full_disk(error)}")
+            active.recorder.announce(cls, **fields)
+            with contextlib.suppress(OSError):
+                (active.run.path / "owner").unlink()
+
+    def fail_orphans(self) -> list[str]:
+        """Runs whose worker died mid-way (no end event, owner gone) end as failed; their ids."""
+        orphans = []
+        for run in self.store.all():
+            if run.summary().status != "interrupted":
+                continue
+            try:
+                recorder = RunRecorder(run)
+                try:
+                    recorder.emit(Failed, reason="the worker stopped during this run (killed or crashed)",
+                                  hint=_again(run))
+                finally:
+                    recorder.close()
+            except (OSError, RunDamaged) as error:
+                log(f"run {run.id}: could not mark it failed ({error})")
+                continue
+            orphans.append(run.id)
+        return orphans
+
+    @property
+    def idle(self) -> bool:
+        return not self.connections and not self.active
+
+
+class _Refused(Exception):
+    """A request that cannot be done; the message goes back to the client as an error."""
+
+
+def _again(run: Run) -> str:
+    """What to do about a run that stopped: resume it if it has a checkpoint, else start it again."""
+    if (run.path / "resume.pt").is_file():
+        return f"resume it from its last checkpoint: tltui runs resume {run.id}"
+    return "it saved no checkpoint before it stopped: start it again"
+
+
+def _request_id(line: bytes) -> int | None:
+    """The id of a request that could not be decoded, so its error reaches the client as its reply."""
+    try:
+        value = msgspec.json.decode(line)
+    except RecursionError:  # nested too deeply to decode: the first id in it is the best guess
+        found = re.search(rb'"id"\s*:\s*(\d{1,18})\b', line)
+        return int(found.group(1)) if found else None
+    except msgspec.DecodeError:
+        return None
+    request_id = value.get("id") if isinstance(value, dict) else None
+    return request_id if isinstance(request_id, int) and not isinstance(request_id, bool) else None
+
+
+class LineReader:
+    """Splits a byte stream into lines; a line longer than ``limit`` is reported once, then skipped."""
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self.limit = limit
+        self._buffer = bytearray()
+        self._skipping = False
+
+    def feed(self, data: bytes) -> list[bytes | None]:
+        """Complete lines in ``data`` (None stands for a line that was too long)."""
+        lines: list[bytes | None] = []
+        self._buffer += data
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                if len(self._buffer) > self.limit:
+                    if not self._skipping:
+                        lines.append(None)
+                    self._skipping = True
+                    self._buffer.clear()
+                return lines
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            if self._skipping:
+                self._skipping = False
+            elif len(line) > self.limit:
+                lines.append(None)
+            elif line.strip():
+                lines.append(line)
+
+
+async def serve_connection(worker: Worker, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One client, until it closes its side: hello, then its requests, each in its own task (a slow
+    start_run does not hold up a cancel), at most ``MAX_IN_FLIGHT`` at once. While the client leaves its
+    replies unread, nothing more is read from it. Its runs go on after it leaves."""
+    conn = Connection(writer)
+    worker.connections.append(conn)
+    conn.send(Hello(protocol=PROTOCOL_VERSION, capabilities=worker.capabilities))
+    lines = LineReader()
+    handlers: set[asyncio.Task] = set()
+    slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    def done(task: asyncio.Task) -> None:
+        handlers.discard(task)
+        slots.release()
+
+    try:
+        while not conn.closed and (data := await reader.read(65536)):
+            for line in lines.feed(data):
+                if conn.closed:
+                    break
+                if line is None:
+                    conn.send(Error(id=None, message=f"line longer than {MAX_LINE} bytes ignored"))
+                    continue
+                await slots.acquire()
+                await writer.drain()  # the client has read what it was sent, or this waits
+                task = asyncio.create_task(worker.handle(conn, line))
+                handlers.add(task)
+                task.add_done_callback(done)
+        if handlers:
+            await asyncio.wait(handlers)
+    except ConnectionError:
+        pass
+    finally:
+        conn.closed = True
+        worker.connections.remove(conn)
+        writer.close()
+
+
+async def run_daemon(idle_exit_s: float) -> int:
+    """Serve on the private socket until idle for ``idle_exit_s``. If another daemon holds the lock, wait
+    until it answers (then exit 0: the bridge connects to it) or until it gives up the lock (then serve)."""
+    from tltui.core.paths import private_runs_dir
+    from tltui.worker.sockets import PID, SOCKET, private_dir
+
+    try:
+        directory = private_dir()
+        private_runs_dir()
+    except files.UnsafePath as error:
+        log(f"tltui worker: {error}")
+        return 2
+    path = directory / SOCKET
+    lock = await _lock_or_wait(directory, path)
+    if lock is None:
+        return 0
+    worker = Worker()
+    for run_id in worker.fail_orphans():
+        log(f"run {run_id}: its worker had died; marked failed")
+    path.unlink(missing_ok=True)
+    old_umask = os.umask(0o077)  # the socket is born private
+    try:
+        server = await asyncio.start_unix_server(lambda r, w: serve_connection(worker, r, w), path=str(path),
+                                                 limit=MAX_LINE + 1)
+    finally:
+        os.umask(old_umask)
+    with contextlib.suppress(OSError):
+        files.write_atomic(directory / PID, str(os.getpid()).encode())
+    trainers = [asyncio.create_task(worker.train_forever(q)) for q in worker.queues.values()]
+    idle_since = time.monotonic()
+    while True:
+        await asyncio.sleep(0.5)
+        if not worker.idle:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > idle_exit_s:
+            break
+    server.close()
+    path.unlink(missing_ok=True)
+    for trainer in trainers:
+        trainer.cancel()
+    lock.close()
+    return 0
+
+
+async def _lock_or_wait(directory: Path, path: Path):
+    """The daemon lock (an open file), or None once another daemon, which holds it, answers on ``path``."""
+    import fcntl
+
+    from tltui.worker.sockets import LOCK
+
+    lock = open(os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600), "r+b")
+    deadline = time.monotonic() + START_WAIT_S
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            pass
+        if _answers(path):
+            lock.close()
+            return None
+        if time.monotonic() > deadline:
+            raise SystemExit(f"tltui worker: another daemon holds {directory / LOCK} but has not answered "
+                             f"in {START_WAIT_S:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+def _answers(path: Path) -> bool:
+    """True if a daemon accepts connections on ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
