@@ -25,8 +25,8 @@ def test_wheel_contains_every_lesson(tmp_path):
         assert f"tltui/lessons/{lesson}" in names
         assert f"tltui/lessons/checks/{lesson}" in names  # each lesson's check of understanding
     assert "tltui/lessons/quiz/quadrants.md" in names
-    assert "tltui/app.tcss" in names
-    assert "tltui/cli.py" in names
+    assert "tltui/ui/app.tcss" in names
+    assert "tltui/cli/main.py" in names
     assert "tltui/engine/weights/tiny.pt" in names  # the tiny backbone's pretrained weights ship with tltui
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
