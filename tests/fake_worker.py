@@ -19,7 +19,9 @@ import msgspec
 
 import fake_pictures
 from tltui.core import protocol
-from tltui.core.protocol import Capabilities, Error, EventMessage, Hello, Reply, RunSummary
+from tltui.core.protocol import (
+    Cancelling, Capabilities, Error, EventMessage, Hello, Replayed, RunStarted, RunSummary,
+)
 
 DATA = Path(__file__).parent / "data"
 RECORDINGS = {name: [protocol.decode_event(line) for line in (DATA / f"{name}.jsonl").read_bytes().splitlines()]
@@ -52,7 +54,8 @@ def replay(run_id: str, recording: list[protocol.RunEvent]) -> None:
 pending: list[threading.Thread] = []
 
 
-def handle(request: protocol.AnyRequest) -> object:
+def handle(request: protocol.AnyRequest) -> msgspec.Struct | list:
+    """The reply the request declares, as the real worker gives it."""
     if isinstance(request, protocol.GetCapabilities):
         return CAPABILITIES
     if isinstance(request, protocol.StartRun):
@@ -60,7 +63,7 @@ def handle(request: protocol.AnyRequest) -> object:
         runs[run_id], configs[run_id] = [], request.config
         recording = RECORDINGS["scratch" if request.config.weights == "none" else "pretrained"]
         pending.append(threading.Thread(target=replay, args=(run_id, recording), daemon=True))
-        return {"run_id": run_id, "run_dir": f"/fake/{run_id}", "queued_behind": 0}
+        return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
     if isinstance(request, protocol.ListRuns):
         return [RunSummary(run_id=r, status="running", config=configs[r], created=0.0, last_seq=len(e))
                 for r, e in runs.items()]
@@ -68,9 +71,9 @@ def handle(request: protocol.AnyRequest) -> object:
         for event in runs.get(request.run_id, []):
             if event.seq > request.after_seq:
                 send(EventMessage(event=event))
-        return {"run_id": request.run_id, "replayed": 0, "following": False}
+        return Replayed(run_id=request.run_id, replayed=0, following=False)
     if isinstance(request, protocol.CancelRun):
-        return {"run_id": request.run_id}
+        return Cancelling(run_id=request.run_id)
     if isinstance(request, protocol.PICTURE_REQUESTS):
         return fake_pictures.answer(request)
     raise ValueError(f"the fake worker does not do {type(request).__name__}")
@@ -98,7 +101,7 @@ def main() -> None:
             send(Error(id=None, message=str(error)))
             continue
         try:
-            send(Reply(id=request.id, result=handle(request)))
+            send(protocol.reply(request.id, handle(request)))
         except ValueError as error:
             send(Error(id=request.id, message=str(error)))
         while pending:  # replays start after the reply, as a real worker's events follow it

@@ -24,9 +24,9 @@ def sent(monkeypatch) -> list[tuple[type, dict]]:
     requests: list[tuple[type, dict]] = []
     original = WorkerLink.request
 
-    async def spy(self, request_cls, **fields):
-        requests.append((request_cls, fields))
-        return await original(self, request_cls, **fields)
+    async def spy(self, request):
+        requests.append((type(request), {f: getattr(request, f) for f in request.__struct_fields__ if f != "id"}))
+        return await original(self, request)
 
     monkeypatch.setattr(WorkerLink, "request", spy)
     return requests

@@ -77,7 +77,7 @@ async def next_event(client: WorkerClient, timeout: float = 240) -> protocol.Run
 async def test_a_dropped_connection_loses_no_event_and_the_run_finishes(over_ssh):
     first = WorkerClient(remote.worker_command(over_ssh))
     await first.start()
-    run_id = (await first.request(protocol.StartRun, config=TINY))["run_id"]
+    run_id = (await first.request(protocol.StartRun(config=TINY))).run_id
     seen = []
     while not any(isinstance(e, protocol.Progress) for e in seen):
         seen.append(await next_event(first))
@@ -89,9 +89,9 @@ async def test_a_dropped_connection_loses_no_event_and_the_run_finishes(over_ssh
 
     second = WorkerClient(remote.worker_command(over_ssh))
     await second.start()
-    summaries = await second.request(protocol.ListRuns)
-    assert {s["run_id"]: s["status"] for s in summaries}[run_id] == "running"
-    await second.request(protocol.GetEvents, run_id=run_id, after_seq=seen[-1].seq, follow=True)
+    summaries = await second.request(protocol.ListRuns())
+    assert {s.run_id: s.status for s in summaries}[run_id] == "running"
+    await second.request(protocol.GetEvents(run_id=run_id, after_seq=seen[-1].seq, follow=True))
     while not isinstance(seen[-1], protocol.TERMINAL_EVENTS):
         seen.append(await next_event(second))
     await second.close(timeout=30)
@@ -132,8 +132,8 @@ async def test_garbage_through_the_bridge_never_stops_the_worker(over_ssh):
                  b'{"type":"start_run","id":2,"config":{"epochs":-1}}', b'{"id":3}', b"null", b"{}" * 1000):
         await client.send_bytes(line + b"\n")
     await client.send_bytes(b"x" * (MAX_LINE + 10) + b"\n")
-    caps = await asyncio.wait_for(client.request(protocol.GetCapabilities), 60)
-    assert caps["torch_version"] and not client.gone
+    caps = await asyncio.wait_for(client.request(protocol.GetCapabilities()), 60)
+    assert caps.torch_version and not client.gone
     await client.close(timeout=30)
 
 
@@ -176,7 +176,7 @@ def test_a_socket_or_directory_that_is_not_private_is_refused(data_dir):
 async def test_the_remote_side_is_checked_before_it_is_used(over_ssh, tmp_path):
     ssh = remote.worker_command(over_ssh)[:-3]
     with pytest.raises(WorkerGone, match=f"tltui is not installed on {over_ssh}"):
-        await WorkerClient([*ssh, "tltui-is-not-here", "worker", "--stdio"]).start()
+        await WorkerClient([*ssh, "tltui-is-not-here", "worker", "--stdio"], host=over_ssh).start()
     old = tmp_path / "old_worker.py"
     old.write_text(
         "import json, time\n"
@@ -264,12 +264,12 @@ async def test_a_full_disk_fails_the_run_in_one_line_and_the_worker_serves_on(tm
         client = WorkerClient()
         await client.start()
         try:
-            earlier = (await client.request(protocol.StartRun, config=DISK_RUN))["run_id"]
+            earlier = (await client.request(protocol.StartRun(config=DISK_RUN))).run_id
             assert isinstance((await run_to_end(client, earlier))[-1], protocol.Finished)
             kept = (data / "runs" / earlier / "events.jsonl").read_bytes()
 
             fill(disk / "filler", leave=1_000_000)  # room for events, not for a checkpoint
-            full = (await client.request(protocol.StartRun, config=DISK_RUN))["run_id"]
+            full = (await client.request(protocol.StartRun(config=DISK_RUN))).run_id
             failed = (await run_to_end(client, full))[-1]
             assert isinstance(failed, protocol.Failed)
             assert failed.reason.startswith(f"no space left on the tmpfs filesystem at {disk} (writing {data}/runs/")
@@ -277,12 +277,12 @@ async def test_a_full_disk_fails_the_run_in_one_line_and_the_worker_serves_on(tm
 
             fill(disk / "filler2", leave=0)  # not a byte left: a new run cannot even be created
             with pytest.raises(WorkerError, match=f"no space left on the tmpfs filesystem at {disk}"):
-                await client.request(protocol.StartRun, config=DISK_RUN)
-            assert (await client.request(protocol.GetCapabilities))["torch_version"]  # it serves on
+                await client.request(protocol.StartRun(config=DISK_RUN))
+            assert (await client.request(protocol.GetCapabilities())).torch_version  # it serves on
 
             (disk / "filler").unlink()
             (disk / "filler2").unlink()
-            later = (await client.request(protocol.StartRun, config=DISK_RUN))["run_id"]
+            later = (await client.request(protocol.StartRun(config=DISK_RUN))).run_id
             assert isinstance((await run_to_end(client, later))[-1], protocol.Finished)  # the queue trains again
 
             assert not [p for p in data.rglob("*") if p.name.endswith(".tmp")]
@@ -304,11 +304,11 @@ async def test_a_file_size_limit_fails_the_run_in_one_line_and_the_worker_serves
     await client.start()
     try:
         for _ in range(2):  # the queue goes on after the first one
-            run_id = (await client.request(protocol.StartRun, config=DISK_RUN))["run_id"]
+            run_id = (await client.request(protocol.StartRun(config=DISK_RUN))).run_id
             failed = (await run_to_end(client, run_id))[-1]
             assert isinstance(failed, protocol.Failed)
             assert failed.reason.startswith(f"cannot write {data_dir}/runs/{run_id}/resume.pt: the file is larger")
-        assert (await client.request(protocol.GetCapabilities))["torch_version"]
+        assert (await client.request(protocol.GetCapabilities())).torch_version
         assert not [p for p in data_dir.rglob("*") if p.name.endswith(".tmp")]
     finally:
         await client.close(timeout=30)
@@ -409,7 +409,7 @@ async def test_a_client_that_never_reads_stalls_no_one_and_deep_json_is_answered
         assert answer["id"] == 5 and answer["message"] == "bad request: nested too deeply"
         deep.close()
 
-        await client.request(protocol.ListRuns)
+        await client.request(protocol.ListRuns())
         before = rss_mib(pid)
         hog, _ = await asyncio.to_thread(raw_client, data_dir)
         requests = b'{"type":"list_runs","id":1}\n' * 20_000
@@ -424,14 +424,14 @@ async def test_a_client_that_never_reads_stalls_no_one_and_deep_json_is_answered
         await asyncio.sleep(2)
         for _ in range(5):
             started = time.monotonic()
-            runs = await asyncio.wait_for(client.request(protocol.ListRuns), 30)
+            runs = await asyncio.wait_for(client.request(protocol.ListRuns()), 30)
             assert len(runs) == 150 and time.monotonic() - started < 5
         grown = rss_mib(pid) - before
         assert grown < 100, f"the daemon grew by {grown:.0f} MiB for a client that does not read"
         hog.shutdown(socket.SHUT_RDWR)
         hog.close()
         await flooding
-        assert (await client.request(protocol.GetCapabilities))["torch_version"]
+        assert (await client.request(protocol.GetCapabilities())).torch_version
     finally:
         await client.close(timeout=30)
 
@@ -441,19 +441,19 @@ async def test_queued_runs_hold_no_model_or_data_until_they_start(data_dir):
     await client.start()
     pid = daemon_pid(data_dir)
     try:
-        busy = (await client.request(protocol.StartRun, config=msgspec.structs.replace(DISK_RUN, epochs=500)))["run_id"]
+        busy = (await client.request(protocol.StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))).run_id
         while not isinstance(await next_event(client), protocol.Epoch):
             pass
         before = rss_mib(pid)
         queued = []
         for n in range(6):  # ResNet-50 and its decoded images: about 120 MB each if held while queued
-            reply = await client.request(protocol.StartRun, config=RunConfig(weights="none", epochs=1))
-            assert reply["queued_behind"] == n  # waiting behind the busy run and n others
-            queued.append(reply["run_id"])
+            reply = await client.request(protocol.StartRun(config=RunConfig(weights="none", epochs=1)))
+            assert reply.queued_behind == n  # waiting behind the busy run and n others
+            queued.append(reply.run_id)
         grown = rss_mib(pid) - before
         assert grown < 60, f"6 queued ResNet-50 runs took {grown:.0f} MiB"
         for run_id in [busy, *queued]:
-            await client.request(protocol.CancelRun, run_id=run_id)
+            await client.request(protocol.CancelRun(run_id=run_id))
         ends = {}
         while len(ends) < 7:
             event = await next_event(client)

@@ -35,8 +35,8 @@ async def test_hello_carries_capabilities(worker):
     assert worker.hello.protocol == protocol.PROTOCOL_VERSION
     assert caps.torch_version[0].isdigit() and "cpu" in caps.devices
     assert caps.host and caps.weights_dir
-    again = await worker.request(protocol.GetCapabilities)
-    assert again["torch_version"] == caps.torch_version
+    again = await worker.request(protocol.GetCapabilities())
+    assert again.torch_version == caps.torch_version
 
 
 async def test_garbage_never_kills_the_worker(worker):
@@ -55,67 +55,67 @@ async def test_garbage_never_kills_the_worker(worker):
     ]
     for chunk in junk:
         await worker.send_bytes(chunk)
-    caps = await asyncio.wait_for(worker.request(protocol.GetCapabilities), 30)
-    assert caps["torch_version"]
+    caps = await asyncio.wait_for(worker.request(protocol.GetCapabilities()), 30)
+    assert caps.torch_version
     assert not worker.gone
 
 
 async def test_bad_input_is_one_line(worker, tmp_path):
     missing = tmp_path / "no-such-folder"
     with pytest.raises(WorkerError) as caught:
-        await worker.request(protocol.StartRun, config=RunConfig(data=str(missing), weights="none"))
+        await worker.request(protocol.StartRun(config=RunConfig(data=str(missing), weights="none")))
     assert str(missing) in str(caught.value) and "\n" not in str(caught.value)
 
 
 async def test_a_run_reports_every_event_in_order_and_replays(worker):
-    reply = await worker.request(protocol.StartRun, config=TINY)
-    events = await run_to_end(worker, reply["run_id"])
+    reply = await worker.request(protocol.StartRun(config=TINY))
+    events = await run_to_end(worker, reply.run_id)
     assert isinstance(events[0], protocol.Started) and isinstance(events[-1], protocol.Finished)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [type(e) for e in events].count(protocol.Epoch) == 1
-    run_dir = reply["run_dir"]
+    run_dir = reply.run_dir
     assert {"config.json", "events.jsonl", "best.pt", "last.pt"} <= set(os.listdir(run_dir))
-    result = await worker.request(protocol.GetEvents, run_id=reply["run_id"], after_seq=2)
-    replayed = [await worker.events.get() for _ in range(result["replayed"])]
+    result = await worker.request(protocol.GetEvents(run_id=reply.run_id, after_seq=2))
+    replayed = [await worker.events.get() for _ in range(result.replayed)]
     assert [e.seq for e in replayed] == [e.seq for e in events[2:]]
-    summaries = await worker.request(protocol.ListRuns)
-    assert {"run_id": reply["run_id"], "status": "finished"}.items() <= summaries[-1].items()
+    summaries = await worker.request(protocol.ListRuns())
+    assert (summaries[-1].run_id, summaries[-1].status) == (reply.run_id, "finished")
 
 
 async def test_cancel_keeps_the_checkpoint_and_resume_finishes_the_run(worker):
-    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, epochs=3, limit_per_class=6))
-    run_id = reply["run_id"]
+    reply = await worker.request(protocol.StartRun(config=msgspec_replace(TINY, epochs=3, limit_per_class=6)))
+    run_id = reply.run_id
     while not isinstance(event := await asyncio.wait_for(worker.events.get(), 240), protocol.Epoch):
         assert event is not None
-    ids = [s["run_id"] for s in await worker.request(protocol.ListRuns) if s["run_id"] != run_id]
+    ids = [s.run_id for s in await worker.request(protocol.ListRuns()) if s.run_id != run_id]
     prefix = next(run_id[:n] for n in range(1, len(run_id) + 1) if not any(i.startswith(run_id[:n]) for i in ids))
-    assert (await worker.request(protocol.CancelRun, run_id=prefix))["run_id"] == run_id  # a prefix is enough
+    assert (await worker.request(protocol.CancelRun(run_id=prefix))).run_id == run_id  # a prefix is enough
     events = await run_to_end(worker, run_id)
     cancelled = events[-1]
     assert isinstance(cancelled, protocol.Cancelled) and cancelled.epoch == 1
     assert not any(isinstance(e, protocol.Epoch) and e.epoch > 1 for e in events)
-    assert {"last.pt", "resume.pt"} <= set(os.listdir(reply["run_dir"]))
+    assert {"last.pt", "resume.pt"} <= set(os.listdir(reply.run_dir))
     with pytest.raises(WorkerError, match="not running"):
-        await worker.request(protocol.CancelRun, run_id=run_id)
+        await worker.request(protocol.CancelRun(run_id=run_id))
 
-    await worker.request(protocol.ResumeRun, run_id=run_id)
+    await worker.request(protocol.ResumeRun(run_id=run_id))
     resumed = await run_to_end(worker, run_id)
     assert isinstance(resumed[0], protocol.Started) and resumed[0].resumed_from == 1
     assert resumed[0].seq == cancelled.seq + 1
     assert [e.epoch for e in resumed if isinstance(e, protocol.Epoch)] == [2, 3]
     assert isinstance(resumed[-1], protocol.Finished)
     with pytest.raises(WorkerError, match="has finished"):
-        await worker.request(protocol.ResumeRun, run_id=run_id)
+        await worker.request(protocol.ResumeRun(run_id=run_id))
 
 
 async def test_a_failing_run_ends_failed_and_the_worker_serves_on(worker):
-    reply = await worker.request(protocol.StartRun, config=msgspec_replace(TINY, lr=1000, optimizer="sgd"))
-    events = await run_to_end(worker, reply["run_id"])
+    reply = await worker.request(protocol.StartRun(config=msgspec_replace(TINY, lr=1000, optimizer="sgd")))
+    events = await run_to_end(worker, reply.run_id)
     failed = events[-1]
     assert isinstance(failed, protocol.Failed)
     assert "NaN" in failed.reason or "inf" in failed.reason
     assert "--lr" in failed.hint
-    assert (await worker.request(protocol.GetCapabilities))["torch_version"]
+    assert (await worker.request(protocol.GetCapabilities())).torch_version
 
 
 def msgspec_replace(config: RunConfig, **fields) -> RunConfig:

@@ -163,7 +163,7 @@ class Reporter:
             self.out.flush()
 
 
-async def follow_run(request: type[protocol.Request], fields: dict[str, Any], report: Reporter,
+async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.GetEvents, report: Reporter,
                      host: str | None = None) -> int:
     """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
     it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
@@ -185,8 +185,7 @@ async def follow_run(request: type[protocol.Request], fields: dict[str, Any], re
         hello = await client.start()
         if host and not any(d.startswith("cuda") for d in hello.capabilities.devices):
             print(f"note: {host} has no GPU; the run trains on its CPU", file=sys.stderr)
-        reply = await client.request(request, **fields)
-        run_id = reply["run_id"]
+        run_id = (await client.request(request)).run_id
         while True:
             event = await _next(client, detached)
             if event is None:
@@ -233,7 +232,7 @@ def _client(host: str | None):
     from tltui.worker.sockets import private_dir
 
     if host:
-        return WorkerClient(remote.worker_command(host))
+        return remote.client(host)
     private_runs_dir()
     private_dir()
     return WorkerClient()
@@ -254,7 +253,7 @@ def train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     for caveat in config.caveats():
         print(f"tltui: warning: {caveat}", file=sys.stderr)
-    return asyncio.run(follow_run(protocol.StartRun, {"config": config}, Reporter(args.json), args.remote))
+    return asyncio.run(follow_run(protocol.StartRun(config=config), Reporter(args.json), args.remote))
 
 
 def runs(args: argparse.Namespace) -> int:
@@ -285,11 +284,9 @@ def _run_action(action: str, run_id: str, args: argparse.Namespace) -> int:
     """resume / follow / cancel one run through the worker."""
     if action == "cancel":
         return asyncio.run(_cancel(run_id, args.remote))
-    request, fields = {
-        "resume": (protocol.ResumeRun, {"run_id": run_id}),
-        "follow": (protocol.GetEvents, {"run_id": run_id, "after_seq": 0, "follow": True}),
-    }[action]
-    return asyncio.run(follow_run(request, fields, Reporter(args.json), args.remote))
+    request = protocol.ResumeRun(run_id=run_id) if action == "resume" else \
+        protocol.GetEvents(run_id=run_id, after_seq=0, follow=True)
+    return asyncio.run(follow_run(request, Reporter(args.json), args.remote))
 
 
 async def _cancel(run_id: str, host: str | None) -> int:
@@ -298,7 +295,7 @@ async def _cancel(run_id: str, host: str | None) -> int:
     client = _client(host)
     try:
         await client.start()
-        run_id = (await client.request(protocol.CancelRun, run_id=run_id))["run_id"]
+        run_id = (await client.request(protocol.CancelRun(run_id=run_id))).run_id
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:
@@ -309,22 +306,22 @@ async def _cancel(run_id: str, host: str | None) -> int:
 
 async def _remote_read(args: argparse.Namespace) -> int:
     """``tltui runs [show ID] --remote HOST``: the host's run store, through its worker."""
-    from tltui.core.client import WorkerClient, WorkerError
+    from tltui.core.client import WorkerError
 
-    client = WorkerClient(remote.worker_command(args.remote))
+    client = remote.client(args.remote)
     try:
         await client.start()
-        summaries = [protocol.convert(s, protocol.RunSummary) for s in await client.request(protocol.ListRuns)]
+        summaries = await client.request(protocol.ListRuns())
         if args.action == "list":
             _list(summaries, args.json, f"no runs yet on {args.remote}")
             return 0
-        reply = await client.request(protocol.GetEvents, run_id=args.run_id, after_seq=0)
-        events = [client.events.get_nowait() for _ in range(reply["replayed"])]
+        replayed = await client.request(protocol.GetEvents(run_id=args.run_id, after_seq=0))
+        events = [client.events.get_nowait() for _ in range(replayed.replayed)]
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:
         await client.close(timeout=10)
-    (summary,) = [s for s in summaries if s.run_id == reply["run_id"]]
+    (summary,) = [s for s in summaries if s.run_id == replayed.run_id]
     show(summary, events, args.json)
     return 0
 

@@ -14,12 +14,14 @@ import os
 import shlex
 import subprocess
 import sys
-from typing import Any
+from typing import TypeVar
 
 import msgspec
 
 from tltui.core import protocol
-from tltui.core.protocol import MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, RunEvent
+from tltui.core.protocol import MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, Request, RunEvent
+
+R = TypeVar("R")
 
 
 HELLO_TIMEOUT_S = float(os.environ.get("TLTUI_HELLO_TIMEOUT_S", "200"))
@@ -43,14 +45,16 @@ class WorkerGone(WorkerError):
 class WorkerClient:
     """A worker child process. ``events`` receives every run event; None after the worker is gone."""
 
-    def __init__(self, command: list[str] | None = None) -> None:
+    def __init__(self, command: list[str] | None = None, host: str | None = None) -> None:
         self.command = command or local_worker_command()
+        self.host = host
+        """The machine the command reaches (``--remote``), for the messages; None for this one."""
         self.events: asyncio.Queue[RunEvent | None] = asyncio.Queue()
         self.hello: Hello | None = None
         self.process: subprocess.Popen | None = None
         self.gone = ""
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future] = {}
+        self._pending: dict[int, tuple[Request, asyncio.Future]] = {}
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)
         self._writer: asyncio.StreamWriter | None = None
         self._transports: list[asyncio.BaseTransport] = []
@@ -96,18 +100,19 @@ class WorkerClient:
         self._transports.append(transport)
         return reader
 
-    async def request(self, request_cls: type[protocol.Request], **fields: Any) -> Any:
-        """Send a request and wait for its reply's result; WorkerError if refused."""
+    async def request(self, request: Request[R]) -> R:
+        """Send ``request`` (numbered here) and wait for its reply, of the type the request declares;
+        WorkerError if the worker refuses it or answers with something else."""
         if self.gone or self._writer is None:
             raise WorkerGone(self.gone or "the worker is not running")
-        request_id = next(self._ids)
+        request = msgspec.structs.replace(request, id=next(self._ids))
         future = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        self._pending[request.id] = (request, future)
         try:
-            self._writer.write(protocol.encode(request_cls(id=request_id, **fields)))
+            self._writer.write(protocol.encode(request))
             await self._writer.drain()
         except (ConnectionError, RuntimeError):
-            self._pending.pop(request_id, None)
+            self._pending.pop(request.id, None)
             raise WorkerGone(self.gone or "the worker closed its input") from None
         return await future
 
@@ -133,12 +138,11 @@ class WorkerClient:
         """Why the worker process ended, in one line, with what to do where it is clear."""
         tail = " | ".join(self._stderr)
         said = f": {tail}" if tail else ""
-        over_ssh = os.path.basename(self.command[0]) == "ssh" or "ssh" in self.command[0]
         if self.hello is None and (returncode == 127 or "not found" in tail):
-            where = f"on {self.command[-4]}" if over_ssh and len(self.command) > 4 else "here"
+            where = f"on {self.host}" if self.host else "here"
             return (f"tltui is not installed {where} (or not on the PATH of a non-interactive shell): "
                     f"pip install tltui there{said}")
-        if self.hello is None and over_ssh and returncode == 255:
+        if self.hello is None and self.host and returncode == 255:
             return f"ssh could not connect{said}"
         return f"the worker exited (code {returncode}){said}"
 
@@ -164,19 +168,23 @@ class WorkerClient:
         elif isinstance(message, EventMessage):
             self.events.put_nowait(message.event)
         elif isinstance(message, (Reply, Error)) and message.id in self._pending:
-            future = self._pending.pop(message.id)
-            if not future.done():
-                if isinstance(message, Reply):
-                    future.set_result(message.result)
-                else:
-                    future.set_exception(WorkerError(message.message))
+            request, future = self._pending.pop(message.id)
+            if future.done():
+                return
+            if isinstance(message, Error):
+                future.set_exception(WorkerError(message.message))
+                return
+            try:
+                future.set_result(protocol.decode_reply(request, message))
+            except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                future.set_exception(WorkerError(f"unexpected reply from the worker to {type(request).__name__}: {error}"))
 
     def _fail(self, reason: str) -> None:
         if self.gone:
             return
         self.gone = reason
         error = WorkerGone(reason)
-        for future in self._pending.values():
+        for _, future in self._pending.values():
             if not future.done():
                 future.set_exception(error)
         self._pending.clear()

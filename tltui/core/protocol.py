@@ -11,13 +11,15 @@ the lines of a run's ``events.jsonl`` and of ``tltui train --json``.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, get_args
 
 import msgspec
 
 from tltui.core.groups import GROUPS, depth_from_top
 
-PROTOCOL_VERSION = 1
+R = TypeVar("R")
+
+PROTOCOL_VERSION = 2
 #: Longest line either side accepts, in bytes; longer ones get an error reply.
 MAX_LINE = 4 * 1024 * 1024
 #: Longest run event: a longer one (a confusion matrix of thousands of classes) is summarised by ``fit``.
@@ -266,45 +268,55 @@ TERMINAL_EVENTS = (Finished, Failed, Cancelled)
 
 
 # ----------------------------------------------------------------------------------------------
-# Requests (client to worker)
+# Replies: what each request is answered with (the pictures' are computed by engine/pictures.py)
 
 
-class Request(msgspec.Struct, kw_only=True, tag_field="type"):
-    id: int
+class Capabilities(msgspec.Struct, kw_only=True):
+    host: str
+    tltui_version: str
+    torch_version: str
+    devices: list[str]
+    gpu_name: str = ""
+    gpu_memory_gb: float = 0.0
+    cached_weights: list[str] = []
+    weights_dir: str = ""
+    models: dict[str, list[str]] = {}
+    """Per model, the named ``--weights`` that work on this worker now without a download, e.g.
+    ``{"resnet50": ["none"], "tiny": ["pretrained", "none"]}`` offline with no ImageNet weights cached."""
 
 
-class GetCapabilities(Request, tag="capabilities"):
-    pass
+class RunSummary(msgspec.Struct, kw_only=True):
+    run_id: str
+    status: Literal["running", "finished", "failed", "cancelled", "interrupted", "damaged"]
+    config: RunConfig | None
+    """None when the run is damaged (its config unreadable); ``reason`` then says what is wrong."""
+    created: float
+    last_seq: int
+    epochs_done: int = 0
+    best_val_acc: float | None = None
+    reason: str = ""
 
 
-class StartRun(Request, tag="start_run"):
-    config: RunConfig
+class RunStarted(msgspec.Struct, kw_only=True):
+    """A run was queued (started or resumed)."""
+
+    run_id: str
+    run_dir: str
+    queued_behind: int = 0
 
 
-class ResumeRun(Request, tag="resume_run"):
-    """Continue a stopped run from its last checkpoint, with its own config."""
+class Cancelling(msgspec.Struct, kw_only=True):
+    """The run stops at the end of its batch."""
 
     run_id: str
 
 
-class CancelRun(Request, tag="cancel_run"):
-    run_id: str
-
-
-class ListRuns(Request, tag="list_runs"):
-    pass
-
-
-class GetEvents(Request, tag="events"):
-    """Every event of ``run_id`` after ``after_seq``; with ``follow``, then each new one as it happens."""
+class Replayed(msgspec.Struct, kw_only=True):
+    """The events asked for were sent; ``following``: new ones follow as they happen."""
 
     run_id: str
-    after_seq: int = 0
-    follow: bool = False
-
-
-# ----------------------------------------------------------------------------------------------
-# Pictures for the lessons' widgets: requests, and the results of their replies (engine/inspect.py)
+    replayed: int
+    following: bool
 
 
 class Picture(msgspec.Struct, kw_only=True):
@@ -314,51 +326,6 @@ class Picture(msgspec.Struct, kw_only=True):
     height: int
     rgb: bytes
     label: str = ""
-
-
-class Gallery(Request, tag="gallery"):
-    """``count`` variants of one training image made by the training transforms; ``data`` is ``builtin``,
-    ``builtin-shifted`` or a folder; ``index`` counts modulo the training images; pictures ``display`` px."""
-
-    data: str = "builtin"
-    index: int = 0
-    augment: tuple[str, ...] = AUGMENTS
-    image_size: int = 64
-    count: int = 3
-    seed: int = 0
-    display: int = 16
-
-
-class Filters(Request, tag="filters"):
-    """conv1's filters of a backbone with the given weights (``none``: random, seed 0)."""
-
-    model: str = "resnet50"
-    weights: str = "pretrained"
-
-
-class Activations(Request, tag="activations"):
-    """The ``channels`` most active maps of each backbone group for image ``index`` of ``data``: the
-    built-in validation images, or the training split of ``builtin-shifted`` or a folder."""
-
-    model: str = "resnet50"
-    weights: str = "pretrained"
-    data: str = "builtin"
-    index: int = 0
-    channels: int = 2
-    display: int = 10
-
-
-class FeatureWalk(Request, tag="feature_walk"):
-    """Built-in validation image ``index`` through the frozen backbone: its pooled features, and the class
-    scores of a linear head the worker fits on the built-in training images' features."""
-
-    model: str = "resnet50"
-    weights: str = "pretrained"
-    index: int = 0
-    display: int = 24
-
-
-PICTURE_REQUESTS = (Gallery, Filters, Activations, FeatureWalk)
 
 
 class ChannelStats(msgspec.Struct, kw_only=True):
@@ -430,6 +397,98 @@ class WalkReply(ImageReply, kw_only=True):
     val_acc: float
 
 
+# ----------------------------------------------------------------------------------------------
+# Requests (client to worker)
+
+
+class Request(msgspec.Struct, Generic[R], kw_only=True, tag_field="type"):
+    """A request; ``Request[R]`` is answered with an ``R`` (``reply``). The client numbers it (``id``)."""
+
+    id: int = 0
+    reply: ClassVar[Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_args(base):
+                cls.reply = get_args(base)[0]
+
+
+class GetCapabilities(Request[Capabilities], tag="capabilities"):
+    pass
+
+
+class StartRun(Request[RunStarted], tag="start_run"):
+    config: RunConfig
+
+
+class ResumeRun(Request[RunStarted], tag="resume_run"):
+    """Continue a stopped run from its last checkpoint, with its own config."""
+
+    run_id: str
+
+
+class CancelRun(Request[Cancelling], tag="cancel_run"):
+    run_id: str
+
+
+class ListRuns(Request[list[RunSummary]], tag="list_runs"):
+    pass
+
+
+class GetEvents(Request[Replayed], tag="events"):
+    """Every event of ``run_id`` after ``after_seq``; with ``follow``, then each new one as it happens."""
+
+    run_id: str
+    after_seq: int = 0
+    follow: bool = False
+
+
+class Gallery(Request[GalleryReply], tag="gallery"):
+    """``count`` variants of one training image made by the training transforms; ``data`` is ``builtin``,
+    ``builtin-shifted`` or a folder; ``index`` counts modulo the training images; pictures ``display`` px."""
+
+    data: str = "builtin"
+    index: int = 0
+    augment: tuple[str, ...] = AUGMENTS
+    image_size: int = 64
+    count: int = 3
+    seed: int = 0
+    display: int = 16
+
+
+class Filters(Request[FiltersReply], tag="filters"):
+    """conv1's filters of a backbone with the given weights (``none``: random, seed 0)."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+
+
+class Activations(Request[ActivationsReply], tag="activations"):
+    """The ``channels`` most active maps of each backbone group for image ``index`` of ``data``: the
+    built-in validation images, or the training split of ``builtin-shifted`` or a folder."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+    data: str = "builtin"
+    index: int = 0
+    channels: int = 2
+    display: int = 10
+
+
+class FeatureWalk(Request[WalkReply], tag="feature_walk"):
+    """Built-in validation image ``index`` through the frozen backbone: its pooled features, and the class
+    scores of a linear head the worker fits on the built-in training images' features."""
+
+    model: str = "resnet50"
+    weights: str = "pretrained"
+    index: int = 0
+    display: int = 24
+
+
+PICTURE_REQUESTS = (Gallery, Filters, Activations, FeatureWalk)
+
+
 AnyRequest = Union[
     GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
 ]
@@ -437,32 +496,6 @@ AnyRequest = Union[
 
 # ----------------------------------------------------------------------------------------------
 # Worker to client
-
-
-class Capabilities(msgspec.Struct, kw_only=True):
-    host: str
-    tltui_version: str
-    torch_version: str
-    devices: list[str]
-    gpu_name: str = ""
-    gpu_memory_gb: float = 0.0
-    cached_weights: list[str] = []
-    weights_dir: str = ""
-    models: dict[str, list[str]] = {}
-    """Per model, the named ``--weights`` that work on this worker now without a download, e.g.
-    ``{"resnet50": ["none"], "tiny": ["pretrained", "none"]}`` offline with no ImageNet weights cached."""
-
-
-class RunSummary(msgspec.Struct, kw_only=True):
-    run_id: str
-    status: Literal["running", "finished", "failed", "cancelled", "interrupted", "damaged"]
-    config: RunConfig | None
-    """None when the run is damaged (its config unreadable); ``reason`` then says what is wrong."""
-    created: float
-    last_seq: int
-    epochs_done: int = 0
-    best_val_acc: float | None = None
-    reason: str = ""
 
 
 class Message(msgspec.Struct, kw_only=True, tag_field="type"):
@@ -477,8 +510,10 @@ class Hello(Message, tag="hello"):
 
 
 class Reply(Message, tag="reply"):
+    """The answer to request ``id``: its reply struct as JSON, decoded by whoever knows which it is."""
+
     id: int
-    result: Any = None
+    result: msgspec.Raw = msgspec.Raw(b"null")
 
 
 class Error(Message, tag="error"):
@@ -516,12 +551,18 @@ def decode_event(line: bytes) -> RunEvent:
     return _event_decoder.decode(line)
 
 
+def reply(request_id: int, result: msgspec.Struct | list) -> Reply:
+    """The reply to request ``request_id``."""
+    return Reply(id=request_id, result=msgspec.Raw(_encoder.encode(result)))
+
+
+def decode_reply(request: Request[R], message: Reply) -> R:
+    """``message``'s result as ``request``'s reply type; msgspec.ValidationError if it is not one."""
+    return msgspec.json.decode(message.result, type=request.reply)
+
+
 def to_builtins(obj: Any) -> Any:
     return msgspec.to_builtins(obj)
-
-
-def convert(obj: Any, type_: type) -> Any:
-    return msgspec.convert(obj, type_)
 
 
 def fit(event: RunEvent, limit: int = MAX_EVENT) -> RunEvent:

@@ -21,6 +21,13 @@ def worker_command(host: str) -> list[str]:
     return [*ssh, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}", host, "tltui", "worker", "--stdio"]
 
 
+def client(host: str):
+    """A client of the worker daemon on ``host``, through ssh."""
+    from tltui.core.client import WorkerClient
+
+    return WorkerClient(worker_command(host), host=host)
+
+
 def follow_hint(run_id: str, host: str | None) -> str:
     """How to pick a run up again from the shell."""
     remote = f" --remote {host}" if host else ""

@@ -140,7 +140,7 @@ class TutorApp(App[None]):
             from tltui.ui.link import WorkerLink
 
             command = self.worker_command or shlex.split(os.environ.get(WORKER_CMD_ENV, ""))
-            self._link = WorkerLink(command or local_worker_command())
+            self._link = WorkerLink(command or local_worker_command(), host=self.remote)
             self._link.watch(self)
         return self._link
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 from textual.message import Message
 from textual.widget import Widget
@@ -19,6 +19,7 @@ from tltui.core.protocol import Capabilities, RunConfig, RunSummary
 from tltui.ui.run_model import RunModel
 
 State = Literal["idle", "starting", "ready", "gone"]
+R = TypeVar("R")
 
 
 class WorkerLink:
@@ -37,8 +38,10 @@ class WorkerLink:
         link: WorkerLink
         run_id: str
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], host: str | None = None) -> None:
         self.command = command
+        self.host = host
+        """The machine the worker runs on (``--remote``); None for this one."""
         self.state: State = "idle"
         self.capabilities: Capabilities | None = None
         self.error = ""
@@ -114,7 +117,7 @@ class WorkerLink:
         self._tell(lambda: self.Changed(self))
 
     async def _serve(self) -> None:
-        client = self._client = WorkerClient(self.command)
+        client = self._client = WorkerClient(self.command, host=self.host)
         try:
             hello = await client.start()
             self.capabilities = hello.capabilities
@@ -164,24 +167,25 @@ class WorkerLink:
 
     # -- requests ------------------------------------------------------------------------------
 
-    async def request(self, request_cls: type[protocol.Request], **fields: Any) -> Any:
+    async def request(self, request: protocol.Request[R]) -> R:
+        """``request``'s reply, once the worker is ready (started if needed); WorkerError if refused."""
         client = await self.ready()
-        return await client.request(request_cls, **fields)
+        return await client.request(request)
 
     async def start_run(self, config: RunConfig) -> RunModel:
         """Start a run; its model fills in as its events arrive. WorkerError if refused."""
-        reply = await self.request(protocol.StartRun, config=config)
-        model = self.runs.setdefault(reply["run_id"], RunModel(reply["run_id"], config=config))
+        started = await self.request(protocol.StartRun(config=config))
+        model = self.runs.setdefault(started.run_id, RunModel(started.run_id, config=config))
         self._tell(lambda: self.Changed(self))
         return model
 
     async def cancel(self, run_id: str) -> None:
-        await self.request(protocol.CancelRun, run_id=run_id)
+        await self.request(protocol.CancelRun(run_id=run_id))
 
     async def refresh_runs(self) -> list[RunSummary]:
         """The worker's run store, as summaries; new runs get a model, runs lost with an earlier
         worker get their status back (from the replay of their last events, when they have any)."""
-        summaries = [protocol.convert(s, RunSummary) for s in await self.request(protocol.ListRuns)]
+        summaries = await self.request(protocol.ListRuns())
         for summary in summaries:
             model = self.runs.get(summary.run_id)
             if model is None:
@@ -205,5 +209,5 @@ class WorkerLink:
     async def load(self, run_id: str) -> RunModel:
         """Fill a run's model with every event it has not seen (following the run if it goes on)."""
         model = self.runs.setdefault(run_id, RunModel(run_id))
-        await self.request(protocol.GetEvents, run_id=run_id, after_seq=model.last_seq, follow=True)
+        await self.request(protocol.GetEvents(run_id=run_id, after_seq=model.last_seq, follow=True))
         return model

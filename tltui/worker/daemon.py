@@ -23,18 +23,21 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
 from tltui.core import files, protocol
 from tltui.core.protocol import (
-    MAX_LINE, PROTOCOL_VERSION, CancelRun, Cancelled, Error, EventMessage, Failed, GetCapabilities,
-    GetEvents, Hello, ListRuns, Reply, ResumeRun, RunConfig, RunEvent, StartRun,
+    MAX_LINE, PROTOCOL_VERSION, CancelRun, Cancelled, Cancelling, Error, EventMessage, Failed, GetCapabilities,
+    GetEvents, Hello, ListRuns, Replayed, ResumeRun, RunConfig, RunEvent, RunStarted, StartRun,
 )
 from tltui.worker.store import Run, RunDamaged, RunNotFound, RunRecorder, RunStore
 
+R = TypeVar("R")
 MAX_BUFFER = 16 * 2**20
 """Bytes that may wait for one client; a client that lets more pile up (it does not read) is dropped."""
 MAX_IN_FLIGHT = 8
@@ -151,9 +154,10 @@ class Worker:
             log(traceback.format_exc())
             conn.send(Error(id=request.id, message=f"internal error: {type(error).__name__}: {error}"))
         else:
-            conn.send(Reply(id=request.id, result=result))
+            conn.send(protocol.reply(request.id, result))
 
-    async def _dispatch(self, conn: Connection, request: protocol.AnyRequest) -> object:
+    async def _dispatch(self, conn: Connection, request: protocol.AnyRequest) -> msgspec.Struct | list:
+        """The reply ``request`` declares (``request.reply``), or _Refused with one line."""
         if isinstance(request, GetCapabilities):
             return self.capabilities
         if isinstance(request, ListRuns):
@@ -170,7 +174,7 @@ class Worker:
             return await self._picture(request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
-    async def _picture(self, request: protocol.Request) -> object:
+    async def _picture(self, request: protocol.Request[R]) -> R:
         """A lesson widget's pictures, computed in a thread: runs and other requests go on meanwhile."""
         from tltui.core.errors import BadInput
         from tltui.engine import pictures
@@ -180,7 +184,7 @@ class Worker:
         except BadInput as error:
             raise _Refused(str(error)) from None
 
-    async def _checked(self, check, *args) -> object:
+    async def _checked(self, check: Callable[..., R], *args: object) -> R:
         """``check(*args)`` in a thread; its BadInput, and a file it cannot write, refused in one line."""
         from tltui.core.errors import BadInput
 
@@ -191,7 +195,7 @@ class Worker:
         except OSError as error:
             raise _Refused(files.full_disk(error)) from None
 
-    async def _start(self, conn: Connection, config: RunConfig) -> dict:
+    async def _start(self, conn: Connection, config: RunConfig) -> RunStarted:
         queue = self._pick_queue(config)
         if queue and config.device == "auto":
             config = msgspec.structs.replace(config, device=queue)
@@ -224,7 +228,7 @@ class Worker:
         except RunNotFound as error:
             raise _Refused(str(error)) from None
 
-    async def _resume(self, conn: Connection, run_id: str) -> dict:
+    async def _resume(self, conn: Connection, run_id: str) -> RunStarted:
         run = self._run(run_id)
         if run.id in self.active:
             raise _Refused(f"run {run.id} is already running")
@@ -243,25 +247,25 @@ class Worker:
         queue = self._pick_queue(config)
         return self._enqueue(conn, ActiveRun(run, recorder, config, resume=True, queue=queue))
 
-    def _enqueue(self, conn: Connection, active: ActiveRun) -> dict:
+    def _enqueue(self, conn: Connection, active: ActiveRun) -> RunStarted:
         run_id = active.run.id
         active.recorder.listeners.append(self._broadcast)
         self.active[run_id] = active
         conn.following[run_id] = active.recorder.seq
         self.queues[active.queue].put_nowait(run_id)
         waiting = sum(1 for a in self.active.values() if not a.started and a.queue == active.queue) - 1
-        return {"run_id": run_id, "run_dir": str(active.run.path), "queued_behind": waiting}
+        return RunStarted(run_id=run_id, run_dir=str(active.run.path), queued_behind=waiting)
 
-    async def _cancel(self, run_id: str) -> dict:
+    async def _cancel(self, run_id: str) -> Cancelling:
         """Stop a running run (its id, or a unique prefix of it) at the end of its batch."""
         run = self._run(run_id)
         active = self.active.get(run.id)
         if active is None:
             raise _Refused(f"run {run.id} is not running ({(await asyncio.to_thread(run.summary)).status})")
         active.stop.set()
-        return {"run_id": run.id}
+        return Cancelling(run_id=run.id)
 
-    async def _events(self, conn: Connection, request: GetEvents) -> dict:
+    async def _events(self, conn: Connection, request: GetEvents) -> Replayed:
         run = self._run(request.run_id)
         conn.hold(run.id, request.after_seq)
         replayed: list[RunEvent] = []
@@ -274,7 +278,7 @@ class Worker:
             await conn.release(run.id, replayed)
         if not request.follow or run.id not in self.active:
             conn.following.pop(run.id, None)
-        return {"run_id": run.id, "replayed": len(replayed), "following": run.id in conn.following}
+        return Replayed(run_id=run.id, replayed=len(replayed), following=run.id in conn.following)
 
     # -- training ---------------------------------------------------------------------------
 

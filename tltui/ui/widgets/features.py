@@ -109,13 +109,13 @@ class LayerFeatures(PicturePanel):
         pretrained = self.app.link.pretrained_backbone
         if self.maps:
             weights = "none" if self.random or not pretrained else "pretrained"
-            reply = await self.ask(Activations, ActivationsReply, model=model, weights=weights, data=self.data,
-                                   index=self.index, channels=CHANNELS, display=MAP)
+            reply = await self.ask(Activations(model=model, weights=weights, data=self.data,
+                                   index=self.index, channels=CHANNELS, display=MAP))
             self.show_maps(reply)
             return
         for weights in ("pretrained", "none") if pretrained else ("none",):
             if weights not in self.filters:
-                self.filters[weights] = await self.ask(Filters, FiltersReply, model=model, weights=weights)
+                self.filters[weights] = await self.ask(Filters(model=model, weights=weights))
         self.show_filters()
 
     def show_filters(self) -> None:
@@ -225,8 +225,8 @@ class FeatureWalk(PicturePanel):
         if not model:
             self.say("No pretrained weights on this worker: a frozen random backbone would show nothing.", error=True)
             return
-        reply = await self.ask(WalkRequest, WalkReply, model=model, weights="pretrained", index=self.index,
-                               display=16)
+        reply = await self.ask(WalkRequest(model=model, weights="pretrained", index=self.index,
+                               display=16))
         self.index = reply.index
         self.say(f"{reply.source} · true class: {reply.label}")
         self.query_one("#image", PictureView).show_picture(reply.image)

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from tltui.core.protocol import AUGMENTS, Gallery, GalleryReply
+from tltui.core.protocol import AUGMENTS, Gallery
 from tltui.ui.widgets.pictures import PicturePanel, PictureView
 
 SIDE = 16
@@ -72,8 +72,8 @@ class AugmentGallery(PicturePanel):
         return " ".join(f"{NAMES[a]} {'✓' if a in self.augment else '✗'}" for a in AUGMENTS)
 
     async def load(self) -> None:
-        reply = await self.ask(Gallery, GalleryReply, data=self.data, index=self.index, augment=self.augment,
-                               image_size=IMAGE_SIZE, count=VARIANTS, seed=self.seed, display=SIDE)
+        reply = await self.ask(Gallery(data=self.data, index=self.index, augment=self.augment,
+                               image_size=IMAGE_SIZE, count=VARIANTS, seed=self.seed, display=SIDE))
         self.index = reply.index
         self.say(f"{reply.source} · {reply.label} · {self.transforms()}")
         self.query_one("#original", PictureView).show_picture(reply.original)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import msgspec
 from PIL import Image
 from rich.console import Group
 from rich.markup import escape
@@ -30,7 +29,7 @@ from tltui.core.protocol import Picture
 if TYPE_CHECKING:
     from tltui.ui.app import TutorApp
 
-Reply = TypeVar("Reply")
+R = TypeVar("R")
 
 
 def to_image(picture: Picture, scale: int = 1) -> Image.Image:
@@ -179,10 +178,8 @@ class PicturePanel(Vertical, can_focus=True):
         try:
             await link.ready()
             await self.load()
-        except WorkerError as error:
+        except WorkerError as error:  # refused, or a reply of another tltui version
             self.say(str(error), error=True)
-        except msgspec.ValidationError as error:  # a worker of another tltui version
-            self.say(f"unexpected reply from the worker: {error}", error=True)
         else:
             self.loaded = True
 
@@ -193,6 +190,6 @@ class PicturePanel(Vertical, can_focus=True):
         """What is being asked for, shown while the worker computes it."""
         return ""
 
-    async def ask(self, request: type[protocol.Request], reply: type[Reply], **fields: Any) -> Reply:
-        """Send ``request`` and return its result as ``reply``; WorkerError if refused."""
-        return protocol.convert(await self.app.link.request(request, **fields), reply)
+    async def ask(self, request: protocol.Request[R]) -> R:
+        """``request``'s reply from the worker; WorkerError if refused."""
+        return await self.app.link.request(request)
