@@ -1,4 +1,4 @@
-"""Progress: saved atomically, and a bad file never crashes nor gets silently overwritten."""
+"""The learner's progress: saved atomically, and a bad file never crashes nor gets silently overwritten."""
 
 from __future__ import annotations
 
@@ -7,27 +7,27 @@ import json
 import os
 import stat
 
-from tltui.ui.progress import Progress, ProgressStore
+from tltui.ui.progress import LearnerProgress, ProgressStore
 
 
 def test_round_trip(tmp_path):
     store = ProgressStore(tmp_path / "progress.json")
-    progress = Progress()
+    progress = LearnerProgress()
     progress.visit("why-transfer")
     progress.visit("fine-tuning")
     progress.visit("why-transfer")
     progress.theme = "nord"
     store.save(progress)
     loaded = ProgressStore(tmp_path / "progress.json").load()
-    assert loaded == Progress(last_lesson="why-transfer", visited=["why-transfer", "fine-tuning"], theme="nord")
+    assert loaded == LearnerProgress(last_lesson="why-transfer", visited=["why-transfer", "fine-tuning"], theme="nord")
     assert [p.name for p in tmp_path.iterdir()] == ["progress.json"]
 
 
 def test_missing_file_starts_fresh_without_notice(tmp_path):
     store = ProgressStore(tmp_path / "sub" / "progress.json")
-    assert store.load() == Progress()
+    assert store.load() == LearnerProgress()
     assert store.notice == ""
-    store.save(Progress(last_lesson="x", visited=["x"]))
+    store.save(LearnerProgress(last_lesson="x", visited=["x"]))
     assert json.loads((tmp_path / "sub" / "progress.json").read_text())["last_lesson"] == "x"
 
 
@@ -35,11 +35,11 @@ def test_corrupt_file_is_kept_aside(tmp_path):
     path = tmp_path / "progress.json"
     path.write_text('{"last_lesson": "fine-tun')
     store = ProgressStore(path)
-    assert store.load() == Progress()
+    assert store.load() == LearnerProgress()
     assert "unreadable" in store.notice and "\n" not in store.notice
     aside = [p for p in tmp_path.iterdir() if p.name.startswith("progress.json.corrupt-")]
     assert len(aside) == 1 and aside[0].read_text() == '{"last_lesson": "fine-tun'
-    store.save(Progress(last_lesson="a", visited=["a"]))
+    store.save(LearnerProgress(last_lesson="a", visited=["a"]))
     assert json.loads(path.read_text())["last_lesson"] == "a"
     assert aside[0].exists()
 
@@ -48,7 +48,7 @@ def test_wrong_shape_counts_as_corrupt(tmp_path):
     path = tmp_path / "progress.json"
     path.write_text("[1, 2, 3]")
     store = ProgressStore(path)
-    assert store.load() == Progress()
+    assert store.load() == LearnerProgress()
     assert "kept it as progress.json.corrupt-" in store.notice
 
 
@@ -56,9 +56,9 @@ def test_unreadable_path_is_never_written(tmp_path):
     path = tmp_path / "progress.json"
     path.mkdir()
     store = ProgressStore(path)
-    assert store.load() == Progress()
+    assert store.load() == LearnerProgress()
     assert "will not be saved" in store.notice
-    store.save(Progress(last_lesson="a"))
+    store.save(LearnerProgress(last_lesson="a"))
     assert path.is_dir()
 
 
@@ -68,13 +68,13 @@ def test_a_fifo_in_place_of_the_file_is_set_aside_not_waited_on(tmp_path):
     store = ProgressStore(path)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         progress = pool.submit(store.load).result(timeout=10)  # a blocking open would wait for a writer
-    assert progress == Progress() and "kept it as progress.json.corrupt-" in store.notice
-    store.save(Progress(last_lesson="x", visited=["x"]))
+    assert progress == LearnerProgress() and "kept it as progress.json.corrupt-" in store.notice
+    store.save(LearnerProgress(last_lesson="x", visited=["x"]))
     assert path.is_file() and json.loads(path.read_text())["last_lesson"] == "x"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 def test_check_scores_round_trip_and_only_tried_checks_are_scored(tmp_path):
     store = ProgressStore(tmp_path / "progress.json")
-    progress = Progress()
+    progress = LearnerProgress()
     progress.checks["fine-tuning"] = {"answers": {"same-lr": 2}, "right": 1, "best": 3, "total": 4}
     progress.checks["odd"] = {"best": "x", "total": 4}  # a hand-edited value: skipped, not a crash
     progress.checks["untried"] = {"answers": {}, "best": 0, "total": 0}

@@ -128,7 +128,7 @@ async def test_a_run_whose_end_cannot_be_written_is_told_to_its_clients_and_give
     """The disk is so full that not even the Failed event fits: clients hear it all the same, and the run
     is left without an owner (listed interrupted; the next worker marks it failed)."""
     from tltui.worker.store import RunRecorder, RunStore
-    from tltui.worker.daemon import ActiveRun, Worker
+    from tltui.worker.daemon import ActiveRun, Daemon
 
     store = RunStore(tmp_path)
     run = store.create(TINY)
@@ -137,7 +137,7 @@ async def test_a_run_whose_end_cannot_be_written_is_told_to_its_clients_and_give
     recorder.listeners.append(heard.append)
     os.close(recorder._fd)
     recorder._fd = os.open(run.events_path, os.O_RDONLY)  # every write now fails, as on a full disk
-    Worker(store)._end(ActiveRun(run, recorder, TINY), protocol.Failed, reason="no space left")
+    Daemon(store)._end(ActiveRun(run, recorder, TINY), protocol.Failed, reason="no space left")
     recorder.close()
     assert [type(e) for e in heard] == [protocol.Failed] and heard[0].seq == 1
     assert run.events() == [] and run.summary().status == "interrupted"

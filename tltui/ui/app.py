@@ -23,7 +23,7 @@ from textual.timer import Timer
 from tltui.ui import crash
 from tltui.ui.lessons import Lesson
 from tltui.ui.palette import LessonCommands
-from tltui.ui.progress import Progress, ProgressStore
+from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.screens.help import HelpScreen
 from tltui.ui.screens.lesson import LessonScreen
 
@@ -99,7 +99,7 @@ class TutorApp(App[None]):
         super().__init__()
         self.lessons = lessons
         self.store = store or ProgressStore()
-        self.progress: Progress = self.store.load()
+        self.progress: LearnerProgress = self.store.load()
         self.start = start or self._resume_lesson()
         self.worker_command = worker_command
         self.remote = remote
@@ -153,7 +153,8 @@ class TutorApp(App[None]):
         elif status != self.worker_status and link.state == "gone":
             self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
         self.worker_status = status
-        self.refresh_bindings()
+        if self.screen_stack:  # none left while the app closes
+            self.refresh_bindings()
 
     def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
         """Runs change all the time; the status line only cares about the worker."""

@@ -22,7 +22,7 @@ MAX_BYTES = 2**20
 
 
 @dataclass
-class Progress:
+class LearnerProgress:
     last_lesson: str = ""
     visited: list[str] = field(default_factory=list)
     quiz: dict[str, dict] = field(default_factory=dict)
@@ -63,20 +63,20 @@ class ProgressStore:
     notice: str = ""
     writable: bool = True
 
-    def load(self) -> Progress:
+    def load(self) -> LearnerProgress:
         try:
             raw = read_regular(self.path, MAX_BYTES)
         except FileNotFoundError:
-            return Progress()
+            return LearnerProgress()
         except OSError as error:
             if error.errno in (errno.EINVAL, errno.EFBIG):  # a FIFO, a device, or far too big
                 return self._set_aside()
             self.writable = False
             self.notice = f"Could not read {self.path} ({error.strerror}): progress will not be saved this session."
-            return Progress()
+            return LearnerProgress()
         try:
             data = json.loads(raw)
-            progress = Progress(
+            progress = LearnerProgress(
                 last_lesson=str(data.get("last_lesson", "")),
                 visited=[str(v) for v in data.get("visited", [])],
                 quiz=dict(data.get("quiz", {})),
@@ -90,7 +90,7 @@ class ProgressStore:
             return self._set_aside()
         return progress
 
-    def _set_aside(self) -> Progress:
+    def _set_aside(self) -> LearnerProgress:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
             os.replace(self.path, aside)
@@ -99,9 +99,9 @@ class ProgressStore:
             self.notice = f"{self.path} is unreadable and could not be moved aside ({error.strerror}); starting fresh without saving."
         else:
             self.notice = f"Progress file was unreadable: kept it as {aside.name} and started fresh."
-        return Progress()
+        return LearnerProgress()
 
-    def save(self, progress: Progress) -> None:
+    def save(self, progress: LearnerProgress) -> None:
         """Write atomically; a failure becomes the notice, never an exception."""
         if not self.writable:
             return

@@ -29,7 +29,7 @@ class BridgeError(Exception):
 def connect(directory: Path) -> socket.socket:
     """A connection to the daemon in ``directory``, starting the daemon if none answers.
 
-    A daemon started while another one starts exits 0 once the other answers (tltui/worker.py), so an
+    A daemon started while another one starts exits 0 once the other answers (tltui/worker/daemon.py), so an
     exit 0 means: try again; any other code is the daemon's failure, told in its log's last line.
     """
     path = directory / SOCKET

@@ -118,7 +118,7 @@ class Connection:
                 self._send_event(event)
 
 
-class Worker:
+class Daemon:
     """Runs the queue and answers requests; the engine (torch) is imported when this is created."""
 
     def __init__(self, store: RunStore | None = None) -> None:
@@ -425,7 +425,7 @@ class LineReader:
                 lines.append(line)
 
 
-async def serve_connection(worker: Worker, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def serve_connection(worker: Daemon, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """One client, until it closes its side: hello, then its requests, each in its own task (a slow
     start_run does not hold up a cancel), at most ``MAX_IN_FLIGHT`` at once. While the client leaves its
     replies unread, nothing more is read from it. Its runs go on after it leaves."""
@@ -479,7 +479,7 @@ async def run_daemon(idle_exit_s: float) -> int:
     lock = await _lock_or_wait(directory, path)
     if lock is None:
         return 0
-    worker = Worker()
+    worker = Daemon()
     for run_id in worker.fail_orphans():
         log(f"run {run_id}: its worker had died; marked failed")
     path.unlink(missing_ok=True)
