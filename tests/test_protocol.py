@@ -6,9 +6,10 @@ import msgspec
 import pytest
 
 from tltui.core import protocol
-from tltui.core.groups import BACKBONE, GROUPS, parse_groups
+from tltui.core.groups import BACKBONE, GROUPS
+from tltui.core.parsing import parse_groups, parse_unfreeze
 from tltui.core.presets import PRESETS, apply_preset
-from tltui.core.protocol import ConfigError, RunConfig, parse_unfreeze
+from tltui.core.protocol import ConfigError, RunConfig
 
 
 def test_group_lr_cascades_down_from_the_head():

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from tltui.core import protocol, remote
+from tltui.core import datasets, protocol, remote
 from tltui.core.errors import BadInput
 from tltui.core.formatting import bar, duration
-from tltui.core.groups import parse_groups
+from tltui.core.parsing import parse_setting
 from tltui.core.paths import private_runs_dir
 from tltui.core.presets import PRESETS, configure
 from tltui.core.protocol import (
@@ -27,13 +27,12 @@ from tltui.core.protocol import (
 )
 
 #: Data names the worker knows without a folder.
-DATA_NAMES = ("builtin", "builtin-shifted", "flowers102", "pets", "dtd", "eurosat")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Every run setting as a flag; a flag left out keeps the preset's (or the default) value."""
     d = RunConfig()
-    parser.add_argument("data", metavar="DATA", help=f"a folder (ImageFolder) or one of: {', '.join(DATA_NAMES)}")
+    parser.add_argument("data", metavar="DATA", help=f"a folder (ImageFolder) or one of: {', '.join(datasets.NAMES)}")
     parser.add_argument("--preset", choices=list(PRESETS), help="a usual recipe; other flags override it")
     parser.add_argument("--model", choices=MODELS, help="resnet50, or tiny: a small ResNet whose pretrained weights "
                         f"ship with tltui, 32 px, seconds on a CPU (default {d.model})")
@@ -78,18 +77,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if value is not None:
             fields[name] = value
     try:
-        if args.freeze is not None:
-            fields["frozen"] = parse_groups(args.freeze)
-        if args.unfreeze is not None:
-            fields["unfreeze"] = protocol.parse_unfreeze(args.unfreeze)
+        for field, text in (("frozen", args.freeze), ("unfreeze", args.unfreeze), ("augment", args.augment),
+                            ("data", args.data)):
+            if text is not None:
+                fields[field] = parse_setting(field, text)
         if args.no_augment:
             fields["augment"] = ()
-        elif args.augment is not None:
-            fields["augment"] = tuple(a.strip() for a in args.augment.split(",") if a.strip())
-        data = args.data
-        if data not in DATA_NAMES and Path(data).expanduser().exists():
-            data = str(Path(data).expanduser().resolve())
-        fields["data"] = data
         if args.shuffle_labels:
             fields["shuffle_labels"] = True
         return configure(args.preset, **fields)

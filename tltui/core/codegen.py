@@ -16,11 +16,11 @@ import json
 import shlex
 import textwrap
 
+from tltui.core import datasets
 from tltui.core.groups import GROUPS, MODULES, depth_from_top
 from tltui.core.protocol import RunConfig
 
 #: Data sets tltui names itself; the script reads an ImageFolder instead.
-TLTUI_DATA = ("builtin", "builtin-shifted", "flowers102", "pets", "dtd", "eurosat")
 #: tltui's named ImageNet weights as torchvision's ``ResNet50_Weights``.
 WEIGHTS = {"pretrained": "IMAGENET1K_V2", "imagenet": "IMAGENET1K_V2", "imagenet-v1": "IMAGENET1K_V1"}
 WIDTH = 68
@@ -152,7 +152,7 @@ def _imports(config: RunConfig) -> str:
 
 
 def _constants(config: RunConfig) -> str:
-    data = (f'DATA = "path/to/images"  # {config.data} is made by tltui' if config.data in TLTUI_DATA
+    data = (f'DATA = "path/to/images"  # {config.data} is made by tltui' if config.data in datasets.NAMES
             else f"DATA = {_str(config.data)}")
     data += "\nDATA = sys.argv[1] if len(sys.argv) > 1 else DATA"
     lines = [data, f"EPOCHS = {config.epochs}", f"BATCH_SIZE = {config.batch_size}",

@@ -16,29 +16,6 @@ MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-def parse_groups(text: str | None) -> tuple[str, ...]:
-    """Parse ``"stem,layer1"`` (or ``"all"``, ``"backbone"``, ``""``) into groups in network order.
-
-    Raises ValueError with a one-line message naming the valid groups.
-    """
-    if not text:
-        return ()
-    names: set[str] = set()
-    for raw in text.split(","):
-        name = raw.strip()
-        if not name:
-            continue
-        if name == "all":
-            names.update(GROUPS)
-        elif name == "backbone":
-            names.update(BACKBONE)
-        elif name in GROUPS:
-            names.add(name)
-        else:
-            raise ValueError(f"unknown group {name!r}: choose from {', '.join(GROUPS)}, all, backbone")
-    return tuple(g for g in GROUPS if g in names)
-
-
 def depth_from_top(group: str) -> int:
     """0 for the head, 1 for layer4, ... 5 for the stem."""
     return len(GROUPS) - 1 - GROUPS.index(group)

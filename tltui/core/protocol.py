@@ -157,25 +157,6 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("--max-files must be 0 (the default limit) or more")
 
 
-def parse_unfreeze(text: str | None) -> dict[str, int]:
-    """Parse ``"2:layer4,4:layer3"`` into ``{"layer4": 2, "layer3": 4}``."""
-    plan: dict[str, int] = {}
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        epoch, sep, group = item.partition(":")
-        if not sep or not epoch.strip().isdigit():
-            raise ConfigError(f"--unfreeze {item!r}: write EPOCH:GROUP, for example 2:layer4")
-        group = group.strip()
-        if group not in GROUPS:
-            raise ConfigError(f"--unfreeze {item!r}: unknown group {group!r}: choose from {', '.join(GROUPS)}")
-        if group in plan:
-            raise ConfigError(f"--unfreeze names {group} twice: give each group one epoch")
-        plan[group] = int(epoch)
-    return plan
-
-
 # ----------------------------------------------------------------------------------------------
 # Run events (the lines of events.jsonl)
 

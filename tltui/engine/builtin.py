@@ -17,7 +17,6 @@ CLASSES: tuple[str, ...] = (
     "stripes-h", "stripes-v", "checkers", "dots", "rings",
     "triangle", "cross", "waves", "blob", "gradient",
 )
-NAMES: tuple[str, ...] = ("builtin", "builtin-shifted")
 PER_CLASS = 120
 """Images per class, training and validation together."""
 NATIVE = (64, 128)

@@ -37,11 +37,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tltui.core import files, paths
 from tltui.engine import builtin
+from tltui.core import datasets
 from tltui.core.errors import BadInput
 from tltui.core.protocol import MAX_FILES
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-NAMED: tuple[str, ...] = ("flowers102", "pets", "dtd", "eurosat")
 MIN_SIDE = 8
 """Images with a side shorter than this are skipped."""
 CROP_RATIO = 0.875
@@ -89,7 +89,7 @@ def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: 
          limit_per_class: int, seed: int, max_files: int = MAX_FILES) -> ImageData:
     """Load ``data`` (a built-in name, a folder, or a named dataset). Raises BadInput for bad input."""
     resize, train_side, val_side = sides(image_size, augment)
-    if data in builtin.NAMES:
+    if data in datasets.BUILTIN:
         return _builtin(data == "builtin-shifted", seed, resize, train_side, val_side, val_fraction, limit_per_class)
     root = _folder(data)
     if root is not None:
@@ -102,7 +102,7 @@ def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: 
 
 def check(data: str, *, max_files: int = MAX_FILES) -> None:
     """BadInput now for a source ``load`` would refuse, without decoding an image or downloading a set."""
-    if data not in builtin.NAMES and (root := _folder(data)) is not None:
+    if data not in datasets.BUILTIN and (root := _folder(data)) is not None:
         _folder_lists(root, 0.5, max_files)
 
 
@@ -113,11 +113,11 @@ def _folder(data: str) -> Path | None:
         if not root.is_dir():
             raise BadInput(f"{data} is a file: give a folder of class subfolders (or with train/ and val/ in it)")
         return root
-    if data.lower() in NAMED:
+    if data.lower() in datasets.DOWNLOADED:
         return None
     raise BadInput(
         f"no such folder: {data} (give a folder of class subfolders, or one of "
-        f"{', '.join((*builtin.NAMES, *NAMED))})"
+        f"{', '.join(datasets.NAMES)})"
     )
 
 

@@ -35,6 +35,7 @@ from torchvision.models import ResNet
 from tltui.core import protocol
 from tltui.engine import builtin, cache, data as datasets, device as devices, model as net
 from tltui.engine.augment import MEAN, STD, BatchTransform
+from tltui.core import datasets as named
 from tltui.core.errors import BadInput
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import (
@@ -108,7 +109,7 @@ def training_image(data: str, index: int, image_size: int, augment: tuple[str, .
     """One training image of ``data`` as the run would store it (``(3, S, S)`` uint8, the larger square
     when random crops are taken), the same image as validation would see it (``(3, s, s)``), its class,
     its index (modulo their number) and a description."""
-    if data in builtin.NAMES:
+    if data in named.BUILTIN:
         stored_set = _builtin(data, image_size, "crop" in augment)
         plain_set = _builtin(data, image_size, False)
         count = len(stored_set.train_y)

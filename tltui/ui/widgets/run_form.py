@@ -20,9 +20,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from tltui.core.formatting import ui_words
-from tltui.core.groups import parse_groups
+from tltui.core.parsing import parse_setting
 from tltui.core.presets import PRESETS, configure
-from tltui.core.protocol import MODELS, ConfigError, RunConfig, parse_unfreeze
+from tltui.core.protocol import MODELS, ConfigError, RunConfig
 
 #: (field, label, placeholder): text inputs, in form order; each is parsed by ``_parse``.
 FIELDS: list[tuple[str, str, str]] = [
@@ -176,27 +176,11 @@ class RunForm(Widget):
 
     @staticmethod
     def _parse(name: str, text: str) -> Any:
-        """One input as a config value; None keeps the default (or the preset's)."""
+        """One input as a config value, parsed as the command line parses it; None keeps the default (or
+        the preset's)."""
         if not text or text in ("auto", "all"):
             return None
-        if name in ("data", "weights"):
-            return text
-        if name == "frozen":
-            if text.lower() == "none":
-                return ()
-            try:
-                return parse_groups(text)
-            except ValueError as error:
-                raise ConfigError(f"--freeze: {error}") from None
-        if name == "unfreeze":
-            return parse_unfreeze(text)
-        if name == "augment":
-            return () if text.lower() in ("none", "off") else tuple(a.strip() for a in text.split(",") if a.strip())
-        kind = float if name in ("lr", "lr_decay") else int
-        try:
-            return kind(text)
-        except ValueError:
-            raise ConfigError(f"--{name.replace('_', '-')}: {text!r} is not a number") from None
+        return parse_setting(name, text)
 
     # -- marks ---------------------------------------------------------------------------------
 

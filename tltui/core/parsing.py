@@ -1,0 +1,91 @@
+"""Run settings from text, as typed on the command line or in the training form: one parser for both,
+so a value means the same wherever it is typed. Errors are ConfigError, one line naming the flag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tltui.core import datasets
+from tltui.core.groups import BACKBONE, GROUPS
+from tltui.core.protocol import ConfigError, RunConfig
+
+
+def parse_groups(text: str | None) -> tuple[str, ...]:
+    """Parse ``"stem,layer1"`` (or ``"all"``, ``"backbone"``, ``""``) into groups in network order.
+
+    Raises ValueError with a one-line message naming the valid groups.
+    """
+    if not text:
+        return ()
+    names: set[str] = set()
+    for raw in text.split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        if name == "all":
+            names.update(GROUPS)
+        elif name == "backbone":
+            names.update(BACKBONE)
+        elif name in GROUPS:
+            names.add(name)
+        else:
+            raise ValueError(f"unknown group {name!r}: choose from {', '.join(GROUPS)}, all, backbone")
+    return tuple(g for g in GROUPS if g in names)
+
+
+def parse_unfreeze(text: str | None) -> dict[str, int]:
+    """Parse ``"2:layer4,4:layer3"`` into ``{"layer4": 2, "layer3": 4}``."""
+    plan: dict[str, int] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        epoch, sep, group = item.partition(":")
+        if not sep or not epoch.strip().isdigit():
+            raise ConfigError(f"--unfreeze {item!r}: write EPOCH:GROUP, for example 2:layer4")
+        group = group.strip()
+        if group not in GROUPS:
+            raise ConfigError(f"--unfreeze {item!r}: unknown group {group!r}: choose from {', '.join(GROUPS)}")
+        if group in plan:
+            raise ConfigError(f"--unfreeze names {group} twice: give each group one epoch")
+        plan[group] = int(epoch)
+    return plan
+
+
+def parse_augment(text: str) -> tuple[str, ...]:
+    """``"crop,flip"``; ``none`` or ``off`` for no augmentation."""
+    if text.strip().lower() in ("none", "off"):
+        return ()
+    return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
+def parse_data(text: str) -> str:
+    """A dataset name, or a folder (made absolute where it exists, so the worker finds it from anywhere)."""
+    if text not in datasets.NAMES and Path(text).expanduser().exists():
+        return str(Path(text).expanduser().resolve())
+    return text
+
+
+def parse_setting(name: str, text: str) -> Any:
+    """The RunConfig field ``name`` from ``text``: groups, unfreezing plan, augmentations, data, numbers."""
+    if name == "frozen":
+        if text.strip().lower() == "none":
+            return ()
+        try:
+            return parse_groups(text)
+        except ValueError as error:
+            raise ConfigError(f"--freeze: {error}") from None
+    if name == "unfreeze":
+        return parse_unfreeze(text)
+    if name == "augment":
+        return parse_augment(text)
+    if name == "data":
+        return parse_data(text)
+    kind = type(getattr(RunConfig(), name))
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            raise ConfigError(f"--{name.replace('_', '-')}: {text!r} is not a number") from None
+    return text
