@@ -177,19 +177,19 @@ def _groups() -> str:
 
 
 def _param_groups(config: RunConfig) -> str:
-    lrs = '"lr": lr, "base_lr": lr' if config.schedule != "constant" else '"lr": lr'
+    lrs = '"name": group, "lr": lr' + (', "base_lr": lr' if config.schedule != "constant" else "")
     return (
-        "def param_groups(model, group, lr):\n"
+        "def opt_groups(model, group, lr):\n"
         '    """A layer group\'s two optimizer param groups at its lr: weight\n'
         "    decay on its weights, none on norm weights and biases (1-d)."
         + ("\n    The schedule sets lr from base_lr at every step." if config.schedule != "constant" else "")
         + '"""\n'
         "    ps = params(model, group)\n"
+        f"    same = {{{lrs}}}\n"
         "    return [\n"
-        '        {"params": [p for p in ps if p.ndim > 1],\n'
-        f'         "name": group, {lrs}}},\n'
-        '        {"params": [p for p in ps if p.ndim <= 1],\n'
-        f'         "name": group, {lrs}, "weight_decay": 0.0}},\n'
+        '        {"params": [p for p in ps if p.ndim > 1], **same},\n'
+        '        {"params": [p for p in ps if p.ndim <= 1], **same,\n'
+        '         "weight_decay": 0.0},\n'
         "    ]"
     )
 
@@ -231,7 +231,7 @@ def _build(config: RunConfig) -> str:
             "        for p in params(model, group):  # frozen at the start",
             "            p.requires_grad = False",
         ]
-    calls = [f"*param_groups(model, {_str(g)}, {lr_expression(config, g)})," for g in start]
+    calls = [f"*opt_groups(model, {_str(g)}, {lr_expression(config, g)})," for g in start]
     width = max(map(len, calls))
     lines.append(f"    optimizer = torch.optim.{ {'sgd': 'SGD', 'adamw': 'AdamW'}[config.optimizer] }([")
     lines += [f"        {call:<{width}}  # {config.group_lr(g):.1e}" for call, g in zip(calls, start)]
@@ -250,7 +250,7 @@ def _unfreeze(config: RunConfig) -> str:
         '    (the groups already there keep their state)."""\n'
         "    for p in params(model, group):\n"
         "        p.requires_grad = True\n"
-        "    for pg in param_groups(model, group, lr):\n"
+        "    for pg in opt_groups(model, group, lr):\n"
         "        optimizer.add_param_group(pg)"
     )
 
