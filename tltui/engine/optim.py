@@ -4,8 +4,9 @@ Each layer group joins as two parameter groups with its ``name`` and ``base_lr``
 linear, ``ndim > 1``) with the run's weight decay, its BatchNorm weights and biases (``ndim <= 1``) with
 none, as timm's ``param_groups_weight_decay`` and torchvision's reference ``set_weight_decay`` do (not
 timm itself: it splits a whole model, not one layer group at a time). Every step sets
-``lr = base_lr * factor(step)``. A group unfrozen mid-run joins with ``add_param_group``: the others keep
-their momentum and state.
+``lr = base_lr * factor(step)`` (not ``torch.optim.lr_scheduler``: a scheduler fixes the groups' base LRs
+when it is made, and gradual unfreezing adds groups later). A group unfrozen mid-run joins with
+``add_param_group``: the others keep their momentum and state.
 """
 
 from __future__ import annotations

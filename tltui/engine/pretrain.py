@@ -158,7 +158,8 @@ def _tensors(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _shift(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
-    """Each image translated by up to ``pixels`` in x and y, edges repeated."""
+    """Each image translated by up to ``pixels`` in x and y, edges repeated (torchvision's RandomAffine
+    draws one translation per call, so a batch would need a loop)."""
     if not pixels:
         return x
     n, side = x.shape[0], x.shape[-1]
