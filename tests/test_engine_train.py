@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import pytest
 import torch
 import torchvision
 
-from tltui.engine import augment, cache, model as net, optim
+from tltui.engine import augment, cache, checkpoint, model as net, optim
 from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.tiny import TinyResNet
 from tltui.engine.train import Trainer, check_resume, prepare, train
@@ -438,3 +439,42 @@ def test_resume_refuses_a_checkpoint_it_cannot_use_in_one_line(tmp_path):
         with pytest.raises(BadInput, match=re.escape(message)) as caught:
             check_resume(cfg, tmp_path)
         assert "\n" not in str(caught.value)
+
+
+def test_resume_refuses_a_checkpoint_of_a_newer_tltui_in_one_line(tmp_path):
+    cfg = config(model="tiny", frozen=BACKBONE, augment=(), epochs=1)
+    run(cfg, tmp_path)
+    state = torch.load(tmp_path / "resume.pt", weights_only=True)
+    assert state["version"] == checkpoint.VERSION
+    torch.save({**state, "version": checkpoint.VERSION + 1}, tmp_path / "resume.pt")
+    with pytest.raises(BadInput, match=f"written by a newer tltui \\(checkpoint version {checkpoint.VERSION + 1}"):
+        check_resume(cfg, tmp_path)
+
+
+def test_a_version_1_checkpoint_resumes_with_its_momentum(tmp_path):
+    """Before version 2, each layer group was one param group, decay on every parameter: resume splits it."""
+    cfg = config(model="tiny", frozen=("stem", "layer1", "layer2"), augment=(), epochs=2, weight_decay=0.01)
+    run(msgspec.structs.replace(cfg, epochs=1), tmp_path)
+    state = torch.load(tmp_path / "resume.pt", weights_only=True)
+    model = prepare(cfg).model
+    model.load_state_dict(state["model"])
+    old = torch.optim.SGD([{"params": net.group_parameters(model, g), "name": g, "base_lr": 0.1, "lr": 0.1}
+                           for g in state["groups"]], lr=0.1, momentum=0.9, weight_decay=0.01)
+    for p in old.param_groups[0]["params"] + old.param_groups[-1]["params"]:
+        p.grad = torch.randn_like(p)
+    old.step()  # momentum for layer3 and the head, none yet for layer4
+    del state["version"]
+    torch.save({**state, "optimizer": old.state_dict()}, tmp_path / "resume.pt")
+
+    prep = prepare(cfg)
+    trainer = Trainer(prep, tmp_path, Recorder(), never)
+    assert trainer.restore() == 1
+    names = {id(p): name for name, p in model.named_parameters()}
+    buffers = {names[id(p)]: s["momentum_buffer"] for p, s in old.state.items()}
+    restored = dict(prep.model.named_parameters())
+    assert set(buffers) == {n for n, p in restored.items() if p in trainer.optimizer.state}
+    for name, buffer in buffers.items():
+        assert torch.equal(trainer.optimizer.state[restored[name]]["momentum_buffer"], buffer), name
+    assert [(g["name"], g["weight_decay"]) for g in trainer.optimizer.param_groups] == [
+        (g, decay) for g in ("layer3", "layer4", "head") for decay in (0.01, 0.0)]
+    assert run(cfg, tmp_path, resume=True).kinds[-1] is Finished
