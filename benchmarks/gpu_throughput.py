@@ -71,7 +71,7 @@ def _sync(device: torch.device) -> None:
 
 def engine_case(images, labels, batch: int, args, device) -> float:
     torch.manual_seed(0)
-    model, _, _ = net.build(10, "none")
+    model, _, _ = net.build("resnet50", 10, "none")
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
@@ -153,7 +153,7 @@ def main() -> None:
         for label, measure in cases:
             try:
                 rate = measure()
-            except torch.OutOfMemoryError:
+            except torch.cuda.OutOfMemoryError:
                 rate = float("nan")
             rows.append({"case": label, "batch": batch, "images_per_s": rate,
                          "roofline_share": rate / roofline if roofline else None})

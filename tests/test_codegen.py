@@ -1,6 +1,6 @@
 """The generated PyTorch script: valid Python for every kind of config, exact LRs, and, run against real
-torch in a child process, the model and optimizer the engine builds (param groups, LRs, unfreezing,
-frozen BatchNorm)."""
+torch in a child process, the model and optimizer the engine builds (param groups, LRs, weight decay,
+unfreezing, frozen BatchNorm)."""
 
 from __future__ import annotations
 
@@ -87,12 +87,18 @@ DRIVER = textwrap.dedent(
     import torch
     from torch.utils.data import DataLoader, TensorDataset
     from torchvision.models import resnet50
+    from tltui.engine import model as net, optim
 
     class Images(TensorDataset):
         classes = ["a", "b", "c"]
 
+    def param_groups(model, optimizer, key):  # name, LR, weight decay, parameters (positions in the model)
+        index = {id(p): i for i, p in enumerate(model.parameters())}
+        return [(pg["name"], pg[key], pg["weight_decay"], [index[id(p)] for p in pg["params"]])
+                for pg in optimizer.param_groups]
+
     def state(ns, model, optimizer, key):
-        return {"groups": [(pg["name"], pg[key]) for pg in optimizer.param_groups],
+        return {"groups": param_groups(model, optimizer, key),
                 "grads": {g: sorted({p.requires_grad for p in ns["params"](model, g)}) for g in ns["GROUPS"]},
                 "bns": {g: [m.training for n in ns["GROUPS"][g] for m in getattr(model, n).modules()
                             if isinstance(m, torch.nn.BatchNorm2d)] for g in ns["GROUPS"]}}
@@ -112,6 +118,10 @@ DRIVER = textwrap.dedent(
         def build_and_record(num_classes, device="cpu"):
             model, optimizer = held["model"], held["optimizer"] = build(num_classes, device=device, weights=weights)
             outcome["built"] = state(ns, model, optimizer, "lr")
+            engine = case["engine"]
+            outcome["engine"] = param_groups(model, optim.build(
+                engine["optimizer"], [(g, net.group_parameters(model, g), lr) for g, lr in engine["lrs"]],
+                momentum=engine["momentum"], weight_decay=engine["weight_decay"]), "lr")
             outcome["fc"] = list(model.fc.weight.shape)
             outcome["conv1_from_file"] = bool(weights) and torch.equal(model.conv1.weight,
                                                                        torch.load(weights)["conv1.weight"])
@@ -147,20 +157,29 @@ def engine_order(config: RunConfig, epoch: int) -> list[str]:
     return order
 
 
+def expected_groups(config: RunConfig, groups) -> list[list]:
+    """[name, lr, weight decay] of each param group: a group's weights, then its norm weights and biases."""
+    return [[g, config.group_lr(g), decay] for g in groups for decay in (config.weight_decay, 0.0)]
+
+
 @pytest.mark.slow
 def test_the_script_builds_the_engines_model_and_optimizer_in_torch(tmp_path):
     weights_file = str(tmp_path / "backbone.pt")
     cases = [msgspec.structs.replace(c, weights=weights_file) if c.weights == "WEIGHTS_FILE" else c
              for c in TORCH_CASES]
-    payload = [{"code": generate(c), "weights_file": weights_file if c.weights == weights_file else ""}
+    payload = [{"code": generate(c), "weights_file": weights_file if c.weights == weights_file else "",
+                "engine": {"optimizer": c.optimizer, "momentum": c.momentum, "weight_decay": c.weight_decay,
+                           "lrs": [(g, c.group_lr(g)) for g in c.trainable_at(1)]}}
                for c in cases]
     result = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(payload), capture_output=True,
                             text=True, timeout=600, cwd=tmp_path)  # the scripts save best.pt and last.pt here
     assert result.returncode == 0, result.stderr[-3000:]
     for config, outcome in zip(cases, json.loads(result.stdout)):
-        # As built (weights=None standing in for ImageNet's): exactly the trainable groups, each at its group_lr.
+        # As built (weights=None standing in for ImageNet's): the engine's param groups, two per trainable
+        # group at its group_lr: its weights with weight decay, its norm weights and biases without.
         built = outcome["built"]
-        assert built["groups"] == [[g, config.group_lr(g)] for g in config.trainable_at(1)]
+        assert built["groups"] == outcome["engine"]
+        assert [pg[:3] for pg in built["groups"]] == expected_groups(config, config.trainable_at(1))
         assert built["grads"] == {g: [g in config.trainable_at(1)] for g in GROUPS}
         assert outcome["fc"] == [3, 2048]
         assert outcome["conv1_from_file"] == (config.weights == weights_file)
@@ -168,7 +187,7 @@ def test_the_script_builds_the_engines_model_and_optimizer_in_torch(tmp_path):
         assert len(outcome["epochs"]) == config.epochs
         for epoch, seen in enumerate(outcome["epochs"], 1):
             trainable = config.trainable_at(epoch)
-            assert seen["groups"] == [[g, config.group_lr(g)] for g in engine_order(config, epoch)]
+            assert [pg[:3] for pg in seen["groups"]] == expected_groups(config, engine_order(config, epoch))
             assert seen["grads"] == {g: [g in trainable] for g in GROUPS}
             for group, modes in seen["bns"].items():
                 expected = group in trainable or config.bn == "train"

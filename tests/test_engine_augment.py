@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 
 import torch
+from torchvision.transforms import RandomResizedCrop
 
-from tltui.engine.augment import MEAN, STD, BatchTransform, color_jitter, hue_rotate
+from tltui.engine.augment import (
+    CROP_RATIO, CROP_SCALE, MEAN, STD, BatchTransform, color_jitter, hue_rotate, random_resized_crop,
+)
 
 CPU = torch.device("cpu")
 
@@ -42,6 +45,24 @@ def test_random_crops_come_out_at_the_training_size_and_differ():
     assert not torch.allclose(out[:4], out[4:])  # the same images, cropped differently
     low, high = normalised(torch.zeros(1, 3, 1, 1)), normalised(torch.full((1, 3, 1, 1), 255))
     assert bool((out >= low - 1e-5).all() and (out <= high + 1e-5).all())
+
+
+def test_crop_sizes_are_drawn_as_torchvisions_random_resized_crop():
+    torch.manual_seed(0)
+    n, side = 4000, 64
+    ramp = torch.linspace(0, 1, side)
+    x = torch.stack([ramp.view(1, -1).expand(side, side), ramp.view(-1, 1).expand(side, side)]).expand(n, 2, side, side)
+    out = random_resized_crop(x, side, flip=False)
+    # Each output's ramps show the share of the width and the height its crop kept.
+    ours = torch.stack([out[:, 0, :, -1].mean(1) - out[:, 0, :, 0].mean(1),
+                        out[:, 1, -1, :].mean(1) - out[:, 1, 0, :].mean(1)], 1) * side / (side - 1)
+    boxes = [RandomResizedCrop.get_params(torch.empty(1, 1000, 1000), list(CROP_SCALE), list(CROP_RATIO))
+             for _ in range(n)]
+    reference = torch.tensor([[w / 1000, h / 1000] for _, _, h, w in boxes])
+    quantiles = torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95])
+    for measure in (lambda s: s[:, 0], lambda s: s[:, 1], lambda s: s.prod(1)):  # width, height, area
+        torch.testing.assert_close(torch.quantile(measure(ours), quantiles),
+                                   torch.quantile(measure(reference), quantiles), atol=0.03, rtol=0)
 
 
 def test_colour_jitter_stays_in_range_and_a_full_hue_turn_is_identity():

@@ -181,11 +181,70 @@ def test_bad_inputs_give_one_line(tmp_path, layout, message):
     assert "\n" not in str(caught.value)
 
 
-def test_named_dataset_offline_is_one_line(tmp_path, monkeypatch, offline):
+def fake_dtd(data_dir: Path, per_class: dict[str, int]) -> None:
+    """DTD as torchvision lays it out once downloaded (images/CLASS/, labels/{train,val}1.txt): each class's
+    images have their own red level (60, 180, ...); the val split takes each class's last image."""
+    folder = data_dir / "datasets" / "dtd" / "dtd"
+    lines: dict[str, list[str]] = {"train": [], "val": []}
+    for k, (name, count) in enumerate(per_class.items()):
+        for i in range(count):
+            array = np.full((48, 40, 3), (30 * i) % 256, np.uint8)
+            array[:, :, 0] = 60 + 120 * k
+            save(folder / "images" / name / f"{name}_{i}.jpg", Image.fromarray(array), "JPEG")
+            lines["val" if i == count - 1 else "train"].append(f"{name}/{name}_{i}.jpg")
+    for split, rows in lines.items():
+        (folder / "labels").mkdir(parents=True, exist_ok=True)
+        (folder / "labels" / f"{split}1.txt").write_text("\n".join(rows) + "\n")
+
+
+def test_a_named_dataset_on_disk_loads_through_torchvisions_public_api(tmp_path, monkeypatch):
     monkeypatch.setenv("TLTUI_DATA_DIR", str(tmp_path))
+    fake_dtd(tmp_path, {"banded": 4, "zigzag": 6})
+    loaded = load("dtd", limit_per_class=2)
+    assert loaded.classes == ["banded", "zigzag"]
+    assert loaded.train_y.tolist() == [0, 0, 1, 1] and loaded.val_y.tolist() == [0, 1]
+    assert loaded.train_x.shape == (4, 3, 32, 32) and loaded.train_x.dtype == torch.uint8
+    red = loaded.val_x[:, 0].float().mean((1, 2))  # each image under its own class's label
+    assert red.tolist() == pytest.approx([60, 180], abs=4)
+    whole = load("dtd")
+    assert whole.train_y.tolist() == [0] * 3 + [1] * 5
+
+
+@pytest.fixture
+def proxy(monkeypatch):
+    """Every HTTP(S) request of the process and its children goes to ``proxy(port)``'s port on this host."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def to(port: int) -> None:
+        for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+    return to
+
+
+def test_named_dataset_offline_is_one_line(tmp_path, monkeypatch, proxy):
+    monkeypatch.setenv("TLTUI_DATA_DIR", str(tmp_path))
+    closed = socket.create_server(("127.0.0.1", 0))
+    proxy(closed.getsockname()[1])
+    closed.close()  # connections are refused, as without a network
     with pytest.raises(BadInput, match=r"cannot download dtd to .*datasets.*offline") as caught:
         load("dtd")
     assert "\n" not in str(caught.value)
+
+
+def test_a_stalled_dataset_download_times_out_in_its_own_process(tmp_path, monkeypatch, proxy):
+    monkeypatch.setenv("TLTUI_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT_S", 1.0)
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    proxy(silent.getsockname()[1])
+    started = time.monotonic()
+    try:
+        with pytest.raises(BadInput, match=r"cannot download flowers102 .*\((TimeoutError|timeout|URLError)"):
+            load("flowers102")
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 30  # a child starting torch, then one timeout
+    assert socket.getdefaulttimeout() is None
 
 
 # -- folders walked safely, images decoded within bounds (issue 11) ---------------------------

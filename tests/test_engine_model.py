@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import socket
+import threading
+import time
 
 import pytest
 import torch
@@ -144,19 +148,65 @@ def test_cached_imagenet_weights_are_used_and_reported(tmp_path, monkeypatch):
 
 def test_missing_imagenet_weights_are_downloaded_into_the_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port: [("resolved", host)])
     torch.manual_seed(5)
     fake = torchvision.models.resnet50()
     calls = []
 
-    def download(url, dest, hash_prefix=None, progress=True):
-        calls.append((url, hash_prefix, socket.getdefaulttimeout()))
+    def download(url, dest):
+        calls.append((url, dest))
+        dest.parent.mkdir(parents=True)
         torch.save(fake.state_dict(), dest)
 
-    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    monkeypatch.setattr(net, "_download", download)
     built, _, _ = net.build("resnet50", 3, "imagenet-v1")
-    assert calls == [(net.WEIGHTS["imagenet-v1"].url, "0676ba61", net.READ_TIMEOUT_S)]
-    assert net.weights_file(net.WEIGHTS["imagenet-v1"]).is_file()
+    assert calls == [(net.WEIGHTS["imagenet-v1"].url, net.weights_file(net.WEIGHTS["imagenet-v1"]))]
     assert torch.equal(built.layer1[0].conv1.weight, fake.layer1[0].conv1.weight)
     net.build("resnet50", 3, "imagenet-v1")  # cached now: no second download
     assert len(calls) == 1
+
+
+@pytest.fixture
+def server():
+    """A local HTTP server: ``serve(path, body)`` answers GET ``path`` with ``body``; its base URL."""
+    bodies: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = bodies.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield bodies, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_a_download_checks_the_sha256_in_the_file_name(tmp_path, server):
+    bodies, base = server
+    body = b"weights" * 100_000
+    prefix = hashlib.sha256(body).hexdigest()[:8]
+    bodies["/good.pth"] = bodies["/bad.pth"] = body
+    net._download(f"{base}/good.pth", tmp_path / f"resnet50-{prefix}.pth")
+    assert (tmp_path / f"resnet50-{prefix}.pth").read_bytes() == body
+    with pytest.raises(ValueError, match="SHA-256 is not 0123abcd"):
+        net._download(f"{base}/bad.pth", tmp_path / "resnet50-0123abcd.pth")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"resnet50-{prefix}.pth"]  # nothing half-written
+
+
+def test_a_stalled_download_times_out_without_a_process_wide_timeout(tmp_path, monkeypatch):
+    monkeypatch.setattr(net, "READ_TIMEOUT_S", 0.5)
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            net._download(f"http://127.0.0.1:{silent.getsockname()[1]}/w-0123abcd.pth", tmp_path / "w-0123abcd.pth")
+        assert time.monotonic() - started < 5
+    finally:
+        silent.close()
+    assert socket.getdefaulttimeout() is None and list(tmp_path.iterdir()) == []

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import pytest
 import torch
 import torchvision
 
-from tltui.engine import augment, cache, model as net, optim
+from tltui.engine import augment, cache, checkpoint, model as net, optim
 from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.tiny import TinyResNet
 from tltui.engine.train import Trainer, check_resume, prepare, train
@@ -94,26 +95,52 @@ def test_bn_train_lets_frozen_statistics_drift_the_pitfall(tmp_path, model):
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_optimizer_has_one_group_per_trainable_group_with_its_lr(tmp_path, model):
-    cfg = config(model=model, frozen=("stem", "layer1"), lr=0.1, lr_decay=0.5, group_lrs={"layer3": 0.003}, momentum=0.8)
+def test_optimizer_has_its_lr_per_trainable_group_and_no_decay_on_norms_and_biases(tmp_path, model):
+    cfg = config(model=model, frozen=("stem", "layer1"), lr=0.1, lr_decay=0.5, group_lrs={"layer3": 0.003}, momentum=0.8,
+                 weight_decay=0.01)
     prep = prepare(cfg)
     trainer = Trainer(prep, tmp_path, Recorder(), never)
     trainer.start_optimizer()
     opt = trainer.optimizer
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["nesterov"] is False
-    assert [g["name"] for g in opt.param_groups] == ["layer2", "layer3", "layer4", "head"]
-    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1 * 0.5**3, 0.003, 0.1 * 0.5, 0.1])
-    assert all(g["momentum"] == 0.8 for g in opt.param_groups)
-    for group in opt.param_groups:
-        assert {id(p) for p in group["params"]} == {id(p) for p in net.group_parameters(prep.model, group["name"])}
+    assert [g["name"] for g in opt.param_groups] == ["layer2", "layer2", "layer3", "layer3", "layer4", "layer4",
+                                                     "head", "head"]
+    assert optim.lrs(opt) == pytest.approx({"layer2": 0.1 * 0.5**3, "layer3": 0.003, "layer4": 0.1 * 0.5, "head": 0.1})
+    assert all(g["lr"] == optim.lrs(opt)[g["name"]] and g["momentum"] == 0.8 for g in opt.param_groups)
+    by_id = {id(p): name for name, p in prep.model.named_parameters()}
+    for weights, norms in zip(opt.param_groups[::2], opt.param_groups[1::2]):
+        group = weights["name"]
+        assert {id(p) for p in weights["params"] + norms["params"]} == {
+            id(p) for p in net.group_parameters(prep.model, group)}
+        assert weights["weight_decay"] == 0.01 and norms["weight_decay"] == 0
+        assert all(by_id[id(p)].endswith("weight") and p.ndim == (2 if group == "head" else 4)
+                   for p in weights["params"])
+        assert all(by_id[id(p)].endswith("bias") or ".bn" in by_id[id(p)] or ".downsample.1" in by_id[id(p)]
+                   for p in norms["params"]), group
     in_optimizer = {id(p) for g in opt.param_groups for p in g["params"]}
     assert all(p.requires_grad == (id(p) in in_optimizer) for p in prep.model.parameters())
+
+
+def test_weight_decay_shrinks_weights_but_not_norms_or_biases():
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 6 * 6, 2))
+    for kind in ("sgd", "adamw"):
+        opt = optim.build(kind, [("head", list(block.parameters()), 0.1)], momentum=0.9, weight_decay=0.5)
+        before = {name: p.detach().clone() for name, p in block.named_parameters()}
+        for p in block.parameters():
+            p.grad = torch.zeros_like(p)  # no gradient: only weight decay can move a parameter
+        opt.step()
+        moved = {name for name, p in block.named_parameters() if not torch.equal(p, before[name])}
+        assert moved == {"0.weight", "3.weight"}, kind
+        for name in moved:
+            torch.testing.assert_close(dict(block.named_parameters())[name], before[name] * (1 - 0.1 * 0.5))
 
 
 def test_adamw_and_the_schedules():
     params = [torch.nn.Parameter(torch.zeros(2))]
     opt = optim.build("adamw", [("head", params, 0.5)], momentum=0.9, weight_decay=0.01)
-    assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.01
+    assert isinstance(opt, torch.optim.AdamW) and [g["weight_decay"] for g in opt.param_groups] == [0.01, 0]
     assert [optim.factor("constant", s, 10) for s in (0, 9)] == [1, 1]
     assert optim.factor("cosine", 0, 10) == 1 and optim.factor("cosine", 5, 10) == pytest.approx(0.5)
     cycle = [optim.factor("onecycle", s, 100) for s in range(100)]
@@ -147,15 +174,16 @@ def test_gradual_unfreezing_adds_groups_and_keeps_momentum(tmp_path, monkeypatch
             step = trainer.global_step
             expected = cfg.group_lr(group) * optim.factor("cosine", step, trainer.total_steps)
             assert fields["lrs"] == {group: pytest.approx(expected)}
-            assert opt.param_groups[-1]["lr"] == pytest.approx(expected)
+            assert [g["lr"] for g in opt.param_groups[-2:]] == pytest.approx([expected, expected])
 
     recorder = Recorder()
     trainer = Trainer(prep, tmp_path, emit, never)
     trainer.run()
 
-    assert added == ["head", "layer4", "layer3"]  # the head when the optimizer was made, then one per join
+    # The head's two param groups (weights, then norms and biases) when the optimizer was made, then two per join.
+    assert added == ["head", "head", "layer4", "layer4", "layer3", "layer3"]
     assert [(f["epoch"], f["groups"]) for f in recorder.of(Unfrozen)] == [(2, ["layer4"]), (3, ["layer3"])]
-    assert [g["name"] for g in trainer.optimizer.param_groups] == ["head", "layer4", "layer3"]
+    assert [g["name"] for g in trainer.optimizer.param_groups] == added
     assert snapshots["unfrozen2"][0] is snapshots["epoch1"][0] is trainer.optimizer
     assert torch.equal(snapshots["unfrozen2"][1], snapshots["epoch1"][1])  # momentum survived the join
     assert torch.equal(snapshots["unfrozen3"][1], snapshots["epoch2"][1])
@@ -340,7 +368,7 @@ def test_a_huge_learning_rate_fails_with_a_hint(tmp_path):
 
 def test_out_of_memory_fails_with_a_hint(tmp_path, monkeypatch):
     def out_of_memory(self, x, y):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr("tltui.engine.train.TrainStep.__call__", out_of_memory)
     with pytest.raises(RunFailure) as caught:
@@ -411,3 +439,42 @@ def test_resume_refuses_a_checkpoint_it_cannot_use_in_one_line(tmp_path):
         with pytest.raises(BadInput, match=re.escape(message)) as caught:
             check_resume(cfg, tmp_path)
         assert "\n" not in str(caught.value)
+
+
+def test_resume_refuses_a_checkpoint_of_a_newer_tltui_in_one_line(tmp_path):
+    cfg = config(model="tiny", frozen=BACKBONE, augment=(), epochs=1)
+    run(cfg, tmp_path)
+    state = torch.load(tmp_path / "resume.pt", weights_only=True)
+    assert state["version"] == checkpoint.VERSION
+    torch.save({**state, "version": checkpoint.VERSION + 1}, tmp_path / "resume.pt")
+    with pytest.raises(BadInput, match=f"written by a newer tltui \\(checkpoint version {checkpoint.VERSION + 1}"):
+        check_resume(cfg, tmp_path)
+
+
+def test_a_version_1_checkpoint_resumes_with_its_momentum(tmp_path):
+    """Before version 2, each layer group was one param group, decay on every parameter: resume splits it."""
+    cfg = config(model="tiny", frozen=("stem", "layer1", "layer2"), augment=(), epochs=2, weight_decay=0.01)
+    run(msgspec.structs.replace(cfg, epochs=1), tmp_path)
+    state = torch.load(tmp_path / "resume.pt", weights_only=True)
+    model = prepare(cfg).model
+    model.load_state_dict(state["model"])
+    old = torch.optim.SGD([{"params": net.group_parameters(model, g), "name": g, "base_lr": 0.1, "lr": 0.1}
+                           for g in state["groups"]], lr=0.1, momentum=0.9, weight_decay=0.01)
+    for p in old.param_groups[0]["params"] + old.param_groups[-1]["params"]:
+        p.grad = torch.randn_like(p)
+    old.step()  # momentum for layer3 and the head, none yet for layer4
+    del state["version"]
+    torch.save({**state, "optimizer": old.state_dict()}, tmp_path / "resume.pt")
+
+    prep = prepare(cfg)
+    trainer = Trainer(prep, tmp_path, Recorder(), never)
+    assert trainer.restore() == 1
+    names = {id(p): name for name, p in model.named_parameters()}
+    buffers = {names[id(p)]: s["momentum_buffer"] for p, s in old.state.items()}
+    restored = dict(prep.model.named_parameters())
+    assert set(buffers) == {n for n, p in restored.items() if p in trainer.optimizer.state}
+    for name, buffer in buffers.items():
+        assert torch.equal(trainer.optimizer.state[restored[name]]["momentum_buffer"], buffer), name
+    assert [(g["name"], g["weight_decay"]) for g in trainer.optimizer.param_groups] == [
+        (g, decay) for g in ("layer3", "layer4", "head") for decay in (0.01, 0.0)]
+    assert run(cfg, tmp_path, resume=True).kinds[-1] is Finished

@@ -67,8 +67,8 @@ async def test_cascade_keys_set_the_lrs_the_bars_the_code_and_the_run(app):
         await pilot.press("v")
         code = cascade.query_one(CodeView)
         assert code.display and code.code == generate(config)
-        assert 'param_group(model, "layer2", HEAD_LR * DECAY**3),' in code.code
-        assert 'param_group(model, "layer1"' not in code.code
+        assert '*opt_groups(model, "layer2", HEAD_LR * DECAY**3),' in code.code
+        assert 'opt_groups(model, "layer1"' not in code.code
 
         await run_to_the_end(pilot, cascade)
         sent = app.link.runs[cascade.run_id].config  # as the worker echoed it back

@@ -1,9 +1,9 @@
 """A RunConfig as the plain PyTorch script that trains the same way (pure text: no torch here).
 
 The script does what the engine does: torchvision's ResNet-50 with a new ``fc``, ``requires_grad`` per
-group, the BatchNorm of frozen groups back in eval mode after every ``model.train()``, one optimizer
-param group per trainable group with its own LR (bottom to top), ``add_param_group`` when a frozen group
-joins, and the schedule as a factor of each group's ``base_lr`` set before every step; it keeps the epoch
+group, the BatchNorm of frozen groups back in eval mode after every ``model.train()``, two optimizer
+param groups per trainable group at its own LR (bottom to top; weight decay on its weights, none on its
+norm weights and biases), ``add_param_group`` when a frozen group joins, and the schedule as a factor of each group's ``base_lr`` set before every step; it keeps the epoch
 with the best validation accuracy in ``best.pt`` and the last in ``last.pt``, plain state_dicts. Importing it
 runs nothing: ``build(num_classes, weights=...)`` returns the model and optimizer, ``main()`` trains (``python
 script.py [DATA]``). Lines stay within 68 columns where they can, the width of a code view in an 80-column
@@ -29,7 +29,7 @@ WIDTH = 68
 def generate(config: RunConfig) -> str:
     """The script for ``config`` (one that passes ``check()`` and trains something in epoch 1)."""
     top = "\n\n".join((_header(config), _imports(config), _constants(config), _groups()))
-    defs = (_param_group(config), _build(config), _unfreeze(config), _train_mode(config), _schedule(config),
+    defs = (_param_groups(config), _build(config), _unfreeze(config), _train_mode(config), _schedule(config),
             _loaders(config), _evaluate(), _main(config), 'if __name__ == "__main__":\n    main()')
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
 
@@ -176,19 +176,21 @@ def _groups() -> str:
     )
 
 
-def _param_group(config: RunConfig) -> str:
-    if config.schedule == "constant":
-        return (
-            "def param_group(model, group, lr):\n"
-            '    """One optimizer param group per layer group."""\n'
-            '    return {"params": params(model, group), "name": group, "lr": lr}'
-        )
+def _param_groups(config: RunConfig) -> str:
+    lrs = '"name": group, "lr": lr' + (', "base_lr": lr' if config.schedule != "constant" else "")
     return (
-        "def param_group(model, group, lr):\n"
-        '    """One optimizer param group per layer group; the schedule\n'
-        '    sets its lr from base_lr at every step."""\n'
-        '    return {"params": params(model, group), "name": group,\n'
-        '            "lr": lr, "base_lr": lr}'
+        "def opt_groups(model, group, lr):\n"
+        '    """A layer group\'s two optimizer param groups at its lr: weight\n'
+        "    decay on its weights, none on norm weights and biases (1-d)."
+        + ("\n    The schedule sets lr from base_lr at every step." if config.schedule != "constant" else "")
+        + '"""\n'
+        "    ps = params(model, group)\n"
+        f"    same = {{{lrs}}}\n"
+        "    return [\n"
+        '        {"params": [p for p in ps if p.ndim > 1], **same},\n'
+        '        {"params": [p for p in ps if p.ndim <= 1], **same,\n'
+        '         "weight_decay": 0.0},\n'
+        "    ]"
     )
 
 
@@ -229,7 +231,7 @@ def _build(config: RunConfig) -> str:
             "        for p in params(model, group):  # frozen at the start",
             "            p.requires_grad = False",
         ]
-    calls = [f"param_group(model, {_str(g)}, {lr_expression(config, g)})," for g in start]
+    calls = [f"*opt_groups(model, {_str(g)}, {lr_expression(config, g)})," for g in start]
     width = max(map(len, calls))
     lines.append(f"    optimizer = torch.optim.{ {'sgd': 'SGD', 'adamw': 'AdamW'}[config.optimizer] }([")
     lines += [f"        {call:<{width}}  # {config.group_lr(g):.1e}" for call, g in zip(calls, start)]
@@ -244,11 +246,12 @@ def _unfreeze(config: RunConfig) -> str:
         return ""
     return (
         "def unfreeze(model, optimizer, group, lr):\n"
-        '    """The group joins: gradients on, and a param group of its own\n'
+        '    """The group joins: gradients on, and param groups of its own\n'
         '    (the groups already there keep their state)."""\n'
         "    for p in params(model, group):\n"
         "        p.requires_grad = True\n"
-        "    optimizer.add_param_group(param_group(model, group, lr))"
+        "    for pg in opt_groups(model, group, lr):\n"
+        "        optimizer.add_param_group(pg)"
     )
 
 

@@ -70,6 +70,7 @@ def build(model: ResNet, group: str, images: torch.Tensor, prepare: Callable[[to
 
 
 def _available_ram() -> int:
+    """MemAvailable from /proc/meminfo, else all RAM (psutil would do it, but is not worth a dependency)."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:

@@ -19,16 +19,16 @@ import errno
 import functools
 import hashlib
 import io
+import multiprocessing
 import os
 import socket
 import stat
 import threading
 import warnings
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -92,10 +92,9 @@ def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: 
     if data in datasets.BUILTIN:
         return _builtin(data == "builtin-shifted", seed, resize, train_side, val_side, val_fraction, limit_per_class)
     root = _folder(data)
-    if root is not None:
-        train, val = _folder_lists(root, val_fraction, max_files)
-    else:
-        train, val = _named_lists(data.lower(), val_fraction)
+    if root is None:
+        return _named(data.lower(), val_fraction, limit_per_class, resize, train_side, val_side)
+    train, val = _folder_lists(root, val_fraction, max_files)
     train = _Lists(train.classes, _limit(train.items, limit_per_class), train.skipped)
     return _decode_all(train, val, resize, train_side, val_side)
 
@@ -347,51 +346,71 @@ def _by_class(items: list) -> dict[int, list]:
 # Named torchvision datasets
 
 
-def _named_lists(name: str, val_fraction: float) -> tuple[_Lists, _Lists]:
-    """(train, val) file lists of a torchvision dataset (its own splits; EuroSAT, which has none, is split
-    by ``val_fraction``); downloads it if it is not there yet."""
+def _named(name: str, val_fraction: float, limit: int, resize: int, train_side: int, val_side: int) -> ImageData:
+    """A torchvision dataset, with its own splits (EuroSAT, which has none, is split by ``val_fraction``);
+    downloaded first if it is not there yet."""
+    root = paths.datasets_dir()
+    try:
+        sets = _make(name, root)
+    except RuntimeError:  # not downloaded yet
+        _download(name, root)
+        sets = _make(name, root)
+    if len(sets) == 1:  # EuroSAT: an ImageFolder, whose file list (``samples``) is public
+        classes = list(sets[0].classes)
+        train_items, val_items = _split([(Path(p), y) for p, y in sets[0].samples], len(classes), val_fraction)
+        return _decode_all(_Lists(classes, _limit(train_items, limit)), _Lists(classes, val_items),
+                           resize, train_side, val_side)
+    train, val = sets
+    return _image_data(list(train.classes), _limit(_decode_set(train, name, resize, train_side), limit),
+                       _decode_set(val, name, resize, val_side))
+
+
+def _make(name: str, root: Path, download: bool = False) -> tuple:
+    """The dataset's (train, val) sets, or (EuroSAT) its one set; RuntimeError if it is not downloaded."""
     from torchvision import datasets
 
-    root = paths.datasets_dir()
-    makers: dict[str, Callable[[bool], tuple]] = {
-        "flowers102": lambda dl: (datasets.Flowers102(root, "train", download=dl), datasets.Flowers102(root, "val")),
-        "pets": lambda dl: (datasets.OxfordIIITPet(root, "trainval", download=dl), datasets.OxfordIIITPet(root, "test")),
-        "dtd": lambda dl: (datasets.DTD(root, "train", download=dl), datasets.DTD(root, "val")),
-        "eurosat": lambda dl: (datasets.EuroSAT(root, download=dl),),
-    }
-    try:
-        sets = makers[name](False)
-    except RuntimeError:  # not downloaded yet
-        sets = _download(name, lambda: makers[name](True), root)
-    # The file lists: EuroSAT is an ImageFolder (public ``samples``); the others keep theirs in
-    # ``_image_files`` / ``_images`` and ``_labels``, stable since these datasets were added.
-    lists = []
-    for ds in sets:
-        if hasattr(ds, "samples"):
-            pairs = [(Path(p), y) for p, y in ds.samples]
-        else:
-            files = getattr(ds, "_image_files", None) or ds._images
-            pairs = [(Path(p), int(y)) for p, y in zip(files, ds._labels)]
-        lists.append(_Lists(list(ds.classes), pairs))
-    if len(lists) == 1:
-        train_items, val_items = _split(lists[0].items, len(lists[0].classes), val_fraction)
-        return _Lists(lists[0].classes, train_items), _Lists(lists[0].classes, val_items)
-    return lists[0], lists[1]
+    if name == "flowers102":
+        return datasets.Flowers102(root, "train", download=download), datasets.Flowers102(root, "val")
+    if name == "pets":
+        return datasets.OxfordIIITPet(root, "trainval", download=download), datasets.OxfordIIITPet(root, "test")
+    if name == "dtd":
+        return datasets.DTD(root, "train", download=download), datasets.DTD(root, "val")
+    return (datasets.EuroSAT(root, download=download),)
 
 
-def _download(name: str, make: Callable[[], tuple], root: Path) -> tuple:
-    """Download with a socket timeout, so an offline machine fails fast; any failure becomes BadInput."""
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-    try:
-        return make()
-    except Exception as exc:  # urllib, ssl, socket, checksum: all mean "could not get it"
-        raise BadInput(
-            f"cannot download {name} to {root} ({type(exc).__name__}; offline?): "
-            f"download it there on a connected machine, or give a folder of class subfolders"
-        ) from exc
-    finally:
-        socket.setdefaulttimeout(previous)
+def _decode_set(dataset, name: str, resize: int, side: int) -> list[tuple[np.ndarray, int]]:
+    """(image, label) for every item of a torchvision dataset, read through its public ``__getitem__`` (its
+    file list is private), in threads; resized and cropped as ``decode`` does."""
+    def item(i: int) -> tuple[np.ndarray, int]:
+        try:
+            image, label = dataset[i]
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise BadInput(f"{name}: image {i} in {dataset.root} cannot be read ({type(exc).__name__}): delete "
+                           f"the folder and run again to download it anew") from None
+        return _resize_crop(image, resize, side), int(label)
+
+    with ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) + 2)) as pool:
+        return list(pool.map(item, range(len(dataset))))
+
+
+def _download(name: str, root: Path) -> None:
+    """Download in a child process: torchvision's downloads take no timeout, and the process-wide one they
+    would need (``socket.setdefaulttimeout``) would reach every thread of the daemon; the child has no other.
+    Any failure becomes BadInput."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+        try:
+            child.submit(_fetch, name, root, DOWNLOAD_TIMEOUT_S).result()
+        except Exception as exc:  # urllib, ssl, socket, checksum: all mean "could not get it"
+            raise BadInput(
+                f"cannot download {name} to {root} ({type(exc).__name__}; offline?): "
+                f"download it there on a connected machine, or give a folder of class subfolders"
+            ) from None
+
+
+def _fetch(name: str, root: Path, timeout: float) -> None:
+    """In the download's child process: every socket times out after ``timeout`` s."""
+    socket.setdefaulttimeout(timeout)
+    _make(name, root, download=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -401,34 +420,36 @@ def _download(name: str, make: Callable[[], tuple], root: Path) -> tuple:
 def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_side: int) -> ImageData:
     skipped = Counter(train.skipped) + Counter(val.skipped)
     converted: Counter = Counter()
-    tensors = []
+    decoded = []
     for lists, side in ((train, train_side), (val, val_side)):
         results = _decode_many([p for p, _ in lists.items], resize, side)
-        kept_images, kept_labels, digests = [], [], {}
+        kept, digests = [], {}
         for (path, label), (array, skip, conversion, digest) in zip(lists.items, results):
             if skip:
                 skipped[skip] += 1
                 continue
             if conversion:
                 converted[conversion] += 1
-            kept_images.append(array)
-            kept_labels.append(label)
+            kept.append((array, label))
             digests.setdefault(digest, path)
-        tensors.append((kept_images, kept_labels, digests))
-    (train_images, train_labels, train_digests), (val_images, val_labels, val_digests) = tensors
-    counts = Counter(train_labels)
-    empty = [name for i, name in enumerate(train.classes) if counts[i] == 0]
+        decoded.append((kept, digests))
+    (train_kept, train_digests), (val_kept, val_digests) = decoded
+    return _image_data(train.classes, train_kept, val_kept, skipped=dict(skipped), converted=dict(converted),
+                       notes=_overlap(train_digests, val_digests))
+
+
+def _image_data(classes: list[str], train: list[tuple[np.ndarray, int]], val: list[tuple[np.ndarray, int]],
+                **extra) -> ImageData:
+    """ImageData of decoded (image, label) pairs; BadInput if a class has no training image or val none."""
+    counts = Counter(label for _, label in train)
+    empty = [name for i, name in enumerate(classes) if counts[i] == 0]
     if empty:
         raise BadInput(f"class {empty[0]} has no usable training image after skipping bad files"
                        + (f" (nor do {', '.join(empty[1:])})" if len(empty) > 1 else ""))
-    if not val_images:
+    if not val:
         raise BadInput("no usable validation image: add images to val/, or more per class so a share can be held out")
-    return ImageData(
-        classes=train.classes,
-        train_x=_stack(train_images, train_side), train_y=torch.tensor(train_labels, dtype=torch.int64),
-        val_x=_stack(val_images, val_side), val_y=torch.tensor(val_labels, dtype=torch.int64),
-        skipped=dict(skipped), converted=dict(converted), notes=_overlap(train_digests, val_digests),
-    )
+    return ImageData(classes=classes, train_x=_stack([x for x, _ in train]), train_y=_labels(train),
+                     val_x=_stack([x for x, _ in val]), val_y=_labels(val), **extra)
 
 
 def _overlap(train: dict[bytes, Path], val: dict[bytes, Path]) -> list[str]:
@@ -442,8 +463,12 @@ def _overlap(train: dict[bytes, Path], val: dict[bytes, Path]) -> list[str]:
             f"(e.g. {val[first]} is {train[first]}): validation accuracy overstates how the model does on new images"]
 
 
-def _stack(images: list[np.ndarray], side: int) -> torch.Tensor:
+def _stack(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+
+
+def _labels(pairs: list[tuple[np.ndarray, int]]) -> torch.Tensor:
+    return torch.tensor([label for _, label in pairs], dtype=torch.int64)
 
 
 def _decode_many(files: list[Path], resize: int, side: int) -> list[tuple]:

@@ -11,9 +11,11 @@ on purpose: the statistics drift although the weights do not (the pitfall the le
 
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 import threading
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 from torchvision.models import ResNet, ResNet50_Weights, resnet50
 
+from tltui.core import files
 from tltui.engine import tiny
 from tltui.core.errors import BadInput
 from tltui.core.groups import GROUPS, MODULES
@@ -231,7 +234,10 @@ def _hub_file(weights: ResNet50_Weights) -> Path:
 
 
 def _download(url: str, dest: Path) -> None:
-    """Download ``url`` to ``dest``: resolve the host with a deadline, then read with a socket timeout."""
+    """Download ``url`` to ``dest`` (atomically, its SHA-256 checked against the prefix in its name): resolve
+    the host with a deadline, then connect and read with a timeout on this connection alone. Not
+    ``torch.hub.download_url_to_file``: it takes no timeout, and the process-wide default would reach every
+    thread of the daemon."""
     host = urlparse(url).hostname or ""
     resolved: list[object] = []
 
@@ -248,14 +254,19 @@ def _download(url: str, dest: Path) -> None:
         raise TimeoutError(f"cannot resolve {host} in {CONNECT_TIMEOUT_S:g} s")
     if isinstance(resolved[0], Exception):
         raise resolved[0]
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(READ_TIMEOUT_S)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        checksum = re.search(r"-([a-f0-9]+)\.", dest.name)  # torchvision names files name-<sha256 prefix>.pth
-        torch.hub.download_url_to_file(url, str(dest), hash_prefix=checksum and checksum.group(1), progress=False)
-    finally:
-        socket.setdefaulttimeout(previous)
+    checksum = re.search(r"-([a-f0-9]+)\.", dest.name)  # torchvision names files name-<sha256 prefix>.pth
+
+    def fetch(file) -> None:
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=READ_TIMEOUT_S) as response:
+            while chunk := response.read(2**20):
+                digest.update(chunk)
+                file.write(chunk)
+        if checksum and not digest.hexdigest().startswith(checksum.group(1)):
+            raise ValueError(f"{url}: the download's SHA-256 is not {checksum.group(1)}...")
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    files.write_atomic(dest, fetch)
 
 
 def _load_file(path: Path, what: str = "--weights ") -> dict[str, torch.Tensor]:

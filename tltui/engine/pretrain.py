@@ -3,8 +3,9 @@
 ``tltui pretrain-tiny`` runs ``RECIPE`` (``weights/tiny.md`` records what it reached). Every epoch sees
 fresh images of the same classes (``fractals.render`` with stream = epoch), rendered in a thread while
 the previous epoch trains; the held-out batch is the ``fractals.HELD_OUT`` stream. One torch thread (the
-fastest setting for this network), SGD with Nesterov momentum, a cosine schedule per step, label smoothing
-and +-``shift`` px random translations. Same seed, same machine: the same bytes.
+fastest setting for this network), SGD with Nesterov momentum (weight decay on every parameter, as when the
+shipped weights were made), a cosine schedule per step, label smoothing and +-``shift`` px random
+translations; each step is the engine's ``TrainStep``. Same seed, same machine: the same bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from tltui.core import files
 from tltui.engine import fractals, tiny
 from tltui.engine.augment import BatchTransform
+from tltui.engine.step import TrainStep
 
 CPU = torch.device("cpu")
 
@@ -89,6 +91,7 @@ def _pretrain(recipe: Recipe, out: Path, report: Callable[[str], None]) -> Resul
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum, nesterov=True,
                                 weight_decay=recipe.weight_decay)
     normalise = BatchTransform(tiny.IMAGE_SIZE, (), CPU, channels_last=True)
+    step = TrainStep(model, optimizer, CPU, recipe.label_smoothing)
     generator = torch.Generator().manual_seed(recipe.seed)
     ifs = fractals.systems(recipe.classes, recipe.seed)
     test_x, test_y = held_out(recipe)
@@ -108,17 +111,14 @@ def _pretrain(recipe: Recipe, out: Path, report: Callable[[str], None]) -> Resul
             model.train()
             order = torch.randperm(len(y), generator=generator)
             loss_sum = torch.zeros(())
-            for step in range(steps_per_epoch):
-                idx = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+            for s in range(steps_per_epoch):
+                idx = order[s * recipe.batch_size:(s + 1) * recipe.batch_size]
                 batch = _shift(normalise(x[idx], train=False), recipe.shift, generator)
-                lr = recipe.lr * 0.5 * (1 + math.cos(math.pi * (epoch * steps_per_epoch + step) / total))
+                lr = recipe.lr * 0.5 * (1 + math.cos(math.pi * (epoch * steps_per_epoch + s) / total))
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                loss = F.cross_entropy(model(batch), y[idx], label_smoothing=recipe.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach()
+                loss, _ = step(batch, y[idx])
+                loss_sum += loss
             acc = accuracy(model, test_x, test_y)
             report(f"epoch {epoch + 1}/{recipe.epochs}  loss {loss_sum.item() / steps_per_epoch:.3f}  "
                    f"held-out accuracy {acc:.1%}  {time.monotonic() - started:.0f} s")
@@ -158,7 +158,8 @@ def _tensors(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _shift(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
-    """Each image translated by up to ``pixels`` in x and y, edges repeated."""
+    """Each image translated by up to ``pixels`` in x and y, edges repeated (torchvision's RandomAffine
+    draws one translation per call, so a batch would need a loop)."""
     if not pixels:
         return x
     n, side = x.shape[0], x.shape[-1]

@@ -2,8 +2,8 @@
 
 ``train`` calls ``emit(EventClass, **fields)`` for every event (the caller adds run_id, seq and time):
 Started, then Progress / Epoch / Unfrozen / Note as it goes, and exactly one of Finished or Cancelled;
-a run that breaks raises RunFailure. A checkpoint is ``resume.pt`` (the weights, optimizer, schedule
-position, best so far and RNG: all a resume reads, in one file, so it never mixes two saves), then
+a run that breaks raises RunFailure. A checkpoint is ``resume.pt`` (a ``checkpoint.Checkpoint``: the
+weights, optimizer, schedule position, best so far and RNG, all a resume reads), then
 ``last.pt`` and ``best.pt`` (plain state_dicts of the backbone with the new head, for the user). One is
 written at the end of every epoch, less often only when saving would cost more than a tenth of the
 training time (``CHECKPOINT_COST``), and at the end and on cancel.
@@ -21,9 +21,9 @@ import msgspec
 import torch
 from torchvision.models import ResNet
 
-from tltui.core import files
-from tltui.engine import cache, data as datasets, device as devices, model as net, optim
+from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim
 from tltui.engine.augment import BatchTransform
+from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
 from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.step import TrainStep
 from tltui.core.groups import BACKBONE
@@ -36,8 +36,6 @@ CHECKPOINT_COST = 0.1
 at most this share of the time since it (so at every epoch end unless epochs are far shorter than a save)."""
 CHECKPOINT_NOTE = (f"checkpoints: at the end of every epoch (less often only if saving takes over {CHECKPOINT_COST:.0%} "
                    "of the time); a stopped run resumes from the last")
-RESUME_KEYS = ("classes", "epochs_done", "step_in_epoch", "global_step", "partial", "groups", "optimizer", "best",
-               "elapsed", "rng_cpu")
 PROGRESS_PER_EPOCH = 10
 PROGRESS_MIN_INTERVAL_S = 0.25
 GPU_DATA_SHARE = 0.25
@@ -136,33 +134,7 @@ def train(prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], b
 
 def check_resume(config: RunConfig, run_dir: Path) -> None:
     """BadInput (one line) unless ``run_dir`` holds a checkpoint a run of ``config`` can resume from."""
-    read_checkpoint(config, Path(run_dir), mmap=True)
-
-
-def read_checkpoint(config: RunConfig, run_dir: Path, mmap: bool = False) -> dict[str, Any]:
-    """``resume.pt``, checked: every key a resume reads, and the weights (under ``model``) of ``config``'s
-    backbone. A checkpoint of an older tltui kept its weights in ``last.pt``: they are read from there."""
-    path = run_dir / "resume.pt"
-    if not path.is_file():
-        raise BadInput(f"run {run_dir.name} saved no checkpoint to resume from; start it again instead")
-    fix = "start a new run with the same settings"
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as exc:  # text, truncated, pickled code: torch says so in many ways
-        raise BadInput(f"{path} is not a checkpoint tltui can read ({type(exc).__name__}): {fix}") from None
-    missing = [k for k in RESUME_KEYS if not isinstance(state, dict) or k not in state]
-    if missing:
-        raise BadInput(f"{path} is not a whole checkpoint (it lacks {', '.join(missing[:3])}): {fix}")
-    if "model" not in state:
-        state["model"] = net.load_state_file(run_dir / "last.pt", fix)
-    weights, classes = state["model"], state["classes"]
-    if not (isinstance(weights, dict) and all(isinstance(v, torch.Tensor) for v in weights.values())
-            and isinstance(classes, list)):
-        raise BadInput(f"{path} is not a checkpoint tltui wrote (malformed weights or classes): {fix}")
-    problem = net.mismatch(config.model, len(classes), weights)
-    if problem:
-        raise BadInput(f"{path} holds weights of another model than this run's {config.model} ({problem}): {fix}")
-    return state
+    checkpoint.read(config, Path(run_dir), mmap=True)
 
 
 def _place_data(data: datasets.ImageData, device: torch.device) -> None:
@@ -176,16 +148,6 @@ def _place_data(data: datasets.ImageData, device: torch.device) -> None:
         data.train_x, data.val_x = data.train_x.to(device), data.val_x.to(device)
     else:
         data.train_x, data.val_x = data.train_x.pin_memory(), data.val_x.pin_memory()
-
-
-@dataclass
-class _Best:
-    acc: float = -1.0
-    epoch: int = 0
-    per_class: dict[str, float] = field(default_factory=dict)
-    confusion: list[list[int]] = field(default_factory=list)
-    state: dict[str, torch.Tensor] | None = None
-    saved: bool = True
 
 
 class Trainer:
@@ -211,8 +173,8 @@ class Trainer:
         self.global_step = 0
         self.epochs_done = 0
         self.step_in_epoch = 0
-        self.partial = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-        self.best = _Best()
+        self.partial = EpochSums()
+        self.best = Best()
         self.elapsed_before = 0.0
         self.started = time.monotonic()
         self.last_save = time.monotonic()
@@ -247,7 +209,7 @@ class Trainer:
                 if not self.finish_epoch(epoch):
                     return self._cancel()
             self.save()
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError since torch 2.5, which it names
             raise RunFailure(
                 f"out of GPU memory at epoch {self.epochs_done + 1}",
                 f"lower --batch-size (now {self.cfg.batch_size}) or --image-size (now {self.cfg.image_size})",
@@ -280,7 +242,7 @@ class Trainer:
                             should_stop=self.should_stop)
                 for images in (self.data.train_x, self.data.val_x)
             )
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:
             features = None
             reason = "they did not fit in GPU memory"
         else:
@@ -309,7 +271,7 @@ class Trainer:
             scale = self._scale()
             for group in joining:
                 optim.add(self.optimizer, group, net.group_parameters(self.model, group),
-                          self.cfg.group_lr(group), scale)
+                          self.cfg.group_lr(group), scale, self.cfg.weight_decay)
             self.trainable += joining
         net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
         if joining:
@@ -323,9 +285,9 @@ class Trainer:
         n, bs, steps = len(self.data.train_y), self.cfg.batch_size, self.steps_per_epoch
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch))
         order = order.to(self.device)
-        loss_sum = torch.tensor(self.partial["loss"], device=self.device)
-        correct = torch.tensor(self.partial["correct"], device=self.device)
-        seen, seconds = self.partial["seen"], self.partial["seconds"]
+        loss_sum = torch.tensor(self.partial.loss, device=self.device)
+        correct = torch.tensor(self.partial.correct, device=self.device)
+        seen, seconds = self.partial.seen, self.partial.seconds
         every = max(1, steps // PROGRESS_PER_EPOCH)
         pending: list[tuple[int, torch.Tensor]] = []
         clock = time.monotonic()
@@ -371,15 +333,15 @@ class Trainer:
         improved = val_acc > self.best.acc
         if improved:
             state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self.best = _Best(val_acc, epoch, per_class, confusion, state, saved=False)
+            self.best = Best(val_acc, epoch, per_class, confusion, state, saved=False)
         p = self.partial
         self.epochs_done, self.step_in_epoch = epoch, 0
-        per_step = p["seconds"] / max(self.steps_per_epoch, 1)
-        self.emit(Epoch, epoch=epoch, train_loss=p["loss"] / max(p["seen"], 1),
-                  train_acc=p["correct"] / max(p["seen"], 1), val_loss=val_loss, val_acc=val_acc,
-                  lrs=optim.lrs(self.optimizer), images_per_s=p["seen"] / max(p["seconds"], 1e-9),
-                  elapsed=self.elapsed(), eta=self._eta(per_step, epoch + 1), best=improved)
-        self.partial = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        per_step = p.seconds / max(self.steps_per_epoch, 1)
+        self.emit(Epoch, epoch=epoch, train_loss=p.loss / max(p.seen, 1), train_acc=p.correct / max(p.seen, 1),
+                  val_loss=val_loss, val_acc=val_acc, lrs=optim.lrs(self.optimizer),
+                  images_per_s=p.seen / max(p.seconds, 1e-9), elapsed=self.elapsed(),
+                  eta=self._eta(per_step, epoch + 1), best=improved)
+        self.partial = EpochSums()
         if epoch < self.cfg.epochs and time.monotonic() - self.last_save >= self.save_seconds / CHECKPOINT_COST:
             self.save()
         return True
@@ -410,28 +372,20 @@ class Trainer:
         """Write the checkpoint: resume.pt (all a resume needs, weights included), then last.pt and best.pt
         (when it changed), each atomically."""
         started = time.monotonic()
-        weights = _plain(self.model.state_dict())
-        state = {
-            "model": weights,
-            "classes": self.data.classes,
-            "epochs_done": self.epochs_done,
-            "step_in_epoch": self.step_in_epoch,
-            "global_step": self.global_step,
-            "partial": self.partial,
-            "groups": self.trainable,
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.step.scaler.state_dict() if self.step and self.step.scaler else {},
-            "best": {"acc": self.best.acc, "epoch": self.best.epoch, "per_class": self.best.per_class,
-                     "confusion": self.best.confusion},
-            "elapsed": self.elapsed(),
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0),
-        }
-        _save(state, self.run_dir / "resume.pt")
-        _save(weights, self.run_dir / "last.pt")
+        weights = checkpoint.plain(self.model.state_dict())
+        state = Checkpoint(
+            classes=self.data.classes, epochs_done=self.epochs_done, step_in_epoch=self.step_in_epoch,
+            global_step=self.global_step, partial=self.partial, groups=self.trainable,
+            optimizer=self.optimizer.state_dict(), best=self.best, elapsed=self.elapsed(),
+            rng_cpu=torch.get_rng_state(), model=weights,
+            rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0),
+            scaler=self.step.scaler.state_dict() if self.step and self.step.scaler else {},
+        )
+        checkpoint.save(state.to_dict(), self.run_dir / "resume.pt")
+        checkpoint.save(weights, self.run_dir / "last.pt")
         if self.best.state is not None and not self.best.saved:
             now = self.best.epoch == self.epochs_done and self.step_in_epoch == 0  # the best is the model now
-            _save(weights if now else _plain(self.best.state), self.run_dir / "best.pt")
+            checkpoint.save(weights if now else checkpoint.plain(self.best.state), self.run_dir / "best.pt")
             self.best.saved = True
         self.last_save = time.monotonic()
         self.save_seconds = self.last_save - started
@@ -441,25 +395,25 @@ class Trainer:
         if not (self.run_dir / "resume.pt").is_file():
             self.notes.insert(0, "no checkpoint to resume from yet: starting at epoch 1")
             return 0
-        state = read_checkpoint(self.cfg, self.run_dir)
-        if state["classes"] != self.data.classes:
+        state = checkpoint.read(self.cfg, self.run_dir)
+        if state.classes != self.data.classes:
             raise RunFailure("the checkpoint was trained on other classes than this data has",
                              "resume with the run's own data, or start a new run")
-        self.model.load_state_dict(state["model"])
-        self.trainable = list(state["groups"])
+        self.model.load_state_dict(state.model)
+        self.trainable = list(state.groups)
         self.optimizer = self._make_optimizer(self.trainable)
-        self.optimizer.load_state_dict(state["optimizer"])
+        saved = state.optimizer if state.version >= 2 else optim.split_legacy(
+            state.optimizer, lambda group: net.group_parameters(self.model, group))
+        self.optimizer.load_state_dict(saved)
         net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
-        self.epochs_done, self.step_in_epoch = state["epochs_done"], state["step_in_epoch"]
-        self.global_step, self.partial = state["global_step"], dict(state["partial"])
-        best = state["best"]
-        self.best = _Best(best["acc"], best["epoch"], best["per_class"], best["confusion"])
-        self.elapsed_before = state["elapsed"]
-        torch.set_rng_state(state["rng_cpu"])
-        rng_cuda = state.get("rng_cuda")
-        if self.device.type == "cuda" and rng_cuda is not None and rng_cuda.numel():
-            torch.cuda.set_rng_state(rng_cuda, self.device)
-        self.scaler_state = state.get("scaler", {})
+        self.epochs_done, self.step_in_epoch = state.epochs_done, state.step_in_epoch
+        self.global_step, self.partial = state.global_step, state.partial
+        self.best = state.best
+        self.elapsed_before = state.elapsed
+        torch.set_rng_state(state.rng_cpu)
+        if self.device.type == "cuda" and state.rng_cuda.numel():
+            torch.cuda.set_rng_state(state.rng_cuda, self.device)
+        self.scaler_state = state.scaler
         return self.epochs_done
 
     # -- helpers -----------------------------------------------------------------------------
@@ -501,7 +455,7 @@ class Trainer:
         return x
 
     def _keep_partial(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, seconds: float) -> None:
-        self.partial = {"loss": loss_sum.item(), "correct": int(correct.item()), "seen": seen, "seconds": seconds}
+        self.partial = EpochSums(loss_sum.item(), int(correct.item()), seen, seconds)
 
     def _check_finite(self, pending: list[tuple[int, torch.Tensor]], epoch: int) -> None:
         losses = torch.stack([loss for _, loss in pending])
@@ -533,12 +487,3 @@ class Trainer:
     def _cancel(self) -> None:
         self.save()
         self.emit(Cancelled, epoch=self.epochs_done, run_dir=str(self.run_dir))
-
-
-def _plain(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A state_dict as plain contiguous CPU tensors: loads anywhere into the same torchvision ResNet."""
-    return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-
-
-def _save(obj: object, path: Path) -> None:
-    files.write_atomic(path, lambda file: torch.save(obj, file))
