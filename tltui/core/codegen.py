@@ -16,7 +16,7 @@ import json
 import shlex
 import textwrap
 
-from tltui.core import datasets
+from tltui.core import datasets, schedule
 from tltui.core.groups import GROUPS, MODULES, depth_from_top
 from tltui.core.protocol import RunConfig
 
@@ -274,25 +274,8 @@ def _train_mode(config: RunConfig) -> str:
 
 
 def _schedule(config: RunConfig) -> str:
-    if config.schedule == "cosine":
-        return (
-            "def lr_factor(step, total):\n"
-            '    """Every group\'s LR follows a cosine from base_lr down to 0."""\n'
-            "    return 0.5 * (1 + math.cos(math.pi * step / total))"
-        )
-    if config.schedule == "onecycle":
-        return (
-            "def lr_factor(step, total):\n"
-            '    """One cycle: from base_lr / 25 up to base_lr over the first 30%\n'
-            '    of the steps, then a cosine down to base_lr / 25e4."""\n'
-            "    t = step / total\n"
-            "    if t < 0.3:\n"
-            "        up = 0.5 * (1 - math.cos(math.pi * t / 0.3))\n"
-            "        return 1 / 25 + (1 - 1 / 25) * up\n"
-            "    down = 0.5 * (1 + math.cos(math.pi * (t - 0.3) / 0.7))\n"
-            "    return 1 / 25e4 + (1 - 1 / 25e4) * down"
-        )
-    return ""
+    """The engine's own schedule function, as source (tltui/core/schedule.py)."""
+    return schedule.source(config.schedule)
 
 
 def _loaders(config: RunConfig) -> str:

@@ -11,30 +11,15 @@ when it is made, and gradual unfreezing adds groups later). A group unfrozen mid
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-ONE_CYCLE_WARMUP = 0.3
-ONE_CYCLE_START = 1 / 25
-ONE_CYCLE_END = 1 / 25e4
+from tltui.core import schedule
 
-
-def factor(schedule: str, step: int, total: int) -> float:
-    """The schedule's multiplier of every base LR at ``step`` (0-based) of ``total`` steps."""
-    t = min(step, total) / max(total, 1)
-    if schedule == "constant":
-        return 1.0
-    if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * t))
-    if schedule == "onecycle":  # as torch's OneCycleLR with cosine annealing, but for every group's own LR
-        if t < ONE_CYCLE_WARMUP:
-            return ONE_CYCLE_START + (1 - ONE_CYCLE_START) * 0.5 * (1 - math.cos(math.pi * t / ONE_CYCLE_WARMUP))
-        rest = (t - ONE_CYCLE_WARMUP) / (1 - ONE_CYCLE_WARMUP)
-        return ONE_CYCLE_END + (1 - ONE_CYCLE_END) * 0.5 * (1 + math.cos(math.pi * rest))
-    raise ValueError(f"unknown schedule {schedule!r}")
+factor = schedule.factor
+"""The schedule's multiplier of every base LR at a step (tltui/core/schedule.py, shared with the export)."""
 
 
 def build(kind: str, groups: list[tuple[str, list[nn.Parameter], float]], *, momentum: float,
