@@ -90,7 +90,7 @@ class LessonCheck(Questions):
         self.set_option = set.strip()
         self.content: CheckSet | None = None
         self.problem = ""
-        self.answers: dict[str, int] = {}
+        self.answers: dict[str, int]
         """Question id -> the option chosen (from 1)."""
 
     def compose(self) -> ComposeResult:
@@ -155,10 +155,6 @@ class LessonCheck(Questions):
     @property
     def total(self) -> int:
         return len(self.content.questions)
-
-    @property
-    def answered(self) -> int:
-        return len(self.answers)
 
     @property
     def score(self) -> int:

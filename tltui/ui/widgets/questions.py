@@ -69,6 +69,8 @@ class Questions(LiveFrame):
 
     def __init__(self) -> None:
         super().__init__()
+        self.answers: dict = {}
+        """Question id -> its answer, this round."""
         self.best = 0
 
     # -- what subclasses say -------------------------------------------------------------------
@@ -79,11 +81,8 @@ class Questions(LiveFrame):
         raise NotImplementedError
 
     @property
-    def answered(self) -> int:
-        raise NotImplementedError
-
-    @property
     def score(self) -> int:
+        """Points this round."""
         raise NotImplementedError
 
     @property
@@ -138,7 +137,7 @@ class Questions(LiveFrame):
     def show_title(self) -> None:
         total, points = self.total, self.POINTS
         self.border_title = (f"{self.NAME} · {min(self.index + 1, total)}/{total} · score {self.score}/"
-                             f"{points * self.answered} · best {self.best}/{points * total}")
+                             f"{points * len(self.answers)} · best {self.best}/{points * total}")
 
     def show_subtitle(self) -> None:
         """The keys of the stage while the widget has them; else how to give them to it."""

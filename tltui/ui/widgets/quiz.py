@@ -185,7 +185,7 @@ class QuadrantQuiz(Questions):
         self.fixed_seed = int(seed) if seed.strip() else None
         self.seed = 0
         self.order: list[str] = []
-        self.answers: dict[str, Answer] = {}
+        self.answers: dict[str, Answer]
 
     def compose(self) -> ComposeResult:
         yield Static(id="qq-scenario", classes="-header")
@@ -229,10 +229,6 @@ class QuadrantQuiz(Questions):
     @property
     def total(self) -> int:
         return len(self.order)
-
-    @property
-    def answered(self) -> int:
-        return len(self.answers)
 
     @property
     def score(self) -> int:
