@@ -84,14 +84,14 @@ class LessonCheck(Questions):
 
     cursor: reactive[int] = reactive(0, init=False)
     """The option the arrows point at, counted from 0."""
+    answers: dict[str, int]
+    """Question id -> the option chosen (from 1)."""
 
     def __init__(self, set: str = "", **_options: str) -> None:  # noqa: A002 - the lesson block's word
         super().__init__()
         self.set_option = set.strip()
         self.content: CheckSet | None = None
         self.problem = ""
-        self.answers: dict[str, int]
-        """Question id -> the option chosen (from 1)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="ck-question", classes="-header")

@@ -64,12 +64,13 @@ class Questions(LiveFrame):
     """The key that shows the experiment, as the feedback's subtitle offers it."""
 
     stage: reactive[str] = reactive("", init=False, always_update=True)
+    """The stage shown ('' until the questions are read)."""
     index: reactive[int] = reactive(0, init=False, always_update=True)
     """The question shown, counted from 0."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.answers: dict = {}
+        self.answers: dict[str, object] = {}
         """Question id -> its answer, this round."""
         self.best = 0
 

@@ -150,11 +150,7 @@ class StrategyList(Vertical):
 
 
 class QuadrantQuiz(Questions):
-    """Arrows or 1-4 pick the quadrant, arrows or a digit the strategy, enter goes on; e checks it for real.
-
-    Scenarios come from ``lessons/quiz/quadrants.md`` in a shuffled order (the seed is saved, so a round
-    survives a restart; a ``seed`` option in the lesson block fixes it). Answers, the round's score and the
-    best score live in ``app.progress.quiz["quadrant-quiz"]``."""
+    """Arrows or 1-4 pick the quadrant, arrows or a digit the strategy, enter goes on; e checks it for real."""
 
     HELP_TITLE = "Quadrant quiz (lesson 5)"
     BINDINGS = [
@@ -176,6 +172,7 @@ class QuadrantQuiz(Questions):
     strategy_cursor: reactive[int] = reactive(0, init=False)
     quadrant: reactive[int] = reactive(0, init=False)
     """The quadrant chosen for the current scenario, before its strategy."""
+    answers: dict[str, Answer]
 
     def __init__(self, seed: str = "", **_options: str) -> None:
         super().__init__()
@@ -185,7 +182,6 @@ class QuadrantQuiz(Questions):
         self.fixed_seed = int(seed) if seed.strip() else None
         self.seed = 0
         self.order: list[str] = []
-        self.answers: dict[str, Answer]
 
     def compose(self) -> ComposeResult:
         yield Static(id="qq-scenario", classes="-header")
