@@ -109,7 +109,7 @@ class TutorApp(App[None]):
         """The host the worker runs on, when it is not this machine."""
         self._link: WorkerLink | None = None
         self.run_signal: Signal[str] = Signal(self, "run")
-        """A run's model changed (new events, started, lost, listed again): its id."""
+        """A run's model changed (new events, lost with the worker, its status back from the store): its id."""
         self.run_list_signal: Signal[None] = Signal(self, "run-list")
         """The worker's list of runs changed (a run started, the run store was read)."""
         self.crash_log: Path | None = None

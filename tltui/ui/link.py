@@ -28,8 +28,8 @@ class WorkerLink:
     """A worker child process for the whole app, and the runs it knows.
 
     Its owner hears three kinds of news: ``on_state`` (the worker is starting, ready or gone),
-    ``on_run`` (a run's model changed: new events, started, lost or listed again; its id) and
-    ``on_list`` (the list of runs changed)."""
+    ``on_run`` (a run's model changed: new events, lost with the worker, its status back from the run
+    store; its id) and ``on_list`` (the list of runs changed: a run started, the store was read)."""
 
     def __init__(self, command: list[str], host: str | None = None, *,
                  on_state: Callable[[State], None] = _ignore, on_run: Callable[[str], None] = _ignore,

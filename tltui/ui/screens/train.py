@@ -91,9 +91,10 @@ class TrainScreen(RunOwner, Screen):
 
     @work(group="cancel")
     async def action_cancel(self) -> None:
-        if not await self.cancel_runs():
+        cancelling = await self.cancel_runs()
+        if cancelling is None:
             self.notify("No run is going.", timeout=2)
-        elif self.run is not None and self.run.running:
+        elif cancelling:
             self.notify("Cancelling at the end of this batch; the last checkpoint is kept.", timeout=4)
 
     def action_toggle_form(self) -> None:

@@ -242,7 +242,7 @@ class ConfigWidget(RunOwner, LiveFrame):
 
     @work(group="config-cancel")
     async def action_cancel(self) -> None:
-        if not await self.cancel_runs():
+        if await self.cancel_runs() is None:
             self.say("No run of this widget is going.")
 
     def _show_run(self) -> None:

@@ -320,7 +320,9 @@ class FreezeBoard(RunOwner, LiveFrame):
         except ConfigError as error:
             self.say(str(error))
             return
-        run = await self.start_pretrained(config) if await self.ready() else None
+        if not await self.ready():
+            return
+        run = await self.start_pretrained(config)
         if run is None:
             return
         self.note = ""

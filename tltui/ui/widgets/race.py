@@ -163,5 +163,5 @@ class Race(RunOwner, LiveFrame):
 
     @work(group="race-cancel")
     async def action_cancel(self) -> None:
-        if not await self.cancel_runs():
+        if await self.cancel_runs() is None:
             self.say("No race is going: r starts one.")

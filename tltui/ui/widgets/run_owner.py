@@ -85,14 +85,16 @@ class RunOwner:
             return None
         return await self.start_run(config)
 
-    async def cancel_runs(self) -> bool:
-        """Ask the worker to cancel the owned runs that are going; False if none is. A refusal is said,
-        unless its run ended meanwhile."""
+    async def cancel_runs(self) -> int | None:
+        """Ask the worker to cancel the owned runs that are going: how many it is cancelling, None if none
+        was going. A refusal is said, unless its run ended meanwhile."""
         going = [run for run in self.owned_runs() if run.running]
+        cancelling = 0
         for run in going:
             try:
                 await self.app.link.cancel(run.run_id)
+                cancelling += 1
             except WorkerError as error:
                 if run.running:
                     self.say(str(error))
-        return bool(going)
+        return cancelling if going else None
