@@ -239,7 +239,7 @@ def test_the_readme_keys_agree_with_the_bindings():
     from tltui.ui.screens.train import TrainScreen
     from tltui.ui.widgets.run_view import RunView
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     table = readme.split("## Keys", 1)[1].split("\n\n", 2)[1]
     in_readme = {k for k in re.findall(r"`([^`]+)`", table) if not k.isdigit()}  # digits: typed lesson numbers
     listed = help_keys()
