@@ -91,12 +91,7 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,question_mark,q", "dismiss", "Close", tooltip="close the help"),
-        Binding("down,j", "scroll('down')", "Down", show=False, tooltip="scroll a line"),
-        Binding("up,k", "scroll('up')", "Up", show=False, tooltip="scroll back a line"),
-        Binding("space,pagedown", "scroll('page_down')", "Page down", show=False, tooltip="scroll a page"),
-        Binding("b,pageup", "scroll('page_up')", "Page up", show=False, tooltip="scroll back a page"),
-        Binding("g,home", "scroll('home')", "Top", show=False, tooltip="to the top"),
-        Binding("G,end", "scroll('end')", "Bottom", show=False, tooltip="to the bottom"),
+        *pager_keys("scroll"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -124,9 +119,9 @@ class HelpScreen(ModalScreen[None]):
 
     def action_scroll(self, where: str) -> None:
         scroll = self.query_one("#help", VerticalScroll)
-        {"down": lambda: scroll.scroll_relative(y=1, animate=False),
-         "up": lambda: scroll.scroll_relative(y=-1, animate=False),
+        {"scroll_down": lambda: scroll.scroll_relative(y=1, animate=False),
+         "scroll_up": lambda: scroll.scroll_relative(y=-1, animate=False),
          "page_down": lambda: scroll.scroll_page_down(animate=False),
          "page_up": lambda: scroll.scroll_page_up(animate=False),
-         "home": lambda: scroll.scroll_home(animate=False),
-         "end": lambda: scroll.scroll_end(animate=False)}[where]()
+         "scroll_home": lambda: scroll.scroll_home(animate=False),
+         "scroll_end": lambda: scroll.scroll_end(animate=False)}[where]()

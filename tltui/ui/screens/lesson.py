@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tltui.ui.keys import pager_keys
 from tltui.ui.lessons import Lesson
 from tltui.ui.widgets.contents import Contents
 from tltui.ui.widgets.lesson_view import LessonView
@@ -46,12 +47,7 @@ class LessonScreen(Screen):
         Binding("t", "toggle_contents", "Contents", tooltip="contents: enter opens a lesson, escape closes"),
         Binding("escape", "back", "Back", show=False, tooltip="leave a live widget (the lesson has the keys), "
                 "or close the contents"),
-        Binding("down,j", "read('scroll_down')", "Down", show=False, tooltip="scroll a line"),
-        Binding("up,k", "read('scroll_up')", "Up", show=False, tooltip="scroll back a line"),
-        Binding("space,pagedown", "read('page_down')", "Page down", show=False, tooltip="scroll a page"),
-        Binding("b,pageup", "read('page_up')", "Page up", show=False, tooltip="scroll back a page"),
-        Binding("g,home", "read('scroll_home')", "Top", show=False, tooltip="top of the lesson"),
-        Binding("G,end", "read('scroll_end')", "Bottom", show=False, tooltip="bottom of the lesson"),
+        *pager_keys("read"),
     ]
     HELP_KEYS = [("0..9", "jump to a lesson (type 1 2 quickly for 12; 0 is 10)"),
                  ("tab shift+tab", "move between the live widgets of a lesson")]

@@ -118,6 +118,8 @@ class ConfigWidget(RunOwner, LiveFrame):
     """The code file's name: ``tltui_<STEM>.py``."""
     ANCHOR = ""
     """The code line the code view scrolls to."""
+    VIEW_HEIGHT = 10
+    """Rows of the switcher that holds the views."""
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__()
@@ -141,7 +143,9 @@ class ConfigWidget(RunOwner, LiveFrame):
 
     def on_mount(self) -> None:
         """Textual calls this after the subclass's own ``on_mount``."""
-        self.query_one(ContentSwitcher).current = self.VIEWS[0]
+        switcher = self.query_one(ContentSwitcher)
+        switcher.styles.height = self.VIEW_HEIGHT
+        switcher.current = self.VIEWS[0]
         self.set_config(msgspec.structs.replace(self.config, model=backbones.chosen(self.app.link, self.picked)))
 
     # -- the config ----------------------------------------------------------------------------

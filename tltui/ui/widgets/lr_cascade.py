@@ -134,12 +134,7 @@ def log_ticks(low: float, high: float) -> list[float]:
 class LrCascade(ConfigWidget):
     """Base LR and factor on sliders, each group's LR as bars, the optimizer as code, a real run."""
 
-    DEFAULT_CSS = """
-    LrCascade {
-        ContentSwitcher { height: 14; }
-    }
-    """
-
+    VIEW_HEIGHT = 14
     HELP_TITLE = "Learning-rate cascade (lesson 6)"
     BINDINGS = [
         Binding("left", "lr(-1)", "Lower LR", tooltip="lower base LR (the head's)"),

@@ -77,12 +77,6 @@ class Grid(Widget):
 class UnfreezeTimeline(ConfigWidget):
     """Which group joins at which epoch, edited with a cursor, shown as code, run for real."""
 
-    DEFAULT_CSS = """
-    UnfreezeTimeline {
-        ContentSwitcher { height: 10; }
-    }
-    """
-
     HELP_TITLE = "Gradual unfreezing timeline (lesson 6)"
     BINDINGS = [
         Binding("up", "move(-1, 0)", "Group up", tooltip="choose a group"),
