@@ -15,6 +15,8 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tltui.ui.keys import pager_keys
+
 #: How keys are shown where their binding name is not what is printed on the key.
 KEY_NAMES = {
     "question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "minus": "-", "plus": "+",
