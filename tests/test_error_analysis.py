@@ -1,0 +1,136 @@
+"""The error analysis after a real run: a folder of generated images with imbalanced classes, the tiny
+backbone on the CPU; what the Finished event says is checked against best.pt run again on the files, and
+``tltui runs show`` prints it."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tltui.core.analysis import TOP_LOSSES, wilson
+from tltui.engine import builtin, data as datasets, model as net
+from tltui.engine.augment import BatchTransform
+from tltui.engine.train import prepare, train
+from tltui.core.protocol import Finished, RunConfig
+
+COUNTS = {"stripes-h": 40, "rings": 12, "cross": 12, "blob": 12}
+"""Images per class: the first class has over three times the others'."""
+
+
+def write_folder(root: Path) -> Path:
+    images, labels = builtin.render(40, 5, per_class=40)
+    for label, name in enumerate(builtin.CLASSES):
+        if name not in COUNTS:
+            continue
+        (root / name).mkdir(parents=True)
+        for i, image in enumerate(images[labels == label][:COUNTS[name]]):
+            Image.fromarray(image).save(root / name / f"{name}-{i:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return write_folder(tmp_path_factory.mktemp("imbalanced") / "shapes")
+
+
+CONFIG = dict(model="tiny", weights="pretrained", device="cpu", image_size=32, epochs=3, batch_size=16, augment=(),
+              seed=1)
+
+
+def predict_files(model, paths: list[str], size: int) -> torch.Tensor:
+    """Softmax probabilities of ``model`` for image files, decoded and normalised as validation does."""
+    resize, _, side = datasets.sides(size, ())
+    x = torch.stack([torch.from_numpy(np.array(datasets.decode(Path(p), resize, side)[0])).permute(2, 0, 1) for p in paths])
+    with torch.inference_mode():
+        return model(BatchTransform(size, (), torch.device("cpu"))(x, train=False)).softmax(1)
+
+
+def test_the_analysis_names_the_images_best_pt_really_gets_wrong(folder, tmp_path):
+    config = RunConfig(data=str(folder), **CONFIG)
+    prep = prepare(config)
+    events = []
+    train(prep, tmp_path / "run", lambda cls, **fields: events.append(cls(**fields)), lambda: False)
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    analysis = finished.analysis
+    classes, confusion = finished.classes, finished.confusion
+
+    # best.pt, run again on every validation file, gives the confusion matrix the event reports.
+    model = net.new("tiny", len(classes))
+    model.load_state_dict(torch.load(tmp_path / "run" / "best.pt", weights_only=True))
+    model.eval()
+    paths = prep.data.val_paths
+    assert len(paths) == analysis.total == sum(map(sum, confusion)) and all(Path(p).is_file() for p in paths)
+    truth = [classes.index(Path(p).parent.name) for p in paths]
+    probabilities = predict_files(model, paths, 32)
+    predicted = probabilities.argmax(1).tolist()
+    again = np.zeros((len(classes), len(classes)), int)
+    for t, p in zip(truth, predicted):
+        again[t, p] += 1
+    assert again.tolist() == confusion
+    wrong = {paths[i] for i, (t, p) in enumerate(zip(truth, predicted)) if t != p}
+    assert wrong, "the run should get some validation images wrong, or this test proves nothing"
+
+    # The top losses: the highest -ln p(true) of those predictions, with their files, labels and probabilities.
+    losses = [-math.log(probabilities[i, t].item()) for i, t in enumerate(truth)]
+    expected = sorted(range(len(paths)), key=lambda i: -losses[i])[:TOP_LOSSES]
+    assert [paths[i] for i in expected] == [t.path for t in analysis.top_losses]
+    for top in analysis.top_losses:
+        i = paths.index(top.path)
+        assert top.index == i and top.true == Path(top.path).parent.name
+        assert top.predicted == classes[predicted[i]]
+        assert (top.path in wrong) == (top.true != top.predicted)
+        assert top.probability == pytest.approx(probabilities[i, predicted[i]].item(), abs=1e-4)
+        assert top.true_probability == pytest.approx(probabilities[i, truth[i]].item(), abs=1e-4)
+    assert [t.loss for t in analysis.top_losses] == sorted((t.loss for t in analysis.top_losses), reverse=True)
+
+    # Recall and support per class, the pairs, the interval and balanced accuracy, all from the matrix.
+    for i, row in enumerate(confusion):
+        recall = analysis.per_class[i]
+        assert (recall.name, recall.support) == (classes[i], sum(row))
+        assert recall.recall == pytest.approx(row[i] / sum(row))
+    cells = sorted(((confusion[t][p], classes[t], classes[p]) for t in range(len(classes))
+                    for p in range(len(classes)) if t != p and confusion[t][p]), key=lambda c: -c[0])
+    assert [c.count for c in analysis.confused] == [k for k, _, _ in cells[:len(analysis.confused)]]
+    assert all(confusion[classes.index(c.true)][classes.index(c.predicted)] == c.count for c in analysis.confused)
+    correct = int(np.trace(again))
+    assert analysis.correct == correct and finished.best_val_acc == pytest.approx(correct / len(paths))
+    assert (analysis.low, analysis.high) == wilson(correct, len(paths))
+    supports = [r.support for r in analysis.per_class]
+    assert max(supports) >= 3 * min(supports)  # imbalanced, so balanced accuracy is given
+    assert analysis.balanced_accuracy == pytest.approx(np.mean([r[i] / sum(r) for i, r in enumerate(confusion)]))
+
+
+def tltui(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tltui", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_runs_show_prints_the_analysis_in_text(folder):
+    result = tltui("train", str(folder), "--model", "tiny", "--epochs", "2", "--no-augment", "--json")
+    assert result.returncode == 0, result.stderr
+    finished = json.loads(result.stdout.splitlines()[-1])
+    analysis = finished["analysis"]
+    shown = tltui("runs", "show", finished["run_id"][:15])
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    low, high = wilson(analysis["correct"], analysis["total"])
+    assert f"95% interval {low:.1%} to {high:.1%} (Wilson score)" in text
+    assert f"balanced accuracy {analysis['balanced_accuracy']:.1%}" in text
+    for recall in analysis["per_class"]:
+        assert any(line.split() == [recall["name"], f"{recall['recall']:.1%}", f"({recall['support']})"]
+                   for line in text.splitlines())
+    for pair in analysis["confused"]:
+        assert f"{pair['true']} -> {pair['predicted']} {pair['count']}" in text
+    listed = [line for line in text.splitlines() if line.strip()[:2].rstrip(".").isdigit() and ".png" in line]
+    assert len(listed) == len(analysis["top_losses"])
+    for line, top in zip(listed, analysis["top_losses"]):
+        assert Path(top["path"]).name in line and f"{top['true']} -> {top['predicted']}" in line
+        assert f"p {top['probability']:.2f}" in line
