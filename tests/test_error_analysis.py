@@ -1,11 +1,13 @@
 """The error analysis after a real run: a folder of generated images with imbalanced classes, the tiny
-backbone on the CPU; what the Finished event says is checked against best.pt run again on the files, and
-``tltui runs show`` prints it."""
+backbone on the CPU; what the Finished event says is checked against best.pt run again on the files,
+``tltui runs show`` prints it, and the worker draws the top-loss images."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +18,12 @@ import torch
 from PIL import Image
 
 from tltui.core.analysis import TOP_LOSSES, wilson
+from tltui.core.client import WorkerError
+from tltui.core.protocol import TERMINAL_EVENTS, Finished, LossPictures, RunConfig, StartRun
 from tltui.engine import builtin, data as datasets, model as net
 from tltui.engine.augment import BatchTransform
+from tltui.engine.pictures import picture
 from tltui.engine.train import prepare, train
-from tltui.core.protocol import Finished, RunConfig
 
 COUNTS = {"stripes-h": 40, "rings": 12, "cross": 12, "blob": 12}
 """Images per class: the first class has over three times the others'."""
@@ -134,3 +138,49 @@ def test_runs_show_prints_the_analysis_in_text(folder):
     for line, top in zip(listed, analysis["top_losses"]):
         assert Path(top["path"]).name in line and f"{top['true']} -> {top['predicted']}" in line
         assert f"p {top['probability']:.2f}" in line
+
+
+async def finish(client, config: RunConfig) -> Finished:
+    run_id = (await client.request(StartRun(config=config))).run_id
+    while True:
+        event = await asyncio.wait_for(client.events.get(), 240)
+        assert event is not None, client.gone
+        if event.run_id == run_id and isinstance(event, TERMINAL_EVENTS):
+            assert isinstance(event, Finished), event
+            return event
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_worker_draws_the_top_losses_from_the_validation_files(worker, folder, tmp_path):
+    moved = tmp_path / "shapes"
+    shutil.copytree(folder, moved)  # a copy of its own: one file is deleted below
+    finished = await finish(worker, RunConfig(data=str(moved), **CONFIG))
+    tops = finished.analysis.top_losses
+    reply = await worker.request(LossPictures(run_id=finished.run_id, display=16))
+    assert reply.run_id == finished.run_id and len(reply.pictures) == len(tops) == TOP_LOSSES
+    resize, _, side = datasets.sides(32, ())
+    for top, shown in zip(tops, reply.pictures):
+        image = torch.from_numpy(np.array(datasets.decode(Path(top.path), resize, side)[0])).permute(2, 0, 1)
+        assert shown.rgb == picture(image.float() / 255, 16, "").rgb  # that very file, as validation saw it
+        assert shown.label == f"{top.true} → {top.predicted} {top.probability:.0%}"
+    Path(tops[0].path).unlink()
+    again = await worker.request(LossPictures(run_id=finished.run_id[:15], display=16))
+    assert again.pictures[0].label == f"cannot show: {Path(tops[0].path).name} is no longer there"
+    assert again.pictures[1:] == reply.pictures[1:]
+    for request, why in ((LossPictures(run_id=finished.run_id, display=500), "display must be between 8 and 64"),
+                         (LossPictures(run_id="nope"), "no run 'nope'")):
+        with pytest.raises(WorkerError, match=why):
+            await worker.request(request)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_built_in_top_losses_are_rendered_again_from_the_runs_seed(worker):
+    config = RunConfig(data="builtin", limit_per_class=4, **{**CONFIG, "epochs": 1, "seed": 3})
+    finished = await finish(worker, config)
+    reply = await worker.request(LossPictures(run_id=finished.run_id, display=32))
+    val = datasets.load("builtin", image_size=32, augment=(), val_fraction=config.val_fraction, limit_per_class=0,
+                        seed=3)
+    for top, shown in zip(finished.analysis.top_losses, reply.pictures):
+        assert top.path == f"builtin:val/{top.index}"
+        assert shown.rgb == val.val_x[top.index].permute(1, 2, 0).contiguous().numpy().tobytes()
+        assert builtin.CLASSES[int(val.val_y[top.index])] == top.true

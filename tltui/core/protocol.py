@@ -432,6 +432,13 @@ class WalkReply(ImageReply, kw_only=True):
     val_acc: float
 
 
+class LossPicturesReply(msgspec.Struct, kw_only=True):
+    run_id: str
+    pictures: list[Picture]
+    """One per top loss of the run's error analysis, in its order, as validation saw it (no augmentation),
+    captioned ``true → predicted p``; a file that can no longer be read is a grey square saying so."""
+
+
 # ----------------------------------------------------------------------------------------------
 # Requests (client to worker)
 
@@ -524,8 +531,17 @@ class FeatureWalk(Request[WalkReply], tag="feature_walk"):
 PICTURE_REQUESTS = (Gallery, Filters, Activations, FeatureWalk)
 
 
+class LossPictures(Request[LossPicturesReply], tag="loss_pictures"):
+    """The top-loss validation images of finished run ``run_id`` (its id or a unique prefix), ``display``
+    px square; the worker reads which from its run store."""
+
+    run_id: str
+    display: int = 32
+
+
 AnyRequest = Union[
     GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
+    LossPictures,
 ]
 
 
