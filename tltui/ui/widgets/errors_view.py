@@ -22,18 +22,24 @@ PICTURE_PX = 32
 MIN_SIDE = 8
 
 
-def summary(analysis: ErrorAnalysis) -> list[Text]:
-    """The interval, balanced accuracy (when given) and the most confused pairs, a line each."""
+def interval(analysis: ErrorAnalysis) -> Text:
     a = analysis
-    lines = [Text(f"val accuracy {a.accuracy:.1%} ({a.correct}/{a.total}); 95% interval "
-                  f"{a.low:.1%} to {a.high:.1%} (Wilson)")]
-    if a.balanced_accuracy is not None:
-        lines.append(Text(f"balanced accuracy {a.balanced_accuracy:.1%} (classes imbalanced)"))
-    if a.confused:
-        lines.append(Text("most confused: " + " · ".join(f"{c.true} → {c.predicted} {c.count}" for c in a.confused)))
-    else:
-        lines.append(Text("no validation image was predicted wrong"))
-    return lines
+    return Text(f"val accuracy {a.accuracy:.1%} ({a.correct}/{a.total}) · 95% interval {a.low:.1%}–{a.high:.1%} "
+                "(Wilson score)")
+
+
+def balanced(analysis: ErrorAnalysis) -> list[Text]:
+    if analysis.balanced_accuracy is None:
+        return []
+    return [Text(f"balanced accuracy {analysis.balanced_accuracy:.1%} (mean recall: the classes are imbalanced)")]
+
+
+def confused_line(analysis: ErrorAnalysis) -> Text:
+    """The most confused pairs on one line, cut off where the width ends."""
+    if not analysis.confused:
+        return Text("no validation image was predicted wrong")
+    pairs = " · ".join(f"{c.true} → {c.predicted} {c.count}" for c in analysis.confused)
+    return Text(f"most confused: {pairs}", no_wrap=True, overflow="ellipsis")
 
 
 class ErrorsView(Horizontal):
@@ -113,7 +119,8 @@ class ErrorsView(Horizontal):
         view.styles.width, view.styles.height = side, side // 2 + 1
         if not tops:
             view.display = False
-            text.update(Group(*summary(self.analysis)) if self.analysis else "")
+            text.update(Group(interval(self.analysis), *balanced(self.analysis), confused_line(self.analysis))
+                        if self.analysis else "")
             return
         view.display = True
         top = tops[self.index]
@@ -129,7 +136,11 @@ class ErrorsView(Horizontal):
                           f" (p {top.probability:.0%})"),
             Text(f"p(true) {top.true_probability:.1%} · loss {top.loss:.2f}", style="dim"),
             Text(""),
-            *summary(self.analysis),
+            interval(self.analysis),
+            *balanced(self.analysis),
+            Text("most confused (true → predicted)" if self.analysis.confused else "", style="bold"),
+            *(Text(f"  {c.true} → {c.predicted}  {c.count}", no_wrap=True, overflow="ellipsis")
+              for c in self.analysis.confused),
         ]
         if self.problem:
             lines.append(Text(f"pictures: {self.problem}", style="dim"))
