@@ -115,3 +115,16 @@ def test_the_analysis_survives_the_protocol_and_prints_as_text():
     assert "cat -> dog 2" in text
     assert "1. p/cat/3.png  cat -> dog  p 0.90" in text and "2. p/cat/2.png" in text
     assert "balanced accuracy 66.7%" in text  # supports 3 and 1: imbalanced
+
+
+def test_an_oversized_finished_event_drops_the_analysis_before_the_class_names():
+    classes = [f"class-{i}" for i in range(20)]
+    labels = list(range(20)) * 5
+    result = analyse(classes, labels, labels[::-1], [0.5] * 100, [0.5] * 100, ["x" * 2000] * 100, top=100)
+    event = protocol.Finished(best_val_acc=0.5, best_epoch=1, classes=classes, per_class_acc={c: 0.5 for c in classes},
+                              confusion=[[1] * 20] * 20, run_dir="", elapsed=1.0, analysis=result)
+    size = len(protocol.encode(event))
+    fitted = protocol.fit(event, limit=size - 10)
+    assert fitted.confusion == [] and fitted.analysis == result  # the matrix goes first
+    fitted = protocol.fit(event, limit=len(protocol.encode(protocol.fit(event, limit=0))) + 1000)
+    assert fitted.analysis is None and fitted.classes == classes
