@@ -91,8 +91,8 @@ def test_pairs_and_top_losses_follow_the_predictions():
     matrix = [[0] * 4 for _ in classes]
     for t, p in zip(labels, predicted):
         matrix[t][p] += 1
-    off = sorted(((matrix[t][p], t, p) for t in range(4) for p in range(4) if t != p), key=lambda x: (-x[0], x[1], x[2]))
-    assert [(c.true, c.predicted, c.count) for c in result.confused] == [(classes[t], classes[p], k) for k, t, p in off[:3]]
+    off = sorted((-matrix[t][p], t, p) for t in range(4) for p in range(4) if t != p)
+    assert [(c.true, c.predicted, c.count) for c in result.confused] == [(classes[t], classes[p], -k) for k, t, p in off[:3]]
     assert result.correct == sum(matrix[i][i] for i in range(4))
     losses = sorted((-math.log(q) for q in p_true), reverse=True)
     assert [t.loss for t in result.top_losses] == pytest.approx(losses[:12])

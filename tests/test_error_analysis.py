@@ -52,7 +52,8 @@ CONFIG = dict(model="tiny", weights="pretrained", device="cpu", image_size=32, e
 def predict_files(model, paths: list[str], size: int) -> torch.Tensor:
     """Softmax probabilities of ``model`` for image files, decoded and normalised as validation does."""
     resize, _, side = datasets.sides(size, ())
-    x = torch.stack([torch.from_numpy(np.array(datasets.decode(Path(p), resize, side)[0])).permute(2, 0, 1) for p in paths])
+    arrays = [np.array(datasets.decode(Path(p), resize, side)[0]) for p in paths]
+    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
     with torch.inference_mode():
         return model(BatchTransform(size, (), torch.device("cpu"))(x, train=False)).softmax(1)
 

@@ -58,7 +58,7 @@ class TrainStep:
         logits = self._logits(x)
         predicted = logits.argmax(1)
         probabilities = logits.softmax(1)
-        pair = torch.stack((probabilities.gather(1, y[:, None])[:, 0], probabilities.gather(1, predicted[:, None])[:, 0]), 1)
+        pair = torch.cat((probabilities.gather(1, y[:, None]), probabilities.gather(1, predicted[:, None])), 1)
         return F.cross_entropy(logits, y, reduction="sum"), predicted, pair
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
