@@ -19,8 +19,9 @@ from PIL import Image
 
 from tltui.core.analysis import TOP_LOSSES, wilson
 from tltui.core.client import WorkerError
-from tltui.core.protocol import TERMINAL_EVENTS, Finished, LossPictures, RunConfig, StartRun
-from tltui.engine import builtin, data as datasets, model as net
+from tltui.core.groups import BACKBONE
+from tltui.core.protocol import TERMINAL_EVENTS, Epoch, Finished, LossPictures, RunConfig, StartRun
+from tltui.engine import builtin, checkpoint, data as datasets, model as net
 from tltui.engine.augment import BatchTransform
 from tltui.engine.pictures import picture
 from tltui.engine.train import prepare, train
@@ -185,3 +186,24 @@ async def test_built_in_top_losses_are_rendered_again_from_the_runs_seed(worker)
         assert top.path == f"builtin:val/{top.index}"
         assert shown.rgb == val.val_x[top.index].permute(1, 2, 0).contiguous().numpy().tobytes()
         assert builtin.CLASSES[int(val.val_y[top.index])] == top.true
+
+
+def test_a_resumed_run_reports_the_analysis_of_the_run_that_never_stopped(tmp_path):
+    config = RunConfig(data="builtin", limit_per_class=8, frozen=BACKBONE, lr=0.001, **{**CONFIG, "epochs": 3})
+    whole = []
+    train(prepare(config), tmp_path / "whole", lambda cls, **f: whole.append(cls(**f)), lambda: False)
+    epochs = []
+
+    def keep(cls, **fields) -> None:
+        if cls is Epoch:
+            epochs.append(fields["epoch"])
+
+    train(prepare(config), tmp_path / "run", keep, lambda: bool(epochs))  # cancelled after epoch 1
+    kept = checkpoint.read(config, tmp_path / "run").best
+    assert kept.epoch == 1 and len(kept.samples["predicted"]) == whole[-1].analysis.total  # in resume.pt
+    resumed = []
+    train(prepare(config), tmp_path / "run", lambda cls, **f: resumed.append(cls(**f)), lambda: False, resume=True)
+    a, b = whole[-1].analysis, resumed[-1].analysis
+    assert (a.correct, a.per_class, a.confused) == (b.correct, b.per_class, b.confused)
+    assert [(t.path, t.predicted) for t in a.top_losses] == [(t.path, t.predicted) for t in b.top_losses]
+    assert [t.loss for t in a.top_losses] == pytest.approx([t.loss for t in b.top_losses], rel=1e-4)
