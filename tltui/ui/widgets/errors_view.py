@@ -70,8 +70,9 @@ class ErrorsView(Horizontal):
         yield Static(id="loss-text")
 
     def show(self, run_id: str, analysis: ErrorAnalysis) -> None:
-        """Show ``run_id``'s analysis from its highest loss; its pictures are asked for once per run."""
-        if run_id == self.run_id and analysis is self.analysis:
+        """Show ``run_id``'s analysis from its highest loss; its pictures are asked for once per run (again
+        if they did not come)."""
+        if run_id == self.run_id and analysis is self.analysis and not self.problem:
             return
         self.run_id, self.analysis = run_id, analysis
         self.pictures, self.problem = [], ""
