@@ -8,7 +8,7 @@ import math
 import random
 from pathlib import Path
 
-from tltui.core import protocol
+from tltui.core import analysis as core_analysis, protocol
 from tltui.core.protocol import (
     ActivationsReply, ChannelStats, FiltersReply, GalleryReply, GroupMaps, Picture, WalkReply,
 )
@@ -171,3 +171,24 @@ def answer(request: protocol.Request) -> object:
     handlers = {protocol.Gallery: gallery, protocol.Filters: filters, protocol.Activations: activations,
                 protocol.FeatureWalk: feature_walk}
     return handlers[type(request)](request)
+
+
+def analysis(finished: protocol.Finished) -> protocol.ErrorAnalysis:
+    """An error analysis with the finished event's confusion matrix: made-up files and probabilities."""
+    labels, predicted, p_true, p_predicted, paths = [], [], [], [], []
+    for t, row in enumerate(finished.confusion):
+        for p, count in enumerate(row):
+            for k in range(count):
+                right = t == p
+                labels.append(t)
+                predicted.append(p)
+                p_true.append(0.9 - 0.01 * k if right else 0.02 + 0.01 * ((t + k) % 7))
+                p_predicted.append(p_true[-1] if right else 0.5 + 0.05 * (k % 5))
+                paths.append(f"/home/learner/birds/val/{finished.classes[t]}/{finished.classes[t]}_{len(paths):04d}.jpg")
+    return core_analysis.analyse(finished.classes, labels, predicted, p_true, p_predicted, paths)
+
+
+def loss_pictures(request: protocol.LossPictures, errors: protocol.ErrorAnalysis) -> protocol.LossPicturesReply:
+    return protocol.LossPicturesReply(run_id=request.run_id, pictures=[
+        picture(stripes(request.display, top.index), f"{top.true} → {top.predicted} {top.probability:.0%}")
+        for top in errors.top_losses])

@@ -4,7 +4,8 @@ Speaks the real protocol (tltui.core.protocol). Each start_run replays a recorde
 ``tests/data``: ``scratch.jsonl`` for ``weights none``, ``pretrained.jsonl`` otherwise, with the new
 run id and the requested config in its started event. Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
 ``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
-seconds between events. Picture requests get made-up pictures (tests/fake_pictures.py).
+seconds between events, ``FAKE_ANALYSIS`` (any value) a made-up error analysis in the finished event,
+from its confusion matrix. Picture requests get made-up pictures (tests/fake_pictures.py).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def replay(run_id: str, recording: list[protocol.RunEvent]) -> None:
     delay = float(os.environ.get("FAKE_DELAY", "0"))
     for seq, event in enumerate(recording[:stop_after], 1):
         event = msgspec.structs.replace(event, run_id=run_id, seq=seq)
+        if isinstance(event, protocol.Finished) and os.environ.get("FAKE_ANALYSIS"):
+            event = msgspec.structs.replace(event, analysis=fake_pictures.analysis(event))
         if isinstance(event, protocol.Started):  # a real worker echoes the config it was given
             config = configs[run_id]
             event = msgspec.structs.replace(event, config=config, weights=config.weights, model=config.model)
@@ -76,6 +79,11 @@ def handle(request: protocol.AnyRequest) -> msgspec.Struct | list:
         return Cancelling(run_id=request.run_id)
     if isinstance(request, protocol.PICTURE_REQUESTS):
         return fake_pictures.answer(request)
+    if isinstance(request, protocol.LossPictures):
+        finished = [e for e in runs.get(request.run_id, []) if isinstance(e, protocol.Finished) and e.analysis]
+        if not finished:
+            raise ValueError(f"run {request.run_id} has no error analysis")
+        return fake_pictures.loss_pictures(request, finished[-1].analysis)
     raise ValueError(f"the fake worker does not do {type(request).__name__}")
 
 

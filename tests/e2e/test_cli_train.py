@@ -41,7 +41,9 @@ def test_plain_output_is_a_line_per_epoch():
     lines = result.stdout.splitlines()
     assert lines[0].startswith("run ") and "10 classes" in lines[0]
     assert sum(line.startswith("epoch 1/1") for line in lines) == 1
-    assert lines[-1].startswith("best val acc")
+    ending = [i for i, line in enumerate(lines) if line.startswith("best val acc")]
+    assert len(ending) == 1  # then the error analysis, indented under it
+    assert "95% interval" in lines[ending[0] + 1] and all(line.startswith("  ") for line in lines[ending[0] + 1:])
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path):

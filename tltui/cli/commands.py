@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from tltui.core import datasets, protocol, remote
+from tltui.core import analysis, datasets, protocol, remote
 from tltui.core.errors import BadInput
 from tltui.core.formatting import bar, duration
 from tltui.core.parsing import parse_setting
@@ -141,6 +141,9 @@ class Reporter:
                 f"best val acc {event.best_val_acc:.1%} at epoch {event.best_epoch}; "
                 f"{duration(event.elapsed)}; checkpoints in {event.run_dir}"
             )
+            if event.analysis is not None:
+                for line in analysis.lines(event.analysis):
+                    self._line(f"  {line}")
         elif isinstance(event, Failed):
             self._line(f"run failed: {event.reason}" + (f"\n  {event.hint}" if event.hint else ""))
         elif isinstance(event, protocol.Cancelled):

@@ -221,6 +221,58 @@ class Note(Event, tag="note"):
     message: str
 
 
+class ClassRecall(msgspec.Struct, kw_only=True):
+    """One class on the validation set: the share of its images predicted right, and how many it has."""
+
+    name: str
+    recall: float
+    support: int
+
+
+class ConfusedPair(msgspec.Struct, kw_only=True):
+    """``count`` validation images of class ``true`` predicted as ``predicted``."""
+
+    true: str
+    predicted: str
+    count: int
+
+
+class TopLoss(msgspec.Struct, kw_only=True):
+    """A validation image the model got most wrong: its cross-entropy ``loss`` is ``-ln true_probability``."""
+
+    index: int
+    """Its position in the validation set (the worker draws it from there)."""
+    path: str
+    """Its file; ``builtin:val/N`` or ``NAME:val/N`` for an image that is not a file of the user's."""
+    true: str
+    predicted: str
+    probability: float
+    """The softmax probability of the predicted class."""
+    true_probability: float
+    loss: float
+
+
+class ErrorAnalysis(msgspec.Struct, kw_only=True):
+    """What the model of the best epoch gets wrong on the validation set (computed by core/analysis.py)."""
+
+    correct: int
+    total: int
+    low: float
+    high: float
+    """The accuracy's 95% interval: Wilson's score interval for ``correct`` of ``total``."""
+    per_class: list[ClassRecall]
+    confused: list[ConfusedPair]
+    """The most frequent off-diagonal cells of the confusion matrix, most first."""
+    top_losses: list[TopLoss]
+    """The validation images with the highest loss, highest first."""
+    balanced_accuracy: float | None = None
+    """The mean of the per-class recalls, given when the classes' supports are imbalanced."""
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+
 class Finished(Event, tag="finished"):
     best_val_acc: float
     best_epoch: int
@@ -231,6 +283,8 @@ class Finished(Event, tag="finished"):
     elapsed: float
     path: str = "full"
     skipped: dict[str, int] = {}
+    analysis: ErrorAnalysis | None = None
+    """The best epoch's errors; None from a run whose best epoch's predictions were not kept."""
 
 
 class Failed(Event, tag="failed"):
@@ -378,6 +432,13 @@ class WalkReply(ImageReply, kw_only=True):
     val_acc: float
 
 
+class LossPicturesReply(msgspec.Struct, kw_only=True):
+    run_id: str
+    pictures: list[Picture]
+    """One per top loss of the run's error analysis, in its order, as validation saw it (no augmentation),
+    captioned ``true → predicted p``; a file that can no longer be read is a grey square saying so."""
+
+
 # ----------------------------------------------------------------------------------------------
 # Requests (client to worker)
 
@@ -470,8 +531,17 @@ class FeatureWalk(Request[WalkReply], tag="feature_walk"):
 PICTURE_REQUESTS = (Gallery, Filters, Activations, FeatureWalk)
 
 
+class LossPictures(Request[LossPicturesReply], tag="loss_pictures"):
+    """The top-loss validation images of finished run ``run_id`` (its id or a unique prefix), ``display``
+    px square; the worker reads which from its run store."""
+
+    run_id: str
+    display: int = 32
+
+
 AnyRequest = Union[
     GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
+    LossPictures,
 ]
 
 
@@ -548,8 +618,9 @@ def to_builtins(obj: Any) -> Any:
 
 def fit(event: RunEvent, limit: int = MAX_EVENT) -> RunEvent:
     """``event``, or if its line would pass ``limit`` bytes, the same event without its per-class detail
-    (first the confusion matrix, then per-class accuracies and class names): it still says how the run went."""
-    for cut in ({"confusion": []}, {"per_class_acc": {}, "classes": []}):
+    (first the confusion matrix, then the error analysis, then per-class accuracies and class names): it
+    still says how the run went."""
+    for cut in ({"confusion": []}, {"analysis": None}, {"per_class_acc": {}, "classes": []}):
         if len(_encoder.encode(event)) <= limit:
             break
         event = msgspec.structs.replace(event, **{k: v for k, v in cut.items() if hasattr(event, k)})

@@ -42,9 +42,13 @@ class Best:
     confusion: list[list[int]] = field(default_factory=list)
     state: dict[str, torch.Tensor] | None = None
     saved: bool = True
+    samples: dict[str, list] = field(default_factory=dict)
+    """Per validation image: ``predicted`` class, softmax probability of its true class (``p_true``) and of
+    the predicted one (``p_predicted``), for the error analysis; empty from a checkpoint that lacks them."""
 
     def results(self) -> dict:
-        return {"acc": self.acc, "epoch": self.epoch, "per_class": self.per_class, "confusion": self.confusion}
+        return {"acc": self.acc, "epoch": self.epoch, "per_class": self.per_class, "confusion": self.confusion,
+                "samples": self.samples}
 
 
 @dataclass

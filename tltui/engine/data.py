@@ -67,7 +67,7 @@ _CONVERTED = {
 @dataclass
 class ImageData:
     """Decoded images, ``(N, 3, S, S)`` uint8, with int64 labels; what was skipped or converted, by reason;
-    notes for the user (an image in both train and val)."""
+    notes for the user (an image in both train and val); where each validation image came from."""
 
     classes: list[str]
     train_x: torch.Tensor
@@ -77,6 +77,8 @@ class ImageData:
     skipped: dict[str, int] = field(default_factory=dict)
     converted: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    val_paths: list[str] = field(default_factory=list)
+    """Each validation image's file; ``NAME:val/N`` (N its index) where it is not a file of the user's."""
 
 
 def sides(image_size: int, augment: tuple[str, ...]) -> tuple[int, int, int]:
@@ -139,6 +141,7 @@ def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: i
         classes=list(builtin.CLASSES),
         train_x=_centre(x[train_idx], train_side), train_y=torch.tensor([y for _, y in train]),
         val_x=_centre(x[val_idx], val_side), val_y=torch.tensor([y for _, y in val]),
+        val_paths=[f"{'builtin-shifted' if shifted else 'builtin'}:val/{i}" for i in range(len(val))],
     )
 
 
@@ -361,8 +364,10 @@ def _named(name: str, val_fraction: float, limit: int, resize: int, train_side: 
         return _decode_all(_Lists(classes, _limit(train_items, limit)), _Lists(classes, val_items),
                            resize, train_side, val_side)
     train, val = sets
-    return _image_data(list(train.classes), _limit(_decode_set(train, name, resize, train_side), limit),
+    data = _image_data(list(train.classes), _limit(_decode_set(train, name, resize, train_side), limit),
                        _decode_set(val, name, resize, val_side))
+    data.val_paths = [f"{name}:val/{i}" for i in range(len(data.val_y))]
+    return data
 
 
 def _make(name: str, root: Path, download: bool = False) -> tuple:
@@ -423,7 +428,7 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
     decoded = []
     for lists, side in ((train, train_side), (val, val_side)):
         results = _decode_many([p for p, _ in lists.items], resize, side)
-        kept, digests = [], {}
+        kept, digests, kept_paths = [], {}, []
         for (path, label), (array, skip, conversion, digest) in zip(lists.items, results):
             if skip:
                 skipped[skip] += 1
@@ -431,11 +436,12 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
             if conversion:
                 converted[conversion] += 1
             kept.append((array, label))
+            kept_paths.append(str(path))
             digests.setdefault(digest, path)
-        decoded.append((kept, digests))
-    (train_kept, train_digests), (val_kept, val_digests) = decoded
+        decoded.append((kept, digests, kept_paths))
+    (train_kept, train_digests, _), (val_kept, val_digests, val_paths) = decoded
     return _image_data(train.classes, train_kept, val_kept, skipped=dict(skipped), converted=dict(converted),
-                       notes=_overlap(train_digests, val_digests))
+                       notes=_overlap(train_digests, val_digests), val_paths=val_paths)
 
 
 def _image_data(classes: list[str], train: list[tuple[np.ndarray, int]], val: list[tuple[np.ndarray, int]],

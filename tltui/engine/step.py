@@ -48,6 +48,19 @@ class TrainStep:
     @torch.inference_mode()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(summed loss, predictions) of a validation batch; the model must be in eval mode."""
+        logits = self._logits(x)
+        return F.cross_entropy(logits, y, reduction="sum"), logits.argmax(1)
+
+    @torch.inference_mode()
+    def evaluate_each(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(summed loss, predictions, softmax probabilities ``(N, 2)`` of each image's true and predicted
+        class) of a validation batch; the model must be in eval mode."""
+        logits = self._logits(x)
+        predicted = logits.argmax(1)
+        probabilities = logits.softmax(1)
+        pair = torch.cat((probabilities.gather(1, y[:, None]), probabilities.gather(1, predicted[:, None])), 1)
+        return F.cross_entropy(logits, y, reduction="sum"), predicted, pair
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
-            logits = self.forward(x)
-        return F.cross_entropy(logits.float(), y, reduction="sum"), logits.argmax(1)
+            return self.forward(x).float()

@@ -24,11 +24,12 @@ from torchvision.models import ResNet
 from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim
 from tltui.engine.augment import BatchTransform
 from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
+from tltui.core import analysis
 from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.step import TrainStep
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import (
-    MAX_FILES, Cancelled, ConfigError, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen,
+    MAX_FILES, Cancelled, ConfigError, Epoch, ErrorAnalysis, Finished, Note, Progress, RunConfig, Started, Unfrozen,
 )
 
 CHECKPOINT_COST = 0.1
@@ -216,7 +217,15 @@ class Trainer:
             ) from None
         self.emit(Finished, best_val_acc=self.best.acc, best_epoch=self.best.epoch, classes=self.data.classes,
                   per_class_acc=self.best.per_class, confusion=self.best.confusion, run_dir=str(self.run_dir),
-                  elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped)
+                  elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped, analysis=self.error_analysis())
+
+    def error_analysis(self) -> ErrorAnalysis | None:
+        """The best epoch's errors on the validation set, from its kept predictions (None if none were kept)."""
+        samples = self.best.samples
+        if len(samples.get("predicted", ())) != len(self.data.val_y):
+            return None
+        return analysis.analyse(self.data.classes, self.data.val_y.tolist(), samples["predicted"], samples["p_true"],
+                                samples["p_predicted"], self.data.val_paths)
 
     @property
     def path(self) -> str:
@@ -327,13 +336,13 @@ class Trainer:
         if result is None:
             return False
         self.val_seconds = time.monotonic() - started
-        val_loss, val_acc, per_class, confusion = result
+        val_loss, val_acc, per_class, confusion, samples = result
         if not math.isfinite(val_loss):
             raise RunFailure(f"validation loss became infinite at epoch {epoch}", self._lr_hint())
         improved = val_acc > self.best.acc
         if improved:
             state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self.best = Best(val_acc, epoch, per_class, confusion, state, saved=False)
+            self.best = Best(val_acc, epoch, per_class, confusion, state, saved=False, samples=samples)
         p = self.partial
         self.epochs_done, self.step_in_epoch = epoch, 0
         per_step = p.seconds / max(self.steps_per_epoch, 1)
@@ -346,25 +355,32 @@ class Trainer:
             self.save()
         return True
 
-    def validate(self) -> tuple[float, float, dict[str, float], list[list[int]]] | None:
-        """(loss, accuracy, per-class accuracy, confusion matrix with rows = true class); None if cancelled."""
+    def validate(self) -> tuple[float, float, dict[str, float], list[list[int]], dict[str, list]] | None:
+        """(loss, accuracy, per-class accuracy, confusion matrix with rows = true class, per-image
+        predictions and probabilities as ``Best.samples`` keeps them); None if cancelled."""
         self.model.eval()
         classes = len(self.data.classes)
         n = len(self.data.val_y)
         confusion = torch.zeros(classes * classes, dtype=torch.int64, device=self.device)
         loss_sum = torch.zeros((), device=self.device)
+        predictions, probabilities = [], []
         for start in range(0, n, self.eval_batch):
             if self.should_stop():
                 return None
             x, y = self._val_batch(start, start + self.eval_batch)
-            loss, predicted = self.step.evaluate(x, y)
+            loss, predicted, pair = self.step.evaluate_each(x, y)
             loss_sum += loss
             confusion += torch.bincount(y * classes + predicted, minlength=classes * classes)
+            predictions.append(predicted)
+            probabilities.append(pair)
         matrix = confusion.view(classes, classes).cpu()
         totals = matrix.sum(1)
         per_class = {name: matrix[i, i].item() / totals[i].item()
                      for i, name in enumerate(self.data.classes) if totals[i] > 0}
-        return loss_sum.item() / n, matrix.diagonal().sum().item() / n, per_class, matrix.tolist()
+        pairs = torch.cat(probabilities).cpu().double()
+        samples = {"predicted": torch.cat(predictions).tolist(), "p_true": pairs[:, 0].tolist(),
+                   "p_predicted": pairs[:, 1].tolist()}
+        return loss_sum.item() / n, matrix.diagonal().sum().item() / n, per_class, matrix.tolist(), samples
 
     # -- checkpoints -------------------------------------------------------------------------
 

@@ -33,7 +33,8 @@ import msgspec
 from tltui.core import files, protocol
 from tltui.core.protocol import (
     MAX_LINE, PROTOCOL_VERSION, CancelRun, Cancelled, Cancelling, Error, EventMessage, Failed, GetCapabilities,
-    GetEvents, Hello, ListRuns, Replayed, ResumeRun, RunConfig, RunEvent, RunStarted, StartRun,
+    GetEvents, Hello, ListRuns, LossPictures, LossPicturesReply, Replayed, ResumeRun, RunConfig, RunEvent, RunStarted,
+    StartRun,
 )
 from tltui.worker.store import Run, RunDamaged, RunNotFound, RunRecorder, RunStore
 
@@ -172,6 +173,8 @@ class Daemon:
             return await self._events(conn, request)
         if isinstance(request, protocol.PICTURE_REQUESTS):
             return await self._picture(request)
+        if isinstance(request, LossPictures):
+            return await self._loss_pictures(request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
     async def _picture(self, request: protocol.Request[R]) -> R:
@@ -183,6 +186,23 @@ class Daemon:
             return await asyncio.to_thread(pictures.answer, request)
         except BadInput as error:
             raise _Refused(str(error)) from None
+
+    async def _loss_pictures(self, request: LossPictures) -> LossPicturesReply:
+        """The top-loss images of a finished run, as its stored config and error analysis name them."""
+        from tltui.engine.loss_pictures import loss_pictures
+
+        run = self._run(request.run_id)
+        try:
+            events = await asyncio.to_thread(run.events)
+            config = await asyncio.to_thread(lambda: run.config)
+        except RunDamaged as error:
+            raise _Refused(str(error)) from None
+        finished = next((e for e in reversed(events) if isinstance(e, protocol.Finished)), None)
+        if finished is None or finished.analysis is None:
+            why = "has not finished" if finished is None else "was recorded without an error analysis (an older tltui)"
+            raise _Refused(f"run {run.id} {why}: no top losses to show")
+        pictures = await self._checked(loss_pictures, config, finished.analysis.top_losses, request.display)
+        return LossPicturesReply(run_id=run.id, pictures=pictures)
 
     async def _checked(self, check: Callable[..., R], *args: object) -> R:
         """``check(*args)`` in a thread; its BadInput, and a file it cannot write, refused in one line."""

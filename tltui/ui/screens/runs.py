@@ -140,6 +140,7 @@ class RunsScreen(Screen):
         self.add_class("-detail")
         view = self.query_one(RunView)
         view.show(run)
+        view.focus()  # its keys: results, errors, the top losses
 
     async def action_back(self) -> None:
         """From a run's details to the overlay; from there back to the lessons."""

@@ -11,15 +11,17 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from tltui.core.formatting import bar, duration, lrs
-from tltui.core.protocol import Failed, Finished
+from tltui.core.protocol import ErrorAnalysis, Failed, Finished
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import theme
+from tltui.ui.widgets.errors_view import ErrorsView, balanced, confused_line, interval
 from tltui.ui.widgets.run_chart import RunChart
 
 
 def results(finished: Finished, app: App) -> Group:
-    """Best accuracy, per-class accuracy as bars, and the confusion matrix as a grid shaded in the theme's
-    success (diagonal, also bold) and error colours by each cell's share of its row."""
+    """Best accuracy (with its interval and the analysis's summary when the run has one), per-class
+    accuracy (recall) as bars with each class's support, and the confusion matrix as a grid shaded in the
+    theme's success (diagonal, also bold) and error colours by each cell's share of its row."""
     classes = finished.classes
     width = min(max((len(c) for c in classes), default=4), 12)
     good, bad = theme.hex_style(app, "success"), theme.hex_style(app, "error")
@@ -27,10 +29,13 @@ def results(finished: Finished, app: App) -> Group:
         ("best validation accuracy ", "bold"), (f"{finished.best_val_acc:.1%}", f"bold {good}"),
         f" at epoch {finished.best_epoch}  ({duration(finished.elapsed)}, path {finished.path})",
     )
+    analysis = finished.analysis
+    support = {c.name: c.support for c in analysis.per_class} if analysis else {}
     per_class = Table.grid(padding=(0, 1))
     for name in classes:
         acc = finished.per_class_acc.get(name, 0.0)
-        per_class.add_row(name[:width], Text(bar(acc, 12), style=good if acc >= 0.5 else bad), f"{acc:4.0%}")
+        per_class.add_row(name[:width], Text(bar(acc, 12 if not support else 10), style=good if acc >= 0.5 else bad),
+                          f"{acc:4.0%}", *((Text(f"{support.get(name, 0)}", style="dim"),) if support else ()))
     grid = Text()
     grid.append(" " * (width + 1) + "".join(f"{j:>3}" for j in range(len(classes))) + "\n", "dim")
     for i, (name, row) in enumerate(zip(classes, finished.confusion)):
@@ -42,9 +47,13 @@ def results(finished: Finished, app: App) -> Group:
             grid.append(f"{count:>3}", style=f"{bold}on {shade}" if count else "dim")
         grid.append("\n")
     layout = Table.grid(padding=(0, 3))
-    layout.add_row(Text("per class", "bold"), Text("confusion: rows true, columns predicted", "bold"))
+    layout.add_row(Text("per class" + (" (recall, support)" if support else ""), "bold"),
+                   Text("confusion: rows true, columns predicted", "bold"))
     layout.add_row(per_class, grid)
-    return Group(head, Text(""), layout)
+    if analysis is None:
+        return Group(head, Text(""), layout)
+    return Group(head, interval(analysis), *balanced(analysis), confused_line(analysis),
+                 Text("e: the top losses, image by image", style="dim"), Text(""), layout)
 
 
 class RunView(Vertical, can_focus=True):
@@ -59,8 +68,11 @@ class RunView(Vertical, can_focus=True):
         & > #ending { height: auto; padding: 0 1; margin: 0 1; display: none; }
         & > #ending.-failed { border: round $error; display: block; }
         & > #ending.-note { border: round $warning; display: block; }
+        & > ErrorsView { display: none; }
         &.-results > RunChart { display: none; }
         &.-results > #results { display: block; }
+        &.-errors > RunChart, &.-errors > #results { display: none; }
+        &.-errors > ErrorsView { display: block; }
     }
     """
 
@@ -68,6 +80,11 @@ class RunView(Vertical, can_focus=True):
     BINDINGS = [
         Binding("m", "toggle_results", "Results", tooltip="curves or results (per class, confusion) of a finished run"),
         Binding("l", "toggle_metric", "Loss/acc", tooltip="loss or accuracy curves"),
+        Binding("e", "toggle_errors", "Errors", tooltip="a finished run's top losses, image by image, with the "
+                "accuracy's interval and the most confused pairs"),
+        Binding("right,i", "loss(1)", "Next loss", tooltip="the next top-loss image (in the errors view)"),
+        Binding("left,I", "loss(-1)", "Prev loss", show=False,
+                tooltip="the previous top-loss image (in the errors view)"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -79,6 +96,7 @@ class RunView(Vertical, can_focus=True):
         yield Static(id="heading")
         yield RunChart()
         yield Static(id="results")
+        yield ErrorsView()
         yield Static(id="progress")
         yield Static(id="lrs")
         yield Static(id="ending")
@@ -86,7 +104,8 @@ class RunView(Vertical, can_focus=True):
     def show(self, run: RunModel | None, empty_text: str = "start a run") -> None:
         if run is not self.run:  # nothing of the last run stays on screen
             self._shown_end = None
-            self.remove_class("-results")
+            self.remove_class("-results", "-errors")
+            self.refresh_bindings()
             self.query_one("#results", Static).update("")
             self.query_one("#ending", Static).set_classes("")
         self.run = run
@@ -140,17 +159,48 @@ class RunView(Vertical, can_focus=True):
                                "measured until then. Press W to restart the worker."))
         if isinstance(run.end, Finished) and run.end is not self._shown_end:
             self._shown_end = run.end
+            self.refresh_bindings()
             self.query_one("#results", Static).update(results(run.end, self.app))
             self.add_class("-results")
 
+    @property
+    def analysis(self) -> ErrorAnalysis | None:
+        """The error analysis of the run shown, once it has finished with one."""
+        return self.run.end.analysis if self.run and isinstance(self.run.end, Finished) else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_errors":
+            return self.analysis is not None
+        if action == "loss":
+            return self.has_class("-errors")
+        return True
+
+    def action_toggle_errors(self) -> None:
+        analysis = self.analysis
+        if analysis is None:
+            return
+        if self.has_class("-errors"):
+            self.remove_class("-errors")
+        else:
+            self.query_one(ErrorsView).show(self.run.run_id, analysis)
+            self.add_class("-errors")
+        self.refresh_bindings()
+
+    def action_loss(self, delta: int) -> None:
+        self.query_one(ErrorsView).step(delta)
+
     def action_toggle_results(self) -> None:
+        from_errors = self.has_class("-errors")
+        self.remove_class("-errors")
+        self.refresh_bindings()
         if self.run and isinstance(self.run.end, Finished):
-            self.toggle_class("-results")
+            self.set_class(from_errors or not self.has_class("-results"), "-results")
         elif self.run and self.run.running:
             self.notify("Results (per class, confusion) come when the run finishes.", timeout=4)
         else:
             self.notify("No results: " + ("the run did not finish." if self.run else "no run yet."), timeout=4)
 
     def action_toggle_metric(self) -> None:
-        self.remove_class("-results")
+        self.remove_class("-results", "-errors")
+        self.refresh_bindings()
         self.query_one(RunChart).toggle_metric()
