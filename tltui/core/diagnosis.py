@@ -37,12 +37,12 @@ MIN_EPOCHS = 3
 LARGE_PER_CLASS = 1000
 """Images per class from which data counts as large: lesson 15's orders of magnitude (fine-tuning
 everything wants thousands per class; head first works from a hundred)."""
-GAIN_DIFFERENT = 0.10
-"""Fine-tuning gaining more than this over the probe (and beyond the noise) says the frozen features
-miss what the data needs: a different domain."""
-KNN_DIFFERENT = 0.5
-"""k-NN skill (its accuracy rescaled so chance is 0 and perfect is 1) below this says the frozen
-features barely group the classes: a different domain."""
+KNN_SIMILAR = 0.65
+"""k-NN skill (its accuracy rescaled so chance is 0 and perfect is 1) from which the frozen features count
+as grouping the classes well: a similar domain. Measured here on the built-in sets at 20 per class with
+the tiny backbone: 0.71 on ``builtin``, 0.59 on ``builtin-shifted`` (see the README's diagnose table)."""
+NEAR_CHANCE = 0.2
+"""k-NN skill under this: the frozen features say next to nothing about the classes."""
 Z95 = 1.959963984540054
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 """Student's t, 97.5th percentile, 1 to 10 degrees of freedom."""
@@ -226,28 +226,35 @@ def knn_skill(acc: float, classes: int) -> float:
 def decide(results: dict[str, Result], images: int, classes: int) -> Decision:
     """The quadrant and the preset to start from, with the evidence in one sentence.
 
-    Size is counted: large from ``LARGE_PER_CLASS`` images per class. Similarity is measured: the domain
-    is different when fine-tuning (the better of LP-FT and fine-tune everything) beats the probe by more
-    than ``GAIN_DIFFERENT`` and beyond the probe's interval, or when k-NN's skill is under
-    ``KNN_DIFFERENT``. The recipe is the cheapest trained strategy whose interval reaches the best
-    strategy's mean (a gain within the noise is not worth paying for)."""
+    Size is counted: large from ``LARGE_PER_CLASS`` images per class. Similarity is measured, as lesson 5
+    asks: the domain is different when k-NN on the frozen features does poorly (skill under
+    ``KNN_SIMILAR``) and fine-tuning (the better of LP-FT and fine-tune everything) beats the probe
+    beyond the probe's interval, or when k-NN is near chance whatever fine-tuning does. The recipe is the
+    cheapest trained strategy whose interval reaches the best one's mean (a gain within the noise is
+    not worth paying for)."""
     per_class = images / classes
     large = per_class >= LARGE_PER_CLASS
     probe, knn = results["probe"], results["knn"]
-    tuned = max((results[s] for s in ("lp-ft", "fine-tune") if s in results), key=lambda r: r.acc, default=probe)
-    tuned_name = next(s for s in ("lp-ft", "fine-tune", "probe") if results.get(s) is tuned)
+    tuned_name = max((s for s in ("lp-ft", "fine-tune") if s in results), key=lambda s: results[s].acc)
+    tuned = results[tuned_name]
     gain = tuned.acc - probe.acc
     skill = knn_skill(knn.acc, classes)
-    significant = tuned.acc > probe.high
-    different = (gain > GAIN_DIFFERENT and significant) or skill < KNN_DIFFERENT
+    pays = tuned.acc > probe.high
+    different = (skill < KNN_SIMILAR and pays) or skill < NEAR_CHANCE
     quadrant = (4 if large else 3) if different else (2 if large else 1)
     trained = [s for s in PRESET_OF if s in results]
     best = max((results[s] for s in trained), key=lambda r: r.acc)
     choice = next(s for s in trained if results[s].high >= best.acc)
-    size = f"{images} images in {classes} classes ({per_class:.0f} per class) is {'large' if large else 'small'} data"
-    versus = f"{tuned_name} {tuned.acc:.0%} against the probe's {probe.acc:.0%} ({gain * 100:+.0f} points" + (
-        ", beyond the noise)" if significant else ", within the noise)")
-    nn = f"k-NN {knn.acc:.0%} (chance {1 / classes:.0%})"
-    verdict = "the frozen features miss what these images need" if different else "the frozen features fit"
-    because = f"{size}; {versus} and {nn} say {verdict}: start from {PRESET_OF[choice]}."
+    if skill < NEAR_CHANCE:
+        verdict = "the frozen features say next to nothing about these classes, so the domain differs"
+    elif different:
+        verdict = "the frozen features group the classes poorly and training the backbone pays, so the domain differs"
+    elif skill >= KNN_SIMILAR:
+        verdict = "the frozen features already group the classes, so the domain is close"
+    else:
+        verdict = "training the backbone gains nothing beyond the noise, so the frozen features serve as well as this data can show"
+    because = (f"{images} images in {classes} classes ({per_class:.0f} per class) is {'large' if large else 'small'} "
+               f"data; k-NN reaches {knn.acc:.0%} (chance {1 / classes:.0%}) and {tuned_name} {tuned.acc:.0%} against "
+               f"the probe's {probe.acc:.0%} ({gain * 100:+.0f} points, {'beyond' if pays else 'within'} the noise): "
+               f"{verdict}; start from {PRESET_OF[choice]}.")
     return Decision(quadrant=quadrant, recommend=PRESET_OF[choice], because=because)

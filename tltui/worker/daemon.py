@@ -211,6 +211,8 @@ class Daemon:
         """A diagnose run, queued as a run is (it holds the device as long): the run store keeps its events."""
         from tltui.engine import diagnose
 
+        if not 0 <= request.budget_s <= 24 * 3600:
+            raise _Refused(f"a diagnose budget must be 0 (the default) to 24 h, not {request.budget_s:g} s")
         queue = self._pick_queue(request.config)
         config = request.config
         if queue and config.device == "auto":
