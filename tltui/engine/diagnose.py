@@ -148,8 +148,15 @@ class Diagnoser:
         if features is None:
             return self._cancel()
         self.features = features
-        self.emit(Note, message=f"ran the frozen backbone once over the {n} images ({time.monotonic() - clock:.1f} s): "
-                                "k-NN and the probe of every fold read these cached features")
+        self.model.load_state_dict(self.scratch)
+        self.model.eval()
+        random = cache.build(model, "head", self.x, lambda b: self.transform(b, train=False), batch_size=2 * BATCH,
+                             dtype=torch.float32, device=self.device, should_stop=self.should_stop)
+        if random is None:
+            return self._cancel()
+        self.emit(Note, message=f"ran the frozen backbone once over the {n} images, pretrained and random "
+                                f"({time.monotonic() - clock:.1f} s): k-NN and the probe of every fold read these "
+                                "cached features")
 
         train_n = len(folds[0][0])
         steps = max(1, train_n // BATCH + (train_n % BATCH > 1))
@@ -167,6 +174,7 @@ class Diagnoser:
         hits = {s: 0 for s in strategies}
         seen = {s: 0 for s in strategies}
         fold_started = time.monotonic()
+        random_hits = random_seen = 0
         for f, (tr, va) in enumerate(folds[:plan.folds], 1):
             if f > diagnosis.MIN_FOLDS and self.elapsed() + (time.monotonic() - fold_started) / (f - 1) > self.budget:
                 self.emit(Note, message=f"budget {self.budget:.0f} s: stopped after fold {f - 1} of {plan.folds}, "
@@ -174,6 +182,8 @@ class Diagnoser:
                 break
             tr_i = torch.tensor(tr, device=self.device)
             va_i = torch.tensor(va, device=self.device)
+            random_hits += int((knn(random[tr_i], self.y[tr_i], random[va_i], KNN_K) == self.y[va_i]).sum())
+            random_seen += len(va)
             for strategy in strategies:
                 predicted = self._measure(strategy, tr_i, va_i, plan.epochs)
                 if predicted is None:
@@ -192,7 +202,10 @@ class Diagnoser:
                 f"{diagnosis.LABELS[s]}: {r.acc:.1%}; over {r.folds} folds {r.fold_interval[0]:.1%}-"
                 f"{r.fold_interval[1]:.1%}, pooled {r.correct}/{r.total} {r.pooled_interval[0]:.1%}-"
                 f"{r.pooled_interval[1]:.1%} (95%)"))
-        decision = diagnosis.decide(results, n, classes)
+        knn_random = random_hits / random_seen
+        self.emit(Note, message=f"k-NN on the same network's random features (what the data gives without "
+                                f"pretraining): {knn_random:.1%}")
+        decision = diagnosis.decide(results, n, classes, knn_random)
         self.emit(Diagnosis, results={s: StrategyResult(acc=r.acc, low=r.low, high=r.high, folds=r.folds)
                                       for s, r in results.items()},
                   quadrant=decision.quadrant, recommend=decision.recommend, because=decision.because)
