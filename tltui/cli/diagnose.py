@@ -74,7 +74,7 @@ class DiagnoseReporter:
             for name, r in event.results.items():
                 self._line(f"{diagnosis.LABELS[name]:<27} {r.acc:8.1%}  {r.low:5.1%} - {r.high:5.1%}  {r.folds:>5}")
             self._line("")
-            self._line(f"quadrant {event.quadrant} ({QUADRANTS[event.quadrant]}); start from --preset {event.recommend}")
+            self._line(f"quadrant {event.quadrant} ({diagnosis.QUADRANTS[event.quadrant]}); start from --preset {event.recommend}")
             self._line(event.because)
         else:
             self.plain(event)
@@ -82,10 +82,6 @@ class DiagnoseReporter:
     def _line(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
-
-
-QUADRANTS = {1: "small data, similar domain", 2: "large data, similar domain",
-             3: "small data, different domain", 4: "large data, different domain"}
 
 
 def diagnose(args: argparse.Namespace) -> int:

@@ -20,6 +20,9 @@ LABELS: dict[str, str] = {
     "fine-tune": "fine-tune everything",
     "scratch": "from scratch",
 }
+QUADRANTS: dict[int, str] = {1: "small data, similar domain", 2: "large data, similar domain",
+                             3: "small data, different domain", 4: "large data, different domain"}
+"""Lesson 5's numbering of the 2x2."""
 PRESET_OF: dict[str, str] = {
     "probe": "feature-extraction",
     "lp-ft": "head-then-unfreeze",
