@@ -113,3 +113,23 @@ def test_diagnose_over_ssh_ends_with_its_diagnosis(sshd, monkeypatch):
     check_diagnosis(events[-1])
     listing = subprocess.run([*TLTUI, "runs", "--remote", sshd.host], capture_output=True, text=True, timeout=120)
     assert events[-1]["run_id"] in listing.stdout and "diagnose" in listing.stdout and "finished" in listing.stdout
+    shown = subprocess.run([*TLTUI, "runs", "show", events[-1]["run_id"], "--remote", sshd.host], capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0 and "95% interval" in shown.stdout
+    assert f"quadrant {events[-1]['quadrant']}" in shown.stdout and events[-1]["because"] in shown.stdout
+
+
+@pytest.mark.slow
+def test_resnet50_diagnoses_from_a_weights_file(tmp_path):
+    """The other backbone, with weights a test can write (ImageNet's cannot be downloaded here)."""
+    import torch
+    import torchvision
+
+    weights = tmp_path / "r50.pt"
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet50().state_dict(), weights)
+    events = events_of(diagnose("builtin", "--model", "resnet50", "--weights", str(weights), "--image-size", "32",
+                                "--limit-per-class", "3", "--budget", "60s", "--json"))
+    assert events[0]["event"] == "started" and events[0]["model"] == "resnet50"
+    assert events[0]["config"]["image_size"] == 32
+    check_diagnosis(events[-1])

@@ -116,7 +116,12 @@ class Reporter:
                 )
             return
         self._status("")
-        if isinstance(event, Started):
+        if isinstance(event, (protocol.Measured, protocol.Diagnosis)):
+            from tltui.cli.diagnose import lines
+
+            for line in lines(event):
+                self._line(line)
+        elif isinstance(event, Started):
             self.epochs = event.config.epochs
             skipped = sum(event.skipped.values())
             self._line(

@@ -49,6 +49,19 @@ def request_from_args(args: argparse.Namespace) -> protocol.StartDiagnosis:
     return protocol.StartDiagnosis(config=config, budget_s=budget)
 
 
+def lines(event: Measured | Diagnosis) -> list[str]:
+    """A diagnose run's measurement, or its verdict, as text lines (``tltui diagnose``, ``tltui runs show``)."""
+    if isinstance(event, Measured):
+        return [f"fold {event.fold}/{event.folds} {bar(event.fold / event.folds, 10)} "
+                f"{diagnosis.LABELS[event.strategy]:<27} {event.acc:6.1%}   "
+                f"{duration(event.elapsed)} elapsed, ETA {duration(event.eta)}"]
+    out = ["", f"{'strategy':<27} {'accuracy':>8}  95% interval   folds"]
+    for name, r in event.results.items():
+        out.append(f"{diagnosis.LABELS[name]:<27} {r.acc:8.1%}  {r.low:5.1%} - {r.high:5.1%}  {r.folds:>5}")
+    return out + ["", f"quadrant {event.quadrant} ({diagnosis.QUADRANTS[event.quadrant]}); "
+                      f"start from --preset {event.recommend}", event.because]
+
+
 class DiagnoseReporter:
     """Prints a diagnose run's events: JSON lines, or a line per measurement and the verdict."""
 
@@ -59,29 +72,12 @@ class DiagnoseReporter:
         self.out = out
 
     def __call__(self, event: protocol.RunEvent) -> None:
-        if self.plain.as_json:
-            return self.plain(event)
-        if isinstance(event, Started):
-            self._line(f"diagnose {event.run_id}: {event.model} ({event.weights}) on {event.device_name}, "
-                       f"{len(event.classes)} classes, {event.n_train} images at {event.config.image_size}px")
-        elif isinstance(event, Measured):
-            self._line(f"fold {event.fold}/{event.folds} {bar(event.fold / event.folds, 10)} "
-                       f"{diagnosis.LABELS[event.strategy]:<27} {event.acc:6.1%}   "
-                       f"{duration(event.elapsed)} elapsed, ETA {duration(event.eta)}")
-        elif isinstance(event, Diagnosis):
-            self._line("")
-            self._line(f"{'strategy':<27} {'accuracy':>8}  95% interval   folds")
-            for name, r in event.results.items():
-                self._line(f"{diagnosis.LABELS[name]:<27} {r.acc:8.1%}  {r.low:5.1%} - {r.high:5.1%}  {r.folds:>5}")
-            self._line("")
-            self._line(f"quadrant {event.quadrant} ({diagnosis.QUADRANTS[event.quadrant]}); start from --preset {event.recommend}")
-            self._line(event.because)
+        if isinstance(event, Started) and not self.plain.as_json:
+            self.out.write(f"diagnose {event.run_id}: {event.model} ({event.weights}) on {event.device_name}, "
+                           f"{len(event.classes)} classes, {event.n_train} images at {event.config.image_size}px\n")
+            self.out.flush()
         else:
             self.plain(event)
-
-    def _line(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
 
 
 def diagnose(args: argparse.Namespace) -> int:
