@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tltui.core import diagnosis
+from tltui.core.client import WorkerError
 from tltui.core.formatting import duration, ui_words
 from tltui.core.protocol import Diagnosis, RunConfig
 from tltui.ui.run_model import RunModel
@@ -104,15 +105,16 @@ class Diagnose(RunOwner, LiveFrame):
         if self.run is not None and self.run.running:
             self.say("A diagnosis is going: c cancels it.")
             return
-        refusal = backbones.refusal(self.app.link, config.model) if await self.ready() else "x"
+        if not await self.ready():
+            return
+        refusal = backbones.refusal(self.app.link, config.model)
         if refusal:
-            if refusal != "x":
-                self.say(refusal)
+            self.say(refusal)
             return
         self.note = ""
         try:
             run = await self.app.link.start_diagnosis(config)
-        except Exception as error:  # WorkerError: the worker's one line
+        except WorkerError as error:
             self.say(f"The worker refused the diagnosis: {error}")
             return
         self.run_id = run.run_id
