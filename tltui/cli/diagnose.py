@@ -25,9 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", default="", metavar="TIME",
                         help="time to spend, e.g. 90s, 5m: trims folds and epochs, and says what it trimmed "
                         "(default: 2m for tiny, 5m for resnet50 on a GPU, 10m on a CPU)")
-    parser.add_argument("--limit-per-class", type=int, help="use at most N images per class")
-    parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU, 32 for tiny")
-    parser.add_argument("--seed", type=int, help="folds, order and init (default 0)")
+    parser.add_argument("--limit-per-class", type=int, metavar="N", help="use at most N images per class")
+    parser.add_argument("--image-size", type=int, metavar="PX", help="default 224 on a GPU, 64 on the CPU, 32 for tiny")
+    parser.add_argument("--seed", type=int, metavar="N", help="folds, order and init (default 0)")
     parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
     parser.add_argument("--max-files", type=int, metavar="N",
                         help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
