@@ -133,3 +133,12 @@ def test_resnet50_diagnoses_from_a_weights_file(tmp_path):
     assert events[0]["event"] == "started" and events[0]["model"] == "resnet50"
     assert events[0]["config"]["image_size"] == 32
     check_diagnosis(events[-1])
+
+
+def test_corrupt_images_are_skipped_and_counted(tmp_path):
+    data = folder(tmp_path / "data", {"cats": 4, "dogs": 4})
+    (data / "cats" / "broken.jpg").write_bytes(b"<html>not an image</html>")
+    events = events_of(diagnose(str(data), "--model", "tiny", "--budget", "20s", "--json"))
+    assert events[0]["n_train"] == 8
+    assert any(e["event"] == "note" and "1 files skipped" in e["message"] for e in events)
+    check_diagnosis(events[-1])
