@@ -1,7 +1,8 @@
 """A scripted worker that replays recorded runs: deterministic UI tests without torch.
 
 Speaks the real protocol (tltui.core.protocol). Each start_run replays a recorded events file from
-``tests/data``: ``scratch.jsonl`` for ``weights none``, ``pretrained.jsonl`` otherwise, with the new
+``tests/data``: ``scratch.jsonl`` for ``weights none``, ``pretrained.jsonl`` otherwise (a start_diagnosis
+``diagnose.jsonl``), with the new
 run id and the requested config in its started event. Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
 ``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
 seconds between events, ``FAKE_ANALYSIS`` (any value) a made-up error analysis in the finished event,
@@ -26,7 +27,7 @@ from tltui.core.protocol import (
 
 DATA = Path(__file__).parent / "data"
 RECORDINGS = {name: [protocol.decode_event(line) for line in (DATA / f"{name}.jsonl").read_bytes().splitlines()]
-              for name in ("scratch", "pretrained")}
+              for name in ("scratch", "pretrained", "diagnose")}
 
 out_lock = threading.Lock()
 runs: dict[str, list[protocol.RunEvent]] = {}
@@ -66,6 +67,11 @@ def handle(request: protocol.AnyRequest) -> msgspec.Struct | list:
         runs[run_id], configs[run_id] = [], request.config
         recording = RECORDINGS["scratch" if request.config.weights == "none" else "pretrained"]
         pending.append(threading.Thread(target=replay, args=(run_id, recording), daemon=True))
+        return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
+    if isinstance(request, protocol.StartDiagnosis):
+        run_id = f"20261126-1200{len(runs):02d}-fake"
+        runs[run_id], configs[run_id] = [], request.config
+        pending.append(threading.Thread(target=replay, args=(run_id, RECORDINGS["diagnose"]), daemon=True))
         return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
     if isinstance(request, protocol.ListRuns):
         return [RunSummary(run_id=r, status="running", config=configs[r], created=0.0, last_seq=len(e))

@@ -116,7 +116,12 @@ class Reporter:
                 )
             return
         self._status("")
-        if isinstance(event, Started):
+        if isinstance(event, (protocol.Measured, protocol.Diagnosis)):
+            from tltui.cli.diagnose import lines
+
+            for line in lines(event):
+                self._line(line)
+        elif isinstance(event, Started):
             self.epochs = event.config.epochs
             skipped = sum(event.skipped.values())
             self._line(
@@ -159,8 +164,8 @@ class Reporter:
             self.out.flush()
 
 
-async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.GetEvents, report: Reporter,
-                     host: str | None = None) -> int:
+async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.GetEvents | protocol.StartDiagnosis,
+                     report: Reporter, host: str | None = None) -> int:
     """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
     it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
     from tltui.core.client import WorkerError, WorkerGone
@@ -191,7 +196,7 @@ async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.
                 if isinstance(event, protocol.Cancelled):
                     print(f"resume with: tltui runs resume {run_id}" + (f" --remote {host}" if host else ""),
                           file=sys.stderr)
-                return 0 if isinstance(event, Finished) else 1
+                return 0 if isinstance(event, (Finished, protocol.Diagnosis)) else 1
         if detached.is_set():
             _say(f"\nleft run {run_id} going" + (f" on {host}" if host else "") + f"; {remote.follow_hint(run_id, host)}")
             return 128 + caught[0]

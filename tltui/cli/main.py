@@ -17,7 +17,7 @@ from tltui.core.errors import BadInput
 from tltui.core.files import UnsafePath
 
 #: Subcommands; their arguments (and imports) are built only when one of them is used.
-COMMANDS = ("train", "runs", "export", "worker", "pretrain-tiny")
+COMMANDS = ("train", "diagnose", "runs", "export", "worker", "pretrain-tiny")
 
 
 def build_parser(full: bool = True) -> argparse.ArgumentParser:
@@ -45,6 +45,18 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
 
         add_train_arguments(train)
     train.set_defaults(command=_headless("train"))
+
+    diagnose = sub.add_parser("diagnose", help="measure k-NN, probe, LP-FT, fine-tune and scratch on your data: "
+                              "its quadrant and the recipe to start from",
+                              description="Measure on repeated splits of DATA, in a time budget: k-NN on frozen "
+                              "features, a linear probe, head then unfreeze (LP-FT), fine-tune everything and from "
+                              "scratch; each with a 95% interval, then the quadrant of the 2x2 and the preset to "
+                              "start from.")
+    if full:
+        from tltui.cli.diagnose import add_arguments
+
+        add_arguments(diagnose)
+    diagnose.set_defaults(command=_diagnose)
 
     runs = sub.add_parser("runs", help="list runs; show, follow, resume or cancel one",
                           description="The runs in a run store: this machine's, or a host's with --remote.")
@@ -93,6 +105,12 @@ def _pretrain_tiny(args: argparse.Namespace) -> int:
     if any(v < (0 if k == "seed" else 1) for k, v in changes.items()):
         raise BadInput("--classes, --per-class and --epochs must be at least 1, --seed at least 0")
     return pretrain_tiny(Path(args.out), changes)
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from tltui.cli.diagnose import diagnose
+
+    return diagnose(args)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -298,8 +298,39 @@ class Cancelled(Event, tag="cancelled"):
     run_dir: str
 
 
-RunEvent = Union[Started, Progress, Epoch, Unfrozen, Note, Finished, Failed, Cancelled]
-TERMINAL_EVENTS = (Finished, Failed, Cancelled)
+class Measured(Event, tag="measured"):
+    """``tltui diagnose``: one strategy measured on one fold (its validation accuracy)."""
+
+    strategy: str
+    fold: int
+    folds: int
+    acc: float
+    elapsed: float
+    eta: float
+
+
+class StrategyResult(msgspec.Struct, kw_only=True):
+    """A strategy's accuracy: the mean over ``folds``, and its 95% interval."""
+
+    acc: float
+    low: float
+    high: float
+    folds: int
+
+
+class Diagnosis(Event, tag="diagnosis"):
+    """The end of a ``tltui diagnose`` run: each strategy's result (names from core/diagnosis.STRATEGIES),
+    the quadrant (1 small similar, 2 large similar, 3 small different, 4 large different), the preset to
+    start from and the evidence in one sentence."""
+
+    results: dict[str, StrategyResult]
+    quadrant: int
+    recommend: str
+    because: str
+
+
+RunEvent = Union[Started, Progress, Epoch, Unfrozen, Note, Finished, Failed, Cancelled, Measured, Diagnosis]
+TERMINAL_EVENTS = (Finished, Failed, Cancelled, Diagnosis)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -528,6 +559,15 @@ class FeatureWalk(Request[WalkReply], tag="feature_walk"):
     display: int = 24
 
 
+class StartDiagnosis(Request[RunStarted], tag="start_diagnosis"):
+    """Queue ``tltui diagnose``: a run in the store that measures the strategies on repeated splits of
+    ``config.data`` (with ``config``'s model, weights, image size, device, seed and limit per class) in
+    ``budget_s`` seconds (0: the default for the device); it ends with a Diagnosis event."""
+
+    config: RunConfig
+    budget_s: float = 0.0
+
+
 PICTURE_REQUESTS = (Gallery, Filters, Activations, FeatureWalk)
 
 
@@ -541,7 +581,7 @@ class LossPictures(Request[LossPicturesReply], tag="loss_pictures"):
 
 AnyRequest = Union[
     GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
-    LossPictures,
+    LossPictures, StartDiagnosis,
 ]
 
 

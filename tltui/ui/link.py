@@ -161,6 +161,13 @@ class WorkerLink:
         self._on_list()
         return model
 
+    async def start_diagnosis(self, config: RunConfig, budget_s: float = 0.0) -> RunModel:
+        """Start ``tltui diagnose`` on ``config``'s data; its model fills in as its events arrive."""
+        started = await self.request(protocol.StartDiagnosis(config=config, budget_s=budget_s))
+        model = self.runs.setdefault(started.run_id, RunModel(started.run_id, config=config))
+        self._on_list()
+        return model
+
     async def cancel(self, run_id: str) -> None:
         await self.request(protocol.CancelRun(run_id=run_id))
 

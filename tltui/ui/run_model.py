@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from tltui.core import protocol
 from tltui.core.protocol import (
-    Cancelled, Epoch, Failed, Finished, Note, Progress, RunConfig, RunEvent, RunSummary, Started, Unfrozen,
+    Cancelled, Diagnosis, Epoch, Failed, Finished, Measured, Note, Progress, RunConfig, RunEvent, RunSummary,
+    Started, Unfrozen,
 )
 
 #: Longest series a chart gets; longer curves are thinned evenly (first and last points kept).
@@ -36,7 +37,9 @@ class RunModel:
     """(x, running train loss, running train accuracy) from progress events and epoch ends."""
     unfrozen: list[Unfrozen] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    end: Finished | Failed | Cancelled | None = None
+    end: Finished | Failed | Cancelled | Diagnosis | None = None
+    measured: list[Measured] = field(default_factory=list)
+    """A diagnose run's measurements so far, one per strategy and fold."""
     lost: str = ""
     """Why the worker stopped answering while this run was going (the run may be interrupted)."""
     last_seq: int = 0
@@ -76,10 +79,13 @@ class RunModel:
             self.unfrozen.append(event)
         elif isinstance(event, Note):
             self.notes.append(event.message)
+        elif isinstance(event, Measured):
+            self.measured.append(event)
         elif isinstance(event, protocol.TERMINAL_EVENTS):
             self.end, self.lost = event, ""
             self.progress = None
-            self.status = {Finished: "finished", Failed: "failed", Cancelled: "cancelled"}[type(event)]
+            self.status = "finished" if isinstance(event, (Finished, Diagnosis)) else \
+                {Failed: "failed", Cancelled: "cancelled"}[type(event)]
         return True
 
     def mark_lost(self, reason: str) -> None:

@@ -65,6 +65,8 @@ class ActiveRun:
     started: bool = False
     queue: str = ""
     """The key of the queue (the GPU) it waits in."""
+    diagnose: protocol.StartDiagnosis | None = None
+    """Set for a ``tltui diagnose`` run: it measures the strategies instead of training one."""
 
 
 class Connection:
@@ -165,6 +167,8 @@ class Daemon:
             return await asyncio.to_thread(self.store.summaries)
         if isinstance(request, StartRun):
             return await self._start(conn, request.config)
+        if isinstance(request, protocol.StartDiagnosis):
+            return await self._diagnose(conn, request)
         if isinstance(request, ResumeRun):
             return await self._resume(conn, request.run_id)
         if isinstance(request, CancelRun):
@@ -223,6 +227,20 @@ class Daemon:
         run, recorder = await self._checked(self._new_run, config)
         return self._enqueue(conn, ActiveRun(run, recorder, config, queue=queue))
 
+    async def _diagnose(self, conn: Connection, request: protocol.StartDiagnosis) -> RunStarted:
+        """A diagnose run, queued as a run is (it holds the device as long): the run store keeps its events."""
+        from tltui.engine import diagnose
+
+        if not 0 <= request.budget_s <= 24 * 3600:
+            raise _Refused(f"a diagnose budget must be 0 (the default) to 24 h, not {request.budget_s:g} s")
+        queue = self._pick_queue(request.config)
+        config = request.config
+        if queue and config.device == "auto":
+            config = msgspec.structs.replace(config, device=queue)
+        config = msgspec.structs.replace(await self._checked(diagnose.check, config), preset="diagnose")
+        run, recorder = await self._checked(self._new_run, config)
+        return self._enqueue(conn, ActiveRun(run, recorder, config, queue=queue, diagnose=request))
+
     def _new_run(self, config: RunConfig) -> tuple[Run, RunRecorder]:
         """A new run in the store, ready to record; nothing of it is left if that fails (a full disk)."""
         run = self.store.create(config)
@@ -257,6 +275,8 @@ class Daemon:
             raise _Refused(f"{summary.reason}; start a new run instead")
         if summary.status == "finished":
             raise _Refused(f"run {run.id} has finished; start a new one instead")
+        if summary.config.preset == "diagnose":
+            raise _Refused(f"run {run.id} is a diagnosis, which cannot resume: run tltui diagnose again")
         config = await self._checked(self.engine.check, summary.config)
         await self._checked(self.engine.check_resume, config, run.path)
         await self._checked(self.store.claim, run)
@@ -341,6 +361,12 @@ class Daemon:
         from tltui.core.errors import BadInput, RunFailure
 
         try:
+            if active.diagnose is not None:
+                from tltui.engine import diagnose
+
+                diagnose.run(active.config, active.diagnose.budget_s, active.run.path, active.recorder.emit,
+                             active.stop.is_set)
+                return
             prepared = self.engine.prepare(active.config)
             self.engine.train(prepared, active.run.path, active.recorder.emit, active.stop.is_set,
                               resume=active.resume)

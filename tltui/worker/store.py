@@ -105,7 +105,7 @@ class Run:
         epochs = [e for e in events if isinstance(e, Epoch)]
         last = events[-1] if events else None
         status, reason = "running", ""
-        if isinstance(last, protocol.Finished):
+        if isinstance(last, (protocol.Finished, protocol.Diagnosis)):
             status = "finished"
         elif isinstance(last, protocol.Failed):
             status, reason = "failed", last.reason

@@ -33,6 +33,7 @@ class TrainScreen(RunOwner, Screen):
         Binding("s,ctrl+s", "start", "Start", tooltip="start the run the form describes (ctrl+s inside a field)"),
         Binding("c", "cancel", "Cancel", tooltip="cancel the run (its last checkpoint is kept)"),
         Binding("f", "toggle_form", "Form", tooltip="show or hide the form"),
+        Binding("D", "diagnose", "Diagnose", tooltip="diagnose the form's data: its quadrant and the recipe to start from"),
         Binding("escape", "back", "Back", tooltip="leave a form field; from the run, back to the lessons"),
     ]
 
@@ -96,6 +97,18 @@ class TrainScreen(RunOwner, Screen):
             self.notify("No run is going.", timeout=2)
         elif cancelling:
             self.notify("Cancelling at the end of this batch; the last checkpoint is kept.", timeout=4)
+
+    def action_diagnose(self) -> None:
+        """Diagnose the form's data with its backbone, weights, image size and images per class."""
+        from tltui.core.protocol import ConfigError
+        from tltui.ui.widgets.diagnose import DiagnoseScreen
+
+        try:
+            config = self.query_one(RunForm).config()
+        except (ConfigError, ValueError) as error:
+            self.say(str(error))
+            return
+        self.app.push_screen(DiagnoseScreen(config))
 
     def action_toggle_form(self) -> None:
         self.toggle_class("-hide-form")

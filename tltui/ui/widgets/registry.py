@@ -84,6 +84,13 @@ REGISTRY: dict[str, LiveWidget] = {
             "tltui.ui.widgets.freeze_board:FreezeBoard",
         ),
         LiveWidget(
+            "diagnose",
+            "Diagnose your data",
+            "k-NN, a linear probe, head then unfreeze, fine-tune and from scratch measured on folds of "
+            "your data, each with a 95% interval; its quadrant and the recipe to start from.",
+            "tltui.ui.widgets.diagnose:Diagnose",
+        ),
+        LiveWidget(
             "check",
             "Check of understanding",
             "The lesson's questions, answered by keys, with the reasoning after each answer; where a "

@@ -1,0 +1,144 @@
+"""`tltui diagnose` through the real worker: the built-in similar and shifted sets, the JSON it ends with,
+the budget, bad input, and over SSH."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sshd import SSHServer
+from tltui.core.diagnosis import STRATEGIES
+from tltui.core.presets import PRESETS
+
+TLTUI = [sys.executable, "-m", "tltui"]
+
+
+def diagnose(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([*TLTUI, "diagnose", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def events_of(result: subprocess.CompletedProcess) -> list[dict]:
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def check_diagnosis(event: dict) -> None:
+    """The last line as issue 14 specifies it."""
+    assert event["event"] == "diagnosis"
+    assert {"results", "quadrant", "recommend", "because"} <= set(event)
+    assert set(event) - {"results", "quadrant", "recommend", "because"} <= {"event", "run_id", "seq", "time"}
+    assert set(event["results"]) <= set(STRATEGIES) and {"knn", "probe", "lp-ft", "fine-tune"} <= set(event["results"])
+    for result in event["results"].values():
+        assert set(result) == {"acc", "low", "high", "folds"}
+        assert 0 <= result["low"] <= result["acc"] <= result["high"] <= 1 and result["folds"] >= 2
+    assert event["quadrant"] in (1, 2, 3, 4) and event["recommend"] in PRESETS
+    assert isinstance(event["because"], str) and event["because"].endswith(".")
+
+
+@pytest.mark.slow
+def test_the_similar_and_the_shifted_sets_land_in_different_quadrants():
+    """200 images each (20 per class, the size the note reports where the sets part): the built-in set's
+    frozen features group its classes, the sketches' do not and fine-tuning pays."""
+    found = {}
+    for data in ("builtin", "builtin-shifted"):
+        events = events_of(diagnose(data, "--model", "tiny", "--limit-per-class", "20", "--budget", "5m", "--json"))
+        check_diagnosis(events[-1])
+        measured = [e for e in events if e["event"] == "measured"]
+        assert len(measured) == 5 * len(events[-1]["results"])  # progress: every strategy on every fold
+        assert [e["fold"] for e in measured if e["strategy"] == "knn"] == [1, 2, 3, 4, 5]
+        found[data] = events[-1]
+    assert found["builtin"]["quadrant"] == 1
+    assert found["builtin-shifted"]["quadrant"] == 3
+    assert found["builtin"]["results"]["knn"]["acc"] > found["builtin-shifted"]["results"]["knn"]["acc"]
+    assert "so the domain differs" in found["builtin-shifted"]["because"]
+
+
+def test_a_tight_budget_says_what_it_trimmed_and_still_decides():
+    events = events_of(diagnose("builtin", "--model", "tiny", "--limit-per-class", "20", "--budget", "10s", "--json"))
+    notes = [e["message"] for e in events if e["event"] == "note"]
+    trimmed = [n for n in notes if n.startswith("budget 10 s:")]
+    assert any("from scratch skipped" in n for n in trimmed)
+    assert any("epochs" in n or "folds" in n for n in trimmed)
+    assert "scratch" not in events[-1]["results"]
+    check_diagnosis(events[-1])
+
+
+def test_plain_output_shows_progress_the_table_and_the_verdict():
+    result = diagnose("builtin", "--model", "tiny", "--limit-per-class", "3", "--budget", "20s")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "fold 1/3" in out and "linear probe" in out and "95% interval" in out
+    assert "quadrant" in out and "start from --preset" in out
+
+
+def folder(root: Path, counts: dict[str, int]) -> Path:
+    for name, n in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (12, 12), (i * 40 % 256, 80, 160)).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("counts, words, code", [
+    ({"cats": 4}, "one class only", 2),
+    ({"cats": 4, "dogs": 1}, "at least 2 per class", 1),
+])
+def test_data_diagnose_cannot_use_is_one_line(tmp_path, counts, words, code):
+    result = diagnose(str(folder(tmp_path / "data", counts)), "--model", "tiny", "--budget", "20s")
+    assert result.returncode == code
+    assert words in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_bad_budget_is_one_line_and_exit_2():
+    result = diagnose("builtin", "--budget", "soon")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--budget" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    server = SSHServer(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.close()
+
+
+def test_diagnose_over_ssh_ends_with_its_diagnosis(sshd, monkeypatch):
+    monkeypatch.setenv("TLTUI_SSH_COMMAND", sshd.ssh_command)
+    events = events_of(diagnose("builtin", "--model", "tiny", "--limit-per-class", "3", "--budget", "20s",
+                                "--json", "--remote", sshd.host))
+    check_diagnosis(events[-1])
+    listing = subprocess.run([*TLTUI, "runs", "--remote", sshd.host], capture_output=True, text=True, timeout=120)
+    assert events[-1]["run_id"] in listing.stdout and "diagnose" in listing.stdout and "finished" in listing.stdout
+    shown = subprocess.run([*TLTUI, "runs", "show", events[-1]["run_id"], "--remote", sshd.host], capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0 and "95% interval" in shown.stdout
+    assert f"quadrant {events[-1]['quadrant']}" in shown.stdout and events[-1]["because"] in shown.stdout
+
+
+@pytest.mark.slow
+def test_resnet50_diagnoses_from_a_weights_file(tmp_path):
+    """The other backbone, with weights a test can write (ImageNet's cannot be downloaded here)."""
+    import torch
+    import torchvision
+
+    weights = tmp_path / "r50.pt"
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet50().state_dict(), weights)
+    events = events_of(diagnose("builtin", "--model", "resnet50", "--weights", str(weights), "--image-size", "32",
+                                "--limit-per-class", "3", "--budget", "60s", "--json"))
+    assert events[0]["event"] == "started" and events[0]["model"] == "resnet50"
+    assert events[0]["config"]["image_size"] == 32
+    check_diagnosis(events[-1])
+
+
+def test_corrupt_images_are_skipped_and_counted(tmp_path):
+    data = folder(tmp_path / "data", {"cats": 4, "dogs": 4})
+    (data / "cats" / "broken.jpg").write_bytes(b"<html>not an image</html>")
+    events = events_of(diagnose(str(data), "--model", "tiny", "--budget", "20s", "--json"))
+    assert events[0]["n_train"] == 8
+    assert any(e["event"] == "note" and "1 files skipped" in e["message"] for e in events)
+    check_diagnosis(events[-1])

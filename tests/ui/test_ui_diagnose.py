@@ -1,0 +1,98 @@
+"""Diagnose in the tutor: the widget of lesson 12 and ``D`` on the training screen (scripted worker replaying
+a recorded diagnose run, tests/data/diagnose.jsonl)."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static
+
+from conftest import until
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.ui.screens.train import TrainScreen
+from tltui.ui.widgets.diagnose import Diagnose, DiagnoseScreen
+from tltui.ui.widgets.frame import StatusLine
+from tltui.ui.widgets.run_form import RunForm
+from tltui.ui.widgets.lesson_view import LessonView
+
+SIZE = (80, 24)
+
+
+def table(widget: Diagnose) -> str:
+    return str(widget.query_one("#diagnose-table", Static).render())
+
+
+async def test_the_lesson_widget_diagnoses_the_forms_data_by_keys():
+    lessons = load_lessons()
+    app = TutorApp(lessons, start=find_lesson(lessons, "your-own-data"))
+    app.progress.form = {"data": "builtin-shifted", "limit_per_class": "4"}
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query(LessonView) and app.screen.view.complete)
+        widget = app.screen.query_one(Diagnose)
+        for _ in range(8):
+            if widget.has_focus:
+                break
+            await pilot.press("tab")
+        assert widget.has_focus
+        assert "d diagnoses builtin-shifted, 4 per class" in str(widget.query_one(StatusLine).render())
+        await pilot.press("d")
+        await until(pilot, lambda: widget.run is not None and widget.run.end is not None, what="the diagnosis")
+        await pilot.pause()
+        run = widget.run
+        assert run.config.data == "builtin-shifted" and run.config.limit_per_class == 4
+        assert {m.strategy for m in run.measured} == {"knn", "probe", "lp-ft", "fine-tune", "scratch"}
+        shown = table(widget)
+        assert "linear probe" in shown and "Quadrant 1: small data, similar domain" in shown
+        assert "Start from --preset feature-extraction" in shown and "95% interval" in shown
+        assert "Done" in str(widget.query_one(StatusLine).render())
+
+
+async def test_D_on_the_training_screen_diagnoses_the_form_as_it_stands():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen), 10)
+        screen = app.screen
+        screen.query_one("#data", Input).value = "builtin-shifted"
+        screen.query_one("#limit_per_class", Input).value = "7"
+        screen.query_one(RunForm).model = "tiny"
+        screen.query_one("#data", Input).blur()
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(app.screen, DiagnoseScreen), 10)
+        widget = app.screen.query_one(Diagnose)
+        await until(pilot, lambda: widget.run is not None and widget.run.end is not None, what="the diagnosis")
+        await pilot.pause()
+        config = widget.run.config
+        assert (config.data, config.limit_per_class, config.model) == ("builtin-shifted", 7, "tiny")
+        assert "Quadrant" in table(widget)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, 10)
+
+
+async def test_D_with_a_form_that_cannot_run_says_why_in_the_form():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen), 10)
+        screen = app.screen
+        screen.query_one("#epochs", Input).value = "0"
+        await pilot.press("D")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainScreen)
+        assert "epochs" in str(screen.query_one("#reason", Static).render())
+
+
+async def test_a_backbone_without_weights_is_said_with_the_key_that_helps():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen), 10)
+        app.screen.query_one(RunForm).model = "resnet50"
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(app.screen, DiagnoseScreen), 10)
+        status = app.screen.query_one(StatusLine)
+        await until(pilot, lambda: status.refused, what="the refusal")
+        assert "No ImageNet weights" in str(status.render()) and "b picks tiny" in str(status.render())
+        await pilot.press("b", "d")
+        widget = app.screen.query_one(Diagnose)
+        await until(pilot, lambda: widget.run is not None and widget.run.end is not None, what="the diagnosis")
+        assert widget.run.config.model == "tiny"

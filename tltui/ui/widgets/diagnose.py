@@ -1,0 +1,195 @@
+"""Diagnose: the strategies measured on the learner's data, its quadrant and the recipe to start from.
+
+The lesson widget (``tltui diagnose`` in "Your own data") diagnoses the data the training form names;
+the training screen's ``D`` opens it on the form as it stands. Both start a real diagnose run on the
+worker (``StartDiagnosis``) and draw its measurements as they arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import msgspec
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tltui.core import diagnosis
+from tltui.core.client import WorkerError
+from tltui.core.formatting import duration, ui_words
+from tltui.core.protocol import Diagnosis, RunConfig
+from tltui.ui.run_model import RunModel
+from tltui.ui.widgets import backbones
+from tltui.ui.widgets.frame import LiveFrame, StatusLine
+from tltui.ui.widgets.run_owner import RunOwner
+
+
+class Diagnose(RunOwner, LiveFrame):
+    """``d`` diagnoses the data (the training form's, unless given), ``b`` switches the backbone, ``c`` cancels."""
+
+    DEFAULT_CSS = """
+    Diagnose {
+        height: auto;
+        #diagnose-table { padding: 0 1; height: auto; }
+        #diagnose-status { padding: 0 1; }
+    }
+    """
+
+    HELP_TITLE = "Diagnose (lesson 12, and D on the training screen)"
+    BINDINGS = [
+        Binding("d", "diagnose", "Diagnose", tooltip="measure k-NN, probe, LP-FT, fine-tune and scratch on the data"),
+        Binding("b", "backbone", "Backbone", tooltip="diagnose with the other backbone (resnet50 or tiny)"),
+        Binding("c", "cancel", "Cancel", tooltip="cancel the diagnosis"),
+    ]
+    STARTS_WORKER = False
+
+    def __init__(self, config: RunConfig | None = None, data: str = "", per_class: str = "", **_options: str) -> None:
+        super().__init__()
+        self.given = config
+        """The training screen's config; None: the lesson's, read from the form when d is pressed."""
+        self.data, self.per_class = data, int(per_class or 0)
+        self.picked = config.model if config else ""
+        self.run_id = ""
+        self.note = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="diagnose-table")
+        yield StatusLine(id="diagnose-status")
+
+    def on_mount(self) -> None:
+        self.border_title = "Diagnose your data (real runs)"
+        self.border_subtitle = "focus with tab · d diagnose · b backbone · c cancel"
+        self._refresh()
+        if self.given is not None:
+            self.action_diagnose()
+
+    def run_ids(self) -> Collection[str]:
+        return (self.run_id,)
+
+    def worker_changed(self) -> None:
+        self._refresh()
+
+    def runs_changed(self) -> None:
+        self._refresh()
+
+    def say(self, note: str) -> None:
+        self.note = ui_words(note)
+        self._refresh()
+
+    @property
+    def run(self) -> RunModel | None:
+        return self.app.link.runs.get(self.run_id)
+
+    def config(self) -> RunConfig:
+        """What d diagnoses: the given config, else the form's data (or the lesson's) with the chosen backbone."""
+        if self.given is not None:
+            return msgspec.structs.replace(self.given, model=backbones.chosen(self.app.link, self.picked))
+        data = self.data or self.app.progress.form.get("data", "") or "builtin"
+        per_class = self.per_class or int(self.app.progress.form.get("limit_per_class", "") or 0)
+        return RunConfig(data=data, model=backbones.chosen(self.app.link, self.picked), augment=(),
+                         limit_per_class=per_class)
+
+    def action_diagnose(self) -> None:
+        self._start(self.config())
+
+    def action_backbone(self) -> None:
+        self.picked = backbones.other(backbones.chosen(self.app.link, self.picked))
+        self.note = ""
+        self._refresh()
+
+    @work(exclusive=True, group="diagnose")
+    async def _start(self, config: RunConfig) -> None:
+        if self.run is not None and self.run.running:
+            self.say("A diagnosis is going: c cancels it.")
+            return
+        if not await self.ready():
+            return
+        refusal = backbones.refusal(self.app.link, config.model)
+        if refusal:
+            self.say(refusal)
+            return
+        self.note = ""
+        try:
+            run = await self.app.link.start_diagnosis(config)
+        except WorkerError as error:
+            self.say(f"The worker refused the diagnosis: {error}")
+            return
+        self.run_id = run.run_id
+        self._refresh()
+
+    @work(group="diagnose-cancel")
+    async def action_cancel(self) -> None:
+        if await self.cancel_runs() is None:
+            self.say("No diagnosis is going: d starts one.")
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        self.query_one("#diagnose-table", Static).update(self._table())
+        self.query_one(StatusLine).say(*self._status())
+
+    def _status(self) -> tuple[str, bool]:
+        link, run = self.app.link, self.run
+        if self.note:
+            return self.note, True
+        if link.state == "gone":
+            return f"The worker stopped: {link.error}. Press W to restart it.", False
+        if run is None:
+            cfg = self.config()
+            limit = f", {cfg.limit_per_class} per class" if cfg.limit_per_class else ""
+            return (f"d diagnoses {cfg.data}{limit} with {backbones.label(link, self.picked)} (the training "
+                    "form's data; b switches the backbone)."), False
+        if isinstance(run.end, Diagnosis):
+            return "Done. d runs it again; each number is a real measurement on held-out folds.", False
+        if run.end is not None or run.lost:
+            return ui_words(run.lost or next((n for n in reversed(run.notes)), run.status)), run.status == "failed"
+        last = run.measured[-1] if run.measured else None
+        if last is None:
+            return (run.notes[-1] if run.notes else "queued: the worker loads the data and the backbone…"), False
+        return (f"fold {last.fold}/{last.folds} · {duration(last.elapsed)} elapsed · "
+                f"about {duration(last.eta)} to go"), False
+
+    def _table(self) -> Content:
+        run = self.run
+        if run is None:
+            return Content("k-NN · linear probe · head then unfreeze · fine-tune · from scratch:\n"
+                           "each measured on held-out folds of your data, with a 95% interval.")
+        lines = [f"{'strategy':<27} {'folds':<15} {'mean':>5}  95% interval"]
+        end = run.end if isinstance(run.end, Diagnosis) else None
+        for name in diagnosis.STRATEGIES:
+            accs = [m.acc for m in run.measured if m.strategy == name]
+            if not accs and (end is None or name not in end.results):
+                continue
+            folds = " ".join(f"{a * 100:.0f}" for a in accs)[:15]
+            if end is not None and name in end.results:
+                r = end.results[name]
+                lines.append(f"{diagnosis.LABELS[name]:<27} {folds:<15} {r.acc:5.0%}  {r.low:.0%}-{r.high:.0%}")
+            else:
+                lines.append(f"{diagnosis.LABELS[name]:<27} {folds:<15} {sum(accs) / len(accs):5.0%}")
+        if end is not None:
+            lines += ["", f"Quadrant {end.quadrant}: {diagnosis.QUADRANTS[end.quadrant]}. "
+                          f"Start from --preset {end.recommend}.", end.because]
+        return Content("\n".join(lines))
+
+
+class DiagnoseScreen(ModalScreen):
+    """The training screen's ``D``: Diagnose on the form's config; escape closes it (the run goes on)."""
+
+    DEFAULT_CSS = """
+    DiagnoseScreen { align: center middle; }
+    DiagnoseScreen Diagnose { width: 80; max-width: 100%; max-height: 100%; background: $surface; }
+    """
+    BINDINGS = [Binding("escape", "dismiss", "Close", tooltip="close the diagnosis (it goes on in the worker)")]
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def compose(self) -> ComposeResult:
+        yield Diagnose(self.config)
+
+    def on_mount(self) -> None:
+        self.query_one(Diagnose).focus()
