@@ -35,6 +35,7 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 async def test_every_lesson_reachable_forward_and_back():
     app = TutorApp(LESSONS)
     async with app.run_test(size=SIZE) as pilot:

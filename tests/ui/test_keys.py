@@ -156,6 +156,7 @@ async def _overlay_keys(pilot, opener: str, kind: type[Screen]) -> list[str]:
     return bound_keys(pilot.app)
 
 
+@pytest.mark.slow
 async def test_a_random_walk_of_documented_keys_keeps_the_app_up():
     """500 keys chosen at random among those bound where the walk stands (quit excluded)."""
     toasts = Toasts()
