@@ -19,7 +19,7 @@ from tltui.core.groups import GROUPS, depth_from_top
 
 R = TypeVar("R")
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 #: Longest line either side accepts, in bytes; longer ones get an error reply.
 MAX_LINE = 4 * 1024 * 1024
 #: Longest run event: a longer one (a confusion matrix of thousands of classes) is summarised by ``fit``.
@@ -61,6 +61,8 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     epochs: int = 5
     batch_size: int = 32
     lr: float = 1e-2
+    lr_found: str = ""
+    """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``valley of 100 steps``."""
     lr_decay: float = 1.0
     group_lrs: dict[str, float] = {}
     unfreeze: dict[str, int] = {}
@@ -378,6 +380,25 @@ class WalkReply(ImageReply, kw_only=True):
     val_acc: float
 
 
+class LrFound(msgspec.Struct, kw_only=True, tag_field="event", tag="lr_find"):
+    """The learning-rate range test (Smith 2017, "Cyclical Learning Rates for Training Neural Networks"):
+    the head's LR swept exponentially, the lower trainable groups at their ratio to it, one batch a step.
+    ``curve``: (head LR, smoothed training loss) pairs; ``suggested_lr``: by ``rule``. Printed as one
+    ``lr_find`` event by ``tltui lr-find --json``."""
+
+    suggested_lr: float
+    rule: Literal["valley", "steepest"]
+    steepest_lr: float
+    """The LR where the smoothed loss falls fastest (the other rule), for comparison."""
+    curve: list[tuple[float, float]]
+    stopped: str
+    """Why the sweep ended before its last step (the loss diverged or became NaN), or ''."""
+    config: RunConfig
+    """The setting swept (image size resolved): its trainable groups, optimizer and LR ratios."""
+    notes: list[str] = []
+    seconds: float = 0.0
+
+
 # ----------------------------------------------------------------------------------------------
 # Requests (client to worker)
 
@@ -470,8 +491,20 @@ class FeatureWalk(Request[WalkReply], tag="feature_walk"):
 PICTURE_REQUESTS = (Gallery, Filters, Activations, FeatureWalk)
 
 
+class FindLr(Request[LrFound], tag="find_lr"):
+    """A short job: the LR range test on ``config``'s data and trainable groups, ``steps`` batches from
+    ``start_lr`` to ``end_lr`` (the head's LR); ``Working`` messages report it as it goes. The model is
+    built for it and dropped after: no run is stored."""
+
+    config: RunConfig
+    steps: int = 100
+    start_lr: float = 1e-7
+    end_lr: float = 10.0
+
+
 AnyRequest = Union[
     GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
+    FindLr,
 ]
 
 
@@ -506,7 +539,16 @@ class EventMessage(Message, tag="event"):
     event: RunEvent
 
 
-AnyMessage = Union[Hello, Reply, Error, EventMessage]
+class Working(Message, tag="working"):
+    """Progress of a short job (request ``id``) before its reply: ``done`` of ``total`` steps."""
+
+    id: int
+    done: int
+    total: int
+    text: str = ""
+
+
+AnyMessage = Union[Hello, Reply, Error, EventMessage, Working]
 
 _encoder = msgspec.json.Encoder()
 _request_decoder = msgspec.json.Decoder(AnyRequest)

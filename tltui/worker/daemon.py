@@ -172,6 +172,8 @@ class Daemon:
             return await self._events(conn, request)
         if isinstance(request, protocol.PICTURE_REQUESTS):
             return await self._picture(request)
+        if isinstance(request, protocol.FindLr):
+            return await self._find_lr(conn, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
     async def _picture(self, request: protocol.Request[R]) -> R:
@@ -181,6 +183,21 @@ class Daemon:
 
         try:
             return await asyncio.to_thread(pictures.answer, request)
+        except BadInput as error:
+            raise _Refused(str(error)) from None
+
+    async def _find_lr(self, conn: Connection, request: protocol.FindLr) -> protocol.LrFound:
+        """The LR range test, in a thread, told step by step to the client that asked (``Working``); it
+        stops if that client goes. A short job: seconds, nothing stored, so no run and no queue."""
+        from tltui.core.errors import BadInput
+        from tltui.engine import lr_find
+
+        def report(done: int, total: int, lr: float, loss: float) -> None:
+            working = protocol.Working(id=request.id, done=done, total=total, text=f"LR {lr:.1e}, loss {loss:.3f}")
+            self.loop.call_soon_threadsafe(conn.send, working)
+
+        try:
+            return await asyncio.to_thread(lr_find.find, request, report, lambda: conn.closed)
         except BadInput as error:
             raise _Refused(str(error)) from None
 
