@@ -30,7 +30,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tltui.core.protocol import Epoch, RunConfig  # noqa: E402
+import msgspec  # noqa: E402
+
+from tltui.core.protocol import Epoch, FindLr, RunConfig  # noqa: E402
+from tltui.engine import lr_find  # noqa: E402
 from tltui.engine.train import prepare, train  # noqa: E402
 
 RECIPES: dict[str, dict] = {
@@ -41,7 +44,14 @@ RECIPES: dict[str, dict] = {
     "adamw 2e-3 crop,flip": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, augment=("crop", "flip")),
     "adamw 2e-3 crop,flip,color": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05,
                                        augment=("crop", "flip", "color")),
+    "sgd auto (valley) crop": dict(optimizer="sgd", lr="valley", augment=("crop",)),
+    "adamw auto (valley) crop": dict(optimizer="adamw", lr="valley", weight_decay=0.05, augment=("crop",)),
+    "adamw auto (steepest) crop": dict(optimizer="adamw", lr="steepest", weight_decay=0.05, augment=("crop",)),
 }
+"""``lr`` ``valley`` or ``steepest``: the LR finder's suggestion by that rule (``--lr auto`` uses valley),
+found on the same data and seed before the run."""
+FOUND: list[float] = []
+"""The LRs the finder gave in this recipe's runs."""
 BASE = dict(model="tiny", weights="pretrained", schedule="cosine", batch_size=32)
 
 
@@ -57,7 +67,11 @@ def digits_folder(csv_gz: Path, root: Path) -> str:
 
 
 def final_acc(config: RunConfig) -> float:
-    """Validation accuracy after the last epoch of one engine run."""
+    """Validation accuracy after the last epoch of one engine run; an LR named by a rule is found first."""
+    if isinstance(config.lr, str):
+        found = lr_find.find(FindLr(config=msgspec.structs.replace(config, lr=1e-2)))
+        config = msgspec.structs.replace(config, lr=found.suggested_lr if config.lr == "valley" else found.steepest_lr)
+        FOUND.append(config.lr)
     accs: list[float] = []
 
     def emit(cls, **fields) -> None:
@@ -92,14 +106,15 @@ def main() -> None:
         print("|---" * (header.count("|") - 1) + "|")
         started = time.monotonic()
         for name, recipe in recipes.items():
-            cells = []
+            cells, FOUND[:] = [], []
             for data in datasets.values():
                 for per_class in sizes:
                     accs = [final_acc(RunConfig(data=data, limit_per_class=per_class, epochs=args.epochs, seed=seed,
                                                 **BASE, **recipe)) for seed in range(seeds)]
                     cells.append(100 * statistics.mean(accs))
-            print(f"| {name} | " + " | ".join(f"{c:.1f}" for c in cells) + f" | **{statistics.mean(cells):.1f}** |",
-                  flush=True)
+            found = f" (found LRs {min(FOUND):.1e} to {max(FOUND):.1e}, median {statistics.median(FOUND):.1e})" if FOUND else ""
+            print(f"| {name}{found} | " + " | ".join(f"{c:.1f}" for c in cells)
+                  + f" | **{statistics.mean(cells):.1f}** |", flush=True)
         print(f"\n{time.monotonic() - started:.0f} s")
 
 
