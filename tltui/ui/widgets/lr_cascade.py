@@ -168,7 +168,7 @@ class LrCascade(ConfigWidget):
 
     def on_mount(self) -> None:
         self.border_title = "Learning-rate cascade (real runs)"
-        self.border_subtitle = "←→ LR · ↓↑ factor · f freeze · F find LR · v view · r run · c cancel · w save"
+        self.border_subtitle = "←→ LR ↓↑ factor · f freeze · F find LR · v view · r run · c cancel"  # w (save the code) is listed by ?
 
     def show_config(self) -> None:
         config = self.config
