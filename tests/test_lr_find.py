@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 import torch
 
@@ -186,3 +187,28 @@ def test_lr_find_and_lr_auto_over_ssh(sshd, monkeypatch):
     assert "suggested LR" in trained.stderr and "best val acc" in trained.stdout
     (summary,) = RunStore().summaries()  # the loopback host's store is this test's data dir
     assert summary.status == "finished" and "valley" in summary.config.lr_found
+
+
+def arrows(root: Path, per_class: int = 80) -> str:
+    """Two classes that only left and right tell apart: triangles pointing left, and pointing right."""
+    from PIL import Image, ImageDraw
+
+    rng = torch.Generator().manual_seed(0)
+    for name, sign in (("left", -1), ("right", 1)):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            image = Image.new("RGB", (40, 40), tuple(int(v) for v in torch.randint(0, 120, (3,), generator=rng)))
+            x, y, r = (int(v) for v in torch.randint(16, 24, (3,), generator=rng) // torch.tensor([1, 1, 2]))
+            tip, back = (x + sign * r, y), [(x - sign * r, y - r), (x - sign * r, y + r)]
+            ImageDraw.Draw(image).polygon([tip, *back], fill=(255, 230, 40))
+            image.save(root / name / f"{i}.png")
+    return str(root)
+
+
+def test_the_finder_warns_when_a_mirror_image_means_another_class(tmp_path):
+    flips = RunConfig(data=arrows(tmp_path / "arrows"), model="tiny", augment=("crop", "flip"), val_fraction=0.3)
+    found = lr_find.find(FindLr(config=flips, steps=10))
+    assert len(found.warnings) == 1 and "mirrored validation images" in found.warnings[0]
+    assert not lr_find.find(FindLr(config=msgspec.structs.replace(flips, augment=("crop",)), steps=10)).warnings
+    builtin = RunConfig(data="builtin", model="tiny", limit_per_class=20, augment=("crop", "flip"))
+    assert not lr_find.find(FindLr(config=builtin, steps=10)).warnings  # textures and shapes: mirror-symmetric

@@ -81,6 +81,7 @@ def summary(found: LrFound) -> list[str]:
              f"{', '.join(config.trainable_at(1))} in {found.seconds:.1f} s"
              + (f"; stopped early: {found.stopped}" if found.stopped else "")]
     lines += [f"note: {note}" for note in found.notes]
+    lines += [f"warning: {warning}" for warning in found.warnings]
     return lines
 
 
@@ -105,6 +106,6 @@ def with_found_lr(config: RunConfig, host: str | None, as_json: bool) -> RunConf
     if as_json:
         print(protocol.encode(found).decode(), end="", flush=True)
     else:
-        print(summary(found)[0], file=sys.stderr)
+        print("\n".join(line for line in summary(found) if not line.startswith(("swept", "note"))), file=sys.stderr)
     return msgspec.structs.replace(config, lr=found.suggested_lr,
                                    lr_found=f"{found.rule} of a {len(found.curve)}-step LR range test")

@@ -396,6 +396,9 @@ class LrFound(msgspec.Struct, kw_only=True, tag_field="event", tag="lr_find"):
     config: RunConfig
     """The setting swept (image size resolved): its trainable groups, optimizer and LR ratios."""
     notes: list[str] = []
+    warnings: list[str] = []
+    """Where the setting looks wrong for this data: horizontal flips on data whose mirror image means
+    something else (engine/mirror.py)."""
     seconds: float = 0.0
 
 

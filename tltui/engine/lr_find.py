@@ -11,7 +11,8 @@ discriminative LRs are swept as a whole) and suggests an LR from the smoothed cu
 - ``steepest`` (reported alongside): where the smoothed loss falls fastest against log LR. On short,
   noisy curves (small data, a handful of distinct batches) the steepest point is often a single jump.
 
-The sweep is a side trip: the weights, the optimizer state and the RNG are put back as they were
+With flips among the augmentations, it first checks that a mirror image means the same here
+(engine/mirror.py) and warns if not. The sweep is a side trip: the weights, the optimizer state and the RNG are put back as they were
 (``restored``), so a finder run mid-training changes nothing.
 """
 
@@ -29,7 +30,7 @@ import torch
 
 from tltui.core.errors import BadInput
 from tltui.core.protocol import FindLr, LrFound, Note
-from tltui.engine import model as net, optim, train
+from tltui.engine import mirror, model as net, optim, train
 from tltui.engine.step import TrainStep
 
 SMOOTHING = 0.98
@@ -145,6 +146,9 @@ def find(request: FindLr, report: Report = lambda *_: None,
 
     with tempfile.TemporaryDirectory() as nowhere:  # a Trainer wants a run dir; the sweep saves nothing
         trainer = train.Trainer(prep, Path(nowhere), emit, should_stop)
+        data = prep.data
+        flips = mirror.warning(prep.model, trainer.transform, data.train_x, data.train_y, data.val_x,
+                               data.val_y) if "flip" in prep.config.augment else ""
         trainer.start_optimizer()
         if trainer.cut and not trainer.build_cache():
             raise BadInput("the LR finder was cancelled")
@@ -157,4 +161,5 @@ def find(request: FindLr, report: Report = lambda *_: None,
     if len(curve) < 10:
         raise BadInput(f"the sweep stopped after {len(curve)} steps ({stopped}): start it lower (--start-lr)")
     return LrFound(suggested_lr=valley(curve), rule="valley", steepest_lr=steepest(curve), curve=curve,
-                   stopped=stopped, config=prep.config, notes=notes, seconds=time.monotonic() - started)
+                   stopped=stopped, config=prep.config, notes=notes, warnings=[flips] if flips else [],
+                   seconds=time.monotonic() - started)

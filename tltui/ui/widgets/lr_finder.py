@@ -101,6 +101,8 @@ class LrFinderScreen(ModalScreen[float | None]):
         self.found = found
         self.query_one(LrCurve).show(found)
         stopped = f" · stopped: {found.stopped}" if found.stopped else ""
+        if found.warnings:
+            self.notify(found.warnings[0], title="flips", severity="warning", timeout=12)
         self.status(f"suggested LR {found.suggested_lr:.2g} ({RULE}); steepest {found.steepest_lr:.2g}{stopped}\n"
                     "a: use it · esc: keep the LR you had")
 
