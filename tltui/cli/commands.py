@@ -52,7 +52,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
     parser.add_argument("--label-smoothing", type=float, help="default 0")
     parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU, 32 for tiny")
-    parser.add_argument("--augment", metavar="LIST", help=f"train augmentations from {','.join(AUGMENTS)} (default all)")
+    parser.add_argument("--augment", metavar="LIST", help=f"train augmentations from {','.join(AUGMENTS)} (default "
+                        f"{','.join(d.augment)}; flip for photos where left and right do not matter)")
     parser.add_argument("--no-augment", action="store_true", help="no train augmentation")
     parser.add_argument("--limit-per-class", type=int, help="at most N training images per class")
     parser.add_argument("--val-fraction", type=float, help=f"validation share of a single folder (default {d.val_fraction})")

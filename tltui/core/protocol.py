@@ -72,7 +72,9 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     schedule: Literal["constant", "cosine", "onecycle"] = "cosine"
     label_smoothing: float = 0.0
     image_size: int = 0
-    augment: tuple[str, ...] = AUGMENTS
+    augment: tuple[str, ...] = ("crop",)
+    """Random crops only by default: flips broke digits (measured: benchmarks/defaults.py, README) and colour
+    jitter did not help; ``crop,flip,color`` for photos where left and right do not matter."""
     limit_per_class: int = 0
     val_fraction: float = 0.2
     seed: int = 0
