@@ -41,6 +41,7 @@ RECIPES: dict[str, dict] = {
     "sgd 0.01 crop": dict(optimizer="sgd", lr=1e-2, augment=("crop",)),
     "sgd 0.1 crop": dict(optimizer="sgd", lr=1e-1, augment=("crop",)),
     "adamw 2e-3 crop": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, augment=("crop",)),
+    "adamw 2e-3 crop wd 1e-4": dict(optimizer="adamw", lr=2e-3, weight_decay=1e-4, augment=("crop",)),
     "adamw 2e-3 crop,flip": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, augment=("crop", "flip")),
     "adamw 2e-3 crop,flip,color": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05,
                                        augment=("crop", "flip", "color")),

@@ -44,11 +44,12 @@ def same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_the_sweep_puts_weights_optimizer_state_and_rng_back(tmp_path):
-    trainer, step = trainer_for(TINY, tmp_path)
-    assert trainer.train_epoch(1)  # momentum buffers and BatchNorm statistics that the sweep must not keep
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_the_sweep_puts_weights_optimizer_state_and_rng_back(tmp_path, optimizer):
+    trainer, step = trainer_for(msgspec.structs.replace(TINY, optimizer=optimizer), tmp_path)
+    assert trainer.train_epoch(1)  # momentum or Adam moments, BatchNorm statistics: the sweep must not keep them
     weights, optimizer = snapshot(trainer)
-    assert optimizer["state"], "one epoch should have given SGD momentum buffers"
+    assert optimizer["state"], "one epoch should have given the optimizer state"
     rng = torch.get_rng_state()
     with lr_find.restored(trainer.model, trainer.optimizer):
         curve, _ = lr_find.sweep(trainer, step, steps=20, start_lr=1e-4, end_lr=1.0, report=lambda *a: None,

@@ -29,8 +29,8 @@ LRS: tuple[float, ...] = (*(float(f"{m}e{e}") for e in range(-5, 0) for m in (1,
 #: The factor from one group to the one below it.
 FACTORS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 11))
 #: What ``r`` runs: small and quick, every group trainable unless ``f`` freezes some.
-CASCADE = RunConfig(data="builtin-shifted", limit_per_class=30, epochs=5, lr=1e-2, lr_decay=0.3,
-                    augment=(), seed=0)
+CASCADE = RunConfig(data="builtin-shifted", limit_per_class=30, epochs=5, optimizer="sgd", lr=1e-2,
+                    lr_decay=0.3, augment=(), seed=0)
 
 
 def lr_text(lr: float) -> str:
