@@ -10,7 +10,7 @@ handwritten digits (8x8, 1,797 images; the ``digits.csv.gz`` that ships inside s
 ``sklearn/datasets/data/``), written to a temporary ImageFolder: the set where a horizontal flip
 changes what a picture means.
 
-Run: ``python benchmarks/defaults.py --digits digits.csv.gz`` (about 25 minutes on 2 busy CPU cores);
+Run: ``python benchmarks/defaults.py --digits digits.csv.gz`` (about 10 minutes a recipe on 2 busy CPU cores);
 ``--quick`` for one seed and 10 per class only; ``--recipes NAME,...`` for some of them.
 """
 
