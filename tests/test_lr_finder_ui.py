@@ -35,7 +35,8 @@ async def test_F_on_the_training_screen_sweeps_the_form_and_a_takes_the_suggesti
     app = TutorApp(load_lessons(), worker_command=local_worker_command())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("T")
-        await until(pilot, lambda: isinstance(app.screen, TrainScreen), 10)
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.query("RunForm #lr"), 10)
+        await pilot.pause()
         screen = app.screen
         form = screen.query_one(RunForm)
         form.model = "tiny"
