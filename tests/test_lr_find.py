@@ -166,6 +166,8 @@ def test_train_lr_auto_trains_at_the_suggestion_and_the_config_records_it():
     assert started["config"]["lr"] == found["suggested_lr"] and "valley" in started["config"]["lr_found"]
     stored = RunStore().get(started["run_id"]).summary().config
     assert stored.lr == found["suggested_lr"] and stored.lr_decay == 0.5 and "valley" in stored.lr_found
+    shown = tltui("runs", "show", started["run_id"]).stdout
+    assert f"lr={found['suggested_lr']:g} (valley of a 100-step LR range test)" in shown
     (epoch,) = [e for e in events if e["event"] == "epoch"]
     assert epoch["lrs"]["layer4"] == pytest.approx(epoch["lrs"]["head"] * 0.5)  # the ratio kept
     assert 0 < epoch["lrs"]["head"] <= found["suggested_lr"]  # the suggestion, down its cosine schedule

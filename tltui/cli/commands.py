@@ -361,7 +361,8 @@ def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json:
     print(f"  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(summary.created))}")
     print(f"  config  data={config.data} model={config.model} weights={config.weights} "
           f"preset={config.preset or '-'} frozen={','.join(config.frozen) or '-'} epochs={config.epochs} "
-          f"lr={config.lr:g} lr_decay={config.lr_decay:g} image_size={config.image_size}")
+          f"lr={config.lr:g}{f' ({config.lr_found})' if config.lr_found else ''} lr_decay={config.lr_decay:g} "
+          f"image_size={config.image_size}")
     reporter = Reporter(False)
     reporter.epochs = config.epochs
     for event in protocol.current(events):
