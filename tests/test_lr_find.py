@@ -127,18 +127,19 @@ def tltui(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def check_event(stdout: str) -> dict:
     (line,) = stdout.splitlines()
     event = json.loads(line)
-    assert event["event"] == "lr_find" and event["rule"] == "valley"
+    assert event["event"] == "lr_find" and event["rule"] == "steepest"
     lrs = [lr for lr, _ in event["curve"]]
     assert len(event["curve"]) == 100 or event["stopped"]
     assert lrs == sorted(lrs) and lrs[0] == pytest.approx(1e-7)
-    assert lrs[0] < event["suggested_lr"] < lrs[-1]
+    assert lrs[0] < event["suggested_lr"] < lrs[-1] and event["suggested_lr"] == event["steepest_lr"]
+    assert lrs[0] < event["valley_lr"] < lrs[-1]
     return event
 
 
 def test_lr_find_cli_draws_the_curve_and_prints_one_json_event():
     result = tltui("lr-find", *CLI)
     assert result.returncode == 0, result.stderr
-    assert "LR range test" in result.stdout and "valley" in result.stdout and "1e-7" in result.stdout
+    assert "LR range test" in result.stdout and "steepest" in result.stdout and "1e-7" in result.stdout
     suggested = next(line for line in result.stdout.splitlines() if line.startswith("suggested LR"))
     as_json = tltui("lr-find", *CLI, "--json")
     assert as_json.returncode == 0, as_json.stderr
@@ -163,11 +164,11 @@ def test_train_lr_auto_trains_at_the_suggestion_and_the_config_records_it():
     events = [json.loads(line) for line in lines[1:]]
     started = events[0]
     assert started["event"] == "started" and events[-1]["event"] == "finished"
-    assert started["config"]["lr"] == found["suggested_lr"] and "valley" in started["config"]["lr_found"]
+    assert started["config"]["lr"] == found["suggested_lr"] and "steepest" in started["config"]["lr_found"]
     stored = RunStore().get(started["run_id"]).summary().config
-    assert stored.lr == found["suggested_lr"] and stored.lr_decay == 0.5 and "valley" in stored.lr_found
+    assert stored.lr == found["suggested_lr"] and stored.lr_decay == 0.5 and "steepest" in stored.lr_found
     shown = tltui("runs", "show", started["run_id"]).stdout
-    assert f"lr={found['suggested_lr']:g} (valley of a 100-step LR range test)" in shown
+    assert f"lr={found['suggested_lr']:g} (steepest of a 100-step LR range test)" in shown
     (epoch,) = [e for e in events if e["event"] == "epoch"]
     assert epoch["lrs"]["layer4"] == pytest.approx(epoch["lrs"]["head"] * 0.5)  # the ratio kept
     assert 0 < epoch["lrs"]["head"] <= found["suggested_lr"]  # the suggestion, down its cosine schedule
@@ -189,7 +190,7 @@ def test_lr_find_and_lr_auto_over_ssh(sshd, monkeypatch):
     assert trained.returncode == 0, trained.stderr
     assert "suggested LR" in trained.stderr and "best val acc" in trained.stdout
     (summary,) = RunStore().summaries()  # the loopback host's store is this test's data dir
-    assert summary.status == "finished" and "valley" in summary.config.lr_found
+    assert summary.status == "finished" and "steepest" in summary.config.lr_found
 
 
 def arrows(root: Path, per_class: int = 80) -> str:

@@ -19,7 +19,7 @@ from tltui.core.protocol import FindLr, LrFound, RunConfig, Working
 
 RULES = {
     "valley": "half way down the longest stretch where the loss keeps falling (fastai's default)",
-    "steepest": "where the loss falls fastest",
+    "steepest": "where the smoothed loss falls fastest",
 }
 
 
@@ -76,7 +76,7 @@ def summary(found: LrFound) -> list[str]:
     """What the sweep found, in lines for the terminal."""
     config = found.config
     lines = [f"suggested LR {found.suggested_lr:.2e} ({found.rule}: {RULES[found.rule]}); "
-             f"steepest descent at {found.steepest_lr:.2e}",
+             f"valley at {found.valley_lr:.2e}",
              f"swept {len(found.curve)} steps on {config.model}, {config.optimizer}, trainable "
              f"{', '.join(config.trainable_at(1))} in {found.seconds:.1f} s"
              + (f"; stopped early: {found.stopped}" if found.stopped else "")]

@@ -64,7 +64,7 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """AdamW at 2e-3, crops only: the best of the recipes measured on the tiny backbone (benchmarks/defaults.py,
     the README's table); the presets keep SGD with their own LRs."""
     lr_found: str = ""
-    """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``valley of 100 steps``."""
+    """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``steepest of a 100-step LR range test``."""
     lr_decay: float = 1.0
     group_lrs: dict[str, float] = {}
     unfreeze: dict[str, int] = {}
@@ -393,7 +393,9 @@ class LrFound(msgspec.Struct, kw_only=True, tag_field="event", tag="lr_find"):
     suggested_lr: float
     rule: Literal["valley", "steepest"]
     steepest_lr: float
-    """The LR where the smoothed loss falls fastest (the other rule), for comparison."""
+    """The LR where the smoothed loss falls fastest."""
+    valley_lr: float
+    """Half way down the longest stretch where the loss keeps falling (fastai's default rule)."""
     curve: list[tuple[float, float]]
     stopped: str
     """Why the sweep ended before its last step (the loss diverged or became NaN), or ''."""

@@ -22,7 +22,7 @@ from textual_plotext import PlotextPlot
 from tltui.core.client import WorkerError
 from tltui.core.protocol import FindLr, LrFound, RunConfig, Working
 
-RULE = "valley: half way down the longest fall of the loss"
+RULE = "steepest: where the loss falls fastest"
 
 
 class LrCurve(PlotextPlot):
@@ -103,7 +103,7 @@ class LrFinderScreen(ModalScreen[float | None]):
         stopped = f" · stopped: {found.stopped}" if found.stopped else ""
         if found.warnings:
             self.notify(found.warnings[0], title="flips", severity="warning", timeout=12)
-        self.status(f"suggested LR {found.suggested_lr:.2g} ({RULE}); steepest {found.steepest_lr:.2g}{stopped}\n"
+        self.status(f"suggested LR {found.suggested_lr:.2g} ({RULE}); valley {found.valley_lr:.2g}{stopped}\n"
                     "a: use it · esc: keep the LR you had")
 
     def action_apply(self) -> None:
