@@ -60,7 +60,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
 
 
 def test_a_failing_run_exits_1_and_says_what_to_change():
-    result = tltui("train", *TINY, "--epochs", "1", "--lr", "1000")
+    result = tltui("train", *TINY, "--epochs", "1", "--optimizer", "sgd", "--lr", "1000")  # SGD: Adam would survive it
     assert result.returncode == 1
     assert "run failed: " in result.stdout and "loss became" in result.stdout
     assert "--lr" in result.stdout

@@ -7,6 +7,7 @@ import shlex
 from textual.widgets import DataTable, Input
 
 from conftest import FAKE_WORKER, Toasts, until
+from tltui.core.protocol import RunConfig
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.runs import RunsScreen
@@ -215,7 +216,7 @@ async def test_the_runs_table_shows_each_runs_summary_and_strategy_up_front():
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(DataTable).row_count == 2)
         table = app.screen.query_one(DataTable)
         rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
-        assert all(row[6] == "all train · lr 1e-02" for row in rows), rows
+        assert all(row[6] == f"all train · lr {RunConfig().lr:.0e}" for row in rows), rows  # the form's default LR
         assert all(row[3] == "builtin" for row in rows)
 
 

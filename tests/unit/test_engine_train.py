@@ -17,7 +17,7 @@ from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol import Cancelled, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen
 
 SMALL = dict(data="builtin", weights="none", device="cpu", image_size=32, limit_per_class=4, batch_size=8, epochs=1,
-             val_fraction=0.05, schedule="constant")
+             val_fraction=0.05, schedule="constant", optimizer="sgd", lr=1e-2)
 
 
 MODELS = ("resnet50", "tiny")

@@ -42,7 +42,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bn", choices=["freeze", "train"], help="BatchNorm of frozen groups (default freeze)")
     parser.add_argument("--epochs", type=int, help=f"default {d.epochs}")
     parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
-    parser.add_argument("--lr", type=float, help=f"learning rate of the head (default {d.lr})")
+    parser.add_argument("--lr", type=lr_value, help=f"learning rate of the head (default {d.lr}), or auto: the LR "
+                        "finder's suggestion (train only)")
     parser.add_argument("--lr-decay", type=float, help="each group below gets the LR above times this (default 1)")
     parser.add_argument("--unfreeze", metavar="E:GROUP,...", help="a frozen group joins training at epoch E, e.g. 2:layer4,4:layer3")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
@@ -51,7 +52,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
     parser.add_argument("--label-smoothing", type=float, help="default 0")
     parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU, 32 for tiny")
-    parser.add_argument("--augment", metavar="LIST", help=f"train augmentations from {','.join(AUGMENTS)} (default all)")
+    parser.add_argument("--augment", metavar="LIST", help=f"train augmentations from {','.join(AUGMENTS)} (default "
+                        f"{','.join(d.augment)}; flip for photos where left and right do not matter)")
     parser.add_argument("--no-augment", action="store_true", help="no train augmentation")
     parser.add_argument("--limit-per-class", type=int, help="at most N training images per class")
     parser.add_argument("--val-fraction", type=float, help=f"validation share of a single folder (default {d.val_fraction})")
@@ -67,14 +69,20 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train on HOST's worker through your ssh; the run goes on if you disconnect")
 
 
+def lr_value(text: str) -> float | str:
+    """``--lr``: a number, or ``auto`` (the LR finder picks it)."""
+    return "auto" if text == "auto" else float(text)
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig the flags describe; BadInput with one line if they cannot work."""
+    """The RunConfig the flags describe (``--lr auto`` leaves the LR as it is); BadInput with one line if
+    they cannot work."""
     fields: dict[str, Any] = {}
     for name in ("model", "weights", "bn", "epochs", "batch_size", "lr", "lr_decay", "optimizer", "momentum",
                  "weight_decay", "schedule", "label_smoothing", "image_size", "limit_per_class",
                  "val_fraction", "seed", "device", "max_files"):
         value = getattr(args, name)
-        if value is not None:
+        if value is not None and value != "auto":
             fields[name] = value
     try:
         for field, text in (("frozen", args.freeze), ("unfreeze", args.unfreeze), ("augment", args.augment),
@@ -254,6 +262,10 @@ def train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     for caveat in config.caveats():
         print(f"tltui: warning: {caveat}", file=sys.stderr)
+    if args.lr == "auto":
+        from tltui.cli.lr_find import with_found_lr
+
+        config = with_found_lr(config, args.remote, args.json)
     return asyncio.run(follow_run(protocol.StartRun(config=config), Reporter(args.json), args.remote))
 
 
@@ -357,7 +369,8 @@ def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json:
     print(f"  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(summary.created))}")
     print(f"  config  data={config.data} model={config.model} weights={config.weights} "
           f"preset={config.preset or '-'} frozen={','.join(config.frozen) or '-'} epochs={config.epochs} "
-          f"lr={config.lr:g} lr_decay={config.lr_decay:g} image_size={config.image_size}")
+          f"lr={config.lr:g}{f' ({config.lr_found})' if config.lr_found else ''} lr_decay={config.lr_decay:g} "
+          f"image_size={config.image_size}")
     reporter = Reporter(False)
     reporter.epochs = config.epochs
     for event in protocol.current(events):

@@ -17,7 +17,7 @@ from tltui.core.errors import BadInput
 from tltui.core.files import UnsafePath
 
 #: Subcommands; their arguments (and imports) are built only when one of them is used.
-COMMANDS = ("train", "diagnose", "runs", "export", "worker", "pretrain-tiny")
+COMMANDS = ("train", "diagnose", "lr-find", "runs", "export", "worker", "pretrain-tiny")
 
 
 def build_parser(full: bool = True) -> argparse.ArgumentParser:
@@ -57,6 +57,19 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
 
         add_arguments(diagnose)
     diagnose.set_defaults(command=_diagnose)
+    lr_find = sub.add_parser("lr-find", help="the LR range test: loss against a growing LR, and an LR to start from",
+                             description="Smith's LR range test (2017) on DATA with the run the flags of train "
+                             "describe: the head's LR grows exponentially over about 100 batches (frozen groups stay "
+                             "frozen, lower groups keep their ratio), the smoothed loss is drawn against it and an LR "
+                             "is suggested (the steepest descent; fastai's valley beside it). Nothing is stored; the "
+                             "model is dropped after.")
+    if full:
+        from tltui.cli.commands import add_train_arguments
+        from tltui.cli.lr_find import add_arguments
+
+        add_train_arguments(lr_find)
+        add_arguments(lr_find)
+    lr_find.set_defaults(command=_lr_find)
 
     runs = sub.add_parser("runs", help="list runs; show, follow, resume or cancel one",
                           description="The runs in a run store: this machine's, or a host's with --remote.")
@@ -111,6 +124,12 @@ def _diagnose(args: argparse.Namespace) -> int:
     from tltui.cli.diagnose import diagnose
 
     return diagnose(args)
+def _lr_find(args: argparse.Namespace) -> int:
+    from tltui.cli.lr_find import lr_find
+
+    if args.lr == "auto":
+        raise BadInput("tltui lr-find sweeps the LR itself: leave out --lr auto (a number sets the groups' ratios)")
+    return lr_find(args)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -118,6 +137,9 @@ def _export(args: argparse.Namespace) -> int:
 
     from tltui.core.codegen import generate
     from tltui.cli.commands import config_from_args
+
+    if args.lr == "auto":
+        raise BadInput("--lr auto needs the LR finder, which export does not run: tltui lr-find DATA, then --lr N")
 
     code = generate(config_from_args(args))
     if args.out:

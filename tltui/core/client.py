@@ -14,12 +14,15 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import TypeVar
 
 import msgspec
 
 from tltui.core import protocol
-from tltui.core.protocol import MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, Request, RunEvent
+from tltui.core.protocol import (
+    MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, Request, RunEvent, Working,
+)
 
 R = TypeVar("R")
 
@@ -55,6 +58,7 @@ class WorkerClient:
         self.gone = ""
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[Request, asyncio.Future]] = {}
+        self._working: dict[int, Callable[[Working], None]] = {}
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)
         self._writer: asyncio.StreamWriter | None = None
         self._transports: list[asyncio.BaseTransport] = []
@@ -100,21 +104,27 @@ class WorkerClient:
         self._transports.append(transport)
         return reader
 
-    async def request(self, request: Request[R]) -> R:
+    async def request(self, request: Request[R], working: Callable[[Working], None] | None = None) -> R:
         """Send ``request`` (numbered here) and wait for its reply, of the type the request declares;
-        WorkerError if the worker refuses it or answers with something else."""
+        WorkerError if the worker refuses it or answers with something else. ``working`` hears the
+        progress a short job (FindLr) reports before its reply."""
         if self.gone or self._writer is None:
             raise WorkerGone(self.gone or "the worker is not running")
         request = msgspec.structs.replace(request, id=next(self._ids))
         future = asyncio.get_running_loop().create_future()
         self._pending[request.id] = (request, future)
+        if working is not None:
+            self._working[request.id] = working
         try:
             self._writer.write(protocol.encode(request))
             await self._writer.drain()
         except (ConnectionError, RuntimeError):
             self._pending.pop(request.id, None)
             raise WorkerGone(self.gone or "the worker closed its input") from None
-        return await future
+        try:
+            return await future
+        finally:
+            self._working.pop(request.id, None)
 
     async def send_bytes(self, data: bytes) -> None:
         """Write raw bytes to the worker, bypassing the protocol (the fuzz tests use this)."""
@@ -167,6 +177,8 @@ class WorkerClient:
                 self._hello_ready.set_result(message)
         elif isinstance(message, EventMessage):
             self.events.put_nowait(message.event)
+        elif isinstance(message, Working) and message.id in self._working:
+            self._working[message.id](message)
         elif isinstance(message, (Reply, Error)) and message.id in self._pending:
             request, future = self._pending.pop(message.id)
             if future.done():

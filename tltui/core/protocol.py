@@ -19,7 +19,7 @@ from tltui.core.groups import GROUPS, depth_from_top
 
 R = TypeVar("R")
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 #: Longest line either side accepts, in bytes; longer ones get an error reply.
 MAX_LINE = 4 * 1024 * 1024
 #: Longest run event: a longer one (a confusion matrix of thousands of classes) is summarised by ``fit``.
@@ -60,17 +60,23 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     bn: Literal["freeze", "train"] = "freeze"
     epochs: int = 5
     batch_size: int = 32
-    lr: float = 1e-2
+    lr: float = 2e-3
+    """AdamW at 2e-3, crops only: the best of the recipes measured on the tiny backbone (benchmarks/defaults.py,
+    the README's table); the presets keep SGD with their own LRs."""
+    lr_found: str = ""
+    """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``steepest of a 100-step LR range test``."""
     lr_decay: float = 1.0
     group_lrs: dict[str, float] = {}
     unfreeze: dict[str, int] = {}
-    optimizer: Literal["sgd", "adamw"] = "sgd"
+    optimizer: Literal["sgd", "adamw"] = "adamw"
     momentum: float = 0.9
     weight_decay: float = 1e-4
     schedule: Literal["constant", "cosine", "onecycle"] = "cosine"
     label_smoothing: float = 0.0
     image_size: int = 0
-    augment: tuple[str, ...] = AUGMENTS
+    augment: tuple[str, ...] = ("crop",)
+    """Random crops only by default: flips broke digits (measured: benchmarks/defaults.py, README) and colour
+    jitter did not help; ``crop,flip,color`` for photos where left and right do not matter."""
     limit_per_class: int = 0
     val_fraction: float = 0.2
     seed: int = 0
@@ -468,6 +474,28 @@ class LossPicturesReply(msgspec.Struct, kw_only=True):
     pictures: list[Picture]
     """One per top loss of the run's error analysis, in its order, as validation saw it (no augmentation),
     captioned ``true → predicted p``; a file that can no longer be read is a grey square saying so."""
+class LrFound(msgspec.Struct, kw_only=True, tag_field="event", tag="lr_find"):
+    """The learning-rate range test (Smith 2017, "Cyclical Learning Rates for Training Neural Networks"):
+    the head's LR swept exponentially, the lower trainable groups at their ratio to it, one batch a step.
+    ``curve``: (head LR, smoothed training loss) pairs; ``suggested_lr``: by ``rule``. Printed as one
+    ``lr_find`` event by ``tltui lr-find --json``."""
+
+    suggested_lr: float
+    rule: Literal["valley", "steepest"]
+    steepest_lr: float
+    """The LR where the smoothed loss falls fastest."""
+    valley_lr: float
+    """Half way down the longest stretch where the loss keeps falling (fastai's default rule)."""
+    curve: list[tuple[float, float]]
+    stopped: str
+    """Why the sweep ended before its last step (the loss diverged or became NaN), or ''."""
+    config: RunConfig
+    """The setting swept (image size resolved): its trainable groups, optimizer and LR ratios."""
+    notes: list[str] = []
+    warnings: list[str] = []
+    """Where the setting looks wrong for this data: horizontal flips on data whose mirror image means
+    something else (engine/mirror.py)."""
+    seconds: float = 0.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -577,11 +605,20 @@ class LossPictures(Request[LossPicturesReply], tag="loss_pictures"):
 
     run_id: str
     display: int = 32
+class FindLr(Request[LrFound], tag="find_lr"):
+    """A short job: the LR range test on ``config``'s data and trainable groups, ``steps`` batches from
+    ``start_lr`` to ``end_lr`` (the head's LR); ``Working`` messages report it as it goes. The model is
+    built for it and dropped after: no run is stored."""
+
+    config: RunConfig
+    steps: int = 100
+    start_lr: float = 1e-7
+    end_lr: float = 10.0
 
 
 AnyRequest = Union[
     GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
-    LossPictures, StartDiagnosis,
+    LossPictures, StartDiagnosis, FindLr,
 ]
 
 
@@ -616,7 +653,16 @@ class EventMessage(Message, tag="event"):
     event: RunEvent
 
 
-AnyMessage = Union[Hello, Reply, Error, EventMessage]
+class Working(Message, tag="working"):
+    """Progress of a short job (request ``id``) before its reply: ``done`` of ``total`` steps."""
+
+    id: int
+    done: int
+    total: int
+    text: str = ""
+
+
+AnyMessage = Union[Hello, Reply, Error, EventMessage, Working]
 
 _encoder = msgspec.json.Encoder()
 _request_decoder = msgspec.json.Decoder(AnyRequest)

@@ -149,10 +149,12 @@ class WorkerLink:
 
     # -- requests ------------------------------------------------------------------------------
 
-    async def request(self, request: protocol.Request[R]) -> R:
-        """``request``'s reply, once the worker is ready (started if needed); WorkerError if refused."""
+    async def request(self, request: protocol.Request[R],
+                      working: Callable[[protocol.Working], None] | None = None) -> R:
+        """``request``'s reply, once the worker is ready (started if needed); WorkerError if refused.
+        ``working`` hears a short job's progress."""
         client = await self.ready()
-        return await client.request(request)
+        return await client.request(request, working)
 
     async def start_run(self, config: RunConfig) -> RunModel:
         """Start a run; its model fills in as its events arrive. WorkerError if refused."""

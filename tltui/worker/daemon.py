@@ -179,6 +179,8 @@ class Daemon:
             return await self._picture(request)
         if isinstance(request, LossPictures):
             return await self._loss_pictures(request)
+        if isinstance(request, protocol.FindLr):
+            return await self._find_lr(conn, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
     async def _picture(self, request: protocol.Request[R]) -> R:
@@ -207,6 +209,20 @@ class Daemon:
             raise _Refused(f"run {run.id} {why}: no top losses to show")
         pictures = await self._checked(loss_pictures, config, finished.analysis.top_losses, request.display)
         return LossPicturesReply(run_id=run.id, pictures=pictures)
+    async def _find_lr(self, conn: Connection, request: protocol.FindLr) -> protocol.LrFound:
+        """The LR range test, in a thread, told step by step to the client that asked (``Working``); it
+        stops if that client goes. A short job: seconds, nothing stored, so no run and no queue."""
+        from tltui.core.errors import BadInput
+        from tltui.engine import lr_find
+
+        def report(done: int, total: int, lr: float, loss: float) -> None:
+            working = protocol.Working(id=request.id, done=done, total=total, text=f"LR {lr:.1e}, loss {loss:.3f}")
+            self.loop.call_soon_threadsafe(conn.send, working)
+
+        try:
+            return await asyncio.to_thread(lr_find.find, request, report, lambda: conn.closed)
+        except BadInput as error:
+            raise _Refused(str(error)) from None
 
     async def _checked(self, check: Callable[..., R], *args: object) -> R:
         """``check(*args)`` in a thread; its BadInput, and a file it cannot write, refused in one line."""

@@ -58,6 +58,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tltui.ui.widgets.freeze_board import FreezeBoard
     from tltui.ui.widgets.gallery import AugmentGallery
     from tltui.ui.widgets.lr_cascade import LrCascade
+    from tltui.ui.widgets.lr_finder import LrFinderScreen
     from tltui.ui.widgets.quiz import QuadrantQuiz
     from tltui.ui.widgets.race import Race
     from tltui.ui.widgets.run_form import RunForm
@@ -65,7 +66,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tltui.ui.widgets.unfreeze_timeline import UnfreezeTimeline
 
     owners = (TutorApp, LessonScreen, Contents, TrainScreen, RunForm, RunView, RunsScreen, Race,
-              LayerFeatures, FeatureWalk, QuadrantQuiz, LrCascade, UnfreezeTimeline, AugmentGallery, FreezeBoard,
+              LayerFeatures, FeatureWalk, QuadrantQuiz, LrCascade, LrFinderScreen, UnfreezeTimeline, AugmentGallery, FreezeBoard,
               LessonCheck, HelpScreen)
     return [(owner.HELP_TITLE, rows(owner)) for owner in owners]
 

@@ -10,8 +10,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol import ConfigError, RunConfig
 from tltui.ui.run_model import RunModel
+from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.run_owner import RunOwner
 from tltui.ui.widgets.run_view import RunView
@@ -34,6 +35,7 @@ class TrainScreen(RunOwner, Screen):
         Binding("c", "cancel", "Cancel", tooltip="cancel the run (its last checkpoint is kept)"),
         Binding("f", "toggle_form", "Form", tooltip="show or hide the form"),
         Binding("D", "diagnose", "Diagnose", tooltip="diagnose the form's data: its quadrant and the recipe to start from"),
+        Binding("F", "find_lr", "Find LR", tooltip="the LR finder on the form's setting; a takes its suggestion"),
         Binding("escape", "back", "Back", tooltip="leave a form field; from the run, back to the lessons"),
     ]
 
@@ -100,7 +102,6 @@ class TrainScreen(RunOwner, Screen):
 
     def action_diagnose(self) -> None:
         """Diagnose the form's data with its backbone, weights, image size and images per class."""
-        from tltui.core.protocol import ConfigError
         from tltui.ui.widgets.diagnose import DiagnoseScreen
 
         try:
@@ -109,6 +110,21 @@ class TrainScreen(RunOwner, Screen):
             self.say(str(error))
             return
         self.app.push_screen(DiagnoseScreen(config))
+    def action_find_lr(self) -> None:
+        """The LR finder on the setting the form describes; its suggestion, if taken, goes into the form."""
+        form = self.query_one(RunForm)
+        try:
+            config = form.config()
+        except ConfigError as error:
+            self.say(str(error))
+            return
+        self.app.push_screen(LrFinderScreen(config), self._take_lr)
+
+    def _take_lr(self, lr: float | None) -> None:
+        if lr is not None:
+            self.query_one(RunForm).set_value("lr", f"{lr:.2g}")
+            self.remove_class("-hide-form")
+            self.notify(f"LR {lr:.2g} from the finder is in the form: s starts the run.", timeout=4)
 
     def action_toggle_form(self) -> None:
         self.toggle_class("-hide-form")

@@ -22,14 +22,15 @@ from tltui.core.codegen import span
 from tltui.core.groups import GROUPS
 from tltui.core.protocol import RunConfig
 from tltui.ui.widgets.code_view import ConfigWidget
+from tltui.ui.widgets.lr_finder import LrFinderScreen
 
 #: The head's LR: 1, 2 and 5 per decade, 1e-5 to 1.
 LRS: tuple[float, ...] = (*(float(f"{m}e{e}") for e in range(-5, 0) for m in (1, 2, 5)), 1.0)
 #: The factor from one group to the one below it.
 FACTORS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 11))
 #: What ``r`` runs: small and quick, every group trainable unless ``f`` freezes some.
-CASCADE = RunConfig(data="builtin-shifted", limit_per_class=30, epochs=5, lr=1e-2, lr_decay=0.3,
-                    augment=(), seed=0)
+CASCADE = RunConfig(data="builtin-shifted", limit_per_class=30, epochs=5, optimizer="sgd", lr=1e-2,
+                    lr_decay=0.3, augment=(), seed=0)
 
 
 def lr_text(lr: float) -> str:
@@ -142,6 +143,7 @@ class LrCascade(ConfigWidget):
         Binding("down", "factor(-1)", "Smaller factor", tooltip="smaller factor from one group to the one below"),
         Binding("up", "factor(1)", "Larger factor", tooltip="larger factor"),
         Binding("f", "freeze", "Freeze from the bottom", tooltip="freeze one more group from the bottom"),
+        Binding("F", "find_lr", "Find LR", tooltip="the LR finder on this setting; a puts its suggestion on the slider"),
     ]
 
     VIEWS = ("bars", "code", "run")
@@ -161,7 +163,7 @@ class LrCascade(ConfigWidget):
 
     def on_mount(self) -> None:
         self.border_title = "Learning-rate cascade (real runs)"
-        self.border_subtitle = "←→ LR · ↓↑ factor · f freeze · v view · r run · c cancel · w save"
+        self.border_subtitle = "←→ LR ↓↑ factor · f freeze · F find LR · v view · r run · c cancel"  # w (save the code) is listed by ?
 
     def show_config(self) -> None:
         config = self.config
@@ -188,6 +190,16 @@ class LrCascade(ConfigWidget):
     def action_factor(self, step: int) -> None:
         index = min(max(FACTORS.index(self.config.lr_decay) + step, 0), len(FACTORS) - 1)
         self.set_config(msgspec.structs.replace(self.config, lr_decay=FACTORS[index]))
+
+    def action_find_lr(self) -> None:
+        """The LR finder on this setting; its suggestion, if taken, moves the base LR to the nearest step."""
+        self.app.push_screen(LrFinderScreen(self.config), self._take_lr)
+
+    def _take_lr(self, lr: float | None) -> None:
+        if lr is not None:
+            nearest = min(LRS, key=lambda step: abs(math.log(step / lr)))
+            self.set_config(msgspec.structs.replace(self.config, lr=nearest))
+            self.notify(f"base LR {lr_text(nearest)}: the slider's step nearest the finder's {lr:.2g}", timeout=4)
 
     def action_freeze(self) -> None:
         """Freeze one more group from the bottom (stem first); after layer4, none again."""

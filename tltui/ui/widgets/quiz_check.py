@@ -17,7 +17,8 @@ from tltui.core.protocol import AUGMENTS, Capabilities, RunConfig
 RECIPES: dict[str, RunConfig] = {
     "tiny": RunConfig(model="tiny", weights="pretrained", epochs=10, optimizer="adamw", lr=2e-3,
                       weight_decay=0.05),
-    "resnet50": RunConfig(model="resnet50", weights="imagenet", epochs=5, image_size=64, lr=1e-2),
+    "resnet50": RunConfig(model="resnet50", weights="imagenet", epochs=5, image_size=64, optimizer="sgd", lr=1e-2,
+                          augment=AUGMENTS),
 }
 #: The lessons' measured commands, as fields over the defaults (``tltui train ... --model tiny``).
 _PROBE = {"frozen": BACKBONE, "augment": (), "optimizer": "adamw", "lr": 3e-2, "batch_size": 10, "epochs": 40,

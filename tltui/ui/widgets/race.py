@@ -25,7 +25,8 @@ from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_owner import RunOwner
 
 #: Both runs: everything trains, same LR, small data on purpose; only the starting weights differ.
-RACE = RunConfig(data="builtin", limit_per_class=20, epochs=6, lr=1e-2, augment=("flip",), seed=0)
+RACE = RunConfig(data="builtin", limit_per_class=20, epochs=6, optimizer="sgd", lr=1e-2, augment=("flip",),
+                 seed=0)
 
 
 class Race(RunOwner, LiveFrame):

@@ -30,7 +30,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("weights", "weights", "pretrained, none or a file"),
     ("frozen", "freeze", "e.g. stem,layer1 or none"),
     ("unfreeze", "unfreeze", "e.g. 2:layer4,4:layer3"),
-    ("lr", "lr (head)", "0.01"),
+    ("lr", "lr (head)", f"{RunConfig().lr:g}"),
     ("lr_decay", "lr decay", "1"),
     ("epochs", "epochs", "5"),
     ("image_size", "image px", "auto"),
@@ -42,6 +42,16 @@ LABELS = {"model": "model", "preset": "preset", **{name: label for name, label, 
 #: Command-line flags whose form field has another name.
 _FLAG_FIELDS = {"freeze": "frozen", "weights": "weights"}
 _FLAG = re.compile(r"--([a-z][a-z-]*)")
+
+
+def texts(c: RunConfig) -> dict[str, str]:
+    """Each text field's text for config ``c``."""
+    return {
+        "data": c.data, "weights": c.weights, "frozen": ",".join(c.frozen),
+        "unfreeze": ",".join(f"{e}:{g}" for g, e in c.unfreeze.items()), "lr": f"{c.lr:g}",
+        "lr_decay": f"{c.lr_decay:g}", "epochs": str(c.epochs), "image_size": str(c.image_size or ""),
+        "augment": ",".join(c.augment) or "none", "limit_per_class": str(c.limit_per_class or ""),
+    }
 
 
 def field_of(reason: str) -> str:
@@ -110,12 +120,7 @@ class RunForm(Widget):
 
     def compose(self) -> ComposeResult:
         c = self.initial
-        values = {
-            "data": c.data, "weights": c.weights, "frozen": ",".join(c.frozen),
-            "unfreeze": ",".join(f"{e}:{g}" for g, e in c.unfreeze.items()), "lr": f"{c.lr:g}",
-            "lr_decay": f"{c.lr_decay:g}", "epochs": str(c.epochs), "image_size": str(c.image_size or ""),
-            "augment": ",".join(c.augment) or "none", "limit_per_class": str(c.limit_per_class or ""),
-        }
+        values = texts(c)
         with Grid():
             yield Label(LABELS["model"], id="label-model")
             yield Select([(m, m) for m in MODELS], value=c.model, allow_blank=False, compact=True, id="model")
@@ -166,13 +171,17 @@ class RunForm(Widget):
                 widget.value = Select.NULL
 
     def config(self) -> RunConfig:
-        """The config the form describes; ConfigError with one line if it cannot run."""
-        fields: dict[str, Any] = {name: self._parse(name, self.query_one(f"#{name}", Input).value.strip())
-                                  for name, _, _ in FIELDS}
+        """The config the form describes; ConfigError with one line if it cannot run. With a preset, a
+        field left at the default keeps the preset's value (its LR goes with its optimizer)."""
+        preset = self.query_one("#preset", Select).value
+        preset = preset if isinstance(preset, str) else None
+        defaults = texts(RunConfig()) if preset else {}
+        typed = {name: self.query_one(f"#{name}", Input).value.strip() for name, _, _ in FIELDS}
+        fields: dict[str, Any] = {name: self._parse(name, text) for name, text in typed.items()
+                                  if text != defaults.get(name)}
         fields = {k: v for k, v in fields.items() if v is not None}
         fields["model"] = self.model
-        preset = self.query_one("#preset", Select).value
-        return configure(preset if isinstance(preset, str) else None, **fields)
+        return configure(preset, **fields)
 
     @staticmethod
     def _parse(name: str, text: str) -> Any:

@@ -22,8 +22,8 @@ from tltui.ui.widgets.code_view import ConfigWidget
 ROWS: tuple[str, ...] = GROUPS[::-1]
 MAX_EPOCHS = 12
 #: The lesson's plan: the head alone, then layer4 from epoch 3, layer3 from epoch 5.
-TIMELINE = RunConfig(data="builtin-shifted", limit_per_class=30, epochs=6, lr=1e-2, lr_decay=0.3,
-                     frozen=BACKBONE, unfreeze={"layer4": 3, "layer3": 5}, augment=(), seed=0)
+TIMELINE = RunConfig(data="builtin-shifted", limit_per_class=30, epochs=6, optimizer="sgd", lr=1e-2,
+                     lr_decay=0.3, frozen=BACKBONE, unfreeze={"layer4": 3, "layer3": 5}, augment=(), seed=0)
 
 
 def join_epoch(config: RunConfig, group: str) -> int | None:

@@ -1,0 +1,35 @@
+"""The training form with the measured defaults: AdamW at 2e-3 with crops when no preset is chosen; a
+preset's optimizer, LR and augmentation where a field is left at the default; a typed value wins."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Select
+
+from conftest import until
+from tltui.core.presets import PRESETS
+from tltui.core.protocol import RunConfig
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.screens.train import TrainScreen
+from tltui.ui.widgets.run_form import RunForm
+
+
+async def test_the_form_starts_at_the_defaults_and_leaves_a_presets_values_alone():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.query("RunForm #lr"), 10)
+        await pilot.pause()
+        form = app.screen.query_one(RunForm)
+        default = RunConfig()
+        config = form.config()
+        assert (config.optimizer, config.lr, config.augment) == (default.optimizer, default.lr, default.augment)
+        form.query_one("#preset", Select).value = "feature-extraction"
+        await pilot.pause()
+        preset = PRESETS["feature-extraction"][1]
+        config = form.config()
+        assert (config.optimizer, config.lr, config.augment) == (preset["optimizer"], preset["lr"], preset["augment"])
+        form.query_one("#lr", Input).value = "0.05"
+        await pilot.pause()
+        config = form.config()
+        assert (config.optimizer, config.lr) == (preset["optimizer"], 0.05)
