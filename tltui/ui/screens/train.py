@@ -36,7 +36,7 @@ class TrainScreen(RunOwner, Screen):
         Binding("f", "toggle_form", "Form", tooltip="show or hide the form"),
         Binding("D", "diagnose", "Diagnose", tooltip="diagnose the form's data: its quadrant and the recipe to start from"),
         Binding("F", "find_lr", "Find LR", tooltip="the LR finder on the form's setting; a takes its suggestion"),
-        Binding("escape", "back", "Back", tooltip="leave a form field; from the run, back to the lessons"),
+        Binding("escape", "back", "Back", show=False, tooltip="leave a form field; from the run, back to the lessons"),
     ]
 
     def __init__(self) -> None:

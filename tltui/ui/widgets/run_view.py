@@ -79,7 +79,7 @@ class RunView(Vertical, can_focus=True):
     HELP_TITLE = "A run (training and runs screens)"
     BINDINGS = [
         Binding("m", "toggle_results", "Results", tooltip="curves or results (per class, confusion) of a finished run"),
-        Binding("l", "toggle_metric", "Loss/acc", tooltip="loss or accuracy curves"),
+        Binding("l", "toggle_metric", "Loss/acc", show=False, tooltip="loss or accuracy curves"),
         Binding("e", "toggle_errors", "Errors", tooltip="a finished run's top losses, image by image, with the "
                 "accuracy's interval and the most confused pairs"),
         Binding("right,i", "loss(1)", "Next loss", tooltip="the next top-loss image (in the errors view)"),
