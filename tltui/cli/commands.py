@@ -60,6 +60,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="permute the labels once with the seed, train and val alike: a control whose "
                         "validation accuracy can only be chance")
     parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
+    parser.add_argument("--nproc", metavar="N|all",
+                        help="processes of one run (torch.distributed): one per GPU, or N CPU processes with "
+                        "--device cpu; all: every free GPU (default 1). --batch-size is then the global batch")
+    parser.add_argument("--sync-bn", action="store_true",
+                        help="with several processes, trainable BatchNorm normalises over the global batch")
     parser.add_argument("--max-files", type=int, metavar="N",
                         help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
     parser.add_argument("--json", action="store_true", help="print one JSON event per line")
@@ -78,13 +83,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             fields[name] = value
     try:
         for field, text in (("frozen", args.freeze), ("unfreeze", args.unfreeze), ("augment", args.augment),
-                            ("data", args.data)):
+                            ("data", args.data), ("nproc", args.nproc)):
             if text is not None:
                 fields[field] = parse_setting(field, text)
         if args.no_augment:
             fields["augment"] = ()
         if args.shuffle_labels:
             fields["shuffle_labels"] = True
+        if args.sync_bn:
+            fields["sync_bn"] = True
         return configure(args.preset, **fields)
     except (ConfigError, ValueError) as error:
         raise BadInput(str(error)) from None

@@ -19,11 +19,14 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 
 
 class TrainStep:
-    """forward (under autocast) -> loss -> backward -> optimizer step."""
+    """forward (under autocast) -> loss -> backward -> optimizer step. ``eval_forward`` (default: ``forward``)
+    is what ``evaluate`` runs: the model without its DDP wrapper, whose forward is a collective."""
 
     def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,
-                 device: torch.device, label_smoothing: float = 0.0) -> None:
+                 device: torch.device, label_smoothing: float = 0.0,
+                 eval_forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.forward = forward
+        self.eval_forward = eval_forward or forward
         self.optimizer = optimizer
         self.device = device
         self.dtype = autocast_dtype(device)
@@ -49,5 +52,5 @@ class TrainStep:
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(summed loss, predictions) of a validation batch; the model must be in eval mode."""
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
-            logits = self.forward(x)
+            logits = self.eval_forward(x)
         return F.cross_entropy(logits.float(), y, reduction="sum"), logits.argmax(1)

@@ -7,6 +7,11 @@ weights, optimizer, schedule position, best so far and RNG, all a resume reads),
 ``last.pt`` and ``best.pt`` (plain state_dicts of the backbone with the new head, for the user). One is
 written at the end of every epoch, less often only when saving would cost more than a tenth of the
 training time (``CHECKPOINT_COST``), and at the end and on cancel.
+
+Over several processes (``Prepared.world``, see ``engine/world.py``) the same code runs in each: the
+global batch is shared out by a DistributedSampler, DDP averages the gradients, metrics and validation
+are summed over the processes (each validates its shard), and rank 0 alone emits and saves. A stop is
+agreed at each progress report (a tenth of an epoch), since every process must take the same steps.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Callable
 
 import msgspec
 import torch
+from torch.utils.data import DistributedSampler
 from torchvision.models import ResNet
 
 from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim
@@ -26,6 +32,7 @@ from tltui.engine.augment import BatchTransform
 from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
 from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.step import TrainStep
+from tltui.engine.world import World, sync_batchnorm
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import (
     MAX_FILES, Cancelled, ConfigError, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen,
@@ -60,6 +67,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     cache_dtype: torch.dtype = CACHE_DTYPE
     """fp16 halves the cache; tests set fp32 to compare with the full path tightly."""
+    world: World = World()
 
     @property
     def path(self) -> str:
@@ -75,27 +83,35 @@ def check(config: RunConfig) -> RunConfig:
     return config
 
 
-def _resolve(config: RunConfig) -> tuple[RunConfig, torch.device]:
+def _resolve(config: RunConfig, world: World = World()) -> tuple[RunConfig, torch.device]:
     try:
         config.check()
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
     trains_batchnorm = config.bn == "train" or any(g in config.trainable_at(config.epochs) for g in BACKBONE)
-    if config.batch_size < 2 and trains_batchnorm:
-        raise BadInput("--batch-size 1 cannot train BatchNorm layers: use 2 or more")
+    processes = max(config.nproc, 1)
+    if config.batch_size // processes < 2 and trains_batchnorm:
+        raise BadInput(f"--batch-size {config.batch_size} cannot train BatchNorm layers: use 2 or more"
+                       if processes == 1 else
+                       f"--batch-size {config.batch_size} over --nproc {processes} leaves each process "
+                       f"{config.batch_size // processes} image a step, too few to train BatchNorm layers: use "
+                       f"{2 * processes} or more")
     device = devices.resolve(config.device)
+    if world.size > 1 and device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
     config = msgspec.structs.replace(
         config, image_size=config.image_size or devices.default_image_size(device, config.model))
     return config, device
 
 
-def prepare(config: RunConfig) -> Prepared:
+def prepare(config: RunConfig, world: World = World()) -> Prepared:
     """Check ``config``, resolve device and image size, load the data, build the model with its weights.
+    ``world``: this process's place when several train the run (each calls this alike).
 
     Raises BadInput, with one line for the user, for every input that cannot work.
     """
-    config, device = _resolve(config)
-    devices.configure(device, config.model)
+    config, device = _resolve(config, world)
+    devices.configure(device, config.model, world.local_size)
     data = datasets.load(
         config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
         limit_per_class=config.limit_per_class, seed=config.seed, max_files=config.max_files or MAX_FILES,
@@ -110,6 +126,11 @@ def prepare(config: RunConfig) -> Prepared:
     model.to(device)
     if devices.channels_last(device, config.image_size, config.model):
         model.to(memory_format=torch.channels_last)
+    if world.size > 1:
+        notes += _world_notes(config, world, device)
+        if config.sync_bn:
+            model = sync_batchnorm(model, device)
+        torch.manual_seed(config.seed + 1 + world.rank)  # each process its own augmentations
     _place_data(data, device)
     cut = cache.boundary(config)
     if cut:
@@ -123,7 +144,20 @@ def prepare(config: RunConfig) -> Prepared:
             )
             cut = None
     return Prepared(config=config, device=device, device_name=devices.name(device), data=data, model=model,
-                    weights=weights, cut=cut, notes=notes)
+                    weights=weights, cut=cut, notes=notes, world=world)
+
+
+def _world_notes(config: RunConfig, world: World, device: torch.device) -> list[str]:
+    backend = "NCCL, one GPU each" if device.type == "cuda" else "gloo, on the CPU"
+    notes = [f"{world.size} processes with torch.distributed ({backend}): each takes "
+             f"{config.batch_size // world.size} images of the global batch of {config.batch_size}; DDP averages "
+             "the gradients, the loss and accuracy shown are summed over all, rank 0 saves the checkpoints"]
+    trains_bn = config.bn == "train" or any(g in config.trainable_at(config.epochs) for g in BACKBONE)
+    if trains_bn:
+        notes.append("trainable BatchNorm normalises over the global batch (--sync-bn)" if config.sync_bn else
+                     f"trainable BatchNorm normalises each process's {config.batch_size // world.size} images "
+                     "(--sync-bn: the global batch's); rank 0's running statistics are kept")
+    return notes
 
 
 def train(prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool], *,
@@ -155,13 +189,21 @@ class Trainer:
 
     def __init__(self, prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool]) -> None:
         self.prep, self.cfg, self.model, self.device = prep, prep.config, prep.model, prep.device
-        self.data = prep.data
+        self.data, self.world = prep.data, prep.world
         self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
-        n, bs = len(self.data.train_y), self.cfg.batch_size
+        self.batch = self.cfg.batch_size // self.world.size
+        """This process's share of the global batch."""
+        # Each epoch's order: the permutation of the run's seed and the epoch (DistributedSampler's, as
+        # DDP scripts shuffle), every world.size-th index for this process.
+        self.sampler = DistributedSampler(range(len(self.data.train_y)), num_replicas=self.world.size,
+                                          rank=self.world.rank, shuffle=True, seed=self.cfg.seed * 100_003)
+        n, bs = self.sampler.num_samples, self.batch
         # A last batch of one image is dropped: BatchNorm cannot train on it.
         self.steps_per_epoch = max(1, n // bs + (n % bs > 1))
         self.total_steps = self.steps_per_epoch * self.cfg.epochs
         self.eval_batch = 2 * bs
+        self.wrapped: torch.nn.Module | None = None
+        """What a training step runs: the model from the cut up, in DDP when several processes train."""
         self.channels_last = devices.channels_last(self.device, self.cfg.image_size, self.cfg.model)
         self.transform = BatchTransform(self.cfg.image_size, self.cfg.augment, self.device,
                                         channels_last=self.channels_last)
@@ -199,7 +241,9 @@ class Trainer:
         try:
             if self.cut and not self.build_cache():
                 return self._cancel()
-            self.step = TrainStep(self._forward, self.optimizer, self.device, self.cfg.label_smoothing)
+            self._wrap()
+            self.step = TrainStep(self._forward, self.optimizer, self.device, self.cfg.label_smoothing,
+                                  eval_forward=self._eval_forward)
             if self.step.scaler is not None and self.scaler_state:
                 self.step.scaler.load_state_dict(self.scaler_state)
             for epoch in range(self.epochs_done + 1, self.cfg.epochs + 1):
@@ -216,7 +260,7 @@ class Trainer:
             ) from None
         self.emit(Finished, best_val_acc=self.best.acc, best_epoch=self.best.epoch, classes=self.data.classes,
                   per_class_acc=self.best.per_class, confusion=self.best.confusion, run_dir=str(self.run_dir),
-                  elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped)
+                  elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped, world_size=self.world.size)
 
     @property
     def path(self) -> str:
@@ -236,18 +280,15 @@ class Trainer:
         started = time.monotonic()
         self.model.eval()
         try:
-            features = tuple(
-                cache.build(self.model, self.cut, images, lambda x: self.transform(x, train=False),
-                            batch_size=self.eval_batch, dtype=self.prep.cache_dtype, device=self.device,
-                            should_stop=self.should_stop)
-                for images in (self.data.train_x, self.data.val_x)
-            )
+            features = tuple(self._cache_shard(images) for images in (self.data.train_x, self.data.val_x))
         except torch.cuda.OutOfMemoryError:
             features = None
             reason = "they did not fit in GPU memory"
         else:
             if any(f is None for f in features):
                 return False
+            features = tuple(self.world.gather(f, len(images))
+                             for f, images in zip(features, (self.data.train_x, self.data.val_x)))
             reason = "" if all(torch.isfinite(f).all() for f in features) else "they overflow fp16"
         if reason:
             self.emit(Note, message=f"cannot cache the outputs below {self.cut} ({reason}): "
@@ -259,10 +300,18 @@ class Trainer:
         self.features = features
         n = sum(len(f) for f in features)
         mib = sum(f.numel() * f.element_size() for f in features) / 2**20
+        shards = f" ({self.world.size} processes, a shard each)" if self.world.size > 1 else ""
         self.emit(Note, message=f"ran the frozen groups below {self.cut} once over {n} images and cached their "
-                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s: each epoch now "
+                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s{shards}: each epoch now "
                                 f"runs only {self.cut} and above")
         return True
+
+    def _cache_shard(self, images: torch.Tensor) -> torch.Tensor | None:
+        """The frozen groups' outputs for this process's shard of ``images`` (all of them when alone)."""
+        shard = self.world.shard(len(images))
+        return cache.build(self.model, self.cut, images[shard.start:shard.stop],
+                           lambda x: self.transform(x, train=False), batch_size=self.eval_batch,
+                           dtype=self.prep.cache_dtype, device=self.device, should_stop=self._local_stop)
 
     def begin_epoch(self, epoch: int) -> list[str]:
         """Add the groups that join at ``epoch`` to the optimizer (with add_param_group); emits Unfrozen."""
@@ -275,6 +324,7 @@ class Trainer:
             self.trainable += joining
         net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
         if joining:
+            self._wrap()
             self.emit(Unfrozen, epoch=epoch, groups=joining,
                       lrs={g: self.cfg.group_lr(g) * scale for g in joining})
         return joining
