@@ -4,6 +4,7 @@ user's files and lesson tests never load torch."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import signal
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from textual.message import Message
+from textual.notifications import Notification, Notify
 
 from tltui.core.client import WorkerClient
 
@@ -63,6 +66,33 @@ async def until(pilot, condition, timeout: float = 30, what: str = "") -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what or 'the condition'}"
         await pilot.pause(0.05)
+
+
+async def workers_done(pilot) -> None:
+    """Let the app run until the workers it has started have ended, then until it has drawn. Like
+    ``app.workers.wait_for_complete()``, except that a worker cancelled by a newer one of its group
+    (a widget asked again) counts as ended rather than raising."""
+    await pilot.pause()
+    await asyncio.gather(*(worker.wait() for worker in pilot.app.workers), return_exceptions=True)
+    await pilot.pause()
+
+
+class Toasts:
+    """A message hook for ``run_test(message_hook=...)`` that keeps every toast the app raises."""
+
+    def __init__(self) -> None:
+        self.shown: list[Notification] = []
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.shown.append(message.notification)
+
+    def said(self, text: str) -> bool:
+        """Whether a toast said ``text``."""
+        return any(text in notification.message for notification in self.shown)
+
+    def errors(self) -> list[str]:
+        return [n.message for n in self.shown if n.severity == "error"]
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 from textual import events
 
+from conftest import Toasts
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen, key_text, own_bindings, sections
@@ -72,7 +72,7 @@ async def test_digits_jump_and_two_digits_make_one_number():
         await typed("9")
         assert current(app) == 9
         await typed("1")
-        await asyncio.sleep(1.1)  # too slow for one number: two jumps
+        await pilot.pause(1.1)  # too slow for one number: two jumps
         await typed("2")
         assert current(app) == 2
 
@@ -179,11 +179,11 @@ async def test_resume_where_the_learner_left_off(data_dir):
 async def test_corrupt_progress_starts_fresh_with_a_notice(data_dir):
     (data_dir / "progress.json").write_bytes(b"\x00\xffnot json")
     app = TutorApp(LESSONS)
-    async with app.run_test(size=SIZE) as pilot:
+    toasts = Toasts()
+    async with app.run_test(size=SIZE, message_hook=toasts) as pilot:
         await pilot.pause()
         assert current(app) == 1
-        messages = [n.message for n in app._notifications]
-        assert any("unreadable" in m for m in messages)
+        assert toasts.said("unreadable")
         await pilot.press("n")
     assert json.loads((data_dir / "progress.json").read_text())["last_lesson"] == LESSONS[1].name
     assert any(p.name.startswith("progress.json.corrupt-") for p in data_dir.iterdir())

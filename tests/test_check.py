@@ -181,9 +181,10 @@ async def test_run_it_starts_the_experiment_and_draws_what_was_measured(lessons,
         check = await open_check(pilot)
         await pilot.press("2", "enter", "1", "e")
         assert check.stage == "run"
-        await until(pilot, lambda: len(check.experiment_models("shuffled-probe")) == 1
-                    and all(run.end is not None for _, run in check.experiment_models("shuffled-probe")))
-        sent = [(label, app.link.runs[run_id].config) for label, run_id in check.checks["shuffled-probe"]]
+        await until(pilot, lambda: len(check.experiment.models("shuffled-probe")) == 1
+                    and all(run.end is not None for _, run in check.experiment.models("shuffled-probe")))
+        sent_runs = check.experiment.runs["shuffled-probe"]
+        sent = [(label, app.link.runs[run_id].config) for label, run_id in sent_runs]
         assert sent == check_runs("shuffled-probe", check_backbone(app.link.capabilities))
         assert sent[0][1].shuffle_labels
         chart = check.query_one(RunChart)
@@ -194,7 +195,7 @@ async def test_run_it_starts_the_experiment_and_draws_what_was_measured(lessons,
         assert check.stage == "feedback"
         await pilot.press("enter")
         assert check.index == 2
-    assert saved(data_dir)["checks"] == {"shuffled-probe": [list(pair) for pair in check.checks["shuffled-probe"]]}
+    assert saved(data_dir)["checks"] == {"shuffled-probe": [list(pair) for pair in sent_runs]}
 
 
 async def test_a_lesson_without_its_checks_file_says_so(tmp_path, data_dir):

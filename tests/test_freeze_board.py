@@ -58,7 +58,7 @@ async def test_keys_set_exactly_the_run_the_board_starts(data_dir):
         await pilot.press("b", "enter")  # ResNet-50 without ImageNet weights: refused in the board
         await pilot.pause(0.2)
         line = board.query_one("#measured")
-        assert line.has_class("-refused") and "No ImageNet weights for ResNet-50" in str(line.render())
+        assert line.refused and "No ImageNet weights for ResNet-50" in str(line.render())
         assert len(board.measured) == 1
 
 
@@ -94,9 +94,9 @@ async def test_a_setting_that_cannot_run_says_so_and_starts_nothing():
         await pilot.pause(0.2)
         assert not board.measured
         line = board.query_one("#measured")
-        assert line.has_class("-refused") and "nothing would train" in str(line.render())
+        assert line.refused and "nothing would train" in str(line.render())
         await pilot.press("space")  # a setting that can run: the refusal was about the old one
-        assert not line.has_class("-refused")
+        assert not line.refused
 
 
 def test_the_prediction_follows_its_rule():

@@ -13,10 +13,10 @@ import pytest
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.dom import DOMNode
-from textual.notifications import Notify
 from textual.screen import Screen
 from textual.widget import Widget
 
+from conftest import Toasts
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen
@@ -57,20 +57,9 @@ def bound_keys(app: TutorApp, levels: tuple[str, ...] = ("app", "screen", "widge
     return list(keys)
 
 
-class Errors:
-    """A message hook that keeps the error toasts the app raises."""
-
-    def __init__(self) -> None:
-        self.shown: list[str] = []
-
-    def __call__(self, message) -> None:
-        if isinstance(message, Notify) and message.notification.severity == "error":
-            self.shown.append(message.notification.message)
-
-
-def healthy(app: TutorApp, errors: Errors, what: str) -> None:
+def healthy(app: TutorApp, toasts: Toasts, what: str) -> None:
     assert app.is_running and app.crash is None, f"the app died after {what}: {app.crash!r}"
-    assert not errors.shown, f"error shown after {what}: {errors.shown}"
+    assert not toasts.errors(), f"error shown after {what}: {toasts.errors()}"
 
 
 async def settle(pilot) -> None:
@@ -106,7 +95,7 @@ async def restore(pilot, mode: str, lesson=None, focus: Widget | None = None) ->
         await pilot.pause()
 
 
-async def press_every_key(pilot, errors: Errors, mode: str, lesson=None, focus: Widget | None = None,
+async def press_every_key(pilot, toasts: Toasts, mode: str, lesson=None, focus: Widget | None = None,
                           levels: tuple[str, ...] = ("widget",)) -> int:
     """Press each key bound at ``levels`` where ``focus`` is focused (None: nothing is), restoring that
     state before each; the count."""
@@ -117,7 +106,7 @@ async def press_every_key(pilot, errors: Errors, mode: str, lesson=None, focus: 
     for key in keys:
         await restore(pilot, mode, lesson, focus)
         await pilot.press(key)
-        healthy(app, errors, f"{key!r} on {where}")
+        healthy(app, toasts, f"{key!r} on {where}")
     return len(keys)
 
 
@@ -128,25 +117,25 @@ def focusable_in(screen: Screen, root: Widget) -> list[Widget]:
 
 @pytest.mark.slow
 async def test_every_bound_key_on_every_screen_keeps_the_app_up():
-    errors = Errors()
+    toasts = Toasts()
     app = TutorApp(LESSONS)
     pressed = 0
-    async with app.run_test(size=SIZE, message_hook=errors) as pilot:
+    async with app.run_test(size=SIZE, message_hook=toasts) as pilot:
         for lesson in LESSONS:
             await restore(pilot, "lessons", lesson)
             # nothing focused: the lesson screen's keys (and the app's, once)
             levels = ("app", "screen") if lesson is LESSONS[0] else ("screen",)
-            pressed += await press_every_key(pilot, errors, "lessons", lesson, None, levels)
+            pressed += await press_every_key(pilot, toasts, "lessons", lesson, None, levels)
             for widget in focusable_in(app.screen, app.lesson_screen.view):
-                pressed += await press_every_key(pilot, errors, "lessons", lesson, widget)
+                pressed += await press_every_key(pilot, toasts, "lessons", lesson, widget)
         await restore(pilot, "lessons", LESSONS[0])
         await app.lesson_screen.show_contents()
-        pressed += await press_every_key(pilot, errors, "lessons", LESSONS[0], app.lesson_screen.contents)
+        pressed += await press_every_key(pilot, toasts, "lessons", LESSONS[0], app.lesson_screen.contents)
         for mode in ("train", "runs"):
             await restore(pilot, mode)
             for i, widget in enumerate(list(app.screen.focus_chain)):
                 levels = ("widget",) if i else ("screen", "widget")
-                pressed += await press_every_key(pilot, errors, mode, focus=widget, levels=levels)
+                pressed += await press_every_key(pilot, toasts, mode, focus=widget, levels=levels)
         await restore(pilot, "lessons", LESSONS[0])
         for opener, kind in (("question_mark", HelpScreen), ("ctrl+p", CommandPalette)):
             for key in await _overlay_keys(pilot, opener, kind):
@@ -155,7 +144,7 @@ async def test_every_bound_key_on_every_screen_keeps_the_app_up():
                 await pilot.pause()
                 await pilot.press(key)
                 await pilot.pause()
-                healthy(app, errors, f"{key!r} on {kind.__name__}")
+                healthy(app, toasts, f"{key!r} on {kind.__name__}")
                 pressed += 1
     assert pressed > 300
 
@@ -169,16 +158,16 @@ async def _overlay_keys(pilot, opener: str, kind: type[Screen]) -> list[str]:
 
 async def test_a_random_walk_of_documented_keys_keeps_the_app_up():
     """500 keys chosen at random among those bound where the walk stands (quit excluded)."""
-    errors = Errors()
+    toasts = Toasts()
     rng = random.Random(10)
     app = TutorApp(LESSONS)
     trail: list[str] = []
-    async with app.run_test(size=SIZE, message_hook=errors) as pilot:
+    async with app.run_test(size=SIZE, message_hook=toasts) as pilot:
         await settle(pilot)
         for _ in range(500):
             key = rng.choice(bound_keys(app) + list(UNLISTED))
             trail.append(f"{app.current_mode}/{type(app.screen.focused).__name__}:{key}")
             await pilot.press(key)
             await pilot.pause()
-            healthy(app, errors, " ".join(trail[-8:]))
+            healthy(app, toasts, " ".join(trail[-8:]))
     assert len(trail) == 500

@@ -15,6 +15,7 @@ from tltui.core.groups import BACKBONE, GROUPS
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.core.protocol import ConfigError
 from tltui.ui.widgets.code_view import CodeView
+from tltui.ui.widgets.frame import StatusLine
 from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.lr_cascade import LRS, LrBars, LrCascade
 from tltui.ui.widgets.run_chart import RunChart
@@ -145,16 +146,16 @@ async def test_timeline_explains_a_setting_that_cannot_run_and_starts_nothing(ap
         message = str(error.value)
         assert "between 2 and --epochs (4)" in message and "\n" not in message
         assert shown_status(timeline) == "unfreeze 5:layer3: the epoch must be between 2 and epochs (4)"
-        assert timeline.query_one(".-status").has_class("-invalid")
+        assert timeline.query_one(".-status", StatusLine).refused
         assert grid_rows(timeline)["layer3"] == []
         await pilot.press("r", "w")
         await pilot.pause(0.2)
         assert timeline.run_id == "" and not app.link.runs
-        assert timeline.query_one(".-status").has_class("-invalid")
+        assert timeline.query_one(".-status", StatusLine).refused
         assert not list(data_dir.glob("tltui_*.py"))
 
         await pilot.press("plus")  # 5 epochs: it can run again
-        assert not timeline.query_one(".-status").has_class("-invalid")
+        assert not timeline.query_one(".-status", StatusLine).refused
         await pilot.press("up", "x")  # the head frozen all run: nothing trains in epoch 1
         assert timeline.group == "head" and "nothing trains in epoch 1" in shown_status(timeline)
         await pilot.press("left", "left", "enter")  # the head trains from epoch 1 again
@@ -170,7 +171,7 @@ async def test_w_writes_the_code_shown(app, data_dir, widget_type, name):
         path = data_dir / name
         assert path.read_text(encoding="utf-8") == widget.query_one(CodeView).code == generate(widget.config)
         assert f"Wrote the code: python {path}" in shown_status(widget)
-        assert not widget.query_one(".-status").has_class("-invalid")
+        assert not widget.query_one(".-status", StatusLine).refused
         compile(path.read_text(encoding="utf-8"), name, "exec")
 
 

@@ -82,7 +82,7 @@ async def test_a_bad_weights_file_in_the_race_starts_neither_run(tmp_path):
         race.query_one("#weights", Input).focus()
         await pilot.press("enter")
         status = race.query_one("#race-status")
-        await until(pilot, lambda: status.has_class("-refused"), timeout=120, what="the refusal")
+        await until(pilot, lambda: status.refused, timeout=120, what="the refusal")
         said = str(status.render())
         assert said.startswith("The race did not start") and "not-weights.pt" in said and "--" not in said
         assert not race.runs

@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from tltui.core import protocol
-from conftest import until
+from conftest import until, workers_done
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.link import WorkerLink
@@ -47,8 +47,9 @@ async def open_widget(pilot, lesson: str, cls: type[PicturePanel]) -> PicturePan
 
 
 async def settled(pilot, widget: PicturePanel) -> None:
-    await pilot.pause(0.05)
-    await until(pilot, lambda: not (widget._loading and widget._loading.is_running))
+    """Wait until what the last key asked of the worker is shown."""
+    await workers_done(pilot)
+    assert not widget.loading
 
 
 def status(widget: PicturePanel) -> str:

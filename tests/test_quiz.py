@@ -164,10 +164,11 @@ async def test_check_it_starts_the_runs_it_shows_and_draws_their_curves(data_dir
         assert "e runs the real experiment" in text(quiz, "#qq-feedback-text")
         await pilot.press("e")
         assert quiz.stage == "check"
-        await until(pilot, lambda: len(quiz._check_models()) == 2
-                    and all(run.end is not None for _, run in quiz._check_models()))
+        await until(pilot, lambda: len(quiz.experiment.models("sketches")) == 2
+                    and all(run.end is not None for _, run in quiz.experiment.models("sketches")))
         expected = check_runs("sketches", check_backbone(app.link.capabilities))
-        sent = [(label, app.link.runs[run_id].config) for label, run_id in quiz.checks["sketches"]]
+        sent_runs = quiz.experiment.runs["sketches"]
+        sent = [(label, app.link.runs[run_id].config) for label, run_id in sent_runs]
         assert sent == expected
         assert {config.model for _, config in sent} <= {"tiny", "resnet50"}
         await pilot.pause(0.3)
@@ -184,7 +185,7 @@ async def test_check_it_starts_the_runs_it_shows_and_draws_their_curves(data_dir
         await pilot.press("e")  # the runs are done: shown again, not run again
         assert len(app.link.runs) == 2
     saved = json.loads((data_dir / "progress.json").read_text())["quiz"][KEY]
-    assert saved["checks"] == {"sketches": [list(pair) for pair in quiz.checks["sketches"]]}
+    assert saved["checks"] == {"sketches": [list(pair) for pair in sent_runs]}
 
 
 async def test_check_it_against_the_real_worker(data_dir):
@@ -196,9 +197,9 @@ async def test_check_it_against_the_real_worker(data_dir):
     async with app.run_test(size=SIZE) as pilot:
         quiz = await open_quiz(pilot)
         await pilot.press("3", "4", "e")
-        await until(pilot, lambda: len(quiz._check_models()) == 2
-                    and all(run.end is not None for _, run in quiz._check_models()), timeout=240)
-        runs = [run for _, run in quiz._check_models()]
+        await until(pilot, lambda: len(quiz.experiment.models("sketches")) == 2
+                    and all(run.end is not None for _, run in quiz.experiment.models("sketches")), timeout=240)
+        runs = [run for _, run in quiz.experiment.models("sketches")]
         assert [run.status for run in runs] == ["finished", "finished"]
         assert [run.config.model for run in runs] == ["tiny", "tiny"]
         assert runs[0].started.path.startswith("cached")  # feature extraction: the backbone ran once

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from conftest import workers_done
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 
@@ -24,9 +25,8 @@ def widget_shown(lesson: str, name: str, keys: tuple[str, ...] = ()):
         widget.focus()
         widget.scroll_visible(top=True, animate=False)
         await pilot.press(*keys)
-        while not widget.loaded or (widget._loading and widget._loading.is_running):
-            await pilot.pause(0.05)
-        await pilot.pause()
+        await workers_done(pilot)
+        assert widget.loaded
 
     return run_before
 

@@ -6,11 +6,12 @@ import shlex
 
 from textual.widgets import DataTable, Input
 
-from conftest import FAKE_WORKER, until
+from conftest import FAKE_WORKER, Toasts, until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
+from tltui.ui.widgets.frame import StatusLine
 from tltui.ui.widgets.race import Race
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_form import RunForm
@@ -95,7 +96,7 @@ async def test_race_without_imagenet_weights_races_the_tiny_backbone_or_a_file()
         status = str(race.query_one("#race-status").render())
         assert "No ImageNet weights for ResNet-50 on fake-host" in status and "b picks tiny" in status
         await pilot.press("r")  # nothing to race it from: says so where the learner looks
-        assert race.query_one("#race-status").has_class("-refused") and not race.runs
+        assert race.query_one("#race-status", StatusLine).refused and not race.runs
         await pilot.press("b", "r")
         await until(pilot, lambda: len(race.runs) == 2
                     and all(app.link.runs[r].end is not None for r in race.runs.values()))
@@ -133,14 +134,13 @@ async def test_race_with_pretrained_weights_runs_both_on_one_chart(monkeypatch):
 
 async def test_without_imagenet_weights_the_form_starts_from_the_tiny_backbone_and_says_so():
     app = TutorApp(load_lessons())
-    async with app.run_test(size=SIZE) as pilot:
+    toasts = Toasts()
+    async with app.run_test(size=SIZE, message_hook=toasts) as pilot:
         await until(pilot, lambda: app.link.state == "ready")
         await pilot.press("T")
-        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
-        await pilot.pause(0.1)
+        await until(pilot, lambda: toasts.said("No ImageNet weights on fake-host"))
         form = app.screen.query_one(RunForm)
         assert form.model == "tiny"
-        assert any("No ImageNet weights on fake-host" in n.message for n in app._notifications)
         await pilot.press("s")
         await until(pilot, lambda: app.screen.run is not None)
         assert app.screen.run.config.model == "tiny"
@@ -149,12 +149,13 @@ async def test_without_imagenet_weights_the_form_starts_from_the_tiny_backbone_a
 async def test_the_form_keeps_resnet50_where_its_weights_are_or_the_learner_chose(monkeypatch):
     monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
     app = TutorApp(load_lessons())
-    async with app.run_test(size=SIZE) as pilot:
+    toasts = Toasts()
+    async with app.run_test(size=SIZE, message_hook=toasts) as pilot:
         await pilot.press("T")
         await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.link.state == "ready")
         await pilot.pause(0.1)
         assert app.screen.query_one(RunForm).model == "resnet50"
-        assert not any("No ImageNet" in n.message for n in app._notifications)
+        assert not toasts.said("No ImageNet")
     monkeypatch.delenv("FAKE_WEIGHTS")
     monkeypatch.setenv("TLTUI_WORKER_CMD", f"sh -c 'sleep 1; exec \"$0\" \"$@\"' {shlex.join(FAKE_WORKER)}")
     app = TutorApp(load_lessons())

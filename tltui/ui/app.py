@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.binding import Binding
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.timer import Timer
 
 from tltui.ui import crash
@@ -28,7 +29,7 @@ from tltui.ui.screens.help import HelpScreen
 from tltui.ui.screens.lesson import LessonScreen
 
 if TYPE_CHECKING:
-    from tltui.ui.link import WorkerLink
+    from tltui.ui.link import State, WorkerLink
 
 #: A toast's lines at most (title included), and its width where the terminal is wide.
 TOAST_LINES = 3
@@ -85,6 +86,8 @@ class TutorApp(App[None]):
     ]
     HELP_KEYS = [("ctrl+p", "command palette: lessons, screens, restart the worker, themes")]
 
+    worker_state: var[State] = var("idle")
+    """The worker's state (idle, starting, ready, gone): what it can do is read from ``link``."""
     worker_status: reactive[str] = reactive("worker: not started")
     """One line about the worker, for every screen's top bar."""
 
@@ -105,6 +108,10 @@ class TutorApp(App[None]):
         self.remote = remote
         """The host the worker runs on, when it is not this machine."""
         self._link: WorkerLink | None = None
+        self.run_signal: Signal[str] = Signal(self, "run")
+        """A run's model changed (new events, lost with the worker, its status back from the store): its id."""
+        self.run_list_signal: Signal[None] = Signal(self, "run-list")
+        """The worker's list of runs changed (a run started, the run store was read)."""
         self.crash_log: Path | None = None
         """Where the traceback of the exception that ended the app went (None: no crash)."""
         self.crash: BaseException | None = None
@@ -140,24 +147,24 @@ class TutorApp(App[None]):
             from tltui.ui.link import WorkerLink
 
             command = self.worker_command or shlex.split(os.environ.get(WORKER_CMD_ENV, ""))
-            self._link = WorkerLink(command or local_worker_command(), host=self.remote)
-            self._link.watch(self)
+            self._link = WorkerLink(command or local_worker_command(), host=self.remote,
+                                    on_state=partial(self.call_next, self._worker_changed),
+                                    on_run=self.run_signal.publish, on_list=partial(self.run_list_signal.publish, None))
         return self._link
 
-    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
-        link = message.link
-        status = link.describe()
-        if status != self.worker_status and link.state == "ready" and self.remote:
-            if not any(d.startswith("cuda") for d in link.capabilities.devices):
-                self.notify(f"{self.remote} has no GPU: runs train on its CPU.", severity="warning", timeout=8)
-        elif status != self.worker_status and link.state == "gone":
+    def _worker_changed(self, state: State) -> None:
+        """The link's news, taken in the app's own turn: its watchers never run inside the link."""
+        self.worker_status = self.link.describe()
+        self.worker_state = state
+
+    def watch_worker_state(self, state: State) -> None:
+        link = self.link
+        if state == "ready" and self.remote and not any(d.startswith("cuda") for d in link.capabilities.devices):
+            self.notify(f"{self.remote} has no GPU: runs train on its CPU.", severity="warning", timeout=8)
+        elif state == "gone":
             self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
-        self.worker_status = status
         if self.screen_stack:  # none left while the app closes
             self.refresh_bindings()
-
-    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
-        """Runs change all the time; the status line only cares about the worker."""
 
     async def action_quit(self) -> None:
         self.lesson_screen.remember_scroll()

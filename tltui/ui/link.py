@@ -1,17 +1,15 @@
-"""The UI's one worker: started on demand, its runs kept as RunModels, watchers told of changes.
+"""The UI's one worker: started on demand, its runs kept as RunModels, its owner told of changes.
 
-The link never touches widgets: it posts messages to the widgets that watch it (a widget that has gone
-simply stops receiving them), so nothing here can crash on a closed screen.
+The link never touches widgets: it calls back its owner (the app, which publishes the news through
+Textual's reactives and signals, so a widget that has gone simply stops hearing), and nothing here can
+crash on a closed screen.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal, TypeVar
-
-from textual.message import Message
-from textual.widget import Widget
 
 from tltui.core import protocol
 from tltui.core.client import WorkerClient, WorkerError, WorkerGone
@@ -22,23 +20,20 @@ State = Literal["idle", "starting", "ready", "gone"]
 R = TypeVar("R")
 
 
+def _ignore(*_news: object) -> None:
+    """No one is listening."""
+
+
 class WorkerLink:
-    """A worker child process for the whole app, and the runs it knows."""
+    """A worker child process for the whole app, and the runs it knows.
 
-    @dataclass
-    class Changed(Message):
-        """The worker's state changed (starting, ready, gone) or its list of runs did."""
+    Its owner hears three kinds of news: ``on_state`` (the worker is starting, ready or gone),
+    ``on_run`` (a run's model changed: new events, lost with the worker, its status back from the run
+    store; its id) and ``on_list`` (the list of runs changed: a run started, the store was read)."""
 
-        link: WorkerLink
-
-    @dataclass
-    class RunChanged(Message):
-        """A run got new events."""
-
-        link: WorkerLink
-        run_id: str
-
-    def __init__(self, command: list[str], host: str | None = None) -> None:
+    def __init__(self, command: list[str], host: str | None = None, *,
+                 on_state: Callable[[State], None] = _ignore, on_run: Callable[[str], None] = _ignore,
+                 on_list: Callable[[], None] = _ignore) -> None:
         self.command = command
         self.host = host
         """The machine the worker runs on (``--remote``); None for this one."""
@@ -49,7 +44,7 @@ class WorkerLink:
         self._client: WorkerClient | None = None
         self._ready: asyncio.Future[None] | None = None
         self._task: asyncio.Task | None = None
-        self._watchers: list[Widget] = []
+        self._on_state, self._on_run, self._on_list = on_state, on_run, on_list
 
     @property
     def pretrained_backbone(self) -> str:
@@ -84,20 +79,6 @@ class WorkerLink:
         weights = "ImageNet ✓" if self.pretrained_backbone == "resnet50" else "no ImageNet"
         return f"● {caps.host} · {device} · torch {caps.torch_version.split('+')[0]} · {weights}"
 
-    # -- watching --------------------------------------------------------------------------------
-
-    def watch(self, widget: Widget) -> None:
-        if widget not in self._watchers:
-            self._watchers.append(widget)
-
-    def unwatch(self, widget: Widget) -> None:
-        if widget in self._watchers:
-            self._watchers.remove(widget)
-
-    def _tell(self, message_factory) -> None:
-        for widget in list(self._watchers):
-            widget.post_message(message_factory())
-
     # -- the worker process ----------------------------------------------------------------------
 
     def ensure_started(self) -> None:
@@ -114,7 +95,7 @@ class WorkerLink:
         self.state, self.error, self.capabilities = "starting", "", None
         self._ready = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._serve())
-        self._tell(lambda: self.Changed(self))
+        self._on_state(self.state)
 
     async def _serve(self) -> None:
         client = self._client = WorkerClient(self.command, host=self.host)
@@ -123,12 +104,12 @@ class WorkerLink:
             self.capabilities = hello.capabilities
             self.state = "ready"
             self._ready.set_result(None)
-            self._tell(lambda: self.Changed(self))
+            self._on_state(self.state)
             await self._reattach()
             while (event := await client.events.get()) is not None:
                 model = self.runs.setdefault(event.run_id, RunModel(event.run_id))
                 if model.apply(event):
-                    self._tell(lambda run_id=event.run_id: self.RunChanged(self, run_id))
+                    self._on_run(event.run_id)
             raise WorkerGone(client.gone)
         except WorkerError as error:
             self._gone(str(error))
@@ -141,8 +122,8 @@ class WorkerLink:
         for model in self.runs.values():
             if model.running:
                 model.mark_lost(reason)
-                self._tell(lambda run_id=model.run_id: self.RunChanged(self, run_id))
-        self._tell(lambda: self.Changed(self))
+                self._on_run(model.run_id)
+        self._on_state(self.state)
 
     async def ready(self) -> WorkerClient:
         """The client, once the worker has said hello (starting it if needed)."""
@@ -159,7 +140,8 @@ class WorkerLink:
             self._client.kill()
 
     async def close(self) -> None:
-        """Let go of the worker: it finishes the runs it has, then exits on its own."""
+        """Let go of the worker: it finishes the runs it has, then exits on its own. No news after this."""
+        self._on_state, self._on_run, self._on_list = _ignore, _ignore, _ignore
         if self._client:
             await self._client.close()
         if self._task:
@@ -176,7 +158,7 @@ class WorkerLink:
         """Start a run; its model fills in as its events arrive. WorkerError if refused."""
         started = await self.request(protocol.StartRun(config=config))
         model = self.runs.setdefault(started.run_id, RunModel(started.run_id, config=config))
-        self._tell(lambda: self.Changed(self))
+        self._on_list()
         return model
 
     async def cancel(self, run_id: str) -> None:
@@ -194,7 +176,8 @@ class WorkerLink:
             model.summary = summary
             if model.lost and model.last_seq >= summary.last_seq:
                 model.lost, model.status = "", summary.status
-        self._tell(lambda: self.Changed(self))
+                self._on_run(summary.run_id)
+        self._on_list()
         return summaries
 
     async def _reattach(self) -> None:

@@ -12,7 +12,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from tltui.core.client import WorkerError
-from tltui.ui.link import WorkerLink
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.run_chart import RunChart
@@ -66,11 +65,10 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(TopBar).title = "tltui — runs"
-        self.app.link.watch(self)
+        self.watch(self.app, "worker_state", self._fill, init=False)
+        self.app.run_list_signal.subscribe(self, lambda _: self._fill())
+        self.app.run_signal.subscribe(self, self._run_changed)
         self.action_refresh()
-
-    def on_unmount(self) -> None:
-        self.app.link.unwatch(self)
 
     @work(exclusive=True, group="refresh")
     async def action_refresh(self) -> None:
@@ -170,12 +168,9 @@ class RunsScreen(Screen):
         event.stop()
         self.run_worker(self.action_open())
 
-    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
-        self._fill()
-
-    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
+    def _run_changed(self, run_id: str) -> None:
         view = self.query_one(RunView)
-        if view.run is not None and view.run.run_id == message.run_id:
+        if view.run is not None and view.run.run_id == run_id:
             view.show(view.run)
-        if message.run_id in self.marked:
+        if run_id in self.marked:
             self._draw()

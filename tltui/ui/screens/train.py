@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Collection
 
 from textual import work
 from textual.app import ComposeResult
@@ -10,20 +10,17 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tltui.core.client import WorkerError
-from tltui.ui.link import WorkerLink
+from tltui.core.protocol import RunConfig
+from tltui.ui.run_model import RunModel
 from tltui.ui.widgets.run_form import RunForm
+from tltui.ui.widgets.run_owner import RunOwner
 from tltui.ui.widgets.run_view import RunView
 from tltui.ui.widgets.top_bar import TopBar
 
-if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
 
-
-class TrainScreen(Screen):
-    """A form above, the run below. ``s`` (or enter in the form) starts, ``c`` cancels."""
-
-    app: TutorApp
+class TrainScreen(RunOwner, Screen):
+    """A form above, the run below. ``s`` (or enter in the form) starts, ``c`` cancels; the form's last
+    line says why a run did not start."""
 
     DEFAULT_CSS = """
     TrainScreen {
@@ -52,18 +49,20 @@ class TrainScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(TopBar).title = "tltui — training"
-        self.app.link.watch(self)
-        self.app.link.ensure_started()
         self.query_one(RunView).show(None, "fill in the form, then s (or Start)")
         self.query_one(RunView).focus()
         self._check_backbone()
 
-    def on_unmount(self) -> None:
-        self.app.link.unwatch(self)
-
     @property
-    def run(self):
+    def run(self) -> RunModel | None:
         return self.app.link.runs.get(self.run_id)
+
+    def run_ids(self) -> Collection[str]:
+        return (self.run_id,)
+
+    def say(self, note: str) -> None:
+        self.query_one(RunForm).mark(note)  # the form stays, the reason on its last line
+        self.remove_class("-hide-form")
 
     def action_start(self) -> None:
         self.query_one(RunForm).submit()
@@ -81,13 +80,9 @@ class TrainScreen(Screen):
             self.app.save_progress()
 
     @work(exclusive=True, group="start")
-    async def _start(self, config) -> None:
-        form = self.query_one(RunForm)
-        try:
-            run = await self.app.link.start_run(config)
-        except WorkerError as error:
-            form.mark(f"the worker refused it: {error}")  # the form stays, the reason on its last line
-            self.remove_class("-hide-form")
+    async def _start(self, config: RunConfig) -> None:
+        run = await self.start_run(config, refused="the worker refused it")
+        if run is None:
             return
         self.run_id = run.run_id
         self.add_class("-hide-form")
@@ -96,15 +91,11 @@ class TrainScreen(Screen):
 
     @work(group="cancel")
     async def action_cancel(self) -> None:
-        run = self.run
-        if run is None or not run.running:
+        cancelling = await self.cancel_runs()
+        if cancelling is None:
             self.notify("No run is going.", timeout=2)
-            return
-        try:
-            await self.app.link.cancel(run.run_id)
+        elif cancelling:
             self.notify("Cancelling at the end of this batch; the last checkpoint is kept.", timeout=4)
-        except WorkerError as error:
-            self.notify(str(error), severity="error")
 
     def action_toggle_form(self) -> None:
         self.toggle_class("-hide-form")
@@ -121,11 +112,10 @@ class TrainScreen(Screen):
         else:
             view.focus()
 
-    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
-        if message.run_id == self.run_id:
-            self.query_one(RunView).show(self.run)
+    def runs_changed(self) -> None:
+        self.query_one(RunView).show(self.run)
 
-    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
+    def worker_changed(self) -> None:
         if self.run is not None:
             self.query_one(RunView).show(self.run)
         self._check_backbone()

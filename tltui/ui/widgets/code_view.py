@@ -8,31 +8,28 @@ through the worker; the LR cascade and the unfreezing timeline are ConfigWidgets
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import msgspec
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
 from textual.widgets import ContentSwitcher, Static
 
-from tltui.core.client import WorkerError
 from tltui.core.codegen import generate
-from tltui.core.formatting import ui_words
-from tltui.ui.link import WorkerLink
 from tltui.core.files import UnsafePath, write_atomic
+from tltui.core.formatting import ui_words
 from tltui.core.paths import data_dir, private_data_dir
 from tltui.core.protocol import ConfigError, RunConfig
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
+from tltui.ui.widgets.frame import LiveFrame, StatusLine
 from tltui.ui.widgets.run_chart import RunChart
-
-if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+from tltui.ui.widgets.run_owner import RunOwner
 
 
 class CodeView(VerticalScroll, can_focus=True):
@@ -93,23 +90,16 @@ class CodeView(VerticalScroll, can_focus=True):
         return f"Wrote the code: python {self.path}"
 
 
-class ConfigWidget(Vertical, can_focus=True):
+class ConfigWidget(RunOwner, LiveFrame):
     """A lesson widget around one RunConfig: subclasses compose their controls and ``views()``, set
     ``config`` with ``set_config`` and draw it in ``show_config``."""
-
-    app: TutorApp
 
     DEFAULT_CSS = """
     ConfigWidget {
         height: auto;
-        margin: 1 2;
         padding: 0 1;
-        border: round $secondary;
-        border-title-color: $text-accent;
         border-subtitle-color: $text-muted;
         &:focus-within { border: round $accent; }
-        .-status { height: auto; color: $text-muted; }
-        .-status.-invalid { color: $text-error; }
         .-backbone { height: 1; color: $text-muted; }
     }
     """
@@ -147,16 +137,12 @@ class ConfigWidget(Vertical, can_focus=True):
     def status_lines(self) -> ComposeResult:
         """The backbone it trains and the status line: put them in the subclass's compose."""
         yield Static(classes="-backbone")
-        yield Static(classes="-status")
+        yield StatusLine(classes="-status")
 
     def on_mount(self) -> None:
+        """Textual calls this after the subclass's own ``on_mount``."""
         self.query_one(ContentSwitcher).current = self.VIEWS[0]
-        self.app.link.watch(self)
-        self.app.link.ensure_started()
         self.set_config(msgspec.structs.replace(self.config, model=backbones.chosen(self.app.link, self.picked)))
-
-    def on_unmount(self) -> None:
-        self.app.link.unwatch(self)
 
     # -- the config ----------------------------------------------------------------------------
 
@@ -187,20 +173,17 @@ class ConfigWidget(Vertical, can_focus=True):
         return f"r runs it for real ({self.config.epochs} epochs on {self.config.data})"
 
     def show_status(self) -> None:
-        link = self.app.link
         self.query_one(".-backbone", Static).update(Content.assemble(
-            ("trains ", "dim"), backbones.label(link, self.picked), ("  (b switches)", "dim")))
-        status = self.query_one(".-status", Static)
-        problem = ui_words(self.problem()) or self.note
-        status.set_class(bool(ui_words(self.problem())) or bool(self.note) and self.refused, "-invalid")
+            ("trains ", "dim"), backbones.label(self.app.link, self.picked), ("  (b switches)", "dim")))
+        problem = ui_words(self.problem())
         run = self.run
-        if problem:
-            text = Content(problem)
+        if problem or self.note:
+            text = problem or self.note
         elif run is None:
-            text = Content(self.summary())
+            text = self.summary()
         else:
-            text = Content(f"run {run.run_id}: {self._run_state(run)}")
-        status.update(text)
+            text = f"run {run.run_id}: {self._run_state(run)}"
+        self.query_one(StatusLine).say(text, bool(problem) or bool(self.note) and self.refused)
 
     def say(self, note: str, refusal: bool = True) -> None:
         """Show ``note`` in the status line, in the tutor's words (a refusal: as an error)."""
@@ -236,6 +219,9 @@ class ConfigWidget(Vertical, can_focus=True):
     def run(self) -> RunModel | None:
         return self.app.link.runs.get(self.run_id) if self.run_id else None
 
+    def run_ids(self) -> Collection[str]:
+        return (self.run_id,)
+
     @work(exclusive=True, group="config-run")
     async def action_run(self) -> None:
         if self.problem():
@@ -244,17 +230,11 @@ class ConfigWidget(Vertical, can_focus=True):
         if self.run is not None and self.run.running:
             self.say("The run is still going: c cancels it.")
             return
-        link = self.app.link
-        try:
-            await link.ready()
-            config = msgspec.structs.replace(self.config, model=backbones.chosen(link, self.picked))
-            refusal = backbones.refusal(link, config.model)
-            if refusal:
-                self.say(refusal)
-                return
-            run = await link.start_run(config)
-        except WorkerError as error:
-            self.say(f"The worker refused the run: {error}")
+        if not await self.ready():
+            return
+        run = await self.start_pretrained(
+            msgspec.structs.replace(self.config, model=backbones.chosen(self.app.link, self.picked)))
+        if run is None:
             return
         self.run_id, self.note = run.run_id, ""
         self.show_view("run")
@@ -262,26 +242,19 @@ class ConfigWidget(Vertical, can_focus=True):
 
     @work(group="config-cancel")
     async def action_cancel(self) -> None:
-        run = self.run
-        if run is None or not run.running:
+        if await self.cancel_runs() is None:
             self.say("No run of this widget is going.")
-        else:
-            try:
-                await self.app.link.cancel(run.run_id)
-            except WorkerError as error:
-                self.say(str(error))
 
     def _show_run(self) -> None:
         run = self.run
         self.query_one(RunChart).show([(run.label, run)] if run else [], "r runs the setting above")
         self.show_status()
 
-    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
-        model = backbones.chosen(message.link, self.picked)
+    def worker_changed(self) -> None:
+        model = backbones.chosen(self.app.link, self.picked)
         if model != self.config.model:  # the worker has said which weights it has
             self.set_config(msgspec.structs.replace(self.config, model=model))
         self._show_run()
 
-    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
-        if message.run_id == self.run_id:
-            self._show_run()
+    def runs_changed(self) -> None:
+        self._show_run()

@@ -1,16 +1,20 @@
 """Real experiments behind a lesson widget's questions: runs of the worker, started by a key, kept by name
 in the progress file, and drawn as measured, never as predicted.
 
-The quadrant quiz and the checks of understanding share this: ``ExperimentRunner`` is mixed into their
-widget class, and the recipes come from ``quiz_check.EXPERIMENTS``.
+The quadrant quiz and the checks of understanding show them in an ``Experiment`` stage; the recipes come
+from ``quiz_check.EXPERIMENTS``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from rich.markup import escape
 from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Static
 
 from tltui.core.client import WorkerError
@@ -19,58 +23,106 @@ from tltui.core.protocol import Failed
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
 from tltui.ui.widgets.run_chart import RunChart
-
-if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+from tltui.ui.widgets.run_owner import RunOwner
 
 
-class ExperimentRunner:
-    """Mixin for a lesson widget that runs named experiments for real through the worker.
+class Experiment(RunOwner, Vertical):
+    """A stage of the quiz or a check: the real runs of one experiment, their curves and a line each of
+    what they measured so far, or why nothing is measured. ``runs`` holds, by experiment name, the
+    [arm label, run id] of its latest runs; ``Started`` tells the widget that keeps them in the progress
+    file that they changed."""
 
-    The widget holds ``checks`` (experiment name -> [[arm label, run id]] of its latest runs), keeps it
-    in the progress file in ``_save()``, redraws in ``_show()``, and watches ``app.link`` while mounted.
+    STARTS_WORKER = False
+
+    DEFAULT_CSS = """
+    Experiment {
+        .-measured { height: auto; }
+        .-caveat { height: auto; color: $text-muted; }
+    }
     """
 
-    app: TutorApp
-    checks: dict[str, list[list[str]]]
-    refused: dict[str, str]
-    """Experiment name -> why the worker did not start it (shown where its curves would be)."""
+    @dataclass
+    class Started(Message):
+        """An experiment's runs started (or were refused): ``runs`` changed."""
 
-    def _save(self) -> None:  # pragma: no cover - every widget defines it
-        raise NotImplementedError
+        experiment: Experiment
 
-    def _show(self) -> None:  # pragma: no cover - every widget defines it
-        raise NotImplementedError
+    def __init__(self, prefix: str, caveat: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+        """Of the ids of the lines: ``<prefix>-measured``, ``<prefix>-caveat``."""
+        self.caveat = caveat
+        self.runs: dict[str, list[list[str]]] = {}
+        self.refused: dict[str, str] = {}
+        """Experiment name -> why the worker did not start it (shown where its curves would be)."""
+        self.shown = ""
+        """The name of the experiment shown."""
 
-    @staticmethod
-    def known_checks(saved: dict) -> dict[str, list[list[str]]]:
-        """The saved runs of experiments that still exist."""
-        return {name: runs for name, runs in saved.items() if name in EXPERIMENTS}
+    def compose(self) -> ComposeResult:
+        yield RunChart()
+        yield Static(id=f"{self.prefix}-measured", classes="-measured")
+        if self.caveat:
+            yield Static(id=f"{self.prefix}-caveat", classes="-caveat")
 
-    def experiment_models(self, name: str) -> list[tuple[str, RunModel]]:
+    def restore(self, saved: dict) -> None:
+        """Take the runs of earlier sessions (those of experiments that still exist) and load them."""
+        self.runs = {name: runs for name, runs in saved.items() if name in EXPERIMENTS}
+        if self.runs:
+            self._load()
+
+    @work(group="experiment-load")
+    async def _load(self) -> None:
+        """Bring back the runs of earlier sessions from the worker's run store."""
+        for name, runs in list(self.runs.items()):
+            for _, run_id in runs:
+                try:
+                    await self.app.link.load(run_id)
+                except WorkerError:  # gone from the run store, or no worker: run it again
+                    self.runs.pop(name, None)
+                    break
+        self.draw()
+
+    def models(self, name: str) -> list[tuple[str, RunModel]]:
         """(arm label, run) of experiment ``name``'s latest runs that the link knows."""
         runs = self.app.link.runs
-        return [(label, runs[run_id]) for label, run_id in self.checks.get(name, []) if run_id in runs]
+        return [(label, runs[run_id]) for label, run_id in self.runs.get(name, []) if run_id in runs]
 
-    def run_experiment(self, name: str) -> None:
+    def run_ids(self) -> Collection[str]:
+        return [run_id for _, run_id in self.runs.get(self.shown, [])]
+
+    def worker_changed(self) -> None:
+        self.draw()
+
+    def runs_changed(self) -> None:
+        self.draw()
+
+    def show(self, name: str, caveat: str = "") -> None:
+        """Show experiment ``name`` (with a line about what it checks)."""
+        self.shown = name
+        if self.caveat:
+            self.query_one(".-caveat", Static).update(caveat)
+        self.draw()
+
+    def run(self, name: str) -> None:
         """Start ``name``'s runs unless they are going or finished (then they are only shown again)."""
-        models = self.experiment_models(name)
+        self.shown = name
+        models = self.models(name)
         if not models or any(not run.running and run.status != "finished" for _, run in models):
-            self._start_experiment(name)
+            self._start(name)
 
     @work(exclusive=True, group="experiment")
-    async def _start_experiment(self, name: str) -> None:
+    async def _start(self, name: str) -> None:
         link = self.app.link
-        self.checks.pop(name, None)
+        self.runs.pop(name, None)
         self.refused.pop(name, None)
-        self._show()
+        self.draw()
         try:
             await link.ready()
         except WorkerError:
             return  # the drawing says the worker stopped
         backbone = check_backbone(link.capabilities)
         if not backbone:
-            self._show()  # says why nothing is measured
+            self.draw()  # says why nothing is measured
             return
         started: list[list[str]] = []
         try:
@@ -79,29 +131,17 @@ class ExperimentRunner:
                 started.append([label, run.run_id])
         except WorkerError as error:
             self.refused[name] = ui_words(f"The worker refused the runs: {error}")
-        self.checks[name] = started
-        self._save()
-        self._show()
+        self.runs[name] = started
+        self.post_message(self.Started(self))
+        self.draw()
 
-    @work(group="experiment-load")
-    async def _load_experiments(self) -> None:
-        """Bring back the runs of earlier sessions from the worker's run store."""
-        for name, runs in list(self.checks.items()):
-            for _, run_id in runs:
-                try:
-                    await self.app.link.load(run_id)
-                except WorkerError:  # gone from the run store, or no worker: run it again
-                    self.checks.pop(name, None)
-                    break
-        self._show()
-
-    def watches_run(self, name: str, run_id: str) -> bool:
-        return any(run_id == rid for _, rid in self.checks.get(name, []))
-
-    def draw_experiment(self, name: str, chart: RunChart, measured: Static) -> None:
-        """The chart and the lines of what was measured so far, or why nothing is."""
+    def draw(self) -> None:
+        """The chart and the lines of what was measured so far, or why nothing is (while shown)."""
+        if not self.display or not self.shown:
+            return
         link = self.app.link
-        models = self.experiment_models(name)
+        chart, measured = self.query_one(RunChart), self.query_one(".-measured", Static)
+        models = self.models(self.shown)
         if link.state == "gone":
             chart.show([], "no worker")
             measured.update(f"The worker stopped: {escape(link.error)}. W restarts it; then e twice runs it again.")
@@ -113,7 +153,7 @@ class ExperimentRunner:
             measured.update("This worker has no pretrained weights (neither the tiny backbone's nor ImageNet's in "
                             f"{escape(link.capabilities.weights_dir)}): nothing to measure, so no curve is drawn.")
         elif not models:
-            refused = self.refused.get(name, "")
+            refused = self.refused.get(self.shown, "")
             chart.show([], "nothing measured" if refused else "starting the runs")
             measured.update(escape(refused) if refused else "Starting the runs…")
         else:

@@ -93,7 +93,6 @@ class LayerFeatures(PicturePanel):
     def on_mount(self) -> None:
         self.border_title = "What each group sees: computed by the worker from real weights"
         self.border_subtitle = self.KEYS[False]
-        super().on_mount()
 
     @property
     def maps(self) -> bool:
@@ -215,7 +214,6 @@ class FeatureWalk(PicturePanel):
     def on_mount(self) -> None:
         self.border_title = "The feature-extraction walk, computed by the worker"
         self.border_subtitle = "i next image · I previous"
-        super().on_mount()
 
     def describe(self) -> str:
         return f"image {self.index + 1} (the first time, the head is fitted too)"

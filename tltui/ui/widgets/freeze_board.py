@@ -3,13 +3,13 @@ key that runs the setting for real (the measured point joins the prediction on t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Collection
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.reactive import var
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
@@ -18,16 +18,14 @@ from tltui.core.client import WorkerError
 from tltui.core.costs import model_costs, step_cost
 from tltui.core.formatting import si, ui_words
 from tltui.core.groups import GROUPS
-from tltui.ui.link import WorkerLink
 from tltui.core.prediction import RULE, SIMILARITY, predict
 from tltui.core.presets import configure
 from tltui.core.protocol import ConfigError, RunConfig
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones, theme
 from tltui.ui.widgets.code_view import CodeView
-
-if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+from tltui.ui.widgets.frame import LiveFrame, StatusLine
+from tltui.ui.widgets.run_owner import RunOwner
 
 PER_CLASS = (5, 10, 20, 50, 100, 1000)
 LRS = tuple(round(10 ** (e / 3), 8) for e in range(-15, 1))  # 1e-5 .. 1, a third of a decade apart
@@ -40,20 +38,14 @@ BACKBONES = {"resnet50": 224, "tiny": 32}
 SOURCE = {"resnet50": "ImageNet", "tiny": "fractals"}
 
 
-class FreezeBoard(Vertical, can_focus=True):
+class FreezeBoard(RunOwner, LiveFrame):
     """Keys: up/down choose a group, space freezes or unfreezes it, h head only, a all, [ ] data,
     - + learning rate, d domain, b backbone, v the setting as PyTorch code (w writes it), enter runs
     it for real."""
 
-    app: TutorApp
-
     DEFAULT_CSS = """
     FreezeBoard {
         height: 21;
-        margin: 1 2;
-        border: round $secondary;
-        border-title-color: $text-accent;
-        &:focus { border: round $accent; }
         #board-top { height: 11; }
         #groups { width: 40; padding: 0 1; }
         PlotextPlot, CodeView { width: 1fr; }
@@ -62,8 +54,8 @@ class FreezeBoard(Vertical, can_focus=True):
         &.-code PlotextPlot, &.-code #groups { display: none; }
         #totals, #controls { height: 1; padding: 0 1; }
         #rule { height: 3; padding: 0 1; color: $text-muted; }
+        StatusLine { color: $foreground; }
         #measured { height: 2; padding: 0 1; }
-        #measured.-refused { color: $text-error; }
     }
     """
 
@@ -107,14 +99,12 @@ class FreezeBoard(Vertical, can_focus=True):
             yield CodeView("freeze_board", anchor="optimizer = ")
         yield Static(id="totals")
         yield Static(id="controls")
-        yield Static(id="measured")
+        yield StatusLine(id="measured")
         yield Static(f"chart: • predicted (top groups train) x this setting o measured · {RULE}", id="rule")
 
     def on_mount(self) -> None:
         self.border_title = "Freeze board"
         self.border_subtitle = "↑↓ space h a · [ ] data · - + lr · d · b · v code · w · enter run"
-        self.app.link.watch(self)
-        self.app.link.ensure_started()
         self.measured = [(run_id, backbone) for run_id, backbone in self.app.progress.board_runs]
         for setting in ("frozen", "per_class", "lr", "similarity", "model"):
             self.watch(self, setting, self._setting_changed, init=False)
@@ -134,8 +124,14 @@ class FreezeBoard(Vertical, can_focus=True):
                 self.measured.remove((run_id, backbone))
         self._refresh()
 
-    def on_unmount(self) -> None:
-        self.app.link.unwatch(self)
+    def run_ids(self) -> Collection[str]:
+        return [run_id for run_id, _ in self.measured]
+
+    def worker_changed(self) -> None:
+        self._refresh()
+
+    def runs_changed(self) -> None:
+        self._refresh()
 
     # -- the setting ---------------------------------------------------------------------------
 
@@ -242,15 +238,11 @@ class FreezeBoard(Vertical, can_focus=True):
         fields = ("model", "data", "lr", "limit_per_class", "image_size") + (("frozen",) if frozen_too else ())
         return all(getattr(run.config, f) == getattr(mine, f) for f in fields)
 
-    def _board_runs(self) -> list[RunModel]:
-        runs = self.app.link.runs
-        return [runs[run_id] for run_id, _ in self.measured if run_id in runs]
-
     def _measured_points(self) -> list[tuple[float, float]]:
         """(GFLOP per training image, best validation accuracy) of the runs of this setting's data, LR
         and backbone: only what is frozen varies along the chart."""
         points = []
-        for run in self._board_runs():
+        for run in self.owned_runs():
             if run.best is None or not self._same_setting(run, frozen_too=False):
                 continue
             trainable = set(run.config.trainable_at(run.config.epochs))
@@ -258,24 +250,23 @@ class FreezeBoard(Vertical, can_focus=True):
         return points
 
     def _measured_line(self) -> None:
-        line = self.query_one("#measured", Static)
-        line.set_class(bool(self.note) and not self.note.startswith("Wrote"), "-refused")
+        self.query_one(StatusLine).say(self._measured(), bool(self.note) and not self.note.startswith("Wrote"))
+
+    def _measured(self) -> str:
+        """What was measured of this setting, or the answer to the last key that did nothing."""
         if self.note:
-            line.update(Text(self.note))
-            return
-        here = [run for run in self._board_runs() if self._same_setting(run, frozen_too=True)]
+            return self.note
+        here = [run for run in self.owned_runs() if self._same_setting(run, frozen_too=True)]
         others = len(self._measured_points()) - sum(1 for run in here if run.best is not None)
         more = f" · {others} measured point{'s' * (others != 1)} of other freezes on the chart" if others else ""
         if not here:
-            line.update(Text(f"not measured for this setting yet: enter runs it for real{more}"))
-            return
+            return f"not measured for this setting yet: enter runs it for real{more}"
         run = here[-1]
         if run.running:
             state = f"epoch {run.epochs[-1].epoch}/{run.config.epochs}" if run.epochs else "starting…"
-            line.update(Text(f"measuring this setting: {state}{more}"))
-        else:
-            best = f", best val acc {run.best.val_acc:.0%}" if run.best else ""
-            line.update(Text(f"measured for this setting: {run.status}{best} (run {run.run_id}){more}"))
+            return f"measuring this setting: {state}{more}"
+        best = f", best val acc {run.best.val_acc:.0%}" if run.best else ""
+        return f"measured for this setting: {run.status}{best} (run {run.run_id}){more}"
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -310,7 +301,10 @@ class FreezeBoard(Vertical, can_focus=True):
         self.toggle_class("-code")
 
     def action_write(self) -> None:
-        self.note = self.query_one(CodeView).write()
+        self.say(self.query_one(CodeView).write())
+
+    def say(self, note: str) -> None:
+        self.note = ui_words(note)
         self._measured_line()
 
     def on_focus(self) -> None:
@@ -321,32 +315,19 @@ class FreezeBoard(Vertical, can_focus=True):
 
     @work(group="board-run")
     async def action_run(self) -> None:
-        link = self.app.link
         try:
             config = self.config()
-            await link.ready()
-            self.note = backbones.refusal(link, self.backbone)
-            if not self.note:
-                run = await link.start_run(config)
         except ConfigError as error:
-            self.note = ui_words(str(error))
-        except WorkerError as error:
-            self.note = ui_words(f"The worker refused the run: {error}")
-        if self.note:
-            self._measured_line()
+            self.say(str(error))
             return
+        if not await self.ready():
+            return
+        run = await self.start_pretrained(config)
+        if run is None:
+            return
+        self.note = ""
         self.measured.append((run.run_id, self.backbone))
         self.app.progress.board_runs = [[run_id, backbone] for run_id, backbone in self.measured]
         self.app.save_progress()
         self._refresh()
 
-    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
-        if any(run_id == message.run_id for run_id, _ in self.measured):
-            self._refresh()
-
-    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
-        self._refresh()
-
-
-def _count(n: int) -> str:
-    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}K"

@@ -65,7 +65,6 @@ class AugmentGallery(PicturePanel):
     def on_mount(self) -> None:
         self.border_title = "Augmentation gallery: the training transforms, run by the worker"
         self.border_subtitle = "c crop · f flip · o colour · r again · i/I image · d folder"
-        super().on_mount()
 
     def transforms(self) -> str:
         """The switches as shown: ``crop ✓ flip ✓ colour ✗``."""

@@ -78,7 +78,6 @@ class LrBars(PlotextPlot):
         self.config: RunConfig | None = None
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.app.theme_changed_signal.subscribe(self, self._redraw)
 
     def _redraw(self, _theme) -> None:
@@ -168,7 +167,6 @@ class LrCascade(ConfigWidget):
     def on_mount(self) -> None:
         self.border_title = "Learning-rate cascade (real runs)"
         self.border_subtitle = "←→ LR · ↓↑ factor · f freeze · v view · r run · c cancel · w save"
-        super().on_mount()
 
     def show_config(self) -> None:
         config = self.config

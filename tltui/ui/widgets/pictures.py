@@ -7,7 +7,9 @@ Nothing here computes a picture: the worker sends each one (``protocol.Picture``
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, TypeVar
+from asyncio import CancelledError
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from PIL import Image
 from rich.console import Group
@@ -17,17 +19,14 @@ from rich_pixels import Pixels
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Input, Static
 from textual.worker import Worker
 
 from tltui.core import protocol
 from tltui.core.client import WorkerError
-from tltui.ui.link import WorkerLink
 from tltui.core.protocol import Picture
-
-if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+from tltui.ui.widgets.frame import LiveFrame
 
 R = TypeVar("R")
 
@@ -78,25 +77,21 @@ class PictureView(Static):
         self.show(image, picture.label, picture)
 
 
-class PicturePanel(Vertical, can_focus=True):
+class PicturePanel(LiveFrame):
     """Base of a lesson widget that shows what the worker computes.
 
     Subclasses implement ``load`` (ask with ``ask``, then show the replies) and call ``reload`` when
     their inputs change; ``say`` writes the status line (``#status``, which they compose). A failed
-    request leaves the last pictures with their own captions and says why in the status line.
-    Those that compose ``data_row()`` and bind a key to ``data`` take the learner's own folder (that
-    key, then enter; escape keeps the old one) into ``self.data``.
+    request leaves the last pictures with their own captions and says why in the status line; a reply
+    that comes after the widget has gone is dropped. Those that compose ``data_row()`` and bind a key to
+    ``data`` take the learner's own folder (that key, then enter; escape keeps the old one) into
+    ``self.data``.
     """
-
-    app: TutorApp
 
     DEFAULT_CSS = """
     PicturePanel {
         height: auto;
         margin: 1 1;
-        border: round $secondary;
-        border-title-color: $text-accent;
-        &:focus { border: round $accent; }
         #status { height: 1; color: $text-muted; }
         #status.-error { color: $text-error; height: auto; }
         #data-row { height: 1; display: none; }
@@ -112,6 +107,7 @@ class PicturePanel(Vertical, can_focus=True):
     def __init__(self, **_options: str) -> None:
         super().__init__()
         self.loaded = False
+        """Whether the pictures the inputs ask for are shown."""
         self._loading: Worker | None = None
         self.data = "builtin"
         self.index = 0
@@ -130,8 +126,8 @@ class PicturePanel(Vertical, can_focus=True):
         self.query_one("#data", Input).focus()
 
     def action_typed(self) -> None:
+        self.screen.set_focus(self)  # now: the field it leaves must not have the focus when it hides
         self.remove_class("-typing")
-        self.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -141,19 +137,21 @@ class PicturePanel(Vertical, can_focus=True):
         self.reload()
 
     def on_mount(self) -> None:
-        self.app.link.watch(self)
+        """Textual calls this after the subclass's own ``on_mount``."""
+        self.watch(self.app, "worker_state", self._worker_changed, init=False)
         self.reload()
 
-    def on_unmount(self) -> None:
-        self.app.link.unwatch(self)
-
-    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
-        link = message.link
-        if link.state == "gone":
+    def _worker_changed(self, state: str) -> None:
+        if state == "gone":
             self.loaded = False  # asked again when a new worker is ready
             self.say_gone()
-        elif link.state == "ready" and not self.loaded and not (self._loading and self._loading.is_running):
+        elif state == "ready" and not self.loaded and not self.loading:
             self.reload()
+
+    @property
+    def loading(self) -> bool:
+        """Whether a request is on its way to the worker."""
+        return self._loading is not None and self._loading.is_running
 
     def say_gone(self) -> None:
         self.say(f"The worker stopped: {self.app.link.error}. Press W to restart it.", error=True)
@@ -176,7 +174,7 @@ class PicturePanel(Vertical, can_focus=True):
         waiting = "The worker is starting (it loads torch)" if link.state != "ready" else "The worker is computing"
         self.say(" · ".join(filter(None, (f"{waiting}…", self.describe()))))
         try:
-            await link.ready()
+            await self._alive(link.ready())
             await self.load()
         except WorkerError as error:  # refused, or a reply of another tltui version
             self.say(str(error), error=True)
@@ -192,4 +190,13 @@ class PicturePanel(Vertical, can_focus=True):
 
     async def ask(self, request: protocol.Request[R]) -> R:
         """``request``'s reply from the worker; WorkerError if refused."""
-        return await self.app.link.request(request)
+        return await self._alive(self.app.link.request(request))
+
+    async def _alive(self, awaitable: Awaitable[R]) -> R:
+        """What ``awaitable`` gives, while this widget lives; once it has gone (its children first), the
+        loading ends there, cancelled, and draws nothing."""
+        try:
+            return await awaitable
+        finally:
+            if not self.is_running:
+                raise CancelledError

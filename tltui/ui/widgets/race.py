@@ -7,46 +7,35 @@ never draws a curve that was not measured.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Collection
 
 import msgspec
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.content import Content
-from textual.widgets import Input, Label, Static
+from textual.containers import Horizontal
+from textual.widgets import Input, Label
 
-from tltui.core.client import WorkerError
 from tltui.core.formatting import ui_words
-from tltui.ui.link import WorkerLink
 from tltui.core.protocol import RunConfig
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
+from tltui.ui.widgets.frame import LiveFrame, StatusLine
 from tltui.ui.widgets.run_chart import RunChart
-
-if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+from tltui.ui.widgets.run_owner import RunOwner
 
 #: Both runs: everything trains, same LR, small data on purpose; only the starting weights differ.
 RACE = RunConfig(data="builtin", limit_per_class=20, epochs=6, lr=1e-2, augment=("flip",), seed=0)
 
 
-class Race(Vertical, can_focus=True):
+class Race(RunOwner, LiveFrame):
     """``r`` starts the race, ``c`` cancels it."""
-
-    app: TutorApp
 
     DEFAULT_CSS = """
     Race {
         height: 22;
-        margin: 1 2;
-        border: round $secondary;
-        border-title-color: $text-accent;
-        &:focus { border: round $accent; }
         RunChart { height: 1fr; }
-        #race-status { height: auto; color: $text-muted; padding: 0 1; }
-        #race-status.-refused { color: $text-error; }
+        #race-status { padding: 0 1; }
         #weights-row { height: 1; display: none; padding: 0 1; }
         &.-ask-weights #weights-row { display: block; }
         #weights-row Label { width: auto; color: $warning; }
@@ -75,47 +64,49 @@ class Race(Vertical, can_focus=True):
         with Horizontal(id="weights-row"):
             yield Label("weights file: ")
             yield Input(placeholder="path to a ResNet-50 state_dict, then enter", compact=True, id="weights")
-        yield Static(id="race-status")
+        yield StatusLine(id="race-status")
 
     def on_mount(self) -> None:
         self.border_title = "The race: scratch vs pretrained (real runs)"
         self.border_subtitle = "focus with tab · r race · b backbone · c cancel"
-        self.app.link.watch(self)
-        self.app.link.ensure_started()
         self._refresh()
 
-    def on_unmount(self) -> None:
-        self.app.link.unwatch(self)
+    def run_ids(self) -> Collection[str]:
+        return self.runs.values()
+
+    def worker_changed(self) -> None:
+        self._refresh()
+
+    def runs_changed(self) -> None:
+        self._refresh()
 
     def _models(self) -> list[tuple[str, RunModel]]:
         runs = self.app.link.runs
         return [(f"{side}: {runs[i].label}", runs[i]) for side, i in self.runs.items() if i in runs]
 
     def _refresh(self) -> None:
-        link = self.app.link
-        status = self.query_one("#race-status", Static)
         self.query_one(RunChart).show(self._models(), "press r to race")
-        status.set_class(bool(self.note), "-refused")
+        self.query_one(StatusLine).say(*self._status())
+
+    def _status(self) -> tuple[str, bool]:
+        """The status line, and whether it says why r started nothing."""
+        link = self.app.link
         if self.note:
-            status.update(Content(self.note))
-            return
+            return self.note, True
         if link.state in ("idle", "starting"):
-            status.update("The worker is starting (it loads torch)…")
-            return
+            return "The worker is starting (it loads torch)…", False
         if link.state == "gone":
-            status.update(Content(f"The worker stopped: {link.error}. Press W to restart it."))
-            return
+            return f"The worker stopped: {link.error}. Press W to restart it.", False
         model = backbones.chosen(link, self.picked)
         self.set_class(not link.has_pretrained(model) and not self.runs, "-ask-weights")
         if self._models():
-            status.update(Content("  ·  ".join(f"{label}: {self._state(m)}" for label, m in self._models())))
-        elif link.has_pretrained(model):
-            status.update(Content(f"r races {model} · {backbones.WEIGHTS[model]} against the same network from "
-                                  f"random weights: {RACE.epochs} epochs on {RACE.limit_per_class} images per class, "
-                                  "same data, split and seed. b switches the backbone."))
-        else:
-            status.update(Content(f"{link.missing_weights(model)}: give a ResNet-50 weights file above, or b "
-                                  f"picks {backbones.other(model)}. No curve is drawn that was not measured."))
+            return "  ·  ".join(f"{label}: {self._state(m)}" for label, m in self._models()), False
+        if link.has_pretrained(model):
+            return (f"r races {model} · {backbones.WEIGHTS[model]} against the same network from random weights: "
+                    f"{RACE.epochs} epochs on {RACE.limit_per_class} images per class, same data, split and seed. "
+                    "b switches the backbone."), False
+        return (f"{link.missing_weights(model)}: give a ResNet-50 weights file above, or b picks "
+                f"{backbones.other(model)}. No curve is drawn that was not measured."), False
 
     @staticmethod
     def _state(run: RunModel) -> str:
@@ -134,17 +125,17 @@ class Race(Vertical, can_focus=True):
         elif typed:
             self._start("resnet50", typed)
         elif link.capabilities is None:
-            self._say("The worker is still starting: r again in a moment.")
+            self.say("The worker is still starting: r again in a moment.")
         else:
-            self._say(f"{link.missing_weights(model)}: give a weights file above first, or b picks "
-                      f"{backbones.other(model)}.")
+            self.say(f"{link.missing_weights(model)}: give a weights file above first, or b picks "
+                     f"{backbones.other(model)}.")
 
     def action_backbone(self) -> None:
         self.picked = backbones.other(backbones.chosen(self.app.link, self.picked))
         self.note = ""
         self._refresh()
 
-    def _say(self, note: str) -> None:
+    def say(self, note: str) -> None:
         self.note = ui_words(note)
         self._refresh()
 
@@ -154,40 +145,23 @@ class Race(Vertical, can_focus=True):
 
     @work(exclusive=True, group="race")
     async def _start(self, model: str, weights: str) -> None:
-        if any(self.app.link.runs[i].running for i in self.runs.values() if i in self.app.link.runs):
-            self._say("The race is still going: c cancels it.")
+        if any(run.running for run in self.owned_runs()):
+            self.say("The race is still going: c cancels it.")
             return
         self.runs, self.note = {}, ""
-        link = self.app.link
-        try:  # the pretrained side first: weights the worker refuses start neither run
-            pretrained = await link.start_run(msgspec.structs.replace(RACE, model=model, weights=weights))
-        except WorkerError as error:
-            self._say(f"The race did not start: {error}")
+        refused = "The race did not start"
+        # the pretrained side first: weights the worker refuses start neither run
+        pretrained = await self.start_run(msgspec.structs.replace(RACE, model=model, weights=weights), refused)
+        if pretrained is None:
             return
-        try:
-            scratch = await link.start_run(msgspec.structs.replace(RACE, model=model, weights="none"))
-        except WorkerError as error:
-            await link.cancel(pretrained.run_id)
-            self._say(f"The race did not start: {error}")
+        scratch = await self.start_run(msgspec.structs.replace(RACE, model=model, weights="none"), refused)
+        if scratch is None:
+            await self.app.link.cancel(pretrained.run_id)
             return
         self.runs = {"scratch": scratch.run_id, "pretrained": pretrained.run_id}
         self._refresh()
 
     @work(group="race-cancel")
     async def action_cancel(self) -> None:
-        runs = self.app.link.runs
-        going = [run_id for run_id in self.runs.values() if run_id in runs and runs[run_id].running]
-        if not going:
-            self._say("No race is going: r starts one.")
-        for run_id in going:
-            try:
-                await self.app.link.cancel(run_id)
-            except WorkerError:
-                pass  # it ended meanwhile
-
-    def on_worker_link_changed(self, message: WorkerLink.Changed) -> None:
-        self._refresh()
-
-    def on_worker_link_run_changed(self, message: WorkerLink.RunChanged) -> None:
-        if message.run_id in self.runs.values():
-            self._refresh()
+        if await self.cancel_runs() is None:
+            self.say("No race is going: r starts one.")

@@ -94,17 +94,19 @@ REGISTRY: dict[str, LiveWidget] = {
 }
 
 
-class PlannedWidget(Static):
+class StandIn(Static):
+    """A box where a lesson places a live widget that cannot be shown, saying why."""
+
+    DEFAULT_CSS = """
+    StandIn { padding: 0 1; margin: 1 2; }
+    """
+
+
+class PlannedWidget(StandIn):
     """Stands where a live widget will be, and says honestly that it is not built yet."""
 
     DEFAULT_CSS = """
-    PlannedWidget {
-        border: round $secondary;
-        border-title-color: $secondary;
-        padding: 0 1;
-        margin: 1 2;
-        color: $text-muted;
-    }
+    PlannedWidget { border: round $secondary; border-title-color: $secondary; color: $text-muted; }
     """
 
     def __init__(self, spec: LiveWidget) -> None:
@@ -113,16 +115,11 @@ class PlannedWidget(Static):
         self.border_subtitle = f"tltui {spec.name}"
 
 
-class UnknownWidget(Static):
+class UnknownWidget(StandIn):
     """A lesson names a widget tltui does not have."""
 
     DEFAULT_CSS = """
-    UnknownWidget {
-        border: heavy $warning;
-        border-title-color: $warning;
-        padding: 0 1;
-        margin: 1 2;
-    }
+    UnknownWidget { border: heavy $warning; border-title-color: $warning; }
     """
 
     def __init__(self, name: str) -> None:

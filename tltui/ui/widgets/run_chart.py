@@ -1,9 +1,11 @@
-"""Training curves of one or several runs, drawn with plotext, redrawn at most 10 times a second."""
+"""Training curves of one or several runs, drawn with plotext, redrawn at most 10 times a second and
+only when something changed (no timer runs while nothing does, shown or hidden)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from tltui.ui.run_model import RunModel
@@ -25,35 +27,39 @@ class RunChart(PlotextPlot):
         self.metric: Metric = metric
         self.series: list[tuple[str, RunModel]] = []
         self.empty_text = "no run yet"
-        self._dirty = True
+        self._redraw: Timer | None = None
+        """The redraw to come, while a change waits for it."""
 
     def on_mount(self) -> None:
-        super().on_mount()
-        self.set_interval(REDRAW_S, self._redraw_if_dirty)
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: setattr(self, "_dirty", True))
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._changed())
+        self._changed()
 
     def show(self, series: list[tuple[str, RunModel]], empty_text: str | None = None) -> None:
         """Draw these (label, run) pairs; call again whenever a run changes (redraws are batched)."""
         self.series = series
         if empty_text is not None:
             self.empty_text = empty_text
-        self._dirty = True
+        self._changed()
 
     @property
     def drawn(self) -> bool:
         """True once the latest ``show`` has been drawn."""
-        return not self._dirty
+        return self._redraw is None and self.is_mounted
 
     def toggle_metric(self) -> Metric:
         self.metric = "loss" if self.metric == "acc" else "acc"
-        self._dirty = True
+        self._changed()
         return self.metric
 
-    def _redraw_if_dirty(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.draw()
-            self.refresh()
+    def _changed(self) -> None:
+        """Redraw in REDRAW_S: the changes until then are drawn together."""
+        if self._redraw is None and self.is_running:
+            self._redraw = self.set_timer(REDRAW_S, self._draw_now)
+
+    def _draw_now(self) -> None:
+        self._redraw = None
+        self.draw()
+        self.refresh()
 
     def draw(self) -> None:
         plt = self.plt

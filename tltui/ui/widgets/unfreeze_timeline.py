@@ -111,7 +111,6 @@ class UnfreezeTimeline(ConfigWidget):
     def on_mount(self) -> None:
         self.border_title = "Gradual unfreezing timeline (real runs)"
         self.border_subtitle = "↑↓←→ · enter join · x freeze · - + epochs · v view · r run · w save"
-        super().on_mount()
 
     def on_focus(self) -> None:
         self.query_one(Grid).show(self.config, self.cursor, True)  # has_focus turns true after this event

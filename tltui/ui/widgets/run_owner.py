@@ -1,0 +1,100 @@
+"""The base of what starts runs on the worker and follows them: the race, the freeze board, the LR cascade,
+the unfreezing timeline, the quiz's and the checks' experiments, and the training screen."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+from tltui.core.client import WorkerError
+from tltui.core.protocol import RunConfig
+from tltui.ui.run_model import RunModel
+from tltui.ui.widgets import backbones
+
+if TYPE_CHECKING:
+    from tltui.ui.app import TutorApp
+
+
+class RunOwner:
+    """Mixin for a widget or screen that owns runs of the worker.
+
+    While it is mounted it hears the worker start, say hello or stop (``worker_changed``, from the app's
+    ``worker_state``) and the news of the runs ``run_ids`` names (``runs_changed``, from the app's
+    ``run_signal``); once it is gone it hears nothing. ``start_run`` and ``cancel_runs`` tell a refusal,
+    in the worker's words, to ``say``, which shows it in the owner's own place.
+    """
+
+    app: TutorApp
+    STARTS_WORKER = True
+    """Whether mounting starts the worker (an owner whose runs wait for a key may leave it idle)."""
+
+    def on_mount(self) -> None:
+        """Textual calls this after the subclass's own ``on_mount``."""
+        self.watch(self.app, "worker_state", self.worker_changed, init=False)
+        self.app.run_signal.subscribe(self, self._heard)
+        if self.STARTS_WORKER:
+            self.app.link.ensure_started()
+
+    def _heard(self, run_id: str) -> None:
+        if run_id in self.run_ids():
+            self.runs_changed()
+
+    def run_ids(self) -> Collection[str]:
+        """The ids of the runs this owner follows."""
+        return ()
+
+    def worker_changed(self) -> None:
+        """The worker started, said hello or stopped."""
+
+    def runs_changed(self) -> None:
+        """One of ``run_ids`` has news."""
+
+    def say(self, note: str) -> None:
+        """Show why something did not happen (``note`` is in the worker's words)."""
+        raise NotImplementedError
+
+    def owned_runs(self) -> list[RunModel]:
+        """The models of ``run_ids`` that the link knows."""
+        runs = self.app.link.runs
+        return [runs[run_id] for run_id in self.run_ids() if run_id in runs]
+
+    async def ready(self) -> bool:
+        """Whether the worker has said hello (it is started if needed); if it cannot, that is said."""
+        try:
+            await self.app.link.ready()
+        except WorkerError as error:
+            self.say(f"The worker refused the run: {error}")
+            return False
+        return True
+
+    async def start_run(self, config: RunConfig, refused: str = "The worker refused the run") -> RunModel | None:
+        """``config`` started on the worker (started itself if needed); None if it refused, said as
+        ``refused: why``."""
+        try:
+            return await self.app.link.start_run(config)
+        except WorkerError as error:
+            self.say(f"{refused}: {error}")
+            return None
+
+    async def start_pretrained(self, config: RunConfig) -> RunModel | None:
+        """``start_run``, unless the worker lacks ``config.model``'s pretrained weights (said, with the key
+        that helps)."""
+        refusal = backbones.refusal(self.app.link, config.model)
+        if refusal:
+            self.say(refusal)
+            return None
+        return await self.start_run(config)
+
+    async def cancel_runs(self) -> int | None:
+        """Ask the worker to cancel the owned runs that are going: how many it is cancelling, None if none
+        was going. A refusal is said, unless its run ended meanwhile."""
+        going = [run for run in self.owned_runs() if run.running]
+        cancelling = 0
+        for run in going:
+            try:
+                await self.app.link.cancel(run.run_id)
+                cancelling += 1
+            except WorkerError as error:
+                if run.running:
+                    self.say(str(error))
+        return cancelling if going else None
