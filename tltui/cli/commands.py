@@ -130,6 +130,7 @@ class Reporter:
                 f"run {event.run_id}: {event.model} ({event.weights}) on {event.device_name}, "
                 f"{len(event.classes)} classes, {event.n_train} train / {event.n_val} val images at "
                 f"{event.config.image_size}px, path {event.path}"
+                + (f", {event.world_size} processes" if event.world_size > 1 else "")
                 + (f", {skipped} files skipped" if skipped else "")
                 + (f", resumed after epoch {event.resumed_from}" if event.resumed_from else "")
             )
@@ -341,7 +342,8 @@ def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> No
             continue
         best = f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else "-"
         what = " / ".join(x for x in (Path(s.config.data).name, s.config.preset, s.config.weights) if x)
-        print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}")
+        held = f"  [{', '.join(s.devices)}]" if s.devices else ""
+        print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}{held}")
 
 
 def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json: bool) -> None:

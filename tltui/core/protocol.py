@@ -278,12 +278,14 @@ TERMINAL_EVENTS = (Finished, Failed, Cancelled)
 
 class RankReport(msgspec.Struct, kw_only=True):
     """What one process of a several-process run tells the worker on its stderr, as a line of its own after
-    ``RANK_LINE``: its pid when it starts, its reason (and what to change) when it fails."""
+    ``RANK_LINE``: its pid when it starts, its reason (and what to change) when it fails. ``peer``: it failed
+    only because another process had gone (a collective broke), so its reason is not the run's."""
 
     rank: int
     pid: int = 0
     reason: str = ""
     hint: str = ""
+    peer: bool = False
 
 
 RANK_LINE = "tltui-rank "
@@ -317,6 +319,8 @@ class RunSummary(msgspec.Struct, kw_only=True):
     epochs_done: int = 0
     best_val_acc: float | None = None
     reason: str = ""
+    devices: list[str] = []
+    """What the run holds while it trains (its GPUs, or ``cpu x2`` for CPU processes); empty otherwise."""
 
 
 class RunStarted(msgspec.Struct, kw_only=True):
@@ -326,7 +330,8 @@ class RunStarted(msgspec.Struct, kw_only=True):
     run_dir: str
     queued_behind: int = 0
     devices: list[str] = []
-    """The GPUs reserved for the run (it starts when all are free); empty on a host with one device."""
+    """The GPUs reserved for the run when it started at once; empty while it waits (its Started event and
+    the run list say them then) and on a host with one device."""
 
 
 class Cancelling(msgspec.Struct, kw_only=True):

@@ -279,16 +279,19 @@ class Trainer:
         Note) when the outputs do not fit in fp16 or in memory."""
         started = time.monotonic()
         self.model.eval()
-        try:
-            features = tuple(self._cache_shard(images) for images in (self.data.train_x, self.data.val_x))
+        sets = (self.data.train_x, self.data.val_x)
+        try:  # each process its shard of the images, then every process all of them
+            features = tuple(self._cache_shard(images) for images in sets)
+            full = False
         except torch.cuda.OutOfMemoryError:
+            features, full = None, True
+        if features is not None and any(f is None for f in features):
+            return False
+        if self.world.any(full, self.device):
             features = None
             reason = "they did not fit in GPU memory"
         else:
-            if any(f is None for f in features):
-                return False
-            features = tuple(self.world.gather(f, len(images))
-                             for f, images in zip(features, (self.data.train_x, self.data.val_x)))
+            features = tuple(self.world.gather(f, len(images)) for f, images in zip(features, sets))
             reason = "" if all(torch.isfinite(f).all() for f in features) else "they overflow fp16"
         if reason:
             self.emit(Note, message=f"cannot cache the outputs below {self.cut} ({reason}): "
@@ -330,20 +333,26 @@ class Trainer:
         return joining
 
     def train_epoch(self, epoch: int) -> bool:
-        """The epoch's training steps (from where a resumed run stopped); False if cancelled."""
+        """The epoch's training steps (from where a resumed run stopped); False if cancelled.
+
+        Every ``every`` steps (a tenth of the epoch) the sums since the last such point are added over the
+        processes, and with them whether any process met a NaN or was told to stop: all of them go on, fail
+        or stop at the same step. Alone, a stop is also seen at every step.
+        """
         net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
-        n, bs, steps = len(self.data.train_y), self.cfg.batch_size, self.steps_per_epoch
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch))
-        order = order.to(self.device)
-        loss_sum = torch.tensor(self.partial.loss, device=self.device)
-        correct = torch.tensor(self.partial.correct, device=self.device)
-        seen, seconds = self.partial.seen, self.partial.seconds
+        bs, steps = self.batch, self.steps_per_epoch
+        self.sampler.set_epoch(epoch)
+        order = torch.tensor(list(self.sampler), dtype=torch.int64, device=self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen = 0
         every = max(1, steps // PROGRESS_PER_EPOCH)
         pending: list[tuple[int, torch.Tensor]] = []
         clock = time.monotonic()
+        seconds = self.partial.seconds
         for s in range(self.step_in_epoch, steps):
-            if self.should_stop():
-                self._keep_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
+            if self.world.size == 1 and self.should_stop():
+                self._add_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
                 return False
             idx = order[s * bs:(s + 1) * bs]
             x, y = self._train_batch(idx)
@@ -357,17 +366,34 @@ class Trainer:
             self.step_in_epoch = s + 1
             if (s + 1) % every and s + 1 < steps:
                 continue
-            self._check_finite(pending, epoch)
+            bad = self._first_bad(pending)
+            stop = self.should_stop() if self.world.size > 1 else False
+            dtype = torch.float32 if self.device.type == "mps" else torch.float64  # MPS has no float64
+            agreed = self.world.sum(torch.cat([
+                torch.stack([loss_sum, correct]).to(dtype),
+                torch.tensor([seen, float(stop)], dtype=dtype, device=self.device),
+            ]))
+            first_bad = int(self.world.min(torch.tensor([bad or steps + 1], device=self.device))[0])
+            if first_bad <= steps:
+                kind = ("NaN" if torch.isnan(dict(pending)[bad]) else "infinite") if bad == first_bad else "not finite"
+                raise RunFailure(f"loss became {kind} at epoch {epoch}, step {first_bad}", self._lr_hint())
             pending = []
+            total_loss, total_correct, total_seen, stops = agreed.tolist()
+            loss_sum.zero_()
+            correct.zero_()
+            seen = 0
+            self._add_partial(total_loss, total_correct, int(total_seen), seconds + time.monotonic() - clock,
+                              summed=True)
+            if stops:
+                return False
             now = time.monotonic()
             if now - self.last_report >= PROGRESS_MIN_INTERVAL_S:
                 self.last_report = now
-                spent = seconds + now - clock
-                per_step = spent / (s + 1)
-                self.emit(Progress, epoch=epoch, step=s + 1, steps=steps, train_loss=loss_sum.item() / seen,
-                          train_acc=correct.item() / seen, images_per_s=seen / max(spent, 1e-9),
+                p = self.partial
+                per_step = p.seconds / (s + 1)
+                self.emit(Progress, epoch=epoch, step=s + 1, steps=steps, train_loss=p.loss / p.seen,
+                          train_acc=p.correct / p.seen, images_per_s=p.seen / max(p.seconds, 1e-9),
                           elapsed=self.elapsed(), eta=self._eta(per_step, epoch))
-        self._keep_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
         return True
 
     def finish_epoch(self, epoch: int) -> bool:
@@ -390,26 +416,32 @@ class Trainer:
         self.emit(Epoch, epoch=epoch, train_loss=p.loss / max(p.seen, 1), train_acc=p.correct / max(p.seen, 1),
                   val_loss=val_loss, val_acc=val_acc, lrs=optim.lrs(self.optimizer),
                   images_per_s=p.seen / max(p.seconds, 1e-9), elapsed=self.elapsed(),
-                  eta=self._eta(per_step, epoch + 1), best=improved)
+                  eta=self._eta(per_step, epoch + 1), best=improved, world_size=self.world.size)
         self.partial = EpochSums()
         if epoch < self.cfg.epochs and time.monotonic() - self.last_save >= self.save_seconds / CHECKPOINT_COST:
             self.save()
         return True
 
     def validate(self) -> tuple[float, float, dict[str, float], list[list[int]]] | None:
-        """(loss, accuracy, per-class accuracy, confusion matrix with rows = true class); None if cancelled."""
+        """(loss, accuracy, per-class accuracy, confusion matrix with rows = true class); None if cancelled.
+        Over several processes each validates its shard with rank 0's BatchNorm statistics (the model rank 0
+        saves) and the sums are added."""
         self.model.eval()
+        self.world.share_buffers(self.model)
         classes = len(self.data.classes)
         n = len(self.data.val_y)
         confusion = torch.zeros(classes * classes, dtype=torch.int64, device=self.device)
         loss_sum = torch.zeros((), device=self.device)
-        for start in range(0, n, self.eval_batch):
-            if self.should_stop():
+        shard = self.world.shard(n)
+        for start in range(shard.start, shard.stop, self.eval_batch):
+            if self._local_stop():
                 return None
-            x, y = self._val_batch(start, start + self.eval_batch)
+            x, y = self._val_batch(start, min(start + self.eval_batch, shard.stop))
             loss, predicted = self.step.evaluate(x, y)
             loss_sum += loss
             confusion += torch.bincount(y * classes + predicted, minlength=classes * classes)
+        confusion = self.world.sum(confusion)
+        loss_sum = self.world.sum(loss_sum)
         matrix = confusion.view(classes, classes).cpu()
         totals = matrix.sum(1)
         per_class = {name: matrix[i, i].item() / totals[i].item()
@@ -420,7 +452,10 @@ class Trainer:
 
     def save(self) -> None:
         """Write the checkpoint: resume.pt (all a resume needs, weights included), then last.pt and best.pt
-        (when it changed), each atomically."""
+        (when it changed), each atomically. Over several processes rank 0 alone writes (the weights are the
+        same in each)."""
+        if not self.world.main:
+            return
         started = time.monotonic()
         weights = checkpoint.plain(self.model.state_dict())
         state = Checkpoint(
@@ -464,12 +499,30 @@ class Trainer:
         if self.device.type == "cuda" and state.rng_cuda.numel():
             torch.cuda.set_rng_state(state.rng_cuda, self.device)
         self.scaler_state = state.scaler
+        if self.world.size > 1:  # rank 0's generator was saved: each process its own augmentations again
+            torch.manual_seed(self.cfg.seed + 1 + self.world.rank + 7919 * self.global_step)
         return self.epochs_done
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.wrapped(x)
+
+    def _eval_forward(self, x: torch.Tensor) -> torch.Tensor:
         return net.forward_from(self.model, self.cut, x) if self.cut else self.model(x)
+
+    def _wrap(self) -> None:
+        """What a training step runs: the model from the cut up, in DistributedDataParallel over several
+        processes. DDP takes the parameters that require grad when it is made, so when groups join (gradual
+        unfreezing) the wrapper is made again: the old one is dropped first, and with it its gradient hooks."""
+        module = net.FromGroup(self.model, self.cut) if self.cut else self.model
+        self.wrapped = None
+        self.wrapped = self.world.wrap(module, self.device)
+
+    def _local_stop(self) -> bool:
+        """A stop this process may act on alone: any time when it trains alone, never inside a loop that
+        every process must finish together (they agree on stopping in ``train_epoch``)."""
+        return self.world.size == 1 and self.should_stop()
 
     def _make_optimizer(self, groups: list[str]) -> torch.optim.Optimizer:
         return optim.build(
@@ -504,16 +557,21 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def _keep_partial(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, seconds: float) -> None:
-        self.partial = EpochSums(loss_sum.item(), int(correct.item()), seen, seconds)
+    def _add_partial(self, loss: torch.Tensor | float, correct: torch.Tensor | float, seen: int, seconds: float,
+                     summed: bool = False) -> None:
+        """Add sums since the last point to the epoch's (``summed``: already over every process)."""
+        if not summed:
+            loss, correct = float(loss), int(correct)
+        p = self.partial
+        self.partial = EpochSums(p.loss + float(loss), p.correct + int(correct), p.seen + seen, seconds)
 
-    def _check_finite(self, pending: list[tuple[int, torch.Tensor]], epoch: int) -> None:
-        losses = torch.stack([loss for _, loss in pending])
-        finite = torch.isfinite(losses)
-        if not bool(finite.all()):
-            first = int((~finite).nonzero()[0])
-            kind = "NaN" if torch.isnan(losses[first]) else "infinite"
-            raise RunFailure(f"loss became {kind} at epoch {epoch}, step {pending[first][0]}", self._lr_hint())
+    @staticmethod
+    def _first_bad(pending: list[tuple[int, torch.Tensor]]) -> int:
+        """The step of the first loss in ``pending`` that is not finite, or 0."""
+        finite = torch.isfinite(torch.stack([loss for _, loss in pending]))
+        if bool(finite.all()):
+            return 0
+        return pending[int((~finite).nonzero()[0])][0]
 
     def _lr_hint(self) -> str:
         return (f"lower --lr (now {self.cfg.lr:g}): a tenth is a good next try; "
@@ -531,7 +589,7 @@ class Trainer:
             weights=self.prep.weights, classes=self.data.classes, n_train=len(self.data.train_y),
             n_val=len(self.data.val_y), path=self.path, params=counts,
             trainable=sum(counts[g] for g in self.trainable), skipped=self.data.skipped,
-            converted=self.data.converted, resumed_from=resumed_from,
+            converted=self.data.converted, resumed_from=resumed_from, world_size=self.world.size,
         )
 
     def _cancel(self) -> None:

@@ -10,6 +10,7 @@ before it validates its shard.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from dataclasses import dataclass
@@ -41,12 +42,25 @@ class World:
         """Rank 0: the one process that reports events and writes checkpoints."""
         return self.rank == 0
 
+    def init(self, device: torch.device) -> None:
+        """Join the process group: NCCL between GPUs, gloo between CPU processes (torchrun's rendezvous
+        address comes from the environment). Nothing when alone."""
+        if self.size > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """``tensor`` summed over the processes (a new tensor; ``tensor`` itself when alone)."""
+        return self._reduce(tensor, dist.ReduceOp.SUM)
+
+    def min(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The smallest of each element over the processes."""
+        return self._reduce(tensor, dist.ReduceOp.MIN)
+
+    def _reduce(self, tensor: torch.Tensor, op: dist.ReduceOp) -> torch.Tensor:
         if self.size == 1:
             return tensor
         total = tensor.clone()
-        dist.all_reduce(total)
+        dist.all_reduce(total, op=op)
         return total
 
     def any(self, flag: bool, device: torch.device) -> bool:
@@ -84,7 +98,14 @@ class World:
         if self.size == 1:
             return module
         return nn.parallel.DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
+            module, device_ids=[device.index] if device.type == "cuda" else None, **_NO_BUFFER_SYNC)
+
+
+# Each process keeps its own BatchNorm statistics while it trains (rank 0's are shared before validating):
+# no broadcast of the buffers before every forward. torch 2.14 renamed the option; both keep the sync at init.
+_NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
+                   if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
+                   else {"broadcast_buffers": False})
 
 
 def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
