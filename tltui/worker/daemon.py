@@ -423,7 +423,8 @@ class Daemon:
         from tltui.worker import ranks
 
         gpus = [s for s in active.slots if s] if active.config.device == "cuda" else []
-        held = ", ".join(gpus) if gpus else f"{active.processes} CPU processes"
+        held = (f"the worker reserved {', '.join(gpus)} for this run: one process each (torchrun, NCCL)" if gpus
+                else f"the worker trains this run in {active.processes} CPU processes (torchrun, gloo)")
 
         def record(event: RunEvent) -> None:
             fields = {f: getattr(event, f) for f in event.__struct_fields__ if f not in ("run_id", "seq", "time")}
@@ -431,8 +432,7 @@ class Daemon:
                 fields["device"] = ",".join(gpus)
             active.recorder.emit(type(event), **fields)
             if isinstance(event, protocol.Started):
-                active.recorder.emit(protocol.Note, message=f"the worker reserved {held} for this run "
-                                                            f"({active.processes} processes, torchrun)")
+                active.recorder.emit(protocol.Note, message=held)
 
         outcome = ranks.train(active.run.path, active.config, active.processes, gpus, resume=active.resume,
                               emit=record, should_stop=active.stop.is_set, log=log)
