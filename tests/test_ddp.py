@@ -90,6 +90,12 @@ def test_two_processes_give_the_weights_of_one_with_the_same_global_batch(tmp_pa
         assert b.val_acc == a.val_acc and b.val_loss == pytest.approx(a.val_loss, rel=1e-4)
     if "unfreeze" in CASES[case]:
         assert [e.groups for e in events if isinstance(e, protocol.Unfrozen)] == [["layer4"]]
+    started = next(e for e in events if isinstance(e, protocol.Started))
+    assert started.world_size == 2
+    assert started.path == {"full fine-tune": "full", "frozen groups": "cached:layer3",
+                            "gradual unfreezing": "cached:layer4"}[case]
+    if started.path != "full":  # each process ran the frozen groups over its shard
+        assert any("2 processes, a shard each" in e.message for e in events if isinstance(e, protocol.Note))
 
 
 def test_the_sampler_shares_each_global_batch_out_and_the_shards_cover_everything():
