@@ -81,3 +81,100 @@ def test_the_exported_script_trains_on_a_small_dataset_and_saves_checkpoints(tmp
          "    model.load_state_dict(torch.load(name, map_location='cpu'))\n"
          "print('ok')"], cwd=work, capture_output=True, text=True, timeout=120)
     assert check.stdout.strip() == "ok", check.stderr[-2000:]
+
+
+# -- the recipe for a cluster: --torchrun and --slurm ----------------------------------------------
+
+
+def test_torchrun_and_slurm_exports_write_the_script_and_the_commands(tmp_path):
+    import ast
+
+    script = tmp_path / "ddp.py"
+    result = subprocess.run([*TLTUI, "export", "./birds", "--preset", "head-then-unfreeze", "--nproc", "4",
+                             "--torchrun", "--nnodes", "3", "-o", str(script)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    code = script.read_text()
+    ast.parse(code)
+    assert "torchrun --standalone --nproc-per-node 4 ddp.py ./birds" in result.stderr
+    assert "torchrun --nnodes 3 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HEAD:29500" in result.stderr
+    assert "--rdzv-backend c10d" in code and "--nnodes 3" in code and "--nproc 4" in code
+    for piece in ("dist.init_process_group(", "DistributedSampler(", "sampler.set_epoch(epoch)", "DDP(model",
+                  "dist.all_reduce(counts)", "if rank == 0:", "BATCH_SIZE // world", "ddp = wrap()  # again"):
+        assert piece in code, piece
+    sbatch = tmp_path / "job.sbatch"
+    result = subprocess.run([*TLTUI, "export", "./birds", "--slurm", "--nnodes", "4", "--gpus-per-node", "2",
+                             "-o", str(sbatch)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    text = sbatch.read_text()
+    assert text.startswith("#!/bin/bash\n") and "#SBATCH --nodes=4" in text and "#SBATCH --gpus-per-node=2" in text
+    assert "srun torchrun" in text and "--rdzv-backend c10d" in text and "job.py \"$DATA\"" in text
+    ast.parse((tmp_path / "job.py").read_text())
+    bash = subprocess.run(["bash", "-n", str(sbatch)], capture_output=True, text=True)
+    assert bash.returncode == 0, bash.stderr
+
+
+def test_the_exported_tiny_backbone_is_the_engines():
+    import torch
+    from torch import nn
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    from tltui.core.cluster import TINY_SOURCE
+    from tltui.engine.tiny import TinyResNet
+
+    namespace = {"nn": nn, "ResNet": ResNet, "BasicBlock": BasicBlock}
+    exec(TINY_SOURCE, namespace)
+    torch.manual_seed(5)
+    exported = namespace["TinyResNet"](7).state_dict()
+    torch.manual_seed(5)
+    engine = TinyResNet(7).state_dict()
+    assert exported.keys() == engine.keys()
+    assert all(torch.equal(exported[k], engine[k]) for k in engine)
+
+
+@pytest.fixture
+def builtin_folders(tmp_path):
+    """The built-in set as an ImageFolder on disk (96 train and 24 val images per class, 64 px)."""
+    from tltui.engine import builtin
+
+    images, labels = builtin.render(64, 0)
+    root, seen = tmp_path / "builtin", {}
+    for picture, label in zip(images, labels):
+        name = builtin.CLASSES[label]
+        i = seen[name] = seen.get(name, -1) + 1
+        folder = root / ("train" if i < 96 else "val") / name
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(picture).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.mark.slow
+def test_the_ddp_script_on_two_gloo_processes_reaches_the_workers_accuracy(tmp_path, builtin_folders, data_dir):
+    """The exported DDP script, under torchrun with 2 CPU processes, against the worker's run of the same
+    setting over 2 processes with the same seed: best validation accuracy within 2 points."""
+    import json
+
+    import torch
+
+    from tltui.engine.tiny import TinyResNet
+
+    flags = [str(builtin_folders), "--model", "tiny", "--nproc", "2", "--device", "cpu", "--no-augment", "--seed", "0"]
+    worker = subprocess.run([*TLTUI, "train", *flags, "--json"], capture_output=True, text=True, timeout=600)
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    finished = json.loads(worker.stdout.splitlines()[-1])
+    work = tmp_path / "cluster"
+    work.mkdir()
+    exported = subprocess.run([*TLTUI, "export", *flags, "--torchrun", "-o", str(work / "ddp.py")],
+                              capture_output=True, text=True, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    trained = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                              "ddp.py", str(builtin_folders)], cwd=work, capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    lines = trained.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:5]] == [f"epoch {e}" for e in range(1, 6)]  # rank 0 alone prints
+    best = float(lines[-1].split()[3].rstrip("%:")) / 100
+    assert abs(best - finished["best_val_acc"]) <= 0.02, (best, finished["best_val_acc"])
+    for name in ("best.pt", "last.pt"):
+        state = torch.load(work / name, map_location="cpu", weights_only=True)
+        assert not any(k.startswith("module.") for k in state)
+        TinyResNet(num_classes=10).load_state_dict(state)

@@ -242,7 +242,7 @@ async def test_the_form_by_keys_marks_the_focused_field_and_only_starts_when_ask
         await pilot.press("enter")  # to the next field, not a run
         assert app.screen.focused.id == "weights" and screen.run is None
         assert str(form.query_one("#label-weights").render()).startswith("▶ weights")
-        form.query_one("#limit_per_class", Input).focus()
+        form.query_one("#nproc", Input).focus()
         await pilot.press("enter")  # the last field: start
         await until(pilot, lambda: screen.run is not None)
 

@@ -62,6 +62,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="permute the labels once with the seed, train and val alike: a control whose "
                         "validation accuracy can only be chance")
     parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
+    parser.add_argument("--nproc", metavar="N|all",
+                        help="processes of one run (torch.distributed): one per GPU, or N CPU processes with "
+                        "--device cpu; all: every free GPU (default 1). --batch-size is then the global batch")
+    parser.add_argument("--sync-bn", action="store_true",
+                        help="with several processes, trainable BatchNorm normalises over the global batch")
     parser.add_argument("--max-files", type=int, metavar="N",
                         help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
     parser.add_argument("--json", action="store_true", help="print one JSON event per line")
@@ -86,13 +91,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             fields[name] = value
     try:
         for field, text in (("frozen", args.freeze), ("unfreeze", args.unfreeze), ("augment", args.augment),
-                            ("data", args.data)):
+                            ("data", args.data), ("nproc", args.nproc)):
             if text is not None:
                 fields[field] = parse_setting(field, text)
         if args.no_augment:
             fields["augment"] = ()
         if args.shuffle_labels:
             fields["shuffle_labels"] = True
+        if args.sync_bn:
+            fields["sync_bn"] = True
         return configure(args.preset, **fields)
     except (ConfigError, ValueError) as error:
         raise BadInput(str(error)) from None
@@ -136,6 +143,7 @@ class Reporter:
                 f"run {event.run_id}: {event.model} ({event.weights}) on {event.device_name}, "
                 f"{len(event.classes)} classes, {event.n_train} train / {event.n_val} val images at "
                 f"{event.config.image_size}px, path {event.path}"
+                + (f", {event.world_size} processes" if event.world_size > 1 else "")
                 + (f", {skipped} files skipped" if skipped else "")
                 + (f", resumed after epoch {event.resumed_from}" if event.resumed_from else "")
             )
@@ -354,7 +362,8 @@ def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> No
             continue
         best = f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else "-"
         what = " / ".join(x for x in (Path(s.config.data).name, s.config.preset, s.config.weights) if x)
-        print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}")
+        held = f"  [{', '.join(s.devices)}]" if s.devices else ""
+        print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}{held}")
 
 
 def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json: bool) -> None:

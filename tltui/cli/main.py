@@ -88,6 +88,16 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
 
         add_train_arguments(export)
         export.add_argument("-o", "--out", metavar="FILE", help="write the script here (default: standard output)")
+        export.add_argument("--torchrun", action="store_true",
+                            help="a DDP script for torchrun (several GPUs, several nodes); the commands to run it "
+                            "are at its top and printed")
+        export.add_argument("--slurm", action="store_true",
+                            help="an sbatch file that runs the DDP script on --nnodes nodes; with -o FILE the "
+                            "script is written next to it, as FILE with .py")
+        export.add_argument("--nnodes", type=int, default=2, metavar="N",
+                            help="nodes for the torchrun and sbatch commands (default 2)")
+        export.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
+                            help="GPUs per node in the sbatch file when --nproc is not given (default 8)")
     export.set_defaults(command=_export)
 
     worker = sub.add_parser("worker", help="serve the worker protocol (started by tltui itself)")
@@ -124,6 +134,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     from tltui.cli.diagnose import diagnose
 
     return diagnose(args)
+
+
 def _lr_find(args: argparse.Namespace) -> int:
     from tltui.cli.lr_find import lr_find
 
@@ -133,24 +145,62 @@ def _lr_find(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from tltui.core.codegen import generate
     from tltui.cli.commands import config_from_args
 
     if args.lr == "auto":
         raise BadInput("--lr auto needs the LR finder, which export does not run: tltui lr-find DATA, then --lr N")
+    config = config_from_args(args)
+    if args.torchrun or args.slurm:
+        return _export_cluster(args, config)
+    from tltui.core.codegen import generate
 
-    code = generate(config_from_args(args))
+    _write(args.out, generate(config))
     if args.out:
-        try:
-            Path(args.out).write_text(code, encoding="utf-8")
-        except OSError as error:
-            raise BadInput(f"cannot write {args.out}: {error.strerror}") from None
         print(f"wrote {args.out}: python {args.out} DATA trains it", file=sys.stderr)
-    else:
-        sys.stdout.write(code)
     return 0
+
+
+def _export_cluster(args: argparse.Namespace, config) -> int:
+    """``--torchrun``: the DDP script; ``--slurm``: the sbatch file (and, with -o, the script beside it)."""
+    from pathlib import Path
+
+    from tltui.core.cluster import generate_ddp, generate_slurm, torchrun_commands
+
+    if args.nnodes < 1 or args.gpus_per_node < 1:
+        raise BadInput("--nnodes and --gpus-per-node must be at least 1")
+    if args.slurm:
+        script = Path(args.out).with_suffix(".py").name if args.out else "finetune_ddp.py"
+        _write(args.out, generate_slurm(config, args.nnodes, script, args.gpus_per_node))
+        if args.out:
+            beside = Path(args.out).with_suffix(".py")
+            _write(str(beside), generate_ddp(config, args.nnodes, script))
+            print(f"wrote {args.out} and {beside}: sbatch {args.out} from that folder runs it on {args.nnodes} "
+                  "nodes", file=sys.stderr)
+        else:
+            print(f"the sbatch file runs {script}: write it with tltui export ... --torchrun -o {script}",
+                  file=sys.stderr)
+        return 0
+    script = Path(args.out).name if args.out else "finetune_ddp.py"
+    _write(args.out, generate_ddp(config, args.nnodes, script))
+    one, many = torchrun_commands(config, script, args.nnodes)
+    if args.out:
+        print(f"wrote {args.out}", file=sys.stderr)
+    print(f"one host:  {one}\n{args.nnodes} nodes, on each (HEAD: the first node's address):\n  {many}",
+          file=sys.stderr)
+    return 0
+
+
+def _write(out: str | None, text: str) -> None:
+    """``text`` to the file ``out``, or to standard output; BadInput if it cannot be written."""
+    from pathlib import Path
+
+    if not out:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise BadInput(f"cannot write {out}: {error.strerror}") from None
 
 
 def _headless(name: str):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shlex
 import textwrap
+from pathlib import Path
 
 from tltui.core import datasets, schedule
 from tltui.core.groups import GROUPS, MODULES, depth_from_top
@@ -24,6 +25,8 @@ from tltui.core.protocol import RunConfig
 #: tltui's named ImageNet weights as torchvision's ``ResNet50_Weights``.
 WEIGHTS = {"pretrained": "IMAGENET1K_V2", "imagenet": "IMAGENET1K_V2", "imagenet-v1": "IMAGENET1K_V1"}
 WIDTH = 68
+TINY_WEIGHTS = str(Path(__file__).resolve().parents[1] / "engine" / "weights" / "tiny.pt")
+"""The tiny backbone's pretrained weights, as tltui ships them (the DDP script of a tiny run reads them)."""
 
 
 def generate(config: RunConfig) -> str:
@@ -88,6 +91,10 @@ def _command(config: RunConfig) -> list[str]:
         flags.append(f"--augment {','.join(config.augment)}" if config.augment else "--no-augment")
     if config.shuffle_labels:
         flags.append("--shuffle-labels")
+    if config.nproc != 1:
+        flags.append(f"--nproc {config.nproc or 'all'}")
+    if config.sync_bn:
+        flags.append("--sync-bn")
     return flags
 
 
@@ -194,10 +201,28 @@ def _param_groups(config: RunConfig) -> str:
     )
 
 
-def _build(config: RunConfig) -> str:
+def _build(config: RunConfig, tiny: bool = False) -> str:
+    """``build``: the plain script's ResNet-50, or with ``tiny`` (the DDP script of a tiny run) tltui's tiny
+    backbone, its pretrained weights read from the file tltui ships."""
     start = config.trainable_at(1)
     frozen = [g for g in GROUPS if g not in start]
-    if config.weights in WEIGHTS:
+    if tiny:
+        weights = None if config.weights == "none" else TINY_WEIGHTS if config.weights == "pretrained" else config.weights
+        lines = [
+            'def build(num_classes, device="cpu",',
+            f"          weights={_str(weights) if weights else None}):",
+            '    """tltui\'s tiny backbone and its weights, a new head, frozen',
+            '    groups, optimizer."""',
+            "    model = TinyResNet(num_classes)  # its head drawn as tltui's",
+            "    if weights is not None:",
+            "        if os.path.isdir(weights):  # a tltui run folder",
+            '            weights = os.path.join(weights, "best.pt")',
+            '        state = torch.load(weights, map_location="cpu")',
+            '        for key in ("fc.weight", "fc.bias"):  # the new head stays',
+            "            state.pop(key, None)",
+            "        model.load_state_dict(state, strict=False)",
+        ]
+    elif config.weights in WEIGHTS:
         lines = [
             'def build(num_classes, device="cpu",',
             f"          weights=ResNet50_Weights.{WEIGHTS[config.weights]}):",
@@ -224,7 +249,9 @@ def _build(config: RunConfig) -> str:
             "            state.pop(key, None)",
             "        model.load_state_dict(state, strict=False)",
         ]
-    lines += ["    model.fc = nn.Linear(model.fc.in_features, num_classes)", "    model.to(device)"]
+    if not tiny:
+        lines.append("    model.fc = nn.Linear(model.fc.in_features, num_classes)")
+    lines.append("    model.to(device)")
     if frozen:
         lines += [
             f"    for group in {_list(frozen)}:",

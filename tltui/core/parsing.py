@@ -67,8 +67,19 @@ def parse_data(text: str) -> str:
     return text
 
 
+def parse_nproc(text: str) -> int:
+    """``all`` (0: every free GPU) or a number of processes."""
+    if text.strip().lower() == "all":
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--nproc: {text!r} is not a number of processes or all") from None
+
+
 def parse_setting(name: str, text: str) -> Any:
-    """The RunConfig field ``name`` from ``text``: groups, unfreezing plan, augmentations, data, numbers."""
+    """The RunConfig field ``name`` from ``text``: groups, unfreezing plan, augmentations, data, processes,
+    numbers."""
     if name == "frozen":
         if text.strip().lower() == "none":
             return ()
@@ -82,6 +93,8 @@ def parse_setting(name: str, text: str) -> Any:
         return parse_augment(text)
     if name == "data":
         return parse_data(text)
+    if name == "nproc":
+        return parse_nproc(text)
     kind = type(getattr(RunConfig(), name))
     if kind in (int, float):
         try:

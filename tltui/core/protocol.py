@@ -29,6 +29,8 @@ MAX_LR = 1000.0
 MAX_SEED = 2**31 - 1
 #: A data folder with more files than this is refused unless ``max_files`` says how many to allow.
 MAX_FILES = 200_000
+#: The most processes one run may take (``--nproc``): GPUs of one host, or CPU processes.
+MAX_NPROC = 64
 
 AUGMENTS: tuple[str, ...] = ("crop", "flip", "color")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
@@ -60,6 +62,7 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     bn: Literal["freeze", "train"] = "freeze"
     epochs: int = 5
     batch_size: int = 32
+    """The global batch: with ``nproc`` processes each takes ``batch_size / nproc`` images a step."""
     lr: float = 2e-3
     """AdamW at 2e-3, crops only: the best of the recipes measured on the tiny backbone (benchmarks/defaults.py,
     the README's table); the presets keep SGD with their own LRs."""
@@ -86,6 +89,12 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The most files a data folder may hold (0: ``MAX_FILES``); a bigger one is refused, not walked."""
     shuffle_labels: bool = False
     """Labels permuted once with ``seed``, train and val alike: a control that no feature can fit."""
+    nproc: int = 1
+    """Processes of one run (torch.distributed, launched by torchrun): one per GPU with NCCL, or CPU
+    processes with gloo when the device is the CPU. 0: every GPU the worker has free when the run starts."""
+    sync_bn: bool = False
+    """With several processes, trainable BatchNorm normalises over the global batch (SyncBatchNorm), not
+    each process's share of it."""
 
     def group_lr(self, group: str) -> float:
         """The learning rate of ``group``: explicit, or the head's LR times ``lr_decay`` per step down."""
@@ -161,6 +170,21 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, not {self.seed}")
         if self.max_files < 0:
             raise ConfigError("--max-files must be 0 (the default limit) or more")
+        self._check_processes()
+
+    def _check_processes(self) -> None:
+        if not 0 <= self.nproc <= MAX_NPROC:
+            raise ConfigError(f"--nproc must be all or a number from 1 to {MAX_NPROC}, not {self.nproc}")
+        if self.nproc == 1:
+            return
+        if self.device.startswith(("cuda:", "mps")):
+            raise ConfigError(f"--nproc {self.nproc or 'all'} takes whole GPUs, one process each: use --device "
+                              f"auto, cuda or cpu, not {self.device}")
+        if self.nproc == 0 and self.device == "cpu":
+            raise ConfigError("--nproc all takes every free GPU: with --device cpu give a number of processes")
+        if self.nproc > 1 and self.batch_size % self.nproc:
+            raise ConfigError(f"--batch-size {self.batch_size} is the global batch: it must divide by "
+                              f"--nproc {self.nproc}, each process taking an equal share")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,6 +215,8 @@ class Started(Event, tag="started"):
     skipped: dict[str, int] = {}
     converted: dict[str, int] = {}
     resumed_from: int = 0
+    world_size: int = 1
+    """Processes training the run (torch.distributed); 1 when it trains alone."""
 
 
 class Progress(Event, tag="progress"):
@@ -215,6 +241,7 @@ class Epoch(Event, tag="epoch"):
     elapsed: float
     eta: float
     best: bool = False
+    world_size: int = 1
 
 
 class Unfrozen(Event, tag="unfrozen"):
@@ -291,6 +318,7 @@ class Finished(Event, tag="finished"):
     skipped: dict[str, int] = {}
     analysis: ErrorAnalysis | None = None
     """The best epoch's errors; None from a run whose best epoch's predictions were not kept."""
+    world_size: int = 1
 
 
 class Failed(Event, tag="failed"):
@@ -339,6 +367,21 @@ RunEvent = Union[Started, Progress, Epoch, Unfrozen, Note, Finished, Failed, Can
 TERMINAL_EVENTS = (Finished, Failed, Cancelled, Diagnosis)
 
 
+class RankReport(msgspec.Struct, kw_only=True):
+    """What one process of a several-process run tells the worker on its stderr, as a line of its own after
+    ``RANK_LINE``: its pid when it starts, its reason (and what to change) when it fails. ``peer``: it failed
+    only because another process had gone (a collective broke), so its reason is not the run's."""
+
+    rank: int
+    pid: int = 0
+    reason: str = ""
+    hint: str = ""
+    peer: bool = False
+
+
+RANK_LINE = "tltui-rank "
+
+
 # ----------------------------------------------------------------------------------------------
 # Replies: what each request is answered with (the pictures' are computed by engine/pictures.py)
 
@@ -367,6 +410,8 @@ class RunSummary(msgspec.Struct, kw_only=True):
     epochs_done: int = 0
     best_val_acc: float | None = None
     reason: str = ""
+    devices: list[str] = []
+    """What the run holds while it trains (its GPUs, or ``cpu x2`` for CPU processes); empty otherwise."""
 
 
 class RunStarted(msgspec.Struct, kw_only=True):
@@ -375,6 +420,9 @@ class RunStarted(msgspec.Struct, kw_only=True):
     run_id: str
     run_dir: str
     queued_behind: int = 0
+    devices: list[str] = []
+    """The GPUs reserved for the run when it started at once; empty while it waits (its Started event and
+    the run list say them then) and on a host with one device."""
 
 
 class Cancelling(msgspec.Struct, kw_only=True):
@@ -696,6 +744,21 @@ def reply(request_id: int, result: msgspec.Struct | list) -> Reply:
 def decode_reply(request: Request[R], message: Reply) -> R:
     """``message``'s result as ``request``'s reply type; msgspec.ValidationError if it is not one."""
     return msgspec.json.decode(message.result, type=request.reply)
+
+
+def rank_line(report: RankReport) -> str:
+    return RANK_LINE + _encoder.encode(report).decode() + "\n"
+
+
+def read_rank_line(line: str) -> RankReport | None:
+    """The report in a line of a rank's stderr, or None if the line is not one."""
+    _, found, text = line.partition(RANK_LINE)
+    if not found:
+        return None
+    try:
+        return msgspec.json.decode(text.strip(), type=RankReport)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 def to_builtins(obj: Any) -> Any:

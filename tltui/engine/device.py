@@ -58,12 +58,12 @@ def channels_last(device: torch.device, image_size: int, model: str) -> bool:
     return device.type == "cuda" or (device.type == "cpu" and (model == "tiny" or image_size >= 64))
 
 
-def configure(device: torch.device, model: str) -> None:
-    """Speed settings: on the CPU all cores for ResNet-50, one thread for the tiny backbone (its layers are
-    too small to share: 2 threads trained it at half the speed of one on 2 cores); cuDNN autotuning and
-    TF32 on CUDA."""
+def configure(device: torch.device, model: str, processes: int = 1) -> None:
+    """Speed settings: on the CPU all cores for ResNet-50 (shared out among ``processes`` on this host), one
+    thread for the tiny backbone (its layers are too small to share: 2 threads trained it at half the speed
+    of one on 2 cores); cuDNN autotuning and TF32 on CUDA."""
     if device.type == "cpu":
-        torch.set_num_threads(1 if model == "tiny" else cpu_count())
+        torch.set_num_threads(1 if model == "tiny" else max(1, cpu_count() // processes))
     elif device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cudnn.benchmark = True

@@ -74,6 +74,18 @@ def forward_from(model: ResNet, group: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+class FromGroup(nn.Module):
+    """The network from ``group``'s input to the logits as a module of its own: what DDP wraps when the
+    boundary cache feeds ``group`` (DDP must run the forward it averages the gradients of)."""
+
+    def __init__(self, model: ResNet, group: str) -> None:
+        super().__init__()
+        self.model, self.group = model, group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return forward_from(self.model, self.group, x)
+
+
 def forward_until(model: ResNet, group: str, x: torch.Tensor) -> torch.Tensor:
     """Run the groups below ``group``: its input (for ``"head"``, the pooled 2048 features)."""
     for g in GROUPS[:GROUPS.index(group)]:

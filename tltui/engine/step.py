@@ -19,11 +19,14 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 
 
 class TrainStep:
-    """forward (under autocast) -> loss -> backward -> optimizer step."""
+    """forward (under autocast) -> loss -> backward -> optimizer step. ``eval_forward`` (default: ``forward``)
+    is what ``evaluate`` runs: the model without its DDP wrapper, whose forward is a collective."""
 
     def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,
-                 device: torch.device, label_smoothing: float = 0.0) -> None:
+                 device: torch.device, label_smoothing: float = 0.0,
+                 eval_forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.forward = forward
+        self.eval_forward = eval_forward or forward
         self.optimizer = optimizer
         self.device = device
         self.dtype = autocast_dtype(device)
@@ -63,4 +66,4 @@ class TrainStep:
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
-            return self.forward(x).float()
+            return self.eval_forward(x).float()

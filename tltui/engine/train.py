@@ -7,6 +7,11 @@ weights, optimizer, schedule position, best so far and RNG, all a resume reads),
 ``last.pt`` and ``best.pt`` (plain state_dicts of the backbone with the new head, for the user). One is
 written at the end of every epoch, less often only when saving would cost more than a tenth of the
 training time (``CHECKPOINT_COST``), and at the end and on cancel.
+
+Over several processes (``Prepared.world``, see ``engine/world.py``) the same code runs in each: the
+global batch is shared out by a DistributedSampler, DDP averages the gradients, metrics and validation
+are summed over the processes (each validates its shard), and rank 0 alone emits and saves. A stop is
+agreed at each progress report (a tenth of an epoch), since every process must take the same steps.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Callable
 
 import msgspec
 import torch
+from torch.utils.data import DistributedSampler
 from torchvision.models import ResNet
 
 from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim
@@ -27,6 +33,7 @@ from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
 from tltui.core import analysis
 from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.step import TrainStep
+from tltui.engine.world import World, sync_batchnorm
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import (
     MAX_FILES, Cancelled, ConfigError, Epoch, ErrorAnalysis, Finished, Note, Progress, RunConfig, Started, Unfrozen,
@@ -61,6 +68,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     cache_dtype: torch.dtype = CACHE_DTYPE
     """fp16 halves the cache; tests set fp32 to compare with the full path tightly."""
+    world: World = World()
 
     @property
     def path(self) -> str:
@@ -76,27 +84,35 @@ def check(config: RunConfig) -> RunConfig:
     return config
 
 
-def _resolve(config: RunConfig) -> tuple[RunConfig, torch.device]:
+def _resolve(config: RunConfig, world: World = World()) -> tuple[RunConfig, torch.device]:
     try:
         config.check()
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
     trains_batchnorm = config.bn == "train" or any(g in config.trainable_at(config.epochs) for g in BACKBONE)
-    if config.batch_size < 2 and trains_batchnorm:
-        raise BadInput("--batch-size 1 cannot train BatchNorm layers: use 2 or more")
+    processes = max(config.nproc, 1)
+    if config.batch_size // processes < 2 and trains_batchnorm:
+        raise BadInput(f"--batch-size {config.batch_size} cannot train BatchNorm layers: use 2 or more"
+                       if processes == 1 else
+                       f"--batch-size {config.batch_size} over --nproc {processes} leaves each process "
+                       f"{config.batch_size // processes} image a step, too few to train BatchNorm layers: use "
+                       f"{2 * processes} or more")
     device = devices.resolve(config.device)
+    if world.size > 1 and device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
     config = msgspec.structs.replace(
         config, image_size=config.image_size or devices.default_image_size(device, config.model))
     return config, device
 
 
-def prepare(config: RunConfig) -> Prepared:
+def prepare(config: RunConfig, world: World = World()) -> Prepared:
     """Check ``config``, resolve device and image size, load the data, build the model with its weights.
+    ``world``: this process's place when several train the run (each calls this alike).
 
     Raises BadInput, with one line for the user, for every input that cannot work.
     """
-    config, device = _resolve(config)
-    devices.configure(device, config.model)
+    config, device = _resolve(config, world)
+    devices.configure(device, config.model, world.local_size)
     data = datasets.load(
         config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
         limit_per_class=config.limit_per_class, seed=config.seed, max_files=config.max_files or MAX_FILES,
@@ -111,6 +127,11 @@ def prepare(config: RunConfig) -> Prepared:
     model.to(device)
     if devices.channels_last(device, config.image_size, config.model):
         model.to(memory_format=torch.channels_last)
+    if world.size > 1:
+        notes += _world_notes(config, world, device)
+        if config.sync_bn:
+            model = sync_batchnorm(model, device)
+        torch.manual_seed(config.seed + 1 + world.rank)  # each process its own augmentations
     _place_data(data, device)
     cut = cache.boundary(config)
     if cut:
@@ -124,7 +145,20 @@ def prepare(config: RunConfig) -> Prepared:
             )
             cut = None
     return Prepared(config=config, device=device, device_name=devices.name(device), data=data, model=model,
-                    weights=weights, cut=cut, notes=notes)
+                    weights=weights, cut=cut, notes=notes, world=world)
+
+
+def _world_notes(config: RunConfig, world: World, device: torch.device) -> list[str]:
+    backend = "NCCL, one GPU each" if device.type == "cuda" else "gloo, on the CPU"
+    notes = [f"{world.size} processes with torch.distributed ({backend}): each takes "
+             f"{config.batch_size // world.size} images of the global batch of {config.batch_size}; DDP averages "
+             "the gradients, the loss and accuracy shown are summed over all, rank 0 saves the checkpoints"]
+    trains_bn = config.bn == "train" or any(g in config.trainable_at(config.epochs) for g in BACKBONE)
+    if trains_bn:
+        notes.append("trainable BatchNorm normalises over the global batch (--sync-bn)" if config.sync_bn else
+                     f"trainable BatchNorm normalises each process's {config.batch_size // world.size} images "
+                     "(--sync-bn: the global batch's); rank 0's running statistics are kept")
+    return notes
 
 
 def train(prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool], *,
@@ -156,13 +190,21 @@ class Trainer:
 
     def __init__(self, prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool]) -> None:
         self.prep, self.cfg, self.model, self.device = prep, prep.config, prep.model, prep.device
-        self.data = prep.data
+        self.data, self.world = prep.data, prep.world
         self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
-        n, bs = len(self.data.train_y), self.cfg.batch_size
+        self.batch = self.cfg.batch_size // self.world.size
+        """This process's share of the global batch."""
+        # Each epoch's order: the permutation of the run's seed and the epoch (DistributedSampler's, as
+        # DDP scripts shuffle), every world.size-th index for this process.
+        self.sampler = DistributedSampler(range(len(self.data.train_y)), num_replicas=self.world.size,
+                                          rank=self.world.rank, shuffle=True, seed=self.cfg.seed * 100_003)
+        n, bs = self.sampler.num_samples, self.batch
         # A last batch of one image is dropped: BatchNorm cannot train on it.
         self.steps_per_epoch = max(1, n // bs + (n % bs > 1))
         self.total_steps = self.steps_per_epoch * self.cfg.epochs
         self.eval_batch = 2 * bs
+        self.wrapped: torch.nn.Module | None = None
+        """What a training step runs: the model from the cut up, in DDP when several processes train."""
         self.channels_last = devices.channels_last(self.device, self.cfg.image_size, self.cfg.model)
         self.transform = BatchTransform(self.cfg.image_size, self.cfg.augment, self.device,
                                         channels_last=self.channels_last)
@@ -200,7 +242,9 @@ class Trainer:
         try:
             if self.cut and not self.build_cache():
                 return self._cancel()
-            self.step = TrainStep(self._forward, self.optimizer, self.device, self.cfg.label_smoothing)
+            self._wrap()
+            self.step = TrainStep(self._forward, self.optimizer, self.device, self.cfg.label_smoothing,
+                                  eval_forward=self._eval_forward)
             if self.step.scaler is not None and self.scaler_state:
                 self.step.scaler.load_state_dict(self.scaler_state)
             for epoch in range(self.epochs_done + 1, self.cfg.epochs + 1):
@@ -217,7 +261,8 @@ class Trainer:
             ) from None
         self.emit(Finished, best_val_acc=self.best.acc, best_epoch=self.best.epoch, classes=self.data.classes,
                   per_class_acc=self.best.per_class, confusion=self.best.confusion, run_dir=str(self.run_dir),
-                  elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped, analysis=self.error_analysis())
+                  elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped, world_size=self.world.size,
+                  analysis=self.error_analysis())
 
     def error_analysis(self) -> ErrorAnalysis | None:
         """The best epoch's errors on the validation set, from its kept predictions (None if none were kept)."""
@@ -244,19 +289,19 @@ class Trainer:
         Note) when the outputs do not fit in fp16 or in memory."""
         started = time.monotonic()
         self.model.eval()
-        try:
-            features = tuple(
-                cache.build(self.model, self.cut, images, lambda x: self.transform(x, train=False),
-                            batch_size=self.eval_batch, dtype=self.prep.cache_dtype, device=self.device,
-                            should_stop=self.should_stop)
-                for images in (self.data.train_x, self.data.val_x)
-            )
+        sets = (self.data.train_x, self.data.val_x)
+        try:  # each process its shard of the images, then every process all of them
+            features = tuple(self._cache_shard(images) for images in sets)
+            full = False
         except torch.cuda.OutOfMemoryError:
+            features, full = None, True
+        if features is not None and any(f is None for f in features):
+            return False
+        if self.world.any(full, self.device):
             features = None
             reason = "they did not fit in GPU memory"
         else:
-            if any(f is None for f in features):
-                return False
+            features = tuple(self.world.gather(f, len(images)) for f, images in zip(features, sets))
             reason = "" if all(torch.isfinite(f).all() for f in features) else "they overflow fp16"
         if reason:
             self.emit(Note, message=f"cannot cache the outputs below {self.cut} ({reason}): "
@@ -268,10 +313,18 @@ class Trainer:
         self.features = features
         n = sum(len(f) for f in features)
         mib = sum(f.numel() * f.element_size() for f in features) / 2**20
+        shards = f" ({self.world.size} processes, a shard each)" if self.world.size > 1 else ""
         self.emit(Note, message=f"ran the frozen groups below {self.cut} once over {n} images and cached their "
-                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s: each epoch now "
+                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s{shards}: each epoch now "
                                 f"runs only {self.cut} and above")
         return True
+
+    def _cache_shard(self, images: torch.Tensor) -> torch.Tensor | None:
+        """The frozen groups' outputs for this process's shard of ``images`` (all of them when alone)."""
+        shard = self.world.shard(len(images))
+        return cache.build(self.model, self.cut, images[shard.start:shard.stop],
+                           lambda x: self.transform(x, train=False), batch_size=self.eval_batch,
+                           dtype=self.prep.cache_dtype, device=self.device, should_stop=self._local_stop)
 
     def begin_epoch(self, epoch: int) -> list[str]:
         """Add the groups that join at ``epoch`` to the optimizer (with add_param_group); emits Unfrozen."""
@@ -284,25 +337,32 @@ class Trainer:
             self.trainable += joining
         net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
         if joining:
+            self._wrap()
             self.emit(Unfrozen, epoch=epoch, groups=joining,
                       lrs={g: self.cfg.group_lr(g) * scale for g in joining})
         return joining
 
     def train_epoch(self, epoch: int) -> bool:
-        """The epoch's training steps (from where a resumed run stopped); False if cancelled."""
+        """The epoch's training steps (from where a resumed run stopped); False if cancelled.
+
+        Every ``every`` steps (a tenth of the epoch) the sums since the last such point are added over the
+        processes, and with them whether any process met a NaN or was told to stop: all of them go on, fail
+        or stop at the same step. Alone, a stop is also seen at every step.
+        """
         net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
-        n, bs, steps = len(self.data.train_y), self.cfg.batch_size, self.steps_per_epoch
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch))
-        order = order.to(self.device)
-        loss_sum = torch.tensor(self.partial.loss, device=self.device)
-        correct = torch.tensor(self.partial.correct, device=self.device)
-        seen, seconds = self.partial.seen, self.partial.seconds
+        bs, steps = self.batch, self.steps_per_epoch
+        self.sampler.set_epoch(epoch)
+        order = torch.tensor(list(self.sampler), dtype=torch.int64, device=self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen = 0
         every = max(1, steps // PROGRESS_PER_EPOCH)
         pending: list[tuple[int, torch.Tensor]] = []
         clock = time.monotonic()
+        seconds = self.partial.seconds
         for s in range(self.step_in_epoch, steps):
-            if self.should_stop():
-                self._keep_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
+            if self.world.size == 1 and self.should_stop():
+                self._add_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
                 return False
             idx = order[s * bs:(s + 1) * bs]
             x, y = self._train_batch(idx)
@@ -316,17 +376,34 @@ class Trainer:
             self.step_in_epoch = s + 1
             if (s + 1) % every and s + 1 < steps:
                 continue
-            self._check_finite(pending, epoch)
+            bad = self._first_bad(pending)
+            stop = self.should_stop() if self.world.size > 1 else False
+            dtype = torch.float32 if self.device.type == "mps" else torch.float64  # MPS has no float64
+            agreed = self.world.sum(torch.cat([
+                torch.stack([loss_sum, correct]).to(dtype),
+                torch.tensor([seen, float(stop)], dtype=dtype, device=self.device),
+            ]))
+            first_bad = int(self.world.min(torch.tensor([bad or steps + 1], device=self.device))[0])
+            if first_bad <= steps:
+                kind = ("NaN" if torch.isnan(dict(pending)[bad]) else "infinite") if bad == first_bad else "not finite"
+                raise RunFailure(f"loss became {kind} at epoch {epoch}, step {first_bad}", self._lr_hint())
             pending = []
+            total_loss, total_correct, total_seen, stops = agreed.tolist()
+            loss_sum.zero_()
+            correct.zero_()
+            seen = 0
+            self._add_partial(total_loss, total_correct, int(total_seen), seconds + time.monotonic() - clock,
+                              summed=True)
+            if stops:
+                return False
             now = time.monotonic()
             if now - self.last_report >= PROGRESS_MIN_INTERVAL_S:
                 self.last_report = now
-                spent = seconds + now - clock
-                per_step = spent / (s + 1)
-                self.emit(Progress, epoch=epoch, step=s + 1, steps=steps, train_loss=loss_sum.item() / seen,
-                          train_acc=correct.item() / seen, images_per_s=seen / max(spent, 1e-9),
+                p = self.partial
+                per_step = p.seconds / (s + 1)
+                self.emit(Progress, epoch=epoch, step=s + 1, steps=steps, train_loss=p.loss / p.seen,
+                          train_acc=p.correct / p.seen, images_per_s=p.seen / max(p.seconds, 1e-9),
                           elapsed=self.elapsed(), eta=self._eta(per_step, epoch))
-        self._keep_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
         return True
 
     def finish_epoch(self, epoch: int) -> bool:
@@ -349,7 +426,7 @@ class Trainer:
         self.emit(Epoch, epoch=epoch, train_loss=p.loss / max(p.seen, 1), train_acc=p.correct / max(p.seen, 1),
                   val_loss=val_loss, val_acc=val_acc, lrs=optim.lrs(self.optimizer),
                   images_per_s=p.seen / max(p.seconds, 1e-9), elapsed=self.elapsed(),
-                  eta=self._eta(per_step, epoch + 1), best=improved)
+                  eta=self._eta(per_step, epoch + 1), best=improved, world_size=self.world.size)
         self.partial = EpochSums()
         if epoch < self.cfg.epochs and time.monotonic() - self.last_save >= self.save_seconds / CHECKPOINT_COST:
             self.save()
@@ -357,28 +434,37 @@ class Trainer:
 
     def validate(self) -> tuple[float, float, dict[str, float], list[list[int]], dict[str, list]] | None:
         """(loss, accuracy, per-class accuracy, confusion matrix with rows = true class, per-image
-        predictions and probabilities as ``Best.samples`` keeps them); None if cancelled."""
+        predictions and probabilities as ``Best.samples`` keeps them); None if cancelled. Over several
+        processes each validates its shard with rank 0's BatchNorm statistics (the model rank 0 saves): the
+        sums are added and the per-image results gathered in order."""
         self.model.eval()
+        self.world.share_buffers(self.model)
         classes = len(self.data.classes)
         n = len(self.data.val_y)
         confusion = torch.zeros(classes * classes, dtype=torch.int64, device=self.device)
         loss_sum = torch.zeros((), device=self.device)
         predictions, probabilities = [], []
-        for start in range(0, n, self.eval_batch):
-            if self.should_stop():
+        shard = self.world.shard(n)
+        for start in range(shard.start, shard.stop, self.eval_batch):
+            if self._local_stop():
                 return None
-            x, y = self._val_batch(start, start + self.eval_batch)
+            x, y = self._val_batch(start, min(start + self.eval_batch, shard.stop))
             loss, predicted, pair = self.step.evaluate_each(x, y)
             loss_sum += loss
             confusion += torch.bincount(y * classes + predicted, minlength=classes * classes)
             predictions.append(predicted)
             probabilities.append(pair)
+        confusion = self.world.sum(confusion)
+        loss_sum = self.world.sum(loss_sum)
+        predicted = torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.int64, device=self.device)
+        pairs = torch.cat(probabilities) if probabilities else torch.zeros((0, 2), device=self.device)
+        predicted, pairs = self.world.gather(predicted, n), self.world.gather(pairs, n)
         matrix = confusion.view(classes, classes).cpu()
         totals = matrix.sum(1)
         per_class = {name: matrix[i, i].item() / totals[i].item()
                      for i, name in enumerate(self.data.classes) if totals[i] > 0}
-        pairs = torch.cat(probabilities).cpu().double()
-        samples = {"predicted": torch.cat(predictions).tolist(), "p_true": pairs[:, 0].tolist(),
+        pairs = pairs.cpu().double()
+        samples = {"predicted": predicted.tolist(), "p_true": pairs[:, 0].tolist(),
                    "p_predicted": pairs[:, 1].tolist()}
         return loss_sum.item() / n, matrix.diagonal().sum().item() / n, per_class, matrix.tolist(), samples
 
@@ -386,7 +472,10 @@ class Trainer:
 
     def save(self) -> None:
         """Write the checkpoint: resume.pt (all a resume needs, weights included), then last.pt and best.pt
-        (when it changed), each atomically."""
+        (when it changed), each atomically. Over several processes rank 0 alone writes (the weights are the
+        same in each)."""
+        if not self.world.main:
+            return
         started = time.monotonic()
         weights = checkpoint.plain(self.model.state_dict())
         state = Checkpoint(
@@ -430,12 +519,30 @@ class Trainer:
         if self.device.type == "cuda" and state.rng_cuda.numel():
             torch.cuda.set_rng_state(state.rng_cuda, self.device)
         self.scaler_state = state.scaler
+        if self.world.size > 1:  # rank 0's generator was saved: each process its own augmentations again
+            torch.manual_seed(self.cfg.seed + 1 + self.world.rank + 7919 * self.global_step)
         return self.epochs_done
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.wrapped(x)
+
+    def _eval_forward(self, x: torch.Tensor) -> torch.Tensor:
         return net.forward_from(self.model, self.cut, x) if self.cut else self.model(x)
+
+    def _wrap(self) -> None:
+        """What a training step runs: the model from the cut up, in DistributedDataParallel over several
+        processes. DDP takes the parameters that require grad when it is made, so when groups join (gradual
+        unfreezing) the wrapper is made again: the old one is dropped first, and with it its gradient hooks."""
+        module = net.FromGroup(self.model, self.cut) if self.cut else self.model
+        self.wrapped = None
+        self.wrapped = self.world.wrap(module, self.device)
+
+    def _local_stop(self) -> bool:
+        """A stop this process may act on alone: any time when it trains alone, never inside a loop that
+        every process must finish together (they agree on stopping in ``train_epoch``)."""
+        return self.world.size == 1 and self.should_stop()
 
     def _make_optimizer(self, groups: list[str]) -> torch.optim.Optimizer:
         return optim.build(
@@ -470,16 +577,21 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def _keep_partial(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, seconds: float) -> None:
-        self.partial = EpochSums(loss_sum.item(), int(correct.item()), seen, seconds)
+    def _add_partial(self, loss: torch.Tensor | float, correct: torch.Tensor | float, seen: int, seconds: float,
+                     summed: bool = False) -> None:
+        """Add sums since the last point to the epoch's (``summed``: already over every process)."""
+        if not summed:
+            loss, correct = float(loss), int(correct)
+        p = self.partial
+        self.partial = EpochSums(p.loss + float(loss), p.correct + int(correct), p.seen + seen, seconds)
 
-    def _check_finite(self, pending: list[tuple[int, torch.Tensor]], epoch: int) -> None:
-        losses = torch.stack([loss for _, loss in pending])
-        finite = torch.isfinite(losses)
-        if not bool(finite.all()):
-            first = int((~finite).nonzero()[0])
-            kind = "NaN" if torch.isnan(losses[first]) else "infinite"
-            raise RunFailure(f"loss became {kind} at epoch {epoch}, step {pending[first][0]}", self._lr_hint())
+    @staticmethod
+    def _first_bad(pending: list[tuple[int, torch.Tensor]]) -> int:
+        """The step of the first loss in ``pending`` that is not finite, or 0."""
+        finite = torch.isfinite(torch.stack([loss for _, loss in pending]))
+        if bool(finite.all()):
+            return 0
+        return pending[int((~finite).nonzero()[0])][0]
 
     def _lr_hint(self) -> str:
         return (f"lower --lr (now {self.cfg.lr:g}): a tenth is a good next try; "
@@ -497,7 +609,7 @@ class Trainer:
             weights=self.prep.weights, classes=self.data.classes, n_train=len(self.data.train_y),
             n_val=len(self.data.val_y), path=self.path, params=counts,
             trainable=sum(counts[g] for g in self.trainable), skipped=self.data.skipped,
-            converted=self.data.converted, resumed_from=resumed_from,
+            converted=self.data.converted, resumed_from=resumed_from, world_size=self.world.size,
         )
 
     def _cancel(self) -> None:

@@ -2,7 +2,9 @@
 
 Clients reach it through ``tltui worker --stdio`` (tltui/bridge.py), locally or through ``ssh host``.
 Runs are trained in threads, one at a time per device (a host with several GPUs trains one run on
-each). Every event goes to the run store first and then to the connections that follow the run, so a
+each). A run over several processes (``--nproc``) reserves its GPUs (or, on a host with one device, that
+device) and trains in torchrun's processes (worker/ranks.py); the queue is first come, first served, and
+a run that waits for GPUs holds back the runs behind it, so it is never starved. Every event goes to the run store first and then to the connections that follow the run, so a
 client that comes back replays what it missed, and a run outlives every connection. With no client
 and no run for ``IDLE_EXIT_S``, the daemon exits.
 
@@ -63,10 +65,12 @@ class ActiveRun:
     resume: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     started: bool = False
-    queue: str = ""
-    """The key of the queue (the GPU) it waits in."""
     diagnose: protocol.StartDiagnosis | None = None
     """Set for a ``tltui diagnose`` run: it measures the strategies instead of training one."""
+    slots: list[str] = field(default_factory=list)
+    """What it holds while it trains: GPUs (``cuda:N``) on a host with several, else ``""``, the device."""
+    processes: int = 1
+    """Processes it trains in (torch.distributed); more than 1 runs torchrun."""
 
 
 class Connection:
@@ -132,9 +136,14 @@ class Daemon:
         self.store = store or RunStore()
         self.active: dict[str, ActiveRun] = {}
         self.connections: list[Connection] = []
-        gpus = [d for d in self.capabilities.devices if d.startswith("cuda")]
-        self.queues: dict[str, asyncio.Queue[str]] = {d: asyncio.Queue() for d in gpus} if len(gpus) > 1 else {"": asyncio.Queue()}
-        """One queue (and one trainer) per GPU when there are several, else one for the device."""
+        self.gpus = [d for d in self.capabilities.devices if d.startswith("cuda")]
+        self.slots = self.gpus if len(self.gpus) > 1 else [""]
+        """What runs take while they train: each GPU of a host with several, else the host's one device."""
+        self.busy: dict[str, str] = {}
+        """Slot -> the run that holds it."""
+        self.pending: list[str] = []
+        """Runs waiting for their slots, first come first served."""
+        self.training: set[asyncio.Task] = set()
         self.loop = asyncio.get_running_loop()
 
     # -- requests ---------------------------------------------------------------------------
@@ -164,7 +173,7 @@ class Daemon:
         if isinstance(request, GetCapabilities):
             return self.capabilities
         if isinstance(request, ListRuns):
-            return await asyncio.to_thread(self.store.summaries)
+            return self._with_devices(await asyncio.to_thread(self.store.summaries))
         if isinstance(request, StartRun):
             return await self._start(conn, request.config)
         if isinstance(request, protocol.StartDiagnosis):
@@ -236,12 +245,31 @@ class Daemon:
             raise _Refused(files.full_disk(error)) from None
 
     async def _start(self, conn: Connection, config: RunConfig) -> RunStarted:
-        queue = self._pick_queue(config)
-        if queue and config.device == "auto":
-            config = msgspec.structs.replace(config, device=queue)
+        self._check_processes(config)
         config = await self._checked(self.engine.check, config)
         run, recorder = await self._checked(self._new_run, config)
-        return self._enqueue(conn, ActiveRun(run, recorder, config, queue=queue))
+        return self._enqueue(conn, ActiveRun(run, recorder, config))
+
+    def _check_processes(self, config: RunConfig) -> None:
+        """Refuse in one line a run that asks for more GPUs than this host has (one that waits for GPUs
+        other runs hold is queued instead), or for several processes on a device that cannot share them."""
+        n = config.nproc
+        if n == 1:
+            return
+        asked = "--nproc all" if n == 0 else f"--nproc {n}"
+        if config.device == "cpu":
+            return
+        if not self.gpus:
+            if n == 0:
+                raise _Refused(f"{asked} takes every free GPU, and this host has none: use --device cpu --nproc N "
+                               "for N CPU processes")
+            if "mps" in self.capabilities.devices and config.device == "auto":
+                raise _Refused(f"{asked}: the Apple GPU (MPS) is one device that processes cannot share; use "
+                               f"--device cpu --nproc {n} for CPU processes, or --nproc 1")
+            return  # auto on a CPU-only host: CPU processes
+        if n > len(self.gpus):
+            raise _Refused(f"{asked} takes {n} GPUs, one process each, and this host has {len(self.gpus)} "
+                           f"({', '.join(self.gpus)}): use --nproc {len(self.gpus)} or fewer")
 
     async def _diagnose(self, conn: Connection, request: protocol.StartDiagnosis) -> RunStarted:
         """A diagnose run, queued as a run is (it holds the device as long): the run store keeps its events."""
@@ -249,13 +277,11 @@ class Daemon:
 
         if not 0 <= request.budget_s <= 24 * 3600:
             raise _Refused(f"a diagnose budget must be 0 (the default) to 24 h, not {request.budget_s:g} s")
-        queue = self._pick_queue(request.config)
-        config = request.config
-        if queue and config.device == "auto":
-            config = msgspec.structs.replace(config, device=queue)
-        config = msgspec.structs.replace(await self._checked(diagnose.check, config), preset="diagnose")
+        if request.config.nproc != 1:
+            raise _Refused("a diagnosis trains in one process: leave out --nproc")
+        config = msgspec.structs.replace(await self._checked(diagnose.check, request.config), preset="diagnose")
         run, recorder = await self._checked(self._new_run, config)
-        return self._enqueue(conn, ActiveRun(run, recorder, config, queue=queue, diagnose=request))
+        return self._enqueue(conn, ActiveRun(run, recorder, config, diagnose=request))
 
     def _new_run(self, config: RunConfig) -> tuple[Run, RunRecorder]:
         """A new run in the store, ready to record; nothing of it is left if that fails (a full disk)."""
@@ -265,15 +291,6 @@ class Daemon:
         except OSError:
             self.store.remove(run)
             raise
-
-    def _pick_queue(self, config: protocol.RunConfig) -> str:
-        """The GPU a run waits for: the one it names, else the one with the fewest runs."""
-        if config.device in self.queues:
-            return config.device
-        if "" in self.queues:
-            return ""
-        load = {q: sum(a.queue == q for a in self.active.values()) for q in self.queues}
-        return min(load, key=lambda q: (load[q], q))
 
     def _run(self, run_id: str) -> Run:
         """The stored run ``run_id`` (or the only one it is a prefix of); refused in one line if none."""
@@ -293,6 +310,7 @@ class Daemon:
             raise _Refused(f"run {run.id} has finished; start a new one instead")
         if summary.config.preset == "diagnose":
             raise _Refused(f"run {run.id} is a diagnosis, which cannot resume: run tltui diagnose again")
+        self._check_processes(summary.config)
         config = await self._checked(self.engine.check, summary.config)
         await self._checked(self.engine.check_resume, config, run.path)
         await self._checked(self.store.claim, run)
@@ -300,17 +318,72 @@ class Daemon:
         if run.id in self.active:  # resumed by another request meanwhile
             recorder.close()
             raise _Refused(f"run {run.id} is already running")
-        queue = self._pick_queue(config)
-        return self._enqueue(conn, ActiveRun(run, recorder, config, resume=True, queue=queue))
+        return self._enqueue(conn, ActiveRun(run, recorder, config, resume=True))
 
     def _enqueue(self, conn: Connection, active: ActiveRun) -> RunStarted:
         run_id = active.run.id
         active.recorder.listeners.append(self._broadcast)
         self.active[run_id] = active
         conn.following[run_id] = active.recorder.seq
-        self.queues[active.queue].put_nowait(run_id)
-        waiting = sum(1 for a in self.active.values() if not a.started and a.queue == active.queue) - 1
-        return RunStarted(run_id=run_id, run_dir=str(active.run.path), queued_behind=waiting)
+        self.pending.append(run_id)
+        self._schedule()
+        waiting = self.pending.index(run_id) if run_id in self.pending else 0
+        return RunStarted(run_id=run_id, run_dir=str(active.run.path), queued_behind=waiting,
+                          devices=[s for s in active.slots if s])
+
+    # -- the queue ----------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        """Start every waiting run whose slots are free, in order. A run that cannot start holds back the
+        slots it waits for from the runs behind it: the GPU it names, or every slot when it waits for a
+        number of GPUs (or for the host's one device), so a run of several GPUs is never starved."""
+        free = [s for s in self.slots if s not in self.busy]
+        for run_id in list(self.pending):
+            active = self.active[run_id]
+            taken = self._claim(active.config, free)
+            if taken is None:
+                free = [s for s in free if s != active.config.device] if active.config.device in self.slots else []
+                continue
+            self.pending.remove(run_id)
+            free = [s for s in free if s not in taken]
+            self._launch(active, taken)
+
+    def _claim(self, config: RunConfig, free: list[str]) -> list[str] | None:
+        """The slots ``config`` takes from ``free`` now, or None if it must wait."""
+        if self.slots == [""]:
+            return [""] if free else None
+        if config.device in self.slots:
+            return [config.device] if config.device in free else None
+        n = config.nproc
+        if n == 1 or config.device not in ("auto", "cuda"):
+            return free[:1] or None  # one GPU, or a CPU run, which takes a turn as on a host of one device
+        if n == 0:  # every free GPU, as many as divide the global batch
+            n = max((k for k in range(1, len(free) + 1) if config.batch_size % k == 0), default=0)
+        return free[:n] if n and len(free) >= n else None
+
+    def _launch(self, active: ActiveRun, slots: list[str]) -> None:
+        active.started = True
+        active.slots = slots
+        for slot in slots:
+            self.busy[slot] = active.run.id
+        config = active.config
+        gpus = [s for s in slots if s]
+        if config.nproc != 1 and config.device in ("auto", "cuda") and self.gpus:
+            active.processes = len(gpus) if gpus else 1  # one per GPU; a host of one GPU: that one
+            device = "cuda"
+        else:
+            active.processes = max(config.nproc, 1)
+            device = gpus[0] if gpus and config.device in ("auto", "cuda") else config.device
+        active.config = msgspec.structs.replace(config, device=device, nproc=active.processes)
+        task = asyncio.create_task(self._train_task(active))
+        self.training.add(task)
+        task.add_done_callback(self.training.discard)
+
+    def _with_devices(self, summaries: list[protocol.RunSummary]) -> list[protocol.RunSummary]:
+        """The store's summaries, with what each run that trains now holds."""
+        held = {run_id: a for run_id, a in self.active.items() if a.started}
+        return [msgspec.structs.replace(s, devices=_holds(held[s.run_id])) if s.run_id in held else s
+                for s in summaries]
 
     async def _cancel(self, run_id: str) -> Cancelling:
         """Stop a running run (its id, or a unique prefix of it) at the end of its batch."""
@@ -319,6 +392,14 @@ class Daemon:
         if active is None:
             raise _Refused(f"run {run.id} is not running ({(await asyncio.to_thread(run.summary)).status})")
         active.stop.set()
+        if not active.started and run.id in self.pending:  # queued: it ends now, and the queue moves on
+            self.pending.remove(run.id)
+            try:
+                await asyncio.to_thread(self._end, active, Cancelled, epoch=0, run_dir=str(active.run.path))
+            finally:
+                active.recorder.close()
+                self.active.pop(run.id, None)
+            self._schedule()
         return Cancelling(run_id=run.id)
 
     async def _events(self, conn: Connection, request: GetEvents) -> Replayed:
@@ -350,27 +431,25 @@ class Daemon:
             if isinstance(event, protocol.TERMINAL_EVENTS):
                 conn.following.pop(event.run_id, None)
 
-    async def train_forever(self, queue: asyncio.Queue[str]) -> None:
-        """Train the runs of one queue, one after the other; nothing a run does ends this loop."""
-        while True:
-            run_id = await queue.get()
-            active = self.active[run_id]
-            try:
-                if active.stop.is_set():
-                    self._end(active, Cancelled, epoch=0, run_dir=str(active.run.path))
-                else:
-                    active.started = True
-                    await asyncio.to_thread(self._train, active)
-            except Exception as error:  # a bug: it ends this run, never the queue
-                log(traceback.format_exc())
-                with contextlib.suppress(Exception):
-                    self._end(active, Failed, reason=f"internal error: {type(error).__name__}: {error}",
-                              hint="this is a bug in tltui; please report it")
-            finally:
-                active.recorder.close()
-                if self.active.get(run_id) is active:
-                    del self.active[run_id]
-                queue.task_done()
+    async def _train_task(self, active: ActiveRun) -> None:
+        """Train one run in a thread; nothing it does ends the daemon. Its slots are freed when it ends,
+        and the queue moves on."""
+        run_id = active.run.id
+        try:
+            await asyncio.to_thread(self._train, active)
+        except Exception as error:  # a bug: it ends this run, never the queue
+            log(traceback.format_exc())
+            with contextlib.suppress(Exception):
+                self._end(active, Failed, reason=f"internal error: {type(error).__name__}: {error}",
+                          hint="this is a bug in tltui; please report it")
+        finally:
+            active.recorder.close()
+            if self.active.get(run_id) is active:
+                del self.active[run_id]
+            for slot in active.slots:
+                if self.busy.get(slot) == run_id:
+                    del self.busy[slot]
+            self._schedule()
 
     def _train(self, active: ActiveRun) -> None:
         """Load the run's data and model (only now: a queued run holds neither), train, and end it."""
@@ -383,6 +462,8 @@ class Daemon:
                 diagnose.run(active.config, active.diagnose.budget_s, active.run.path, active.recorder.emit,
                              active.stop.is_set)
                 return
+            if active.processes > 1:
+                return self._train_processes(active)
             prepared = self.engine.prepare(active.config)
             self.engine.train(prepared, active.run.path, active.recorder.emit, active.stop.is_set,
                               resume=active.resume)
@@ -396,6 +477,29 @@ class Daemon:
             log(traceback.format_exc())
             self._end(active, Failed, reason=f"internal error: {type(error).__name__}: {error}",
                       hint="this is a bug in tltui; please report it")
+
+    def _train_processes(self, active: ActiveRun) -> None:
+        """Train in torchrun's processes (worker/ranks.py), recording rank 0's events as this run's."""
+        from tltui.worker import ranks
+
+        gpus = [s for s in active.slots if s] if active.config.device == "cuda" else []
+        held = (f"the worker reserved {', '.join(gpus)} for this run: one process each (torchrun, NCCL)" if gpus
+                else f"the worker trains this run in {active.processes} CPU processes (torchrun, gloo)")
+
+        def record(event: RunEvent) -> None:
+            fields = {f: getattr(event, f) for f in event.__struct_fields__ if f not in ("run_id", "seq", "time")}
+            if isinstance(event, protocol.Started) and gpus:
+                fields["device"] = ",".join(gpus)
+            active.recorder.emit(type(event), **fields)
+            if isinstance(event, protocol.Started):
+                active.recorder.emit(protocol.Note, message=held)
+
+        outcome = ranks.train(active.run.path, active.config, active.processes, gpus, resume=active.resume,
+                              emit=record, should_stop=active.stop.is_set, log=log)
+        if outcome.ended:
+            return
+        log(f"run {active.run.id}: {outcome.reason}\n" + "\n".join(outcome.log[-30:]))
+        self._end(active, Failed, reason=outcome.reason, hint=outcome.hint or _again(active.run))
 
     def _end(self, active: ActiveRun, cls: type[RunEvent], **fields) -> None:
         """Record the run's end; if even that cannot be written, tell its clients all the same and give the
@@ -434,6 +538,15 @@ class Daemon:
 
 class _Refused(Exception):
     """A request that cannot be done; the message goes back to the client as an error."""
+
+
+def _holds(active: ActiveRun) -> list[str]:
+    """What a training run holds, for the run list: its GPUs, or its CPU processes."""
+    gpus = [s for s in active.slots if s]
+    if gpus and active.config.device != "cpu":
+        return gpus
+    return [f"cpu x{active.processes}" if active.processes > 1 else "cpu" if active.config.device == "cpu"
+            else active.config.device]
 
 
 def _again(run: Run) -> str:
@@ -553,7 +666,6 @@ async def run_daemon(idle_exit_s: float) -> int:
         os.umask(old_umask)
     with contextlib.suppress(OSError):
         files.write_atomic(directory / PID, str(os.getpid()).encode())
-    trainers = [asyncio.create_task(worker.train_forever(q)) for q in worker.queues.values()]
     idle_since = time.monotonic()
     while True:
         await asyncio.sleep(0.5)
@@ -563,8 +675,6 @@ async def run_daemon(idle_exit_s: float) -> int:
             break
     server.close()
     path.unlink(missing_ok=True)
-    for trainer in trainers:
-        trainer.cancel()
     lock.close()
     return 0
 

@@ -1,4 +1,5 @@
-"""The form that describes a run: dataset, backbone and weights, what is frozen, LRs, epochs, data.
+"""The form that describes a run: dataset, backbone and weights, what is frozen, LRs, epochs, data, the
+global batch and the processes that share it (``--nproc``).
 
 The focused field's label carries a ``▶`` and is drawn reversed, so it shows in any terminal, colours or
 none; a field whose value cannot run is marked ``✗`` with the reason on the form's last line. Enter moves
@@ -36,6 +37,8 @@ FIELDS: list[tuple[str, str, str]] = [
     ("image_size", "image px", "auto"),
     ("augment", "augment", "crop,flip,color or none"),
     ("limit_per_class", "per class", "all"),
+    ("batch_size", "batch", "32 (global)"),
+    ("nproc", "processes", "1, N or all GPUs"),
 ]
 HINT = "enter: next field · ctrl+s or Start: run it · esc: to the run"
 LABELS = {"model": "model", "preset": "preset", **{name: label for name, label, _ in FIELDS}}
@@ -51,6 +54,7 @@ def texts(c: RunConfig) -> dict[str, str]:
         "unfreeze": ",".join(f"{e}:{g}" for g, e in c.unfreeze.items()), "lr": f"{c.lr:g}",
         "lr_decay": f"{c.lr_decay:g}", "epochs": str(c.epochs), "image_size": str(c.image_size or ""),
         "augment": ",".join(c.augment) or "none", "limit_per_class": str(c.limit_per_class or ""),
+        "batch_size": str(c.batch_size), "nproc": "all" if c.nproc == 0 else str(c.nproc) if c.nproc > 1 else "",
     }
 
 
@@ -186,8 +190,8 @@ class RunForm(Widget):
     @staticmethod
     def _parse(name: str, text: str) -> Any:
         """One input as a config value, parsed as the command line parses it; None keeps the default (or
-        the preset's)."""
-        if not text or text in ("auto", "all"):
+        the preset's). ``all`` processes is every free GPU; ``all`` images per class is the default."""
+        if not text or text == "auto" or (text == "all" and name != "nproc"):
             return None
         return parse_setting(name, text)
 

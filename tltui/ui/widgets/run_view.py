@@ -143,6 +143,8 @@ class RunView(Vertical, can_focus=True):
         else:
             best = run.best
             text = f"{run.status}" + (f" · best val acc {best.val_acc:.1%} at epoch {best.epoch}" if best else "")
+        if run.started and run.started.world_size > 1:
+            text += f" · {run.started.world_size} processes"
         self._line("#progress", text)
 
     def _ending(self, run: RunModel) -> None:

@@ -1,0 +1,319 @@
+"""The recipe for a cluster: a RunConfig as a plain PyTorch DDP script, the torchrun commands that run it on
+one host or several, and a Slurm batch file (pure text: no torch here).
+
+The script is ``codegen``'s plain script made distributed the way the engine is (``engine/world.py``): one
+process per GPU (NCCL), or per CPU share (gloo) where there is none, started by ``torchrun``, which gives
+each its RANK, WORLD_SIZE and LOCAL_RANK; ``BATCH_SIZE`` is the global batch, each process taking
+``BATCH_SIZE // WORLD_SIZE`` of it through a DistributedSampler seeded with ``SEED`` (``set_epoch`` every
+epoch); DistributedDataParallel averages the gradients, made again when a frozen group joins (it takes
+the parameters that require grad when it is made); each process validates a contiguous shard of the
+validation set and the counts are summed; rank 0 alone prints and saves ``best.pt`` / ``last.pt``, plain
+state_dicts (the model inside DDP, so no ``module.`` prefix). A run of the tiny backbone gets its
+definition and reads tltui's file of its pretrained weights; ResNet-50 comes from torchvision.
+
+What tltui does itself is one host: the worker starts torchrun with ``--standalone``. Across hosts the
+cluster's own tools take over: the same script under ``torchrun --nnodes N --rdzv-backend c10d`` on every
+node, or under Slurm's ``srun``, which starts that command once per node.
+"""
+
+from __future__ import annotations
+
+import shlex
+import textwrap
+
+from tltui.core import codegen, datasets
+from tltui.core.codegen import WIDTH, _build, _groups, _param_groups, _schedule, _str, _train_mode, _unfreeze
+from tltui.core.protocol import RunConfig
+
+PORT = 29500
+"""The rendezvous port on the first node (torchrun's usual one)."""
+
+
+def per_node(config: RunConfig) -> str:
+    """torchrun's ``--nproc-per-node``: the run's processes, or ``gpu`` (one per GPU) for ``--nproc all``
+    and for a run of one process (on a cluster node the GPUs are the point)."""
+    return str(config.nproc) if config.nproc > 1 else "gpu"
+
+
+def torchrun_commands(config: RunConfig, script: str, nnodes: int) -> list[str]:
+    """The commands that run ``script``: on one host, and on each of ``nnodes`` nodes (c10d rendezvous at
+    the first node, ``HEAD``)."""
+    data = _data_argument(config)
+    one = f"torchrun --standalone --nproc-per-node {per_node(config)} {script} {data}"
+    many = (f"torchrun --nnodes {nnodes} --nproc-per-node {per_node(config)} --rdzv-backend c10d "
+            f"--rdzv-endpoint HEAD:{PORT} --rdzv-id tltui-finetune {script} {data}")
+    return [one, many]
+
+
+def _data_argument(config: RunConfig) -> str:
+    return "DATA" if config.data in datasets.NAMES else shlex.quote(config.data)
+
+
+def generate_ddp(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py") -> str:
+    """The DDP script for ``config`` (one that passes ``check()``)."""
+    tiny = config.model == "tiny"
+    top = "\n\n".join((_header(config, nnodes, script), _imports(config, tiny), _constants(config), _groups()))
+    defs = (_param_groups(config), TINY_SOURCE if tiny else "", _build(config, tiny=tiny), _unfreeze(config),
+            _train_mode(config), _schedule(config), _loaders(config), _evaluate(), _main(config),
+            'if __name__ == "__main__":\n    main()')
+    return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
+
+
+def generate_slurm(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py",
+                   gpus_per_node: int = 8) -> str:
+    """An ``sbatch`` file that runs ``script`` on ``nnodes`` nodes: ``srun`` starts torchrun once per node,
+    and torchrun one process per GPU, all meeting at the first node (c10d rendezvous)."""
+    nproc = config.nproc if config.nproc > 1 else gpus_per_node
+    data = _data_argument(config)
+    return textwrap.dedent(f"""\
+        #!/bin/bash
+        # Fine-tune as tltui does, on {nnodes} nodes of {nproc} GPUs: sbatch this file.
+        # The same run in tltui, on one host: {codegen.command_line(config)}
+        # {script} (tltui export --torchrun) must be in the directory you submit from;
+        # DATA is a folder with train/ and val/, each with a folder per class.
+        #SBATCH --job-name=tltui-finetune
+        #SBATCH --nodes={nnodes}
+        #SBATCH --ntasks-per-node=1
+        #SBATCH --gpus-per-node={nproc}
+        #SBATCH --cpus-per-task={max(8, 8 * nproc)}
+        #SBATCH --time=04:00:00
+        #SBATCH --output=%x-%j.out
+
+        set -euo pipefail
+        DATA=${{DATA:-{data if data != "DATA" else "path/to/images"}}}
+        HEAD=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+
+        # One torchrun per node; each starts {nproc} processes and they meet at $HEAD.
+        srun torchrun \\
+            --nnodes "$SLURM_JOB_NUM_NODES" \\
+            --nproc-per-node {nproc} \\
+            --rdzv-backend c10d \\
+            --rdzv-endpoint "$HEAD:{PORT}" \\
+            --rdzv-id "$SLURM_JOB_ID" \\
+            {script} "$DATA"
+        """)
+
+
+def _header(config: RunConfig, nnodes: int, script: str) -> str:
+    lines = ["Fine-tune the way tltui does, over several processes (DDP).", ""]
+    lines += textwrap.wrap(codegen.describe(config) + ".", WIDTH)
+    lines += ["", "The same run in tltui (one host):"]
+    lines += _wrapped(codegen._command(config))
+    one, many = torchrun_commands(config, script, nnodes)
+    lines += ["", "One host, one process per GPU (or N CPU processes with gloo", "where there is no GPU):"]
+    lines += _wrapped(one.split(" "))
+    lines += ["", f"{nnodes} nodes: on each, with HEAD the first node's address:"]
+    lines += _wrapped(many.split(" "))
+    lines += ["", "BATCH_SIZE is the global batch: each process takes", "BATCH_SIZE // WORLD_SIZE of it. Rank 0 keeps the best",
+              "epoch's weights in best.pt and the last in last.pt: plain", "state_dicts of the model (no 'module.' prefix)."]
+    text = "\n".join(lines).replace('"""', '" " "')
+    return f'r"""{text}\n"""'
+
+
+def _wrapped(words: list[str]) -> list[str]:
+    lines = ["    "]
+    for word in words:
+        if len(lines[-1]) + len(word) > WIDTH - 2 and lines[-1].strip():
+            lines[-1] += "\\"
+            lines.append("        ")
+        lines[-1] += word + " "
+    return [line.rstrip() for line in lines]
+
+
+def _imports(config: RunConfig, tiny: bool) -> str:
+    stdlib = ["math"] if config.schedule != "constant" else []
+    stdlib += ["os", "sys"]
+    lines = [f"import {m}" for m in stdlib] + [""]
+    lines += [
+        "import torch",
+        "import torch.distributed as dist",
+        "from torch import nn",
+        "from torch.nn.parallel import DistributedDataParallel as DDP",
+        "from torch.utils.data import DataLoader, Subset",
+        "from torch.utils.data.distributed import DistributedSampler",
+        "from torchvision import datasets, transforms",
+    ]
+    if tiny:
+        lines.append("from torchvision.models.resnet import BasicBlock, ResNet")
+    elif config.weights in codegen.WEIGHTS:
+        lines.append("from torchvision.models import ResNet50_Weights, resnet50")
+    else:
+        lines.append("from torchvision.models import resnet50")
+    return "\n".join(lines)
+
+
+def _constants(config: RunConfig) -> str:
+    data = (f'DATA = "path/to/images"  # {config.data} is made by tltui' if config.data in datasets.NAMES
+            else f"DATA = {_str(config.data)}")
+    data += "\nDATA = sys.argv[1] if len(sys.argv) > 1 else DATA"
+    lines = [data, f"EPOCHS = {config.epochs}",
+             f"BATCH_SIZE = {config.batch_size}  # global: over all processes",
+             f"IMAGE_SIZE = {config.image_size or (32 if config.model == 'tiny' else 224)}",
+             f"HEAD_LR = {config.lr!r}"]
+    if config.lr_decay != 1:
+        lines.append(f"DECAY = {config.lr_decay!r}  # each group's LR: the one above's times DECAY")
+    lines.append(f"SEED = {config.seed}")
+    lines.append(f"SYNC_BN = {config.sync_bn}  # BatchNorm over the global batch (GPUs)")
+    if config.shuffle_labels:
+        lines.append("SHUFFLE_LABELS = True  # a control: labels no image can predict")
+    return "\n".join(lines)
+
+
+TINY_SOURCE = '''class TinyResNet(ResNet):
+    """tltui's tiny backbone: torchvision's ResNet with one BasicBlock
+    per stage at widths 16/32/64/128 and a 3x3 stride-1 stem, for
+    32 px images; the same module names as ResNet-50."""
+
+    def __init__(self, num_classes=1000):
+        nn.Module.__init__(self)  # ResNet.__init__ builds 64..512
+        widths = (16, 32, 64, 128)
+        self._norm_layer = nn.BatchNorm2d
+        self.inplanes, self.dilation = widths[0], 1
+        self.groups, self.base_width = 1, 64
+        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=3, stride=1,
+                               padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(BasicBlock, widths[0], 1)
+        self.layer2 = self._make_layer(BasicBlock, widths[1], 1, stride=2)
+        self.layer3 = self._make_layer(BasicBlock, widths[2], 1, stride=2)
+        self.layer4 = self._make_layer(BasicBlock, widths[3], 1, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(widths[3], num_classes)
+        for m in self.modules():  # as torchvision initialises a ResNet
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out",
+                                        nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)'''
+
+
+def _loaders(config: RunConfig) -> str:
+    train = (["transforms.RandomResizedCrop(IMAGE_SIZE, scale=(0.25, 1.0))"] if "crop" in config.augment
+             else ["transforms.Resize(round(IMAGE_SIZE / 0.875))", "transforms.CenterCrop(IMAGE_SIZE)"])
+    if "flip" in config.augment:
+        train.append("transforms.RandomHorizontalFlip()")
+    if "color" in config.augment:
+        train.append("transforms.ColorJitter(0.2, 0.2, 0.2, 0.05)")
+    steps = "".join(f"        {t},\n" for t in [*train, "transforms.ToTensor()", "imagenet"])
+    return (
+        "def loaders(rank, world):\n"
+        '    """ImageFolders, normalised as ImageNet was for the weights.\n'
+        "    Training: each process its share of every global batch, in\n"
+        "    an order the sampler draws from SEED and the epoch.\n"
+        '    Validation: each process a contiguous shard."""\n'
+        "    imagenet = transforms.Normalize(mean=[0.485, 0.456, 0.406],\n"
+        "                                    std=[0.229, 0.224, 0.225])\n"
+        f"    train_tf = transforms.Compose([\n{steps}    ])\n"
+        "    val_tf = transforms.Compose([\n"
+        "        transforms.Resize(round(IMAGE_SIZE / 0.875)),\n"
+        "        transforms.CenterCrop(IMAGE_SIZE),\n"
+        "        transforms.ToTensor(),\n"
+        "        imagenet,\n"
+        "    ])\n"
+        '    train_set = datasets.ImageFolder(f"{DATA}/train", train_tf)\n'
+        '    val_set = datasets.ImageFolder(f"{DATA}/val", val_tf)\n'
+        + (codegen._SHUFFLE if config.shuffle_labels else "") +
+        "    sampler = DistributedSampler(train_set, world, rank, shuffle=True,\n"
+        "                                 seed=SEED * 100_003)  # tltui's order\n"
+        "    per = -(-len(val_set) // world)  # ceil\n"
+        "    shard = range(min(rank * per, len(val_set)),\n"
+        "                  min((rank + 1) * per, len(val_set)))\n"
+        "    train = DataLoader(train_set, BATCH_SIZE // world, sampler=sampler,\n"
+        "                       drop_last=True)\n"
+        "    val = DataLoader(Subset(val_set, shard), 2 * BATCH_SIZE // world)\n"
+        "    return train, val, sampler, train_set.classes"
+    )
+
+
+def _evaluate() -> str:
+    return (
+        "def evaluate(model, loader, device):\n"
+        '    """Accuracy over the whole validation set: each process counts\n'
+        '    its shard, the counts are added over all processes."""\n'
+        "    model.eval()\n"
+        "    counts = torch.zeros(2, device=device)  # correct, seen\n"
+        "    with torch.no_grad():\n"
+        "        for images, labels in loader:\n"
+        "            labels = labels.to(device)\n"
+        "            predicted = model(images.to(device)).argmax(1)\n"
+        "            counts[0] += (predicted == labels).sum()\n"
+        "            counts[1] += len(labels)\n"
+        "    dist.all_reduce(counts)\n"
+        "    return (counts[0] / counts[1]).item()"
+    )
+
+
+def _main(config: RunConfig) -> str:
+    smoothing = f"label_smoothing={config.label_smoothing!r}" if config.label_smoothing else ""
+    scheduled = config.schedule != "constant"
+    lines = [
+        "def main():",
+        "    # torchrun gives each process its RANK, WORLD_SIZE, LOCAL_RANK",
+        '    gpu = torch.cuda.is_available()',
+        '    dist.init_process_group("nccl" if gpu else "gloo")',
+        "    rank, world = dist.get_rank(), dist.get_world_size()",
+        '    local = int(os.environ.get("LOCAL_RANK", 0))',
+        '    device = torch.device(f"cuda:{local}" if gpu else "cpu")',
+        "    if gpu:",
+        "        torch.cuda.set_device(device)",
+        "    if BATCH_SIZE % world:",
+        '        sys.exit(f"BATCH_SIZE {BATCH_SIZE} must divide by {world}")',
+        "    torch.manual_seed(SEED)  # the same start in every process",
+        "    train_loader, val_loader, sampler, classes = loaders(rank, world)",
+        "    model, optimizer = build(len(classes), device=device)",
+        "    if SYNC_BN and gpu:",
+        "        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)",
+        "    torch.manual_seed(SEED + 1 + rank)  # each its own augmentations",
+        "",
+        "    def wrap():  # DDP takes the parameters that train now",
+        "        return DDP(model, device_ids=[local] if gpu else None)",
+        "",
+        "    ddp = wrap()",
+        f"    loss_fn = nn.CrossEntropyLoss({smoothing})",
+        *(["    total, step = EPOCHS * len(train_loader), 0"] if scheduled else []),
+        "    best = -1.0",
+        "    for epoch in range(1, EPOCHS + 1):  # from 1, as in tltui",
+        "        sampler.set_epoch(epoch)  # a new order each epoch, alike in all",
+    ]
+    for epoch, groups in codegen.joining(config).items():
+        lines.append(f"        if epoch == {epoch}:")
+        lines += [f"            unfreeze(model, optimizer, {_str(g)}, {codegen.lr_expression(config, g)})"
+                  for g in groups]
+        lines.append("            ddp = wrap()  # again, with the groups that joined")
+    if config.frozen and config.bn == "freeze":
+        lines.append("        train_mode(model, optimizer)")
+    elif config.frozen:
+        lines += ["        # bn=train: the frozen groups' BatchNorm statistics drift", "        model.train()"]
+    else:
+        lines.append("        model.train()")
+    lines += [
+        "        for images, labels in train_loader:",
+        "            images, labels = images.to(device), labels.to(device)",
+    ]
+    if scheduled:
+        lines += [
+            "            for pg in optimizer.param_groups:",
+            '                pg["lr"] = pg["base_lr"] * lr_factor(step, total)',
+        ]
+    lines += [
+        "            loss = loss_fn(ddp(images), labels)",
+        "            optimizer.zero_grad()",
+        "            loss.backward()  # DDP averages the gradients here",
+        "            optimizer.step()",
+        *(["            step += 1"] if scheduled else []),
+        "        accuracy = evaluate(model, val_loader, device)",
+        "        if rank == 0:  # one process prints and saves",
+        '            print(f"epoch {epoch}: val accuracy {accuracy:.1%}",',
+        "                  flush=True)",
+        "            if accuracy > best:  # keep the best epoch, not the last",
+        "                best = accuracy",
+        '                torch.save(model.state_dict(), "best.pt")',
+        "    if rank == 0:",
+        '        torch.save(model.state_dict(), "last.pt")',
+        '        print(f"best val accuracy {best:.1%}: best.pt; last.pt")',
+        "    dist.destroy_process_group()",
+    ]
+    return "\n".join(lines)

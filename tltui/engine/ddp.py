@@ -1,0 +1,130 @@
+"""The training entry point of a run over several processes, one per GPU (NCCL) or per CPU share (gloo).
+
+The worker starts it as ``python -m torch.distributed.run --standalone --nproc-per-node N -m tltui.engine.ddp
+RUN_DIR CONFIG [--resume] [--control-stdin]``: torchrun (PyTorch's own launcher, run as a module so no
+other executable is needed) starts N copies, gives each its RANK, WORLD_SIZE and LOCAL_RANK, and stops
+them all when one dies. Each copy prepares and trains the run as ``engine/train.py`` does alone; the
+differences are in ``engine/world.py``.
+
+What the worker reads back:
+
+- on stdout, rank 0's events, one per line after ``EVENT_LINE`` (the worker numbers and stores them,
+  as it does for a run it trains in a thread); no other rank prints one;
+- on stderr, each rank's ``RankReport`` line (``protocol.rank_line``): its pid when it starts, its reason
+  and hint when it fails; torchrun's own log and tracebacks go there too.
+
+With ``--control-stdin`` rank 0 reads its standard input (the worker's pipe): a ``stop`` line, or the
+pipe closing because the worker died, stops the run at the next point the processes agree on, with a
+checkpoint. Exit status: 0 when the run ended (finished or cancelled), 1 when this rank failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import threading
+import time
+import traceback
+
+import msgspec
+
+from tltui.core import files, protocol
+from tltui.core.errors import BadInput, RunFailure
+from tltui.core.protocol import RankReport, RunConfig
+
+EVENT_LINE = "tltui-event "
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted",
+             "DistNetworkError", "DistBackendError")
+"""Words of the errors a process gets in a collective when another one has died: not the run's reason."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tltui.engine.ddp", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("config", help="the run's RunConfig as JSON")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--control-stdin", action="store_true",
+                        help="rank 0 stops the run on a 'stop' line or the end of its standard input")
+    args = parser.parse_args(argv)
+
+    from tltui.engine.world import World
+
+    world = World.from_env()
+    _report(RankReport(rank=world.rank, pid=os.getpid()))
+    stop = threading.Event()
+    if world.main and args.control_stdin:
+        threading.Thread(target=_watch_stdin, args=(stop,), daemon=True, name="tltui-stop").start()
+    try:
+        config = msgspec.json.decode(args.config, type=RunConfig)
+        train_run(config, args.run_dir, world, stop.is_set, resume=args.resume)
+    except RunFailure as failure:
+        return _fail(world, failure.reason, failure.hint)
+    except BadInput as error:
+        return _fail(world, str(error), "fix the input and start a new run")
+    except OSError as error:
+        return _fail(world, files.full_disk(error), "")
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return _fail(world, f"not a run config: {error}", "this is a bug in tltui; please report it")
+    except Exception as error:
+        traceback.print_exc()
+        text = f"{type(error).__name__}: {error}"
+        if any(word in text for word in PEER_GONE):
+            return _fail(world, f"lost another process of the run ({text.splitlines()[0][:200]})", "", peer=True)
+        return _fail(world, f"internal error: {text.splitlines()[0][:300]}", "this is a bug in tltui; please report it")
+    return 0
+
+
+def train_run(config: RunConfig, run_dir: str, world, should_stop, *, resume: bool = False) -> None:
+    """Prepare and train ``config`` as this process of ``world``; rank 0 prints the events."""
+    import torch
+    import torch.distributed as dist
+
+    from tltui.engine import device as devices, train
+
+    device = devices.resolve(config.device)
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    world.init(device)
+    try:
+        prepared = train.prepare(config, world)
+        train.train(prepared, run_dir, emit if world.main else _silent, should_stop, resume=resume)
+    finally:
+        if dist.is_initialized():
+            with contextlib.suppress(Exception):
+                dist.destroy_process_group()
+
+
+def emit(cls: type[protocol.RunEvent], **fields) -> None:
+    """Rank 0's event, on stdout for the worker (which gives it its run id and number)."""
+    event = protocol.fit(cls(run_id="", seq=0, time=time.time(), **fields))
+    sys.stdout.write(EVENT_LINE + protocol.encode(event).decode())
+    sys.stdout.flush()
+
+
+def _silent(cls, **fields) -> None:
+    """The other ranks' events: rank 0 tells them all."""
+
+
+def _watch_stdin(stop: threading.Event) -> None:
+    for line in sys.stdin:
+        if line.strip() == "stop":
+            break
+    stop.set()  # told to stop, or the worker's end of the pipe closed (it died)
+
+
+def _report(report: RankReport) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(protocol.rank_line(report))
+        sys.stderr.flush()
+
+
+def _fail(world, reason: str, hint: str, peer: bool = False) -> int:
+    _report(RankReport(rank=world.rank, pid=os.getpid(), reason=reason, hint=hint, peer=peer))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
