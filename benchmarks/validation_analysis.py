@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tltui.core import analysis  # noqa: E402
 from tltui.core.protocol import RunConfig  # noqa: E402
-from tltui.engine.step import TrainStep  # noqa: E402
 from tltui.engine.train import Trainer, prepare  # noqa: E402
 
 
@@ -38,7 +37,7 @@ def main() -> None:
     prep = prepare(config)
     trainer = Trainer(prep, Path(tempfile.mkdtemp()), lambda *a, **k: None, lambda: False)
     trainer.start_optimizer()
-    trainer.step = TrainStep(trainer._forward, trainer.optimizer, trainer.device)
+    trainer.step = trainer.make_step()
     trainer.model.eval()
     n = len(prep.data.val_y)
 

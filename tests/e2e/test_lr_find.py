@@ -29,7 +29,7 @@ def trainer_for(config: RunConfig, run_dir: Path) -> tuple[train.Trainer, TrainS
     trainer.start_optimizer()
     if trainer.cut:
         assert trainer.build_cache()
-    trainer.step = TrainStep(trainer._forward, trainer.optimizer, trainer.device)
+    trainer.step = trainer.make_step()
     return trainer, trainer.step
 
 

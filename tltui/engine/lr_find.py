@@ -79,7 +79,7 @@ def sweep(trainer: train.Trainer, step: TrainStep, *, steps: int, start_lr: floa
         optim.set_scale(trainer.optimizer, lr / cfg.lr)  # each group's base LR is its share of cfg.lr
         if at + bs > n:
             order, at = torch.randperm(n, generator=generator), 0
-        x, y = trainer._train_batch(order[at:at + bs].to(trainer.device))
+        x, y = trainer.train_batch(order[at:at + bs].to(trainer.device))
         at += bs
         loss = step(x, y)[0].item()
         if not math.isfinite(loss):
@@ -154,7 +154,7 @@ def find(request: FindLr, report: Report = lambda *_: None,
         trainer.start_optimizer()
         if trainer.cut and not trainer.build_cache():
             raise BadInput("the LR finder was cancelled")
-        step = TrainStep(trainer._forward, trainer.optimizer, trainer.device, prep.config.label_smoothing)
+        step = trainer.make_step()
         with restored(trainer.model, trainer.optimizer):
             curve, stopped = sweep(trainer, step, steps=request.steps, start_lr=request.start_lr,
                                    end_lr=request.end_lr, report=report, should_stop=should_stop)

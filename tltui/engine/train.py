@@ -242,9 +242,7 @@ class Trainer:
         try:
             if self.cut and not self.build_cache():
                 return self._cancel()
-            self._wrap()
-            self.step = TrainStep(self._forward, self.optimizer, self.device, self.cfg.label_smoothing,
-                                  eval_forward=self._eval_forward)
+            self.step = self.make_step()
             if self.step.scaler is not None and self.scaler_state:
                 self.step.scaler.load_state_dict(self.scaler_state)
             for epoch in range(self.epochs_done + 1, self.cfg.epochs + 1):
@@ -365,7 +363,7 @@ class Trainer:
                 self._add_partial(loss_sum, correct, seen, seconds + time.monotonic() - clock)
                 return False
             idx = order[s * bs:(s + 1) * bs]
-            x, y = self._train_batch(idx)
+            x, y = self.train_batch(idx)
             optim.set_scale(self.optimizer, self._scale())
             loss, hits = self.step(x, y)
             loss_sum += loss * len(idx)
@@ -523,6 +521,13 @@ class Trainer:
             torch.manual_seed(self.cfg.seed + 1 + self.world.rank + 7919 * self.global_step)
         return self.epochs_done
 
+    def make_step(self) -> TrainStep:
+        """The training step over the model from the cut up (in DDP over several processes), with the
+        optimizer as it is now; the boundary cache, if any, must be built first."""
+        self._wrap()
+        return TrainStep(self._forward, self.optimizer, self.device, self.cfg.label_smoothing,
+                         eval_forward=self._eval_forward)
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -554,7 +559,7 @@ class Trainer:
     def _scale(self) -> float:
         return optim.factor(self.cfg.schedule, self.global_step, self.total_steps)
 
-    def _train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y = self.data.train_y[idx]
         if self.features is not None:
             return self._feature_input(self.features[0][idx]), y
