@@ -142,3 +142,20 @@ def test_corrupt_images_are_skipped_and_counted(tmp_path):
     assert events[0]["n_train"] == 8
     assert any(e["event"] == "note" and "1 files skipped" in e["message"] for e in events)
     check_diagnosis(events[-1])
+
+
+def test_a_cancelled_diagnosis_does_not_offer_a_resume():
+    """Cancelled from another shell: exit 1, the cancelled event last, and no `runs resume` hint (the worker
+    refuses to resume a diagnosis)."""
+    follow = subprocess.Popen([*TLTUI, "diagnose", "builtin", "--model", "tiny", "--limit-per-class", "10", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run_id = json.loads(follow.stdout.readline())["run_id"]
+        cancel = subprocess.run([*TLTUI, "runs", "cancel", run_id], capture_output=True, text=True, timeout=120)
+        assert cancel.returncode == 0, cancel.stderr
+        out, err = follow.communicate(timeout=300)
+    finally:
+        follow.kill()
+    assert follow.returncode == 1, err
+    assert json.loads(out.splitlines()[-1])["event"] == "cancelled"
+    assert "runs resume" not in err

@@ -209,7 +209,7 @@ async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.
                 break
             report(event)
             if isinstance(event, protocol.TERMINAL_EVENTS) and event.run_id == run_id:
-                if isinstance(event, protocol.Cancelled):
+                if isinstance(event, protocol.Cancelled) and not isinstance(request, protocol.StartDiagnosis):
                     print(f"resume with: tltui runs resume {run_id}" + (f" --remote {host}" if host else ""),
                           file=sys.stderr)
                 return 0 if isinstance(event, (Finished, protocol.Diagnosis)) else 1
