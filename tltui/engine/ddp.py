@@ -91,6 +91,7 @@ def train_run(config: RunConfig, run_dir: str, world, should_stop, *, resume: bo
     try:
         prepared = train.prepare(config, world)
         train.train(prepared, run_dir, emit if world.main else _silent, should_stop, resume=resume)
+        dist.barrier()  # no process tears down while another still saves or validates
     finally:
         if dist.is_initialized():
             with contextlib.suppress(Exception):
@@ -127,4 +128,10 @@ def _fail(world, reason: str, hint: str, peer: bool = False) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: at interpreter teardown a C++ thread of the distributed autograd can still be joinable,
+    # and the process then aborts ("terminate called without an active exception", SIGABRT) after a run
+    # that went well; measured here on 1 in 4 two-process runs under load. Everything is written by now.
+    os._exit(code)
