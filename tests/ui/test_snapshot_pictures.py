@@ -27,6 +27,9 @@ def widget_shown(lesson: str, name: str, keys: tuple[str, ...] = ()):
         await pilot.press(*keys)
         await workers_done(pilot)
         assert widget.loaded
+        await pilot.pause()  # the footer recomposes for the focused widget after a refresh (once missed in CI)
+        await pilot.pause()
+        assert pilot.app.focused is widget
 
     return run_before
 
