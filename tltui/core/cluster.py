@@ -278,26 +278,7 @@ def _main(config: RunConfig) -> str:
         "    for epoch in range(1, EPOCHS + 1):  # from 1, as in tltui",
         "        sampler.set_epoch(epoch)  # a new order each epoch, alike in all",
     ]
-    for epoch, groups in codegen.joining(config).items():
-        lines.append(f"        if epoch == {epoch}:")
-        lines += [f"            unfreeze(model, optimizer, {_str(g)}, {codegen.lr_expression(config, g)})"
-                  for g in groups]
-        lines.append("            ddp = wrap()  # again, with the groups that joined")
-    if config.frozen and config.bn == "freeze":
-        lines.append("        train_mode(model, optimizer)")
-    elif config.frozen:
-        lines += ["        # bn=train: the frozen groups' BatchNorm statistics drift", "        model.train()"]
-    else:
-        lines.append("        model.train()")
-    lines += [
-        "        for images, labels in train_loader:",
-        "            images, labels = images.to(device), labels.to(device)",
-    ]
-    if scheduled:
-        lines += [
-            "            for pg in optimizer.param_groups:",
-            '                pg["lr"] = pg["base_lr"] * lr_factor(step, total)',
-        ]
+    lines += codegen.epoch_head(config, rejoin="ddp = wrap()  # again, with the groups that joined")
     lines += [
         "            loss = loss_fn(ddp(images), labels)",
         "            optimizer.zero_grad()",

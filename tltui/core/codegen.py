@@ -373,24 +373,7 @@ def _main(config: RunConfig) -> str:
         "    best = -1.0",
         "    for epoch in range(1, EPOCHS + 1):  # from 1, as in tltui",
     ]
-    for epoch, groups in joining(config).items():
-        lines.append(f"        if epoch == {epoch}:")
-        lines += [f"            unfreeze(model, optimizer, {_str(g)}, {lr_expression(config, g)})" for g in groups]
-    if config.frozen and config.bn == "freeze":
-        lines.append("        train_mode(model, optimizer)")
-    elif config.frozen:
-        lines += ["        # bn=train: the frozen groups' BatchNorm statistics drift", "        model.train()"]
-    else:
-        lines.append("        model.train()")
-    lines += [
-        "        for images, labels in train_loader:",
-        "            images, labels = images.to(device), labels.to(device)",
-    ]
-    if scheduled:
-        lines += [
-            "            for pg in optimizer.param_groups:",
-            '                pg["lr"] = pg["base_lr"] * lr_factor(step, total)',
-        ]
+    lines += epoch_head(config)
     lines += [
         "            loss = loss_fn(model(images), labels)",
         "            optimizer.zero_grad()",
@@ -406,3 +389,29 @@ def _main(config: RunConfig) -> str:
         '    print(f"best val accuracy {best:.1%}: best.pt; last.pt")',
     ]
     return "\n".join(lines)
+
+
+def epoch_head(config: RunConfig, rejoin: str = "") -> list[str]:
+    """The top of an epoch in a generated training loop, down to the batch's LR: the groups that join now
+    (then ``rejoin``, a line such as DDP's wrapping again), the train mode, the batch loop, the schedule."""
+    lines = []
+    for epoch, groups in joining(config).items():
+        lines.append(f"        if epoch == {epoch}:")
+        lines += [f"            unfreeze(model, optimizer, {_str(g)}, {lr_expression(config, g)})" for g in groups]
+        lines += [f"            {rejoin}"] if rejoin else []
+    if config.frozen and config.bn == "freeze":
+        lines.append("        train_mode(model, optimizer)")
+    elif config.frozen:
+        lines += ["        # bn=train: the frozen groups' BatchNorm statistics drift", "        model.train()"]
+    else:
+        lines.append("        model.train()")
+    lines += [
+        "        for images, labels in train_loader:",
+        "            images, labels = images.to(device), labels.to(device)",
+    ]
+    if config.schedule != "constant":
+        lines += [
+            "            for pg in optimizer.param_groups:",
+            '                pg["lr"] = pg["base_lr"] * lr_factor(step, total)',
+        ]
+    return lines
