@@ -135,6 +135,17 @@ def test_torchrun_root_cause_and_the_reason_told():
     peer = RankReport(rank=0, pid=1, reason="lost another process of the run (Connection reset by peer)", peer=True)
     reason, _ = ranks.explain([peer], log, 2, 1)
     assert reason == "process rank 1 of 2 (pid 7658) was killed by signal 9 (SIGKILL); torchrun stopped the other 1"
+    # rank 0 lost its peer and left before torchrun saw rank 1 die: the summary's root cause is rank 0
+    # (seen once in CI); rank 1, killed, is among its failures, and is the reason told
+    raced = ["Failures:", "[1]:", "  rank      : 1 (local_rank: 1)", "  exitcode  : -9 (pid: 7658)  (SIGKILL)",
+             "Root Cause (first observed failure):", "[0]:", "  rank      : 0 (local_rank: 0)",
+             "  exitcode  : 1 (pid: 7657)"]
+    assert ranks.explain([peer], raced, 2, 1)[0] == reason
+    assert ranks.root_cause(raced) == (0, 1, 7657)  # without the peers' word, torchrun's root cause
+    stopped = ["Failures:", "[1]:", "  rank      : 0 (local_rank: 0)", "  exitcode  : -15 (pid: 5711)  (SIGTERM)",
+               "Root Cause (first observed failure):", "[0]:", "  rank      : 1 (local_rank: 1)",
+               "  exitcode  : -6 (pid: 5712)  (SIGABRT)"]
+    assert ranks.root_cause(stopped) == (1, -6, 5712)
     own = RankReport(rank=1, pid=2, reason="loss became NaN at epoch 1, step 3", hint="lower --lr")
     assert ranks.explain([peer, own], log, 2, 1) == (
         "loss became NaN at epoch 1, step 3 (process rank 1 of 2; the others were stopped)", "lower --lr")

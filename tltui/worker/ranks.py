@@ -141,7 +141,7 @@ def explain(reports: list[RankReport], log: list[str], processes: int, returncod
     if own:
         first = own[0]
         return _of(first.rank, processes, first.reason), first.hint
-    dead = root_cause(log)
+    dead = root_cause(log, peers={r.rank for r in reports if r.peer})
     if dead is not None:
         rank, code, pid = dead
         if code < 0:
@@ -159,21 +159,24 @@ def _of(rank: int, processes: int, reason: str) -> str:
     return f"{reason} (process rank {rank} of {processes}; the others were stopped)"
 
 
-_ROOT = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)\s*\(pid:\s*(\d+)\)", re.S)
+_ENTRY = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)\s*\(pid:\s*(\d+)\)", re.S)
+"""One process in torchrun's summary (its 'Failures', then its 'Root Cause')."""
 _FAILED = re.compile(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+) \(pid: (\d+)\)")
 
 
-def root_cause(log: list[str]) -> tuple[int, int, int] | None:
-    """(rank, exit code, pid) of the process torchrun names as the first to fail, from its summary (or its
-    'failed (exitcode ...)' line); None if it names none. A negative exit code is the signal that killed it."""
+def root_cause(log: list[str], peers: set[int] = frozenset()) -> tuple[int, int, int] | None:
+    """(rank, exit code, pid) of the process that failed first, from torchrun's summary (or its 'failed
+    (exitcode ...)' line); None if it names none. A negative exit code is the signal that killed it. The
+    summary's first failure can be a process that only lost its peer (one of ``peers``, which said so) and
+    left before torchrun saw the peer's death: then the process listed that was not a peer, and not stopped
+    by torchrun's own SIGTERM, is the cause."""
     text = "\n".join(log)
-    found = _ROOT.search(text)
-    if found:
-        return int(found.group(1)), int(found.group(2)), int(found.group(3))
-    found = _FAILED.search(text)
-    if found:
-        return int(found.group(2)), int(found.group(1)), int(found.group(3))
-    return None
+    others, _, root = text.rpartition("Root Cause")
+    found = [(int(r), int(c), int(p)) for r, c, p in _ENTRY.findall(root) + _ENTRY.findall(others)]
+    if not found:
+        found = [(int(r), int(c), int(p)) for c, r, p in _FAILED.findall(text)]
+    causes = [f for f in found if f[0] not in peers and f[1] != -signal.SIGTERM]
+    return (causes or found or [None])[0]
 
 
 def _signal_name(number: int) -> str:
