@@ -38,6 +38,9 @@ EVENT_LINE = "tltui-event "
 PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted",
              "DistNetworkError", "DistBackendError")
 """Words of the errors a process gets in a collective when another one has died: not the run's reason."""
+PEER_GRACE_S = 2.0
+"""How long a process that lost its peer waits before it exits, so that torchrun (which looks every 0.1 s)
+sees the dead one first and names it as the root cause, not this one (its exit raced the peer's in CI)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         text = f"{type(error).__name__}: {error}"
         if any(word in text for word in PEER_GONE):
-            return _fail(world, f"lost another process of the run ({text.splitlines()[0][:200]})", "", peer=True)
+            code = _fail(world, f"lost another process of the run ({text.splitlines()[0][:200]})", "", peer=True)
+            time.sleep(PEER_GRACE_S)
+            return code
         return _fail(world, f"internal error: {text.splitlines()[0][:300]}", "this is a bug in tltui; please report it")
     return 0
 
