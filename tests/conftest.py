@@ -108,3 +108,20 @@ async def worker(tmp_path_factory):
     stop_daemon(data)
     if saved is not None:
         os.environ["TLTUI_DATA_DIR"] = saved
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A real SSH server on loopback (tests/sshd.py), for ``--remote``."""
+    from sshd import SSHServer
+
+    server = SSHServer(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def over_ssh(sshd, monkeypatch):
+    """``--remote`` reaches the loopback server: the host to give it."""
+    monkeypatch.setenv("TLTUI_SSH_COMMAND", sshd.ssh_command)
+    return sshd.host

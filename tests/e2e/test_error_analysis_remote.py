@@ -9,24 +9,10 @@ import sys
 
 import pytest
 
-from sshd import SSHServer
 from tltui.core import remote
 from tltui.core.analysis import wilson
 from tltui.core.client import WorkerClient
 from tltui.core.protocol import LossPictures
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    server = SSHServer(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def over_ssh(sshd, monkeypatch):
-    monkeypatch.setenv("TLTUI_SSH_COMMAND", sshd.ssh_command)
-    return sshd.host
 
 
 def tltui(*args: str) -> subprocess.CompletedProcess:

@@ -29,7 +29,6 @@ import msgspec
 import pytest
 
 from conftest import stop_daemon
-from sshd import SSHServer
 from tltui.core import protocol, remote
 from tltui.core.client import WorkerClient, WorkerError, WorkerGone
 from tltui.core.protocol import MAX_LINE, RunConfig
@@ -38,19 +37,6 @@ from tltui.worker.store import RunRecorder, RunStore
 TINY = RunConfig(data="builtin", weights="none", image_size=32, limit_per_class=6, epochs=3, batch_size=16,
                  augment=())
 CLI_TINY = ["builtin", "--weights", "none", "--image-size", "32", "--limit-per-class", "4", "--batch-size", "16"]
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    server = SSHServer(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def over_ssh(sshd, monkeypatch):
-    monkeypatch.setenv("TLTUI_SSH_COMMAND", sshd.ssh_command)
-    return sshd.host
 
 
 def tltui(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
