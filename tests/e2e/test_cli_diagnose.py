@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sshd import SSHServer
 from tltui.core.diagnosis import STRATEGIES
 from tltui.core.presets import PRESETS
 
@@ -97,13 +96,6 @@ def test_data_diagnose_cannot_use_is_one_line(tmp_path, counts, words, code):
 def test_a_bad_budget_is_one_line_and_exit_2():
     result = diagnose("builtin", "--budget", "soon")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--budget" in result.stderr
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    server = SSHServer(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.close()
 
 
 def test_diagnose_over_ssh_ends_with_its_diagnosis(sshd, monkeypatch):

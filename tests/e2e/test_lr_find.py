@@ -14,7 +14,6 @@ import msgspec
 import pytest
 import torch
 
-from sshd import SSHServer
 from tltui.core.protocol import FindLr, RunConfig
 from tltui.engine import lr_find, train
 from tltui.engine.step import TrainStep
@@ -172,13 +171,6 @@ def test_train_lr_auto_trains_at_the_suggestion_and_the_config_records_it():
     (epoch,) = [e for e in events if e["event"] == "epoch"]
     assert epoch["lrs"]["layer4"] == pytest.approx(epoch["lrs"]["head"] * 0.5)  # the ratio kept
     assert 0 < epoch["lrs"]["head"] <= found["suggested_lr"]  # the suggestion, down its cosine schedule
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    server = SSHServer(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.close()
 
 
 def test_lr_find_and_lr_auto_over_ssh(sshd, monkeypatch):
