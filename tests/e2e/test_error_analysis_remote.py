@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from tltui.core import remote
 from tltui.core.analysis import wilson
