@@ -1,4 +1,4 @@
-"""`pip install .` ships the lessons inside the wheel."""
+"""`pip install .` ships the lessons, the styles and the key map inside the wheel."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def test_wheel_contains_every_lesson(tmp_path):
         assert f"tltui/lessons/checks/{lesson}" in names  # each lesson's check of understanding
     assert "tltui/lessons/quiz/quadrants.md" in names
     assert "tltui/ui/app.tcss" in names
+    assert "tltui/ui/keys.toml" in names  # every key binding
     assert "tltui/cli/main.py" in names
     assert "tltui/engine/weights/tiny.pt" in names  # the tiny backbone's pretrained weights ship with tltui
     unpacked = tmp_path / "site"

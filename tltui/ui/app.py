@@ -15,13 +15,13 @@ from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
-from textual.binding import Binding
 from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.timer import Timer
 
 from tltui.ui import crash
+from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
 from tltui.ui.palette import LessonCommands
 from tltui.ui.progress import LearnerProgress, ProgressStore
@@ -75,15 +75,7 @@ class TutorApp(App[None]):
     MODES = {"train": _train_screen, "runs": _runs_screen}
     """Each screen is a mode (its state kept while another is shown); "lessons" is added per app."""
     HELP_TITLE = "Anywhere"
-    BINDINGS = [
-        Binding("L", "mode('lessons')", "Lessons", tooltip="back to the lesson you were reading"),
-        Binding("T", "mode('train')", "Train", tooltip="the training screen: describe a run, watch it train"),
-        Binding("R", "mode('runs')", "Runs", tooltip="the runs screen: every run of the worker"),
-        Binding("W", "restart_worker", "Restart worker", tooltip="start a new worker after it stopped"),
-        Binding("question_mark", "help", "Help", tooltip="this help"),
-        Binding("q", "quit", "Quit", tooltip="quit (your place is saved; runs go on)"),
-        Binding("ctrl+q", "quit", "Quit", show=False, tooltip="quit (your place is saved; runs go on)"),
-    ]
+    BINDINGS = bindings("TutorApp")
     HELP_KEYS = [("ctrl+p", "command palette: lessons, screens, restart the worker, themes")]
 
     worker_state: var[State] = var("idle")

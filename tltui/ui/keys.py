@@ -1,11 +1,32 @@
-"""Key tables that more than one screen shares."""
+"""Every key table: the bindings of each screen and widget, read from keys.toml, and the pager keys."""
 
 from __future__ import annotations
 
+import sys
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
 from textual.binding import Binding
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 PAGER_MOTIONS = ("scroll_down", "scroll_up", "page_down", "page_up", "scroll_home", "scroll_end")
 """What the pager keys ask of a scrolling view, in the order of :func:`pager_keys`."""
+
+
+@cache
+def keymap() -> dict[str, dict[str, dict[str, Any]]]:
+    """keys.toml: for each class that binds keys, its keys and what each does."""
+    return tomllib.loads(files(__package__).joinpath("keys.toml").read_text(encoding="utf-8"))
+
+
+def bindings(owner: str) -> list[Binding]:
+    """The keys the class named ``owner`` binds, in the order keys.toml lists them."""
+    return [Binding(key, **fields) for key, fields in keymap()[owner].items()]
 
 
 def pager_keys(action: str) -> list[Binding]:

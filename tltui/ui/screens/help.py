@@ -15,7 +15,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tltui.ui.keys import pager_keys
+from tltui.ui.keys import bindings, pager_keys
 
 #: How keys are shown where their binding name is not what is printed on the key.
 KEY_NAMES = {
@@ -92,10 +92,7 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS = [
-        Binding("escape,question_mark,q", "dismiss", "Close", tooltip="close the help"),
-        *pager_keys("scroll"),
-    ]
+    BINDINGS = [*bindings("HelpScreen"), *pager_keys("scroll")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help") as scroll:

@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tltui.ui.keys import pager_keys
+from tltui.ui.keys import bindings, pager_keys
 from tltui.ui.lessons import Lesson
 from tltui.ui.widgets.contents import Contents
 from tltui.ui.widgets.lesson_view import LessonView
@@ -41,14 +40,7 @@ class LessonScreen(Screen):
     HELP_TITLE = "Lessons"
     AUTO_FOCUS = ""
     """Nothing has the focus on arrival: the screen's keys read the lesson; tab goes to its widgets."""
-    BINDINGS = [
-        Binding("n,right", "next", "Next", tooltip="next lesson"),
-        Binding("p,left", "previous", "Prev", tooltip="previous lesson"),
-        Binding("t", "toggle_contents", "Contents", tooltip="contents: enter opens a lesson, escape closes"),
-        Binding("escape", "back", "Back", show=False, tooltip="leave a live widget (the lesson has the keys), "
-                "or close the contents"),
-        *pager_keys("read"),
-    ]
+    BINDINGS = [*bindings("LessonScreen"), *pager_keys("read")]
     HELP_KEYS = [("0..9", "jump to a lesson (type 1 2 quickly for 12; 0 is 10)"),
                  ("tab shift+tab", "move between the live widgets of a lesson")]
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from tltui.core.client import WorkerError
+from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.run_chart import RunChart
@@ -41,14 +41,7 @@ class RunsScreen(Screen):
     """
 
     HELP_TITLE = "Runs screen (R)"
-    BINDINGS = [
-        Binding("space", "mark", "Mark", tooltip="mark a run: marked runs share one chart"),
-        Binding("enter", "open", "Details", tooltip="open the run: its curves, results or failure"),
-        Binding("escape", "back", "Back", show=False, tooltip="from a run's details to the chart; else to the lessons"),
-        Binding("c", "cancel", "Cancel run", tooltip="cancel the run under the cursor"),
-        Binding("u", "refresh", "Update", tooltip="read the run list again"),
-        Binding("l", "toggle_metric", "Loss/acc", tooltip="loss or accuracy curves"),
-    ]
+    BINDINGS = bindings("RunsScreen")
 
     def __init__(self) -> None:
         super().__init__()

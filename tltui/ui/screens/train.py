@@ -6,11 +6,11 @@ from collections.abc import Collection
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from tltui.core.protocol import ConfigError, RunConfig
+from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm
@@ -30,14 +30,7 @@ class TrainScreen(RunOwner, Screen):
     """
 
     HELP_TITLE = "Training screen (T)"
-    BINDINGS = [
-        Binding("s,ctrl+s", "start", "Start", tooltip="start the run the form describes (ctrl+s inside a field)"),
-        Binding("c", "cancel", "Cancel", tooltip="cancel the run (its last checkpoint is kept)"),
-        Binding("f", "toggle_form", "Form", tooltip="show or hide the form"),
-        Binding("D", "diagnose", "Diagnose", tooltip="diagnose the form's data: its quadrant and the recipe to start from"),
-        Binding("F", "find_lr", "Find LR", tooltip="the LR finder on the form's setting; a takes its suggestion"),
-        Binding("escape", "back", "Back", show=False, tooltip="leave a form field; from the run, back to the lessons"),
-    ]
+    BINDINGS = bindings("TrainScreen")
 
     def __init__(self) -> None:
         super().__init__()

@@ -15,11 +15,11 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static
 
+from tltui.ui.keys import bindings
 from tltui.ui.lessons import lessons_dir
 from tltui.ui.widgets.check_questions import CheckSet, Question, checks_path, load_checks
 from tltui.ui.widgets.experiments import Experiment, arms, verdict
@@ -61,13 +61,7 @@ class LessonCheck(Questions):
     again."""
 
     HELP_TITLE = "Check of understanding (end of each lesson)"
-    BINDINGS = [
-        Binding("up", "move(-1)", "Up", show=False, tooltip="choose an answer"),
-        Binding("down", "move(1)", "Down", show=False, tooltip="choose an answer"),
-        Binding("enter", "confirm", "Answer / next", tooltip="answer; then the next question"),
-        Binding("e", "experiment", "Run it", tooltip="run the experiment the question names, for real"),
-        Binding("r", "restart", "Again", tooltip="answer the questions again"),
-    ]
+    BINDINGS = bindings("LessonCheck")
     HELP_KEYS = [("1..9", "answer with that option")]
 
     PREFIX, NAME, NOUN = "ck", "Check", "check"

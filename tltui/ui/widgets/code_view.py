@@ -14,7 +14,6 @@ from pathlib import Path
 import msgspec
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
@@ -25,6 +24,7 @@ from tltui.core.files import UnsafePath, write_atomic
 from tltui.core.formatting import ui_words
 from tltui.core.paths import data_dir, private_data_dir
 from tltui.core.protocol import ConfigError, RunConfig
+from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 from tltui.ui.widgets.frame import LiveFrame, StatusLine
@@ -104,13 +104,7 @@ class ConfigWidget(RunOwner, LiveFrame):
     }
     """
 
-    BINDINGS = [
-        Binding("v", "next_view", "View", tooltip="the next view: chart, code, the run's curve"),
-        Binding("r", "run", "Run", tooltip="run the setting for real"),
-        Binding("c", "cancel", "Cancel run", tooltip="cancel the run"),
-        Binding("b", "backbone", "Backbone", tooltip="train the other backbone (resnet50 or tiny)"),
-        Binding("w", "write_code", "Save code", tooltip="save the code as tltui_<widget>.py in the data dir"),
-    ]
+    BINDINGS = bindings("ConfigWidget")
 
     VIEWS: tuple[str, ...] = ("code", "run")
     """The switcher's views, in the order ``v`` cycles them."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
 
 
@@ -32,10 +32,7 @@ class Contents(OptionList):
     """
 
     HELP_TITLE = "Contents (t)"
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, tooltip="next lesson in the list (or down)"),
-        Binding("k", "cursor_up", "Up", show=False, tooltip="previous lesson in the list (or up)"),
-    ]
+    BINDINGS = bindings("Contents")
     HELP_KEYS = [("enter", "open the lesson"), ("esc", "close the contents")]
 
     @dataclass

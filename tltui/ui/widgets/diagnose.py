@@ -12,7 +12,6 @@ from collections.abc import Collection
 import msgspec
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -21,6 +20,7 @@ from tltui.core import diagnosis
 from tltui.core.client import WorkerError
 from tltui.core.formatting import duration, ui_words
 from tltui.core.protocol import Diagnosis, RunConfig
+from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 from tltui.ui.widgets.frame import LiveFrame, StatusLine
@@ -39,11 +39,7 @@ class Diagnose(RunOwner, LiveFrame):
     """
 
     HELP_TITLE = "Diagnose (lesson 12, and D on the training screen)"
-    BINDINGS = [
-        Binding("d", "diagnose", "Diagnose", tooltip="measure k-NN, probe, LP-FT, fine-tune and scratch on the data"),
-        Binding("b", "backbone", "Backbone", tooltip="diagnose with the other backbone (resnet50 or tiny)"),
-        Binding("c", "cancel", "Cancel", tooltip="cancel the diagnosis"),
-    ]
+    BINDINGS = bindings("Diagnose")
     STARTS_WORKER = False
 
     def __init__(self, config: RunConfig | None = None, data: str = "", per_class: str = "", **_options: str) -> None:
@@ -182,7 +178,7 @@ class DiagnoseScreen(ModalScreen):
     DiagnoseScreen { align: center middle; }
     DiagnoseScreen Diagnose { width: 80; max-width: 100%; max-height: 100%; background: $surface; }
     """
-    BINDINGS = [Binding("escape", "dismiss", "Close", tooltip="close the diagnosis (it goes on in the worker)")]
+    BINDINGS = bindings("DiagnoseScreen")
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__()

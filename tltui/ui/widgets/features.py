@@ -10,13 +10,13 @@ import math
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import Activations, ActivationsReply, Filters, FiltersReply, WalkReply
 from tltui.core.protocol import FeatureWalk as WalkRequest
+from tltui.ui.keys import bindings
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.pictures import PicturePanel, PictureView, tile
 
@@ -54,14 +54,7 @@ class LayerFeatures(PicturePanel):
     """
 
     HELP_TITLE = "What each group sees (lesson 2)"
-    BINDINGS = [
-        Binding("v", "view", "Filters / maps", tooltip="conv1's filters or the activation maps"),
-        Binding("f", "page", "More filters", tooltip="filters: the next 16"),
-        Binding("w", "weights", "Pretrained / random", tooltip="maps: from pretrained or random weights"),
-        Binding("i", "step(1)", "Next image", tooltip="maps: next image"),
-        Binding("I", "step(-1)", "Previous image", tooltip="maps: previous image"),
-        Binding("d", "data", "Your folder", tooltip="maps: a folder of your own photos (enter loads it, escape keeps the old)"),
-    ]
+    BINDINGS = bindings("LayerFeatures")
 
     def __init__(self, **options: str) -> None:
         super().__init__(**options)
@@ -199,10 +192,7 @@ class FeatureWalk(PicturePanel):
     """
 
     HELP_TITLE = "The feature-extraction walk (lesson 3)"
-    BINDINGS = [
-        Binding("i", "step(1)", "Next image", tooltip="next image"),
-        Binding("I", "step(-1)", "Previous image", tooltip="previous image"),
-    ]
+    BINDINGS = bindings("FeatureWalk")
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")

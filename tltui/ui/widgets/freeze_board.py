@@ -8,7 +8,6 @@ from collections.abc import Collection
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import var
 from textual.widgets import Static
@@ -21,6 +20,7 @@ from tltui.core.groups import GROUPS
 from tltui.core.prediction import RULE, SIMILARITY, predict
 from tltui.core.presets import configure
 from tltui.core.protocol import ConfigError, RunConfig
+from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones, theme
 from tltui.ui.widgets.code_view import CodeView
@@ -60,22 +60,7 @@ class FreezeBoard(RunOwner, LiveFrame):
     """
 
     HELP_TITLE = "Freeze board (playground lesson)"
-    BINDINGS = [
-        Binding("up,k", "move(-1)", "Group up", show=False, tooltip="choose a group"),
-        Binding("down,j", "move(1)", "Group down", show=False, tooltip="choose a group"),
-        Binding("space", "toggle", "Freeze/train", tooltip="freeze the group or let it train"),
-        Binding("h", "head_only", "Head only", tooltip="only the head trains"),
-        Binding("a", "train_all", "Train all", tooltip="every group trains"),
-        Binding("left_square_bracket", "data(-1)", "Less data", show=False, tooltip="fewer images per class"),
-        Binding("right_square_bracket", "data(1)", "More data", show=False, tooltip="more images per class"),
-        Binding("minus", "lr(-1)", "Lower LR", show=False, tooltip="lower learning rate"),
-        Binding("plus,equals_sign", "lr(1)", "Higher LR", show=False, tooltip="higher learning rate"),
-        Binding("d", "domain", "Domain", show=False, tooltip="how similar your domain is to the source's"),
-        Binding("b", "backbone", "Backbone", show=False, tooltip="backbone: resnet50 or tiny"),
-        Binding("v", "code", "Code/chart", tooltip="the setting as PyTorch code, or the chart"),
-        Binding("w", "write", "Write code", show=False, tooltip="write the code to tltui_freeze_board.py"),
-        Binding("enter", "run", "Run it", tooltip="run the setting for real: its measured point joins the chart"),
-    ]
+    BINDINGS = bindings("FreezeBoard")
 
     frozen: var[frozenset[str]] = var(frozenset(GROUPS[:-1]))
     cursor: var[int] = var(len(GROUPS) - 1)

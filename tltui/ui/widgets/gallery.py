@@ -6,11 +6,11 @@ ImageNet normalisation in numbers and as a picture; and a "6" flipped upside dow
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
 from tltui.core.protocol import AUGMENTS, Gallery
+from tltui.ui.keys import bindings
 from tltui.ui.widgets.pictures import PicturePanel, PictureView
 
 SIDE = 16
@@ -34,15 +34,7 @@ class AugmentGallery(PicturePanel):
     """
 
     HELP_TITLE = "Augmentation gallery (lesson 7)"
-    BINDINGS = [
-        Binding("c", "toggle('crop')", "Crop", tooltip="random crops on or off"),
-        Binding("f", "toggle('flip')", "Flip", tooltip="horizontal flips on or off"),
-        Binding("o", "toggle('color')", "Colour", tooltip="colour jitter on or off"),
-        Binding("r", "again", "New variants", tooltip="new random variants"),
-        Binding("i", "step(1)", "Next image", tooltip="next image"),
-        Binding("I", "step(-1)", "Previous image", tooltip="previous image"),
-        Binding("d", "data", "Your folder", tooltip="a folder of your own photos (enter loads it)"),
-    ]
+    BINDINGS = bindings("AugmentGallery")
 
     def __init__(self, **options: str) -> None:
         super().__init__(**options)

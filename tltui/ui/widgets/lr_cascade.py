@@ -11,7 +11,6 @@ import math
 
 import msgspec
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.color import Color
 from textual.content import Content
 from textual.widget import Widget
@@ -21,6 +20,7 @@ from textual_plotext import PlotextPlot
 from tltui.core.codegen import span
 from tltui.core.groups import GROUPS
 from tltui.core.protocol import RunConfig
+from tltui.ui.keys import bindings
 from tltui.ui.widgets.code_view import ConfigWidget
 from tltui.ui.widgets.lr_finder import LrFinderScreen
 
@@ -137,14 +137,7 @@ class LrCascade(ConfigWidget):
 
     VIEW_HEIGHT = 14
     HELP_TITLE = "Learning-rate cascade (lesson 6)"
-    BINDINGS = [
-        Binding("left", "lr(-1)", "Lower LR", tooltip="lower base LR (the head's)"),
-        Binding("right", "lr(1)", "Higher LR", tooltip="higher base LR"),
-        Binding("down", "factor(-1)", "Smaller factor", tooltip="smaller factor from one group to the one below"),
-        Binding("up", "factor(1)", "Larger factor", tooltip="larger factor"),
-        Binding("f", "freeze", "Freeze from the bottom", tooltip="freeze one more group from the bottom"),
-        Binding("F", "find_lr", "Find LR", tooltip="the LR finder on this setting; a puts its suggestion on the slider"),
-    ]
+    BINDINGS = bindings("LrCascade")
 
     VIEWS = ("bars", "code", "run")
     STEM = "lr_cascade"

@@ -11,7 +11,6 @@ import math
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Vertical
 from textual.content import Content
@@ -21,6 +20,7 @@ from textual_plotext import PlotextPlot
 
 from tltui.core.client import WorkerError
 from tltui.core.protocol import FindLr, LrFound, RunConfig, Working
+from tltui.ui.keys import bindings
 
 RULE = "steepest: where the loss falls fastest"
 
@@ -64,10 +64,7 @@ class LrFinderScreen(ModalScreen[float | None]):
         #finder-status { height: 2; padding: 0 1; }
     }
     """
-    BINDINGS = [
-        Binding("a", "apply", "Use it", tooltip="close and take the suggested LR (into the form or the slider)"),
-        Binding("escape", "close", "Close", tooltip="close; the LR stays as it was"),
-    ]
+    BINDINGS = bindings("LrFinderScreen")
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__()

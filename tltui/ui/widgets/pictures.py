@@ -18,7 +18,6 @@ from rich.text import Text
 from rich_pixels import Pixels
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Input, Static
 from textual.worker import Worker
@@ -26,6 +25,7 @@ from textual.worker import Worker
 from tltui.core import protocol
 from tltui.core.client import WorkerError
 from tltui.core.protocol import Picture
+from tltui.ui.keys import bindings
 from tltui.ui.widgets.frame import LiveFrame
 
 R = TypeVar("R")
@@ -102,7 +102,7 @@ class PicturePanel(LiveFrame):
     }
     """
 
-    BINDINGS = [Binding("escape", "typed", "Back", show=False, tooltip="leave the folder field (where there is one), keeping the old folder")]
+    BINDINGS = bindings("PicturePanel")
 
     def __init__(self, **_options: str) -> None:
         super().__init__()

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 
 from rich.markup import escape
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static
 
+from tltui.ui.keys import bindings
 from tltui.ui.widgets.experiments import Experiment, arms, verdict
 from tltui.ui.widgets.questions import Questions, Reasoning
 from tltui.ui.widgets.quiz_scenarios import QUADRANTS, Scenario, Strategy, load_quiz
@@ -153,15 +153,7 @@ class QuadrantQuiz(Questions):
     """Arrows or 1-4 pick the quadrant, arrows or a digit the strategy, enter goes on; e checks it for real."""
 
     HELP_TITLE = "Quadrant quiz (lesson 5)"
-    BINDINGS = [
-        Binding("up", "move(-1, 0)", "Up", show=False, tooltip="move on the grid or the list; scroll the reasoning"),
-        Binding("down", "move(1, 0)", "Down", show=False, tooltip="move on the grid or the list; scroll the reasoning"),
-        Binding("left", "move(0, -1)", "Left", show=False, tooltip="move on the grid"),
-        Binding("right", "move(0, 1)", "Right", show=False, tooltip="move on the grid"),
-        Binding("enter", "confirm", "Choose / next", tooltip="choose; then the next scenario"),
-        Binding("e", "experiment", "Check it", tooltip="check it: run the real experiment and show its curves"),
-        Binding("r", "restart", "New round", tooltip="a new round in a new order (after the last scenario)"),
-    ]
+    BINDINGS = bindings("QuadrantQuiz")
     HELP_KEYS = [("1..6", "choose a quadrant (1-4) or a strategy (1-6)")]
 
     PREFIX, NAME, NOUN, POINTS = "qq", "Quadrant quiz", "quiz", 2

@@ -12,12 +12,12 @@ from collections.abc import Collection
 import msgspec
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Input, Label
 
 from tltui.core.formatting import ui_words
 from tltui.core.protocol import RunConfig
+from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 from tltui.ui.widgets.frame import LiveFrame, StatusLine
@@ -45,11 +45,7 @@ class Race(RunOwner, LiveFrame):
     """
 
     HELP_TITLE = "The race (lesson 1)"
-    BINDINGS = [
-        Binding("r", "race", "Race", tooltip="start the race: scratch vs pretrained, both real runs"),
-        Binding("c", "cancel", "Cancel race", tooltip="cancel both runs"),
-        Binding("b", "backbone", "Backbone", tooltip="race the other backbone (resnet50 or tiny)"),
-    ]
+    BINDINGS = bindings("Race")
 
     def __init__(self, **_options: str) -> None:
         super().__init__()

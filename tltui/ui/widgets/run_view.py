@@ -6,12 +6,12 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from tltui.core.formatting import bar, duration, lrs
 from tltui.core.protocol import ErrorAnalysis, Failed, Finished
+from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.errors_view import ErrorsView, balanced, confused_line, interval
@@ -77,15 +77,7 @@ class RunView(Vertical, can_focus=True):
     """
 
     HELP_TITLE = "A run (training and runs screens)"
-    BINDINGS = [
-        Binding("m", "toggle_results", "Results", tooltip="curves or results (per class, confusion) of a finished run"),
-        Binding("l", "toggle_metric", "Loss/acc", show=False, tooltip="loss or accuracy curves"),
-        Binding("e", "toggle_errors", "Errors", tooltip="a finished run's top losses, image by image, with the "
-                "accuracy's interval and the most confused pairs"),
-        Binding("right,i", "loss(1)", "Next loss", tooltip="the next top-loss image (in the errors view)"),
-        Binding("left,I", "loss(-1)", "Prev loss", show=False,
-                tooltip="the previous top-loss image (in the errors view)"),
-    ]
+    BINDINGS = bindings("RunView")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

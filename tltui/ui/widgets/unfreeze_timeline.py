@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import msgspec
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol import RunConfig
+from tltui.ui.keys import bindings
 from tltui.ui.widgets.code_view import ConfigWidget
 
 #: Rows top to bottom: the head first, as the groups thaw from the top.
@@ -78,16 +78,7 @@ class UnfreezeTimeline(ConfigWidget):
     """Which group joins at which epoch, edited with a cursor, shown as code, run for real."""
 
     HELP_TITLE = "Gradual unfreezing timeline (lesson 6)"
-    BINDINGS = [
-        Binding("up", "move(-1, 0)", "Group up", tooltip="choose a group"),
-        Binding("down", "move(1, 0)", "Group down", tooltip="choose a group"),
-        Binding("left", "move(0, -1)", "Earlier", tooltip="choose an epoch"),
-        Binding("right", "move(0, 1)", "Later", tooltip="choose an epoch"),
-        Binding("enter", "join", "Join here", tooltip="the group joins training at that epoch"),
-        Binding("x", "freeze", "Frozen all run", tooltip="the group stays frozen all run"),
-        Binding("minus", "epochs(-1)", "Fewer epochs", tooltip="fewer epochs"),
-        Binding("plus,equals_sign", "epochs(1)", "More epochs", tooltip="more epochs"),
-    ]
+    BINDINGS = bindings("UnfreezeTimeline")
 
     STEM = "unfreeze_timeline"
     ANCHOR = "for epoch in range"

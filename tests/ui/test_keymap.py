@@ -1,0 +1,61 @@
+"""keys.toml, the one home of every key binding: each table belongs to a class that binds it, binds a key
+once, and names actions that exist."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+from textual.app import App
+
+import tltui.ui
+from tltui.ui.keys import bindings, keymap
+
+
+def _classes() -> dict[str, type]:
+    """Every class of the UI package by name (the names are unique: a section names one class)."""
+    found: dict[str, type] = {}
+    for module in pkgutil.walk_packages(tltui.ui.__path__, "tltui.ui."):
+        for name, cls in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
+            if cls.__module__ == module.name:
+                assert found.setdefault(name, cls) is cls, f"two UI classes are called {name}"
+    return found
+
+
+CLASSES = _classes()
+
+
+@pytest.mark.parametrize("owner", list(keymap()))
+def test_each_table_is_the_bindings_of_the_class_it_names(owner):
+    cls = CLASSES.get(owner)
+    assert cls is not None, f"keys.toml has a [{owner}] table but no UI class is called {owner}"
+    declared = cls.__dict__.get("BINDINGS", [])
+    assert bindings(owner), f"[{owner}] binds no key"
+    assert [b for b in declared if b in bindings(owner)] == bindings(owner), \
+        f"{owner}.BINDINGS does not take its keys from keys.toml"
+
+
+@pytest.mark.parametrize("owner", list(keymap()))
+def test_no_table_binds_a_key_twice(owner):
+    keys = [key.strip() for binding in bindings(owner) for key in binding.key.split(",")]
+    assert len(keys) == len(set(keys)), f"[{owner}] binds {sorted(k for k in set(keys) if keys.count(k) > 1)} twice"
+
+
+@pytest.mark.parametrize("owner", list(keymap()))
+def test_every_action_exists_and_every_key_is_explained(owner):
+    cls = CLASSES[owner]
+    for binding in bindings(owner):
+        namespace, _, action = binding.action.rpartition(".")
+        target = App if namespace == "app" else cls
+        name = action.split("(")[0]
+        assert callable(getattr(target, f"action_{name}", None)), f"[{owner}] {binding.key}: no action_{name}"
+        assert binding.description and binding.tooltip, f"[{owner}] {binding.key}: no description or tooltip"
+
+
+def test_a_class_with_keys_has_a_table():
+    """Keys written in Python instead of keys.toml would be missed by the help and by these checks."""
+    for name, cls in CLASSES.items():
+        if cls.__dict__.get("BINDINGS") and not name.startswith("_"):
+            assert name in keymap(), f"{name} binds keys that keys.toml does not list"
