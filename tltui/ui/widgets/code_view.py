@@ -238,11 +238,6 @@ class ConfigWidget(RunOwner, LiveFrame):
         self.show_view("run")
         self._show_run()
 
-    @work(group="config-cancel")
-    async def action_cancel(self) -> None:
-        if await self.cancel_runs() is None:
-            self.say("No run of this widget is going.")
-
     def _show_run(self) -> None:
         run = self.run
         self.query_one(RunChart).show([(run.label, run)] if run else [], "r runs the setting above")

@@ -41,6 +41,7 @@ class Diagnose(RunOwner, LiveFrame):
     HELP_TITLE = "Diagnose (lesson 12, and D on the training screen)"
     BINDINGS = bindings("Diagnose")
     STARTS_WORKER = False
+    NOTHING_TO_CANCEL = "No diagnosis is going: d starts one."
 
     def __init__(self, config: RunConfig | None = None, data: str = "", per_class: str = "", **_options: str) -> None:
         super().__init__()
@@ -115,11 +116,6 @@ class Diagnose(RunOwner, LiveFrame):
             return
         self.run_id = run.run_id
         self._refresh()
-
-    @work(group="diagnose-cancel")
-    async def action_cancel(self) -> None:
-        if await self.cancel_runs() is None:
-            self.say("No diagnosis is going: d starts one.")
 
     # -- drawing ---------------------------------------------------------------------------------
 

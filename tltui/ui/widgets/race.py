@@ -45,6 +45,7 @@ class Race(RunOwner, LiveFrame):
     """
 
     HELP_TITLE = "The race (lesson 1)"
+    NOTHING_TO_CANCEL = "No race is going: r starts one."
     BINDINGS = bindings("Race")
 
     def __init__(self, **_options: str) -> None:
@@ -157,8 +158,3 @@ class Race(RunOwner, LiveFrame):
             return
         self.runs = {"scratch": scratch.run_id, "pretrained": pretrained.run_id}
         self._refresh()
-
-    @work(group="race-cancel")
-    async def action_cancel(self) -> None:
-        if await self.cancel_runs() is None:
-            self.say("No race is going: r starts one.")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from textual import work
+
 from tltui.core.client import WorkerError
 from tltui.core.protocol import RunConfig
 from tltui.ui.run_model import RunModel
@@ -27,6 +29,8 @@ class RunOwner:
     app: TutorApp
     STARTS_WORKER = True
     """Whether mounting starts the worker (an owner whose runs wait for a key may leave it idle)."""
+    NOTHING_TO_CANCEL = "No run of this widget is going."
+    """What cancelling says when none of the owned runs is going."""
 
     def on_mount(self) -> None:
         """Textual calls this after the subclass's own ``on_mount``."""
@@ -98,3 +102,9 @@ class RunOwner:
                 if run.running:
                     self.say(str(error))
         return cancelling if going else None
+
+    @work(group="cancel")
+    async def action_cancel(self) -> None:
+        """Cancel the owned runs that are going, or say that none is."""
+        if await self.cancel_runs() is None:
+            self.say(self.NOTHING_TO_CANCEL)
