@@ -114,16 +114,51 @@ def test_torchrun_and_slurm_exports_write_the_script_and_the_commands(tmp_path):
     assert bash.returncode == 0, bash.stderr
 
 
+@pytest.mark.parametrize("distributed", [False, True], ids=["plain", "ddp"])
+def test_the_scripts_prepare_validation_images_as_the_engine_does(tmp_path, distributed):
+    """A wide picture with a frame near its edges: the engine keeps the centre 87.5% (resize to size / 0.875,
+    centre crop); a script that cropped otherwise would see a different picture."""
+    import numpy as np
+    import torch
+
+    from tltui.core.cluster import generate_ddp
+    from tltui.core.codegen import generate
+    from tltui.core.protocol import RunConfig
+    from tltui.engine import data
+
+    picture = np.full((60, 90, 3), 200, np.uint8)
+    picture[3:57, 3:87] = (30, 90, 160)  # the frame: 3 px of light border
+    picture[20:40, 35:55] = (240, 40, 40)
+    for split in ("train", "val"):
+        for kind in ("a", "b"):  # the same picture in two classes: a classifier needs two
+            (tmp_path / split / kind).mkdir(parents=True)
+            Image.fromarray(picture).save(tmp_path / split / kind / "0.png")
+    config = RunConfig(data=str(tmp_path), image_size=32, augment=(), batch_size=2, model="tiny")
+    engine = data.load(str(tmp_path), image_size=32, augment=(), val_fraction=0.2, limit_per_class=0,
+                       seed=0).val_x[0].float() / 255
+
+    namespace = {"__name__": "script"}
+    exec(generate_ddp(config) if distributed else generate(config), namespace)
+    namespace["DATA"] = str(tmp_path)
+    loaders = namespace["loaders"]
+    val_loader = loaders(0, 1)[1] if distributed else loaders()[1]
+    scripted = val_loader.dataset[0][0]
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    scripted = scripted * std[:, None, None] + mean[:, None, None]
+    assert scripted.shape == engine.shape == (3, 32, 32)
+    assert (scripted - engine).abs().mean() < 0.03
+
+
 def test_the_exported_tiny_backbone_is_the_engines():
     import torch
     from torch import nn
     from torchvision.models.resnet import BasicBlock, ResNet
 
-    from tltui.core.cluster import TINY_SOURCE
+    from tltui.core.cluster import tiny_source
     from tltui.engine.tiny import TinyResNet
 
     namespace = {"nn": nn, "ResNet": ResNet, "BasicBlock": BasicBlock}
-    exec(TINY_SOURCE, namespace)
+    exec(tiny_source(), namespace)
     torch.manual_seed(5)
     exported = namespace["TinyResNet"](7).state_dict()
     torch.manual_seed(5)

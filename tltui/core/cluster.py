@@ -18,11 +18,13 @@ node, or under Slurm's ``srun``, which starts that command once per node.
 
 from __future__ import annotations
 
+import ast
 import shlex
 import textwrap
+from pathlib import Path
 
 from tltui.core import codegen, datasets
-from tltui.core.codegen import WIDTH, _build, _groups, _param_groups, _schedule, _str, _train_mode, _unfreeze
+from tltui.core.codegen import WIDTH, _build, _groups, _param_groups, _schedule, _train_mode, _unfreeze
 from tltui.core.protocol import RunConfig
 
 PORT = 29500
@@ -52,8 +54,8 @@ def _data_argument(config: RunConfig) -> str:
 def generate_ddp(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py") -> str:
     """The DDP script for ``config`` (one that passes ``check()``)."""
     tiny = config.model == "tiny"
-    top = "\n\n".join((_header(config, nnodes, script), _imports(config, tiny), _constants(config), _groups()))
-    defs = (_param_groups(config), TINY_SOURCE if tiny else "", _build(config, tiny=tiny), _unfreeze(config),
+    top = "\n\n".join((_header(config, nnodes, script), _imports(config, tiny), codegen.constants(config, distributed=True), _groups()))
+    defs = (_param_groups(config), tiny_source() if tiny else "", _build(config, tiny=tiny), _unfreeze(config),
             _train_mode(config), _schedule(config), _loaders(config), _evaluate(), _main(config),
             'if __name__ == "__main__":\n    main()')
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
@@ -142,80 +144,24 @@ def _imports(config: RunConfig, tiny: bool) -> str:
     return "\n".join(lines)
 
 
-def _constants(config: RunConfig) -> str:
-    data = (f'DATA = "path/to/images"  # {config.data} is made by tltui' if config.data in datasets.NAMES
-            else f"DATA = {_str(config.data)}")
-    data += "\nDATA = sys.argv[1] if len(sys.argv) > 1 else DATA"
-    lines = [data, f"EPOCHS = {config.epochs}",
-             f"BATCH_SIZE = {config.batch_size}  # global: over all processes",
-             f"IMAGE_SIZE = {config.image_size or (32 if config.model == 'tiny' else 224)}",
-             f"HEAD_LR = {config.lr!r}"]
-    if config.lr_decay != 1:
-        lines.append(f"DECAY = {config.lr_decay!r}  # each group's LR: the one above's times DECAY")
-    lines.append(f"SEED = {config.seed}")
-    lines.append(f"SYNC_BN = {config.sync_bn}  # BatchNorm over the global batch (GPUs)")
-    if config.shuffle_labels:
-        lines.append("SHUFFLE_LABELS = True  # a control: labels no image can predict")
-    return "\n".join(lines)
-
-
-TINY_SOURCE = '''class TinyResNet(ResNet):
-    """tltui's tiny backbone: torchvision's ResNet with one BasicBlock
-    per stage at widths 16/32/64/128 and a 3x3 stride-1 stem, for
-    32 px images; the same module names as ResNet-50."""
-
-    def __init__(self, num_classes=1000):
-        nn.Module.__init__(self)  # ResNet.__init__ builds 64..512
-        widths = (16, 32, 64, 128)
-        self._norm_layer = nn.BatchNorm2d
-        self.inplanes, self.dilation = widths[0], 1
-        self.groups, self.base_width = 1, 64
-        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=3, stride=1,
-                               padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(widths[0])
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(BasicBlock, widths[0], 1)
-        self.layer2 = self._make_layer(BasicBlock, widths[1], 1, stride=2)
-        self.layer3 = self._make_layer(BasicBlock, widths[2], 1, stride=2)
-        self.layer4 = self._make_layer(BasicBlock, widths[3], 1, stride=2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(widths[3], num_classes)
-        for m in self.modules():  # as torchvision initialises a ResNet
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out",
-                                        nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.constant_(m.weight, 1)
-                nn.init.constant_(m.bias, 0)'''
+def tiny_source() -> str:
+    """engine/tiny.py's ``WIDTHS`` and ``TinyResNet`` as text, so the script builds the very network the
+    worker trains (the file is read, not imported: core does not import the engine)."""
+    source = (Path(__file__).resolve().parents[1] / "engine" / "tiny.py").read_text(encoding="utf-8")
+    wanted = [node for node in ast.parse(source).body
+              if isinstance(node, ast.ClassDef) and node.name == "TinyResNet"
+              or isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["WIDTHS"]]
+    return "\n\n\n".join(ast.get_source_segment(source, node) or "" for node in wanted)
 
 
 def _loaders(config: RunConfig) -> str:
-    train = (["transforms.RandomResizedCrop(IMAGE_SIZE, scale=(0.25, 1.0))"] if "crop" in config.augment
-             else ["transforms.Resize(round(IMAGE_SIZE / 0.875))", "transforms.CenterCrop(IMAGE_SIZE)"])
-    if "flip" in config.augment:
-        train.append("transforms.RandomHorizontalFlip()")
-    if "color" in config.augment:
-        train.append("transforms.ColorJitter(0.2, 0.2, 0.2, 0.05)")
-    steps = "".join(f"        {t},\n" for t in [*train, "transforms.ToTensor()", "imagenet"])
     return (
         "def loaders(rank, world):\n"
         '    """ImageFolders, normalised as ImageNet was for the weights.\n'
         "    Training: each process its share of every global batch, in\n"
         "    an order the sampler draws from SEED and the epoch.\n"
         '    Validation: each process a contiguous shard."""\n'
-        "    imagenet = transforms.Normalize(mean=[0.485, 0.456, 0.406],\n"
-        "                                    std=[0.229, 0.224, 0.225])\n"
-        f"    train_tf = transforms.Compose([\n{steps}    ])\n"
-        "    val_tf = transforms.Compose([\n"
-        "        transforms.Resize(round(IMAGE_SIZE / 0.875)),\n"
-        "        transforms.CenterCrop(IMAGE_SIZE),\n"
-        "        transforms.ToTensor(),\n"
-        "        imagenet,\n"
-        "    ])\n"
-        '    train_set = datasets.ImageFolder(f"{DATA}/train", train_tf)\n'
-        '    val_set = datasets.ImageFolder(f"{DATA}/val", val_tf)\n'
-        + (codegen._SHUFFLE if config.shuffle_labels else "") +
+        + codegen.image_folders(config) +
         "    sampler = DistributedSampler(train_set, world, rank, shuffle=True,\n"
         "                                 seed=SEED * 100_003)  # tltui's order\n"
         "    per = -(-len(val_set) // world)  # ceil\n"
@@ -247,8 +193,6 @@ def _evaluate() -> str:
 
 
 def _main(config: RunConfig) -> str:
-    smoothing = f"label_smoothing={config.label_smoothing!r}" if config.label_smoothing else ""
-    scheduled = config.schedule != "constant"
     lines = [
         "def main():",
         "    # torchrun gives each process its RANK, WORLD_SIZE, LOCAL_RANK",
@@ -272,20 +216,10 @@ def _main(config: RunConfig) -> str:
         "        return DDP(model, device_ids=[local] if gpu else None)",
         "",
         "    ddp = wrap()",
-        f"    loss_fn = nn.CrossEntropyLoss({smoothing})",
-        *(["    total, step = EPOCHS * len(train_loader), 0"] if scheduled else []),
-        "    best = -1.0",
-        "    for epoch in range(1, EPOCHS + 1):  # from 1, as in tltui",
+        *codegen.loop_start(config),
         "        sampler.set_epoch(epoch)  # a new order each epoch, alike in all",
-    ]
-    lines += codegen.epoch_head(config, rejoin="ddp = wrap()  # again, with the groups that joined")
-    lines += [
-        "            loss = loss_fn(ddp(images), labels)",
-        "            optimizer.zero_grad()",
-        "            loss.backward()  # DDP averages the gradients here",
-        "            optimizer.step()",
-        *(["            step += 1"] if scheduled else []),
-        "        accuracy = evaluate(model, val_loader, device)",
+        *codegen.epoch_loop(config, forward="ddp", rejoin="ddp = wrap()  # again, with the groups that joined",
+                            backward_note="  # DDP averages the gradients here"),
         "        if rank == 0:  # one process prints and saves",
         '            print(f"epoch {epoch}: val accuracy {accuracy:.1%}",',
         "                  flush=True)",

@@ -31,7 +31,7 @@ TINY_WEIGHTS = str(Path(__file__).resolve().parents[1] / "engine" / "weights" / 
 
 def generate(config: RunConfig) -> str:
     """The script for ``config`` (one that passes ``check()`` and trains something in epoch 1)."""
-    top = "\n\n".join((_header(config), _imports(config), _constants(config), _groups()))
+    top = "\n\n".join((_header(config), _imports(config), constants(config), _groups()))
     defs = (_param_groups(config), _build(config), _unfreeze(config), _train_mode(config), _schedule(config),
             _loaders(config), _evaluate(), _main(config), 'if __name__ == "__main__":\n    main()')
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
@@ -158,15 +158,21 @@ def _imports(config: RunConfig) -> str:
     return "\n".join(lines)
 
 
-def _constants(config: RunConfig) -> str:
+def constants(config: RunConfig, distributed: bool = False) -> str:
+    """The settings at the top of a generated script; ``distributed``: the DDP script's (its batch is the
+    global one, it may sync BatchNorm, and it builds the tiny backbone for a tiny run)."""
     data = (f'DATA = "path/to/images"  # {config.data} is made by tltui' if config.data in datasets.NAMES
             else f"DATA = {_str(config.data)}")
     data += "\nDATA = sys.argv[1] if len(sys.argv) > 1 else DATA"
-    lines = [data, f"EPOCHS = {config.epochs}", f"BATCH_SIZE = {config.batch_size}",
-             f"IMAGE_SIZE = {config.image_size or 224}", f"HEAD_LR = {config.lr!r}"]
+    size = config.image_size or (32 if distributed and config.model == "tiny" else 224)
+    lines = [data, f"EPOCHS = {config.epochs}",
+             f"BATCH_SIZE = {config.batch_size}" + ("  # global: over all processes" if distributed else ""),
+             f"IMAGE_SIZE = {size}", f"HEAD_LR = {config.lr!r}"]
     if config.lr_decay != 1:
         lines.append(f"DECAY = {config.lr_decay!r}  # each group's LR: the one above's times DECAY")
     lines.append(f"SEED = {config.seed}")
+    if distributed:
+        lines.append(f"SYNC_BN = {config.sync_bn}  # BatchNorm over the global batch (GPUs)")
     if config.shuffle_labels:
         lines.append("SHUFFLE_LABELS = True  # a control: labels no image can predict")
     return "\n".join(lines)
@@ -306,31 +312,40 @@ def _schedule(config: RunConfig) -> str:
 
 
 def _loaders(config: RunConfig) -> str:
+    return (
+        "def loaders():\n"
+        '    """ImageFolders, normalised as ImageNet was for the weights."""\n'
+        + image_folders(config) +
+        "    return (DataLoader(train_set, BATCH_SIZE, shuffle=True,\n"
+        "                       drop_last=True),\n"
+        "            DataLoader(val_set, BATCH_SIZE * 2))"
+    )
+
+
+def image_folders(config: RunConfig) -> str:
+    """The body lines of a generated ``loaders`` that build ``train_set`` and ``val_set`` as the engine
+    prepares images (engine/data.py, engine/augment.py): the shorter side resized to size / 0.875 and
+    centre-cropped, or a random crop; flips and colour jitter as asked; ImageNet's normalisation."""
     train = (["transforms.RandomResizedCrop(IMAGE_SIZE, scale=(0.25, 1.0))"] if "crop" in config.augment
-             else ["transforms.Resize(IMAGE_SIZE)", "transforms.CenterCrop(IMAGE_SIZE)"])
+             else ["transforms.Resize(round(IMAGE_SIZE / 0.875))", "transforms.CenterCrop(IMAGE_SIZE)"])
     if "flip" in config.augment:
         train.append("transforms.RandomHorizontalFlip()")
     if "color" in config.augment:
         train.append("transforms.ColorJitter(0.2, 0.2, 0.2, 0.05)")
     steps = "".join(f"        {t},\n" for t in [*train, "transforms.ToTensor()", "imagenet"])
     return (
-        "def loaders():\n"
-        '    """ImageFolders, normalised as ImageNet was for the weights."""\n'
         "    imagenet = transforms.Normalize(mean=[0.485, 0.456, 0.406],\n"
         "                                    std=[0.229, 0.224, 0.225])\n"
         f"    train_tf = transforms.Compose([\n{steps}    ])\n"
         "    val_tf = transforms.Compose([\n"
-        "        transforms.Resize(IMAGE_SIZE),\n"
+        "        transforms.Resize(round(IMAGE_SIZE / 0.875)),\n"
         "        transforms.CenterCrop(IMAGE_SIZE),\n"
         "        transforms.ToTensor(),\n"
         "        imagenet,\n"
         "    ])\n"
         '    train_set = datasets.ImageFolder(f"{DATA}/train", train_tf)\n'
         '    val_set = datasets.ImageFolder(f"{DATA}/val", val_tf)\n'
-        + (_SHUFFLE if config.shuffle_labels else "") +
-        "    return (DataLoader(train_set, BATCH_SIZE, shuffle=True,\n"
-        "                       drop_last=True),\n"
-        "            DataLoader(val_set, BATCH_SIZE * 2))"
+        + (_SHUFFLE if config.shuffle_labels else "")
     )
 
 
@@ -359,8 +374,6 @@ def _evaluate() -> str:
 
 
 def _main(config: RunConfig) -> str:
-    smoothing = f"label_smoothing={config.label_smoothing!r}" if config.label_smoothing else ""
-    scheduled = config.schedule != "constant"
     lines = [
         "def main():",
         "    torch.manual_seed(SEED)",
@@ -368,19 +381,8 @@ def _main(config: RunConfig) -> str:
         "    train_loader, val_loader = loaders()",
         "    classes = train_loader.dataset.classes",
         "    model, optimizer = build(len(classes), device=device)",
-        f"    loss_fn = nn.CrossEntropyLoss({smoothing})",
-        *(["    total, step = EPOCHS * len(train_loader), 0"] if scheduled else []),
-        "    best = -1.0",
-        "    for epoch in range(1, EPOCHS + 1):  # from 1, as in tltui",
-    ]
-    lines += epoch_head(config)
-    lines += [
-        "            loss = loss_fn(model(images), labels)",
-        "            optimizer.zero_grad()",
-        "            loss.backward()",
-        "            optimizer.step()",
-        *(["            step += 1"] if scheduled else []),
-        "        accuracy = evaluate(model, val_loader, device)",
+        *loop_start(config),
+        *epoch_loop(config),
         '        print(f"epoch {epoch}: val accuracy {accuracy:.1%}")',
         "        if accuracy > best:  # keep the best epoch, not the last",
         "            best = accuracy",
@@ -391,9 +393,22 @@ def _main(config: RunConfig) -> str:
     return "\n".join(lines)
 
 
-def epoch_head(config: RunConfig, rejoin: str = "") -> list[str]:
-    """The top of an epoch in a generated training loop, down to the batch's LR: the groups that join now
-    (then ``rejoin``, a line such as DDP's wrapping again), the train mode, the batch loop, the schedule."""
+def loop_start(config: RunConfig) -> list[str]:
+    """The lines before a generated training loop, and its first: the loss, the schedule's step count, the
+    best accuracy so far, the loop over epochs."""
+    smoothing = f"label_smoothing={config.label_smoothing!r}" if config.label_smoothing else ""
+    return [
+        f"    loss_fn = nn.CrossEntropyLoss({smoothing})",
+        *(["    total, step = EPOCHS * len(train_loader), 0"] if config.schedule != "constant" else []),
+        "    best = -1.0",
+        "    for epoch in range(1, EPOCHS + 1):  # from 1, as in tltui",
+    ]
+
+
+def epoch_loop(config: RunConfig, forward: str = "model", rejoin: str = "", backward_note: str = "") -> list[str]:
+    """An epoch of a generated training loop, down to its validation accuracy: the groups that join now
+    (then ``rejoin``, a line such as DDP's wrapping again), the train mode, each batch's LR and step (through
+    ``forward``, the model or its DDP wrapper), then ``accuracy``."""
     lines = []
     for epoch, groups in joining(config).items():
         lines.append(f"        if epoch == {epoch}:")
@@ -414,4 +429,11 @@ def epoch_head(config: RunConfig, rejoin: str = "") -> list[str]:
             "            for pg in optimizer.param_groups:",
             '                pg["lr"] = pg["base_lr"] * lr_factor(step, total)',
         ]
-    return lines
+    return lines + [
+        f"            loss = loss_fn({forward}(images), labels)",
+        "            optimizer.zero_grad()",
+        f"            loss.backward(){backward_note}",
+        "            optimizer.step()",
+        *(["            step += 1"] if config.schedule != "constant" else []),
+        "        accuracy = evaluate(model, val_loader, device)",
+    ]

@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.dom import DOMNode
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tltui.ui.keys import bindings, pager_keys
+from tltui.ui.widgets.frame import Dialog
 
 #: How keys are shown where their binding name is not what is printed on the key.
 KEY_NAMES = {
@@ -71,31 +71,19 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     return [(owner.HELP_TITLE, rows(owner)) for owner in owners]
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Lists every key; escape, ? or q closes it; it scrolls with the keys of a lesson."""
 
     HELP_TITLE = "This help"
 
     DEFAULT_CSS = """
-    HelpScreen {
-        align: center middle;
-        #help {
-            width: 78;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            border: round $accent;
-            border-title-color: $accent;
-            background: $surface;
-            padding: 0 1;
-        }
-    }
+    HelpScreen #help { height: auto; padding: 0 1; }
     """
 
     BINDINGS = [*bindings("HelpScreen"), *pager_keys("scroll")]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help") as scroll:
+        with VerticalScroll(id="help", classes="dialog") as scroll:
             scroll.border_title = "Keys"
             scroll.border_subtitle = "↑↓ space b g G scroll · escape closes"
             yield Static(self.table())

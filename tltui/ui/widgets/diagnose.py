@@ -13,7 +13,6 @@ import msgspec
 from textual import work
 from textual.app import ComposeResult
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tltui.core import diagnosis
@@ -23,7 +22,7 @@ from tltui.core.protocol import Diagnosis, RunConfig
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
-from tltui.ui.widgets.frame import LiveFrame, StatusLine
+from tltui.ui.widgets.frame import Dialog, LiveFrame, StatusLine
 from tltui.ui.widgets.run_owner import RunOwner
 
 
@@ -167,11 +166,10 @@ class Diagnose(RunOwner, LiveFrame):
         return Content("\n".join(lines))
 
 
-class DiagnoseScreen(ModalScreen):
+class DiagnoseScreen(Dialog[None]):
     """The training screen's ``D``: Diagnose on the form's config; escape closes it (the run goes on)."""
 
     DEFAULT_CSS = """
-    DiagnoseScreen { align: center middle; }
     DiagnoseScreen Diagnose { width: 80; max-width: 100%; max-height: 100%; background: $surface; }
     """
     BINDINGS = bindings("DiagnoseScreen")

@@ -1,10 +1,15 @@
-"""The frame every live widget of a lesson draws, and the status line inside it."""
+"""The frame every live widget of a lesson draws, the status line inside it, and the box of a dialog."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from textual.containers import Vertical
 from textual.content import Content
+from textual.screen import ModalScreen
 from textual.widgets import Static
+
+R = TypeVar("R")
 
 
 class LiveFrame(Vertical, can_focus=True):
@@ -41,3 +46,22 @@ class StatusLine(Static):
     def refused(self) -> bool:
         """Whether the line says why something did not happen."""
         return self.has_class("-refused")
+
+
+class Dialog(ModalScreen[R]):
+    """A modal screen over the one it was opened on: its box (the child with class ``dialog``) sits in the
+    middle, at most 78 columns wide, framed in the accent colour."""
+
+    DEFAULT_CSS = """
+    Dialog {
+        align: center middle;
+        & > .dialog {
+            width: 78;
+            max-width: 100%;
+            max-height: 100%;
+            border: round $accent;
+            border-title-color: $accent;
+            background: $surface;
+        }
+    }
+    """

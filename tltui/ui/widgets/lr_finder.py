@@ -14,13 +14,13 @@ from textual.app import ComposeResult
 from textual.color import Color
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tltui.core.client import WorkerError
 from tltui.core.protocol import FindLr, LrFound, RunConfig, Working
 from tltui.ui.keys import bindings
+from tltui.ui.widgets.frame import Dialog
 
 RULE = "steepest: where the loss falls fastest"
 
@@ -44,22 +44,13 @@ class LrCurve(PlotextPlot):
         self.refresh()
 
 
-class LrFinderScreen(ModalScreen[float | None]):
+class LrFinderScreen(Dialog[float | None]):
     """The range test of ``config``; dismissed with the suggested LR (``a``) or None (``escape``)."""
 
     HELP_TITLE = "LR finder (F on the training screen and in the LR cascade)"
     DEFAULT_CSS = """
     LrFinderScreen {
-        align: center middle;
-        #finder {
-            width: 78;
-            max-width: 100%;
-            height: 20;
-            max-height: 100%;
-            border: round $accent;
-            border-title-color: $accent;
-            background: $surface;
-        }
+        #finder { height: 20; }
         LrCurve { height: 1fr; }
         #finder-status { height: 2; padding: 0 1; }
     }
@@ -72,7 +63,7 @@ class LrFinderScreen(ModalScreen[float | None]):
         self.found: LrFound | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="finder") as box:
+        with Vertical(id="finder", classes="dialog") as box:
             box.border_title = "LR range test (Smith 2017)"
             box.border_subtitle = "a use it · esc close"
             yield LrCurve()
