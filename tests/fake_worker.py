@@ -70,7 +70,7 @@ def handle(request: protocol.AnyRequest) -> msgspec.Struct | list:
         return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
     if isinstance(request, protocol.StartDiagnosis):
         run_id = f"20261126-1200{len(runs):02d}-fake"
-        runs[run_id], configs[run_id] = [], request.config
+        runs[run_id], configs[run_id] = [], msgspec.structs.replace(request.config, preset="diagnose")  # as stored
         pending.append(threading.Thread(target=replay, args=(run_id, RECORDINGS["diagnose"]), daemon=True))
         return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
     if isinstance(request, protocol.ListRuns):

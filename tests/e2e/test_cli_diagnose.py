@@ -73,6 +73,10 @@ def test_plain_output_shows_progress_the_table_and_the_verdict():
     out = result.stdout
     assert "fold 1/3" in out and "linear probe" in out and "95% interval" in out
     assert "quadrant" in out and "start from --preset" in out
+    recommend = out.split("start from --preset ")[1].split()[0]
+    listed = subprocess.run([*TLTUI, "runs", "list"], capture_output=True, text=True, timeout=60)
+    (row,) = [line for line in listed.stdout.splitlines() if "diagnose" in line]
+    assert "finished" in row and "fold 3/3" in row and f"diagnose: {recommend}" in row  # folds, not "0/5" epochs
 
 
 def folder(root: Path, counts: dict[str, int]) -> Path:

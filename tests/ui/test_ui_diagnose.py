@@ -3,16 +3,18 @@ a recorded diagnose run, tests/data/diagnose.jsonl)."""
 
 from __future__ import annotations
 
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from conftest import until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
+from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.diagnose import Diagnose, DiagnoseScreen
 from tltui.ui.widgets.frame import StatusLine
 from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.run_view import RunView
 
 SIZE = (80, 24)
 
@@ -96,3 +98,29 @@ async def test_a_backbone_without_weights_is_said_with_the_key_that_helps():
         widget = app.screen.query_one(Diagnose)
         await until(pilot, lambda: widget.run is not None and widget.run.end is not None, what="the diagnosis")
         assert widget.run.config.model == "tiny"
+
+
+async def test_a_diagnosis_on_the_runs_screen_shows_its_folds_its_advice_and_its_table():
+    lessons = load_lessons()
+    app = TutorApp(lessons, start=find_lesson(lessons, "your-own-data"))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query(LessonView) and app.screen.view.complete)
+        widget = app.screen.query_one(Diagnose)
+        widget.focus()
+        await pilot.press("d")
+        await until(pilot, lambda: widget.run is not None and widget.run.end is not None, what="the diagnosis")
+        run = widget.run
+        last, end = run.measured[-1], run.end
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(DataTable).row_count)
+        table_ = app.screen.query_one(DataTable)
+        row = [str(cell) for cell in table_.get_row_at(0)]
+        assert row[4] == f"fold {last.fold}/{last.folds}"  # not "0/5": a diagnosis trains no epochs
+        assert row[5] == f"{max(r.acc for r in end.results.values()):.1%}"
+        assert row[6] == f"diagnose → {end.recommend}"
+        await pilot.press("enter")
+        view = app.screen.query_one(RunView)
+        await until(pilot, lambda: view.has_class("-results"), what="the diagnosis's table")
+        shown = str(view.query_one("#results", Static).render())
+        assert "95% interval" in shown and f"start from --preset {end.recommend}" in shown
+        assert f"start from --preset {end.recommend}" in str(view.query_one("#progress", Static).render())

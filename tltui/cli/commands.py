@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from tltui.core import analysis, datasets, protocol, remote
+from tltui.core import analysis, datasets, diagnosis, protocol, remote
 from tltui.core.errors import BadInput
 from tltui.core.formatting import bar, duration
 from tltui.core.parsing import parse_setting
@@ -132,9 +132,7 @@ class Reporter:
             return
         self._status("")
         if isinstance(event, (protocol.Measured, protocol.Diagnosis)):
-            from tltui.cli.diagnose import lines
-
-            for line in lines(event):
+            for line in diagnosis.lines(event):
                 self._line(line)
         elif isinstance(event, Started):
             self.epochs = event.config.epochs
@@ -355,15 +353,16 @@ def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> No
     if not summaries:
         print(empty)
         return
-    print(f"{'run':<21} {'status':<11} {'epochs':>6} {'best val':>8}  data / preset / weights")
+    print(f"{'run':<21} {'status':<11} {'epochs':>8} {'best val':>8}  data / preset / weights")
     for s in summaries:
         if s.config is None:
-            print(f"{s.run_id:<21} {s.status:<11} {'-':>6} {'-':>8}  {s.reason}")
+            print(f"{s.run_id:<21} {s.status:<11} {'-':>8} {'-':>8}  {s.reason}")
             continue
         best = f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else "-"
-        what = " / ".join(x for x in (Path(s.config.data).name, s.config.preset, s.config.weights) if x)
+        preset = f"diagnose: {s.recommend}" if s.recommend else s.config.preset
+        what = " / ".join(x for x in (Path(s.config.data).name, preset, s.config.weights) if x)
         held = f"  [{', '.join(s.devices)}]" if s.devices else ""
-        print(f"{s.run_id:<21} {s.status:<11} {s.epochs_done:>3}/{s.config.epochs:<2} {best:>8}  {what}{held}")
+        print(f"{s.run_id:<21} {s.status:<11} {s.progress:>8} {best:>8}  {what}{held}")
 
 
 def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json: bool) -> None:

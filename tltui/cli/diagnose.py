@@ -12,9 +12,8 @@ import sys
 
 from tltui.core import datasets, diagnosis, protocol
 from tltui.core.errors import BadInput
-from tltui.core.formatting import bar, duration
 from tltui.core.parsing import parse_setting
-from tltui.core.protocol import MODELS, ConfigError, Diagnosis, Measured, RunConfig, Started
+from tltui.core.protocol import MODELS, ConfigError, RunConfig, Started
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,19 +46,6 @@ def request_from_args(args: argparse.Namespace) -> protocol.StartDiagnosis:
     except (ConfigError, ValueError) as error:
         raise BadInput(str(error)) from None
     return protocol.StartDiagnosis(config=config, budget_s=budget)
-
-
-def lines(event: Measured | Diagnosis) -> list[str]:
-    """A diagnose run's measurement, or its verdict, as text lines (``tltui diagnose``, ``tltui runs show``)."""
-    if isinstance(event, Measured):
-        return [f"fold {event.fold}/{event.folds} {bar(event.fold / event.folds, 10)} "
-                f"{diagnosis.LABELS[event.strategy]:<27} {event.acc:6.1%}   "
-                f"{duration(event.elapsed)} elapsed, ETA {duration(event.eta)}"]
-    out = ["", f"{'strategy':<27} {'accuracy':>8}  95% interval   folds"]
-    for name, r in event.results.items():
-        out.append(f"{diagnosis.LABELS[name]:<27} {r.acc:8.1%}  {r.low:5.1%} - {r.high:5.1%}  {r.folds:>5}")
-    return out + ["", f"quadrant {event.quadrant} ({diagnosis.QUADRANTS[event.quadrant]}); "
-                      f"start from --preset {event.recommend}", event.because]
 
 
 class DiagnoseReporter:

@@ -12,6 +12,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tltui.core.formatting import bar, duration
+from tltui.core.protocol import Diagnosis, Measured
+
 STRATEGIES: tuple[str, ...] = ("knn", "probe", "lp-ft", "fine-tune", "scratch")
 LABELS: dict[str, str] = {
     "knn": "k-NN on frozen features",
@@ -262,3 +265,16 @@ def decide(results: dict[str, Result], images: int, classes: int, knn_random: fl
                f"the probe's {probe.acc:.0%} ({gain * 100:+.0f} points, {'beyond' if pays else 'within'} the noise): "
                f"{verdict}; start from {PRESET_OF[choice]}.")
     return Decision(quadrant=quadrant, recommend=PRESET_OF[choice], because=because)
+
+
+def lines(event: Measured | Diagnosis) -> list[str]:
+    """A diagnose run's measurement, or its verdict, as text lines (``tltui diagnose``, ``tltui runs show``, the runs screen)."""
+    if isinstance(event, Measured):
+        return [f"fold {event.fold}/{event.folds} {bar(event.fold / event.folds, 10)} "
+                f"{LABELS[event.strategy]:<27} {event.acc:6.1%}   "
+                f"{duration(event.elapsed)} elapsed, ETA {duration(event.eta)}"]
+    out = ["", f"{'strategy':<27} {'accuracy':>8}  95% interval   folds"]
+    for name, r in event.results.items():
+        out.append(f"{LABELS[name]:<27} {r.acc:8.1%}  {r.low:5.1%} - {r.high:5.1%}  {r.folds:>5}")
+    return out + ["", f"quadrant {event.quadrant} ({QUADRANTS[event.quadrant]}); "
+                      f"start from --preset {event.recommend}", event.because]

@@ -412,6 +412,20 @@ class RunSummary(msgspec.Struct, kw_only=True):
     reason: str = ""
     devices: list[str] = []
     """What the run holds while it trains (its GPUs, or ``cpu x2`` for CPU processes); empty otherwise."""
+    folds_done: int = 0
+    folds: int = 0
+    """A diagnosis: the fold it has reached, of how many (0 of 0 before its first measurement)."""
+    recommend: str = ""
+    """A diagnosis that ended: the preset it recommends (its ``best_val_acc``: its best strategy's mean)."""
+
+    @property
+    def progress(self) -> str:
+        """How far the run got: its epochs, or a diagnosis's folds."""
+        if self.config is None:
+            return "-"
+        if self.config.preset == "diagnose":
+            return f"fold {self.folds_done}/{self.folds}" if self.folds else "fold -"
+        return f"{self.epochs_done}/{self.config.epochs}"
 
 
 class RunStarted(msgspec.Struct, kw_only=True):

@@ -103,12 +103,29 @@ class RunModel:
         return max(self.epochs, key=lambda e: e.val_acc, default=None)
 
     @property
+    def is_diagnosis(self) -> bool:
+        """A ``tltui diagnose`` run: it measures strategies on folds instead of training epochs."""
+        return self.config is not None and self.config.preset == "diagnose"
+
+    @property
+    def done(self) -> str:
+        """How far the run got: its epochs, or a diagnosis's folds."""
+        if self.is_diagnosis and self.measured:
+            return f"fold {self.measured[-1].fold}/{self.measured[-1].folds}"
+        if self.summary is not None and (self.is_diagnosis or not self.epochs):
+            return self.summary.progress
+        return f"{self.epochs_done}/{self.config.epochs}" if self.config else "-"
+
+    @property
     def epochs_done(self) -> int:
         """Epochs finished: from the events, or from the run store's summary before they are loaded."""
         return max(len(self.epochs), self.summary.epochs_done if self.summary else 0)
 
     @property
     def best_val_acc(self) -> float | None:
+        """The best epoch's validation accuracy; a diagnosis's: its best strategy's mean."""
+        if isinstance(self.end, Diagnosis):
+            return max((r.acc for r in self.end.results.values()), default=None)
         if self.best is not None:
             return self.best.val_acc
         return self.summary.best_val_acc if self.summary else None
@@ -119,6 +136,10 @@ class RunModel:
         config = self.config
         if config is None:
             return "-"
+        if self.is_diagnosis:
+            recommend = self.end.recommend if isinstance(self.end, Diagnosis) else \
+                self.summary.recommend if self.summary else ""
+            return f"diagnose → {recommend}" if recommend else "diagnose"
         if config.preset:
             plan = config.preset
         elif not config.frozen:

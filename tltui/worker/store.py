@@ -103,7 +103,9 @@ class Run:
             return RunSummary(run_id=self.id, status="damaged", config=None, created=_mtime(self.path),
                               last_seq=0, reason=reason)
         epochs = [e for e in events if isinstance(e, Epoch)]
+        measured = [e for e in events if isinstance(e, protocol.Measured)]
         last = events[-1] if events else None
+        verdict = last if isinstance(last, protocol.Diagnosis) else None
         status, reason = "running", ""
         if isinstance(last, (protocol.Finished, protocol.Diagnosis)):
             status = "finished"
@@ -120,8 +122,12 @@ class Run:
             created=created,
             last_seq=last.seq if last else 0,
             epochs_done=max((e.epoch for e in epochs), default=0),
-            best_val_acc=max((e.val_acc for e in epochs), default=None),
+            best_val_acc=max((r.acc for r in verdict.results.values()), default=None) if verdict
+            else max((e.val_acc for e in epochs), default=None),
             reason=reason,
+            folds_done=measured[-1].fold if measured else 0,
+            folds=measured[-1].folds if measured else 0,
+            recommend=verdict.recommend if verdict else "",
         )
 
 

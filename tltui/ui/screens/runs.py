@@ -92,7 +92,7 @@ class RunsScreen(Screen):
                 run.run_id,
                 Text(run.status, style=theme.hex_style(self.app, STATUS_COLOUR.get(run.status, "foreground"))),
                 Text(config.data.rstrip("/").rsplit("/", 1)[-1] if config else "-"),
-                f"{run.epochs_done}/{config.epochs}" if config else "-",
+                run.done,
                 f"{best:.1%}" if best is not None else "-",
                 Text(run.strategy),
                 Text(run.label),

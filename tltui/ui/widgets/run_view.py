@@ -9,8 +9,9 @@ from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tltui.core import diagnosis
 from tltui.core.formatting import bar, duration, lrs
-from tltui.core.protocol import ErrorAnalysis, Failed, Finished
+from tltui.core.protocol import Diagnosis, ErrorAnalysis, Failed, Finished
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import theme
@@ -110,7 +111,8 @@ class RunView(Vertical, can_focus=True):
             self._line("#lrs", "")
             return
         heading.update(Text(f"{run.run_id}  {run.label}  [{run.status}]"))
-        chart.show([(run.label, run)], "waiting for the first epoch")
+        chart.show([(run.label, run)], "a diagnosis measures folds, not epochs: its table comes at its end"
+                   if run.is_diagnosis else "waiting for the first epoch")
         self._progress(run)
         last = run.epochs[-1] if run.epochs else None
         self._line("#lrs", f"lr  {lrs(last.lrs)}" if last else "")
@@ -121,7 +123,13 @@ class RunView(Vertical, can_focus=True):
 
     def _progress(self, run: RunModel) -> None:
         epochs = run.config.epochs if run.config else 0
-        if run.progress:
+        if run.is_diagnosis and run.running and run.measured:
+            m = run.measured[-1]
+            text = (f"fold {m.fold}/{m.folds} {bar(m.fold / max(m.folds, 1))} · {diagnosis.LABELS[m.strategy]} "
+                    f"{m.acc:.0%} · ETA {duration(m.eta)}")
+        elif isinstance(run.end, Diagnosis):
+            text = f"{run.status} · start from --preset {run.end.recommend}"
+        elif run.progress:
             p = run.progress
             fraction = (p.epoch - 1 + p.step / max(p.steps, 1)) / max(epochs, 1)
             text = (f"epoch {p.epoch}/{epochs} {bar(fraction)} {fraction:.0%} · {p.images_per_s:.0f} img/s "
@@ -151,10 +159,12 @@ class RunView(Vertical, can_focus=True):
             ending.border_title = "worker lost"
             ending.update(Text(f"The worker stopped during this run ({run.lost}). The curve shows what was "
                                "measured until then. Press W to restart the worker."))
-        if isinstance(run.end, Finished) and run.end is not self._shown_end:
+        if isinstance(run.end, (Finished, Diagnosis)) and run.end is not self._shown_end:
             self._shown_end = run.end
             self.refresh_bindings()
-            self.query_one("#results", Static).update(results(run.end, self.app))
+            shown = results(run.end, self.app) if isinstance(run.end, Finished) else \
+                Text("\n".join(diagnosis.lines(run.end)).strip("\n"))
+            self.query_one("#results", Static).update(shown)
             self.add_class("-results")
 
     @property
@@ -187,7 +197,7 @@ class RunView(Vertical, can_focus=True):
         from_errors = self.has_class("-errors")
         self.remove_class("-errors")
         self.refresh_bindings()
-        if self.run and isinstance(self.run.end, Finished):
+        if self.run and isinstance(self.run.end, (Finished, Diagnosis)):
             self.set_class(from_errors or not self.has_class("-results"), "-results")
         elif self.run and self.run.running:
             self.notify("Results (per class, confusion) come when the run finishes.", timeout=4)
