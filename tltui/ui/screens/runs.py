@@ -54,7 +54,7 @@ class RunsScreen(Screen):
         yield table
         yield RunChart(id="overlay")
         yield RunView()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns hold the keys; ctrl+p is in ?
 
     def on_mount(self) -> None:
         self.query_one(TopBar).title = "tltui — runs"

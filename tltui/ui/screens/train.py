@@ -41,7 +41,7 @@ class TrainScreen(RunOwner, Screen):
         yield TopBar()
         yield RunForm(values=self.app.progress.form)
         yield RunView()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns hold the keys; ctrl+p is in ?
 
     def on_mount(self) -> None:
         self.query_one(TopBar).title = "tltui — training"

@@ -177,6 +177,8 @@ class RunView(Vertical, can_focus=True):
             return self.analysis is not None
         if action == "loss":
             return self.has_class("-errors")
+        if action == "toggle_results":
+            return self.run is not None
         return True
 
     def action_toggle_errors(self) -> None:
