@@ -154,7 +154,7 @@ def test_the_exported_tiny_backbone_is_the_engines():
     from torch import nn
     from torchvision.models.resnet import BasicBlock, ResNet
 
-    from tltui.core.cluster import tiny_source
+    from tltui.core.codegen import tiny_source
     from tltui.engine.tiny import TinyResNet
 
     namespace = {"nn": nn, "ResNet": ResNet, "BasicBlock": BasicBlock}

@@ -18,13 +18,11 @@ node, or under Slurm's ``srun``, which starts that command once per node.
 
 from __future__ import annotations
 
-import ast
 import shlex
 import textwrap
-from pathlib import Path
 
 from tltui.core import codegen, datasets
-from tltui.core.codegen import WIDTH, _build, _groups, _param_groups, _schedule, _train_mode, _unfreeze
+from tltui.core.codegen import WIDTH
 from tltui.core.protocol import RunConfig
 
 PORT = 29500
@@ -54,10 +52,9 @@ def _data_argument(config: RunConfig) -> str:
 def generate_ddp(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py") -> str:
     """The DDP script for ``config`` (one that passes ``check()``)."""
     tiny = config.model == "tiny"
-    top = "\n\n".join((_header(config, nnodes, script), _imports(config, tiny), codegen.constants(config, distributed=True), _groups()))
-    defs = (_param_groups(config), tiny_source() if tiny else "", _build(config, tiny=tiny), _unfreeze(config),
-            _train_mode(config), _schedule(config), _loaders(config), _evaluate(), _main(config),
-            'if __name__ == "__main__":\n    main()')
+    top = "\n\n".join((_header(config, nnodes, script), _imports(config, tiny),
+                        codegen.constants(config, distributed=True), codegen.groups_table()))
+    defs = (*codegen.model_defs(config, tiny), _loaders(config), _evaluate(), _main(config), codegen.ENTRY)
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
 
 
@@ -100,7 +97,7 @@ def _header(config: RunConfig, nnodes: int, script: str) -> str:
     lines = ["Fine-tune the way tltui does, over several processes (DDP).", ""]
     lines += textwrap.wrap(codegen.describe(config) + ".", WIDTH)
     lines += ["", "The same run in tltui (one host):"]
-    lines += _wrapped(codegen._command(config))
+    lines += _wrapped(codegen.command_words(config))
     one, many = torchrun_commands(config, script, nnodes)
     lines += ["", "One host, one process per GPU (or N CPU processes with gloo", "where there is no GPU):"]
     lines += _wrapped(one.split(" "))
@@ -142,16 +139,6 @@ def _imports(config: RunConfig, tiny: bool) -> str:
     else:
         lines.append("from torchvision.models import resnet50")
     return "\n".join(lines)
-
-
-def tiny_source() -> str:
-    """engine/tiny.py's ``WIDTHS`` and ``TinyResNet`` as text, so the script builds the very network the
-    worker trains (the file is read, not imported: core does not import the engine)."""
-    source = (Path(__file__).resolve().parents[1] / "engine" / "tiny.py").read_text(encoding="utf-8")
-    wanted = [node for node in ast.parse(source).body
-              if isinstance(node, ast.ClassDef) and node.name == "TinyResNet"
-              or isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["WIDTHS"]]
-    return "\n\n\n".join(ast.get_source_segment(source, node) or "" for node in wanted)
 
 
 def _loaders(config: RunConfig) -> str:

@@ -12,6 +12,7 @@ lesson.
 
 from __future__ import annotations
 
+import ast
 import json
 import shlex
 import textwrap
@@ -31,10 +32,20 @@ TINY_WEIGHTS = str(Path(__file__).resolve().parents[1] / "engine" / "weights" / 
 
 def generate(config: RunConfig) -> str:
     """The script for ``config`` (one that passes ``check()`` and trains something in epoch 1)."""
-    top = "\n\n".join((_header(config), _imports(config), constants(config), _groups()))
-    defs = (_param_groups(config), _build(config), _unfreeze(config), _train_mode(config), _schedule(config),
-            _loaders(config), _evaluate(), _main(config), 'if __name__ == "__main__":\n    main()')
+    top = "\n\n".join((_header(config), _imports(config), constants(config), groups_table()))
+    defs = (*model_defs(config), _loaders(config), _evaluate(), _main(config), ENTRY)
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
+
+
+ENTRY = 'if __name__ == "__main__":\n    main()'
+
+
+def model_defs(config: RunConfig, tiny: bool = False) -> list[str]:
+    """The definitions every generated script shares, in order (an empty string where ``config`` needs none):
+    the optimizer's param groups, with ``tiny`` the tiny network's class, ``build``, ``unfreeze``,
+    ``train_mode`` and the LR schedule."""
+    return [_param_groups(config), tiny_source() if tiny else "", _build(config, tiny=tiny), _unfreeze(config),
+            _train_mode(config), _schedule(config)]
 
 
 def lr_expression(config: RunConfig, group: str) -> str:
@@ -70,10 +81,10 @@ def describe(config: RunConfig) -> str:
 
 def command_line(config: RunConfig) -> str:
     """The same run with ``tltui train``: the flags that differ from the defaults."""
-    return " ".join(_command(config))
+    return " ".join(command_words(config))
 
 
-def _command(config: RunConfig) -> list[str]:
+def command_words(config: RunConfig) -> list[str]:
     """``tltui train DATA``, then each flag with its value."""
     default = RunConfig()
     flags = [f"tltui train {shlex.quote(config.data)}"]
@@ -128,7 +139,7 @@ def _header(config: RunConfig) -> str:
     lines += textwrap.wrap(describe(config) + ".", WIDTH)
     lines += ["", "The same run in tltui:"]
     command = ["    "]
-    for flag in _command(config):
+    for flag in command_words(config):
         if len(command[-1]) + len(flag) > WIDTH - 2 and command[-1].strip():
             command[-1] += "\\"
             command.append("        ")
@@ -178,7 +189,7 @@ def constants(config: RunConfig, distributed: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _groups() -> str:
+def groups_table() -> str:
     rows = "\n".join(f"    {_str(g)}: {_list(MODULES[g])}," for g in GROUPS)
     return (
         "# tltui's six groups of ResNet-50, bottom to top: module names.\n"
@@ -437,3 +448,13 @@ def epoch_loop(config: RunConfig, forward: str = "model", rejoin: str = "", back
         *(["            step += 1"] if config.schedule != "constant" else []),
         "        accuracy = evaluate(model, val_loader, device)",
     ]
+
+
+def tiny_source() -> str:
+    """engine/tiny.py's ``WIDTHS`` and ``TinyResNet`` as text, so the script builds the very network the
+    worker trains (the file is read, not imported: core does not import the engine)."""
+    source = (Path(__file__).resolve().parents[1] / "engine" / "tiny.py").read_text(encoding="utf-8")
+    wanted = [node for node in ast.parse(source).body
+              if isinstance(node, ast.ClassDef) and node.name == "TinyResNet"
+              or isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["WIDTHS"]]
+    return "\n\n\n".join(ast.get_source_segment(source, node) or "" for node in wanted)
