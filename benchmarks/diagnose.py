@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--budget", default="5m")
     args = parser.parse_args()
-    env = {**os.environ, "TLTUI_DATA_DIR": tempfile.mkdtemp(prefix="tltui-bench-"), "TLTUI_WORKER_IDLE_S": "120"}
+    data_dir = tempfile.TemporaryDirectory(prefix="tltui-bench-", ignore_cleanup_errors=True)  # gone at the end
+    env = {**os.environ, "TLTUI_DATA_DIR": data_dir.name, "TLTUI_WORKER_IDLE_S": "120"}
 
     timed(["runs", "list"], env)  # nothing to time: the first command below then finds no daemon either way
     warm, _ = timed(["diagnose", args.data, "--model", args.model, "--limit-per-class", "2", "--budget", "10s"], env)

@@ -35,7 +35,8 @@ def main() -> None:
     config = RunConfig(data="builtin", model=args.model, weights="none", device=args.device, image_size=args.size,
                        augment=(), epochs=1)
     prep = prepare(config)
-    trainer = Trainer(prep, Path(tempfile.mkdtemp()), lambda *a, **k: None, lambda: False)
+    run_dir = tempfile.TemporaryDirectory()  # removed when the benchmark ends
+    trainer = Trainer(prep, Path(run_dir.name), lambda *a, **k: None, lambda: False)
     trainer.start_optimizer()
     trainer.step = trainer.make_step()
     trainer.model.eval()

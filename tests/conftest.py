@@ -23,6 +23,13 @@ from tltui.core.client import WorkerClient
 FAKE_WORKER = [sys.executable, str(Path(__file__).parent / "fake_worker.py")]
 
 
+def drop_checkpoints(data: Path) -> None:
+    """Delete the checkpoints the runs under ``data`` wrote (a ResNet-50 run's come to about 470 MB, and a
+    whole suite's to gigabytes); their events, configs and the daemon's log stay for a post-mortem."""
+    for path in data.glob("runs/*/*.pt*"):
+        path.unlink(missing_ok=True)
+
+
 def stop_daemon(data: Path) -> None:
     """Kill the worker daemon serving ``data``, if one was started."""
     try:
@@ -40,6 +47,7 @@ def data_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TLTUI_WORKER_IDLE_S", "20")
     yield path
     stop_daemon(path)
+    drop_checkpoints(path)
 
 
 @pytest.fixture(autouse=True)
@@ -106,6 +114,7 @@ async def worker(tmp_path_factory):
     yield client
     await client.close(timeout=60)
     stop_daemon(data)
+    drop_checkpoints(data)
     if saved is not None:
         os.environ["TLTUI_DATA_DIR"] = saved
 
