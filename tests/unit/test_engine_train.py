@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import msgspec
 import pytest
 import torch
 import torchvision
@@ -52,6 +51,15 @@ def never() -> bool:
 def run(cfg: RunConfig, run_dir, stop=never, resume=False, prep=None) -> Recorder:
     recorder = Recorder()
     train(prep or prepare(cfg), run_dir, recorder, stop, resume=resume)
+    return recorder
+
+
+def cancelled_after_epoch_1(cfg: RunConfig, run_dir) -> Recorder:
+    """``cfg`` (two epochs or more) cancelled once its first epoch is saved: it leaves a resume.pt, which a
+    finished run does not."""
+    recorder = Recorder()
+    train(prepare(cfg), run_dir, recorder, lambda: bool(recorder.of(Epoch)))
+    assert recorder.kinds[-1] is Cancelled and (run_dir / "resume.pt").is_file()
     return recorder
 
 
@@ -264,6 +272,9 @@ def test_events_and_checkpoints_of_a_run(tmp_path, model):
     plain = torchvision.models.resnet50(num_classes=10) if model == "resnet50" else TinyResNet(num_classes=10)
     plain.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True))
     plain.load_state_dict(torch.load(tmp_path / "last.pt", weights_only=True))
+    # A finished run cannot resume, so its resume.pt (weights and optimizer state: 283 MB of ResNet-50's
+    # 470 under AdamW) is gone; a cancelled one keeps it (test_cancel_then_resume_...).
+    assert not (tmp_path / "resume.pt").exists()
 
 
 def test_best_pt_reproduces_the_reported_accuracy(tmp_path):
@@ -419,8 +430,8 @@ def test_short_epochs_are_checkpointed_at_their_end(tmp_path):
 
 
 def test_resume_refuses_a_checkpoint_it_cannot_use_in_one_line(tmp_path):
-    cfg = config(model="tiny", frozen=BACKBONE, augment=(), epochs=1)
-    run(cfg, tmp_path)
+    cfg = config(model="tiny", frozen=BACKBONE, augment=(), epochs=2)
+    cancelled_after_epoch_1(cfg, tmp_path)
     checkpoint = tmp_path / "resume.pt"
     good = torch.load(checkpoint, weights_only=True)
     other = {**good, "model": torchvision.models.resnet18(num_classes=10).state_dict()}
@@ -442,8 +453,8 @@ def test_resume_refuses_a_checkpoint_it_cannot_use_in_one_line(tmp_path):
 
 
 def test_resume_refuses_a_checkpoint_of_a_newer_tltui_in_one_line(tmp_path):
-    cfg = config(model="tiny", frozen=BACKBONE, augment=(), epochs=1)
-    run(cfg, tmp_path)
+    cfg = config(model="tiny", frozen=BACKBONE, augment=(), epochs=2)
+    cancelled_after_epoch_1(cfg, tmp_path)
     state = torch.load(tmp_path / "resume.pt", weights_only=True)
     assert state["version"] == checkpoint.VERSION
     torch.save({**state, "version": checkpoint.VERSION + 1}, tmp_path / "resume.pt")
@@ -454,7 +465,7 @@ def test_resume_refuses_a_checkpoint_of_a_newer_tltui_in_one_line(tmp_path):
 def test_a_version_1_checkpoint_resumes_with_its_momentum(tmp_path):
     """Before version 2, each layer group was one param group, decay on every parameter: resume splits it."""
     cfg = config(model="tiny", frozen=("stem", "layer1", "layer2"), augment=(), epochs=2, weight_decay=0.01)
-    run(msgspec.structs.replace(cfg, epochs=1), tmp_path)
+    cancelled_after_epoch_1(cfg, tmp_path)
     state = torch.load(tmp_path / "resume.pt", weights_only=True)
     model = prepare(cfg).model
     model.load_state_dict(state["model"])

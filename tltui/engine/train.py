@@ -261,6 +261,8 @@ class Trainer:
                   per_class_acc=self.best.per_class, confusion=self.best.confusion, run_dir=str(self.run_dir),
                   elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped, world_size=self.world.size,
                   analysis=self.error_analysis())
+        if self.world.main:  # a finished run cannot resume: its weights and optimizer state only take disk
+            (self.run_dir / "resume.pt").unlink(missing_ok=True)
 
     def error_analysis(self) -> ErrorAnalysis | None:
         """The best epoch's errors on the validation set, from its kept predictions (None if none were kept)."""
