@@ -76,6 +76,20 @@ async def until(pilot, condition, timeout: float = 30, what: str = "") -> None:
         await pilot.pause(0.05)
 
 
+async def focus_by_tab(pilot, widget_type):
+    """Tab from the open lesson, once it has mounted, until its widget of ``widget_type`` (or one inside it)
+    has the keys, as a learner would; that widget."""
+    from tltui.ui.widgets.lesson_view import LessonView
+
+    await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete)
+    widget = pilot.app.screen.query_one(widget_type)
+    for _ in range(8):
+        if widget.has_focus_within:
+            return widget
+        await pilot.press("tab")
+    raise AssertionError(f"tab never reached {widget_type.__name__}")
+
+
 async def workers_done(pilot) -> None:
     """Let the app run until the workers it has started have ended, then until it has drawn. Like
     ``app.workers.wait_for_complete()``, except that a worker cancelled by a newer one of its group

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import until
+from conftest import focus_by_tab, until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.diagnose import Diagnose
-from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.lr_cascade import LrCascade
 from tltui.ui.widgets.race import Race
 
@@ -24,13 +23,7 @@ async def test_c_cancels_the_widgets_runs_or_says_none_is_going(monkeypatch, les
     lessons = load_lessons()
     app = TutorApp(lessons, start=find_lesson(lessons, lesson))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.screen.query(LessonView) and app.screen.view.complete)
-        widget = app.screen.query_one(owner)
-        for _ in range(8):
-            if widget.has_focus_within:
-                break
-            await pilot.press("tab")
-        assert widget.has_focus_within, f"tab never reached the {owner.__name__}"
+        widget = await focus_by_tab(pilot, owner)
 
         await pilot.press("c")
         await until(pilot, lambda: "going" in widget.note, what="the answer to c")

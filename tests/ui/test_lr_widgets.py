@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from conftest import until
+from conftest import focus_by_tab, until
 from tltui.ui.app import TutorApp
 from tltui.core.codegen import generate
 from tltui.core.groups import BACKBONE, GROUPS
@@ -16,7 +16,6 @@ from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.core.protocol import ConfigError
 from tltui.ui.widgets.code_view import CodeView
 from tltui.ui.widgets.frame import StatusLine
-from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.lr_cascade import LRS, LrBars, LrCascade
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.unfreeze_timeline import ROWS, Grid, UnfreezeTimeline
@@ -28,17 +27,6 @@ SIZE = (80, 24)
 def app():
     lessons = load_lessons()
     return TutorApp(lessons, start=find_lesson(lessons, "learning-rates"))
-
-
-async def focus_by_tab(pilot, widget_type):
-    """Tab from the lesson until a widget of ``widget_type`` has the keys, as a learner would."""
-    await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete)
-    widget = pilot.app.screen.query_one(widget_type)
-    for _ in range(6):
-        if widget.has_focus:
-            return widget
-        await pilot.press("tab")
-    raise AssertionError(f"tab never reached {widget_type.__name__}")
 
 
 async def run_to_the_end(pilot, widget) -> None:

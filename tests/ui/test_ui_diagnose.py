@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Static
 
-from conftest import until
+from conftest import focus_by_tab, until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.screens.runs import RunsScreen
@@ -28,12 +28,7 @@ async def test_the_lesson_widget_diagnoses_the_forms_data_by_keys():
     app = TutorApp(lessons, start=find_lesson(lessons, "your-own-data"))
     app.progress.form = {"data": "builtin-shifted", "limit_per_class": "4"}
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.screen.query(LessonView) and app.screen.view.complete)
-        widget = app.screen.query_one(Diagnose)
-        for _ in range(8):
-            if widget.has_focus:
-                break
-            await pilot.press("tab")
+        widget = await focus_by_tab(pilot, Diagnose)
         assert widget.has_focus
         assert "d diagnoses builtin-shifted, 4 per class" in str(widget.query_one(StatusLine).render())
         await pilot.press("d")

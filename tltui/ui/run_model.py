@@ -110,11 +110,11 @@ class RunModel:
     @property
     def done(self) -> str:
         """How far the run got: its epochs, or a diagnosis's folds."""
-        if self.is_diagnosis and self.measured:
+        if not self.is_diagnosis:
+            return f"{self.epochs_done}/{self.config.epochs}" if self.config else "-"
+        if self.measured:
             return f"fold {self.measured[-1].fold}/{self.measured[-1].folds}"
-        if self.summary is not None and (self.is_diagnosis or not self.epochs):
-            return self.summary.progress
-        return f"{self.epochs_done}/{self.config.epochs}" if self.config else "-"
+        return self.summary.progress if self.summary else "fold -"
 
     @property
     def epochs_done(self) -> int:
