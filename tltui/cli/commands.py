@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from tltui.core import analysis, datasets, diagnosis, protocol, remote
 from tltui.core.errors import BadInput
-from tltui.core.formatting import bar, duration
+from tltui.core.formatting import bar, duration, head_fitted
 from tltui.core.parsing import parse_setting
 from tltui.core.paths import private_runs_dir
 from tltui.core.presets import PRESETS, configure
@@ -46,6 +46,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "finder's suggestion (train only)")
     parser.add_argument("--lr-decay", type=float, help="each group below gets the LR above times this (default 1)")
     parser.add_argument("--unfreeze", metavar="E:GROUP,...", help="a frozen group joins training at epoch E, e.g. 2:layer4,4:layer3")
+    parser.add_argument("--head-first", action=argparse.BooleanOptionalAction,
+                        help="fit the new head alone on the frozen features until its loss plateaus, before "
+                        "epoch 1 (LP-FT's linear probe)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
     parser.add_argument("--momentum", type=float, help=f"SGD momentum (default {d.momentum})")
     parser.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
@@ -98,6 +101,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             fields["augment"] = ()
         if args.shuffle_labels:
             fields["shuffle_labels"] = True
+        if args.head_first is not None:
+            fields["head_first"] = args.head_first
         if args.sync_bn:
             fields["sync_bn"] = True
         return configure(args.preset, **fields)
@@ -153,6 +158,8 @@ class Reporter:
             )
         elif isinstance(event, Unfrozen):
             self._line(f"epoch {event.epoch}: unfroze {', '.join(event.groups)}")
+        elif isinstance(event, protocol.HeadFitted):
+            self._line(head_fitted(event))
         elif isinstance(event, Note):
             self._line(f"note: {event.message}")
         elif isinstance(event, Finished):

@@ -100,6 +100,8 @@ def command_words(config: RunConfig) -> list[str]:
             flags.append(f"--{field.replace('_', '-')} {text}")
     if config.augment != default.augment:
         flags.append(f"--augment {','.join(config.augment)}" if config.augment else "--no-augment")
+    if config.head_first:
+        flags.append("--head-first")
     if config.shuffle_labels:
         flags.append("--shuffle-labels")
     if config.nproc != 1:

@@ -58,8 +58,8 @@ _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 # Splits
 
 
-def splits(labels: Sequence[int], seed: int = 0) -> list[tuple[list[int], list[int]]]:
-    """(train, validation) index lists: stratified k-fold (k up to ``MAX_FOLDS``, at most the smallest
+def splits(labels: Sequence[int], seed: int = 0, max_folds: int = MAX_FOLDS) -> list[tuple[list[int], list[int]]]:
+    """(train, validation) index lists: stratified k-fold (k up to ``max_folds``, at most the smallest
     class's count) up to ``HOLDOUT_ABOVE`` images, else ``HOLDOUTS`` stratified holdouts. ValueError with
     one line if a class has fewer than two images."""
     by_class: dict[int, list[int]] = {}
@@ -81,7 +81,7 @@ def splits(labels: Sequence[int], seed: int = 0) -> list[tuple[list[int], list[i
                 val += shuffled[:max(1, round(len(members) * HOLDOUT_SHARE))]
             out.append(_complement(len(labels), val))
         return out
-    k = min(MAX_FOLDS, smallest)
+    k = min(max_folds, smallest)
     folds: list[list[int]] = [[] for _ in range(k)]
     dealt = 0
     for members in by_class.values():

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tltui.core.protocol import HeadFitted
 
 #: Flags whose field has another name in the training form.
 _FORM_NAMES = {"limit-per-class": "per class", "image-size": "image px", "lr": "lr (head)", "freeze": "freeze"}
@@ -47,3 +51,10 @@ def si(value: float, unit: str = "") -> str:
     digits = max(0, 3 - len(str(int(abs(value))))) if value else 0
     text = f"{value:.{digits}f}"
     return f"{text} {scaled}{unit}" if unit else f"{text}{scaled}"
+
+
+def head_fitted(event: HeadFitted) -> str:
+    """The line that reports LP-FT's first stage (``head_first``)."""
+    return (f"head fitted alone first (a linear probe, L2 {event.l2:g} by cross-validation, {event.iterations} "
+            f"L-BFGS iterations to a plateau): train acc {event.train_acc:.1%}, val acc {event.val_acc:.1%} "
+            f"in {event.seconds:.1f} s; now every trainable group fine-tunes from it")

@@ -77,6 +77,16 @@ def parse_nproc(text: str) -> int:
         raise ConfigError(f"--nproc: {text!r} is not a number of processes or all") from None
 
 
+def parse_yes_no(name: str, text: str) -> bool:
+    """``yes`` / ``no`` (or on, off, true, false, 1, 0) for a switch such as ``head_first``."""
+    word = text.strip().lower()
+    if word in ("yes", "y", "on", "true", "1"):
+        return True
+    if word in ("no", "n", "off", "false", "0"):
+        return False
+    raise ConfigError(f"--{name.replace('_', '-')}: {text!r} is not yes or no")
+
+
 def parse_setting(name: str, text: str) -> Any:
     """The RunConfig field ``name`` from ``text``: groups, unfreezing plan, augmentations, data, processes,
     numbers."""
@@ -96,6 +106,8 @@ def parse_setting(name: str, text: str) -> Any:
     if name == "nproc":
         return parse_nproc(text)
     kind = type(getattr(RunConfig(), name))
+    if kind is bool:
+        return parse_yes_no(name, text)
     if kind in (int, float):
         try:
             return kind(text)

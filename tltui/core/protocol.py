@@ -19,7 +19,7 @@ from tltui.core.groups import GROUPS, depth_from_top
 
 R = TypeVar("R")
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 #: Longest line either side accepts, in bytes; longer ones get an error reply.
 MAX_LINE = 4 * 1024 * 1024
 #: Longest run event: a longer one (a confusion matrix of thousands of classes) is summarised by ``fit``.
@@ -71,6 +71,10 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lr_decay: float = 1.0
     group_lrs: dict[str, float] = {}
     unfreeze: dict[str, int] = {}
+    head_first: bool = False
+    """Before epoch 1, fit the new head alone on the frozen network's features (no augmentation) until its loss
+    plateaus: an L2-regularised logistic regression, the penalty chosen by cross-validation on the training
+    images (engine/probe.py). LP-FT's linear probe (Kumar et al. 2022); then training goes on as configured."""
     optimizer: Literal["sgd", "adamw"] = "adamw"
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -119,6 +123,9 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         if self.weights == "none" and self.frozen:
             notes.append(f"--freeze {','.join(self.frozen)} with --weights none: frozen random weights compute "
                          "random features that never improve; freeze only pretrained groups")
+        if self.weights == "none" and self.head_first:
+            notes.append("--head-first with --weights none: the head is fitted to random features first, which "
+                         "gives the fine-tune no better start than a new head")
         return notes
 
     def check(self) -> None:
@@ -250,6 +257,20 @@ class Unfrozen(Event, tag="unfrozen"):
     lrs: dict[str, float]
 
 
+class HeadFitted(Event, tag="head_fitted"):
+    """The head fitted alone before epoch 1 (``head_first``): a linear probe on the frozen features."""
+
+    l2: float
+    """The penalty cross-validation chose."""
+    iterations: int
+    """L-BFGS iterations until the loss plateaued."""
+    train_loss: float
+    train_acc: float
+    val_acc: float
+    """The probe alone on the validation images: feature extraction's score, before any fine-tuning."""
+    seconds: float
+
+
 class Note(Event, tag="note"):
     message: str
 
@@ -363,7 +384,7 @@ class Diagnosis(Event, tag="diagnosis"):
     because: str
 
 
-RunEvent = Union[Started, Progress, Epoch, Unfrozen, Note, Finished, Failed, Cancelled, Measured, Diagnosis]
+RunEvent = Union[Started, Progress, Epoch, Unfrozen, HeadFitted, Note, Finished, Failed, Cancelled, Measured, Diagnosis]
 TERMINAL_EVENTS = (Finished, Failed, Cancelled, Diagnosis)
 
 

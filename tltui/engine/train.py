@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DistributedSampler
 from torchvision.models import ResNet
 
-from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim
+from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim, probe
 from tltui.engine.augment import BatchTransform
 from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
 from tltui.core import analysis
@@ -36,7 +36,8 @@ from tltui.engine.step import TrainStep
 from tltui.engine.world import World, sync_batchnorm
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import (
-    MAX_FILES, Cancelled, ConfigError, Epoch, ErrorAnalysis, Finished, Note, Progress, RunConfig, Started, Unfrozen,
+    MAX_FILES, Cancelled, ConfigError, Epoch, ErrorAnalysis, Finished, HeadFitted, Note, Progress, RunConfig, Started,
+    Unfrozen,
 )
 
 CHECKPOINT_COST = 0.1
@@ -242,6 +243,8 @@ class Trainer:
         try:
             if self.cut and not self.build_cache():
                 return self._cancel()
+            if self.cfg.head_first and self.global_step == 0 and not self.fit_head():
+                return self._cancel()
             self.step = self.make_step()
             if self.step.scaler is not None and self.scaler_state:
                 self.step.scaler.load_state_dict(self.scaler_state)
@@ -319,12 +322,42 @@ class Trainer:
                                 f"runs only {self.cut} and above")
         return True
 
-    def _cache_shard(self, images: torch.Tensor) -> torch.Tensor | None:
-        """The frozen groups' outputs for this process's shard of ``images`` (all of them when alone)."""
+    def _cache_shard(self, images: torch.Tensor, cut: str | None = None) -> torch.Tensor | None:
+        """The outputs of the groups below ``cut`` (the run's cut by default) for this process's shard of
+        ``images`` (all of them when alone)."""
         shard = self.world.shard(len(images))
-        return cache.build(self.model, self.cut, images[shard.start:shard.stop],
+        return cache.build(self.model, cut or self.cut, images[shard.start:shard.stop],
                            lambda x: self.transform(x, train=False), batch_size=self.eval_batch,
                            dtype=self.prep.cache_dtype, device=self.device, should_stop=self._local_stop)
+
+    def fit_head(self) -> bool:
+        """LP-FT's first stage: the head fitted alone, to convergence, on the pretrained features of the
+        training images (``probe.fit_cv``), before any group trains; emits HeadFitted. False if cancelled.
+        The features are the boundary cache's when it cuts at the head, else one pass without augmentation."""
+        started = time.monotonic()
+        if self.cut == "head" and self.features is not None:
+            train_f, val_f = self.features
+        else:
+            self.model.eval()
+            sets = (self.data.train_x, self.data.val_x)
+            shards = [self._cache_shard(images, "head") for images in sets]
+            if any(s is None for s in shards):
+                return False
+            train_f, val_f = (self.world.gather(s, len(images)) for s, images in zip(shards, sets))
+        try:
+            fitted = probe.fit_cv(train_f, self.data.train_y, len(self.data.classes), self.cfg.seed,
+                                  should_stop=self._local_stop)
+        except probe.Stopped:
+            return False
+        head = self.model.fc
+        with torch.no_grad():
+            head.weight.copy_(fitted.weight)
+            head.bias.copy_(fitted.bias)
+        self.world.share([head.weight.data, head.bias.data])
+        val_acc = float((fitted.predict(val_f) == self.data.val_y).float().mean()) if len(val_f) else 0.0
+        self.emit(HeadFitted, l2=fitted.l2, iterations=fitted.iterations, train_loss=fitted.loss,
+                  train_acc=fitted.accuracy, val_acc=val_acc, seconds=time.monotonic() - started)
+        return True
 
     def begin_epoch(self, epoch: int) -> list[str]:
         """Add the groups that join at ``epoch`` to the optimizer (with add_param_group); emits Unfrozen."""

@@ -85,12 +85,16 @@ class World:
         dist.all_gather(parts, padded)
         return torch.cat(parts)[:n]
 
+    def share(self, tensors: list[torch.Tensor]) -> None:
+        """Every process takes rank 0's values of ``tensors`` (in place)."""
+        if self.size > 1:
+            for tensor in tensors:
+                dist.broadcast(tensor, 0)
+
     def share_buffers(self, module: nn.Module) -> None:
         """Every process takes rank 0's buffers (BatchNorm running statistics): the model rank 0 saves is the
         one every process validates with."""
-        if self.size > 1:
-            for buffer in module.buffers():
-                dist.broadcast(buffer, 0)
+        self.share(list(module.buffers()))
 
     def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
         """``module`` in DistributedDataParallel (its trainable parameters' gradients averaged), or itself

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tltui.core import protocol
+from tltui.core.formatting import head_fitted
 from tltui.core.protocol import (
     Cancelled, Diagnosis, Epoch, Failed, Finished, Measured, Note, Progress, RunConfig, RunEvent, RunSummary,
     Started, Unfrozen,
@@ -79,6 +80,8 @@ class RunModel:
             self.unfrozen.append(event)
         elif isinstance(event, Note):
             self.notes.append(event.message)
+        elif isinstance(event, protocol.HeadFitted):
+            self.notes.append(head_fitted(event))
         elif isinstance(event, Measured):
             self.measured.append(event)
         elif isinstance(event, protocol.TERMINAL_EVENTS):

@@ -31,6 +31,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("weights", "weights", "pretrained, none or a file"),
     ("frozen", "freeze", "e.g. stem,layer1 or none"),
     ("unfreeze", "unfreeze", "e.g. 2:layer4,4:layer3"),
+    ("head_first", "head first", "no; yes: probe, then tune"),
     ("lr", "lr (head)", f"{RunConfig().lr:g}"),
     ("lr_decay", "lr decay", "1"),
     ("epochs", "epochs", "5"),
@@ -51,7 +52,8 @@ def texts(c: RunConfig) -> dict[str, str]:
     """Each text field's text for config ``c``."""
     return {
         "data": c.data, "weights": c.weights, "frozen": ",".join(c.frozen),
-        "unfreeze": ",".join(f"{e}:{g}" for g, e in c.unfreeze.items()), "lr": f"{c.lr:g}",
+        "unfreeze": ",".join(f"{e}:{g}" for g, e in c.unfreeze.items()), "head_first": "yes" if c.head_first else "",
+        "lr": f"{c.lr:g}",
         "lr_decay": f"{c.lr_decay:g}", "epochs": str(c.epochs), "image_size": str(c.image_size or ""),
         "augment": ",".join(c.augment) or "none", "limit_per_class": str(c.limit_per_class or ""),
         "batch_size": str(c.batch_size), "nproc": "all" if c.nproc == 0 else str(c.nproc) if c.nproc > 1 else "",

@@ -1,0 +1,128 @@
+"""The linear probe (engine/probe.py) and LP-FT's first stage in a run (``head_first``)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tltui.core.protocol import Cancelled, Epoch, Finished, HeadFitted, RunConfig
+from tltui.engine import model as net, probe
+from tltui.engine.augment import BatchTransform
+from tltui.engine.train import prepare, train
+
+from test_engine_train import Recorder, config, run
+
+
+def blobs(n: int, d: int, classes: int, spread: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points in ``d`` dimensions around ``classes`` random centres, with a large offset and uneven
+    scales per dimension (as pooled ReLU features have), and their labels."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(classes, d, generator=g)
+    y = torch.arange(n) % classes
+    x = centres[y] + spread * torch.randn(n, d, generator=g)
+    return x * torch.linspace(0.1, 10, d) + 5, y
+
+
+def test_the_probe_reaches_the_minimum_of_its_objective(monkeypatch):
+    x, y = blobs(120, 16, 3, spread=1.5)
+    l2 = 1e-2
+    scale = x.std(0, unbiased=False)
+
+    def objective(p: probe.Probe) -> float:
+        """Cross-entropy plus the penalty on the weights of the standardised features."""
+        return float(F.cross_entropy(p.logits(x), y) + 0.5 * l2 * ((p.weight * scale) ** 2).sum())
+
+    fitted = probe.fit(x, y, 3, l2)
+    monkeypatch.setattr(probe, "TOLERANCE", 1e-12)
+    exact = probe.fit(x, y, 3, l2, max_iter=5000)
+    assert objective(fitted) - objective(exact) < 1e-4
+    assert fitted.loss == pytest.approx(float(F.cross_entropy(fitted.logits(x), y)), abs=1e-5)
+    assert 0 < fitted.iterations < exact.iterations
+
+
+def test_a_probe_separates_points_it_can_and_a_stronger_penalty_fits_less():
+    x, y = blobs(60, 32, 4, spread=0.3)
+    loose, tight = probe.fit(x, y, 4, 1e-4), probe.fit(x, y, 4, 10.0)
+    assert loose.accuracy == 1.0
+    assert tight.loss > loose.loss
+    assert tight.weight.norm() < loose.weight.norm()
+
+
+def test_cross_validation_picks_a_penalty_that_generalises():
+    # 200 dimensions of which 2 carry the classes: with 60 points, a weak penalty memorises the noise.
+    g = torch.Generator().manual_seed(1)
+    y = torch.arange(60) % 2
+    x = torch.randn(60, 200, generator=g)
+    x[:, :2] += 1.5 * (2 * y[:, None] - 1)
+    chosen = probe.fit_cv(x, y, 2, seed=0)
+    assert chosen.l2 >= 1e-2
+    test_y = torch.arange(400) % 2
+    test_x = torch.randn(400, 200, generator=g)
+    test_x[:, :2] += 1.5 * (2 * test_y[:, None] - 1)
+    weak = probe.fit(x, y, 2, probe.L2_GRID[0])
+    accuracy = lambda p: float((p.predict(test_x) == test_y).float().mean())  # noqa: E731
+    assert accuracy(chosen) >= accuracy(weak)
+
+
+def test_a_fit_stops_when_told():
+    x, y = blobs(60, 8, 3, spread=1.0)
+    with pytest.raises(probe.Stopped):
+        probe.fit(x, y, 3, 1e-2, should_stop=lambda: True)
+
+
+def test_a_class_with_one_image_falls_back_to_the_middle_penalty():
+    x, y = blobs(9, 8, 3, spread=1.0)
+    y[-1] = 3  # a fourth class with a single image: no stratified folds
+    assert probe.fit_cv(x, y, 4).l2 == probe.L2_GRID[len(probe.L2_GRID) // 2]
+
+
+# -- head_first in a run ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("frozen", [(), ("stem", "layer1", "layer2", "layer3", "layer4")])
+def test_head_first_fits_the_head_to_the_frozen_features_before_epoch_1(tmp_path, frozen):
+    cfg = config(model="tiny", weights="pretrained", head_first=True, frozen=frozen, augment=(),
+                 limit_per_class=8, val_fraction=0.2)
+    prep = prepare(cfg)
+    recorder = Recorder()
+    heads = []
+
+    def emit(cls, **fields):
+        recorder(cls, **fields)
+        if cls is HeadFitted:
+            heads.append((prep.model.fc.weight.detach().clone(), prep.model.fc.bias.detach().clone()))
+
+    train(prep, tmp_path, emit, lambda: False)
+    assert recorder.kinds.index(HeadFitted) < recorder.kinds.index(Epoch)
+    assert recorder.kinds[-1] is Finished
+    fitted = recorder.of(HeadFitted)[0]
+    assert fitted["l2"] in probe.L2_GRID and fitted["iterations"] > 0
+
+    # The same probe, fitted here on the pretrained network's pooled features of the same images.
+    fresh = prepare(cfg)
+    fresh.model.eval()
+    transform = BatchTransform(fresh.config.image_size, (), torch.device("cpu"))
+    with torch.no_grad():
+        train_f, val_f = (net.forward_until(fresh.model, "head", transform(x, train=False)).to(prep.cache_dtype)
+                          for x in (fresh.data.train_x, fresh.data.val_x))  # as the run keeps them
+    expected = probe.fit(train_f, fresh.data.train_y, len(fresh.data.classes), fitted["l2"])
+    weight, bias = heads[0]
+    assert torch.allclose(weight, expected.weight, atol=1e-5) and torch.allclose(bias, expected.bias, atol=1e-5)
+    assert fitted["train_acc"] == pytest.approx(expected.accuracy, abs=1e-6)
+    val_acc = float((expected.predict(val_f) == fresh.data.val_y).float().mean())
+    assert fitted["val_acc"] == pytest.approx(val_acc, abs=1e-6)
+
+
+def test_a_resumed_run_does_not_fit_the_head_again(tmp_path):
+    cfg = config(model="tiny", weights="pretrained", head_first=True, epochs=2, limit_per_class=6)
+    first = Recorder()
+    train(prepare(cfg), tmp_path, first, lambda: bool(first.of(Epoch)))
+    assert first.kinds[-1] is Cancelled and len(first.of(HeadFitted)) == 1
+    resumed = run(cfg, tmp_path, resume=True)
+    assert not resumed.of(HeadFitted) and resumed.kinds[-1] is Finished
+
+
+def test_head_first_with_random_weights_is_a_caveat():
+    assert any("--head-first" in c for c in RunConfig(weights="none", head_first=True).caveats())
+    assert not RunConfig(head_first=True).caveats()
