@@ -115,7 +115,7 @@ DRIVER = textwrap.dedent(
         ns["loaders"] = lambda: (DataLoader(Images(x, y), 2, shuffle=True), DataLoader(Images(x, y), 2))
         build, evaluate, held = ns["build"], ns["evaluate"], {}
 
-        def build_and_record(num_classes, device="cpu"):
+        def build_and_record(num_classes, device="cpu", **given):  # the weights are the driver's
             model, optimizer = held["model"], held["optimizer"] = build(num_classes, device=device, weights=weights)
             outcome["built"] = state(ns, model, optimizer, "lr")
             engine = case["engine"]
