@@ -575,24 +575,22 @@ def _named_sets(config: RunConfig) -> str:
     """``image_sets`` of a named set: torchvision's class, the splits the engine uses (engine/data.py),
     downloaded into DATA the first time; one line where that cannot be."""
     kind, splits = datasets.TORCHVISION[config.data]
-    if splits:
-        made = (f'        return (datasets.{kind}(DATA, "{splits[0]}", train_tf, download=True),\n'
-                f'                datasets.{kind}(DATA, "{splits[1]}", val_tf, download=True))\n')
-        how = f"its {splits[0]} and {splits[1]} splits"
-    else:
-        made = (f"        return split(datasets.{kind}(DATA, train_tf, download=True),\n"
-                f"                     datasets.{kind}(DATA, val_tf, download=True))\n")
-        how = "split as tltui splits it"
+    train, val = (f'"{split}", ' for split in splits) if splits else ("", "")
+    how = f"its {splits[0]} and {splits[1]} splits" if splits else "split as tltui splits it"
     return (
         "def image_sets(train_tf, val_tf):\n"
         f'    """{config.data}, {how}; torchvision downloads\n'
         '    it into DATA the first time (that needs internet)."""\n'
         "    try:\n"
-        f"{made}"
+        f"        train_set = datasets.{kind}(\n"
+        f"            DATA, {train}train_tf, download=True)\n"
+        f"        val_set = datasets.{kind}(\n"
+        f"            DATA, {val}val_tf, download=True)\n"
         "    except (OSError, RuntimeError) as error:  # offline, or damaged\n"
         f'        sys.exit(f"cannot download {config.data} into {{DATA}} "\n'
         '                 f"({type(error).__name__}; offline?): download it "\n'
-        '                 "there on a connected machine, or give a folder")'
+        '                 "there on a connected machine, or give a folder")\n'
+        + ("    return train_set, val_set" if splits else "    return split(train_set, val_set)")
     )
 
 
@@ -625,7 +623,7 @@ ARGUMENTS = [
 
 
 _SHUFFLE = (
-    "    if SHUFFLE_LABELS:  # permute the labels once, train and val alike\n"
+    "    if SHUFFLE_LABELS:  # permute labels once, train and val alike\n"
     "        g = torch.Generator().manual_seed(SEED)\n"
     "        for ds in (train_set, val_set):\n"
     "            order = torch.randperm(len(ds.targets), generator=g)\n"

@@ -4,7 +4,8 @@
 as it splits them (``--val-fraction``), at the side a run resizes them to (``image_size / 0.875``, at most
 the 128 px they are rendered at; above that the script's own resize upscales them), so the script's resize
 and centre crop see what the engine sees. Files are named by their index in the rendered set, so a class
-folder lists them in the engine's order.
+folder lists them in the engine's order; the script numbers the classes as an ImageFolder does, in the
+sorted order of their folders (a run numbers them in ``builtin.CLASSES`` order).
 
 A folder that is there already is replaced only where an earlier export wrote it (its ``MARKER`` says so);
 one that tltui did not write is refused, never emptied.
