@@ -14,7 +14,8 @@ import textwrap
 import msgspec
 import pytest
 
-from tltui.core.codegen import WIDTH, command_line, describe, generate, lr_expression
+from tltui.core.cluster import generate_ddp
+from tltui.core.codegen import TINY_WEIGHTS, WIDTH, command_line, data_folder, describe, generate, lr_expression
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.presets import PRESETS, apply_preset
 from tltui.core.protocol import RunConfig
@@ -45,6 +46,9 @@ def many_configs() -> list[RunConfig]:
         )
     ]
     configs.append(msgspec.structs.replace(BASE, group_lrs={"head": 0.05, "layer4": 1e-3}, frozen=("stem",)))
+    configs += [msgspec.structs.replace(BASE, model="tiny", data=data, weights=weights, shuffle_labels=shuffle)
+                for data, weights, shuffle in (("builtin", "pretrained", True), ("/data/birds", "none", False),
+                                               ("eurosat", "/runs/1", True), ("flowers102", "pretrained", False))]
     for config in configs:
         config.check()
     return configs
@@ -57,7 +61,8 @@ CONFIGS = many_configs()
 def test_the_script_is_valid_python_within_a_code_views_width(config):
     code = generate(config)
     compile(ast.parse(code), "<generated>", "exec")
-    paths = [text for text in (config.data, config.weights) if "/" in text]
+    compile(ast.parse(generate_ddp(config)), "<generated DDP>", "exec")
+    paths = [text for text in (config.data, config.weights, TINY_WEIGHTS, data_folder(config)) if "/" in text]
     long = [line for line in code.splitlines() if len(line) > WIDTH and not any(p in line for p in paths)]
     assert not long
 
@@ -77,6 +82,54 @@ def test_the_header_says_what_trains_when_and_the_tltui_command():
     code = generate(config)
     assert "--freeze stem,layer1,layer2,layer3,layer4" in code and "--unfreeze 3:layer3,3:layer4" in code
     assert code.count('unfreeze(model, optimizer, "') == 2
+
+
+def test_each_model_gets_its_network_weights_and_image_size():
+    """A tiny run's script builds TinyResNet from the weights file tltui ships, at its 32 px, and says its
+    best.pt loads into TinyResNet; ResNet-50's builds torchvision's at 224 px unless the run said otherwise."""
+    tiny = generate(msgspec.structs.replace(BASE, model="tiny"))
+    assert "class TinyResNet(ResNet):" in tiny and "model = TinyResNet(num_classes)" in tiny
+    assert f'WEIGHTS = "{TINY_WEIGHTS}"' in tiny and TINY_WEIGHTS.endswith("tltui/engine/weights/tiny.pt")
+    assert "IMAGE_SIZE = 32\n" in tiny and "resnet50" not in tiny
+    assert "state_dicts for TinyResNet(num_classes=N) below, which is\ntltui.engine.tiny.TinyResNet." in tiny
+    resnet = generate(BASE)
+    assert "model = resnet50()" in resnet and "TinyResNet" not in resnet and "IMAGE_SIZE = 224\n" in resnet
+    assert 'WEIGHTS = "IMAGENET1K_V2"' in resnet and "resnet50(num_classes=N)" in resnet
+    assert "IMAGE_SIZE = 48\n" in generate(msgspec.structs.replace(BASE, model="tiny", image_size=48))
+
+
+@pytest.mark.parametrize("weights", ["none", "/runs/1/best.pt", "pretrained"])
+@pytest.mark.parametrize("model", ["resnet50", "tiny"])
+def test_only_imagenet_weights_reach_for_the_network(model, weights):
+    """Random weights, a file or the tiny model's shipped weights: nothing in either script can download
+    (no socket, no torchvision weights API); ImageNet's come through ResNet50_Weights."""
+    config = msgspec.structs.replace(BASE, data="/data/birds", model=model, weights=weights)
+    imagenet = model == "resnet50" and weights == "pretrained"
+    for code in (generate(config), generate_ddp(config)):
+        reaches = [word for word in ("socket", "ResNet50_Weights", "get_state_dict", "download=True")
+                   if word in code]
+        assert reaches == (["socket", "ResNet50_Weights", "get_state_dict"] if imagenet else [])
+
+
+def test_data_is_where_the_script_can_read_it():
+    """No placeholder: a folder is read where the run read it; a generated set from the folder written beside
+    the script (or, printed without one, a folder the script names when it is missing); a named set from
+    where tltui downloads it, downloaded there by torchvision; a single folder needs numpy for the split."""
+    folder = generate(msgspec.structs.replace(BASE, data="/data/birds"))
+    assert 'DATA = "/data/birds"\n' in folder and "path/to" not in folder and "import numpy as np" in folder
+    assert "VAL_FRACTION = 0.2 " in folder and "rng = np.random.default_rng(0)" in folder
+    beside = generate(BASE, "x_data")
+    assert ('DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)),\n                    "x_data")'
+            in beside)
+    alone = generate(BASE)
+    assert 'DATA = "builtin-shifted_data"\n' in alone
+    assert '"builtin-shifted -o FILE writes it beside FILE)")' in alone
+    pets = msgspec.structs.replace(BASE, data="pets")
+    named = generate(pets)
+    assert f"DATA = {json.dumps(data_folder(pets))}\n" in named and data_folder(pets).endswith("/datasets")
+    assert ('train_set = datasets.OxfordIIITPet(\n            DATA, "trainval", train_tf, download=True)\n'
+            '        val_set = datasets.OxfordIIITPet(\n            DATA, "test", val_tf, download=True)') in named
+    assert "numpy" not in named and "VAL_FRACTION" not in named
 
 
 # -- against torch (a child process: the test process stays free of torch) -------------------------
@@ -115,7 +168,7 @@ DRIVER = textwrap.dedent(
         ns["loaders"] = lambda: (DataLoader(Images(x, y), 2, shuffle=True), DataLoader(Images(x, y), 2))
         build, evaluate, held = ns["build"], ns["evaluate"], {}
 
-        def build_and_record(num_classes, device="cpu"):
+        def build_and_record(num_classes, device="cpu", **given):  # the weights are the driver's
             model, optimizer = held["model"], held["optimizer"] = build(num_classes, device=device, weights=weights)
             outcome["built"] = state(ns, model, optimizer, "lr")
             engine = case["engine"]

@@ -12,8 +12,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from tltui.core import analysis, datasets, diagnosis, protocol, remote
 from tltui.core.errors import BadInput
@@ -26,7 +27,7 @@ from tltui.core.protocol import (
     Started, Unfrozen,
 )
 
-#: Data names the worker knows without a folder.
+R = TypeVar("R")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -245,6 +246,22 @@ def _say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
     except OSError:
         pass
+
+
+async def ask(request: protocol.Request[R], host: str | None = None,
+              working: Callable[[protocol.Working], None] | None = None) -> R:
+    """The worker's reply to one short request (here, or on ``host``; ``working`` hears its progress); a
+    refusal as BadInput."""
+    from tltui.core.client import WorkerError
+
+    client = _client(host)
+    try:
+        await client.start()
+        return await client.request(request, working)
+    except WorkerError as error:
+        raise BadInput(str(error)) from None
+    finally:
+        await client.close(timeout=10)
 
 
 def _client(host: str | None):

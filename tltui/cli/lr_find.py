@@ -14,7 +14,6 @@ import sys
 import msgspec
 
 from tltui.core import protocol
-from tltui.core.errors import BadInput
 from tltui.core.protocol import FindLr, LrFound, RunConfig, Working
 
 RULES = {
@@ -32,8 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def find(request: FindLr, host: str | None, live: bool) -> LrFound:
     """The worker's answer to ``request`` (here, or on ``host``); with ``live``, a progress line on stderr."""
-    from tltui.cli.commands import _client
-    from tltui.core.client import WorkerError
+    from tltui.cli.commands import ask
     from tltui.core.formatting import bar
 
     def show(working: Working) -> None:
@@ -41,16 +39,11 @@ async def find(request: FindLr, host: str | None, live: bool) -> LrFound:
                          f"{working.done}/{working.total}  {working.text}")
         sys.stderr.flush()
 
-    client = _client(host)
     try:
-        await client.start()
-        return await client.request(request, show if live else None)
-    except WorkerError as error:
-        raise BadInput(str(error)) from None
+        return await ask(request, host, show if live else None)
     finally:
         if live:
             sys.stderr.write("\r\x1b[2K")
-        await client.close(timeout=10)
 
 
 def chart(found: LrFound, width: int = 78, height: int = 20) -> str:

@@ -145,62 +145,9 @@ def _lr_find(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tltui.cli.commands import config_from_args
+    from tltui.cli.export import export
 
-    if args.lr == "auto":
-        raise BadInput("--lr auto needs the LR finder, which export does not run: tltui lr-find DATA, then --lr N")
-    config = config_from_args(args)
-    if args.torchrun or args.slurm:
-        return _export_cluster(args, config)
-    from tltui.core.codegen import generate
-
-    _write(args.out, generate(config))
-    if args.out:
-        print(f"wrote {args.out}: python {args.out} DATA trains it", file=sys.stderr)
-    return 0
-
-
-def _export_cluster(args: argparse.Namespace, config) -> int:
-    """``--torchrun``: the DDP script; ``--slurm``: the sbatch file (and, with -o, the script beside it)."""
-    from pathlib import Path
-
-    from tltui.core.cluster import generate_ddp, generate_slurm, torchrun_commands
-
-    if args.nnodes < 1 or args.gpus_per_node < 1:
-        raise BadInput("--nnodes and --gpus-per-node must be at least 1")
-    if args.slurm:
-        script = Path(args.out).with_suffix(".py").name if args.out else "finetune_ddp.py"
-        _write(args.out, generate_slurm(config, args.nnodes, script, args.gpus_per_node))
-        if args.out:
-            beside = Path(args.out).with_suffix(".py")
-            _write(str(beside), generate_ddp(config, args.nnodes, script))
-            print(f"wrote {args.out} and {beside}: sbatch {args.out} from that folder runs it on {args.nnodes} "
-                  "nodes", file=sys.stderr)
-        else:
-            print(f"the sbatch file runs {script}: write it with tltui export ... --torchrun -o {script}",
-                  file=sys.stderr)
-        return 0
-    script = Path(args.out).name if args.out else "finetune_ddp.py"
-    _write(args.out, generate_ddp(config, args.nnodes, script))
-    one, many = torchrun_commands(config, script, args.nnodes)
-    if args.out:
-        print(f"wrote {args.out}", file=sys.stderr)
-    print(f"one host:  {one}\n{args.nnodes} nodes, on each (HEAD: the first node's address):\n  {many}",
-          file=sys.stderr)
-    return 0
-
-
-def _write(out: str | None, text: str) -> None:
-    """``text`` to the file ``out``, or to standard output; BadInput if it cannot be written."""
-    from pathlib import Path
-
-    if not out:
-        sys.stdout.write(text)
-        return
-    try:
-        Path(out).write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise BadInput(f"cannot write {out}: {error.strerror}") from None
+    return export(args)
 
 
 def _headless(name: str):

@@ -8,8 +8,9 @@ each its RANK, WORLD_SIZE and LOCAL_RANK; ``BATCH_SIZE`` is the global batch, ea
 epoch); DistributedDataParallel averages the gradients, made again when a frozen group joins (it takes
 the parameters that require grad when it is made); each process validates a contiguous shard of the
 validation set and the counts are summed; rank 0 alone prints and saves ``best.pt`` / ``last.pt``, plain
-state_dicts (the model inside DDP, so no ``module.`` prefix). A run of the tiny backbone gets its
-definition and reads tltui's file of its pretrained weights; ResNet-50 comes from torchvision.
+state_dicts (the model inside DDP, so no ``module.`` prefix). The rest is the plain script's, shared with
+``codegen``: the backbone and its weights, the data (for a named set, rank 0 downloads it before the others
+read it), the command line.
 
 What tltui does itself is one host: the worker starts torchrun with ``--standalone``. Across hosts the
 cluster's own tools take over: the same script under ``torchrun --nnodes N --rdzv-backend c10d`` on every
@@ -21,7 +22,7 @@ from __future__ import annotations
 import shlex
 import textwrap
 
-from tltui.core import codegen, datasets
+from tltui.core import codegen
 from tltui.core.codegen import WIDTH
 from tltui.core.protocol import RunConfig
 
@@ -35,41 +36,37 @@ def per_node(config: RunConfig) -> str:
     return str(config.nproc) if config.nproc > 1 else "gpu"
 
 
-def torchrun_commands(config: RunConfig, script: str, nnodes: int) -> list[str]:
+def torchrun_commands(config: RunConfig, script: str, nnodes: int, data: str = "") -> list[str]:
     """The commands that run ``script``: on one host, and on each of ``nnodes`` nodes (c10d rendezvous at
-    the first node, ``HEAD``)."""
-    data = _data_argument(config)
+    the first node, ``HEAD``); ``data`` as ``codegen.generate`` takes it."""
+    data = shlex.quote(codegen.data_folder(config, data))
     one = f"torchrun --standalone --nproc-per-node {per_node(config)} {script} {data}"
     many = (f"torchrun --nnodes {nnodes} --nproc-per-node {per_node(config)} --rdzv-backend c10d "
             f"--rdzv-endpoint HEAD:{PORT} --rdzv-id tltui-finetune {script} {data}")
     return [one, many]
 
 
-def _data_argument(config: RunConfig) -> str:
-    return "DATA" if config.data in datasets.NAMES else shlex.quote(config.data)
-
-
-def generate_ddp(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py") -> str:
-    """The DDP script for ``config`` (one that passes ``check()``)."""
-    tiny = config.model == "tiny"
-    top = "\n\n".join((_header(config, nnodes, script), _imports(config, tiny),
-                        codegen.constants(config, distributed=True), codegen.groups_table()))
-    defs = (*codegen.model_defs(config, tiny), _loaders(config), _evaluate(), _main(config), codegen.ENTRY)
+def generate_ddp(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py", data: str = "") -> str:
+    """The DDP script for ``config`` (one that passes ``check()``); ``data`` as ``codegen.generate`` takes it."""
+    top = "\n\n".join((_header(config, nnodes, script, data), codegen.imports(config, distributed=True),
+                        codegen.constants(config, distributed=True, data=data), codegen.groups_table()))
+    defs = (*codegen.model_defs(config), *codegen.data_defs(config, data), _loaders(config), _evaluate(),
+            codegen.OPTIONS, _main(config), codegen.ENTRY)
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
 
 
 def generate_slurm(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py",
-                   gpus_per_node: int = 8) -> str:
+                   gpus_per_node: int = 8, data: str = "") -> str:
     """An ``sbatch`` file that runs ``script`` on ``nnodes`` nodes: ``srun`` starts torchrun once per node,
     and torchrun one process per GPU, all meeting at the first node (c10d rendezvous)."""
     nproc = config.nproc if config.nproc > 1 else gpus_per_node
-    data = _data_argument(config)
+    data = shlex.quote(codegen.data_folder(config, data))
     return textwrap.dedent(f"""\
         #!/bin/bash
         # Fine-tune as tltui does, on {nnodes} nodes of {nproc} GPUs: sbatch this file.
         # The same run in tltui, on one host: {codegen.command_line(config)}
         # {script} (tltui export --torchrun) must be in the directory you submit from;
-        # DATA is a folder with train/ and val/, each with a folder per class.
+        # DATA: a folder with train/ and val/, or of class folders (see {script}).
         #SBATCH --job-name=tltui-finetune
         #SBATCH --nodes={nnodes}
         #SBATCH --ntasks-per-node=1
@@ -79,7 +76,7 @@ def generate_slurm(config: RunConfig, nnodes: int = 2, script: str = "finetune_d
         #SBATCH --output=%x-%j.out
 
         set -euo pipefail
-        DATA=${{DATA:-{data if data != "DATA" else "path/to/images"}}}
+        DATA=${{DATA:-{data}}}
         HEAD=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 
         # One torchrun per node; each starts {nproc} processes and they meet at $HEAD.
@@ -93,18 +90,20 @@ def generate_slurm(config: RunConfig, nnodes: int = 2, script: str = "finetune_d
         """)
 
 
-def _header(config: RunConfig, nnodes: int, script: str) -> str:
+def _header(config: RunConfig, nnodes: int, script: str, data: str) -> str:
     lines = ["Fine-tune the way tltui does, over several processes (DDP).", ""]
     lines += textwrap.wrap(codegen.describe(config) + ".", WIDTH)
     lines += ["", "The same run in tltui (one host):"]
     lines += _wrapped(codegen.command_words(config))
-    one, many = torchrun_commands(config, script, nnodes)
+    one, many = torchrun_commands(config, script, nnodes, data)
     lines += ["", "One host, one process per GPU (or N CPU processes with gloo", "where there is no GPU):"]
     lines += _wrapped(one.split(" "))
     lines += ["", f"{nnodes} nodes: on each, with HEAD the first node's address:"]
     lines += _wrapped(many.split(" "))
-    lines += ["", "BATCH_SIZE is the global batch: each process takes", "BATCH_SIZE // WORLD_SIZE of it. Rank 0 keeps the best",
-              "epoch's weights in best.pt and the last in last.pt: plain", "state_dicts of the model (no 'module.' prefix)."]
+    lines += ["", *codegen.data_lines(config, data), ""]
+    lines += textwrap.wrap("BATCH_SIZE is the global batch: each process takes BATCH_SIZE // WORLD_SIZE of it. "
+                           "Rank 0 keeps the best epoch's weights in best.pt and the last in last.pt: "
+                           + codegen.checkpoint_words(config) + " (no 'module.' prefix).", WIDTH)
     text = "\n".join(lines).replace('"""', '" " "')
     return f'r"""{text}\n"""'
 
@@ -119,36 +118,15 @@ def _wrapped(words: list[str]) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
-def _imports(config: RunConfig, tiny: bool) -> str:
-    stdlib = ["math"] if config.schedule != "constant" else []
-    stdlib += ["os", "sys"]
-    lines = [f"import {m}" for m in stdlib] + [""]
-    lines += [
-        "import torch",
-        "import torch.distributed as dist",
-        "from torch import nn",
-        "from torch.nn.parallel import DistributedDataParallel as DDP",
-        "from torch.utils.data import DataLoader, Subset",
-        "from torch.utils.data.distributed import DistributedSampler",
-        "from torchvision import datasets, transforms",
-    ]
-    if tiny:
-        lines.append("from torchvision.models.resnet import BasicBlock, ResNet")
-    elif config.weights in codegen.WEIGHTS:
-        lines.append("from torchvision.models import ResNet50_Weights, resnet50")
-    else:
-        lines.append("from torchvision.models import resnet50")
-    return "\n".join(lines)
-
-
 def _loaders(config: RunConfig) -> str:
     return (
         "def loaders(rank, world):\n"
-        '    """ImageFolders, normalised as ImageNet was for the weights.\n'
+        '    """The sets image_sets gives, normalised as ImageNet was for the\n'
+        "    weights.\n"
         "    Training: each process its share of every global batch, in\n"
         "    an order the sampler draws from SEED and the epoch.\n"
         '    Validation: each process a contiguous shard."""\n'
-        + codegen.image_folders(config) +
+        + codegen.image_folders(config, distributed=True) +
         "    sampler = DistributedSampler(train_set, world, rank, shuffle=True,\n"
         "                                 seed=SEED * 100_003)  # tltui's order\n"
         "    per = -(-len(val_set) // world)  # ceil\n"
@@ -182,6 +160,7 @@ def _evaluate() -> str:
 def _main(config: RunConfig) -> str:
     lines = [
         "def main():",
+        *codegen.ARGUMENTS,
         "    # torchrun gives each process its RANK, WORLD_SIZE, LOCAL_RANK",
         '    gpu = torch.cuda.is_available()',
         '    dist.init_process_group("nccl" if gpu else "gloo")',
@@ -194,7 +173,8 @@ def _main(config: RunConfig) -> str:
         '        sys.exit(f"BATCH_SIZE {BATCH_SIZE} must divide by {world}")',
         "    torch.manual_seed(SEED)  # the same start in every process",
         "    train_loader, val_loader, sampler, classes = loaders(rank, world)",
-        "    model, optimizer = build(len(classes), device=device)",
+        "    model, optimizer = build(len(classes), device=device,",
+        "                             weights=args.weights)",
         "    if SYNC_BN and gpu:",
         "        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)",
         "    torch.manual_seed(SEED + 1 + rank)  # each its own augmentations",

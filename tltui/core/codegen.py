@@ -1,13 +1,19 @@
 """A RunConfig as the plain PyTorch script that trains the same way (pure text: no torch here).
 
-The script does what the engine does: torchvision's ResNet-50 with a new ``fc``, ``requires_grad`` per
+The script does what the engine does: the run's backbone (torchvision's ResNet-50, or tltui's tiny ResNet,
+its class written out from ``engine/tiny.py``) with its weights and a new ``fc``, ``requires_grad`` per
 group, the BatchNorm of frozen groups back in eval mode after every ``model.train()``, two optimizer
 param groups per trainable group at its own LR (bottom to top; weight decay on its weights, none on its
-norm weights and biases), ``add_param_group`` when a frozen group joins, and the schedule as a factor of each group's ``base_lr`` set before every step; it keeps the epoch
-with the best validation accuracy in ``best.pt`` and the last in ``last.pt``, plain state_dicts. Importing it
-runs nothing: ``build(num_classes, weights=...)`` returns the model and optimizer, ``main()`` trains (``python
-script.py [DATA]``). Lines stay within 68 columns where they can, the width of a code view in an 80-column
-lesson.
+norm weights and biases), ``add_param_group`` when a frozen group joins, and the schedule as a factor of
+each group's ``base_lr`` set before every step; it keeps the epoch with the best validation accuracy in
+``best.pt`` and the last in ``last.pt``, plain state_dicts. Its data is what the run reads: a folder's
+``train/`` and ``val/``, or its class folders split as ``engine/data.py`` splits them; a generated set
+from the folder ``tltui export`` writes beside the script; a named set from torchvision's download.
+ImageNet weights come through torchvision's weights API, and a machine that cannot get them gets one line.
+
+Importing it runs nothing: ``build(num_classes, weights=...)`` returns the model and optimizer, ``main()``
+trains (``python script.py [DATA] [--epochs N] [--weights FILE|none]``). Lines stay within 68 columns
+where they can, the width of a code view in an 80-column lesson.
 """
 
 from __future__ import annotations
@@ -17,35 +23,66 @@ import json
 import shlex
 import textwrap
 from pathlib import Path
+from typing import Any
 
-from tltui.core import datasets, schedule
+from tltui.core import datasets, paths, schedule
 from tltui.core.groups import GROUPS, MODULES, depth_from_top
 from tltui.core.protocol import RunConfig
 
-#: Data sets tltui names itself; the script reads an ImageFolder instead.
 #: tltui's named ImageNet weights as torchvision's ``ResNet50_Weights``.
 WEIGHTS = {"pretrained": "IMAGENET1K_V2", "imagenet": "IMAGENET1K_V2", "imagenet-v1": "IMAGENET1K_V1"}
 WIDTH = 68
-TINY_WEIGHTS = str(Path(__file__).resolve().parents[1] / "engine" / "weights" / "tiny.pt")
-"""The tiny backbone's pretrained weights, as tltui ships them (the DDP script of a tiny run reads them)."""
+TINY_FILE = Path(__file__).resolve().parents[1] / "engine" / "tiny.py"
+TINY_WEIGHTS = str(TINY_FILE.with_name("weights") / "tiny.pt")
+"""The tiny backbone's pretrained weights, as tltui ships them (the script of a tiny run reads them)."""
+RESNET50_SIZE = 224
+"""ResNet-50's image size in a script whose run left it to the device (the engine's on a GPU)."""
 
 
-def generate(config: RunConfig) -> str:
-    """The script for ``config`` (one that passes ``check()`` and trains something in epoch 1)."""
-    top = "\n\n".join((_header(config), _imports(config), constants(config), groups_table()))
-    defs = (*model_defs(config), _loaders(config), _evaluate(), _main(config), ENTRY)
+def generate(config: RunConfig, data: str = "") -> str:
+    """The script for ``config`` (one that passes ``check()`` and trains something in epoch 1); ``data``: for a
+    generated set, the folder beside the script that ``tltui export`` writes its images into."""
+    top = "\n\n".join((_header(config, data), imports(config), constants(config, data=data), groups_table()))
+    defs = (*model_defs(config), *data_defs(config, data), _loaders(config), _evaluate(), OPTIONS,
+            _main(config), ENTRY)
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
 
 
 ENTRY = 'if __name__ == "__main__":\n    main()'
 
 
-def model_defs(config: RunConfig, tiny: bool = False) -> list[str]:
+def refusal(config: RunConfig) -> str:
+    """Why ``config`` cannot be exported ('' where it can)."""
+    if config.shuffle_labels and config.data in datasets.DOWNLOADED and datasets.TORCHVISION[config.data][1]:
+        return (f"--shuffle-labels with {config.data}: the script can shuffle the labels of a folder (or eurosat) "
+                "only; tltui train runs it")
+    return ""
+
+
+def model_defs(config: RunConfig) -> list[str]:
     """The definitions every generated script shares, in order (an empty string where ``config`` needs none):
-    the optimizer's param groups, with ``tiny`` the tiny network's class, ``build``, ``unfreeze``,
-    ``train_mode`` and the LR schedule."""
-    return [_param_groups(config), tiny_source() if tiny else "", _build(config, tiny=tiny), _unfreeze(config),
-            _train_mode(config), _schedule(config)]
+    the optimizer's param groups, the tiny network's class for a tiny run, reading the weights, ``build``,
+    ``unfreeze``, ``train_mode`` and the LR schedule."""
+    tiny = config.model == "tiny"
+    return [_param_groups(config), tiny_source() if tiny else "", *_weights_defs(config), _build(config),
+            _unfreeze(config), _train_mode(config), _schedule(config)]
+
+
+def image_size(config: RunConfig) -> int:
+    """The side the script's images are cropped to: the run's, else the model's own (the tiny one's, or
+    ResNet-50's on a GPU)."""
+    return config.image_size or (_tiny_constant("IMAGE_SIZE") if config.model == "tiny" else RESNET50_SIZE)
+
+
+def data_folder(config: RunConfig, data: str = "") -> str:
+    """The folder the script reads when no DATA is given: the run's own; for a generated set ``data`` (the
+    folder ``tltui export`` writes beside the script), else ``<name>_data``; for a named set, where tltui
+    downloads it."""
+    if config.data in datasets.BUILTIN:
+        return data or f"{config.data}_data"
+    if config.data in datasets.DOWNLOADED:
+        return str(paths.datasets_dir())
+    return config.data
 
 
 def lr_expression(config: RunConfig, group: str) -> str:
@@ -132,12 +169,19 @@ def _list(items) -> str:
     return "[" + ", ".join(_str(i) for i in items) + "]"
 
 
-def _weights_file(config: RunConfig) -> bool:
-    return config.weights not in WEIGHTS and config.weights != "none"
+def _imagenet(config: RunConfig) -> bool:
+    """Whether the script's weights are ImageNet's (a download the first time)."""
+    return config.model == "resnet50" and config.weights in WEIGHTS
 
 
-def _header(config: RunConfig) -> str:
-    lines = ["Fine-tune ResNet-50 the way tltui does.", ""]
+def _splits(config: RunConfig) -> bool:
+    """Whether the script may split one set into train and val itself (a folder, a generated set, EuroSAT)."""
+    return not (config.data in datasets.DOWNLOADED and datasets.TORCHVISION[config.data][1])
+
+
+def _header(config: RunConfig, data: str) -> str:
+    model = "tltui's tiny ResNet" if config.model == "tiny" else "ResNet-50"
+    lines = [f"Fine-tune {model} the way tltui does.", ""]
     lines += textwrap.wrap(describe(config) + ".", WIDTH)
     lines += ["", "The same run in tltui:"]
     command = ["    "]
@@ -147,48 +191,112 @@ def _header(config: RunConfig) -> str:
             command.append("        ")
         command[-1] += flag + " "
     lines += [line.rstrip() for line in command]
-    if config.model != "resnet50":
-        lines.append(f"(tltui ran it with its {config.model} model; this script uses ResNet-50.)")
-    lines += ["", "DATA: a folder with train/ and val/, each with one folder of",
-              "images per class. Run: python this_script.py DATA", "It keeps the best epoch's weights in best.pt and the last",
-              "in last.pt: plain state_dicts for torchvision's resnet50."]
+    lines += ["", *data_lines(config, data), "",
+              "Run: python this_script.py [DATA] [--epochs N] [--weights FILE|none]",
+              *textwrap.wrap("It keeps the best epoch's weights in best.pt and the last in last.pt: "
+                             + checkpoint_words(config) + ".", WIDTH)]
     text = "\n".join(lines).replace('"""', '" " "')
     return f'r"""{text}\n"""'  # raw: the command's line continuations stay single backslashes
 
 
-def _imports(config: RunConfig) -> str:
-    stdlib = [m for m, used in (("math", config.schedule != "constant"), ("os", _weights_file(config)),
-                                ("sys", True)) if used]
-    lines = [f"import {m}" for m in stdlib] + ([""] if stdlib else [])
+def checkpoint_words(config: RunConfig) -> str:
+    """What ``best.pt`` and ``last.pt`` load into."""
+    if config.model == "tiny":
+        return "state_dicts for TinyResNet(num_classes=N) below, which is tltui.engine.tiny.TinyResNet"
+    return "plain state_dicts for torchvision's resnet50(num_classes=N)"
+
+
+def data_lines(config: RunConfig, data: str) -> list[str]:
+    """The header's words on DATA: what it must hold, how a single folder is split, where a generated or a
+    named set comes from, and what the script leaves to tltui."""
+    words = []
+    if config.data in datasets.DOWNLOADED:
+        words.append(f"DATA: where torchvision downloads {config.data} the first time (that needs internet) "
+                     "and reads it from; the script trains and validates on the splits tltui uses.")
+    else:
+        words.append("DATA: a folder with train/ and val/, each with a folder of images per class; or one "
+                     "folder of class folders (or a train/ of them).")
+    if config.data in datasets.BUILTIN:
+        words.append(f"Here DATA is {config.data}, rendered by tltui with seed {config.seed} and written beside "
+                     "this script by tltui export." if data else
+                     f"{config.data} is generated by tltui: tltui export {config.data} -o FILE writes its images "
+                     "beside FILE for the script of FILE.")
+    if _splits(config):
+        words.append(f"One set is split as tltui splits it: VAL_FRACTION ({config.val_fraction:g}) of each "
+                     "class (one image at least) held out for validation, drawn by numpy's generator seeded 0 "
+                     "whatever SEED (the same images every run) from the same files (images by extension, "
+                     "hidden ones left out); a file no image library reads stops the script, where tltui "
+                     "skips it.")
+    if config.limit_per_class:
+        words.append(f"--limit-per-class {config.limit_per_class} is tltui's alone: this script trains on "
+                     "every image.")
+    return [line for text in words for line in textwrap.wrap(text, WIDTH)]
+
+
+def imports(config: RunConfig, distributed: bool = False) -> str:
+    """The import lines of a generated script; ``distributed``: the DDP script's."""
+    stdlib = ["argparse", *(["math"] if config.schedule != "constant" else []), "os",
+              *(["socket"] if _imagenet(config) else []), "sys"]
+    lines = [f"import {m}" for m in stdlib] + [""]
+    lines += ["import numpy as np"] if _splits(config) else []
     lines += [
         "import torch",
+        *(["import torch.distributed as dist"] if distributed else []),
         "from torch import nn",
-        "from torch.utils.data import DataLoader",
+        *(["from torch.nn.parallel import DistributedDataParallel as DDP"] if distributed else []),
+        "from torch.utils.data import DataLoader" + (", Subset" if distributed else ""),
+        *(["from torch.utils.data.distributed import DistributedSampler"] if distributed else []),
         "from torchvision import datasets, transforms",
-        "from torchvision.models import ResNet50_Weights, resnet50"
-        if config.weights in WEIGHTS else "from torchvision.models import resnet50",
     ]
+    if config.model == "tiny":
+        lines.append("from torchvision.models.resnet import BasicBlock, ResNet")
+    elif _imagenet(config):
+        lines.append("from torchvision.models import ResNet50_Weights, resnet50")
+    else:
+        lines.append("from torchvision.models import resnet50")
     return "\n".join(lines)
 
 
-def constants(config: RunConfig, distributed: bool = False) -> str:
+def constants(config: RunConfig, distributed: bool = False, data: str = "") -> str:
     """The settings at the top of a generated script; ``distributed``: the DDP script's (its batch is the
-    global one, it may sync BatchNorm, and it builds the tiny backbone for a tiny run)."""
-    data = (f'DATA = "path/to/images"  # {config.data} is made by tltui' if config.data in datasets.NAMES
-            else f"DATA = {_str(config.data)}")
-    data += "\nDATA = sys.argv[1] if len(sys.argv) > 1 else DATA"
-    size = config.image_size or (32 if distributed and config.model == "tiny" else 224)
-    lines = [data, f"EPOCHS = {config.epochs}",
+    global one, and it may sync BatchNorm); ``data`` as ``generate`` takes it."""
+    lines = [*_data_constant(config, data), f"EPOCHS = {config.epochs}",
              f"BATCH_SIZE = {config.batch_size}" + ("  # global: over all processes" if distributed else ""),
-             f"IMAGE_SIZE = {size}", f"HEAD_LR = {config.lr!r}"]
+             f"IMAGE_SIZE = {image_size(config)}", f"HEAD_LR = {config.lr!r}"]
     if config.lr_decay != 1:
         lines.append(f"DECAY = {config.lr_decay!r}  # each group's LR: the one above's times DECAY")
     lines.append(f"SEED = {config.seed}")
+    if _splits(config):
+        lines.append(f"VAL_FRACTION = {config.val_fraction!r}  # of one set, held out (see above)")
+    lines += _weights_constant(config)
     if distributed:
         lines.append(f"SYNC_BN = {config.sync_bn}  # BatchNorm over the global batch (GPUs)")
     if config.shuffle_labels:
         lines.append("SHUFFLE_LABELS = True  # a control: labels no image can predict")
     return "\n".join(lines)
+
+
+def _data_constant(config: RunConfig, data: str) -> list[str]:
+    folder = _str(data_folder(config, data))
+    if config.data in datasets.BUILTIN and data:
+        return [f"# {config.data} as tltui renders it, written beside this script",
+                "DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)),",
+                f"                    {folder})"]
+    if config.data in datasets.BUILTIN:
+        return [f"# {config.data} is generated: tltui export {config.data} -o FILE", f"DATA = {folder}"]
+    if config.data in datasets.DOWNLOADED:
+        return [f"# where torchvision downloads {config.data} (internet, once)", f"DATA = {folder}"]
+    return [f"DATA = {folder}"]
+
+
+def _weights_constant(config: RunConfig) -> list[str]:
+    if config.weights == "none":
+        return ["WEIGHTS = None  # random initialisation; or a state_dict file"]
+    if _imagenet(config):
+        return [f'WEIGHTS = "{WEIGHTS[config.weights]}"  # ImageNet\'s (torchvision); or a file']
+    if config.model == "tiny" and config.weights == "pretrained":
+        return ["# tltui's tiny weights, pretrained on generated fractals", f"WEIGHTS = {_str(TINY_WEIGHTS)}"]
+    return ["# a state_dict file or a tltui run folder (its best.pt)", f"WEIGHTS = {_str(config.weights)}"]
 
 
 def groups_table() -> str:
@@ -220,56 +328,76 @@ def _param_groups(config: RunConfig) -> str:
     )
 
 
-def _build(config: RunConfig, tiny: bool = False) -> str:
-    """``build``: the plain script's ResNet-50, or with ``tiny`` (the DDP script of a tiny run) tltui's tiny
-    backbone, its pretrained weights read from the file tltui ships."""
+def _weights_defs(config: RunConfig) -> list[str]:
+    """``imagenet`` (ImageNet's weights through torchvision, one line where it cannot get them) where the
+    script's weights are ImageNet's, and ``backbone``, which reads the weights ``build`` is given."""
+    imagenet = (
+        "def imagenet(name):\n"
+        '    """ImageNet\'s weights `name` from torch\'s hub cache, downloaded\n'
+        '    there the first time; one line where they cannot be."""\n'
+        "    weights = ResNet50_Weights[name]\n"
+        "    socket.setdefaulttimeout(20)  # offline: fail, never hang\n"
+        "    try:\n"
+        "        return weights.get_state_dict(progress=False)\n"
+        "    except Exception as error:  # DNS, socket, HTTP, disk: not there\n"
+        '        cache = os.path.join(torch.hub.get_dir(), "checkpoints")\n'
+        "        file = os.path.basename(weights.url)\n"
+        '        sys.exit(f"ResNet-50 ImageNet weights are not in {cache} "\n'
+        '                 "and could not be downloaded "\n'
+        '                 f"({type(error).__name__}): put {file} there, or "\n'
+        '                 "use --weights FILE (a state_dict) or "\n'
+        '                 "--weights none")\n'
+        "    finally:\n"
+        "        socket.setdefaulttimeout(None)"
+    )
+    lines = [
+        "def backbone(weights):",
+        '    """The state_dict of `weights` less its head: ' + ("ImageNet\'s by\n"
+        '    name (IMAGENET1K_V2), or a file or tltui run folder."""' if _imagenet(config) else
+        'a state_dict\n    file, or a tltui run folder (its best.pt)."""'),
+    ]
+    if _imagenet(config):
+        lines += ["    if weights in ResNet50_Weights.__members__:", "        return headless(imagenet(weights))"]
+    lines += [
+        "    if os.path.isdir(weights):  # a tltui run folder",
+        '        weights = os.path.join(weights, "best.pt")',
+        "    if not os.path.isfile(weights):",
+        '        sys.exit(f"--weights {weights}: no such file")',
+        '    return headless(torch.load(weights, map_location="cpu"))',
+        "",
+        "",
+        "def headless(state):",
+        '    """`state` without the head: the new one stays."""',
+        "    return {k: v for k, v in state.items()",
+        '            if not k.startswith("fc.")}',
+    ]
+    return [imagenet if _imagenet(config) else "", "\n".join(lines)]
+
+
+def _build(config: RunConfig) -> str:
+    """``build``: the run's backbone, with the weights ``backbone`` reads (the file tltui ships for a tiny
+    run's pretrained ones), a new head, the frozen groups and the optimizer."""
     start = config.trainable_at(1)
     frozen = [g for g in GROUPS if g not in start]
-    if tiny:
-        weights = None if config.weights == "none" else TINY_WEIGHTS if config.weights == "pretrained" else config.weights
+    if config.model == "tiny":
         lines = [
-            'def build(num_classes, device="cpu",',
-            f"          weights={_str(weights) if weights else None}):",
-            '    """tltui\'s tiny backbone and its weights, a new head, frozen',
-            '    groups, optimizer."""',
+            'def build(num_classes, device="cpu", weights=WEIGHTS):',
+            '    """tltui\'s tiny backbone with `weights` (None: random), a new',
+            '    head, frozen groups, optimizer."""',
             "    model = TinyResNet(num_classes)  # its head drawn as tltui's",
             "    if weights is not None:",
-            "        if os.path.isdir(weights):  # a tltui run folder",
-            '            weights = os.path.join(weights, "best.pt")',
-            '        state = torch.load(weights, map_location="cpu")',
-            '        for key in ("fc.weight", "fc.bias"):  # the new head stays',
-            "            state.pop(key, None)",
-            "        model.load_state_dict(state, strict=False)",
-        ]
-    elif config.weights in WEIGHTS:
-        lines = [
-            'def build(num_classes, device="cpu",',
-            f"          weights=ResNet50_Weights.{WEIGHTS[config.weights]}):",
-            '    """ImageNet weights, a new head, frozen groups, optimizer."""',
-            "    model = resnet50(weights=weights)",
-        ]
-    elif config.weights == "none":
-        lines = [
-            'def build(num_classes, device="cpu", weights=None):',
-            '    """Random weights, a new head, frozen groups, optimizer."""',
-            "    model = resnet50(weights=weights)",
+            "        model.load_state_dict(backbone(weights), strict=False)",
         ]
     else:
         lines = [
-            'def build(num_classes, device="cpu",',
-            f"          weights={_str(config.weights)}):",
-            '    """A saved backbone, a new head, frozen groups, optimizer."""',
+            'def build(num_classes, device="cpu", weights=WEIGHTS):',
+            '    """ResNet-50 with `weights` (None: random), a new head, frozen',
+            '    groups, optimizer."""',
             "    model = resnet50()",
             "    if weights is not None:",
-            "        if os.path.isdir(weights):  # a tltui run folder",
-            '            weights = os.path.join(weights, "best.pt")',
-            '        state = torch.load(weights, map_location="cpu")',
-            '        for key in ("fc.weight", "fc.bias"):  # replaced below',
-            "            state.pop(key, None)",
-            "        model.load_state_dict(state, strict=False)",
+            "        model.load_state_dict(backbone(weights), strict=False)",
+            "    model.fc = nn.Linear(model.fc.in_features, num_classes)",
         ]
-    if not tiny:
-        lines.append("    model.fc = nn.Linear(model.fc.in_features, num_classes)")
     lines.append("    model.to(device)")
     if frozen:
         lines += [
@@ -327,7 +455,8 @@ def _schedule(config: RunConfig) -> str:
 def _loaders(config: RunConfig) -> str:
     return (
         "def loaders():\n"
-        '    """ImageFolders, normalised as ImageNet was for the weights."""\n'
+        '    """The sets image_sets gives, normalised as ImageNet was for\n'
+        '    the weights."""\n'
         + image_folders(config) +
         "    return (DataLoader(train_set, BATCH_SIZE, shuffle=True,\n"
         "                       drop_last=True),\n"
@@ -335,10 +464,11 @@ def _loaders(config: RunConfig) -> str:
     )
 
 
-def image_folders(config: RunConfig) -> str:
+def image_folders(config: RunConfig, distributed: bool = False) -> str:
     """The body lines of a generated ``loaders`` that build ``train_set`` and ``val_set`` as the engine
     prepares images (engine/data.py, engine/augment.py): the shorter side resized to size / 0.875 and
-    centre-cropped, or a random crop; flips and colour jitter as asked; ImageNet's normalisation."""
+    centre-cropped, or a random crop; flips and colour jitter as asked; ImageNet's normalisation.
+    ``distributed``: in the DDP script, where rank 0 downloads a named set before the others read it."""
     train = (["transforms.RandomResizedCrop(IMAGE_SIZE, scale=(0.25, 1.0))"] if "crop" in config.augment
              else ["transforms.Resize(round(IMAGE_SIZE / 0.875))", "transforms.CenterCrop(IMAGE_SIZE)"])
     if "flip" in config.augment:
@@ -356,14 +486,146 @@ def image_folders(config: RunConfig) -> str:
         "        transforms.ToTensor(),\n"
         "        imagenet,\n"
         "    ])\n"
-        '    train_set = datasets.ImageFolder(f"{DATA}/train", train_tf)\n'
-        '    val_set = datasets.ImageFolder(f"{DATA}/val", val_tf)\n'
+        + (_FIRST if distributed and config.data in datasets.DOWNLOADED else _SETS)
         + (_SHUFFLE if config.shuffle_labels else "")
     )
 
 
+_SETS = "    train_set, val_set = image_sets(train_tf, val_tf)\n"
+_FIRST = (
+    "    if rank:  # rank 0 downloads first, then the others read\n"
+    "        dist.barrier()\n"
+    f"{_SETS}"
+    "    if not rank:\n"
+    "        dist.barrier()\n"
+)
+
+
+def data_defs(config: RunConfig, data: str = "") -> list[str]:
+    """``image_sets``, which the loaders call for the training and validation sets, and what it needs:
+    for a folder (or a generated set) ``Folder`` and ``split``; for a named set torchvision's class."""
+    if config.data in datasets.DOWNLOADED:
+        return [_named_sets(config), _split() if _splits(config) else ""]
+    missing = ('        sys.exit(f"no such folder: {DATA} (tltui export "\n'
+               f'                 "{config.data} -o FILE writes it beside FILE)")\n'
+               if config.data in datasets.BUILTIN and not data else
+               '        sys.exit(f"no such folder: {DATA}")\n')
+    sets = (
+        "def image_sets(train_tf, val_tf):\n"
+        '    """DATA\'s train/ and val/; or its class folders (its train/\'s\n'
+        '    where there is no val/), split as tltui splits them."""\n'
+        '    train = os.path.join(DATA, "train")\n'
+        '    val = os.path.join(DATA, "val")\n'
+        "    if os.path.isdir(train) and os.path.isdir(val):\n"
+        "        train_set = Folder(train, train_tf)\n"
+        "        val_set = Folder(val, val_tf)\n"
+        "        if val_set.classes != train_set.classes:\n"
+        '            sys.exit(f"{val} needs the class folders of {train}")\n'
+        "        return train_set, val_set\n"
+        "    if not os.path.isdir(DATA):\n"
+        f"{missing}"
+        "    folder = train if os.path.isdir(train) else DATA\n"
+        "    return split(Folder(folder, train_tf), Folder(folder, val_tf))"
+    )
+    folder = (
+        "\n".join(textwrap.wrap(f"IMAGE_TYPES = ({', '.join(map(_str, datasets.IMAGE_EXTENSIONS))})", WIDTH,
+                                 subsequent_indent=" " * 15)) + "\n"
+        "\n\n"
+        "class Folder(datasets.ImageFolder):\n"
+        '    """An ImageFolder of the files tltui reads: images by their\n'
+        '    extension; hidden files and folders left out."""\n'
+        "\n"
+        "    def __init__(self, root, transform):\n"
+        "        super().__init__(root, transform, is_valid_file=image_file)\n"
+        "\n"
+        "    def find_classes(self, directory):\n"
+        "        names = sorted(e.name for e in os.scandir(directory)\n"
+        '                       if e.is_dir() and not e.name.startswith("."))\n'
+        "        return names, {name: i for i, name in enumerate(names)}\n"
+        "\n\n"
+        "def image_file(path):\n"
+        "    name = os.path.basename(path)\n"
+        '    return name.lower().endswith(IMAGE_TYPES) and name[0] != "."'
+    )
+    return [sets, folder, _split()]
+
+
+def _split() -> str:
+    """``split``: the engine's stratified hold-out (engine/data.py ``_split``), numpy draw for numpy draw."""
+    return (
+        "def split(train_set, val_set):\n"
+        '    """Hold out VAL_FRACTION of each class (one image at least) for\n'
+        "    validation as tltui does: numpy's generator seeded 0 whatever\n"
+        '    SEED, so every run of one set holds out the same images."""\n'
+        "    rng = np.random.default_rng(0)\n"
+        "    train, val = [], []\n"
+        "    for label in range(len(train_set.classes)):\n"
+        "        mine = [s for s in train_set.samples if s[1] == label]\n"
+        "        order = rng.permutation(len(mine))\n"
+        "        n = max(1, round(len(mine) * VAL_FRACTION))\n"
+        "        n = n if len(mine) > 1 else 0\n"
+        "        val += [mine[i] for i in sorted(order[:n])]\n"
+        "        train += [mine[i] for i in sorted(order[n:])]\n"
+        "    for ds, samples in ((train_set, train), (val_set, val)):\n"
+        "        ds.samples = ds.imgs = samples\n"
+        "        ds.targets = [y for _, y in samples]\n"
+        "    return train_set, val_set"
+    )
+
+
+def _named_sets(config: RunConfig) -> str:
+    """``image_sets`` of a named set: torchvision's class, the splits the engine uses (engine/data.py),
+    downloaded into DATA the first time; one line where that cannot be."""
+    kind, splits = datasets.TORCHVISION[config.data]
+    train, val = (f'"{split}", ' for split in splits) if splits else ("", "")
+    how = f"its {splits[0]} and {splits[1]} splits" if splits else "split as tltui splits it"
+    return (
+        "def image_sets(train_tf, val_tf):\n"
+        f'    """{config.data}, {how}; torchvision downloads\n'
+        '    it into DATA the first time (that needs internet)."""\n'
+        "    try:\n"
+        f"        train_set = datasets.{kind}(\n"
+        f"            DATA, {train}train_tf, download=True)\n"
+        f"        val_set = datasets.{kind}(\n"
+        f"            DATA, {val}val_tf, download=True)\n"
+        "    except (OSError, RuntimeError) as error:  # offline, or damaged\n"
+        f'        sys.exit(f"cannot download {config.data} into {{DATA}} "\n'
+        '                 f"({type(error).__name__}; offline?): download it "\n'
+        '                 "there on a connected machine, or give a folder")\n'
+        + ("    return train_set, val_set" if splits else "    return split(train_set, val_set)")
+    )
+
+
+OPTIONS = (  # the script's command line: DATA, --epochs, --weights over the settings at its top
+    "def options():\n"
+    '    """DATA, --epochs and --weights from the command line, else the\n'
+    '    settings above."""\n'
+    "    parser = argparse.ArgumentParser()\n"
+    '    parser.add_argument("data", nargs="?", default=DATA,\n'
+    '                        help="default: DATA above")\n'
+    '    parser.add_argument("--epochs", type=int, default=EPOCHS)\n'
+    "    parser.add_argument(\n"
+    '        "--weights", default=WEIGHTS,\n'
+    '        help="a state_dict file or tltui run folder, or none")\n'
+    "    args = parser.parse_args()\n"
+    "    if args.epochs < 1:\n"
+    '        parser.error("--epochs must be at least 1")\n'
+    '    if args.weights == "none":\n'
+    "        args.weights = None\n"
+    "    return args"
+)
+
+
+ARGUMENTS = [
+    "    global DATA, EPOCHS  # the command line may set them",
+    "    args = options()",
+    "    DATA, EPOCHS = args.data, args.epochs",
+]
+"""The first lines of a generated ``main``: the command line read."""
+
+
 _SHUFFLE = (
-    "    if SHUFFLE_LABELS:  # permute the labels once, train and val alike\n"
+    "    if SHUFFLE_LABELS:  # permute labels once, train and val alike\n"
     "        g = torch.Generator().manual_seed(SEED)\n"
     "        for ds in (train_set, val_set):\n"
     "            order = torch.randperm(len(ds.targets), generator=g)\n"
@@ -389,11 +651,13 @@ def _evaluate() -> str:
 def _main(config: RunConfig) -> str:
     lines = [
         "def main():",
+        *ARGUMENTS,
         "    torch.manual_seed(SEED)",
         '    device = "cuda" if torch.cuda.is_available() else "cpu"',
         "    train_loader, val_loader = loaders()",
         "    classes = train_loader.dataset.classes",
-        "    model, optimizer = build(len(classes), device=device)",
+        "    model, optimizer = build(len(classes), device=device,",
+        "                             weights=args.weights)",
         *loop_start(config),
         *epoch_loop(config),
         '        print(f"epoch {epoch}: val accuracy {accuracy:.1%}")',
@@ -455,8 +719,16 @@ def epoch_loop(config: RunConfig, forward: str = "model", rejoin: str = "", back
 def tiny_source() -> str:
     """engine/tiny.py's ``WIDTHS`` and ``TinyResNet`` as text, so the script builds the very network the
     worker trains (the file is read, not imported: core does not import the engine)."""
-    source = (Path(__file__).resolve().parents[1] / "engine" / "tiny.py").read_text(encoding="utf-8")
+    source = TINY_FILE.read_text(encoding="utf-8")
     wanted = [node for node in ast.parse(source).body
               if isinstance(node, ast.ClassDef) and node.name == "TinyResNet"
               or isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["WIDTHS"]]
     return "\n\n\n".join(ast.get_source_segment(source, node) or "" for node in wanted)
+
+
+def _tiny_constant(name: str) -> Any:
+    """A constant of engine/tiny.py (``IMAGE_SIZE``), read from its source as ``tiny_source`` reads it."""
+    for node in ast.parse(TINY_FILE.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == [name]:
+            return ast.literal_eval(node.value)
+    raise LookupError(f"{TINY_FILE} has no {name}")

@@ -7,3 +7,13 @@ BUILTIN: tuple[str, ...] = ("builtin", "builtin-shifted")
 DOWNLOADED: tuple[str, ...] = ("flowers102", "pets", "dtd", "eurosat")
 """torchvision datasets, fetched into the data dir where there is internet."""
 NAMES: tuple[str, ...] = BUILTIN + DOWNLOADED
+TORCHVISION: dict[str, tuple[str, tuple[str, ...]]] = {
+    "flowers102": ("Flowers102", ("train", "val")),
+    "pets": ("OxfordIIITPet", ("trainval", "test")),
+    "dtd": ("DTD", ("train", "val")),
+    "eurosat": ("EuroSAT", ()),
+}
+"""Each downloaded set's torchvision class, and the splits a run trains and validates on (none: one set, split
+by ``--val-fraction``)."""
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+"""The files of a data folder that are read as images (by name, case aside)."""

@@ -699,9 +699,31 @@ class FindLr(Request[LrFound], tag="find_lr"):
     end_lr: float = 10.0
 
 
+class BuiltinWritten(msgspec.Struct, kw_only=True):
+    """The ImageFolder written: where, its classes, images per split and their side in pixels."""
+
+    folder: str
+    classes: list[str]
+    n_train: int
+    n_val: int
+    side: int
+
+
+class WriteBuiltin(Request[BuiltinWritten], tag="write_builtin"):
+    """Write built-in set ``data`` (``builtin`` or ``builtin-shifted``) as an ImageFolder in ``folder`` (an
+    absolute path on the worker's host), for a script of ``tltui export``: the images a run with ``seed``
+    renders, split by ``val_fraction`` as a run splits them, at the side a run at ``image_size`` resizes to."""
+
+    data: str
+    folder: str
+    image_size: int
+    seed: int = 0
+    val_fraction: float = 0.2
+
+
 AnyRequest = Union[
     GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
-    LossPictures, StartDiagnosis, FindLr,
+    LossPictures, StartDiagnosis, FindLr, WriteBuiltin,
 ]
 
 

@@ -39,9 +39,9 @@ from tltui.core import files, paths
 from tltui.engine import builtin
 from tltui.core import datasets
 from tltui.core.errors import BadInput
+from tltui.core.datasets import IMAGE_EXTENSIONS
 from tltui.core.protocol import MAX_FILES
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 MIN_SIDE = 8
 """Images with a side shorter than this are skipped."""
 CROP_RATIO = 0.875
@@ -128,12 +128,7 @@ def _folder(data: str) -> Path | None:
 
 def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: int,
              val_fraction: float, limit: int) -> ImageData:
-    native = min(max(resize, builtin.NATIVE[0]), builtin.NATIVE[1])
-    x, labels = _render(native, seed, shifted)
-    if native != resize:
-        x = torch.cat([_resize(chunk, resize) for chunk in x.split(256)])
-    items = [(i, int(label)) for i, label in enumerate(labels)]
-    train, val = _split(items, len(builtin.CLASSES), val_fraction)
+    x, train, val = builtin_split(shifted, seed, resize, val_fraction)
     train = _limit(train, limit)
     train_idx = torch.tensor([i for i, _ in train])
     val_idx = torch.tensor([i for i, _ in val])
@@ -143,6 +138,18 @@ def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: i
         val_x=_centre(x[val_idx], val_side), val_y=torch.tensor([y for _, y in val]),
         val_paths=[f"{'builtin-shifted' if shifted else 'builtin'}:val/{i}" for i in range(len(val))],
     )
+
+
+def builtin_split(shifted: bool, seed: int, side: int, val_fraction: float) -> tuple[torch.Tensor, list, list]:
+    """A built-in set at ``side`` px (rendered at the nearest native side, resized to it) and its (index,
+    label) train and val items, split as every run splits it."""
+    native = min(max(side, builtin.NATIVE[0]), builtin.NATIVE[1])
+    x, labels = _render(native, seed, shifted)
+    if native != side:
+        x = torch.cat([_resize(chunk, side) for chunk in x.split(256)])
+    items = [(i, int(label)) for i, label in enumerate(labels)]
+    train, val = _split(items, len(builtin.CLASSES), val_fraction)
+    return x, train, val
 
 
 @functools.lru_cache(maxsize=2)
@@ -372,15 +379,13 @@ def _named(name: str, val_fraction: float, limit: int, resize: int, train_side: 
 
 def _make(name: str, root: Path, download: bool = False) -> tuple:
     """The dataset's (train, val) sets, or (EuroSAT) its one set; RuntimeError if it is not downloaded."""
-    from torchvision import datasets
+    import torchvision
 
-    if name == "flowers102":
-        return datasets.Flowers102(root, "train", download=download), datasets.Flowers102(root, "val")
-    if name == "pets":
-        return datasets.OxfordIIITPet(root, "trainval", download=download), datasets.OxfordIIITPet(root, "test")
-    if name == "dtd":
-        return datasets.DTD(root, "train", download=download), datasets.DTD(root, "val")
-    return (datasets.EuroSAT(root, download=download),)
+    kind, splits = datasets.TORCHVISION[name]
+    make = getattr(torchvision.datasets, kind)
+    if not splits:
+        return (make(root, download=download),)
+    return make(root, splits[0], download=download), make(root, splits[1])
 
 
 def _decode_set(dataset, name: str, resize: int, side: int) -> list[tuple[np.ndarray, int]]:

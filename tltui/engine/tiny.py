@@ -22,25 +22,32 @@ SOURCE = "generated fractals, tiny.pt"
 
 
 class TinyResNet(ResNet):
-    """ResNet with BasicBlocks [1, 1, 1, 1] at ``WIDTHS`` and a 3x3 stride-1 stem; torchvision's forward."""
+    """ResNet with BasicBlocks [1, 1, 1, 1] at ``WIDTHS`` and a 3x3
+    stride-1 stem; torchvision's forward. (Its lines fit the 68
+    columns of an exported script, which copies it.)"""
 
     def __init__(self, num_classes: int = 1000) -> None:
-        nn.Module.__init__(self)  # ResNet.__init__ would build the 64..512 stages first
+        # ResNet.__init__ would build the 64..512 stages first
+        nn.Module.__init__(self)
         self._norm_layer = nn.BatchNorm2d
-        self.inplanes, self.dilation, self.groups, self.base_width = WIDTHS[0], 1, 1, 64
-        self.conv1 = nn.Conv2d(3, WIDTHS[0], kernel_size=3, stride=1, padding=1, bias=False)
+        self.inplanes, self.dilation = WIDTHS[0], 1
+        self.groups, self.base_width = 1, 64
+        self.conv1 = nn.Conv2d(3, WIDTHS[0], kernel_size=3,
+                               stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(WIDTHS[0])
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2,
+                                    padding=1)
         self.layer1 = self._make_layer(BasicBlock, WIDTHS[0], 1)
-        self.layer2 = self._make_layer(BasicBlock, WIDTHS[1], 1, stride=2)
-        self.layer3 = self._make_layer(BasicBlock, WIDTHS[2], 1, stride=2)
-        self.layer4 = self._make_layer(BasicBlock, WIDTHS[3], 1, stride=2)
+        self.layer2 = self._make_layer(BasicBlock, WIDTHS[1], 1, 2)
+        self.layer3 = self._make_layer(BasicBlock, WIDTHS[2], 1, 2)
+        self.layer4 = self._make_layer(BasicBlock, WIDTHS[3], 1, 2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(WIDTHS[3], num_classes)
-        for m in self.modules():  # as torchvision initialises a ResNet
+        for m in self.modules():  # as torchvision initialises one
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(m.weight, mode="fan_out",
+                                        nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)

@@ -190,6 +190,10 @@ class Daemon:
             return await self._loss_pictures(request)
         if isinstance(request, protocol.FindLr):
             return await self._find_lr(conn, request)
+        if isinstance(request, protocol.WriteBuiltin):
+            from tltui.engine import builtin_folder
+
+            return await self._checked(builtin_folder.write, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
     async def _picture(self, request: protocol.Request[R]) -> R:
