@@ -46,6 +46,7 @@ def many_configs() -> list[RunConfig]:
         )
     ]
     configs.append(msgspec.structs.replace(BASE, group_lrs={"head": 0.05, "layer4": 1e-3}, frozen=("stem",)))
+    configs.append(msgspec.structs.replace(BASE, head_first=True, shuffle_labels=True, data="/data/birds"))
     configs += [msgspec.structs.replace(BASE, model="tiny", data=data, weights=weights, shuffle_labels=shuffle)
                 for data, weights, shuffle in (("builtin", "pretrained", True), ("/data/birds", "none", False),
                                                ("eurosat", "/runs/1", True), ("flowers102", "pretrained", False))]
@@ -245,3 +246,37 @@ def test_the_script_builds_the_engines_model_and_optimizer_in_torch(tmp_path):
             for group, modes in seen["bns"].items():
                 expected = group in trainable or config.bn == "train"
                 assert modes == [expected] * len(modes), (epoch, group)
+
+
+HEAD_DRIVER = textwrap.dedent("""
+    import json, sys, types
+    import torch
+    from tltui.engine import probe
+    payload = json.load(sys.stdin)
+    script = types.ModuleType("script")
+    exec(compile(payload["code"], "script.py", "exec"), script.__dict__)
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(90) % 3
+    x = torch.randn(90, 24, generator=g) * torch.linspace(0.5, 4, 24) + 2 * torch.nn.functional.one_hot(y, 24)
+    script.features = lambda model, loader, device: (x, y)  # the frozen features, as given
+    model = torch.nn.Module()
+    model.fc = torch.nn.Linear(24, 3)
+    script.fit_head(model, None, "cpu")
+    expected = probe.fit_cv(x, y, 3, seed=payload["seed"])
+    print(json.dumps({"l2": expected.l2,
+                      "weight": (model.fc.weight - expected.weight).abs().max().item(),
+                      "bias": (model.fc.bias - expected.bias).abs().max().item()}))
+""")
+
+
+@pytest.mark.parametrize("distributed", [False, True], ids=["plain", "ddp"])
+def test_the_scripts_fit_the_head_first_as_the_engine_does(distributed):
+    config = RunConfig(data="/data/birds", model="tiny", head_first=True, seed=3)
+    code = generate_ddp(config) if distributed else generate(config)
+    assert "fit_head(model, probe_loader, device)" in code
+    result = subprocess.run([sys.executable, "-c", HEAD_DRIVER], input=json.dumps({"code": code, "seed": 3}),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    # The same folds, penalties and solver as engine/probe.py: the same head, to the solver's tolerance.
+    assert outcome["weight"] < 1e-3 and outcome["bias"] < 1e-3, outcome

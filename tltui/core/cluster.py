@@ -135,7 +135,9 @@ def _loaders(config: RunConfig) -> str:
         "    train = DataLoader(train_set, BATCH_SIZE // world, sampler=sampler,\n"
         "                       drop_last=True)\n"
         "    val = DataLoader(Subset(val_set, shard), 2 * BATCH_SIZE // world)\n"
-        "    return train, val, sampler, train_set.classes"
+        + ("    probe = DataLoader(probe_set, 2 * BATCH_SIZE)  # every image, in each\n"
+           if config.head_first else "")
+        + f"    return train, val, sampler, train_set.classes{', probe' if config.head_first else ''}"
     )
 
 
@@ -172,9 +174,11 @@ def _main(config: RunConfig) -> str:
         "    if BATCH_SIZE % world:",
         '        sys.exit(f"BATCH_SIZE {BATCH_SIZE} must divide by {world}")',
         "    torch.manual_seed(SEED)  # the same start in every process",
-        "    train_loader, val_loader, sampler, classes = loaders(rank, world)",
+        "    train_loader, val_loader, sampler, classes"
+        + (", probe_loader" if config.head_first else "") + " = loaders(rank, world)",
         "    model, optimizer = build(len(classes), device=device,",
         "                             weights=args.weights)",
+        *(["    fit_head(model, probe_loader, device)  # alike in every process"] if config.head_first else []),
         "    if SYNC_BN and gpu:",
         "        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)",
         "    torch.manual_seed(SEED + 1 + rank)  # each its own augmentations",

@@ -25,7 +25,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tltui.core import datasets, paths, schedule
+from tltui.core import datasets, linear_probe, paths, schedule
 from tltui.core.groups import GROUPS, MODULES, depth_from_top
 from tltui.core.protocol import RunConfig
 
@@ -65,7 +65,92 @@ def model_defs(config: RunConfig) -> list[str]:
     ``unfreeze``, ``train_mode`` and the LR schedule."""
     tiny = config.model == "tiny"
     return [_param_groups(config), tiny_source() if tiny else "", *_weights_defs(config), _build(config),
-            _unfreeze(config), _train_mode(config), _schedule(config)]
+            _unfreeze(config), _train_mode(config), _schedule(config), HEAD_FIRST if config.head_first else ""]
+
+
+HEAD_FIRST = '''
+def features(model, loader, device):
+    """The head's input for every image (the pooled features), in
+    eval mode: what the pretrained backbone computes, frozen."""
+    model.eval()
+    head, model.fc = model.fc, nn.Identity()
+    xs, ys = [], []
+    with torch.no_grad():
+        for images, labels in loader:
+            xs.append(model(images.to(device)).float())
+            ys.append(labels.to(device))
+    model.fc = head
+    return torch.cat(xs), torch.cat(ys)
+
+
+def solve(z, y, classes, l2, start=None):
+    """Logistic regression on standardised features z: cross-entropy
+    + l2/2 |W|^2, by L-BFGS until an iteration changes it by < 1e-5."""
+    w = torch.zeros(classes, z.shape[1], device=z.device)
+    b = torch.zeros(classes, device=z.device)
+    if start is not None:
+        w, b = start[0].clone(), start[1].clone()
+    onehot = nn.functional.one_hot(y, classes).float()
+    opt = torch.optim.LBFGS([w, b], max_iter=500, history_size=20,
+                            tolerance_grad=1e-5, tolerance_change=1e-5,
+                            line_search_fn="strong_wolfe")
+
+    def objective():  # the gradient by hand: softmax minus one-hot
+        logp = torch.log_softmax(z @ w.T + b, dim=1)
+        residual = (logp.exp() - onehot) / len(z)
+        w.grad, b.grad = residual.T @ z + l2 * w, residual.sum(0)
+        return -(logp * onehot).sum() / len(z) + l2 / 2 * (w * w).sum()
+
+    opt.step(objective)
+    return w, b
+
+
+def folds(y, k=3):
+    """Stratified folds as tltui deals them: each class shuffled by
+    Python's random (SEED), dealt round the folds in turn."""
+    by_class = {}
+    for i, label in enumerate(y.tolist()):
+        by_class.setdefault(label, []).append(i)
+    k = min(k, min(len(v) for v in by_class.values()))
+    if k < 2:
+        return []
+    rng, held, dealt = random.Random(SEED), [[] for _ in range(k)], 0
+    for members in by_class.values():
+        for i in rng.sample(members, len(members)):
+            held[dealt % k].append(i)
+            dealt += 1
+    return [([i for i in range(len(y)) if i not in set(v)], sorted(v))
+            for v in held]
+
+
+def fit_head(model, loader, device):
+    """LP-FT's first stage (tltui's --head-first): the new head alone,
+    fitted to convergence on the frozen features of the training
+    images; its penalty by 3-fold cross-validation."""
+    x, y = features(model, loader, device)
+    classes = model.fc.out_features
+    hits = dict.fromkeys(PENALTIES, 0)
+    for train, held in folds(y):
+        tr, va = torch.tensor(train), torch.tensor(held)
+        mean = x[tr].mean(0)
+        sd = x[tr].std(0, unbiased=False).clamp_min(1e-6)
+        start = None
+        for l2 in PENALTIES:  # largest first, each the next's start
+            start = solve((x[tr] - mean) / sd, y[tr], classes, l2, start)
+            logits = (x[va] - mean) / sd @ start[0].T + start[1]
+            hits[l2] += (logits.argmax(1) == y[va]).sum().item()
+    most = max(hits.values())
+    l2 = next(p for p in PENALTIES if hits[p] == most)
+    if not any(hits.values()):  # no folds: a class with one image
+        l2 = PENALTIES[len(PENALTIES) // 2]
+    mean, sd = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+    w, b = solve((x - mean) / sd, y, classes, l2)
+    with torch.no_grad():  # back to raw features: nn.Linear's weights
+        model.fc.weight.copy_(w / sd)
+        model.fc.bias.copy_(b - (w / sd) @ mean)
+    print(f"head fitted first (a linear probe, L2 {l2:g})")'''.strip()
+"""The generated script's LP-FT first stage: engine/probe.py's ``fit_cv`` in plain torch (it cross-validates
+on every training image: tltui caps that at ``probe.CV_MAX_IMAGES``)."""
 
 
 def image_size(config: RunConfig) -> int:
@@ -113,6 +198,8 @@ def describe(config: RunConfig) -> str:
     never = [g for g in GROUPS if g not in config.trainable_at(config.epochs)]
     if never:
         words += f"; {span(never)} frozen throughout"
+    if config.head_first:
+        words = "the head is fitted alone first (a linear probe on the frozen features); then " + words
     return words
 
 
@@ -235,8 +322,9 @@ def data_lines(config: RunConfig, data: str) -> list[str]:
 
 def imports(config: RunConfig, distributed: bool = False) -> str:
     """The import lines of a generated script; ``distributed``: the DDP script's."""
-    stdlib = ["argparse", *(["math"] if config.schedule != "constant" else []), "os",
-              *(["socket"] if _imagenet(config) else []), "sys"]
+    stdlib = ["argparse", *(["copy"] if config.head_first else []),
+              *(["math"] if config.schedule != "constant" else []), "os",
+              *(["random"] if config.head_first else []), *(["socket"] if _imagenet(config) else []), "sys"]
     lines = [f"import {m}" for m in stdlib] + [""]
     lines += ["import numpy as np"] if _splits(config) else []
     lines += [
@@ -273,6 +361,9 @@ def constants(config: RunConfig, distributed: bool = False, data: str = "") -> s
         lines.append(f"SYNC_BN = {config.sync_bn}  # BatchNorm over the global batch (GPUs)")
     if config.shuffle_labels:
         lines.append("SHUFFLE_LABELS = True  # a control: labels no image can predict")
+    if config.head_first:
+        penalties = ", ".join(f"{p:g}" for p in sorted(linear_probe.L2_GRID, reverse=True))
+        lines.append(f"PENALTIES = ({penalties})  # the head's L2, tried largest first")
     return "\n".join(lines)
 
 
@@ -460,7 +551,8 @@ def _loaders(config: RunConfig) -> str:
         + image_folders(config) +
         "    return (DataLoader(train_set, BATCH_SIZE, shuffle=True,\n"
         "                       drop_last=True),\n"
-        "            DataLoader(val_set, BATCH_SIZE * 2))"
+        "            DataLoader(val_set, BATCH_SIZE * 2)"
+        + (",\n            DataLoader(probe_set, BATCH_SIZE * 2))" if config.head_first else ")")
     )
 
 
@@ -488,7 +580,14 @@ def image_folders(config: RunConfig, distributed: bool = False) -> str:
         "    ])\n"
         + (_FIRST if distributed and config.data in datasets.DOWNLOADED else _SETS)
         + (_SHUFFLE if config.shuffle_labels else "")
+        + (_PROBE_SET if config.head_first else "")
     )
+
+
+_PROBE_SET = (
+    "    probe_set = copy.copy(train_set)  # the training images unaugmented:\n"
+    "    probe_set.transform = val_tf      # the head is fitted on them first\n"
+)
 
 
 _SETS = "    train_set, val_set = image_sets(train_tf, val_tf)\n"
@@ -654,10 +753,11 @@ def _main(config: RunConfig) -> str:
         *ARGUMENTS,
         "    torch.manual_seed(SEED)",
         '    device = "cuda" if torch.cuda.is_available() else "cpu"',
-        "    train_loader, val_loader = loaders()",
+        "    train_loader, val_loader" + (", probe_loader" if config.head_first else "") + " = loaders()",
         "    classes = train_loader.dataset.classes",
         "    model, optimizer = build(len(classes), device=device,",
         "                             weights=args.weights)",
+        *(["    fit_head(model, probe_loader, device)"] if config.head_first else []),
         *loop_start(config),
         *epoch_loop(config),
         '        print(f"epoch {epoch}: val accuracy {accuracy:.1%}")',

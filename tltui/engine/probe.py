@@ -20,15 +20,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from tltui.core import diagnosis
+from tltui.core import diagnosis, linear_probe as settings
 
-L2_GRID: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-"""Penalties tried by ``choose_l2``, on standardised features (1e-4: nearly none; 1: weights held small)."""
-MAX_ITER = 500
-TOLERANCE = 1e-5
-"""An iteration that changes the objective (a mean over the images, about 0.01 to 2) by less than this
-ends the fit: the loss has plateaued."""
-CV_FOLDS = 3
+L2_GRID, CV_FOLDS, MAX_ITER, TOLERANCE = settings.L2_GRID, settings.CV_FOLDS, settings.MAX_ITER, settings.TOLERANCE
 CV_MAX_IMAGES = 5000
 """Cross-validation reads at most this many training images (stratified): it stays seconds on big sets."""
 
