@@ -85,21 +85,22 @@ def features(model, loader, device):
 
 def solve(z, y, classes, l2, start=None):
     """Logistic regression on standardised features z: cross-entropy
-    + l2/2 |W|^2, by L-BFGS until an iteration changes it by < 1e-5."""
+    + l2/2 |W|^2, by L-BFGS until a step changes it under 1e-5."""
     w = torch.zeros(classes, z.shape[1], device=z.device)
     b = torch.zeros(classes, device=z.device)
     if start is not None:
         w, b = start[0].clone(), start[1].clone()
     onehot = nn.functional.one_hot(y, classes).float()
-    opt = torch.optim.LBFGS([w, b], max_iter=500, history_size=20,
-                            tolerance_grad=1e-5, tolerance_change=1e-5,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w, b], max_iter=500, history_size=20, tolerance_grad=1e-5,
+        tolerance_change=1e-5, line_search_fn="strong_wolfe")
 
     def objective():  # the gradient by hand: softmax minus one-hot
         logp = torch.log_softmax(z @ w.T + b, dim=1)
         residual = (logp.exp() - onehot) / len(z)
         w.grad, b.grad = residual.T @ z + l2 * w, residual.sum(0)
-        return -(logp * onehot).sum() / len(z) + l2 / 2 * (w * w).sum()
+        penalty = l2 / 2 * (w * w).sum()
+        return -(logp * onehot).sum() / len(z) + penalty
 
     opt.step(objective)
     return w, b
@@ -114,19 +115,20 @@ def folds(y, k=3):
     k = min(k, min(len(v) for v in by_class.values()))
     if k < 2:
         return []
-    rng, held, dealt = random.Random(SEED), [[] for _ in range(k)], 0
+    rng, dealt = random.Random(SEED), 0
+    held = [[] for _ in range(k)]
     for members in by_class.values():
         for i in rng.sample(members, len(members)):
             held[dealt % k].append(i)
             dealt += 1
-    return [([i for i in range(len(y)) if i not in set(v)], sorted(v))
-            for v in held]
+    every = set(range(len(y)))
+    return [(sorted(every - set(v)), sorted(v)) for v in held]
 
 
 def fit_head(model, loader, device):
-    """LP-FT's first stage (tltui's --head-first): the new head alone,
-    fitted to convergence on the frozen features of the training
-    images; its penalty by 3-fold cross-validation."""
+    """LP-FT's first stage (tltui's --head-first): the new head
+    alone, fitted to convergence on the frozen features of the
+    training images; its penalty by 3-fold cross-validation."""
     x, y = features(model, loader, device)
     classes = model.fc.out_features
     hits = dict.fromkeys(PENALTIES, 0)
@@ -136,7 +138,8 @@ def fit_head(model, loader, device):
         sd = x[tr].std(0, unbiased=False).clamp_min(1e-6)
         start = None
         for l2 in PENALTIES:  # largest first, each the next's start
-            start = solve((x[tr] - mean) / sd, y[tr], classes, l2, start)
+            z = (x[tr] - mean) / sd
+            start = solve(z, y[tr], classes, l2, start)
             logits = (x[va] - mean) / sd @ start[0].T + start[1]
             hits[l2] += (logits.argmax(1) == y[va]).sum().item()
     most = max(hits.values())
@@ -145,7 +148,7 @@ def fit_head(model, loader, device):
         l2 = PENALTIES[len(PENALTIES) // 2]
     mean, sd = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
     w, b = solve((x - mean) / sd, y, classes, l2)
-    with torch.no_grad():  # back to raw features: nn.Linear's weights
+    with torch.no_grad():  # for raw features: nn.Linear's weights
         model.fc.weight.copy_(w / sd)
         model.fc.bias.copy_(b - (w / sd) @ mean)
     print(f"head fitted first (a linear probe, L2 {l2:g})")'''.strip()
@@ -363,7 +366,7 @@ def constants(config: RunConfig, distributed: bool = False, data: str = "") -> s
         lines.append("SHUFFLE_LABELS = True  # a control: labels no image can predict")
     if config.head_first:
         penalties = ", ".join(f"{p:g}" for p in sorted(linear_probe.L2_GRID, reverse=True))
-        lines.append(f"PENALTIES = ({penalties})  # the head's L2, tried largest first")
+        lines.append(f"PENALTIES = ({penalties})  # the head's L2s")
     return "\n".join(lines)
 
 
@@ -585,8 +588,8 @@ def image_folders(config: RunConfig, distributed: bool = False) -> str:
 
 
 _PROBE_SET = (
-    "    probe_set = copy.copy(train_set)  # the training images unaugmented:\n"
-    "    probe_set.transform = val_tf      # the head is fitted on them first\n"
+    "    probe_set = copy.copy(train_set)  # the training images as\n"
+    "    probe_set.transform = val_tf  # validated: the head's first fit\n"
 )
 
 
