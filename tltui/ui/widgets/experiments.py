@@ -7,7 +7,7 @@ from ``quiz_check.EXPERIMENTS``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from rich.markup import escape
@@ -172,14 +172,14 @@ def arms(name: str) -> str:
     return " vs ".join(label for label, _ in EXPERIMENTS[name][2])
 
 
-def verdict(right: bool, chosen: str, best: str, also: list[str]) -> str:
-    """One line: the learner's answer, right or not, and the key's."""
+def verdict(right: bool, chosen: str, best: str, also: list[str], text: Callable[[str], str] = escape) -> str:
+    """One line: the learner's answer, right or not, and the key's (``text`` turns an option into markup)."""
     if not right:
-        return f"[red]✗[/] {escape(chosen)}: the answer is [b]{escape(best)}[/]" + (
-            f" (also right: {escape(', '.join(also))})" if also else "")
+        return f"[red]✗[/] {text(chosen)}: the answer is [b]{text(best)}[/]" + (
+            f" (also right: {text(', '.join(also))})" if also else "")
     if chosen == best:
-        return f"[green]✓[/] {escape(chosen)}: right"
-    return f"[green]✓[/] {escape(chosen)}: right too (first choice: [b]{escape(best)}[/])"
+        return f"[green]✓[/] {text(chosen)}: right"
+    return f"[green]✓[/] {text(chosen)}: right too (first choice: [b]{text(best)}[/])"
 
 
 def run_state(run: RunModel) -> str:
