@@ -162,8 +162,11 @@ class Experiment(RunOwner, Vertical):
             started = models[0][1].started
             weights = started.weights if started else config.weights
             shuffled = ", labels shuffled" if config.shuffle_labels else ""
-            head = (f"[b]Measured[/] on {config.data}, {config.limit_per_class} per class{shuffled}, "
-                    f"seed {config.seed}: {config.model}, weights {escape(weights)}")
+            images = f"{config.limit_per_class} per class" if config.limit_per_class else "every image"
+            seeds = sorted({run.config.seed for _, run in models})
+            seed = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]} to {seeds[-1]}"
+            head = (f"[b]Measured[/] on {config.data}, {images}{shuffled}, {seed}: {config.model}, "
+                    f"weights {escape(weights)}")
             measured.update("\n".join([head, *(f"  {escape(label)}: {run_state(run)}" for label, run in models)]))
 
 
