@@ -360,3 +360,28 @@ async def test_a_block_naming_a_question_its_file_lacks_says_so(tmp_path, data_d
         check = pilot.app.screen.query_one(LessonCheck)
         await until(pilot, lambda: check.problem != "")
         assert "01-one.md has no question 'fourth'" in text(check, "#ck-question")
+
+
+@pytest.mark.parametrize(("experiment", "images", "seeds"), [
+    ("eight-seeds", "20 per class", "seeds 0 to 7"),
+    ("race", "every image", "seed 0"),
+])
+async def test_an_experiment_of_many_runs_draws_each_and_says_what_they_share(
+        tmp_path, data_dir, experiment, images, seeds):
+    (tmp_path / "01-one.md").write_text("# One\n\n```tltui check\n```\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "01-one.md").write_text(
+        f"# Checks\n\n## only\n\nanswer: 1\nrun: {experiment}\n\nPredict?\n\n1. This\n2. That\n\n"
+        "Why: because the runs say so, as the experiment shows.\n")
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        check = await open_check(pilot)
+        await pilot.press("1", "e")
+        expected = check_runs(experiment, check_backbone(app.link.capabilities))
+        await until(pilot, lambda: len(check.experiment.models(experiment)) == len(expected)
+                    and all(run.end is not None for _, run in check.experiment.models(experiment)))
+        await until(pilot, lambda: check.query_one(RunChart).drawn)
+        assert [(label, run.config) for label, run in check.experiment.models(experiment)] == expected
+        measured = text(check, "#ck-measured")
+        assert f"on builtin, {images}, {seeds}:" in measured
+        assert all(f"{label}: best val" in measured for label, _ in expected)
