@@ -7,13 +7,17 @@ import json
 
 import pytest
 from rich.console import Console
+from rich.text import Text
+from textual.content import Content
+from textual.widgets import Static
 
 from conftest import until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.check import LessonCheck
+from tltui.ui.widgets.check import LessonCheck, readable
 from tltui.ui.widgets.contents import Contents
 from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.prose import CODE_STYLE
 from tltui.ui.widgets.quiz_check import check_backbone, check_runs
 from tltui.ui.widgets.run_chart import RunChart
 
@@ -43,7 +47,7 @@ Predict: will a linear probe memorise shuffled labels?
 1. Yes, nearly all of them
 2. No
 
-Why: with fewer images than weights, any labelling can be fitted.
+Why: with few images in many dimensions, any labelling can be fitted.
 
 Measured: 99 % with the command in lesson 3.
 
@@ -115,7 +119,7 @@ async def test_answers_by_digit_and_by_arrows_show_the_reasoning_and_keep_the_sc
         await pilot.press("down", "enter")
         feedback = text(check, "#ck-feedback-text")
         assert "✗ 2. No: the answer is 1. Yes, nearly all of them" in feedback
-        assert "any labelling can be fitted" in feedback and "Measured: 99 %" in feedback
+        assert "any labelling can be fitted" in feedback and "Measured: 99% with" in feedback
         assert "e runs it for real" in feedback
         assert "score 1/2" in check.border_title
     assert saved(data_dir) == {"answers": {"first": 2, "second": 2}, "right": 1, "best": 1, "total": 3,
@@ -222,3 +226,162 @@ async def test_a_real_lesson_check_answered_by_keys(data_dir):
         assert check.stage == "done" and check.score == check.best == len(questions)
     scores = json.loads((data_dir / "progress.json").read_text())["checks"]["beyond-vision"]
     assert scores["best"] == scores["total"] == len(questions)
+
+
+MARKED = """# Checks: Marked
+
+## marked
+
+answer: 2
+
+Sum `conv1`'s weights and feed the *same* grey image: the outputs are...
+
+1. Different, by 93.8 %
+2. The **same**, up to rounding
+
+Why: a convolution is linear, so `conv1` gives the *same* result either way.
+"""
+
+
+def drawn(check: LessonCheck, selector: str):
+    """The Content a Static of the check draws (its markup parsed)."""
+    return check.query_one(selector, Static).visual
+
+
+def styled(content, word: str) -> list[str]:
+    """The styles of the spans of ``content`` that cover exactly ``word``."""
+    return [str(span.style) for span in content.spans if content.plain[span.start:span.end] == word]
+
+
+async def test_inline_code_and_emphasis_are_drawn_never_shown_raw(tmp_path, data_dir):
+    (tmp_path / "01-marked.md").write_text("# Marked\n\n```tltui check\n```\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "01-marked.md").write_text(MARKED)
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        check = await open_check(pilot)
+        question = drawn(check, "#ck-question")
+        assert "Sum conv1's weights and feed the same grey image" in question.plain
+        assert "`" not in question.plain and "*" not in question.plain
+        assert styled(question, "conv1") == [CODE_STYLE] and styled(question, "same") == ["i"]
+        options = text(check, "#ck-choose")
+        assert "2. The same, up to rounding" in options and "93.8%" in options
+        assert "`" not in options and "*" not in options
+        await pilot.press("1")
+        feedback = drawn(check, "#ck-feedback-text")
+        assert "conv1 gives the same result" in feedback.plain and "by 93.8%: the answer is" in feedback.plain
+        assert "`" not in feedback.plain and "*" not in feedback.plain
+        assert styled(feedback, "conv1") == [CODE_STYLE] and styled(feedback, "same") == ["b", "i"]
+
+
+@pytest.mark.parametrize("source", ["was 93.8 % and ± 1.2 points", "was 93.8 %."])
+def test_a_number_is_never_split_from_its_percent_sign(source):
+    """At every width, in the header's and the reasoning's wrapping (Textual) and the options' (Rich)."""
+    padded = [("x" * pad + " ") * 3 + source for pad in range(1, 12)]
+    for line in padded:
+        shown = Content.from_markup(readable(line))
+        for width in range(8, len(line) + 2):
+            wrapped = [part.plain for part in shown.wrap(width)]
+            assert not any(part.lstrip().startswith(("%", "1.2")) for part in wrapped[1:]), (line, width, wrapped)
+            console = Console(width=width, file=io.StringIO(), color_system=None)
+            with console.capture() as captured:
+                console.print(Text.from_markup(readable(line, "bold")))
+            assert not any(row.startswith("%") for row in captured.get().splitlines()), (line, width)
+
+
+SPLIT = """# One
+
+## Before
+
+```tltui check
+questions: second
+```
+
+Text that gives the answer away.
+
+## Check yourself
+
+```tltui check
+```
+"""
+
+
+async def test_a_block_naming_questions_asks_only_those_and_the_last_block_asks_the_rest(tmp_path, data_dir):
+    (tmp_path / "01-one.md").write_text(SPLIT)
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "01-one.md").write_text(CHECKS)
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        early, late = await until_both(pilot)
+        assert [q.id for q in early.shown] == ["second"] and [q.id for q in late.shown] == ["first", "third"]
+        await focus(pilot, early)
+        assert "Predict, then see." in text(early, "#ck-question")
+        await pilot.press("1")
+        assert early.border_title == "Check · 1/1 · score 1/1 · lesson best 1/3"
+        await pilot.press("enter")
+        assert early.stage == "done" and "1 of 1 right (lesson best 1 of 3)" in text(early, "#ck-done-text")
+        await focus(pilot, late)
+        assert "Which number is even?" in text(late, "#ck-question")
+        await pilot.press("2", "enter", "3")
+        assert late.stage == "feedback" and late.border_title == "Check · 2/2 · score 2/2 · lesson best 3/3"
+    assert saved(data_dir) == {"answers": {"second": 1, "first": 2, "third": 3}, "right": 3, "best": 3,
+                               "total": 3, "checks": {}}
+    again = TutorApp(load_lessons(tmp_path))
+    async with again.run_test(size=SIZE) as pilot:
+        early, late = await until_both(pilot)
+        assert early.stage == late.stage == "done" and early.answers == {"second": 1}
+        await focus(pilot, late)
+        await pilot.press("r", "1")  # a new round of the last block keeps the early block's answer
+    assert saved(data_dir)["answers"] == {"second": 1, "first": 1} and saved(data_dir)["best"] == 3
+
+
+async def until_both(pilot) -> list[LessonCheck]:
+    await until(pilot, lambda: len(pilot.app.screen.query(LessonCheck)) == 2
+                and all(check.content for check in pilot.app.screen.query(LessonCheck)))
+    await until(pilot, lambda: pilot.app.screen.query_one(LessonView).complete)
+    return list(pilot.app.screen.query(LessonCheck))
+
+
+async def focus(pilot, check: LessonCheck) -> None:
+    for _ in range(6):
+        if check.has_focus:
+            return
+        await pilot.press("tab")
+    raise AssertionError("tab never reached the check")
+
+
+async def test_a_block_naming_a_question_its_file_lacks_says_so(tmp_path, data_dir):
+    (tmp_path / "01-one.md").write_text("# One\n\n```tltui check\nquestions: first, fourth\n```\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "01-one.md").write_text(CHECKS)
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pilot.app.screen.query(LessonCheck))
+        check = pilot.app.screen.query_one(LessonCheck)
+        await until(pilot, lambda: check.problem != "")
+        assert "01-one.md has no question 'fourth'" in text(check, "#ck-question")
+
+
+@pytest.mark.parametrize(("experiment", "images", "seeds"), [
+    ("eight-seeds", "20 per class", "seeds 0 to 7"),
+    ("race", "every image", "seed 0"),
+])
+async def test_an_experiment_of_many_runs_draws_each_and_says_what_they_share(
+        tmp_path, data_dir, experiment, images, seeds):
+    (tmp_path / "01-one.md").write_text("# One\n\n```tltui check\n```\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "01-one.md").write_text(
+        f"# Checks\n\n## only\n\nanswer: 1\nrun: {experiment}\n\nPredict?\n\n1. This\n2. That\n\n"
+        "Why: because the runs say so, as the experiment shows.\n")
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        check = await open_check(pilot)
+        await pilot.press("1", "e")
+        expected = check_runs(experiment, check_backbone(app.link.capabilities))
+        await until(pilot, lambda: len(check.experiment.models(experiment)) == len(expected)
+                    and all(run.end is not None for _, run in check.experiment.models(experiment)))
+        await until(pilot, lambda: check.query_one(RunChart).drawn)
+        assert [(label, run.config) for label, run in check.experiment.models(experiment)] == expected
+        measured = text(check, "#ck-measured")
+        assert f"on builtin, {images}, {seeds}:" in measured
+        assert all(f"{label}: best val" in measured for label, _ in expected)

@@ -33,3 +33,9 @@ def test_check_question(snap_compare):
 
 def test_check_feedback(snap_compare):
     assert snap_compare(check_app(), terminal_size=SIZE, run_before=lambda pilot: focus_check(pilot, "2"))
+
+
+def test_check_feedback_draws_inline_code(snap_compare):
+    """The fourth question's reasoning quotes `B A x`: drawn as code, not between backticks."""
+    assert snap_compare(check_app(), terminal_size=SIZE,
+                        run_before=lambda pilot: focus_check(pilot, "1", "enter", "2", "enter", "2", "enter", "1"))

@@ -1,6 +1,7 @@
 """The checks of understanding as content: every lesson has 3 to 5 questions, each parses, has its
-reasoning, and every measurement names its command; the experiments the lessons quote are the ones the
-checks run; the parser refuses what the widget could not show."""
+reasoning, and every measurement names its command and is the experiment that ``e`` runs; predictions are
+asked before the lesson shows their answer; option lengths do not give the answer away; the experiments
+the lessons quote are the ones the checks run; the parser refuses what the widget could not show."""
 
 from __future__ import annotations
 
@@ -12,20 +13,37 @@ import pytest
 
 from tltui.cli.main import build_parser
 from tltui.cli.commands import config_from_args
-from tltui.ui.lessons import WidgetPart, lessons_dir, load_lessons
-from tltui.ui.widgets.check_questions import checks_path, load_checks
+from tltui.ui.lessons import MarkdownPart, WidgetPart, lessons_dir, load_lessons
+from tltui.ui.widgets.check_questions import checks_path, load_checks, question_ids, select_questions
 from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_runs
 
 LESSONS = load_lessons()
 CHECKS = {lesson.name: load_checks(checks_path(lesson.path)) for lesson in LESSONS}
 
 
-def test_every_lesson_embeds_one_check_and_has_its_file():
+def blocks(lesson) -> list[tuple[str, list[str]]]:
+    """(the lesson's markdown above it, the ids it asks) of each check block of ``lesson``, in order."""
+    checks = CHECKS[lesson.name]
+    elsewhere = {qid for part in lesson.parts if isinstance(part, WidgetPart) and part.name == "check"
+                 for qid in question_ids(part.options.get("questions", ""))}
+    found, above = [], ""
+    for part in lesson.parts:
+        if isinstance(part, MarkdownPart):
+            above += part.text
+        elif part.name == "check":
+            named = question_ids(part.options.get("questions", ""))
+            found.append((above, [q.id for q in select_questions(checks, named, elsewhere, lesson.path.name)]))
+    return found
+
+
+def test_every_lesson_has_its_checks_file_and_asks_each_question_once():
     files = sorted(p.name for p in (lessons_dir() / "checks").glob("*.md"))
     assert files == sorted(lesson.path.name for lesson in LESSONS)
     for lesson in LESSONS:
         checks = [part for part in lesson.parts if isinstance(part, WidgetPart) and part.name == "check"]
-        assert len(checks) == 1, lesson.name
+        assert sum("questions" not in part.options for part in checks) == 1, lesson.name
+        asked = [qid for _, ids in blocks(lesson) for qid in ids]
+        assert sorted(asked) == sorted(q.id for q in CHECKS[lesson.name].questions), lesson.name
         assert CHECKS[lesson.name].name == lesson.name
 
 
@@ -58,6 +76,92 @@ def test_every_measurement_names_the_command_that_made_it():
 def test_the_answers_are_not_always_the_same_option():
     answers = [q.answer for check in CHECKS.values() for q in check.questions]
     assert len(set(answers)) >= 3 and max(answers.count(a) for a in set(answers)) < 0.6 * len(answers)
+
+
+def shown_length(option: str) -> int:
+    """An option's length as drawn: inline code and emphasis marks take no room."""
+    return len(re.sub(r"[`*]", "", option))
+
+
+def strictly(pick, q) -> bool:
+    """Whether the right option is strictly the longest (``pick`` max) or shortest (``pick`` min)."""
+    lengths = [shown_length(o) for o in q.options]
+    extreme = pick(lengths)
+    return lengths[q.answer - 1] == extreme and lengths.count(extreme) == 1
+
+
+#: With three options of random lengths the right one is strictly the longest a third of the time, and a
+#: file has 3 to 5 questions: 40 % allows one in three or four and two in five, a little above chance and
+#: far below files where the right option was nearly always the longest, which taught "pick the longest".
+MOST = 0.4
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
+def test_the_right_option_is_not_usually_the_longest_nor_the_shortest(lesson):
+    """Shortening every right option would only turn the tell around."""
+    questions = CHECKS[lesson.name].questions
+    longest = [q.id for q in questions if strictly(max, q)]
+    shortest = [q.id for q in questions if strictly(min, q)]
+    assert len(longest) <= MOST * len(questions), longest
+    assert len(shortest) <= MOST * len(questions), shortest
+
+
+def test_yet_sometimes_the_longest():
+    """Never the longest would be a tell too: across all the checks, at least one question in ten."""
+    questions = [q for check in CHECKS.values() for q in check.questions]
+    assert sum(strictly(max, q) for q in questions) >= 0.1 * len(questions)
+
+
+def measured_configs(measured: str) -> list:
+    """The runs a Measured paragraph quotes: each ``tltui train`` command, and its first one again with each
+    "then `--flag value`" added or "then without `--flag`" removed."""
+    text = " ".join(measured.split())
+    commands = re.findall(r"`(tltui train [^`]+)`", text)
+    configs = [config_of(command) for command in commands]
+    for without, variant in re.findall(r"(without )?`(--[^`]+)`", text):
+        words = shlex.split(commands[0])
+        if without:
+            words.remove(variant)
+        else:
+            words += shlex.split(variant)
+        configs.append(config_of(shlex.join(words)))
+    return configs
+
+
+@pytest.mark.parametrize("question", [q for check in CHECKS.values() for q in check.questions if q.measured],
+                         ids=lambda q: q.id)
+def test_a_measurement_is_what_its_experiment_runs(question):
+    """Every question that quotes a measurement has ``run:``, and ``e`` runs the commands it quotes (seed 0,
+    or the seeds the paragraph names), no more and no fewer."""
+    assert question.run in EXPERIMENTS, question.id
+    quoted = measured_configs(question.measured)
+    runs = [config for _, config in check_runs(question.run, "tiny")]
+    assert quoted, question.id
+    for config in runs:
+        assert any(msgspec.structs.replace(q, seed=config.seed) == config for q in quoted), (question.id, config)
+    for q in quoted:
+        assert any(msgspec.structs.replace(q, seed=config.seed) == config for config in runs), (question.id, q)
+    assert "seeds" in question.measured or {config.seed for config in runs} == {0}, question.id
+
+
+def measured_numbers(measured: str) -> set[str]:
+    """The numbers a measurement reports: decimals, and whole numbers of percent."""
+    return set(re.findall(r"\d+\.\d+|\d+(?= ?%)", measured))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
+def test_a_prediction_is_asked_before_the_lesson_states_its_measurement(lesson):
+    """A question with a measurement is a prediction: the lesson's text above its block may quote some of
+    the numbers (a table with one of the arms), never all of them."""
+    measured = {q.id: q.measured for q in CHECKS[lesson.name].questions if q.measured}
+    for above, ids in blocks(lesson):
+        text = re.sub(r"(\d) %", r"\1%", above)
+        for qid in ids:
+            if qid in measured:
+                numbers = measured_numbers(measured[qid])
+                assert numbers, qid
+                stated = {n for n in numbers if re.search(rf"(?<![\d.]){re.escape(n)}(?!\d|\.\d)", text)}
+                assert stated != numbers, (qid, sorted(stated))
 
 
 def lesson_command(lesson: str, start: str) -> str:

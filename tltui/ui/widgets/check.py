@@ -1,28 +1,36 @@
 """A check of understanding: a lesson's questions, answered by keys, the reasoning after each answer.
 
 The questions come from ``lessons/checks/<the lesson's file name>`` (a ``set`` option in the lesson block
-names another file). Digits, or the arrows and enter, answer; the reasoning follows at once, with the
-measurement that shows it where there is one; where an experiment fits, ``e`` runs it for real through
-the worker and draws what it measures. Answers and the best score live in
-``app.progress.checks[<lesson name>]``, and the table of contents shows the score.
+names another file). A block with a ``questions: ID, ID`` option asks only those, where the lesson places
+it (a prediction before the section that answers it); a block without one asks the questions that no
+other block of the lesson names. Digits, or the arrows and enter, answer; the reasoning follows at once,
+with the measurement that shows it where there is one; where an experiment fits, ``e`` runs it for real
+through the worker and draws what it measures. Answers and the best score live in
+``app.progress.checks[<lesson name>]``, shared by the lesson's blocks, and the table of contents shows
+the score.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static
 
 from tltui.ui.keys import bindings
-from tltui.ui.lessons import lessons_dir
-from tltui.ui.widgets.check_questions import CheckSet, Question, checks_path, load_checks
+from tltui.ui.lessons import Lesson, WidgetPart, lessons_dir
+from tltui.ui.widgets.check_questions import (
+    CheckSet, Question, checks_path, load_checks, question_ids, select_questions, valid_answers,
+)
 from tltui.ui.widgets.experiments import Experiment, arms, verdict
+from tltui.ui.widgets.prose import CODE_STYLE, inline
 from tltui.ui.widgets.questions import Questions, Reasoning
 
 SUBTITLES = {
@@ -31,10 +39,40 @@ SUBTITLES = {
     "run": "e back to the reasoning · enter next",
     "done": "r again · ↑↓ scroll",
 }
+#: A space that would let a line end between a number and its percent sign, or between ± and its number.
+_SPLIT_UNIT = re.compile(r"(?<=\d) (?=%)|(?<=±) (?=\d)")
+
+
+def readable(text: str, code: str = CODE_STYLE) -> str:
+    """A check's text as markup: inline code and emphasis drawn (never shown raw), and a number kept on the
+    line of its percent sign (Rich and Textual both wrap at a no-break space, so the space goes)."""
+    return inline(_SPLIT_UNIT.sub("", text), code)
+
+
+def checks_file(set_option: str, lesson: Lesson | None) -> Path | None:
+    """The checks file of a block: its ``set`` option's, else the one named like its lesson."""
+    if set_option:
+        name = set_option.strip().removesuffix(".md")
+        folder = lessons_dir() / "checks"
+        return next(iter(sorted(folder.glob(f"{name}.md")) or sorted(folder.glob(f"*-{name}.md"))), None)
+    return checks_path(lesson.path) if lesson is not None else None
+
+
+def named_elsewhere(lesson: Lesson | None, path: Path) -> set[str]:
+    """The questions of ``path`` that the lesson's blocks name with a ``questions`` option."""
+    parts = lesson.parts if lesson is not None else []
+    return {qid for part in parts if isinstance(part, WidgetPart) and part.name == "check"
+            and checks_file(part.options.get("set", ""), lesson) == path
+            for qid in question_ids(part.options.get("questions", ""))}
 
 
 class Choices(Static):
     """The question's stage: its options, numbered, the cursor on one; a long one wraps under its own text."""
+
+    COMPONENT_CLASSES = {"choices--code"}
+    DEFAULT_CSS = """
+    Choices > .choices--code { color: $text-warning 95%; background: $warning 10%; }
+    """
 
     options: reactive[tuple[str, ...]] = reactive((), init=False)
     cursor: reactive[int] = reactive(0, init=False)
@@ -46,13 +84,19 @@ class Choices(Static):
     def watch_cursor(self) -> None:
         self._draw()
 
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._draw, init=False)
+
     def _draw(self) -> None:
+        """A grid of Rich cells: inline code takes its colours from the theme through the component class."""
+        code = str(self.get_component_rich_style("choices--code", partial=True))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(ratio=1)
         for i, option in enumerate(self.options):
             chosen = i == self.cursor
-            grid.add_row(f"{'▶' if chosen else ' '} {i + 1}.", option, style="reverse" if chosen else "")
+            grid.add_row(f"{'▶' if chosen else ' '} {i + 1}.", Text.from_markup(readable(option, code)),
+                         style="reverse" if chosen else "")
         self.update(grid)
 
 
@@ -81,10 +125,14 @@ class LessonCheck(Questions):
     answers: dict[str, int]
     """Question id -> the option chosen (from 1)."""
 
-    def __init__(self, set: str = "", **_options: str) -> None:  # noqa: A002 - the lesson block's word
+    def __init__(self, set: str = "", questions: str = "", **_options: str) -> None:  # noqa: A002 - the block's word
         super().__init__()
         self.set_option = set.strip()
+        self.named = question_ids(questions)
+        """The questions this block asks ('': those no other block of the lesson names)."""
         self.content: CheckSet | None = None
+        """The whole checks file; ``shown`` holds this block's questions."""
+        self.shown: list[Question] = []
         self.problem = ""
 
     def compose(self) -> ComposeResult:
@@ -100,24 +148,23 @@ class LessonCheck(Questions):
 
     # -- content, state and progress -------------------------------------------------------------
 
-    def _path(self) -> Path | None:
-        """The checks file: the ``set`` option's, else the one named like the lesson this check is in."""
-        if self.set_option:
-            name = self.set_option.removesuffix(".md")
-            folder = lessons_dir() / "checks"
-            return next(iter(sorted(folder.glob(f"{name}.md")) or sorted(folder.glob(f"*-{name}.md"))), None)
+    def _lesson(self) -> Lesson | None:
+        """The lesson this check is in."""
         from tltui.ui.widgets.lesson_view import LessonView
 
         view = next((node for node in self.ancestors if isinstance(node, LessonView)), None)
-        return checks_path(view.lesson.path) if view is not None else None
+        return view.lesson if view is not None else None
 
     def on_mount(self) -> None:
-        path = self._path()
+        lesson = self._lesson()
+        path = checks_file(self.set_option, lesson)
         try:
             if path is None or not path.is_file():
                 raise ValueError(f"no checks file{f' {path.name}' if path else ''} in "
                                  f"{path.parent if path else lessons_dir() / 'checks'}")
-            self.content = load_checks(path)
+            content = load_checks(path)
+            self.shown = select_questions(content, self.named, named_elsewhere(lesson, path), path.name)
+            self.content = content
         except (OSError, ValueError) as error:
             self.problem = str(error)
             self.border_title = "Check (not available)"
@@ -126,16 +173,23 @@ class LessonCheck(Questions):
             self.query_one(ContentSwitcher).display = False
             return
         saved = self.app.progress.checks.get(self.content.name, {})
-        ids = {q.id: q for q in self.content.questions}
-        self.answers = {qid: int(choice) for qid, choice in dict(saved.get("answers", {})).items()
-                        if qid in ids and str(choice).isdigit() and 1 <= int(choice) <= len(ids[qid].options)}
-        self.best = min(int(saved.get("best", 0) or 0), len(ids))
-        self.experiment.restore(dict(saved.get("checks", {})))
+        self.answers = valid_answers(saved.get("answers", {}), self.shown)
+        self.best = min(int(saved.get("best", 0) or 0), len(self.content.questions))
+        self.experiment.restore({name: runs for name, runs in dict(saved.get("checks", {})).items()
+                                 if name in self._experiments()})
         self._resume()
+
+    def _experiments(self) -> set[str]:
+        return {q.run for q in self.shown if q.run}
+
+    @property
+    def whole(self) -> bool:
+        """True when this block asks every question of its file."""
+        return len(self.shown) == len(self.content.questions)
 
     def _resume(self) -> None:
         """The first unanswered question, or the summary when all are answered."""
-        questions = self.content.questions
+        questions = self.shown
         unanswered = [i for i, q in enumerate(questions) if q.id not in self.answers]
         self.go(unanswered[0] if unanswered else len(questions) - 1, "question" if unanswered else "done")
 
@@ -144,16 +198,22 @@ class LessonCheck(Questions):
 
     @property
     def question(self) -> Question:
-        return self.content.questions[self.index]
+        return self.shown[self.index]
 
     @property
     def total(self) -> int:
-        return len(self.content.questions)
+        return len(self.shown)
 
     @property
     def score(self) -> int:
-        """Right answers this round."""
-        return sum(self.answers.get(q.id) == q.answer for q in self.content.questions)
+        """Right answers this round, to this block's questions."""
+        return sum(self.answers.get(q.id) == q.answer for q in self.shown)
+
+    @property
+    def best_line(self) -> str:
+        if self.whole:
+            return super().best_line
+        return f"lesson best {self.best}/{len(self.content.questions)}"
 
     @property
     def experiment_name(self) -> str:
@@ -163,9 +223,19 @@ class LessonCheck(Questions):
         return len(self.question.options)
 
     def save(self) -> None:
+        """This block's answers and runs, merged with those the lesson's other blocks saved; ``best`` is the
+        most right answers of the whole file held at once."""
+        questions = self.content.questions
+        saved = self.app.progress.checks.get(self.content.name, {})
+        mine = {q.id for q in self.shown}
+        answers = {qid: choice for qid, choice in valid_answers(saved.get("answers", {}), questions).items()
+                   if qid not in mine} | self.answers
+        right = sum(answers.get(q.id) == q.answer for q in questions)
+        self.best = min(max(self.best, int(saved.get("best", 0) or 0), right), len(questions))
+        runs = {name: pairs for name, pairs in dict(saved.get("checks", {})).items()
+                if name not in self._experiments()} | self.experiment.runs
         self.app.progress.checks[self.content.name] = {
-            "answers": self.answers, "right": self.score, "best": self.best,
-            "total": len(self.content.questions), "checks": self.experiment.runs,
+            "answers": answers, "right": right, "best": self.best, "total": len(questions), "checks": runs,
         }
         self.app.save_progress()
 
@@ -185,8 +255,7 @@ class LessonCheck(Questions):
         if self.stage == "question":
             self._answer(self.cursor + 1)
             return
-        following = [i for i, q in enumerate(self.content.questions)
-                     if i > self.index and q.id not in self.answers]
+        following = [i for i, q in enumerate(self.shown) if i > self.index and q.id not in self.answers]
         self.go(following[0] if following else self.index, "question" if following else "done")
 
     def action_restart(self) -> None:
@@ -196,7 +265,6 @@ class LessonCheck(Questions):
 
     def _answer(self, choice: int) -> None:
         self.answers[self.question.id] = choice
-        self.best = max(self.best, self.score)
         self.save()
         self.post_message(self.Scored(self, self.content.name))
         self.show_title()
@@ -207,7 +275,7 @@ class LessonCheck(Questions):
     def show_header(self) -> None:
         question = self.question
         label = "[b $accent]Predict, then see.[/] " if question.predict else ""
-        self.query_one("#ck-question", Static).update(f"[b]{self.index + 1}.[/] {label}{escape(question.text)}")
+        self.query_one("#ck-question", Static).update(f"[b]{self.index + 1}.[/] {label}{readable(question.text)}")
         self.query_one(Choices).options = question.options
 
     def show_question(self) -> None:
@@ -219,12 +287,12 @@ class LessonCheck(Questions):
         options = question.options
         lines = [
             verdict(chosen == question.answer, f"{chosen}. {options[chosen - 1]}",
-                    f"{question.answer}. {options[question.answer - 1]}", []),
+                    f"{question.answer}. {options[question.answer - 1]}", [], readable),
             "",
-            f"[b]Why:[/] {escape(question.why)}",
+            f"[b]Why:[/] {readable(question.why)}",
         ]
         if question.measured:
-            lines += ["", f"[b]Measured:[/] {escape(question.measured)}"]
+            lines += ["", f"[b]Measured:[/] {readable(question.measured)}"]
         if question.run:
             lines += ["", f"[b $accent]e[/] runs it for real: {escape(arms(question.run))}."]
         self.query_one("#ck-feedback", Reasoning).show("\n".join(lines))
@@ -233,13 +301,15 @@ class LessonCheck(Questions):
         self.show_experiment()
 
     def show_done(self) -> None:
-        questions = self.content.questions
-        lines = [f"[b]{self.score} of {len(questions)} right[/] (best {self.best}).", ""]
+        questions = self.shown
+        best = (f"best {self.best}" if self.whole
+                else f"lesson best {self.best} of {len(self.content.questions)}")
+        lines = [f"[b]{self.score} of {len(questions)} right[/] ({best}).", ""]
         for i, question in enumerate(questions):
             chosen = self.answers.get(question.id)
             mark = "·" if chosen is None else "[green]✓[/]" if chosen == question.answer else "[red]✗[/]"
-            lines.append(f"{mark} {i + 1}. {escape(question.text)}")
+            lines.append(f"{mark} {i + 1}. {readable(question.text)}")
             if chosen is not None and chosen != question.answer:
-                lines.append(f"    the answer: {escape(question.options[question.answer - 1])}")
+                lines.append(f"    the answer: {readable(question.options[question.answer - 1])}")
         lines += ["", "[b $accent]r[/] answers them again."]
         self.query_one("#ck-done", Reasoning).show("\n".join(lines))

@@ -54,6 +54,32 @@ def checks_path(lesson_path: Path) -> Path:
     return lesson_path.parent / "checks" / lesson_path.name
 
 
+def question_ids(option: str) -> tuple[str, ...]:
+    """The ids of a block's ``questions`` option: ``a, b`` or ``a,b``."""
+    return tuple(qid for qid in (word.strip() for word in option.split(",")) if qid)
+
+
+def select_questions(checks: CheckSet, named: tuple[str, ...], elsewhere: set[str], source: str) -> list[Question]:
+    """The questions a block asks: those ``named``, in that order, else those no other block names
+    (``elsewhere``). ``ValueError`` for a name the file lacks, or nothing left to ask."""
+    ids = {q.id: q for q in checks.questions}
+    if named:
+        if missing := [qid for qid in named if qid not in ids]:
+            raise ValueError(f"{source} has no question {missing[0]!r}")
+        return [ids[qid] for qid in named]
+    rest = [q for q in checks.questions if q.id not in elsewhere]
+    if not rest:
+        raise ValueError(f"every question of {source} is asked by another block of the lesson")
+    return rest
+
+
+def valid_answers(saved: object, questions: list[Question]) -> dict[str, int]:
+    """The saved answers (question id -> option) that still fit one of ``questions``."""
+    ids = {q.id: q for q in questions}
+    return {qid: int(choice) for qid, choice in dict(saved or {}).items()
+            if qid in ids and str(choice).isdigit() and 1 <= int(choice) <= len(ids[qid].options)}
+
+
 def set_name(path: Path) -> str:
     return _NUMBER.sub("", path.stem)
 

@@ -7,7 +7,7 @@ from ``quiz_check.EXPERIMENTS``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from rich.markup import escape
@@ -162,8 +162,11 @@ class Experiment(RunOwner, Vertical):
             started = models[0][1].started
             weights = started.weights if started else config.weights
             shuffled = ", labels shuffled" if config.shuffle_labels else ""
-            head = (f"[b]Measured[/] on {config.data}, {config.limit_per_class} per class{shuffled}, "
-                    f"seed {config.seed}: {config.model}, weights {escape(weights)}")
+            images = f"{config.limit_per_class} per class" if config.limit_per_class else "every image"
+            seeds = sorted({run.config.seed for _, run in models})
+            seed = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]} to {seeds[-1]}"
+            head = (f"[b]Measured[/] on {config.data}, {images}{shuffled}, {seed}: {config.model}, "
+                    f"weights {escape(weights)}")
             measured.update("\n".join([head, *(f"  {escape(label)}: {run_state(run)}" for label, run in models)]))
 
 
@@ -172,14 +175,14 @@ def arms(name: str) -> str:
     return " vs ".join(label for label, _ in EXPERIMENTS[name][2])
 
 
-def verdict(right: bool, chosen: str, best: str, also: list[str]) -> str:
-    """One line: the learner's answer, right or not, and the key's."""
+def verdict(right: bool, chosen: str, best: str, also: list[str], text: Callable[[str], str] = escape) -> str:
+    """One line: the learner's answer, right or not, and the key's (``text`` turns an option into markup)."""
     if not right:
-        return f"[red]✗[/] {escape(chosen)}: the answer is [b]{escape(best)}[/]" + (
-            f" (also right: {escape(', '.join(also))})" if also else "")
+        return f"[red]✗[/] {text(chosen)}: the answer is [b]{text(best)}[/]" + (
+            f" (also right: {text(', '.join(also))})" if also else "")
     if chosen == best:
-        return f"[green]✓[/] {escape(chosen)}: right"
-    return f"[green]✓[/] {escape(chosen)}: right too (first choice: [b]{escape(best)}[/])"
+        return f"[green]✓[/] {text(chosen)}: right"
+    return f"[green]✓[/] {text(chosen)}: right too (first choice: [b]{text(best)}[/])"
 
 
 def run_state(run: RunModel) -> str:

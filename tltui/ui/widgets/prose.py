@@ -21,6 +21,8 @@ _INLINE = (
     (re.compile(r"(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)"), r"[i]\1[/i]"),
 )
 _CODE = re.compile(r"`([^`]+)`")
+#: Inline code as the Markdown widget draws it (Textual markup).
+CODE_STYLE = "$text-warning 95% on $warning 10%"
 
 
 def is_prose(markdown: str) -> bool:
@@ -31,12 +33,12 @@ def is_prose(markdown: str) -> bool:
     )
 
 
-def _inline(text: str) -> str:
-    """Markdown emphasis and code spans as Textual markup."""
+def inline(text: str, code: str = CODE_STYLE) -> str:
+    """Markdown emphasis and code spans as markup (Textual's, or Rich's where ``code`` is a Rich style)."""
     pieces = _CODE.split(text)
     for i, piece in enumerate(pieces):
         if i % 2:
-            pieces[i] = f"[$text-warning 95% on $warning 10%]{escape(piece)}[/]"
+            pieces[i] = f"[{code}]{escape(piece)}[/]"
         else:
             piece = escape(piece)
             for pattern, markup in _INLINE:
@@ -77,9 +79,9 @@ def prose_blocks(markdown: str) -> Iterator[Static]:
     for line in [*markdown.splitlines(), ""]:
         heading = _HEADING.match(line)
         if paragraph and (heading or not line):
-            yield Static(_inline(" ".join(paragraph)), classes="prose-p")
+            yield Static(inline(" ".join(paragraph)), classes="prose-p")
             paragraph = []
         if heading:
-            yield Static(_inline(heading.group(2)), classes=f"prose-h{len(heading.group(1))}")
+            yield Static(inline(heading.group(2)), classes=f"prose-h{len(heading.group(1))}")
         elif line:
             paragraph.append(line.strip())

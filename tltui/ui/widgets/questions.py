@@ -135,10 +135,15 @@ class Questions(LiveFrame):
         self.show_subtitle()
         getattr(self, f"show_{stage}")()
 
+    @property
+    def best_line(self) -> str:
+        """The best score, as the border's title ends."""
+        return f"best {self.best}/{self.POINTS * self.total}"
+
     def show_title(self) -> None:
-        total, points = self.total, self.POINTS
+        total = self.total
         self.border_title = (f"{self.NAME} · {min(self.index + 1, total)}/{total} · score {self.score}/"
-                             f"{points * len(self.answers)} · best {self.best}/{points * total}")
+                             f"{self.POINTS * len(self.answers)} · {self.best_line}")
 
     def show_subtitle(self) -> None:
         """The keys of the stage while the widget has them; else how to give them to it."""
