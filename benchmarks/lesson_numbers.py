@@ -1,13 +1,16 @@
 """The measurements the lessons quote that are not a single ``tltui train`` run, each reproducible.
 
     python benchmarks/lesson_numbers.py noise-probe   # lesson 3: a linear head memorises random labels
+    python benchmarks/lesson_numbers.py capacity      # lessons 3, 11: shuffled labels a probe can fit
     python benchmarks/lesson_numbers.py knn           # lesson 3: k-NN on frozen features vs the probe
-    python benchmarks/lesson_numbers.py lr-range      # lesson 6: an LR range test (Smith 2015)
+    python benchmarks/lesson_numbers.py lr-range      # lesson 7: an LR finder (fastai's exponential sweep)
+    python benchmarks/lesson_numbers.py schedulers    # lesson 9: torch's LR schedulers after add_param_group
     python benchmarks/lesson_numbers.py bitfit        # lesson 12: biases and norms only
     python benchmarks/lesson_numbers.py greyscale     # lesson 12: one grey channel into conv1
 
-All run on a CPU in seconds to a minute, with the tiny backbone and its shipped weights (no download),
-on tltui's built-in generated sets. Each prints what it measured and the seed it used.
+All run on a CPU in seconds to a few minutes, with the tiny backbone and its shipped weights (no download),
+on tltui's built-in generated sets (``capacity --digits digits.csv.gz`` adds the UCI digits, the file that
+ships inside scikit-learn's wheel). Each prints what it measured and the seed it used.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,6 +72,48 @@ def noise_probe(args) -> None:
               f"after 300 full-batch AdamW steps (chance 10%)")
 
 
+def fit_shuffled(feats: torch.Tensor, labels: torch.Tensor, steps: int = 2000) -> float:
+    """Training accuracy of a linear head solved to convergence on ``feats``: each feature standardised
+    (so low-variance directions are reachable in few steps), full batch, Adam, no weight decay."""
+    x = (feats - feats.mean(0)) / (feats.std(0) + 1e-6)
+    head = torch.nn.Linear(x.shape[1], int(labels.max()) + 1)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = F.cross_entropy(head(x), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return (head(x).argmax(1) == labels).float().mean().item()
+
+
+def capacity(args) -> None:
+    """Shuffled labels against the number of images, on the tiny backbone's 128 features and on Gaussian
+    features of the same shape (points in general position), with how many dimensions the real ones use."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = ["builtin"]
+        if args.digits:
+            from defaults import digits_folder  # benchmarks/defaults.py
+
+            sets.append(digits_folder(args.digits, Path(tmp) / "digits"))
+        for data in sets:
+            for per_class in (10, 20, 50, 0):
+                model, images, prepare = tiny_and_data(data, per_class, args.seed)
+                feats = features(model, prepare, images.train_x)
+                n, d = feats.shape
+                labels = images.train_y[torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))]
+                spectrum = torch.linalg.svdvals(feats - feats.mean(0)) ** 2
+                share = spectrum.cumsum(0) / spectrum.sum()
+                rank = int((spectrum > spectrum[0] * 1e-10).sum())
+                silent = int((feats.abs().amax(0) == 0).sum())
+                real = fit_shuffled(feats, labels)
+                torch.manual_seed(args.seed)
+                gaussian = fit_shuffled(torch.randn(n, d), labels)
+                print(f"{'digits' if data != 'builtin' else data:>7}, n={n:>4} images, d={d}: rank {rank}, "
+                      f"{silent} channels never fire, 99% of the variance in {int((share < 0.99).sum()) + 1} "
+                      f"directions; shuffled labels fitted: {real:.1%} (Gaussian features: {gaussian:.1%})")
+
+
 def knn(args) -> None:
     """k-NN on the tiny backbone's frozen features against the validation set, mean over seeds."""
     for data in ("builtin", "builtin-shifted"):
@@ -89,7 +135,8 @@ def knn(args) -> None:
 
 
 def lr_range(args) -> None:
-    """Smith's range test: one pass with the LR growing exponentially per step; the loss at each LR."""
+    """An LR finder as fastai's (after Smith's range test): one pass with the LR growing exponentially per
+    step; the smoothed loss at each LR."""
     model, images, prepare = tiny_and_data("builtin", 20, args.seed)
     results = {}
     for name, make in (("sgd", lambda p: torch.optim.SGD(p, lr=1e-7, momentum=0.9)),
@@ -125,6 +172,52 @@ def lr_range(args) -> None:
               f"the rule of thumb (a tenth of the lowest point) gives {lowest[0] / 10:.1e}")
         for lr, value in curve[::10]:
             print(f"   LR {lr:8.1e}  smoothed loss {value:.3f}")
+
+
+def schedulers(args) -> None:
+    """What torch's LR schedulers do when a param group joins after they were made, and whether rebuilding
+    them (``last_epoch`` and an ``initial_lr`` per group) puts every group back on the schedule's curve."""
+    print(f"torch {torch.__version__}")
+    total, joined = 100, 10
+    curve = lambda step: 0.5 * (1 + math.cos(math.pi * step / total))  # noqa: E731
+    makers = {
+        "OneCycleLR": lambda opt, last=-1: torch.optim.lr_scheduler.OneCycleLR(opt, 1e-2, total_steps=total),
+        "LambdaLR": lambda opt, last=-1: torch.optim.lr_scheduler.LambdaLR(opt, curve, last_epoch=last),
+        "CosineAnnealingLR": lambda opt, last=-1: torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt, T_max=total, last_epoch=last),
+    }
+    for name, make in makers.items():
+        old, new = torch.nn.Linear(4, 2), torch.nn.Linear(4, 4)
+        optimizer = torch.optim.SGD(old.parameters(), lr=1e-2, momentum=0.9)
+        scheduler = make(optimizer)
+        for _ in range(joined):
+            optimizer.step()
+            scheduler.step()
+        optimizer.add_param_group({"params": new.parameters(), "lr": 3e-3})
+        try:
+            for _ in range(3):
+                optimizer.step()
+                scheduler.step()
+            said = f"ran on; its base_lrs: {scheduler.base_lrs}"
+        except (KeyError, ValueError) as error:
+            said = f"{type(error).__name__}: {error}"
+        print(f"{name}, stepped after add_param_group: {said}")
+    for name in ("LambdaLR", "CosineAnnealingLR"):
+        old, new = torch.nn.Linear(4, 2), torch.nn.Linear(4, 4)
+        optimizer = torch.optim.SGD(old.parameters(), lr=1e-2, momentum=0.9)
+        scheduler = makers[name](optimizer)
+        for _ in range(joined):
+            optimizer.step()
+            scheduler.step()
+        optimizer.add_param_group({"params": new.parameters(), "lr": 3e-3, "initial_lr": 3e-3})
+        scheduler = makers[name](optimizer, joined - 1)  # making it takes a step: back on step `joined`
+        for _ in range(5):
+            optimizer.step()
+            scheduler.step()
+        want = [base * curve(joined + 5) for base in (1e-2, 3e-3)]
+        got = [group["lr"] for group in optimizer.param_groups]
+        print(f"{name} rebuilt at step {joined}, five steps later: LRs {got[0]:.6f}, {got[1]:.6f}; "
+              f"the curve says {want[0]:.6f}, {want[1]:.6f}")
 
 
 def bitfit(args) -> None:
@@ -181,13 +274,15 @@ def greyscale(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("noise-probe", "knn", "lr-range", "bitfit", "greyscale"))
+    parser.add_argument("what", choices=("noise-probe", "capacity", "knn", "lr-range", "schedulers", "bitfit",
+                                         "greyscale"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=3, help="knn, bitfit: seeds to average")
+    parser.add_argument("--digits", type=Path, help="capacity: digits.csv.gz from scikit-learn's wheel")
     args = parser.parse_args()
     started = time.perf_counter()
-    {"noise-probe": noise_probe, "knn": knn, "lr-range": lr_range, "bitfit": bitfit,
-     "greyscale": greyscale}[args.what](args)
+    {"noise-probe": noise_probe, "capacity": capacity, "knn": knn, "lr-range": lr_range,
+     "schedulers": schedulers, "bitfit": bitfit, "greyscale": greyscale}[args.what](args)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

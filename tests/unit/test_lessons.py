@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 
 import pytest
 
@@ -92,6 +93,50 @@ def test_no_lesson_reads_a_probes_training_accuracy_as_feature_fit():
                   "stays low even on its own training images", "restarts bn statistics", "restart bn",
                   "two real resnet-50s"):
         assert wrong not in text, wrong
+
+
+def test_no_lesson_teaches_the_errors_issue_20_found():
+    """The capacity rule counts the feature dimension, not the head's weights; and the other claims the
+    review of issue 20 found false, in the words they were written in."""
+    files = [*lessons_dir().glob("*.md"), *lessons_dir().glob("*/*.md")]
+    text = " ".join(" ".join(path.read_text(encoding="utf-8").split()) for path in files).lower()
+    for wrong in ("than the head has weights", "more classes only add weights", "outnumber the head's weights",
+                  "until its version 2.5", "lesson 8's batchnorm", "adds a small output layer",
+                  "(48 steps)", "beats starting from scratch even with plenty of data"):
+        assert wrong not in text, wrong
+
+
+@pytest.mark.parametrize("name", ["feature-extraction", "how-much-to-freeze", "playground", "summary"])
+def test_lessons_on_a_probes_training_accuracy_state_the_d_plus_1_rule(name):
+    text = " ".join(find_lesson(LESSONS, name).text.split())
+    assert "d + 1" in text
+
+
+def bash_commands(text: str, start: str) -> list[str]:
+    """The commands in ``text``'s bash blocks that start with ``start``, continuation lines joined and
+    comments dropped."""
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in re.sub(r"\\\n\s*", "", block).splitlines():
+            if line.startswith(start):
+                found.append(line.split("#")[0].strip())
+    return found
+
+
+def test_lesson_one_quotes_the_race_its_widget_runs():
+    from tltui.cli.commands import config_from_args
+    from tltui.cli.main import build_parser
+    from tltui.ui.widgets.race import RACE
+
+    after_race = find_lesson(LESSONS, "why-transfer").text.split("```tltui race")[1]
+    assert f"{RACE.limit_per_class} training images per class for {RACE.epochs} epochs" in " ".join(
+        after_race.split())
+    commands = bash_commands(after_race, "tltui train builtin")
+    assert len(commands) == 4  # tiny and ResNet-50, from scratch and pretrained
+    for command in commands:
+        config = config_from_args(build_parser().parse_args(shlex.split(command)[1:]))
+        quoted = (config.data, config.limit_per_class, config.epochs, config.optimizer, config.lr, config.augment)
+        assert quoted == (RACE.data, RACE.limit_per_class, RACE.epochs, RACE.optimizer, RACE.lr, RACE.augment), command
 
 
 def test_lesson_references_point_at_lessons_that_exist():
