@@ -241,7 +241,8 @@ class Daemon:
         from tltui.engine import capacity
 
         def report(done: int, total: int, text: str) -> None:
-            self.loop.call_soon_threadsafe(conn.send, protocol.Working(id=request.id, done=done, total=total, text=text))
+            working = protocol.Working(id=request.id, done=done, total=total, text=text)
+            self.loop.call_soon_threadsafe(conn.send, working)
 
         return await self._checked(capacity.measure, request, report, lambda: conn.closed)
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from textual import work
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.message import Message
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tltui.core.client import WorkerError
@@ -28,11 +30,16 @@ MEMORISED = 0.99
 
 
 class CapacityChart(PlotextPlot):
-    """Training accuracy against n (log scale) for the real and the Gaussian features; d + 1 and chance."""
+    """Training accuracy against n (log scale) for the real and the Gaussian features, a vertical line at
+    d + 1 and a horizontal one at chance; ``legend`` says which is which (plotext's own legend box would
+    hide the curves' first points, at 100%)."""
 
     DEFAULT_CSS = """
     CapacityChart { height: 1fr; min-height: 10; }
     """
+
+    #: The plotext markers the two curves are drawn with, as they look in the terminal.
+    GLYPHS = ("▞▞", "⢕⢕")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -53,18 +60,29 @@ class CapacityChart(PlotextPlot):
             self.refresh()
             return
         xs = [math.log2(p.n) for p in reply.points]
-        for i, (label, ys) in enumerate(((f"{reply.model} features", [p.real for p in reply.points]),
-                                         ("Gaussian features", [p.gaussian for p in reply.points]))):
-            plt.plot(xs, ys, label=label, color=theme.rgb(self.app, theme.SERIES[i]), marker=theme.MARKERS[i])
+        for i, ys in enumerate(([p.real for p in reply.points], [p.gaussian for p in reply.points])):
+            plt.plot(xs, ys, color=theme.rgb(self.app, theme.SERIES[i]), marker=theme.MARKERS[i])
         mark = math.log2(reply.dim + 1)
         plt.vline(mark, color=theme.rgb(self.app, "warning"))
         plt.hline(reply.chance, color=theme.rgb(self.app, "foreground-darken-2"))
         ticks = spaced([p.n for p in reply.points])
         plt.xticks([math.log2(n) for n in ticks], [str(n) for n in ticks])
         plt.xlim(min(xs[0], mark) - 0.2, max(xs[-1], mark) + 0.2)
-        plt.xlabel(f"images n (log) · | d+1 = {reply.dim + 1} · ─ chance {reply.chance:.0%}")
+        plt.xlabel("images n (log scale)")
         plt.title(f"training accuracy on shuffled labels, measured here · d = {reply.dim}")
         self.refresh()
+
+    @classmethod
+    def legend(cls, reply: CapacityReply | None) -> Content:
+        """The key to the chart, in the colours it is drawn in."""
+        if reply is None:
+            return Content("")
+        return Content.assemble(
+            (f"{cls.GLYPHS[0]} ", f"${theme.SERIES[0]}"), f"{reply.model} features  ",
+            (f"{cls.GLYPHS[1]} ", f"${theme.SERIES[1]}"), "Gaussian  ",
+            ("│ ", "$warning"), f"d+1 = {reply.dim + 1}  ",
+            ("─ ", "$foreground-darken-2"), f"chance {reply.chance:.0%}",
+        )
 
 
 def spaced(sizes: list[int], gap: float = 0.7) -> list[int]:
@@ -96,8 +114,8 @@ def conclusion(reply: CapacityReply) -> str:
     gaussian = memorised_up_to(ns, [p.gaussian for p in reply.points])
     stop = {0: "at no n measured", ns[-1]: f"at every n measured (to {ns[-1]})"}
     real_text, gaussian_text = (stop.get(n, f"up to n = {n}") for n in (real, gaussian))
-    return (f"Memorised (≥{MEMORISED:.0%}) {real_text} on real features, {gaussian_text} on Gaussian ones: "
-            f"{reply.effective_rank} of the real features' {reply.dim} directions hold 99% of their variance "
+    return (f"Memorised (≥{MEMORISED:.0%}) {real_text} with real features, {gaussian_text} with Gaussian ones: "
+            f"{reply.effective_rank} of the real features' {reply.dim} directions hold 99% of the variance "
             f"(Gaussian: {reply.gaussian_rank}).")
 
 
@@ -107,6 +125,7 @@ class CapacitySweep(LiveFrame):
     DEFAULT_CSS = """
     CapacitySweep {
         height: 22;
+        #capacity-legend { height: 1; padding: 0 1; }
         #capacity-status { padding: 0 1; }
     }
     """
@@ -129,10 +148,12 @@ class CapacitySweep(LiveFrame):
         self.reply: CapacityReply | None = None
         self.progress = ""
         self.note = ""
-        self._running = False
+        self.sweeping = False
+        """Whether a sweep is on its way (r waits for it)."""
 
     def compose(self) -> ComposeResult:
         yield CapacityChart()
+        yield Static(id="capacity-legend")
         yield StatusLine(id="capacity-status")
 
     def on_mount(self) -> None:
@@ -160,8 +181,8 @@ class CapacitySweep(LiveFrame):
         if self.reply is not None:
             notes = "".join(f" ({note})" for note in self.reply.notes)
             return conclusion(self.reply) + notes, False
-        return (f"r fits a linear probe to shuffled labels of {self.data} images on {self.picked}'s frozen features "
-                "and on Gaussian ones, n around d + 1 (about 10 s on 2 cores). b switches the backbone."), False
+        return (f"r fits a linear probe to shuffled labels of the first n {self.data} images, n around d + 1, on "
+                f"{self.picked}'s frozen features and on Gaussian ones. b switches the backbone."), False
 
     def action_backbone(self) -> None:
         model = backbones.other(self.picked)
@@ -173,8 +194,8 @@ class CapacitySweep(LiveFrame):
         self._refresh()
 
     def action_measure(self) -> None:
-        if self._running:
-            self.say("The sweep is running: its line above says how far.")
+        if self.sweeping:
+            self.notify("The sweep is running: the widget's last line says how far.", timeout=3)
             return
         self._measure(Capacity(model=self.picked, data=self.data))
 
@@ -185,7 +206,7 @@ class CapacitySweep(LiveFrame):
                 self.progress = f"measuring: {message.done}/{message.total} · {message.text}"
                 self._refresh()
 
-        self._running, self.note = True, ""
+        self.sweeping, self.note = True, ""
         self.progress = "asking the worker (it loads torch the first time)…"
         self._refresh()
         try:
@@ -195,8 +216,9 @@ class CapacitySweep(LiveFrame):
             self.say(f"The sweep did not run: {error}")
             return
         finally:
-            self._running = False
+            self.sweeping = False
         self.reply, self.progress = reply, ""
         self.query_one(CapacityChart).show(reply)
+        self.query_one("#capacity-legend", Static).update(CapacityChart.legend(reply))
         self._refresh()
         self.post_message(self.Measured(self, reply))
