@@ -106,3 +106,10 @@ def test_memorisation_stops_at_the_last_n_of_an_unbroken_run_of_near_perfect_fit
     assert memorised_up_to(ns, [0.5, 1.0, 1.0, 1.0]) == 0
     assert memorised_up_to(ns, [1.0] * 4) == 258
     assert spaced([32, 64, 129, 258, 387, 516, 774, 1032]) == [32, 64, 129, 258, 516, 1032]
+
+
+def test_the_help_has_the_widgets_keys():
+    from tltui.ui.screens.help import sections
+
+    keys = dict(sections())[CapacitySweep.HELP_TITLE]
+    assert [k for k, _ in keys] == ["r", "b"] and "shuffled labels" in keys[0][1]
