@@ -90,7 +90,27 @@ def handle(request: protocol.AnyRequest) -> msgspec.Struct | list:
         if not finished:
             raise ValueError(f"run {request.run_id} has no error analysis")
         return fake_pictures.loss_pictures(request, finished[-1].analysis)
+    if isinstance(request, protocol.Capacity):
+        return capacity(request)
     raise ValueError(f"the fake worker does not do {type(request).__name__}")
+
+
+def capacity(request: protocol.Capacity) -> protocol.CapacityReply:
+    """A made-up sweep of the real worker's shape: a Working message per fit, then every n answered,
+    memorised up to 4 (d + 1) on Gaussian features and 2.5 (d + 1) on "real" ones, then falling."""
+    dim = 128 if request.model == "tiny" else 2048
+    sizes = request.sizes or tuple(round(f * (dim + 1)) for f in (0.25, 0.5, 1, 2, 3, 4, 6, 8))
+    for done, n in enumerate(sizes, 1):
+        send(protocol.Working(id=request.id, done=done, total=len(sizes), text=f"n = {n}"))
+
+    def accuracy(n: int, reach: float) -> float:
+        return round(max(0.1, min(1.0, reach * (dim + 1) / n)), 4)
+
+    return protocol.CapacityReply(
+        model=request.model, weights="fake", source=f"{request.data}: fake", dim=dim, classes=10, chance=0.1,
+        l2=1e-4, points=[protocol.CapacityPoint(n=n, real=accuracy(n, 2.5), gaussian=accuracy(n, 4)) for n in sizes],
+        effective_rank=dim * 2 // 3, gaussian_rank=dim - 2, rank_rule="made up by the fake worker", seconds=0.1,
+    )
 
 
 CACHED = [w for w in os.environ.get("FAKE_WEIGHTS", "").split(",") if w]

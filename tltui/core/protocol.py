@@ -721,9 +721,54 @@ class WriteBuiltin(Request[BuiltinWritten], tag="write_builtin"):
     val_fraction: float = 0.2
 
 
+class CapacityPoint(msgspec.Struct, kw_only=True):
+    """Training accuracy of a linear probe fitted on the first ``n`` images of a capacity sweep."""
+
+    n: int
+    real: float
+    """On the backbone's pooled features."""
+    gaussian: float
+    """On standard Gaussian features of the same dimension (points in general position)."""
+
+
+class CapacityReply(msgspec.Struct, kw_only=True):
+    """How many shuffled labels a linear probe memorises (engine/capacity.py): one point per ``n``, real
+    features against Gaussian ones, both ``dim``-dimensional; any labelling of ``dim + 1`` points in
+    general position can be fitted (Cover 1965)."""
+
+    model: str
+    weights: str
+    source: str
+    dim: int
+    classes: int
+    chance: float
+    """The share of the most common label: what predicting one class gets."""
+    l2: float
+    points: list[CapacityPoint]
+    effective_rank: int
+    gaussian_rank: int
+    rank_rule: str
+    """How the two ranks are counted."""
+    notes: list[str] = []
+    seconds: float = 0.0
+
+
+class Capacity(Request[CapacityReply], tag="capacity"):
+    """A short job: the frozen ``model``'s pooled features of ``data`` (``builtin`` or a folder), its labels
+    shuffled with ``seed``, and a linear probe's training accuracy on the first n images for each n of
+    ``sizes`` (empty: a grid around the features' dimension + 1), beside Gaussian features; ``Working``
+    messages report it fit by fit. Nothing is stored."""
+
+    model: str = "tiny"
+    weights: str = "pretrained"
+    data: str = "builtin"
+    sizes: tuple[int, ...] = ()
+    seed: int = 0
+
+
 AnyRequest = Union[
     GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
-    LossPictures, StartDiagnosis, FindLr, WriteBuiltin,
+    LossPictures, StartDiagnosis, FindLr, WriteBuiltin, Capacity,
 ]
 
 

@@ -194,6 +194,8 @@ class Daemon:
             from tltui.engine import builtin_folder
 
             return await self._checked(builtin_folder.write, request)
+        if isinstance(request, protocol.Capacity):
+            return await self._capacity(conn, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
     async def _picture(self, request: protocol.Request[R]) -> R:
@@ -236,6 +238,17 @@ class Daemon:
             return await asyncio.to_thread(lr_find.find, request, report, lambda: conn.closed)
         except BadInput as error:
             raise _Refused(str(error)) from None
+
+    async def _capacity(self, conn: Connection, request: protocol.Capacity) -> protocol.CapacityReply:
+        """The capacity sweep (engine/capacity.py), a short job like the LR finder: fit by fit to the client
+        that asked (``Working``), stopped if it goes, nothing stored."""
+        from tltui.engine import capacity
+
+        def report(done: int, total: int, text: str) -> None:
+            working = protocol.Working(id=request.id, done=done, total=total, text=text)
+            self.loop.call_soon_threadsafe(conn.send, working)
+
+        return await self._checked(capacity.measure, request, report, lambda: conn.closed)
 
     async def _checked(self, check: Callable[..., R], *args: object) -> R:
         """``check(*args)`` in a thread; its BadInput, and a file it cannot write, refused in one line."""

@@ -52,6 +52,7 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tltui.ui.screens.lesson import LessonScreen
     from tltui.ui.screens.runs import RunsScreen
     from tltui.ui.screens.train import TrainScreen
+    from tltui.ui.widgets.capacity import CapacitySweep
     from tltui.ui.widgets.check import LessonCheck
     from tltui.ui.widgets.contents import Contents
     from tltui.ui.widgets.features import FeatureWalk, LayerFeatures
@@ -66,8 +67,8 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from tltui.ui.widgets.unfreeze_timeline import UnfreezeTimeline
 
     owners = (TutorApp, LessonScreen, Contents, TrainScreen, RunForm, RunView, RunsScreen, Race,
-              LayerFeatures, FeatureWalk, QuadrantQuiz, LrCascade, LrFinderScreen, UnfreezeTimeline, AugmentGallery, FreezeBoard,
-              LessonCheck, HelpScreen)
+              LayerFeatures, FeatureWalk, CapacitySweep, QuadrantQuiz, LrCascade, LrFinderScreen, UnfreezeTimeline,
+              AugmentGallery, FreezeBoard, LessonCheck, HelpScreen)
     return [(owner.HELP_TITLE, rows(owner)) for owner in owners]
 
 

@@ -50,6 +50,13 @@ REGISTRY: dict[str, LiveWidget] = {
             "tltui.ui.widgets.features:FeatureWalk",
         ),
         LiveWidget(
+            "capacity",
+            "Memorising shuffled labels",
+            "A linear probe's training accuracy on shuffled labels as the images grow past the features' "
+            "dimension + 1, on real frozen features and on Gaussian ones, measured by the worker.",
+            "tltui.ui.widgets.capacity:CapacitySweep",
+        ),
+        LiveWidget(
             "quadrant-quiz",
             "Quadrant quiz",
             "Scenarios to place in the four quadrants (data size x domain similarity), then a "
