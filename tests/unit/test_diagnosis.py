@@ -101,28 +101,28 @@ def result(acc: float, half: float = 0.05) -> Result:
 
 
 def test_features_that_already_fit_place_the_data_on_the_similar_side():
-    d = decide({"knn": result(0.85), "probe": result(0.88), "lp-ft": result(0.90), "fine-tune": result(0.89)},
+    d = decide({"knn": result(0.85), "feature-extraction": result(0.88), "head-then-unfreeze": result(0.90), "fine-tune-all": result(0.89)},
                images=200, classes=10, knn_random=0.1)
     assert d.quadrant == 1 and d.recommend == "feature-extraction"
     assert "200 images" in d.because and "within the noise" in d.because and d.because.count(".") <= 2
 
 
 def test_weak_features_that_fine_tuning_beats_place_it_on_the_different_side():
-    d = decide({"knn": result(0.50), "probe": result(0.55), "lp-ft": result(0.78), "fine-tune": result(0.70)},
+    d = decide({"knn": result(0.50), "feature-extraction": result(0.55), "head-then-unfreeze": result(0.78), "fine-tune-all": result(0.70)},
                images=200, classes=10, knn_random=0.1)
     assert d.quadrant == 3 and d.recommend == "head-then-unfreeze"
     assert "beyond the noise" in d.because
 
 
 def test_data_size_comes_from_the_count_per_class():
-    results = {"knn": result(0.9), "probe": result(0.9), "lp-ft": result(0.91), "fine-tune": result(0.97, 0.01)}
+    results = {"knn": result(0.9), "feature-extraction": result(0.9), "head-then-unfreeze": result(0.91), "fine-tune-all": result(0.97, 0.01)}
     big = decide(results, images=10 * diagnosis.LARGE_PER_CLASS, classes=10, knn_random=0.1)
     assert big.quadrant == 2 and big.recommend == "fine-tune-all"
     assert decide(results, images=10 * diagnosis.LARGE_PER_CLASS - 10, classes=10, knn_random=0.1).quadrant == 1
 
 
 def test_k_nn_is_judged_against_random_features_not_chance():
-    results = {"knn": result(0.70), "probe": result(0.70), "lp-ft": result(0.85), "fine-tune": result(0.80)}
+    results = {"knn": result(0.70), "feature-extraction": result(0.70), "head-then-unfreeze": result(0.85), "fine-tune-all": result(0.80)}
     assert decide(results, images=200, classes=10, knn_random=0.1).quadrant == 1  # lift 0.67
     shifted = decide(results, images=200, classes=10, knn_random=0.25)  # lift 0.6: random features group them too
     assert shifted.quadrant == 3 and "25% on random features" in shifted.because
@@ -130,6 +130,6 @@ def test_k_nn_is_judged_against_random_features_not_chance():
 
 
 def test_near_random_features_mean_a_different_domain_even_without_a_gain():
-    results = {"knn": result(0.15), "probe": result(0.30), "lp-ft": result(0.30), "fine-tune": result(0.28)}
+    results = {"knn": result(0.15), "feature-extraction": result(0.30), "head-then-unfreeze": result(0.30), "fine-tune-all": result(0.28)}
     d = decide(results, images=200, classes=10, knn_random=0.12)
     assert d.quadrant == 3 and "next to nothing" in d.because
