@@ -33,19 +33,12 @@ PAIRS_AT_ONCE = 2**24
 _GREY = (0.299, 0.587, 0.114)
 
 
-def near_pairs(images: torch.Tensor, batch: int = 256) -> list[tuple[int, int]]:
+def near_pairs(images: torch.Tensor) -> list[tuple[int, int]]:
     """Index pairs ``(i, j)``, ``i < j``, of near-duplicates among uint8 images ``(N, 3, S, S)``."""
-    hashes, thumbs = [], []
-    for start in range(0, len(images), batch):
-        grey = _grey(images[start:start + batch])
-        hashes.append(_hash(grey))
-        thumb = F.avg_pool2d(grey.unsqueeze(1), HASH_SIDE // THUMB_SIDE).flatten(1)
-        thumb = thumb - thumb.mean(1, keepdim=True)
-        thumbs.append(thumb / thumb.norm(dim=1, keepdim=True).clamp_min(1e-6))
-    if not hashes:
+    if not len(images):
         return []
-    signs = torch.cat(hashes).float() * 2 - 1  # +-1: the dot product of two is bits minus twice their distance
-    thumb = torch.cat(thumbs)
+    hashes, thumbs = signatures(images)
+    signs = hashes.float() * 2 - 1  # +-1: the dot product of two is their bits minus twice their distance
     n, bits = signs.shape
     rows = max(1, PAIRS_AT_ONCE // n)
     pairs: list[tuple[int, int]] = []
@@ -55,9 +48,22 @@ def near_pairs(images: torch.Tensor, batch: int = 256) -> list[tuple[int, int]]:
         i = i + start
         keep = i < j
         i, j = i[keep], j[keep]
-        close = (thumb[i] * thumb[j]).sum(1) >= NEAR_CORRELATION
+        close = (thumbs[i] * thumbs[j]).sum(1) >= NEAR_CORRELATION
         pairs += zip(i[close].tolist(), j[close].tolist())
     return pairs
+
+
+def signatures(images: torch.Tensor, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(N, 63)`` bool DCT hashes and ``(N, 256)`` thumbnails (mean removed, unit length) of uint8 images
+    ``(N, 3, S, S)``: two images' thumbnails correlate as the dot product of theirs."""
+    hashes, thumbs = [], []
+    for start in range(0, len(images), batch):
+        grey = _grey(images[start:start + batch])
+        hashes.append(_hash(grey))
+        thumb = F.avg_pool2d(grey.unsqueeze(1), HASH_SIDE // THUMB_SIDE).flatten(1)
+        thumb = thumb - thumb.mean(1, keepdim=True)
+        thumbs.append(thumb / thumb.norm(dim=1, keepdim=True).clamp_min(1e-6))
+    return torch.cat(hashes), torch.cat(thumbs)
 
 
 def _grey(images: torch.Tensor) -> torch.Tensor:
