@@ -133,7 +133,7 @@ def test_k_nn_is_judged_against_random_features_not_chance():
 def test_near_random_features_mean_a_different_domain_even_without_a_gain():
     results = {"knn": result(0.15), "feature-extraction": result(0.30), "head-then-unfreeze": result(0.30), "fine-tune-all": result(0.28)}
     d = decide(results, images=200, classes=10, knn_random=0.12)
-    assert d.quadrant == 3 and "next to nothing" in d.because
+    assert d.quadrant == 3 and "next to nothing" in d.because and "+0 points, no gain" in d.because
 
 
 # -- near-duplicates kept together -------------------------------------------------------------
@@ -155,11 +155,6 @@ def test_grouped_folds_never_split_a_group_and_stay_stratified():
         assert not {groups[i] for i in train} & {groups[i] for i in val}
         per_class = [sum(labels[i] == c for i in val) for c in range(4)]
         assert max(per_class) - min(per_class) <= 2
-
-
-def test_without_groups_the_folds_are_as_before():
-    labels = [i % 3 for i in range(30)]
-    assert splits(labels, seed=5) == splits(labels, seed=5, groups=range(30))
 
 
 def test_near_duplicates_count_once_towards_a_class():

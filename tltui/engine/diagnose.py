@@ -273,7 +273,10 @@ class Diagnoser:
         """The recommended command run as ``tltui train`` runs it (its data loaded anew): all of ``train/``,
         scored on ``val/`` after its last epoch; None if cancelled."""
         prep = train.prepare(strategy_config(self.config, strategy, epochs))
-        acc = self._train(prep)
+        try:
+            acc = self._train(prep)
+        except RunFailure as failure:
+            raise RunFailure(f"{diagnosis.label(strategy)} on all of train/: {failure.reason}", failure.hint) from None
         if acc is None:
             return None
         images = len(prep.data.val_y)
