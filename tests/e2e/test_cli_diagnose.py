@@ -4,6 +4,7 @@ the budget, bad input, and over SSH."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +135,8 @@ def test_with_train_and_val_the_folds_come_from_train_and_the_advice_is_scored_o
 
     command = end["command"]
     assert command[0] == str(root) and "--model" in command and "--image-size" in command
+    shown = subprocess.run([*TLTUI, "runs", "show", end["run_id"]], capture_output=True, text=True, timeout=120)
+    assert f"tltui train {shlex.join(command)}" in shown.stdout and "val/: " in shown.stdout
     trained = subprocess.run([*TLTUI, "train", *command, "--json"], capture_output=True, text=True, timeout=600)
     assert trained.returncode == 0, trained.stderr
     run = [json.loads(line) for line in trained.stdout.splitlines()]
