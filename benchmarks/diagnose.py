@@ -1,23 +1,22 @@
 """``tltui diagnose`` against the same strategies run one by one with ``tltui train``: the same work, timed.
 
-Diagnose runs k-NN, the probe, LP-FT, fine-tune everything (and from scratch, when the budget allows) on
-every fold. The same work by hand is one ``tltui train`` per strategy and fold, each on a training split of
-the fold's size with the epochs diagnose planned: ``--preset feature-extraction`` (the probe; k-NN has no
-command), ``head-then-unfreeze`` with one more epoch (its head-only first epoch), ``fine-tune-all``, and
-``fine-tune-all --weights none`` (scratch) if diagnose ran it. All go through the same warm worker
-daemon, with AdamW at diagnose's LR, batch 32, no augmentation. ``tltui train`` validates on its own held-out
-split (``builtin``: 24 images per class), so it predicts more images than a fold holds; that costs it
-little next to training.
+Diagnose runs k-NN and the three presets (and from scratch, when the budget allows) on every fold, each
+preset as ``tltui train --preset`` trains it. The same work by hand is one ``tltui train`` per strategy and
+fold, each on a training split of the fold's size with the epochs diagnose planned: ``--preset
+feature-extraction``, ``head-then-unfreeze`` and ``fine-tune-all`` (k-NN has no command), and the default
+recipe with ``--weights none`` (scratch) if diagnose ran it. All go through the same warm worker daemon.
+``tltui train`` validates on its own held-out split (``builtin``: 24 images per class), so it predicts
+more images than a fold holds; that costs it little next to training.
 
-Where the time goes differs: diagnose loads the data and builds the model once, runs the frozen backbone
-once over every image for all folds (``tltui train`` does it per run), fits the probe on cached features in
-one process and predicts each fold once, after the last epoch; the runs one by one each load, split and
-cache anew, validate after every epoch (as a training run should), and each ``tltui train`` is a client
-process of its own.
+Where the time goes differs: diagnose loads and decodes the data once and runs the frozen backbone once
+over every image for k-NN; its runs are the engine's own Trainer on the fold's images in memory, writing
+no checkpoint. The runs one by one each load, split and decode anew, write checkpoints, and each
+``tltui train`` is a client process of its own.
 
-Measured on this 2-core CPU (shared, load average about 9), 200 images in 10 classes, tiny backbone:
-diagnose 86.4 s end to end (5 folds, 30 epochs, all five strategies), the same 20 runs one by one 176.2 s:
-2.04x.
+Measured on this 2-core CPU (shared, load average about 9), 200 images in 10 classes, tiny backbone,
+before diagnose trained the presets (its own AdamW loop, one validation at the end): diagnose 86.4 s end to
+end (5 folds, 30 epochs, all five strategies), the same 20 runs one by one 176.2 s: 2.04x. Not measured
+again since.
 
 Run: ``python benchmarks/diagnose.py`` (builtin, 20 per class: 200 images in 10 classes, the tiny
 backbone; about 4 minutes on 2 CPU cores). ``--data``, ``--per-class``, ``--model``, ``--budget`` change it.
@@ -33,11 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tltui.engine.diagnose import TUNE_LR, SCRATCH_LR  # noqa: E402
 
 TLTUI = [sys.executable, "-m", "tltui"]
 
@@ -76,16 +70,9 @@ def main() -> None:
     print(f"  {diag_s:.1f} s end to end; " + ", ".join(f"{k} {v['acc']:.0%}" for k, v in final["results"].items())
           + f"; quadrant {final['quadrant']}, {final['recommend']}")
 
-    common = [args.data, "--model", args.model, "--limit-per-class", str(train_per_class), "--no-augment",
-              "--optimizer", "adamw", "--lr-decay", "1", "--batch-size", "32", "--schedule", "cosine"]
-    lr = str(TUNE_LR[args.model])
-    runs = {
-        "probe": ["--preset", "feature-extraction", "--epochs", str(epochs), "--lr", "1e-2"],
-        "lp-ft": ["--preset", "head-then-unfreeze", "--epochs", str(epochs + 1), "--lr", lr],
-        "fine-tune": ["--preset", "fine-tune-all", "--epochs", str(epochs), "--lr", lr],
-        "scratch": ["--preset", "fine-tune-all", "--weights", "none", "--epochs", str(epochs),
-                    "--lr", str(SCRATCH_LR[args.model])],
-    }
+    common = [args.data, "--model", args.model, "--limit-per-class", str(train_per_class), "--epochs", str(epochs)]
+    runs = {name: ["--preset", name] for name in ("feature-extraction", "head-then-unfreeze", "fine-tune-all")}
+    runs["scratch"] = ["--weights", "none"]
     if "scratch" not in final["results"]:
         del runs["scratch"]
     by_hand = 0.0

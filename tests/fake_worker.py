@@ -3,7 +3,7 @@
 Speaks the real protocol (tltui.core.protocol). Each start_run replays a recorded events file from
 ``tests/data``: ``scratch.jsonl`` for ``weights none``, ``pretrained.jsonl`` otherwise (a start_diagnosis
 ``diagnose.jsonl``), with the new
-run id and the requested config in its started event. Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
+run id and the requested config in its started event (and a diagnosis's command). Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
 ``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
 seconds between events, ``FAKE_ANALYSIS`` (any value) a made-up error analysis in the finished event,
 from its confusion matrix. Picture requests get made-up pictures (tests/fake_pictures.py).
@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 
 import fake_pictures
-from tltui.core import protocol
+from tltui.core import diagnosis, protocol
 from tltui.core.protocol import (
     Cancelling, Capabilities, Error, EventMessage, Hello, Replayed, RunStarted, RunSummary,
 )
@@ -50,6 +50,9 @@ def replay(run_id: str, recording: list[protocol.RunEvent]) -> None:
         if isinstance(event, protocol.Started):  # a real worker echoes the config it was given
             config = configs[run_id]
             event = msgspec.structs.replace(event, config=config, weights=config.weights, model=config.model)
+        if isinstance(event, protocol.Diagnosis) and event.command:  # and its command names what it diagnosed
+            epochs = int(event.command[event.command.index("--epochs") + 1])
+            event = msgspec.structs.replace(event, command=diagnosis.command(configs[run_id], event.recommend, epochs))
         runs[run_id].append(event)
         send(EventMessage(event=event))
         time.sleep(delay)

@@ -8,6 +8,7 @@ import pytest
 
 from tltui.core import diagnosis
 from tltui.core.diagnosis import Result, decide, over_folds, parse_budget, plan, splits, summarise, wilson
+from tltui.core.protocol import Diagnosis, RunConfig
 
 
 def test_k_fold_validates_every_image_once_and_keeps_classes_balanced():
@@ -101,28 +102,28 @@ def result(acc: float, half: float = 0.05) -> Result:
 
 
 def test_features_that_already_fit_place_the_data_on_the_similar_side():
-    d = decide({"knn": result(0.85), "probe": result(0.88), "lp-ft": result(0.90), "fine-tune": result(0.89)},
+    d = decide({"knn": result(0.85), "feature-extraction": result(0.88), "head-then-unfreeze": result(0.90), "fine-tune-all": result(0.89)},
                images=200, classes=10, knn_random=0.1)
     assert d.quadrant == 1 and d.recommend == "feature-extraction"
     assert "200 images" in d.because and "within the noise" in d.because and d.because.count(".") <= 2
 
 
 def test_weak_features_that_fine_tuning_beats_place_it_on_the_different_side():
-    d = decide({"knn": result(0.50), "probe": result(0.55), "lp-ft": result(0.78), "fine-tune": result(0.70)},
+    d = decide({"knn": result(0.50), "feature-extraction": result(0.55), "head-then-unfreeze": result(0.78), "fine-tune-all": result(0.70)},
                images=200, classes=10, knn_random=0.1)
     assert d.quadrant == 3 and d.recommend == "head-then-unfreeze"
     assert "beyond the noise" in d.because
 
 
 def test_data_size_comes_from_the_count_per_class():
-    results = {"knn": result(0.9), "probe": result(0.9), "lp-ft": result(0.91), "fine-tune": result(0.97, 0.01)}
+    results = {"knn": result(0.9), "feature-extraction": result(0.9), "head-then-unfreeze": result(0.91), "fine-tune-all": result(0.97, 0.01)}
     big = decide(results, images=10 * diagnosis.LARGE_PER_CLASS, classes=10, knn_random=0.1)
     assert big.quadrant == 2 and big.recommend == "fine-tune-all"
     assert decide(results, images=10 * diagnosis.LARGE_PER_CLASS - 10, classes=10, knn_random=0.1).quadrant == 1
 
 
 def test_k_nn_is_judged_against_random_features_not_chance():
-    results = {"knn": result(0.70), "probe": result(0.70), "lp-ft": result(0.85), "fine-tune": result(0.80)}
+    results = {"knn": result(0.70), "feature-extraction": result(0.70), "head-then-unfreeze": result(0.85), "fine-tune-all": result(0.80)}
     assert decide(results, images=200, classes=10, knn_random=0.1).quadrant == 1  # lift 0.67
     shifted = decide(results, images=200, classes=10, knn_random=0.25)  # lift 0.6: random features group them too
     assert shifted.quadrant == 3 and "25% on random features" in shifted.because
@@ -130,6 +131,101 @@ def test_k_nn_is_judged_against_random_features_not_chance():
 
 
 def test_near_random_features_mean_a_different_domain_even_without_a_gain():
-    results = {"knn": result(0.15), "probe": result(0.30), "lp-ft": result(0.30), "fine-tune": result(0.28)}
+    results = {"knn": result(0.15), "feature-extraction": result(0.30), "head-then-unfreeze": result(0.30), "fine-tune-all": result(0.28)}
     d = decide(results, images=200, classes=10, knn_random=0.12)
-    assert d.quadrant == 3 and "next to nothing" in d.because
+    assert d.quadrant == 3 and "next to nothing" in d.because and "+0 points, no gain" in d.because
+
+
+# -- near-duplicates kept together -------------------------------------------------------------
+
+
+def test_join_links_images_through_others():
+    groups = diagnosis.join(7, [(0, 3), (3, 5), (2, 6)])
+    assert groups == [0, 1, 2, 0, 4, 0, 2]
+    assert len(set(groups)) == 4
+
+
+def test_grouped_folds_never_split_a_group_and_stay_stratified():
+    labels = [i % 4 for i in range(60)]
+    groups = diagnosis.join(60, [(0, 4), (4, 8), (1, 5), (10, 30), (31, 35), (2, 58)])
+    folds = splits(labels, seed=1, groups=groups)
+    assert len(folds) == diagnosis.MAX_FOLDS
+    assert sorted(i for _, val in folds for i in val) == list(range(60))
+    for train, val in folds:
+        assert not {groups[i] for i in train} & {groups[i] for i in val}
+        per_class = [sum(labels[i] == c for i in val) for c in range(4)]
+        assert max(per_class) - min(per_class) <= 2
+
+
+def test_near_duplicates_count_once_towards_a_class():
+    labels = [0, 0, 0, 1, 1, 1]
+    with pytest.raises(ValueError, match="near-duplicates count once"):
+        splits(labels, groups=diagnosis.join(6, [(0, 1), (1, 2)]))
+
+
+def test_grouped_holdouts_never_split_a_group():
+    n = diagnosis.HOLDOUT_ABOVE + 100
+    labels = [i % 10 for i in range(n)]
+    groups = diagnosis.join(n, [(i, i + 10) for i in range(0, 600, 20)])
+    for train, val in splits(labels, seed=2, groups=groups):
+        assert not {groups[i] for i in train} & {groups[i] for i in val}
+        assert len(val) == pytest.approx(n * diagnosis.HOLDOUT_SHARE, abs=20)
+
+
+def test_the_plan_keeps_room_for_the_run_scored_on_val():
+    p = plan(budget_s=100, spent_s=5, folds=5, epochs=20, frozen_s=0.0, epoch_s=0.1, final=1.25)
+    assert p.estimate_s == pytest.approx(5 + 5 * 0.1 * 20 * 3 + 1.25 * 0.1 * 20)
+    tight = plan(budget_s=30, spent_s=5, folds=5, epochs=20, frozen_s=0.0, epoch_s=0.1, final=2.5)
+    assert not tight.scratch and tight.epochs == 20  # 5 + 20 + 5 fits once scratch is cut
+    tighter = plan(budget_s=25, spent_s=5, folds=5, epochs=20, frozen_s=0.0, epoch_s=0.1, final=2.5)
+    assert tighter.epochs == 16 and tighter.estimate_s <= 25  # (25 - 5) / ((2 * 5 + 2.5) * 0.1)
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def test_the_command_is_the_preset_the_epochs_and_the_learners_settings_and_tltui_train_takes_it(tmp_path):
+    from tltui.cli.commands import config_from_args
+    from tltui.cli.main import build_parser
+    from tltui.core.presets import configure
+
+    folder = tmp_path / "my birds"
+    folder.mkdir()
+    learner = RunConfig(data=str(folder), model="tiny", weights="none", image_size=48, limit_per_class=20, seed=3,
+                        augment=(), preset="diagnose")
+    words = diagnosis.command(learner, "head-then-unfreeze", 12)
+    assert words[:5] == [str(folder), "--preset", "head-then-unfreeze", "--epochs", "12"]
+    assert diagnosis.line(words).startswith(f"tltui train '{folder}' --preset head-then-unfreeze --epochs 12 ")
+    parsed = config_from_args(build_parser().parse_args(["train", *words]))
+    assert parsed == configure("head-then-unfreeze", data=str(folder), model="tiny", weights="none", image_size=48,
+                               limit_per_class=20, seed=3, epochs=12)
+
+
+def test_settings_read_a_command_back_as_the_forms_fields():
+    words = ["/data/birds", "--preset", "fine-tune-all", "--epochs", "9", "--model", "tiny", "--image-size", "32",
+             "--freeze", "stem", "--no-augment", "--head-first"]
+    assert diagnosis.settings(words) == {
+        "data": "/data/birds", "preset": "fine-tune-all", "epochs": "9", "model": "tiny", "image_size": "32",
+        "frozen": "stem", "augment": "none", "head_first": "yes"}
+
+
+def test_the_verdict_prints_the_held_out_score_and_the_command():
+    from tltui.core.protocol import HeldOut, StrategyResult
+
+    r = StrategyResult(acc=0.9, low=0.8, high=0.95, folds=5)
+    event = Diagnosis(results={"knn": r, "feature-extraction": r}, quadrant=1, recommend="feature-extraction",
+                      because="because.", command=["/d", "--preset", "feature-extraction", "--epochs", "9"],
+                      held_out=HeldOut(strategy="feature-extraction", acc=0.87, low=0.8, high=0.92, images=200))
+    text = "\n".join(diagnosis.lines(event))
+    assert "val/: feature extraction" in text and "87.0%" in text and "200 images" in text
+    assert "tltui train /d --preset feature-extraction --epochs 9" in text
+
+
+def test_a_diagnosis_stored_before_the_presets_still_prints():
+    """An older run's strategies (probe, lp-ft) and no command: shown as they are."""
+    from tltui.core.protocol import StrategyResult
+
+    r = StrategyResult(acc=0.5, low=0.4, high=0.6, folds=3)
+    text = "\n".join(diagnosis.lines(Diagnosis(results={"probe": r, "lp-ft": r}, quadrant=3, recommend="fine-tune-all",
+                                               because="old.")))
+    assert "probe" in text and "lp-ft" in text and "tltui train" not in text

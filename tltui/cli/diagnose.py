@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-files", type=int, metavar="N",
                         help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
     parser.add_argument("--json", action="store_true",
-                        help="JSON lines, the last a diagnosis event: results, quadrant, recommend, because")
+                        help="JSON lines, the last a diagnosis event: results, quadrant, recommend, because, command, "
+                        "held_out")
     parser.add_argument("--remote", metavar="[USER@]HOST", help="diagnose on HOST's worker through your ssh")
 
 

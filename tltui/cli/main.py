@@ -46,12 +46,14 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
         add_train_arguments(train)
     train.set_defaults(command=_headless("train"))
 
-    diagnose = sub.add_parser("diagnose", help="measure k-NN, probe, LP-FT, fine-tune and scratch on your data: "
-                              "its quadrant and the recipe to start from",
-                              description="Measure on repeated splits of DATA, in a time budget: k-NN on frozen "
-                              "features, a linear probe, head then unfreeze (LP-FT), fine-tune everything and from "
-                              "scratch; each with a 95% interval, then the quadrant of the 2x2 and the preset to "
-                              "start from.")
+    diagnose = sub.add_parser("diagnose", help="measure k-NN and the presets on your data: its quadrant and the "
+                              "tltui train command to start from",
+                              description="Measure on repeated splits of DATA (train/ alone when it has train/ and "
+                              "val/), in a time budget: k-NN on frozen features, then feature-extraction, "
+                              "head-then-unfreeze and fine-tune-all, each as tltui train trains the preset, and from "
+                              "scratch; each with a 95% interval, then the quadrant of the 2x2 and the tltui train "
+                              "command that trains the recommended preset as measured (scored on val/ when there is "
+                              "one).")
     if full:
         from tltui.cli.diagnose import add_arguments
 

@@ -1,5 +1,6 @@
-"""What ``tltui diagnose`` decides, without torch: the folds, what a time budget lets it run, the 95%
-intervals, the quadrant of the 2x2 and the recipe to start from.
+"""What ``tltui diagnose`` decides, without torch: the folds (near-duplicates kept together), what a time
+budget lets it run, the 95% intervals, the quadrant of the 2x2, the preset to start from and the
+``tltui train`` command that trains it as it was measured.
 
 The engine (engine/diagnose.py) measures; this module turns measurements into a decision, so every
 rule here is unit-tested on numbers.
@@ -9,29 +10,31 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+import shlex
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from tltui.core.codegen import command_words
 from tltui.core.formatting import bar, duration
-from tltui.core.protocol import Diagnosis, Measured
+from tltui.core.protocol import Diagnosis, Measured, RunConfig
 
-STRATEGIES: tuple[str, ...] = ("knn", "probe", "lp-ft", "fine-tune", "scratch")
+TRAINED: tuple[str, ...] = ("feature-extraction", "head-then-unfreeze", "fine-tune-all")
+"""The presets diagnose trains, cheapest first: each exactly as ``tltui train --preset NAME`` trains it."""
+STRATEGIES: tuple[str, ...] = ("knn", *TRAINED, "scratch")
 LABELS: dict[str, str] = {
     "knn": "k-NN on frozen features",
-    "probe": "linear probe",
-    "lp-ft": "head then unfreeze (LP-FT)",
-    "fine-tune": "fine-tune everything",
+    "feature-extraction": "feature extraction",
+    "head-then-unfreeze": "head then unfreeze",
+    "fine-tune-all": "fine-tune everything",
     "scratch": "from scratch",
 }
 QUADRANTS: dict[int, str] = {1: "small data, similar domain", 2: "large data, similar domain",
                              3: "small data, different domain", 4: "large data, different domain"}
 """Lesson 5's numbering of the 2x2."""
-PRESET_OF: dict[str, str] = {
-    "probe": "feature-extraction",
-    "lp-ft": "head-then-unfreeze",
-    "fine-tune": "fine-tune-all",
-}
-"""The preset that trains as each trained strategy did, cheapest first (k-NN and scratch have none)."""
+GIVEN: tuple[str, ...] = ("data", "model", "weights", "image_size", "limit_per_class", "seed", "device", "max_files")
+"""The RunConfig fields a learner gives ``tltui diagnose``: every strategy trains with them, and the
+recommended command carries them."""
 
 MAX_FOLDS = 5
 MIN_FOLDS = 2
@@ -45,8 +48,11 @@ LARGE_PER_CLASS = 1000
 everything wants thousands per class; head first works from a hundred)."""
 KNN_SIMILAR = 0.65
 """k-NN lift (``knn_lift``) from which the frozen features count as grouping the classes well: a similar
-domain. Measured here with the tiny backbone (5-fold, README's diagnose table): on ``builtin`` 0.68, 0.71
-and 0.74 at 10, 20 and 50 per class, on ``builtin-shifted`` 0.53, 0.52 and 0.62."""
+domain. Measured here with the tiny backbone (``tltui diagnose DATA --model tiny --limit-per-class N``, 5
+folds, when diagnose still trained a recipe of its own; k-NN was as now): on ``builtin`` 0.68, 0.71 and 0.74 at 10, 20 and 50
+per class, on ``builtin-shifted`` 0.53, 0.52 and 0.62. Checked on data it was not tuned on (README's
+diagnose table): the UCI digits and Fashion-MNIST at 20 and 50 per class gave -1.39 to -0.24, under
+``NEAR_CHANCE``; they do not place the threshold, so it stays."""
 NEAR_CHANCE = 0.2
 """k-NN lift under this: the pretrained features say next to nothing more than random ones."""
 Z95 = 1.959963984540054
@@ -58,42 +64,79 @@ _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 # Splits
 
 
-def splits(labels: Sequence[int], seed: int = 0, max_folds: int = MAX_FOLDS) -> list[tuple[list[int], list[int]]]:
+def splits(labels: Sequence[int], seed: int = 0, max_folds: int = MAX_FOLDS,
+           groups: Sequence[int] | None = None) -> list[tuple[list[int], list[int]]]:
     """(train, validation) index lists: stratified k-fold (k up to ``max_folds``, at most the smallest
-    class's count) up to ``HOLDOUT_ABOVE`` images, else ``HOLDOUTS`` stratified holdouts. ValueError with
-    one line if a class has fewer than two images."""
-    by_class: dict[int, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_class.setdefault(label, []).append(i)
-    if len(by_class) < 2:
+    class's count) up to ``HOLDOUT_ABOVE`` images, else ``HOLDOUTS`` stratified holdouts. ``groups``: a
+    group per image (``join``'s): a group is never split, all its images on the same side of every fold,
+    and a class counts its groups, not its images. ValueError with one line if a class has fewer than two.
+
+    Each class's groups (a group belongs to its most frequent label) are shuffled with the seed, the
+    classes in the order they first appear. k-fold places the groups largest first, each in the fold that
+    holds the fewest images of its labels so far, then the fewest images, then the first: single images
+    are dealt round the folds, class after class. A holdout takes each class's groups in their order until
+    it holds its share of the class."""
+    members: dict[int, list[int]] = {}
+    for i, group in enumerate(groups if groups is not None else range(len(labels))):
+        members.setdefault(group, []).append(i)
+    by_class: dict[int, list[list[int]]] = {}
+    per_class: Counter = Counter()
+    for images in members.values():
+        by_class.setdefault(Counter(labels[i] for i in images).most_common(1)[0][0], []).append(images)
+        per_class.update({labels[i] for i in images})
+    if len(per_class) < 2:
         raise ValueError("the data has one class only: a classifier needs at least two")
-    smallest = min(len(v) for v in by_class.values())
+    smallest = min(per_class.values())
     if smallest < MIN_FOLDS:
-        raise ValueError(f"a class has {smallest} image: diagnose needs at least {MIN_FOLDS} per class "
-                         "(one to train on, one to test)")
+        raise ValueError(f"a class has {smallest} image{'' if groups is None else ' (near-duplicates count once)'}: "
+                         f"diagnose needs at least {MIN_FOLDS} per class (one to train on, one to test)")
     rng = random.Random(seed)
     if len(labels) > HOLDOUT_ABOVE:
+        counts = Counter(labels)
         out = []
         for _ in range(HOLDOUTS):
-            val = []
-            for members in by_class.values():
-                shuffled = rng.sample(members, len(members))
-                val += shuffled[:max(1, round(len(members) * HOLDOUT_SHARE))]
+            val: list[int] = []
+            for label, mine in by_class.items():
+                share, held = max(1, round(counts[label] * HOLDOUT_SHARE)), 0
+                for images in rng.sample(mine, len(mine)):
+                    if held < share:
+                        val += images
+                        held += sum(labels[i] == label for i in images)
             out.append(_complement(len(labels), val))
         return out
     k = min(max_folds, smallest)
+    order = sorted((images for mine in by_class.values() for images in rng.sample(mine, len(mine))),
+                   key=len, reverse=True)
     folds: list[list[int]] = [[] for _ in range(k)]
-    dealt = 0
-    for members in by_class.values():
-        for i in rng.sample(members, len(members)):
-            folds[dealt % k].append(i)
-            dealt += 1
+    held_by_fold = [Counter() for _ in range(k)]
+    for images in order:
+        f = min(range(k), key=lambda f: (sum(held_by_fold[f][labels[i]] for i in images), len(folds[f]), f))
+        folds[f] += images
+        held_by_fold[f].update(labels[i] for i in images)
     return [_complement(len(labels), fold) for fold in folds]
 
 
 def _complement(n: int, val: list[int]) -> tuple[list[int], list[int]]:
     held = set(val)
     return [i for i in range(n) if i not in held], sorted(val)
+
+
+def join(n: int, pairs: Iterable[tuple[int, int]]) -> list[int]:
+    """A group per image of ``n``: images linked by ``pairs``, directly or through others, share one
+    (union-find); a group is named by its first image."""
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [root(i) for i in range(n)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -110,16 +153,19 @@ class Plan:
     """What the budget cut, one phrase each ("from scratch: skipped, ...", "epochs 30 -> 12")."""
 
 
-def plan(budget_s: float, spent_s: float, folds: int, epochs: int, frozen_s: float, epoch_s: float) -> Plan:
+def plan(budget_s: float, spent_s: float, folds: int, epochs: int, frozen_s: float, epoch_s: float,
+         final: float = 0.0) -> Plan:
     """How many folds and epochs, and whether from scratch, fit in ``budget_s``.
 
-    ``spent_s``: already spent (loading, features); per fold, ``frozen_s`` for k-NN and the probe and
-    ``epoch_s`` for one epoch of one strategy that trains the whole network (LP-FT, fine-tune and scratch
-    each take ``epochs`` of them). Cut first from scratch, then epochs down to ``MIN_EPOCHS``, then folds
-    down to ``MIN_FOLDS``; what still does not fit runs anyway, and says so.
+    ``spent_s``: already spent (loading, features); per fold, ``frozen_s`` for k-NN and feature extraction
+    and ``epoch_s`` for one epoch of one strategy that trains the whole network (head then unfreeze,
+    fine-tune everything and scratch each take ``epochs`` of them); ``final``: the run on all of
+    ``train/`` scored on ``val/`` at the end, in such epochs per epoch planned (0: none). Cut first from
+    scratch, then epochs down to ``MIN_EPOCHS``, then folds down to ``MIN_FOLDS``; what still does not
+    fit runs anyway, and says so.
     """
     def cost(f: int, e: int, scratch: bool) -> float:
-        return spent_s + f * (frozen_s + epoch_s * e * (3 if scratch else 2))
+        return spent_s + f * (frozen_s + epoch_s * e * (3 if scratch else 2)) + final * epoch_s * e
 
     trimmed: list[str] = []
     f, e, scratch = folds, epochs, True
@@ -127,14 +173,15 @@ def plan(budget_s: float, spent_s: float, folds: int, epochs: int, frozen_s: flo
         scratch = False
         trimmed.append(f"from scratch skipped (it needs about {_s(cost(f, e, True) - cost(f, e, False))} more)")
     if cost(f, e, scratch) > budget_s:
-        room = (budget_s - spent_s) / f - frozen_s
-        e_fit = max(MIN_EPOCHS, min(e, int(room / (2 * epoch_s)) if epoch_s > 0 else e))
+        room = budget_s - spent_s - f * frozen_s
+        e_fit = max(MIN_EPOCHS, min(e, int(room / ((2 * f + final) * epoch_s)) if epoch_s > 0 else e))
         if e_fit < e:
             trimmed.append(f"epochs {e} -> {e_fit}")
             e = e_fit
     if cost(f, e, scratch) > budget_s:
         per_fold = frozen_s + 2 * epoch_s * e
-        f_fit = max(MIN_FOLDS, min(f, int((budget_s - spent_s) / per_fold) if per_fold > 0 else f))
+        room = budget_s - spent_s - final * epoch_s * e
+        f_fit = max(MIN_FOLDS, min(f, int(room / per_fold) if per_fold > 0 else f))
         if f_fit < f:
             trimmed.append(f"folds {f} -> {f_fit}")
             f = f_fit
@@ -235,21 +282,21 @@ def decide(results: dict[str, Result], images: int, classes: int, knn_random: fl
 
     Size is counted: large from ``LARGE_PER_CLASS`` images per class. Similarity is measured, as lesson 5
     asks: the domain is different when k-NN on the frozen features does poorly (its lift over random
-    features, ``knn_random``, under ``KNN_SIMILAR``) and fine-tuning (the better of LP-FT and fine-tune everything) beats the probe
-    beyond the probe's interval, or when k-NN is near chance whatever fine-tuning does. The recipe is the
-    cheapest trained strategy whose interval reaches the best one's mean (a gain within the noise is
-    not worth paying for)."""
+    features, ``knn_random``, under ``KNN_SIMILAR``) and training the backbone (the better of head then
+    unfreeze and fine-tune everything) beats feature extraction beyond feature extraction's interval, or
+    when k-NN is near chance whatever training does. The recipe is the cheapest trained strategy whose
+    interval reaches the best one's mean (a gain within the noise is not worth paying for)."""
     per_class = images / classes
     large = per_class >= LARGE_PER_CLASS
-    probe, knn = results["probe"], results["knn"]
-    tuned_name = max((s for s in ("lp-ft", "fine-tune") if s in results), key=lambda s: results[s].acc)
+    frozen, knn = results["feature-extraction"], results["knn"]
+    tuned_name = max((s for s in TRAINED[1:] if s in results), key=lambda s: results[s].acc)
     tuned = results[tuned_name]
-    gain = tuned.acc - probe.acc
+    gain = tuned.acc - frozen.acc
     skill = knn_lift(knn.acc, knn_random)
-    pays = tuned.acc > probe.high
+    pays = tuned.acc > frozen.high
     different = (skill < KNN_SIMILAR and pays) or skill < NEAR_CHANCE
     quadrant = (4 if large else 3) if different else (2 if large else 1)
-    trained = [s for s in PRESET_OF if s in results]
+    trained = [s for s in TRAINED if s in results]
     best = max((results[s] for s in trained), key=lambda r: r.acc)
     choice = next(s for s in trained if results[s].high >= best.acc)
     if skill < NEAR_CHANCE:
@@ -260,21 +307,82 @@ def decide(results: dict[str, Result], images: int, classes: int, knn_random: fl
         verdict = "the frozen features already group the classes, so the domain is close"
     else:
         verdict = "training the backbone gains nothing beyond the noise, so the frozen features serve as well as this data can show"
+    noise = "beyond the noise" if pays else "within the noise" if gain > 0 else "no gain"
     because = (f"{images} images in {classes} classes ({per_class:.0f} per class) is {'large' if large else 'small'} "
-               f"data; k-NN reaches {knn.acc:.0%} ({knn_random:.0%} on random features) and {tuned_name} {tuned.acc:.0%} against "
-               f"the probe's {probe.acc:.0%} ({gain * 100:+.0f} points, {'beyond' if pays else 'within'} the noise): "
-               f"{verdict}; start from {PRESET_OF[choice]}.")
-    return Decision(quadrant=quadrant, recommend=PRESET_OF[choice], because=because)
+               f"data; k-NN reaches {knn.acc:.0%} ({knn_random:.0%} on random features) and {tuned_name} {tuned.acc:.0%} "
+               f"against feature extraction's {frozen.acc:.0%} ({round(gain * 100):+d} points, {noise}): {verdict}; "
+               f"start from {choice}.")
+    return Decision(quadrant=quadrant, recommend=choice, because=because)
+
+
+# ----------------------------------------------------------------------------------------------
+# The command
+
+
+def given(config: RunConfig) -> RunConfig:
+    """The settings of ``config`` a learner gives ``tltui diagnose`` (``GIVEN``), on the defaults."""
+    return RunConfig(**{name: getattr(config, name) for name in GIVEN})
+
+
+def command(config: RunConfig, preset: str, epochs: int) -> list[str]:
+    """The arguments of ``tltui train`` that train ``preset`` for ``epochs`` with the settings of ``config``
+    the learner gave: ``DATA --preset NAME --epochs E`` and the flags ``codegen.command_words`` writes."""
+    data, *flags = shlex.split(" ".join(command_words(given(config))))[2:]
+    return [data, "--preset", preset, "--epochs", str(epochs), *flags]
+
+
+_FLAG_FIELDS = {"freeze": "frozen", "no-augment": "augment", "head-first": "head_first"}
+_SWITCHES = {"no-augment": "none", "head-first": "yes", "shuffle-labels": "yes", "sync-bn": "yes"}
+
+
+def settings(words: Sequence[str]) -> dict[str, str]:
+    """The RunConfig fields a ``command`` sets, as text (the training form's): ``data``, ``preset``,
+    ``epochs``, ``model``, ``image_size``... (``--freeze`` is ``frozen``; a switch such as ``--head-first``
+    is ``yes``, ``--no-augment`` is ``augment: none``)."""
+    data, *flags = words
+    out = {"data": data}
+    i = 0
+    while i < len(flags):
+        flag = flags[i].removeprefix("--")
+        name = _FLAG_FIELDS.get(flag, flag.replace("-", "_"))
+        if flag in _SWITCHES:
+            out[name] = _SWITCHES[flag]
+            i += 1
+        else:
+            out[name] = flags[i + 1]
+            i += 2
+    return out
+
+
+def line(words: Sequence[str]) -> str:
+    """``command`` as one line a shell takes."""
+    return "tltui train " + shlex.join(words)
+
+
+# ----------------------------------------------------------------------------------------------
+# Text
+
+
+def label(strategy: str) -> str:
+    """A strategy's name for people (a run stored by an older tltui may name others: shown as they are)."""
+    return LABELS.get(strategy, strategy)
 
 
 def lines(event: Measured | Diagnosis) -> list[str]:
     """A diagnose run's measurement, or its verdict, as text lines (``tltui diagnose``, ``tltui runs show``, the runs screen)."""
     if isinstance(event, Measured):
         return [f"fold {event.fold}/{event.folds} {bar(event.fold / event.folds, 10)} "
-                f"{LABELS[event.strategy]:<27} {event.acc:6.1%}   "
+                f"{label(event.strategy):<27} {event.acc:6.1%}   "
                 f"{duration(event.elapsed)} elapsed, ETA {duration(event.eta)}"]
     out = ["", f"{'strategy':<27} {'accuracy':>8}  95% interval   folds"]
     for name, r in event.results.items():
-        out.append(f"{LABELS[name]:<27} {r.acc:8.1%}  {r.low:5.1%} - {r.high:5.1%}  {r.folds:>5}")
-    return out + ["", f"quadrant {event.quadrant} ({QUADRANTS[event.quadrant]}); "
-                      f"start from --preset {event.recommend}", event.because]
+        out.append(f"{label(name):<27} {r.acc:8.1%}  {r.low:5.1%} - {r.high:5.1%}  {r.folds:>5}")
+    held = event.held_out
+    if held is not None:
+        out.append(f"{'val/: ' + label(held.strategy):<27} {held.acc:8.1%}  {held.low:5.1%} - {held.high:5.1%}  "
+                   f"{held.images:>5} images, trained on all of train/")
+    out += ["", f"quadrant {event.quadrant} ({QUADRANTS[event.quadrant]}); start from --preset {event.recommend}",
+            event.because]
+    if event.command:
+        out += ["", "the recipe as measured:", f"  {line(event.command)}"]
+    return out

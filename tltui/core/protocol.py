@@ -373,6 +373,19 @@ class StrategyResult(msgspec.Struct, kw_only=True):
     folds: int
 
 
+class HeldOut(msgspec.Struct, kw_only=True):
+    """The recommended strategy trained on all of ``train/`` and scored once on ``val/``, which no fold saw:
+    whether following the advice gives what the folds estimated."""
+
+    strategy: str
+    acc: float
+    """After the last epoch (the best epoch on ``val/`` would flatter)."""
+    low: float
+    high: float
+    """Wilson's 95% interval of the ``images`` predictions."""
+    images: int
+
+
 class Diagnosis(Event, tag="diagnosis"):
     """The end of a ``tltui diagnose`` run: each strategy's result (names from core/diagnosis.STRATEGIES),
     the quadrant (1 small similar, 2 large similar, 3 small different, 4 large different), the preset to
@@ -382,6 +395,11 @@ class Diagnosis(Event, tag="diagnosis"):
     quadrant: int
     recommend: str
     because: str
+    command: list[str] = []
+    """The arguments of ``tltui train`` that train the recommended strategy as it was measured: DATA,
+    ``--preset``, ``--epochs`` and every setting the learner gave."""
+    held_out: HeldOut | None = None
+    """With ``train/`` and ``val/``: the recommended command's score on ``val/``; None when the data was pooled."""
 
 
 RunEvent = Union[Started, Progress, Epoch, Unfrozen, HeadFitted, Note, Finished, Failed, Cancelled, Measured, Diagnosis]

@@ -88,9 +88,12 @@ def sides(image_size: int, augment: tuple[str, ...]) -> tuple[int, int, int]:
 
 
 def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: float,
-         limit_per_class: int, seed: int, max_files: int = MAX_FILES) -> ImageData:
-    """Load ``data`` (a built-in name, a folder, or a named dataset). Raises BadInput for bad input."""
+         limit_per_class: int, seed: int, max_files: int = MAX_FILES, pooled: bool = False) -> ImageData:
+    """Load ``data`` (a built-in name, a folder, or a named dataset). Raises BadInput for bad input.
+    ``pooled``: validation images stored as training ones are (diagnose pools the two)."""
     resize, train_side, val_side = sides(image_size, augment)
+    if pooled:
+        val_side = train_side
     if data in datasets.BUILTIN:
         return _builtin(data == "builtin-shifted", seed, resize, train_side, val_side, val_fraction, limit_per_class)
     root = _folder(data)
@@ -99,6 +102,12 @@ def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: 
     train, val = _folder_lists(root, val_fraction, max_files)
     train = _Lists(train.classes, _limit(train.items, limit_per_class), train.skipped)
     return _decode_all(train, val, resize, train_side, val_side)
+
+
+def has_val_folder(data: str) -> bool:
+    """Whether ``data`` is a folder with ``train/`` and ``val/``: its own validation set, never split."""
+    root = Path(data).expanduser()
+    return data not in datasets.BUILTIN and (root / "train").is_dir() and (root / "val").is_dir()
 
 
 def check(data: str, *, max_files: int = MAX_FILES) -> None:
@@ -134,8 +143,8 @@ def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: i
     val_idx = torch.tensor([i for i, _ in val])
     return ImageData(
         classes=list(builtin.CLASSES),
-        train_x=_centre(x[train_idx], train_side), train_y=torch.tensor([y for _, y in train]),
-        val_x=_centre(x[val_idx], val_side), val_y=torch.tensor([y for _, y in val]),
+        train_x=centre(x[train_idx], train_side), train_y=torch.tensor([y for _, y in train]),
+        val_x=centre(x[val_idx], val_side), val_y=torch.tensor([y for _, y in val]),
         val_paths=[f"{'builtin-shifted' if shifted else 'builtin'}:val/{i}" for i in range(len(val))],
     )
 
@@ -165,7 +174,8 @@ def _resize(x: torch.Tensor, side: int) -> torch.Tensor:
     return x.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def _centre(x: torch.Tensor, side: int) -> torch.Tensor:
+def centre(x: torch.Tensor, side: int) -> torch.Tensor:
+    """The centre ``side`` square of each image: a smaller side cut from the stored one."""
     top = (x.shape[-1] - side) // 2
     return x[..., top:top + side, top:top + side].contiguous()
 
@@ -188,7 +198,7 @@ def _folder_lists(root: Path, val_fraction: float, max_files: int = MAX_FILES) -
                        "your class folders")
     walk = _Walk(root, max_files or MAX_FILES)
     train_dir, val_dir = root / "train", root / "val"
-    if train_dir.is_dir() and val_dir.is_dir():
+    if has_val_folder(str(root)):
         walk.first(train_dir.stat())
         walk.first(val_dir.stat())
         # Every class folder is marked before any is walked: a link from one into another is not followed.

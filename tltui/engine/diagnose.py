@@ -1,12 +1,19 @@
 """``tltui diagnose``: measure the strategies on repeated splits of the learner's data, in a time budget.
 
-The data (train and validation pooled: it is all the learner has) is loaded once and split into folds
-(core/diagnosis.py). The frozen backbone runs once over every image (the boundary cache at the head,
-``cache.build``): k-NN and the linear probe of every fold read those features. Then per fold: head then
-unfreeze (LP-FT, Kumar et al. 2022: the fold's probe is its first stage), fine-tune everything from a
-new head, and from scratch where the budget allows, each for the same epochs at one learning rate, no
-augmentation, judged on the fold's held-out images after the last epoch (picking the best epoch on them
-would flatter). A short timed step sizes the plan; folds that would run past the budget are not started.
+Each trained strategy is its preset (core/diagnosis.TRAINED), and from scratch the default recipe with
+``--weights none``: the fold's run is ``presets.configure(preset, **the learner's settings, epochs=E)``
+trained by the engine's own ``Trainer`` on the fold's images, so diagnosing and then running the
+recommended command are the same computation. Each is judged on the fold's held-out images after its
+last epoch (picking the best epoch on them would flatter). k-NN on the frozen features is the untrained
+reference, and k-NN on the same network's random features tells what pretraining adds.
+
+The folds: with ``train/`` and ``val/``, from ``train/`` alone, and at the end the recommended command
+trains on all of ``train/`` and is scored once on ``val/``; otherwise train and validation pooled. Either
+way near-duplicates (engine/duplicates.py) stay together on one side of every fold.
+
+The data is decoded once, at the side a cropping recipe stores (``size / 0.875``): each run cuts its
+images from it. The frozen backbone runs once over every image for k-NN. A short timed step sizes the
+plan; folds that would run past the budget are not started.
 
 ``run`` calls ``emit(EventClass, **fields)`` as training does: Started, Notes, one Measured per strategy
 and fold, then Diagnosis (or Cancelled).
@@ -14,7 +21,6 @@ and fold, then Diagnosis (or Cancelled).
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
@@ -24,32 +30,23 @@ from typing import Callable
 import msgspec
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from tltui.core import diagnosis, schedule
-from tltui.core.errors import BadInput
-from tltui.core.groups import GROUPS
+from tltui.core import diagnosis
+from tltui.core.errors import BadInput, RunFailure
+from tltui.core.presets import configure
 from tltui.core.protocol import (
-    MAX_FILES, Cancelled, Diagnosis, Measured, Note, RunConfig, Started, StrategyResult,
+    MAX_FILES, Cancelled, ConfigError, Diagnosis, Epoch, HeldOut, Measured, Note, RunConfig, Started, StrategyResult,
 )
-from tltui.engine import cache, data as datasets, device as devices, model as net, optim, train
+from tltui.engine import cache, data as datasets, device as devices, duplicates, model as net, train
 from tltui.engine.augment import BatchTransform
-from tltui.engine.step import TrainStep
 
 Emit = Callable[..., object]
 
-BATCH = 32
+BATCH = RunConfig().batch_size
 TARGET_STEPS = 300
 """Optimizer steps a training strategy aims at per fold; its epochs follow from the fold's size."""
 MAX_EPOCHS = 30
-TUNE_LR = {"tiny": 2e-3, "resnet50": 1e-4}
-"""AdamW's LR for every group when the network trains from pretrained weights (LP-FT's second stage and
-fine-tune everything alike, so they differ in the head's start only)."""
-SCRATCH_LR = {"tiny": 2e-3, "resnet50": 1e-3}
-PROBE_LR = 1e-2
-PROBE_STEPS = 300
 KNN_K = 5
-WEIGHT_DECAY = 1e-4
 
 
 def default_budget(device: torch.device, model: str) -> float:
@@ -65,30 +62,54 @@ def check(config: RunConfig) -> RunConfig:
     return train.check(msgspec.structs.replace(config, augment=(), frozen=(), unfreeze={}))
 
 
+def strategy_config(config: RunConfig, strategy: str, epochs: int) -> RunConfig:
+    """The RunConfig a trained strategy runs: its preset (scratch: the defaults, ``--weights none``) with the
+    learner's settings of ``config`` and ``epochs``; BadInput if it cannot run."""
+    fields = {name: getattr(config, name) for name in diagnosis.GIVEN}
+    try:
+        if strategy == "scratch":
+            return configure(**{**fields, "weights": "none"}, epochs=epochs)
+        return configure(strategy, **fields, epochs=epochs)
+    except ConfigError as error:
+        raise BadInput(f"{strategy}: {error}") from None
+
+
 @dataclass
 class Pool:
-    """Every image of the data, train and validation together, uint8 ``(N, 3, S, S)``, and labels."""
+    """The images the folds split, uint8 ``(N, 3, S, S)`` at the side a cropping recipe stores, with labels
+    and a group per image (near-duplicates share one)."""
 
     classes: list[str]
     x: torch.Tensor
     y: torch.Tensor
+    groups: list[int]
     notes: list[str]
+    val_images: int
+    """Images in ``val/``, scored once at the end; 0 when train and validation are pooled."""
 
 
 def load(config: RunConfig) -> Pool:
-    """The learner's images in one pool, at most ``limit_per_class`` per class (the same subset every time)."""
-    data = datasets.load(config.data, image_size=config.image_size, augment=(), val_fraction=config.val_fraction,
-                         limit_per_class=0, seed=config.seed, max_files=config.max_files or MAX_FILES)
-    x, y = torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y])
-    if config.limit_per_class:
-        generator = torch.Generator().manual_seed(datasets.SPLIT_SEED + 1)
-        keep = torch.cat([idx[torch.randperm(len(idx), generator=generator)[:config.limit_per_class]]
-                          for idx in (torch.nonzero(y == c).flatten() for c in range(len(data.classes)))])
-        keep = keep.sort().values
-        x, y = x[keep], y[keep]
+    """With ``train/`` and ``val/``: ``train/``, at most ``limit_per_class`` per class as ``tltui train``
+    takes them. Otherwise every image, train and validation together, at most ``limit_per_class`` per
+    class (the same subset every time)."""
+    own_val = datasets.has_val_folder(config.data)
+    data = datasets.load(config.data, image_size=config.image_size, augment=("crop",), val_fraction=config.val_fraction,
+                         limit_per_class=config.limit_per_class if own_val else 0, seed=config.seed,
+                         max_files=config.max_files or MAX_FILES, pooled=not own_val)
+    if own_val:
+        x, y = data.train_x, data.train_y
+    else:
+        x, y = torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y])
+        if config.limit_per_class:
+            generator = torch.Generator().manual_seed(datasets.SPLIT_SEED + 1)
+            keep = torch.cat([idx[torch.randperm(len(idx), generator=generator)[:config.limit_per_class]]
+                              for idx in (torch.nonzero(y == c).flatten() for c in range(len(data.classes)))])
+            keep = keep.sort().values
+            x, y = x[keep], y[keep]
     skipped = sum(data.skipped.values())
     notes = list(data.notes) + ([f"{skipped} files skipped (unreadable or not images)"] if skipped else [])
-    return Pool(data.classes, x, y, notes)
+    groups = diagnosis.join(len(y), duplicates.near_pairs(x))
+    return Pool(data.classes, x, y, groups, notes, len(data.val_y) if own_val else 0)
 
 
 def run(config: RunConfig, budget_s: float, run_dir: Path, emit: Emit, should_stop: Callable[[], bool]) -> None:
@@ -104,8 +125,9 @@ class Diagnoser:
         self.budget = budget_s or default_budget(self.device, self.config.model)
         self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
         self.started = time.monotonic()
-        self.channels_last = devices.channels_last(self.device, self.config.image_size, self.config.model)
-        self.transform = BatchTransform(self.config.image_size, (), self.device, channels_last=self.channels_last)
+        self.size = self.config.image_size
+        self.channels_last = devices.channels_last(self.device, self.size, self.config.model)
+        self.transform = BatchTransform(self.size, (), self.device, channels_last=self.channels_last)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -114,8 +136,9 @@ class Diagnoser:
         cfg = self.config
         devices.configure(self.device, cfg.model)
         pool = load(cfg)
+        self.pool = pool
         try:
-            folds = diagnosis.splits(pool.y.tolist(), cfg.seed)
+            folds = diagnosis.splits(pool.y.tolist(), cfg.seed, groups=pool.groups)
         except ValueError as error:
             raise BadInput(str(error)) from None
         classes = len(pool.classes)
@@ -124,55 +147,61 @@ class Diagnoser:
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
-        self.x = pool.x.to(self.device) if self.device.type != "cpu" else pool.x
         self.y = pool.y.to(self.device)
-        self.base = copy.deepcopy(model.state_dict())
-        torch.manual_seed(cfg.seed)
-        self.scratch = net.new(cfg.model, classes).state_dict()
-        self.model = model
         n = len(pool.y)
         self.emit(Started, config=cfg, device=str(self.device), device_name=devices.name(self.device),
-                  model=cfg.model, weights=weights, classes=pool.classes, n_train=n, n_val=0, path="diagnose",
-                  params=net.parameter_counts(model), trainable=sum(net.parameter_counts(model).values()))
+                  model=cfg.model, weights=weights, classes=pool.classes, n_train=n, n_val=pool.val_images,
+                  path="diagnose", params=net.parameter_counts(model), trainable=sum(net.parameter_counts(model).values()))
         scheme = (f"{len(folds)}-fold stratified cross-validation" if n <= diagnosis.HOLDOUT_ABOVE else
                   f"{len(folds)} stratified holdouts of {diagnosis.HOLDOUT_SHARE:.0%}")
-        for note in (*notes, *pool.notes,
-                     f"{n} images in {classes} classes, {scheme}; budget {self.budget:.0f} s"):
+        source = (f"folds from train/ alone ({n} images in {classes} classes); val/ ({pool.val_images} images) is "
+                  "scored once at the end, by the recommended command" if pool.val_images else
+                  f"{n} images in {classes} classes, train and validation pooled")
+        groups = len(set(pool.groups))
+        duplicates_note = (f"{groups} groups: {n - groups} near-duplicate images kept with their originals, on one "
+                           "side of every fold" if groups < n else f"{groups} groups: no near-duplicates")
+        for note in (*notes, *pool.notes, f"{source}; {duplicates_note}; {scheme}; budget {self.budget:.0f} s"):
             self.emit(Note, message=note)
 
         clock = time.monotonic()
-        model.eval()
-        features = cache.build(model, "head", self.x, lambda b: self.transform(b, train=False),
-                               batch_size=2 * BATCH, dtype=torch.float32, device=self.device,
-                               should_stop=self.should_stop)
+        features = self._features(model)
         if features is None:
             return self._cancel()
-        self.features = features
-        self.model.load_state_dict(self.scratch)
-        self.model.eval()
-        random = cache.build(model, "head", self.x, lambda b: self.transform(b, train=False), batch_size=2 * BATCH,
-                             dtype=torch.float32, device=self.device, should_stop=self.should_stop)
+        features_s = time.monotonic() - clock
+        torch.manual_seed(cfg.seed)
+        model.load_state_dict(net.new(cfg.model, classes).state_dict())
+        random = self._features(model)
         if random is None:
             return self._cancel()
-        self.emit(Note, message=f"ran the frozen backbone once over the {n} images, pretrained and random "
-                                f"({time.monotonic() - clock:.1f} s): k-NN and the probe of every fold read these "
-                                "cached features")
+        self.emit(Note, message=f"ran the frozen backbone over the {n} images, pretrained and random "
+                                f"({time.monotonic() - clock:.1f} s): k-NN reads these features")
+        del model
 
         train_n = len(folds[0][0])
         steps = max(1, train_n // BATCH + (train_n % BATCH > 1))
         epochs = max(diagnosis.MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(TARGET_STEPS / steps)))
-        frozen_s, step_s, eval_s = self._time(folds[0])
-        epoch_s = steps * step_s + len(folds[0][1]) * eval_s
-        plan = diagnosis.plan(self.budget, self.elapsed(), len(folds), epochs, frozen_s, epoch_s)
-        strategies = [s for s in diagnosis.STRATEGIES if s != "scratch" or plan.scratch]
+        clock = time.monotonic()
+        knn(features[folds[0][0]], self.y[folds[0][0]], features[folds[0][1]], KNN_K)
+        knn_s = time.monotonic() - clock
+        epoch_s, setup_s, eval_s, overhead_s = self._time(folds[0], epochs)
+        # per fold besides the epochs of the strategies that train the network: k-NN, each run's setup, and
+        # feature extraction (its pass over the images, then epochs that cost about their bookkeeping)
+        frozen_s = knn_s + (len(diagnosis.TRAINED) + 1) * setup_s + features_s + epochs * overhead_s
+        final = (n / train_n + pool.val_images * eval_s / epoch_s) if pool.val_images else 0.0
+        plan = diagnosis.plan(self.budget, self.elapsed(), len(folds), epochs, frozen_s, epoch_s, final)
+        strategies = [s for s in diagnosis.TRAINED + ("scratch",) if s != "scratch" or plan.scratch]
+        for strategy in strategies:  # a preset that cannot run with these settings is said now, not after a fold
+            strategy_config(cfg, strategy, plan.epochs)
         self.emit(Note, message=f"plan: {plan.folds} of {len(folds)} folds, {plan.epochs} epochs of {steps} steps "
-                                f"each, {', '.join(strategies)}; about {plan.estimate_s:.0f} s in all")
+                                f"each, k-NN, {', '.join(strategies)}; each trained strategy is its preset as "
+                                f"tltui train trains it; about {plan.estimate_s:.0f} s in all")
         for cut in plan.trimmed:
             self.emit(Note, message=f"budget {self.budget:.0f} s: {cut}")
 
-        accs: dict[str, list[float]] = {s: [] for s in strategies}
-        hits = {s: 0 for s in strategies}
-        seen = {s: 0 for s in strategies}
+        names = ["knn", *strategies]
+        accs: dict[str, list[float]] = {s: [] for s in names}
+        hits = {s: 0 for s in names}
+        seen = {s: 0 for s in names}
         fold_started = time.monotonic()
         random_hits = random_seen = 0
         for f, (tr, va) in enumerate(folds[:plan.folds], 1):
@@ -184,130 +213,136 @@ class Diagnoser:
             va_i = torch.tensor(va, device=self.device)
             random_hits += int((knn(random[tr_i], self.y[tr_i], random[va_i], KNN_K) == self.y[va_i]).sum())
             random_seen += len(va)
-            for strategy in strategies:
-                predicted = self._measure(strategy, tr_i, va_i, plan.epochs)
-                if predicted is None:
-                    return self._cancel()
-                correct = int((predicted == self.y[va_i]).sum())
+            for strategy in names:
+                if strategy == "knn":
+                    correct = int((knn(features[tr_i], self.y[tr_i], features[va_i], KNN_K) == self.y[va_i]).sum())
+                else:
+                    correct = self._fold(strategy, f, tr, va, plan.epochs)
+                    if correct is None:
+                        return self._cancel()
                 accs[strategy].append(correct / len(va))
                 hits[strategy] += correct
                 seen[strategy] += len(va)
-                done = f - 1 + (strategies.index(strategy) + 1) / len(strategies)
+                done = f - 1 + (names.index(strategy) + 1) / len(names)
                 per_fold = (time.monotonic() - fold_started) / done
                 self.emit(Measured, strategy=strategy, fold=f, folds=plan.folds, acc=correct / len(va),
                           elapsed=self.elapsed(), eta=max(0.0, per_fold * (plan.folds - done)))
-        results = {s: diagnosis.summarise(accs[s], hits[s], seen[s]) for s in strategies}
+        results = {s: diagnosis.summarise(accs[s], hits[s], seen[s]) for s in names}
         for s, r in results.items():
             self.emit(Note, message=(
-                f"{diagnosis.LABELS[s]}: {r.acc:.1%}; over {r.folds} folds {r.fold_interval[0]:.1%}-"
+                f"{diagnosis.label(s)}: {r.acc:.1%}; over {r.folds} folds {r.fold_interval[0]:.1%}-"
                 f"{r.fold_interval[1]:.1%}, pooled {r.correct}/{r.total} {r.pooled_interval[0]:.1%}-"
                 f"{r.pooled_interval[1]:.1%} (95%)"))
         knn_random = random_hits / random_seen
         self.emit(Note, message=f"k-NN on the same network's random features (what the data gives without "
-                                f"pretraining): {knn_random:.1%}")
+                                f"pretraining): {knn_random:.1%}; k-NN's lift over them "
+                                f"{diagnosis.knn_lift(results['knn'].acc, knn_random):.2f}")
         decision = diagnosis.decide(results, n, classes, knn_random)
+        command = diagnosis.command(cfg, decision.recommend, plan.epochs)
+        held_out = None
+        if pool.val_images:
+            held_out = self._held_out(decision.recommend, plan.epochs)
+            if held_out is None:
+                return self._cancel()
+            estimate = results[decision.recommend]
+            self.emit(Note, message=f"{diagnosis.line(command)}: {held_out.acc:.1%} on val/ ({held_out.low:.1%}-"
+                                    f"{held_out.high:.1%}, {held_out.images} images), against {estimate.acc:.1%} "
+                                    f"({estimate.low:.1%}-{estimate.high:.1%}) estimated on the folds")
         self.emit(Diagnosis, results={s: StrategyResult(acc=r.acc, low=r.low, high=r.high, folds=r.folds)
                                       for s, r in results.items()},
-                  quadrant=decision.quadrant, recommend=decision.recommend, because=decision.because)
+                  quadrant=decision.quadrant, recommend=decision.recommend, because=decision.because,
+                  command=command, held_out=held_out)
 
-    # -- the strategies --------------------------------------------------------------------------
+    # -- the runs ----------------------------------------------------------------------------------
 
-    def _measure(self, strategy: str, tr: torch.Tensor, va: torch.Tensor, epochs: int) -> torch.Tensor | None:
-        """Predictions for the fold's held-out images; None if cancelled."""
-        if strategy == "knn":
-            return knn(self.features[tr], self.y[tr], self.features[va], KNN_K)
-        if strategy == "probe":
-            self.head = self._probe(tr)
-            with torch.inference_mode():
-                return self.head(self.features[va]).argmax(1)
-        cfg = self.config
-        self.model.load_state_dict(self.scratch if strategy == "scratch" else self.base)
-        if strategy == "lp-ft":
-            self.model.fc.load_state_dict(self.head.state_dict())
-        lr = (SCRATCH_LR if strategy == "scratch" else TUNE_LR)[cfg.model]
-        if not self._fit(tr, epochs, lr):
+    def _fold(self, strategy: str, fold: int, tr: list[int], va: list[int], epochs: int) -> int | None:
+        """Images of ``va`` the strategy's run, trained on ``tr``, predicts right after its last epoch; None
+        if cancelled."""
+        config = strategy_config(self.config, strategy, epochs)
+        x, y = self.pool.x, self.pool.y
+        data = datasets.ImageData(
+            classes=self.pool.classes, train_x=datasets.centre(x[tr], datasets.sides(self.size, config.augment)[1]),
+            train_y=y[tr], val_x=datasets.centre(x[va], self.size), val_y=y[va], val_paths=[f"diagnose:{i}" for i in va])
+        try:
+            acc = self._train(train.prepare(config, data=data))
+        except RunFailure as failure:
+            raise RunFailure(f"{diagnosis.label(strategy)}, fold {fold}: {failure.reason}", failure.hint) from None
+        return None if acc is None else round(acc * len(va))
+
+    def _held_out(self, strategy: str, epochs: int) -> HeldOut | None:
+        """The recommended command run as ``tltui train`` runs it (its data loaded anew): all of ``train/``,
+        scored on ``val/`` after its last epoch; None if cancelled."""
+        prep = train.prepare(strategy_config(self.config, strategy, epochs))
+        try:
+            acc = self._train(prep)
+        except RunFailure as failure:
+            raise RunFailure(f"{diagnosis.label(strategy)} on all of train/: {failure.reason}", failure.hint) from None
+        if acc is None:
             return None
-        return self._predict(va)
+        images = len(prep.data.val_y)
+        low, high = diagnosis.wilson(round(acc * images), images)
+        return HeldOut(strategy=strategy, acc=acc, low=low, high=high, images=images)
 
-    def _probe(self, tr: torch.Tensor) -> nn.Linear:
-        """A linear head on the fold's cached features: full-batch AdamW, cosine to zero."""
-        torch.manual_seed(self.config.seed)
-        head = copy.deepcopy(self.model.fc)
-        head.load_state_dict({k.removeprefix("fc."): v for k, v in self.base.items() if k.startswith("fc.")})
-        head.train()
-        opt = torch.optim.AdamW(head.parameters(), lr=PROBE_LR, weight_decay=WEIGHT_DECAY)
-        x, y = self.features[tr], self.y[tr]
-        for step in range(PROBE_STEPS):
-            for group in opt.param_groups:
-                group["lr"] = PROBE_LR * schedule.factor("cosine", step, PROBE_STEPS)
-            loss = F.cross_entropy(head(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return head.eval()
+    def _train(self, prep: train.Prepared) -> float | None:
+        """The validation accuracy after the last epoch of the prepared run; None if cancelled. It writes no
+        checkpoint, and its events stay here."""
+        last: list[float] = []
 
-    def _fit(self, tr: torch.Tensor, epochs: int, lr: float) -> bool:
-        """Train every group on the fold's images; False if cancelled."""
-        model = self.model
-        opt = optim.build("adamw", [(g, net.group_parameters(model, g), lr) for g in GROUPS],
-                          momentum=0.9, weight_decay=WEIGHT_DECAY)
-        step = TrainStep(model, opt, self.device)
-        net.set_trainable(model, set(GROUPS), "freeze")
-        n = len(tr)
-        steps = max(1, n // BATCH + (n % BATCH > 1))
-        total = steps * epochs
-        generator = torch.Generator().manual_seed(self.config.seed)
-        done = 0
-        for _ in range(epochs):
-            order = tr[torch.randperm(n, generator=generator).to(self.device)]
-            for s in range(steps):
-                if self.should_stop():
-                    return False
-                idx = order[s * BATCH:(s + 1) * BATCH]
-                optim.set_scale(opt, schedule.factor("cosine", done, total))
-                step(self.transform(self._images(idx), train=False), self.y[idx])
-                done += 1
-        return True
+        def collect(kind: type, **fields: object) -> None:
+            if kind is Epoch:
+                last.append(float(fields["val_acc"]))
+            elif kind is Cancelled:
+                last.clear()
 
-    def _predict(self, va: torch.Tensor) -> torch.Tensor:
-        self.model.eval()
-        step = TrainStep(self.model, None, self.device)
-        out = []
-        for start in range(0, len(va), 2 * BATCH):
-            idx = va[start:start + 2 * BATCH]
-            out.append(step.evaluate(self.transform(self._images(idx), train=False), self.y[idx])[1])
-        return torch.cat(out)
+        trainer = train.Trainer(prep, self.run_dir, collect, self.should_stop, checkpoints=False)
+        trainer.run()
+        return last[-1] if len(last) == prep.config.epochs else None
 
-    def _images(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.x[idx] if self.x.device == self.device else self.x[idx.cpu()].to(self.device, non_blocking=True)
+    def _features(self, model: torch.nn.Module) -> torch.Tensor | None:
+        """The head's input for every image of the pool (centre-cropped to the image size); None if stopped."""
+        model.eval()
+        return cache.build(model, "head", datasets.centre(self.pool.x, self.size),
+                           lambda b: self.transform(b, train=False), batch_size=2 * BATCH, dtype=torch.float32,
+                           device=self.device, should_stop=self.should_stop)
 
-    def _time(self, fold: tuple[list[int], list[int]]) -> tuple[float, float, float]:
-        """Seconds for k-NN and a probe, one training step of the whole network, and predicting one image:
-        timed on the first fold, on a copy (the model's weights stay as they are)."""
-        tr = torch.tensor(fold[0], device=self.device)
+    def _time(self, fold: tuple[list[int], list[int]], epochs: int) -> tuple[float, float, float, float]:
+        """Seconds, on the first fold, of one epoch and of the setup of a run of fine-tune everything as its
+        preset trains (augmentation, validation and the epoch's bookkeeping included), of predicting one
+        image, and of an epoch's bookkeeping alone. A Trainer of its own times one epoch of a batch, three
+        more steps and one validation; it is dropped."""
+        tr, va = fold
+        batch, held = tr[:BATCH], va[:2 * BATCH]
+        config = strategy_config(self.config, "fine-tune-all", epochs)
         clock = time.monotonic()
-        knn(self.features[tr], self.y[tr], self.features[tr], KNN_K)
-        self._probe(tr)
-        frozen_s = time.monotonic() - clock
-        model = copy.deepcopy(self.model)
-        opt = optim.build("adamw", [(g, net.group_parameters(model, g), 1e-4) for g in GROUPS],
-                          momentum=0.9, weight_decay=WEIGHT_DECAY)
-        step = TrainStep(model, opt, self.device)
-        net.set_trainable(model, set(GROUPS), "freeze")
-        x = self.transform(self._images(tr[:BATCH]), train=False)
-        y = self.y[tr[:BATCH]]
-        step(x, y)  # warm-up: allocations, cuDNN autotuning
-        self._sync()
+        data = datasets.ImageData(
+            classes=self.pool.classes, train_y=self.pool.y[batch], val_y=self.pool.y[held],
+            train_x=datasets.centre(self.pool.x[batch], datasets.sides(self.size, config.augment)[1]),
+            val_x=datasets.centre(self.pool.x[held], self.size), val_paths=[""] * len(held))
+        trainer = train.Trainer(train.prepare(config, data=data), self.run_dir, lambda *_, **__: None,
+                                self.should_stop, checkpoints=False)
+        setup_s = time.monotonic() - clock
+        trainer.start_optimizer()
+        trainer.step = trainer.make_step()
+        seconds = []
+        for epoch in (1, 2):  # the first warms up: allocations, cuDNN autotuning
+            clock = time.monotonic()
+            trainer.begin_epoch(epoch)
+            trainer.train_epoch(epoch)
+            trainer.finish_epoch(epoch)
+            self._sync()
+            seconds.append(time.monotonic() - clock)
+        idx = torch.arange(len(batch), device=self.device)
         clock = time.monotonic()
         for _ in range(3):
-            step(x, y)
+            trainer.step(*trainer.train_batch(idx))
         self._sync()
         step_s = (time.monotonic() - clock) / 3
-        model.eval()
         clock = time.monotonic()
-        step.evaluate(x, y)
-        self._sync()
-        return frozen_s, step_s, (time.monotonic() - clock) / len(y)
+        trainer.validate()
+        eval_s = (time.monotonic() - clock) / len(held)
+        steps = max(1, len(tr) // BATCH + (len(tr) % BATCH > 1))
+        overhead_s = max(0.0, seconds[1] - step_s - len(held) * eval_s)
+        return seconds[1] + (steps - 1) * step_s + (len(va) - len(held)) * eval_s, setup_s, eval_s, overhead_s
 
     def _sync(self) -> None:
         if self.device.type == "cuda":

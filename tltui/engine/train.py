@@ -106,18 +106,21 @@ def _resolve(config: RunConfig, world: World = World()) -> tuple[RunConfig, torc
     return config, device
 
 
-def prepare(config: RunConfig, world: World = World()) -> Prepared:
+def prepare(config: RunConfig, world: World = World(), data: datasets.ImageData | None = None) -> Prepared:
     """Check ``config``, resolve device and image size, load the data, build the model with its weights.
-    ``world``: this process's place when several train the run (each calls this alike).
+    ``world``: this process's place when several train the run (each calls this alike). ``data``: images
+    already decoded, as ``datasets.load`` stores them for ``config`` (diagnose's folds), instead of loading
+    ``config.data``.
 
     Raises BadInput, with one line for the user, for every input that cannot work.
     """
     config, device = _resolve(config, world)
     devices.configure(device, config.model, world.local_size)
-    data = datasets.load(
-        config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
-        limit_per_class=config.limit_per_class, seed=config.seed, max_files=config.max_files or MAX_FILES,
-    )
+    if data is None:
+        data = datasets.load(
+            config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
+            limit_per_class=config.limit_per_class, seed=config.seed, max_files=config.max_files or MAX_FILES,
+        )
     if config.shuffle_labels:
         datasets.shuffle_labels(data, config.seed)
     torch.manual_seed(config.seed)
@@ -187,12 +190,15 @@ def _place_data(data: datasets.ImageData, device: torch.device) -> None:
 
 
 class Trainer:
-    """The state of one run; ``run`` drives it epoch by epoch. Tests drive the pieces directly."""
+    """The state of one run; ``run`` drives it epoch by epoch. Tests drive the pieces directly.
+    ``checkpoints=False``: nothing is written (diagnose's folds, which are never resumed or kept)."""
 
-    def __init__(self, prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool]) -> None:
+    def __init__(self, prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool], *,
+                 checkpoints: bool = True) -> None:
         self.prep, self.cfg, self.model, self.device = prep, prep.config, prep.model, prep.device
         self.data, self.world = prep.data, prep.world
         self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
+        self.checkpoints = checkpoints
         self.batch = self.cfg.batch_size // self.world.size
         """This process's share of the global batch."""
         # Each epoch's order: the permutation of the run's seed and the epoch (DistributedSampler's, as
@@ -238,7 +244,7 @@ class Trainer:
         if self.optimizer is None:
             self.start_optimizer()
         self.emit(Started, **self._started_fields(resumed_from))
-        for note in (*self.notes, CHECKPOINT_NOTE):
+        for note in (*self.notes, *([CHECKPOINT_NOTE] if self.checkpoints else [])):
             self.emit(Note, message=note)
         try:
             if self.cut and not self.build_cache():
@@ -507,7 +513,7 @@ class Trainer:
         """Write the checkpoint: resume.pt (all a resume needs, weights included), then last.pt and best.pt
         (when it changed), each atomically. Over several processes rank 0 alone writes (the weights are the
         same in each)."""
-        if not self.world.main:
+        if not (self.world.main and self.checkpoints):
             return
         started = time.monotonic()
         weights = checkpoint.plain(self.model.state_dict())

@@ -13,7 +13,7 @@ from tltui.core.protocol import ConfigError, RunConfig
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets.lr_finder import LrFinderScreen
-from tltui.ui.widgets.run_form import RunForm
+from tltui.ui.widgets.run_form import RunForm, texts
 from tltui.ui.widgets.run_owner import RunOwner
 from tltui.ui.widgets.run_view import RunView
 from tltui.ui.widgets.top_bar import TopBar
@@ -94,7 +94,8 @@ class TrainScreen(RunOwner, Screen):
             self.notify("Cancelling at the end of this batch; the last checkpoint is kept.", timeout=4)
 
     def action_diagnose(self) -> None:
-        """Diagnose the form's data with its backbone, weights, image size and images per class."""
+        """Diagnose the form's data with its backbone, weights, image size and images per class; the command
+        it recommends, if taken, goes into the form."""
         from tltui.ui.widgets.diagnose import DiagnoseScreen
 
         try:
@@ -102,7 +103,22 @@ class TrainScreen(RunOwner, Screen):
         except (ConfigError, ValueError) as error:
             self.say(str(error))
             return
-        self.app.push_screen(DiagnoseScreen(config))
+        self.app.push_screen(DiagnoseScreen(config), self.take_command)
+
+    def take_command(self, command: list[str] | None) -> None:
+        """A diagnosis's ``tltui train`` arguments into the form: its preset, epochs and settings, every other
+        field back to its default, so the preset's own values hold."""
+        from tltui.core import diagnosis
+
+        if not command:
+            return
+        form = self.query_one(RunForm)
+        defaults = {**texts(RunConfig()), "model": RunConfig().model, "preset": ""}
+        for name, text in {**defaults, **diagnosis.settings(command)}.items():
+            form.set_value(name, text)
+        self.remove_class("-hide-form")
+        self.notify(f"In the form: {diagnosis.line(command)}. s starts it.", timeout=6)
+
     def action_find_lr(self) -> None:
         """The LR finder on the setting the form describes; its suggestion, if taken, goes into the form."""
         form = self.query_one(RunForm)

@@ -2,7 +2,8 @@
 
 The lesson widget (``tltui diagnose`` in "Your own data") diagnoses the data the training form names;
 the training screen's ``D`` opens it on the form as it stands. Both start a real diagnose run on the
-worker (``StartDiagnosis``) and draw its measurements as they arrive.
+worker (``StartDiagnosis``) and draw its measurements as they arrive; ``a`` then puts the recommended
+command (its preset, epochs and settings) into the training form.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from tltui.ui.widgets.run_owner import RunOwner
 
 
 class Diagnose(RunOwner, LiveFrame):
-    """``d`` diagnoses the data (the training form's, unless given), ``b`` switches the backbone, ``c`` cancels."""
+    """``d`` diagnoses the data (the training form's, unless given), ``b`` switches the backbone, ``c`` cancels,
+    ``a`` takes the recommended command into the training form."""
 
     DEFAULT_CSS = """
     Diagnose {
@@ -57,7 +59,7 @@ class Diagnose(RunOwner, LiveFrame):
 
     def on_mount(self) -> None:
         self.border_title = "Diagnose your data (real runs)"
-        self.border_subtitle = "focus with tab · d diagnose · b backbone · c cancel"
+        self.border_subtitle = "focus with tab · d diagnose · a use it · b backbone · c cancel"
         self._refresh()
         if self.given is not None:
             self.action_diagnose()
@@ -90,6 +92,21 @@ class Diagnose(RunOwner, LiveFrame):
 
     def action_diagnose(self) -> None:
         self._start(self.config())
+
+    async def action_use(self) -> None:
+        """The recommended command into the training form: the screen under ``D``'s, else the training screen's."""
+        from tltui.ui.screens.train import TrainScreen
+
+        end = self.run.end if self.run is not None else None
+        if not isinstance(end, Diagnosis) or not end.command:
+            self.say("No recipe yet: d diagnoses the data, then a puts its command in the training form.")
+            return
+        if isinstance(self.screen, DiagnoseScreen):
+            self.screen.dismiss(end.command)
+            return
+        await self.app.action_mode("train")
+        if isinstance(self.app.screen, TrainScreen):
+            self.app.screen.take_command(end.command)
 
     def action_backbone(self) -> None:
         self.picked = backbones.other(backbones.chosen(self.app.link, self.picked))
@@ -134,7 +151,8 @@ class Diagnose(RunOwner, LiveFrame):
             return (f"d diagnoses {cfg.data}{limit} with {backbones.label(link, self.picked)} (the training "
                     "form's data; b switches the backbone)."), False
         if isinstance(run.end, Diagnosis):
-            return "Done. d runs it again; each number is a real measurement on held-out folds.", False
+            return ("Done: a puts the command in the training form; d runs it again. Each number is a real "
+                    "measurement on held-out folds."), False
         if run.end is not None or run.lost:
             return ui_words(run.lost or next((n for n in reversed(run.notes)), run.status)), run.status == "failed"
         last = run.measured[-1] if run.measured else None
@@ -146,8 +164,8 @@ class Diagnose(RunOwner, LiveFrame):
     def _table(self) -> Content:
         run = self.run
         if run is None:
-            return Content("k-NN · linear probe · head then unfreeze · fine-tune · from scratch:\n"
-                           "each measured on held-out folds of your data, with a 95% interval.")
+            return Content("k-NN · feature extraction · head then unfreeze · fine-tune everything · from scratch:\n"
+                           "each preset as tltui train trains it, on held-out folds of your data, with a 95% interval.")
         lines = [f"{'strategy':<27} {'folds':<15} {'mean':>5}  95% interval"]
         end = run.end if isinstance(run.end, Diagnosis) else None
         for name in diagnosis.STRATEGIES:
@@ -157,17 +175,24 @@ class Diagnose(RunOwner, LiveFrame):
             folds = " ".join(f"{a * 100:.0f}" for a in accs)[:15]
             if end is not None and name in end.results:
                 r = end.results[name]
-                lines.append(f"{diagnosis.LABELS[name]:<27} {folds:<15} {r.acc:5.0%}  {r.low:.0%}-{r.high:.0%}")
+                lines.append(f"{diagnosis.label(name):<27} {folds:<15} {r.acc:5.0%}  {r.low:.0%}-{r.high:.0%}")
             else:
-                lines.append(f"{diagnosis.LABELS[name]:<27} {folds:<15} {sum(accs) / len(accs):5.0%}")
+                lines.append(f"{diagnosis.label(name):<27} {folds:<15} {sum(accs) / len(accs):5.0%}")
         if end is not None:
+            held = end.held_out
+            if held is not None:
+                lines.append(f"{'val/: ' + diagnosis.label(held.strategy):<27} {f'{held.images} images':<15} "
+                             f"{held.acc:5.0%}  {held.low:.0%}-{held.high:.0%}")
             lines += ["", f"Quadrant {end.quadrant}: {diagnosis.QUADRANTS[end.quadrant]}. "
                           f"Start from --preset {end.recommend}.", end.because]
+            if end.command:
+                lines += ["", f"{diagnosis.line(end.command)}  (a: into the training form)"]
         return Content("\n".join(lines))
 
 
-class DiagnoseScreen(Dialog[None]):
-    """The training screen's ``D``: Diagnose on the form's config; escape closes it (the run goes on)."""
+class DiagnoseScreen(Dialog[list[str] | None]):
+    """The training screen's ``D``: Diagnose on the form's config; dismissed with the recommended command
+    (``a``) or None (escape: the run goes on)."""
 
     DEFAULT_CSS = """
     DiagnoseScreen Diagnose { width: 80; max-width: 100%; max-height: 100%; background: $surface; }

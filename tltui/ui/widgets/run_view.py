@@ -125,7 +125,7 @@ class RunView(Vertical, can_focus=True):
         epochs = run.config.epochs if run.config else 0
         if run.is_diagnosis and run.running and run.measured:
             m = run.measured[-1]
-            text = (f"fold {m.fold}/{m.folds} {bar(m.fold / max(m.folds, 1))} · {diagnosis.LABELS[m.strategy]} "
+            text = (f"fold {m.fold}/{m.folds} {bar(m.fold / max(m.folds, 1))} · {diagnosis.label(m.strategy)} "
                     f"{m.acc:.0%} · ETA {duration(m.eta)}")
         elif isinstance(run.end, Diagnosis):
             text = f"{run.status} · start from --preset {run.end.recommend}"
