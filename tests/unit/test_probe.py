@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 import torch
 import torch.nn.functional as F
@@ -80,9 +81,10 @@ def test_a_class_with_one_image_falls_back_to_the_middle_penalty():
 # -- head_first in a run ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("frozen", [(), ("stem", "layer1", "layer2", "layer3", "layer4")])
-def test_head_first_fits_the_head_to_the_frozen_features_before_epoch_1(tmp_path, frozen):
-    cfg = config(model="tiny", weights="pretrained", head_first=True, frozen=frozen, augment=(),
+@pytest.mark.parametrize(("frozen", "augment"), [
+    ((), ()), ((), ("crop",)), (("stem", "layer1", "layer2", "layer3", "layer4"), ())])
+def test_head_first_fits_the_head_to_the_frozen_features_before_epoch_1(tmp_path, frozen, augment):
+    cfg = config(model="tiny", weights="pretrained", head_first=True, frozen=frozen, augment=augment,
                  limit_per_class=8, val_fraction=0.2)
     prep = prepare(cfg)
     recorder = Recorder()
@@ -99,8 +101,9 @@ def test_head_first_fits_the_head_to_the_frozen_features_before_epoch_1(tmp_path
     fitted = recorder.of(HeadFitted)[0]
     assert fitted["l2"] in probe.L2_GRID and fitted["iterations"] > 0
 
-    # The same probe, fitted here on the pretrained network's pooled features of the same images.
-    fresh = prepare(cfg)
+    # The same probe, fitted here on the pretrained network's pooled features of the same images, every one
+    # prepared as a validation image (without augmentation the training images are stored so already).
+    fresh = prepare(msgspec.structs.replace(cfg, augment=()))
     fresh.model.eval()
     transform = BatchTransform(fresh.config.image_size, (), torch.device("cpu"))
     with torch.no_grad():

@@ -344,8 +344,8 @@ class Trainer:
         if self.cut == "head" and self.features is not None:
             train_f, val_f = self.features
         else:
-            self.model.eval()
-            sets = (self.data.train_x, self.data.val_x)
+            self.model.eval()  # training images stored larger for random crops: their centre, as validation's
+            sets = (datasets.centre(self.data.train_x, self.cfg.image_size), self.data.val_x)
             shards = [self._cache_shard(images, "head") for images in sets]
             if any(s is None for s in shards):
                 return False
