@@ -258,12 +258,25 @@ HEAD_DRIVER = textwrap.dedent("""
     g = torch.Generator().manual_seed(0)
     y = torch.arange(90) % 3
     x = torch.randn(90, 24, generator=g) * torch.linspace(0.5, 4, 24) + 2 * torch.nn.functional.one_hot(y, 24)
+    # BatchNorm statistics afresh over the training images, as torch's update_bn computes them.
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 4, 3),
+                              torch.nn.BatchNorm2d(4))
+    net[3].requires_grad_(False)  # a frozen group's BatchNorm keeps its statistics
+    batches = [torch.randn(8, 3, 9, 9, generator=g) + 3 for _ in range(4)]
+    twin = torch.nn.Sequential(*[type(m)(*([3, 4, 3] if i == 0 else [4, 4, 3] if i == 2 else [4])) for i, m in
+                                 enumerate(net)])
+    twin.load_state_dict(net.state_dict())
+    script.refresh_bn(net, [(b, None) for b in batches], "cpu")
+    torch.optim.swa_utils.update_bn(batches, twin[:2])
+    refreshed = (net[1].running_mean - twin[1].running_mean).abs().max().item()
+    kept = bool(torch.equal(net[3].running_var, torch.ones(4)))
     script.features = lambda model, loader, device: (x, y)  # the frozen features, as given
+    script.refresh_bn = lambda model, loader, device: None
     model = torch.nn.Module()
     model.fc = torch.nn.Linear(24, 3)
     script.fit_head(model, None, "cpu")
     expected = probe.fit_cv(x, y, 3, seed=payload["seed"])
-    print(json.dumps({"l2": expected.l2,
+    print(json.dumps({"l2": expected.l2, "refreshed": refreshed, "kept": kept,
                       "weight": (model.fc.weight - expected.weight).abs().max().item(),
                       "bias": (model.fc.bias - expected.bias).abs().max().item()}))
 """)
@@ -280,3 +293,5 @@ def test_the_scripts_fit_the_head_first_as_the_engine_does(distributed):
     outcome = json.loads(result.stdout.splitlines()[-1])
     # The same folds, penalties and solver as engine/probe.py: the same head, to the solver's tolerance.
     assert outcome["weight"] < 1e-3 and outcome["bias"] < 1e-3, outcome
+    # BatchNorm that trains gets the statistics torch's update_bn computes; a frozen one keeps its own.
+    assert outcome["refreshed"] < 1e-5 and outcome["kept"], outcome

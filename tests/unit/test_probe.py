@@ -28,10 +28,10 @@ def blobs(n: int, d: int, classes: int, spread: float, seed: int = 0) -> tuple[t
 def test_the_probe_reaches_the_minimum_of_its_objective(monkeypatch):
     x, y = blobs(120, 16, 3, spread=1.5)
     l2 = 1e-2
-    scale = x.std(0, unbiased=False)
+    scale = x.var(0, unbiased=False).mean().sqrt()
 
     def objective(p: probe.Probe) -> float:
-        """Cross-entropy plus the penalty on the weights of the standardised features."""
+        """Cross-entropy plus the penalty on the weights of the features divided by their common scale."""
         return float(F.cross_entropy(p.logits(x), y) + 0.5 * l2 * ((p.weight * scale) ** 2).sum())
 
     fitted = probe.fit(x, y, 3, l2)
@@ -104,8 +104,11 @@ def test_head_first_fits_the_head_to_the_frozen_features_before_epoch_1(tmp_path
     # The same probe, fitted here on the pretrained network's pooled features of the same images, every one
     # prepared as a validation image (without augmentation the training images are stored so already).
     fresh = prepare(msgspec.structs.replace(cfg, augment=()))
-    fresh.model.eval()
     transform = BatchTransform(fresh.config.image_size, (), torch.device("cpu"))
+    if not frozen:  # every BatchNorm trains: its statistics re-estimated on the training images first
+        batches = [transform(x, train=False) for x in fresh.data.train_x.split(cfg.batch_size)]
+        torch.optim.swa_utils.update_bn(batches, fresh.model)
+    fresh.model.eval()
     with torch.no_grad():
         train_f, val_f = (net.forward_until(fresh.model, "head", transform(x, train=False)).to(prep.cache_dtype)
                           for x in (fresh.data.train_x, fresh.data.val_x))  # as the run keeps them
@@ -129,3 +132,34 @@ def test_a_resumed_run_does_not_fit_the_head_again(tmp_path):
 def test_head_first_with_random_weights_is_a_caveat():
     assert any("--head-first" in c for c in RunConfig(weights="none", head_first=True).caveats())
     assert not RunConfig(head_first=True).caveats()
+
+
+def test_head_first_first_re_estimates_the_batchnorm_of_the_groups_that_train(tmp_path):
+    frozen = ("stem", "layer1", "layer2")
+    cfg = config(model="tiny", weights="pretrained", head_first=True, frozen=frozen, limit_per_class=8,
+                 augment=("crop",))
+    prep = prepare(cfg)
+    before = {k: v.clone() for k, v in prep.model.state_dict().items() if "running" in k}
+    seen = {}
+
+    def emit(cls, **fields):
+        if cls is HeadFitted:
+            seen.update(fields, state={k: v.clone() for k, v in prep.model.state_dict().items() if "running" in k})
+
+    train(prep, tmp_path, emit, lambda: False)
+    assert seen["batchnorm_refreshed"] == ["layer3", "layer4"]  # the head has no BatchNorm
+    # What torch's own update_bn computes over the training images (centred as validation's), batches of 8.
+    fresh = prepare(msgspec.structs.replace(cfg, augment=()))
+    transform = BatchTransform(fresh.config.image_size, (), torch.device("cpu"))
+    batches = [(transform(x, train=False),) for x in fresh.data.train_x.split(cfg.batch_size)]
+    layers = torch.nn.Sequential(fresh.model.layer3, fresh.model.layer4)
+    inputs = [(net.forward_until(fresh.model.eval(), "layer3", b[0]),) for b in batches]
+    torch.optim.swa_utils.update_bn([i[0] for i in inputs], layers)
+    expected = {f"{name}.{k}": v for name in ("layer3", "layer4")
+                for k, v in getattr(fresh.model, name).state_dict().items() if "running" in k}
+    for key, value in seen["state"].items():
+        if key.startswith(("layer3.", "layer4.")):
+            assert torch.allclose(value, expected[key], atol=1e-4), key
+            assert not torch.allclose(value, before[key]), key
+        else:
+            assert torch.equal(value, before[key]), key  # frozen: untouched

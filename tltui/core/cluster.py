@@ -135,7 +135,7 @@ def _loaders(config: RunConfig) -> str:
         "    train = DataLoader(train_set, BATCH_SIZE // world, sampler=sampler,\n"
         "                       drop_last=True)\n"
         "    val = DataLoader(Subset(val_set, shard), 2 * BATCH_SIZE // world)\n"
-        + ("    probe = DataLoader(probe_set, 2 * BATCH_SIZE)  # every image, in each\n"
+        + ("    probe = DataLoader(probe_set, BATCH_SIZE)  # every image, in each\n"
            if config.head_first else "")
         + f"    return train, val, sampler, train_set.classes{', probe' if config.head_first else ''}"
     )

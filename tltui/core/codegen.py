@@ -69,6 +69,26 @@ def model_defs(config: RunConfig) -> list[str]:
 
 
 HEAD_FIRST = '''
+def refresh_bn(model, loader, device):
+    """The statistics of the BatchNorm layers that train, computed
+    afresh over the training images (AdaBN), as tltui does before it
+    fits the head: fine-tuning will normalise by the batch."""
+    layers = [m for m in model.modules()
+              if isinstance(m, nn.modules.batchnorm._BatchNorm)
+              and REFRESH(m)]
+    model.eval()
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches
+        m.train()
+    with torch.no_grad():
+        for images, _ in loader:
+            model(images.to(device))
+    for m in layers:
+        m.momentum = 0.1
+    model.eval()
+
+
 def features(model, loader, device):
     """The head's input for every image (the pooled features), in
     eval mode: what the pretrained backbone computes, frozen."""
@@ -84,8 +104,9 @@ def features(model, loader, device):
 
 
 def solve(z, y, classes, l2, start=None):
-    """Logistic regression on standardised features z: cross-entropy
-    + l2/2 |W|^2, by L-BFGS until a step changes it under 1e-5."""
+    """Logistic regression on centred, scaled features z: the
+    cross-entropy + l2/2 |W|^2, by L-BFGS until a step changes it
+    under 1e-5."""
     w = torch.zeros(classes, z.shape[1], device=z.device)
     b = torch.zeros(classes, device=z.device)
     if start is not None:
@@ -129,13 +150,15 @@ def fit_head(model, loader, device):
     """LP-FT's first stage (tltui's --head-first): the new head
     alone, fitted to convergence on the frozen features of the
     training images; its penalty by 3-fold cross-validation."""
+    refresh_bn(model, loader, device)
     x, y = features(model, loader, device)
     classes = model.fc.out_features
     hits = dict.fromkeys(PENALTIES, 0)
     for train, held in folds(y):
         tr, va = torch.tensor(train), torch.tensor(held)
-        mean = x[tr].mean(0)
-        sd = x[tr].std(0, unbiased=False).clamp_min(1e-6)
+        mean = x[tr].mean(0)  # and one scale for all dimensions
+        sd = x[tr].var(0, unbiased=False).mean().sqrt()
+        sd = sd.clamp_min(1e-6)
         start = None
         for l2 in PENALTIES:  # largest first, each the next's start
             z = (x[tr] - mean) / sd
@@ -146,7 +169,8 @@ def fit_head(model, loader, device):
     l2 = next(p for p in PENALTIES if hits[p] == most)
     if not any(hits.values()):  # no folds: a class with one image
         l2 = PENALTIES[len(PENALTIES) // 2]
-    mean, sd = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+    mean = x.mean(0)
+    sd = x.var(0, unbiased=False).mean().sqrt().clamp_min(1e-6)
     w, b = solve((x - mean) / sd, y, classes, l2)
     with torch.no_grad():  # for raw features: nn.Linear's weights
         model.fc.weight.copy_(w / sd)
@@ -367,6 +391,8 @@ def constants(config: RunConfig, distributed: bool = False, data: str = "") -> s
     if config.head_first:
         penalties = ", ".join(f"{p:g}" for p in sorted(linear_probe.L2_GRID, reverse=True))
         lines.append(f"PENALTIES = ({penalties})  # the head's L2s")
+        lines.append("REFRESH = lambda bn: True  # bn=train: all BatchNorm trains" if config.bn == "train" else
+                     "REFRESH = lambda bn: bn.weight.requires_grad  # the BN that trains")
     return "\n".join(lines)
 
 
@@ -555,7 +581,7 @@ def _loaders(config: RunConfig) -> str:
         "    return (DataLoader(train_set, BATCH_SIZE, shuffle=True,\n"
         "                       drop_last=True),\n"
         "            DataLoader(val_set, BATCH_SIZE * 2)"
-        + (",\n            DataLoader(probe_set, BATCH_SIZE * 2))" if config.head_first else ")")
+        + (",\n            DataLoader(probe_set, BATCH_SIZE))" if config.head_first else ")")
     )
 
 

@@ -269,6 +269,8 @@ class HeadFitted(Event, tag="head_fitted"):
     val_acc: float
     """The probe alone on the validation images: feature extraction's score, before any fine-tuning."""
     seconds: float
+    batchnorm_refreshed: list[str] = []
+    """Groups whose BatchNorm statistics were re-estimated on the training images first (those that train)."""
 
 
 class Note(Event, tag="note"):

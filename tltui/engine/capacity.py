@@ -37,9 +37,9 @@ FRACTIONS = (0.25, 0.5, 1, 2, 3, 4, 6, 8)
 """The default grid, in multiples of d + 1: below the guarantee, at it, and on to where random labels stop."""
 MAX_SIZES = 20
 L2 = probe.L2_GRID[0]
-"""The probe's penalty: the smallest its cross-validation tries (on standardised features: nearly none)."""
+"""The probe's penalty: the smallest its cross-validation tries (on the scaled features: nearly none)."""
 VARIANCE = 0.99
-RANK_RULE = f"principal components holding {VARIANCE:.0%} of the variance of the standardised features"
+RANK_RULE = f"principal components holding {VARIANCE:.0%} of the variance of the centred features"
 
 Report = Callable[[int, int, str], None]
 """``report(done, total, text)`` after each step."""
@@ -126,8 +126,8 @@ def _sizes(asked: tuple[int, ...], dim: int, pool: int) -> tuple[list[int], list
 
 
 def effective_rank(features: torch.Tensor) -> int:
-    """The number of principal components holding ``VARIANCE`` of the variance of ``features`` standardised
-    per dimension, as the probe fits them."""
+    """The number of principal components holding ``VARIANCE`` of the variance of ``features`` centred and
+    divided by one common scale, as the probe fits them."""
     mean, scale = probe._moments(features.float())
     z = (features.float() - mean) / scale
     variances = torch.linalg.eigvalsh(z.T @ z / len(z)).flip(0).clamp_min(0)

@@ -109,6 +109,12 @@ def input_shape(model: ResNet, group: str, image_size: int) -> tuple[int, ...]:
     return getattr(model, group)[0].conv1.in_channels, side, side
 
 
+def batchnorms(model: ResNet, groups) -> list[nn.modules.batchnorm._BatchNorm]:
+    """The BatchNorm layers of ``groups``."""
+    return [m for g in groups for module in group_modules(model, g) for m in module.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
 def set_trainable(model: ResNet, trainable: set[str] | frozenset[str], bn: str) -> None:
     """``requires_grad`` per group, and the model in train mode with frozen groups' BatchNorm per ``bn``.
 
@@ -120,10 +126,8 @@ def set_trainable(model: ResNet, trainable: set[str] | frozenset[str], bn: str) 
         for p in group_parameters(model, group):
             p.requires_grad_(train)
         if not train and bn == "freeze":
-            for module in group_modules(model, group):
-                for m in module.modules():
-                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                        m.eval()
+            for m in batchnorms(model, [group]):
+                m.eval()
 
 
 # ----------------------------------------------------------------------------------------------

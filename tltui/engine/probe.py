@@ -1,7 +1,7 @@
 """A linear probe solved to convergence: multinomial logistic regression on fixed features.
 
 The objective is the mean cross-entropy plus ``l2 / 2`` times the squared norm of the weights (the bias is
-not penalised), on features standardised per dimension; the solution is folded back so that it applies to
+not penalised), on centred features divided by one common scale; the solution is folded back so that it applies to
 the raw features, as a ``nn.Linear`` head does. It is convex, so L-BFGS (full batch, strong Wolfe line
 search) reaches its minimum from zeros: the solver stops when an iteration changes the objective or the
 weights by less than ``TOLERANCE`` (the loss has plateaued) or its gradient vanishes, or after
@@ -52,7 +52,7 @@ class Probe:
 
 def fit(features: torch.Tensor, labels: torch.Tensor, classes: int, l2: float, *, max_iter: int = MAX_ITER,
         should_stop: Callable[[], bool] = lambda: False) -> Probe:
-    """The probe minimising cross-entropy + ``l2 / 2 * |W|^2`` on standardised ``features``; Stopped if
+    """The probe minimising cross-entropy + ``l2 / 2 * |W|^2`` on the centred, scaled ``features``; Stopped if
     ``should_stop`` turns true."""
     x = features.float()
     mean, scale = _moments(x)
@@ -90,13 +90,15 @@ def choose_l2(features: torch.Tensor, labels: torch.Tensor, classes: int, folds:
 
 
 def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+    """Each dimension's mean, and one scale for all: the root of the mean variance. Not a scale per dimension:
+    a dimension that barely varies would get a huge weight, which fine-tuning (LP-FT) then blows up."""
+    return x.mean(0), x.var(0, unbiased=False).mean().sqrt().clamp_min(1e-6).expand(x.shape[1])
 
 
 def _solve(z: torch.Tensor, labels: torch.Tensor, classes: int, l2: float, max_iter: int,
            should_stop: Callable[[], bool], start: tuple[torch.Tensor, torch.Tensor] | None = None,
            ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(weight, bias, iterations) minimising the objective on standardised ``z``, from ``start`` or zeros."""
+    """(weight, bias, iterations) minimising the objective on centred, scaled ``z``, from ``start`` or zeros."""
     w = start[0].clone() if start else torch.zeros(classes, z.shape[1], device=z.device)
     b = start[1].clone() if start else torch.zeros(classes, device=z.device)
     solver = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, tolerance_grad=TOLERANCE,
