@@ -17,20 +17,19 @@ Run: ``python benchmarks/defaults.py --digits digits.csv.gz`` (about 10 minutes 
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import msgspec  # noqa: E402
+import sets  # noqa: E402
 
 from tltui.core.protocol import Epoch, FindLr, RunConfig  # noqa: E402
 from tltui.engine import lr_find  # noqa: E402
@@ -57,13 +56,11 @@ BASE = dict(model="tiny", weights="pretrained", schedule="cosine", batch_size=32
 
 
 def digits_folder(csv_gz: Path, root: Path) -> str:
-    """The UCI digits as an ImageFolder (one folder per digit, 8x8 greyscale PNGs, ink light on dark)."""
-    with gzip.open(csv_gz, "rt") as f:
-        for i, row in enumerate(csv.reader(f)):
-            pixels = np.array([int(v) for v in row[:64]], dtype=np.uint8).reshape(8, 8) * 15
-            folder = root / f"digit-{row[64]}"
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(pixels, mode="L").save(folder / f"{i:04d}.png")
+    """The UCI digits as one ImageFolder (one folder per digit, 8x8 greyscale PNGs), split by the run."""
+    for name, images in sets.digits(csv_gz).items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i, pixels in enumerate(images):
+            Image.fromarray(pixels, mode="L").save(root / name / f"{i:04d}.png")
     return str(root)
 
 
