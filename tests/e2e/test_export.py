@@ -46,7 +46,7 @@ def test_export_writes_the_script_to_a_file_or_stdout(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}" in result.stderr
     code = out.read_text()
-    assert "--preset" not in code and "--unfreeze 2:stem" in code and "def main():" in code
+    assert "--preset" not in code and "--head-first" in code and "fit_head(model" in code and "def main():" in code
     printed = subprocess.run([*TLTUI, "export", "./birds", "--preset", "head-then-unfreeze"],
                              capture_output=True, text=True, timeout=60)
     assert printed.stdout == code

@@ -166,7 +166,8 @@ DRIVER = textwrap.dedent(
             torch.save(resnet50(num_classes=7).state_dict(), weights)
         torch.manual_seed(0)
         x, y = torch.randn(2, 3, 16, 16), torch.tensor([0, 2])  # one step of two images per epoch
-        ns["loaders"] = lambda: (DataLoader(Images(x, y), 2, shuffle=True), DataLoader(Images(x, y), 2))
+        ns["loaders"] = lambda: (DataLoader(Images(x, y), 2, shuffle=True), DataLoader(Images(x, y), 2),
+                                 *([DataLoader(Images(x, y), 2)] if "fit_head" in ns else []))  # head first
         build, evaluate, held = ns["build"], ns["evaluate"], {}
 
         def build_and_record(num_classes, device="cpu", **given):  # the weights are the driver's

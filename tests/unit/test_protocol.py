@@ -79,10 +79,9 @@ def test_every_preset_is_a_valid_config_and_flags_override_it(name):
     assert config.preset == name and config.lr == 3e-3
 
 
-def test_head_then_unfreeze_trains_the_head_alone_first():
+def test_head_then_unfreeze_fits_the_head_first_then_trains_every_group():
     config = apply_preset(RunConfig(epochs=3), "head-then-unfreeze")
-    assert config.trainable_at(1) == ("head",)
-    assert config.trainable_at(2) == GROUPS
+    assert config.head_first and config.trainable_at(1) == GROUPS
 
 
 def test_messages_round_trip_and_bad_lines_are_rejected():
