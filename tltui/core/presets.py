@@ -33,7 +33,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "head-then-unfreeze": (
         "fit the new head alone to the frozen features first, then train every group (LP-FT)",
-        {"head_first": True, "optimizer": "adamw", "lr": 2e-3, "lr_decay": 1.0},
+        {"head_first": True, "optimizer": "adamw", "lr": 5e-3, "lr_decay": 1.0},
     ),
 }
 
