@@ -115,6 +115,13 @@ def test_weak_features_that_fine_tuning_beats_place_it_on_the_different_side():
     assert "beyond the noise" in d.because
 
 
+def test_head_then_unfreeze_is_recommended_only_where_it_beats_fine_tuning_beyond_the_noise():
+    # LP-FT is fine-tune-all with a fitted head first: a gain within the noise is not worth the extra step.
+    tie = decide({"knn": result(0.50), "feature-extraction": result(0.55), "head-then-unfreeze": result(0.72),
+                  "fine-tune-all": result(0.70)}, images=200, classes=10, knn_random=0.1)
+    assert tie.recommend == "fine-tune-all"
+
+
 def test_data_size_comes_from_the_count_per_class():
     results = {"knn": result(0.9), "feature-extraction": result(0.9), "head-then-unfreeze": result(0.91), "fine-tune-all": result(0.97, 0.01)}
     big = decide(results, images=10 * diagnosis.LARGE_PER_CLASS, classes=10, knn_random=0.1)
