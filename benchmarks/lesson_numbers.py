@@ -5,12 +5,13 @@
     python benchmarks/lesson_numbers.py knn           # lesson 3: k-NN on frozen features vs the probe
     python benchmarks/lesson_numbers.py lr-range      # lesson 7: an LR finder (fastai's exponential sweep)
     python benchmarks/lesson_numbers.py schedulers    # lesson 9: torch's LR schedulers after add_param_group
+    python benchmarks/lesson_numbers.py lp-ft-batchnorm --digits digits.csv.gz  # lesson 9: LP-FT without AdaBN
     python benchmarks/lesson_numbers.py bitfit        # lesson 12: biases and norms only
     python benchmarks/lesson_numbers.py greyscale     # lesson 12: one grey channel into conv1
 
 All run on a CPU in seconds to a few minutes, with the tiny backbone and its shipped weights (no download),
 on tltui's built-in generated sets (``capacity --digits digits.csv.gz`` adds the UCI digits, the file that
-ships inside scikit-learn's wheel). Each prints what it measured and the seed it used.
+ships inside scikit-learn's wheel; ``lp-ft-batchnorm`` needs them). Each prints what it measured and the seed it used.
 """
 
 from __future__ import annotations
@@ -258,6 +259,47 @@ def bitfit(args) -> None:
                   f"{mean:.1%} ± {spread:.1%} over seeds 0..{args.seeds - 1} (300 steps, AdamW 2e-3, cosine)")
 
 
+def lp_ft_batchnorm(args) -> None:
+    """LP-FT (``--head-first``) on the UCI digits at 5 per class, 30 epochs, as ``tltui train`` runs it, and
+    again with the engine's BatchNorm re-estimation before the probe switched off (the head then fitted to
+    features normalised by the pretraining statistics)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import sets
+
+    from tltui.core.protocol import Epoch, HeadFitted, RunConfig
+    from tltui.engine import train as engine
+
+    if args.digits is None:
+        sys.exit("lp-ft-batchnorm needs --digits digits.csv.gz")
+    refresh = engine.Trainer.refresh_batchnorm
+    digits = sets.split(sets.digits(args.digits), 54)
+    with tempfile.TemporaryDirectory() as tmp:
+        for lr in (2e-3, 5e-3):
+            for arm in ("re-estimated", "as pretrained"):
+                probes, finals = [], []
+                for seed in range(args.seeds):
+                    folder = sets.write(Path(tmp) / f"digits5-{seed}", *digits, 5, seed)
+                    engine.Trainer.refresh_batchnorm = refresh if arm == "re-estimated" else lambda self: []
+                    seen: dict = {"val": []}
+
+                    def emit(cls, **fields) -> None:
+                        if cls is HeadFitted:
+                            seen["probe"] = fields["val_acc"]
+                        elif cls is Epoch:
+                            seen["val"].append(fields["val_acc"])
+
+                    config = RunConfig(data=folder, model="tiny", weights="pretrained", head_first=True, lr=lr,
+                                       epochs=30, seed=seed)
+                    with tempfile.TemporaryDirectory() as run_dir:
+                        engine.train(engine.prepare(config), Path(run_dir), emit, lambda: False)
+                    probes.append(seen["probe"])
+                    finals.append(seen["val"][-1])
+                engine.Trainer.refresh_batchnorm = refresh
+                listed = ["; ".join(f"{a:.1%}" for a in accs) for accs in (probes, finals)]
+                print(f"digits, 5 per class, AdamW {lr:g}, BatchNorm {arm:>13}: probe {listed[0]}; after 30 epochs "
+                      f"{listed[1]} (seeds 0..{args.seeds - 1}; mean {sum(finals) / len(finals):.1%})", flush=True)
+
+
 def greyscale(args) -> None:
     """A grey image repeated into three channels gives exactly what conv1 with its weights summed over
     the colour channels gives on the one grey channel."""
@@ -275,14 +317,16 @@ def greyscale(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("noise-probe", "capacity", "knn", "lr-range", "schedulers", "bitfit",
-                                         "greyscale"))
+                                         "greyscale", "lp-ft-batchnorm"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seeds", type=int, default=3, help="knn, bitfit: seeds to average")
-    parser.add_argument("--digits", type=Path, help="capacity: digits.csv.gz from scikit-learn's wheel")
+    parser.add_argument("--seeds", type=int, default=3, help="knn, bitfit, lp-ft-batchnorm: seeds to average")
+    parser.add_argument("--digits", type=Path,
+                        help="capacity, lp-ft-batchnorm: digits.csv.gz from scikit-learn's wheel")
     args = parser.parse_args()
     started = time.perf_counter()
     {"noise-probe": noise_probe, "capacity": capacity, "knn": knn, "lr-range": lr_range,
-     "schedulers": schedulers, "bitfit": bitfit, "greyscale": greyscale}[args.what](args)
+     "schedulers": schedulers, "bitfit": bitfit, "greyscale": greyscale,
+     "lp-ft-batchnorm": lp_ft_batchnorm}[args.what](args)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

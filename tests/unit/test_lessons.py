@@ -6,8 +6,10 @@ import ast
 import re
 import shlex
 
+import msgspec
 import pytest
 
+from tltui.core.groups import BACKBONE
 from tltui.ui.lessons import (
     LessonNotFound, MarkdownPart, WidgetPart, find_lesson, lessons_dir, load_lessons, split_parts,
 )
@@ -192,3 +194,31 @@ def test_markdown_is_mounted_in_short_chunks_that_never_split_a_fence():
         for part in lesson.parts:
             if hasattr(part, "text"):
                 assert "\n".join(t for t, _ in chunks(part.text)) == part.text.rstrip("\n")
+
+
+def test_lesson_fours_presets_table_names_each_presets_recipe():
+    """The table of the presets measured (lesson 4) says what each preset sets now: its optimizer and LR,
+    whether the head is fitted first, and one LR for every group."""
+    from tltui.core.presets import PRESETS
+
+    text = find_lesson(LESSONS, "fine-tuning").text
+    rows = {m[0]: m[1] for m in re.findall(r"^\| (\S+) +\| ([^|]+?) +\| [\d.]+ % \|$", text, re.M)}
+    assert set(rows) == set(PRESETS)
+    for name, (_, fields) in PRESETS.items():
+        recipe = rows[name]
+        assert f"{'AdamW' if fields['optimizer'] == 'adamw' else 'SGD'} {fields['lr']:.0e}".replace("e-0", "e-") \
+            in recipe, name
+        assert ("head fitted" in recipe) == fields.get("head_first", False), name
+        assert ("one LR" in recipe) == (fields.get("lr_decay", 1.0) == 1.0 and fields.get("frozen") != BACKBONE), name
+
+
+def test_lesson_fours_spelled_out_preset_is_the_preset():
+    from tltui.cli.commands import config_from_args
+    from tltui.cli.main import build_parser
+
+    text = find_lesson(LESSONS, "fine-tuning").text
+    after = text.split("## In tltui")[1]
+    preset, spelled = bash_commands(after, "tltui train builtin-shifted")[:2]
+    configs = [config_from_args(build_parser().parse_args(shlex.split(c)[1:])) for c in (preset, spelled)]
+    assert "--preset" in preset and "--preset" not in spelled
+    assert msgspec.structs.replace(configs[0], preset="") == configs[1]

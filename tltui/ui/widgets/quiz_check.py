@@ -28,11 +28,11 @@ _CLI = {"epochs": 5, "weight_decay": 1e-4}
 _PROBE = {"frozen": BACKBONE, "augment": (), "optimizer": "adamw", "lr": 3e-2, "batch_size": 10, "epochs": 40,
           "weight_decay": 1e-4, "preset": "feature-extraction"}
 _LATE = {"frozen": ("stem", "layer1", "layer2", "layer3"), "optimizer": "sgd", "lr": 1e-2, "lr_decay": 0.1,
-         "epochs": 8, "batch_size": 8, "weight_decay": 1e-4, "augment": AUGMENTS, "preset": "fine-tune-late"}
+         "epochs": 8, "batch_size": 8, "weight_decay": 1e-4, "augment": AUGMENTS}
 _ALL = {"frozen": (), "optimizer": "sgd", "lr": 1e-2, "lr_decay": 0.3, "epochs": 8, "weight_decay": 1e-4,
-        "augment": AUGMENTS, "preset": "fine-tune-all"}
-_EVAL = {"frozen": BACKBONE, "augment": (), "optimizer": "sgd", "lr": 1e-2, "epochs": 30, "weight_decay": 1e-4,
-         "val_fraction": 0.034, "preset": "feature-extraction"}
+        "augment": AUGMENTS}
+_EVAL = {"frozen": BACKBONE, "augment": (), "head_first": True, "optimizer": "adamw", "lr": 1e-3, "epochs": 30,
+         "weight_decay": 1e-4, "val_fraction": 0.034, "preset": "feature-extraction"}
 _FAR = {**_CLI, "epochs": 100, "augment": ("crop", "flip")}
 #: Experiment name -> (data, images per class (0: all), [(arm label, fields that differ)]).
 EXPERIMENTS: dict[str, tuple[str, int, list[tuple[str, dict]]]] = {
