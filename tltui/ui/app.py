@@ -23,6 +23,7 @@ from textual.timer import Timer
 from tltui.ui import crash
 from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
+from tltui.ui.paging import guard_paging
 from tltui.ui.palette import LessonCommands
 from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.screens.help import HelpScreen
@@ -92,6 +93,7 @@ class TutorApp(App[None]):
         remote: str | None = None,
     ) -> None:
         super().__init__()
+        guard_paging()
         self.lessons = lessons
         self.store = store or ProgressStore()
         self.progress: LearnerProgress = self.store.load()
