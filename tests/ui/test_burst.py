@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from textual import events
+from textual.command import CommandPalette
 
 from conftest import until
 from tltui.ui.app import TutorApp
@@ -66,3 +67,20 @@ async def test_any_option_list_pages_once_it_is_laid_out():
         await pilot.pause()
         assert app.is_running
         assert options.highlighted > 1, "the page key was dropped"
+
+
+async def test_the_palette_closed_before_it_has_started_ends_nothing():
+    """ctrl+p then escape in one burst could close Textual's command palette before its start had run: it
+    then looked for the screen under it (IndexError), and the next ctrl+p clashed with the dead palette's id.
+    The escape is run here right after the palette is pushed, the order such a burst can give."""
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for _ in range(2):
+            app.action_command_palette()
+            await app.screen.run_action("escape")
+            await pilot.pause(0.3)
+            assert app.is_running and app.crash is None, app.crash
+            assert app.screen is app.lesson_screen
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette), "a palette no longer opens"

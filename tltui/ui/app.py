@@ -24,7 +24,7 @@ from tltui.ui import crash
 from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
 from tltui.ui.paging import guard_paging
-from tltui.ui.palette import LessonCommands
+from tltui.ui.palette import LessonCommands, Palette, failed_after_closing
 from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.screens.help import HelpScreen
 from tltui.ui.screens.lesson import LessonScreen
@@ -174,7 +174,11 @@ class TutorApp(App[None]):
 
     def _handle_exception(self, error: Exception) -> None:
         """Log the traceback to a file and end the app with exit status 1; the CLI prints one line
-        (Textual would print the whole traceback with its locals)."""
+        (Textual would print the whole traceback with its locals). A search of the command palette failing
+        once the palette has closed ends nothing (``palette.failed_after_closing``)."""
+        if failed_after_closing(self, error):
+            self.log.warning("a search of the command palette failed after it closed:", repr(error))
+            return
         if self.crash is None:
             self.crash, self.crash_log = error, crash.record(error)
         super()._handle_exception(error)
@@ -203,6 +207,11 @@ class TutorApp(App[None]):
         if action == "restart_worker":
             return self._link is not None and self._link.state == "gone"
         return True
+
+    def action_command_palette(self) -> None:
+        """Textual's, with the palette that survives being closed as it opens (``palette.Palette``)."""
+        if self.use_command_palette and not Palette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Lessons", "Back to the lesson you were reading (L)", partial(self.action_mode, "lessons"))
@@ -246,4 +255,4 @@ class TutorApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))

@@ -59,7 +59,7 @@ class FreezeBoard(RunOwner, LiveFrame):
     }
     """
 
-    HELP_TITLE = "Freeze board (playground lesson)"
+    HELP_TITLE = "Freeze board"
     BINDINGS = bindings("FreezeBoard")
 
     frozen: var[frozenset[str]] = var(frozenset(GROUPS[:-1]))
