@@ -84,3 +84,20 @@ async def test_the_palette_closed_before_it_has_started_ends_nothing():
             assert app.screen is app.lesson_screen
         await pilot.press("ctrl+p")
         assert isinstance(app.screen, CommandPalette), "a palette no longer opens"
+
+
+async def test_keys_in_the_burst_that_quits_are_dropped():
+    """q then n (or t, T, a digit) in one burst: the tutor quit with MountError, the next lesson mounted in a
+    screen already taken down. It now quits with status 0 whatever follows q or ctrl+q."""
+    from keyboard import send
+
+    for keys in (["q", "n"], ["q", "t"], ["q", "T"], ["q", "R", "5"], [*"question_mark"], ["ctrl+q", "n", "t", "p"]):
+        app = TutorApp(LESSONS)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.lesson_screen.view.complete)
+            await send(app, keys)
+            for _ in range(100):
+                if not app.is_running:
+                    break
+                await asyncio.sleep(0.05)
+        assert app.crash is None and app.return_code == 0, (keys, app.crash, app.return_code)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from collections.abc import Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive, var
@@ -112,6 +113,8 @@ class TutorApp(App[None]):
         self._save_timer: Timer | None = None
         self._toasts: dict[tuple[str, str], float] = {}
         """(title, message) of each toast -> when it goes away."""
+        self.quitting = False
+        """True from q (or ctrl+q) on: keys still coming are dropped."""
         self.running_at_exit: list[str] = []
         """Runs still training when the app closed: the CLI says how to follow them."""
         self.lesson_screen: LessonScreen
@@ -161,9 +164,16 @@ class TutorApp(App[None]):
             self.refresh_bindings()
 
     async def action_quit(self) -> None:
+        self.quitting = True
         self.lesson_screen.remember_scroll()
         self.save_progress_now()
         await super().action_quit()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Once quitting, keys that came in the same burst as q are dropped: they would open lessons or
+        screens in an app already taking its screens down (q then n raised MountError)."""
+        if not (self.quitting and isinstance(event, events.Key)):
+            await super().on_event(event)
 
     async def on_unmount(self) -> None:
         if self._save_timer is not None:

@@ -8,11 +8,11 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tltui.ui.keys import bindings, pager_keys
 from tltui.ui.lessons import Lesson
 from tltui.ui.widgets.contents import Contents
+from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.top_bar import TopBar
 
@@ -59,7 +59,7 @@ class LessonScreen(Screen):
         yield TopBar()
         with Horizontal(id="body"):
             yield self._new_view(self.lesson)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _new_view(self, lesson: Lesson) -> LessonView:
         view = LessonView(lesson, self.app.progress.scroll.get(lesson.name, 0.0), id=self._view_id(lesson))
