@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
-from conftest import workers_done
+from textual.widgets._footer import FooterKey
+
+from conftest import until, workers_done
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
+from tltui.ui.widgets.footer import KeysFooter
 
 SIZE = (80, 24)
 
@@ -27,7 +30,10 @@ def widget_shown(lesson: str, name: str, keys: tuple[str, ...] = ()):
         await pilot.press(*keys)
         await workers_done(pilot)
         assert widget.loaded
-        await pilot.pause()  # the footer recomposes for the focused widget after a refresh (once missed in CI)
+        # the footer recomposes for the focused widget after a refresh (missed in CI, and on a loaded machine)
+        own = {key for binding in widget.BINDINGS if binding.show for key in binding.key.split(",")}
+        footer = pilot.app.screen.query_one(KeysFooter)
+        await until(pilot, lambda: own & {key.key for key in footer.query(FooterKey)}, what="the footer")
         await pilot.pause()
         assert pilot.app.focused is widget
 

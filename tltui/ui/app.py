@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from collections.abc import Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive, var
@@ -23,7 +24,8 @@ from textual.timer import Timer
 from tltui.ui import crash
 from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
-from tltui.ui.palette import LessonCommands
+from tltui.ui.paging import guard_paging
+from tltui.ui.palette import LessonCommands, Palette, failed_after_closing
 from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.screens.help import HelpScreen
 from tltui.ui.screens.lesson import LessonScreen
@@ -92,6 +94,7 @@ class TutorApp(App[None]):
         remote: str | None = None,
     ) -> None:
         super().__init__()
+        guard_paging()
         self.lessons = lessons
         self.store = store or ProgressStore()
         self.progress: LearnerProgress = self.store.load()
@@ -110,6 +113,8 @@ class TutorApp(App[None]):
         self._save_timer: Timer | None = None
         self._toasts: dict[tuple[str, str], float] = {}
         """(title, message) of each toast -> when it goes away."""
+        self.quitting = False
+        """True from q (or ctrl+q) on: keys still coming are dropped."""
         self.running_at_exit: list[str] = []
         """Runs still training when the app closed: the CLI says how to follow them."""
         self.lesson_screen: LessonScreen
@@ -159,9 +164,16 @@ class TutorApp(App[None]):
             self.refresh_bindings()
 
     async def action_quit(self) -> None:
+        self.quitting = True
         self.lesson_screen.remember_scroll()
         self.save_progress_now()
         await super().action_quit()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Once quitting, keys that came in the same burst as q are dropped: they would open lessons or
+        screens in an app already taking its screens down (q then n raised MountError)."""
+        if not (self.quitting and isinstance(event, events.Key)):
+            await super().on_event(event)
 
     async def on_unmount(self) -> None:
         if self._save_timer is not None:
@@ -172,7 +184,11 @@ class TutorApp(App[None]):
 
     def _handle_exception(self, error: Exception) -> None:
         """Log the traceback to a file and end the app with exit status 1; the CLI prints one line
-        (Textual would print the whole traceback with its locals)."""
+        (Textual would print the whole traceback with its locals). A search of the command palette failing
+        once the palette has closed ends nothing (``palette.failed_after_closing``)."""
+        if failed_after_closing(self, error):
+            self.log.warning("a search of the command palette failed after it closed:", repr(error))
+            return
         if self.crash is None:
             self.crash, self.crash_log = error, crash.record(error)
         super()._handle_exception(error)
@@ -201,6 +217,11 @@ class TutorApp(App[None]):
         if action == "restart_worker":
             return self._link is not None and self._link.state == "gone"
         return True
+
+    def action_command_palette(self) -> None:
+        """Textual's, with the palette that survives being closed as it opens (``palette.Palette``)."""
+        if self.use_command_palette and not Palette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Lessons", "Back to the lesson you were reading (L)", partial(self.action_mode, "lessons"))
@@ -244,4 +265,4 @@ class TutorApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))

@@ -1,10 +1,13 @@
-"""Command palette entries: "Go to lesson ..." for every lesson, from any screen."""
+"""The command palette: "Go to lesson ..." for every lesson, from any screen, and guards for Textual's
+palette closed in the burst of keys that opened it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.app import App
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.worker import WorkerFailed
 
 from tltui.ui.lessons import Lesson
 
@@ -38,3 +41,31 @@ class LessonCommands(Provider):
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), callback, help=help_text)
+
+
+
+class Palette(CommandPalette):
+    """Textual's command palette, whose escape waits until the palette has started. Opened and closed in
+    one burst (ctrl+p then escape), Textual 8's palette ran its start after it had closed and raised
+    IndexError looking for the screen under it, and a second palette then clashed with the first's id."""
+
+    def _action_escape(self) -> None:
+        if self.is_mounted:
+            super()._action_escape()
+        else:
+            self.call_later(self._action_escape)
+
+
+def failed_after_closing(app: App, error: BaseException) -> bool:
+    """Whether ``error`` is a search of Textual's command palette that failed after the palette had closed
+    (a command chosen, or escape, while more keys were coming): it looked for its list, gone with it
+    (NoMatches). Nothing is left to fix, and the tutor goes on."""
+    if not isinstance(error, WorkerFailed):
+        return False
+    trace = error.error.__traceback__
+    while trace is not None:
+        owner = trace.tb_frame.f_locals.get("self")
+        if isinstance(owner, CommandPalette):
+            return owner not in app.screen_stack
+        trace = trace.tb_next
+    return False

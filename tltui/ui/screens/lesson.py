@@ -8,11 +8,11 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tltui.ui.keys import bindings, pager_keys
 from tltui.ui.lessons import Lesson
 from tltui.ui.widgets.contents import Contents
+from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.top_bar import TopBar
 
@@ -41,7 +41,7 @@ class LessonScreen(Screen):
     AUTO_FOCUS = ""
     """Nothing has the focus on arrival: the screen's keys read the lesson; tab goes to its widgets."""
     BINDINGS = [*bindings("LessonScreen"), *pager_keys("read")]
-    HELP_KEYS = [("0..9", "jump to a lesson (type 1 2 quickly for 12; 0 is 10)"),
+    HELP_KEYS = [("0..9", "jump to a lesson (type 1 2 quickly for 12; 0 is 10), unless a live widget has the keys"),
                  ("tab shift+tab", "move between the live widgets of a lesson")]
 
     def __init__(self, lessons: list[Lesson], start: Lesson) -> None:
@@ -59,7 +59,7 @@ class LessonScreen(Screen):
         yield TopBar()
         with Horizontal(id="body"):
             yield self._new_view(self.lesson)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _new_view(self, lesson: Lesson) -> LessonView:
         view = LessonView(lesson, self.app.progress.scroll.get(lesson.name, 0.0), id=self._view_id(lesson))
@@ -85,7 +85,7 @@ class LessonScreen(Screen):
             self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
         self.add_class("-contents")
         if focus:
-            self.contents.focus()
+            self.contents.take_keys()
 
     @staticmethod
     def _view_id(lesson: Lesson) -> str:
@@ -143,9 +143,12 @@ class LessonScreen(Screen):
             self.notify("This is the first lesson.", timeout=2)
 
     async def on_key(self, event: events.Key) -> None:
-        """Digits jump to a lesson; two typed within DIGIT_WINDOW (by when they were typed, not when
-        they were handled) make one number."""
+        """Digits jump to a lesson while the lesson has the keys (nothing focused, or the contents); two
+        typed within DIGIT_WINDOW (by when they were typed, not when they were handled) make one number.
+        A live widget's digits are its own: an answer it does not take never opens another lesson."""
         if event.character is None or not event.character.isdigit():
+            return
+        if self.focused is not None and self.focused is not self.contents:
             return
         event.stop()
         digit = event.character

@@ -8,12 +8,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from tltui.core.client import WorkerError
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import theme
+from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_view import RunView
 from tltui.ui.widgets.top_bar import TopBar
@@ -54,7 +55,7 @@ class RunsScreen(Screen):
         yield table
         yield RunChart(id="overlay")
         yield RunView()
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns hold the keys; ctrl+p is in ?
+        yield KeysFooter(show_command_palette=False)  # ctrl+p is in ?
 
     def on_mount(self) -> None:
         self.query_one(TopBar).title = "tltui — runs"

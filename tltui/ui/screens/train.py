@@ -7,11 +7,11 @@ from collections.abc import Collection
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tltui.core.protocol import ConfigError, RunConfig
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
+from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm, texts
 from tltui.ui.widgets.run_owner import RunOwner
@@ -41,7 +41,7 @@ class TrainScreen(RunOwner, Screen):
         yield TopBar()
         yield RunForm(values=self.app.progress.form)
         yield RunView()
-        yield Footer(compact=True, show_command_palette=False)  # 80 columns hold the keys; ctrl+p is in ?
+        yield KeysFooter(show_command_palette=False)  # ctrl+p is in ?
 
     def on_mount(self) -> None:
         self.query_one(TopBar).title = "tltui — training"

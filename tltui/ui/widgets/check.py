@@ -104,7 +104,7 @@ class LessonCheck(Questions):
     """Digits or arrows and enter answer, enter goes on, e runs the experiment a question names, r starts
     again."""
 
-    HELP_TITLE = "Check of understanding (end of each lesson)"
+    HELP_TITLE = "Check of understanding"
     BINDINGS = bindings("LessonCheck")
     HELP_KEYS = [("1..9", "answer with that option")]
 

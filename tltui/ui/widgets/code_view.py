@@ -32,15 +32,16 @@ from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_owner import RunOwner
 
 
-class CodeView(VerticalScroll, can_focus=True):
-    """The PyTorch script of a RunConfig; ``write`` saves it as ``tltui_<stem>.py`` in the data dir."""
+class CodeView(VerticalScroll, can_focus=False):
+    """The PyTorch script of a RunConfig; ``write`` saves it as ``tltui_<stem>.py`` in the data dir. It takes
+    no focus of its own (a second, unlit tab stop inside its widget): the widget that shows it scrolls it
+    (``page``)."""
 
     DEFAULT_CSS = """
     CodeView {
         height: 1fr;
         scrollbar-size: 1 1;
         & > Static { width: auto; }
-        &:focus { background-tint: $foreground 4%; }
     }
     """
 
@@ -77,6 +78,13 @@ class CodeView(VerticalScroll, can_focus=True):
     def scroll_to_anchor(self) -> None:
         self.scroll_to(y=self._anchor_line, animate=False)
 
+    def page(self, pages: int) -> None:
+        """Scroll a page down (1) or up (-1)."""
+        if pages > 0:
+            self.scroll_page_down(animate=False)
+        else:
+            self.scroll_page_up(animate=False)
+
     def write(self) -> str:
         """Write the code shown to ``path`` (not for a setting that cannot run); one line that says
         where, or why not, for the owner's status line."""
@@ -99,7 +107,6 @@ class ConfigWidget(RunOwner, LiveFrame):
         height: auto;
         padding: 0 1;
         border-subtitle-color: $text-muted;
-        &:focus-within { border: round $accent; }
         .-backbone { height: 1; color: $text-muted; }
     }
     """
@@ -202,6 +209,13 @@ class ConfigWidget(RunOwner, LiveFrame):
 
     def show_view(self, view: str) -> None:
         self.query_one(ContentSwitcher).current = view
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        """The page keys scroll the code while it is shown; else they go on to the lesson."""
+        return action != "scroll_code" or self.query_one(ContentSwitcher).current == "code"
+
+    def action_scroll_code(self, pages: int) -> None:
+        self.query_one(CodeView).page(pages)
 
     def action_next_view(self) -> None:
         current = self.query_one(ContentSwitcher).current

@@ -18,7 +18,8 @@ LABEL_WIDTH = 29
 
 
 class Contents(OptionList):
-    """A list of lessons; enter opens one."""
+    """A list of lessons; enter opens one. Only ``t`` gives it the keys (``take_keys``): tab walks the live
+    widgets of the lesson and never stops on the list, docked beside the lesson or not."""
 
     DEFAULT_CSS = """
     Contents {
@@ -27,7 +28,11 @@ class Contents(OptionList):
         border: none;
         border-right: vkey $foreground 20%;
         padding: 0;
-        &:focus { border: none; border-right: vkey $accent; }
+        &:focus {
+            border: none;
+            border-right: thick $accent;
+            & > .option-list--option-highlighted { text-style: bold reverse; }
+        }
     }
     """
 
@@ -44,6 +49,18 @@ class Contents(OptionList):
     def __init__(self, lessons: list[Lesson], **kwargs) -> None:
         super().__init__(**kwargs)
         self.lessons = lessons
+        self._taking_keys = False
+
+    def allow_focus(self) -> bool:
+        return self._taking_keys
+
+    def take_keys(self) -> None:
+        """Focus the list (``t``); it leaves the focus chain again when it loses the focus."""
+        self._taking_keys = True
+        self.focus()
+
+    def on_blur(self) -> None:
+        self._taking_keys = False
 
     def show(self, current: Lesson, visited: list[str], scores: dict[str, tuple[int, int]] | None = None) -> None:
         """Redraw the marks: ``>`` the open lesson, a tick for visited ones, and the best score of each

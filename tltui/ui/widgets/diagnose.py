@@ -39,7 +39,7 @@ class Diagnose(RunOwner, LiveFrame):
     }
     """
 
-    HELP_TITLE = "Diagnose (lesson 12, and D on the training screen)"
+    HELP_TITLE = "Diagnose (also D on the training screen)"
     BINDINGS = bindings("Diagnose")
     STARTS_WORKER = False
     NOTHING_TO_CANCEL = "No diagnosis is going: d starts one."

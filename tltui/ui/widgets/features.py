@@ -53,7 +53,7 @@ class LayerFeatures(PicturePanel):
     }
     """
 
-    HELP_TITLE = "What each group sees (lesson 2)"
+    HELP_TITLE = "What each group sees"
     BINDINGS = bindings("LayerFeatures")
 
     def __init__(self, **options: str) -> None:
@@ -191,7 +191,7 @@ class FeatureWalk(PicturePanel):
     }
     """
 
-    HELP_TITLE = "The feature-extraction walk (lesson 3)"
+    HELP_TITLE = "The feature-extraction walk"
     BINDINGS = bindings("FeatureWalk")
 
     def compose(self) -> ComposeResult:

@@ -13,15 +13,15 @@ R = TypeVar("R")
 
 
 class LiveFrame(Vertical, can_focus=True):
-    """A live widget in a lesson: a rounded border that lights up while the widget has the keys, its
-    title in the accent colour."""
+    """A live widget in a lesson: a rounded border, its title in the accent colour. While the widget (or a
+    field in it) has the keys the border turns heavy and lit, which shows without colours too (NO_COLOR)."""
 
     DEFAULT_CSS = """
     LiveFrame {
         margin: 1 2;
         border: round $secondary;
         border-title-color: $text-accent;
-        &:focus { border: round $accent; }
+        &:focus, &:focus-within { border: heavy $accent; }
     }
     """
 

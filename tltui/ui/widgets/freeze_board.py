@@ -59,7 +59,7 @@ class FreezeBoard(RunOwner, LiveFrame):
     }
     """
 
-    HELP_TITLE = "Freeze board (playground lesson)"
+    HELP_TITLE = "Freeze board"
     BINDINGS = bindings("FreezeBoard")
 
     frozen: var[frozenset[str]] = var(frozenset(GROUPS[:-1]))
@@ -284,6 +284,13 @@ class FreezeBoard(RunOwner, LiveFrame):
 
     def action_code(self) -> None:
         self.toggle_class("-code")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        """The page keys scroll the code while it is shown; else they go on to the lesson."""
+        return action != "scroll_code" or self.has_class("-code")
+
+    def action_scroll_code(self, pages: int) -> None:
+        self.query_one(CodeView).page(pages)
 
     def action_write(self) -> None:
         self.say(self.query_one(CodeView).write())

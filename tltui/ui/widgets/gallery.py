@@ -33,7 +33,7 @@ class AugmentGallery(PicturePanel):
     }
     """
 
-    HELP_TITLE = "Augmentation gallery (lesson 7)"
+    HELP_TITLE = "Augmentation gallery"
     BINDINGS = bindings("AugmentGallery")
 
     def __init__(self, **options: str) -> None:

@@ -136,7 +136,7 @@ class LrCascade(ConfigWidget):
     """Base LR and factor on sliders, each group's LR as bars, the optimizer as code, a real run."""
 
     VIEW_HEIGHT = 14
-    HELP_TITLE = "Learning-rate cascade (lesson 6)"
+    HELP_TITLE = "Learning-rate cascade"
     BINDINGS = bindings("LrCascade")
 
     VIEWS = ("bars", "code", "run")

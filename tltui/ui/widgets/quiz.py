@@ -152,7 +152,7 @@ class StrategyList(Vertical):
 class QuadrantQuiz(Questions):
     """Arrows or 1-4 pick the quadrant, arrows or a digit the strategy, enter goes on; e checks it for real."""
 
-    HELP_TITLE = "Quadrant quiz (lesson 5)"
+    HELP_TITLE = "Quadrant quiz"
     BINDINGS = bindings("QuadrantQuiz")
     HELP_KEYS = [("1..6", "choose a quadrant (1-4) or a strategy (1-6)")]
 

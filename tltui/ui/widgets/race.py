@@ -44,7 +44,7 @@ class Race(RunOwner, LiveFrame):
     }
     """
 
-    HELP_TITLE = "The race (lesson 1)"
+    HELP_TITLE = "The race"
     NOTHING_TO_CANCEL = "No race is going: r starts one."
     BINDINGS = bindings("Race")
 

@@ -209,7 +209,8 @@ class RunForm(Widget):
         self._relabel()
         line = self.query_one("#reason", Static)
         line.set_class(bool(reason), "-invalid")
-        line.update(Content(f"✗ {LABELS.get(self.invalid, 'form')}: {ui_words(reason)}" if reason else HINT))
+        said, label = ui_words(reason), LABELS.get(self.invalid, "form")
+        line.update(Content(f"✗ {said if said.startswith(label) else f'{label}: {said}'}" if reason else HINT))
 
     def _label(self, name: str) -> Label:
         return self.query_one(f"#label-{name}", Label)

@@ -77,7 +77,7 @@ class Grid(Widget):
 class UnfreezeTimeline(ConfigWidget):
     """Which group joins at which epoch, edited with a cursor, shown as code, run for real."""
 
-    HELP_TITLE = "Gradual unfreezing timeline (lesson 6)"
+    HELP_TITLE = "Gradual unfreezing timeline"
     BINDINGS = bindings("UnfreezeTimeline")
 
     STEM = "unfreeze_timeline"

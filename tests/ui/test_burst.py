@@ -1,0 +1,103 @@
+"""Keys that arrive together, as a fast typist or a held key sends them: the tutor takes them in any
+order its widgets are ready for, and never crashes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import events
+from textual.command import CommandPalette
+
+from conftest import until
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.paging import guard_paging
+
+LESSONS = load_lessons()
+START = 7
+"""The contents opens with this lesson (counted from 0) highlighted: a page either way moves it."""
+
+
+async def _contents_then(key: str) -> int | None:
+    """``t`` and ``key`` as one burst at 80x24: ``key`` lands once the contents has the keys but before it is
+    laid out (where Textual's OptionList._move_page raised KeyError and ended the tutor). The lesson the
+    contents highlights once ``key`` is taken."""
+    app = TutorApp(LESSONS, start=LESSONS[START])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app._driver.send_message(events.Key("t", "t"))
+        while app.lesson_screen.contents is None or not app.lesson_screen.contents.has_focus:
+            await asyncio.sleep(0)
+        assert not app.lesson_screen.contents.scrollable_content_region, "the list was laid out already"
+        app._driver.send_message(events.Key(key, None))
+        contents = app.lesson_screen.contents
+        await until(pilot, lambda: contents.highlighted != START or app.crash is not None, timeout=10,
+                    what=f"{key} to move the highlight")
+        assert app.is_running and app.crash is None, f"{key} ended the tutor: {app.crash!r}"
+        return contents.highlighted
+
+
+async def test_t_then_a_page_key_in_one_burst_pages_the_contents():
+    for key, moved_to in (("pagedown", len(LESSONS) - 1), ("pageup", 0)) * 2:
+        assert await _contents_then(key) == moved_to
+
+
+
+async def test_any_option_list_pages_once_it_is_laid_out():
+    """The guard is on Textual's OptionList itself, so the training form's selects and the command palette
+    (option lists of Textual's own) are covered: a list shown and paged in the same turn, before any layout,
+    pages once it has one."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import OptionList
+
+    class OneList(App[None]):
+        CSS = "OptionList { display: none; height: 10; }"
+
+        def compose(self) -> ComposeResult:
+            yield OptionList(*(f"option {i}" for i in range(40)))
+
+    guard_paging()
+    app = OneList()
+    async with app.run_test(size=(40, 12)) as pilot:
+        options = app.query_one(OptionList)
+        options.highlighted = 1
+        options.display = True
+        options.action_page_down()  # before the refresh that lays it out: Textual raised KeyError here
+        await pilot.pause()
+        await pilot.pause()
+        assert app.is_running
+        assert options.highlighted > 1, "the page key was dropped"
+
+
+async def test_the_palette_closed_before_it_has_started_ends_nothing():
+    """ctrl+p then escape in one burst could close Textual's command palette before its start had run: it
+    then looked for the screen under it (IndexError), and the next ctrl+p clashed with the dead palette's id.
+    The escape is run here right after the palette is pushed, the order such a burst can give."""
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for _ in range(2):
+            app.action_command_palette()
+            await app.screen.run_action("escape")
+            await pilot.pause(0.3)
+            assert app.is_running and app.crash is None, app.crash
+            assert app.screen is app.lesson_screen
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette), "a palette no longer opens"
+
+
+async def test_keys_in_the_burst_that_quits_are_dropped():
+    """q then n (or t, T, a digit) in one burst: the tutor quit with MountError, the next lesson mounted in a
+    screen already taken down. It now quits with status 0 whatever follows q or ctrl+q."""
+    from keyboard import send
+
+    for keys in (["q", "n"], ["q", "t"], ["q", "T"], ["q", "R", "5"], [*"question_mark"], ["ctrl+q", "n", "t", "p"]):
+        app = TutorApp(LESSONS)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.lesson_screen.view.complete)
+            await send(app, keys)
+            for _ in range(100):
+                if not app.is_running:
+                    break
+                await asyncio.sleep(0.05)
+        assert app.crash is None and app.return_code == 0, (keys, app.crash, app.return_code)
