@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive, var
 from textual.screen import Screen
@@ -25,6 +26,7 @@ from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
 from tltui.ui.palette import LessonCommands
 from tltui.ui.progress import LearnerProgress, ProgressStore
+from tltui.ui.release import release
 from tltui.ui.screens.help import HelpScreen
 from tltui.ui.screens.lesson import LessonScreen
 
@@ -104,6 +106,8 @@ class TutorApp(App[None]):
         """A run's model changed (new events, lost with the worker, its status back from the store): its id."""
         self.run_list_signal: Signal[None] = Signal(self, "run-list")
         """The worker's list of runs changed (a run started, the run store was read)."""
+        self.worker_signal: Signal[State] = Signal(self, "worker")
+        """The worker's state changed (for widgets that come and go: a signal can be left, a watch cannot)."""
         self.crash_log: Path | None = None
         """Where the traceback of the exception that ended the app went (None: no crash)."""
         self.crash: BaseException | None = None
@@ -157,6 +161,7 @@ class TutorApp(App[None]):
             self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
         if self.screen_stack:  # none left while the app closes
             self.refresh_bindings()
+        self.worker_signal.publish(state)
 
     async def action_quit(self) -> None:
         self.lesson_screen.remember_scroll()
@@ -169,6 +174,12 @@ class TutorApp(App[None]):
         if self._link is not None:
             self.running_at_exit = [run.run_id for run in self._link.runs.values() if run.running]
             await self._link.close()
+
+    def pop_screen(self) -> AwaitComplete:
+        """Close the dialog on top; what it subscribed to first lets it go (see release)."""
+        if len(self.screen_stack) > 1:
+            release(self.screen)
+        return super().pop_screen()
 
     def _handle_exception(self, error: Exception) -> None:
         """Log the traceback to a file and end the app with exit status 1; the CLI prints one line
