@@ -75,8 +75,7 @@ class Session:
             seconds = self.term.key_latency(keys, needle, timeout=30 if needle else 3)
         except TimeoutError:
             if needle:
-                print(self.times[-12:], file=sys.stderr)
-                print(self.term.text[-3000:], file=sys.stderr)
+                print(f"{name!r} never painted {needle!r}; the screen:\n{self.term.text[-2000:]}", file=sys.stderr)
                 raise
             self.silent.append(name)
             return
