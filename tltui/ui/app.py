@@ -24,10 +24,8 @@ from textual.timer import Timer
 from tltui.ui import crash
 from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
-from tltui.ui.palette import LessonCommands
 from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.release import release
-from tltui.ui.screens.help import HelpScreen
 from tltui.ui.screens.lesson import LessonScreen
 
 if TYPE_CHECKING:
@@ -56,6 +54,13 @@ def _runs_screen():
     return RunsScreen()
 
 
+def _lesson_commands():
+    """The palette's lessons, imported when the palette first opens (textual.command is not needed to start)."""
+    from tltui.ui.palette import LessonCommands
+
+    return LessonCommands
+
+
 def calm_the_collector() -> None:
     """Keep Python's cyclic garbage collector from pausing keys: everything alive once the first lesson
     is up (modules, the widget tree) is moved out of its sight, and it runs less often. A full
@@ -72,7 +77,7 @@ class TutorApp(App[None]):
 
     TITLE = "tltui"
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {LessonCommands}
+    COMMANDS = App.COMMANDS | {_lesson_commands}
     DEFAULT_MODE = "lessons"
     MODES = {"train": _train_screen, "runs": _runs_screen}
     """Each screen is a mode (its state kept while another is shown); "lessons" is added per app."""
@@ -154,6 +159,8 @@ class TutorApp(App[None]):
         self.worker_state = state
 
     def watch_worker_state(self, state: State) -> None:
+        if self._link is None:  # the worker was never asked for (the link, and the protocol, load later)
+            return
         link = self.link
         if state == "ready" and self.remote and not any(d.startswith("cuda") for d in link.capabilities.devices):
             self.notify(f"{self.remote} has no GPU: runs train on its CPU.", severity="warning", timeout=8)
@@ -254,5 +261,7 @@ class TutorApp(App[None]):
             self.notify(self.store.notice, severity="warning")
 
     def action_help(self) -> None:
+        from tltui.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

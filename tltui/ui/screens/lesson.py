@@ -97,13 +97,13 @@ class LessonScreen(ModeScreen):
         old = self.views.get(self.lesson.name)
         self.lesson = lesson
         view = self.views.pop(lesson.name, None)
+        if old is not None and old is not view:
+            old.display = False  # first: the layout that mounting the next one brings skips this one
         if view is None:
             await self.query_one("#body").mount(self._new_view(lesson))
             view = self.view
         else:
             self.views[lesson.name] = view  # read last
-        if old is not None and old is not view:
-            old.display = False
         view.display = True
         if len(self.views) > KEPT_VIEWS:
             self.call_after_refresh(self._drop_old_views)  # after the lesson is painted
