@@ -37,10 +37,15 @@ N = len(LESSONS)
 TLTUI = [sys.executable, "-m", "tltui"]
 SCREENS = {"T": "Start (s)", "R": "backbone · weights"}
 """Each screen's key and a text only that screen paints."""
+HELP = "escape closes"
+"""A text only the help paints (its frame's subtitle)."""
 RATIO_GOAL, QUIT_GOAL = 1.2, 0.5
 DIGIT_WINDOW = 1.2
 """Seconds between two digits, so that they never make one two-digit number."""
 TAB, ESC = "\t", "\x1b"
+ESC_GAP = 0.25
+"""Seconds to wait after esc: Textual's input thread reads a lone esc as esc only after its escape delay
+(ESCDELAY, 100 ms) and its next poll (every 100 ms); a key before that makes alt+key."""
 DOWN = "\x1b[B"
 NAMES = {TAB: "tab", ESC: "esc", DOWN: "down", "\r": "enter", "?": "?"}
 
@@ -80,6 +85,8 @@ class Session:
             self.silent.append(name)
             return
         self.times.append((self.round, name, seconds))
+        if keys == ESC:  # a key sent within Textual's escape delay would make alt+key with it
+            time.sleep(ESC_GAP)
 
     def open_lesson(self, number: int, way: int) -> None:
         """Reach lesson ``number`` from the one before it (1 from the last), in one of three ways."""
@@ -113,7 +120,7 @@ class Session:
                 self.key(screen, needle)
             self.key("L", title)
             if number % 3 == 0:
-                self.key("?")
+                self.key("?", HELP)
                 self.key(ESC)
 
     def rss_mb(self) -> float:
