@@ -6,7 +6,8 @@ Speaks the real protocol (tltui.core.protocol). Each start_run replays a recorde
 run id and the requested config in its started event (and a diagnosis's command). Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
 ``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
 seconds between events, ``FAKE_ANALYSIS`` (any value) a made-up error analysis in the finished event,
-from its confusion matrix. Picture requests get made-up pictures (tests/fake_pictures.py).
+from its confusion matrix, ``FAKE_KEEP`` (any value) keep the runs in the data dir, as a run store does, so
+that the worker of a restarted tutor has them. Picture requests get made-up pictures (tests/fake_pictures.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,29 @@ RECORDINGS = {name: [protocol.decode_event(line) for line in (DATA / f"{name}.js
 out_lock = threading.Lock()
 runs: dict[str, list[protocol.RunEvent]] = {}
 configs: dict[str, protocol.RunConfig] = {}
+KEPT = Path(os.environ.get("TLTUI_DATA_DIR", ".")) / "fake-runs" if os.environ.get("FAKE_KEEP") else None
+"""With FAKE_KEEP: each run's config (<id>.json) and events (<id>.jsonl)."""
+
+
+def load_kept() -> None:
+    """The runs an earlier fake worker kept."""
+    for path in sorted(KEPT.glob("*.json")) if KEPT else ():
+        run_id = path.stem
+        configs[run_id] = msgspec.json.decode(path.read_bytes(), type=protocol.RunConfig)
+        runs[run_id] = [protocol.decode_event(line) for line in path.with_suffix(".jsonl").read_bytes().splitlines()]
+
+
+def keep(run_id: str, event: protocol.RunEvent | None = None) -> None:
+    """Write a new run's config, or append one of its events (with FAKE_KEEP)."""
+    if KEPT is None:
+        return
+    KEPT.mkdir(exist_ok=True)
+    if event is None:
+        (KEPT / f"{run_id}.json").write_bytes(msgspec.json.encode(configs[run_id]))
+        (KEPT / f"{run_id}.jsonl").touch()
+    else:
+        with open(KEPT / f"{run_id}.jsonl", "ab") as events:
+            events.write(msgspec.json.encode(event) + b"\n")
 
 
 def send(message: protocol.Message) -> None:
@@ -54,6 +78,7 @@ def replay(run_id: str, recording: list[protocol.RunEvent]) -> None:
             epochs = int(event.command[event.command.index("--epochs") + 1])
             event = msgspec.structs.replace(event, command=diagnosis.command(configs[run_id], event.recommend, epochs))
         runs[run_id].append(event)
+        keep(run_id, event)
         send(EventMessage(event=event))
         time.sleep(delay)
 
@@ -68,12 +93,14 @@ def handle(request: protocol.AnyRequest) -> msgspec.Struct | list:
     if isinstance(request, protocol.StartRun):
         run_id = f"20261126-1200{len(runs):02d}-fake"
         runs[run_id], configs[run_id] = [], request.config
+        keep(run_id)
         recording = RECORDINGS["scratch" if request.config.weights == "none" else "pretrained"]
         pending.append(threading.Thread(target=replay, args=(run_id, recording), daemon=True))
         return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
     if isinstance(request, protocol.StartDiagnosis):
         run_id = f"20261126-1200{len(runs):02d}-fake"
         runs[run_id], configs[run_id] = [], msgspec.structs.replace(request.config, preset="diagnose")  # as stored
+        keep(run_id)
         pending.append(threading.Thread(target=replay, args=(run_id, RECORDINGS["diagnose"]), daemon=True))
         return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
     if isinstance(request, protocol.ListRuns):
@@ -128,6 +155,7 @@ CAPABILITIES = Capabilities(
 
 
 def main() -> None:
+    load_kept()
     send(Hello(protocol=protocol.PROTOCOL_VERSION, capabilities=CAPABILITIES))
     for line in sys.stdin.buffer:
         if not line.strip():

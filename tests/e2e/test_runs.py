@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from tltui.core.protocol import MAX_EVENT, Epoch, Failed, Finished, Note, RunConfig, Started
+from tltui.core.protocol import (
+    MAX_EVENT, Diagnosis, Epoch, Failed, Finished, Note, RunConfig, Started, StrategyResult,
+)
 from tltui.worker.store import RunDamaged, RunNotFound, RunRecorder, RunStore
 
 
@@ -201,3 +203,26 @@ def test_the_store_writes_private_files_and_follows_no_link(tmp_path):
         RunRecorder(run)  # appending never follows a link either
     assert secret.read_text() == "the victim's own file"
     assert not (run.path / "owner").is_symlink() and (run.path / "owner").read_text().split()[0] == str(os.getpid())
+
+
+def test_the_list_names_each_runs_model_and_marks_a_diagnosis_score_cross_validated(data_dir):
+    store = RunStore(data_dir / "runs")
+    tiny = store.create(RunConfig(model="tiny", epochs=1))
+    recorder = RunRecorder(tiny)
+    epoch(recorder, 1, 0.5)
+    recorder.close()
+    diagnosis = store.create(RunConfig(preset="diagnose"))
+    recorder = RunRecorder(diagnosis)
+    recorder.emit(Diagnosis, results={"probe": StrategyResult(acc=0.8, low=0.7, high=0.9, folds=3)}, quadrant=1,
+                  recommend="feature-extraction", because="the probe is as good")
+    recorder.close()
+    listed = subprocess.run([sys.executable, "-m", "tltui", "runs"], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split()[:3] == ["run", "status", "model"]
+    (tiny_row,) = [row for row in rows if row.startswith(tiny.id)]
+    (diagnosis_row,) = [row for row in rows if row.startswith(diagnosis.id)]
+    assert tiny_row.split()[2] == "tiny" and diagnosis_row.split()[2] == "resnet50"
+    assert "50.0%" in tiny_row and "cv" not in tiny_row.split()
+    assert "80.0% cv" in diagnosis_row
+    assert rows[-1].startswith("cv: ") and "cross-validation" in rows[-1]

@@ -265,3 +265,54 @@ async def test_W_is_in_the_footer_exactly_while_the_worker_is_down():
         await until(pilot, lambda: app.link.state == "ready")
         await pilot.pause()
         assert "W" not in footer()
+
+
+async def test_the_runs_table_changes_a_runs_row_in_place_as_its_events_arrive(monkeypatch):
+    monkeypatch.setenv("FAKE_DELAY", "0.1")  # a run takes a few seconds: its row is seen going
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.link.state == "ready")
+        table = app.screen.query_one(DataTable)
+        run = await app.link.start_run(RunConfig(model="tiny", epochs=6))
+        await until(pilot, lambda: table.row_count == 1 and run.epochs)
+        row = table.rows[run.run_id]
+        assert str(table.get_cell(run.run_id, "status")) == "running"
+        await until(pilot, lambda: run.end is not None)
+        await pilot.pause(0.1)
+        assert table.rows[run.run_id] is row  # the same row, not the table filled again
+        assert str(table.get_cell(run.run_id, "status")) == "finished"
+        assert table.get_cell(run.run_id, "epochs") == "6/6"
+        assert table.get_cell(run.run_id, "best") == f"{run.best_val_acc:.1%}"
+
+
+async def test_a_restarted_tutor_draws_the_last_race_and_training_run_again(monkeypatch):
+    monkeypatch.setenv("FAKE_KEEP", "1")  # the fake worker keeps its runs, as the run store does
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query(Race) and app.link.state == "ready")
+        race = app.screen.query_one(Race)
+        race.focus()
+        await pilot.press("r")
+        await until(pilot, lambda: len(race.runs) == 2
+                    and all(app.link.runs[r].end is not None for r in race.runs.values()))
+        raced = dict(race.runs)
+        await pilot.press("escape", "T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        await pilot.press("s")
+        await until(pilot, lambda: app.screen.run is not None and app.screen.run.end is not None)
+        trained = app.screen.run_id
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query(Race))
+        race = app.screen.query_one(Race)
+        chart = race.query_one(RunChart)
+        await until(pilot, lambda: len(chart.series) == 2 and chart.drawn, what="the race drawn again")
+        assert race.runs == raced
+        assert [label.split(":")[0] for label, _ in chart.series] == ["scratch", "pretrained"]
+        assert all(run.end is not None and len(run.curves().val_acc) == 6 for _, run in chart.series)
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        view = app.screen.query_one(RunView)
+        await until(pilot, lambda: app.screen.run_id == trained and view.run is not None, what="the last run")
+        assert view.run.run_id == trained and view.run.end is not None

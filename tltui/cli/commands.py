@@ -377,16 +377,21 @@ def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> No
     if not summaries:
         print(empty)
         return
-    print(f"{'run':<21} {'status':<11} {'epochs':>8} {'best val':>8}  data / preset / weights")
+    print(f"{'run':<21} {'status':<11} {'model':<8} {'epochs':>8} {'best val':>9}  data / preset / weights")
+    diagnosed = False
     for s in summaries:
         if s.config is None:
-            print(f"{s.run_id:<21} {s.status:<11} {'-':>8} {'-':>8}  {s.reason}")
+            print(f"{s.run_id:<21} {s.status:<11} {'-':<8} {'-':>8} {'-':>9}  {s.reason}")
             continue
-        best = f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else "-"
+        diagnosis = s.config.preset == "diagnose"
+        diagnosed |= diagnosis and s.best_val_acc is not None
+        best = "-" if s.best_val_acc is None else f"{s.best_val_acc:.1%}" + (" cv" if diagnosis else "")
         preset = f"diagnose: {s.recommend}" if s.recommend else s.config.preset
         what = " / ".join(x for x in (Path(s.config.data).name, preset, s.config.weights) if x)
         held = f"  [{', '.join(s.devices)}]" if s.devices else ""
-        print(f"{s.run_id:<21} {s.status:<11} {s.progress:>8} {best:>8}  {what}{held}")
+        print(f"{s.run_id:<21} {s.status:<11} {s.config.model:<8} {s.progress:>8} {best:>9}  {what}{held}")
+    if diagnosed:
+        print("cv: a diagnosis's best strategy, its mean validation accuracy over the cross-validation folds")
 
 
 def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json: bool) -> None:

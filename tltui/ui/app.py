@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import shlex
+import sys
 import textwrap
 import time
 from functools import partial
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 
 from textual import events
 from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive, var
 from textual.screen import Screen
@@ -25,9 +27,8 @@ from tltui.ui import crash
 from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
 from tltui.ui.paging import guard_paging
-from tltui.ui.palette import LessonCommands, Palette, failed_after_closing
 from tltui.ui.progress import LearnerProgress, ProgressStore
-from tltui.ui.screens.help import HelpScreen
+from tltui.ui.release import release
 from tltui.ui.screens.lesson import LessonScreen
 
 if TYPE_CHECKING:
@@ -56,6 +57,13 @@ def _runs_screen():
     return RunsScreen()
 
 
+def _lesson_commands():
+    """The palette's lessons, imported when the palette first opens (textual.command is not needed to start)."""
+    from tltui.ui.palette import LessonCommands
+
+    return LessonCommands
+
+
 def calm_the_collector() -> None:
     """Keep Python's cyclic garbage collector from pausing keys: everything alive once the first lesson
     is up (modules, the widget tree) is moved out of its sight, and it runs less often. A full
@@ -72,7 +80,7 @@ class TutorApp(App[None]):
 
     TITLE = "tltui"
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {LessonCommands}
+    COMMANDS = App.COMMANDS | {_lesson_commands}
     DEFAULT_MODE = "lessons"
     MODES = {"train": _train_screen, "runs": _runs_screen}
     """Each screen is a mode (its state kept while another is shown); "lessons" is added per app."""
@@ -107,6 +115,8 @@ class TutorApp(App[None]):
         """A run's model changed (new events, lost with the worker, its status back from the store): its id."""
         self.run_list_signal: Signal[None] = Signal(self, "run-list")
         """The worker's list of runs changed (a run started, the run store was read)."""
+        self.worker_signal: Signal[State] = Signal(self, "worker")
+        """The worker's state changed (for widgets that come and go: a signal can be left, a watch cannot)."""
         self.crash_log: Path | None = None
         """Where the traceback of the exception that ended the app went (None: no crash)."""
         self.crash: BaseException | None = None
@@ -155,6 +165,8 @@ class TutorApp(App[None]):
         self.worker_state = state
 
     def watch_worker_state(self, state: State) -> None:
+        if self._link is None:  # the worker was never asked for (the link, and the protocol, load later)
+            return
         link = self.link
         if state == "ready" and self.remote and not any(d.startswith("cuda") for d in link.capabilities.devices):
             self.notify(f"{self.remote} has no GPU: runs train on its CPU.", severity="warning", timeout=8)
@@ -162,6 +174,7 @@ class TutorApp(App[None]):
             self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
         if self.screen_stack:  # none left while the app closes
             self.refresh_bindings()
+        self.worker_signal.publish(state)
 
     async def action_quit(self) -> None:
         self.quitting = True
@@ -182,11 +195,18 @@ class TutorApp(App[None]):
             self.running_at_exit = [run.run_id for run in self._link.runs.values() if run.running]
             await self._link.close()
 
+    def pop_screen(self) -> AwaitComplete:
+        """Close the dialog on top; what it subscribed to first lets it go (see release)."""
+        if len(self.screen_stack) > 1:
+            release(self.screen)
+        return super().pop_screen()
+
     def _handle_exception(self, error: Exception) -> None:
         """Log the traceback to a file and end the app with exit status 1; the CLI prints one line
         (Textual would print the whole traceback with its locals). A search of the command palette failing
         once the palette has closed ends nothing (``palette.failed_after_closing``)."""
-        if failed_after_closing(self, error):
+        palette = sys.modules.get("tltui.ui.palette")  # loaded with the palette's first opening
+        if palette is not None and palette.failed_after_closing(self, error):
             self.log.warning("a search of the command palette failed after it closed:", repr(error))
             return
         if self.crash is None:
@@ -220,6 +240,8 @@ class TutorApp(App[None]):
 
     def action_command_palette(self) -> None:
         """Textual's, with the palette that survives being closed as it opens (``palette.Palette``)."""
+        from tltui.ui.palette import Palette
+
         if self.use_command_palette and not Palette.is_open(self):
             self.push_screen(Palette(id="--command-palette"))
 
@@ -264,5 +286,7 @@ class TutorApp(App[None]):
             self.notify(self.store.notice, severity="warning")
 
     def action_help(self) -> None:
+        from tltui.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))

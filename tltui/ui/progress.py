@@ -36,6 +36,9 @@ class LearnerProgress:
     checks: dict[str, dict] = field(default_factory=dict)
     """Lesson name -> its check of understanding: ``answers`` (question id -> option chosen),
     ``right``, ``best`` (the most right answers in one round) and ``total`` (its questions)."""
+    runs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """What started runs (the race, the training screen, a config widget) -> its last runs (label -> run
+    id), so their curves come back in the next session."""
 
     def visit(self, name: str) -> None:
         self.last_lesson = name
@@ -85,6 +88,8 @@ class ProgressStore:
                 scroll={str(k): float(v) for k, v in data.get("scroll", {}).items()},
                 form={str(k): str(v) for k, v in data.get("form", {}).items() if v is not None},
                 checks={str(k): dict(v) for k, v in data.get("checks", {}).items()},
+                runs={str(k): {str(label): str(run_id) for label, run_id in v.items()}
+                      for k, v in data.get("runs", {}).items()},
             )
         except (ValueError, TypeError, AttributeError):
             return self._set_aside()

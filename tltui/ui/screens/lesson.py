@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 
 from tltui.ui.keys import bindings, pager_keys
 from tltui.ui.lessons import Lesson
+from tltui.ui.release import release
+from tltui.ui.screens.mode import ModeScreen
 from tltui.ui.widgets.contents import Contents
 from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.lesson_view import LessonView
@@ -23,19 +24,17 @@ if TYPE_CHECKING:
 DIGIT_WINDOW = 1.0
 #: From this many columns on, the table of contents is shown beside the lesson.
 WIDE = 110
+#: Lesson views kept mounted: the open one and the last ones read. An older one is removed (Textual
+#: restyles, lays out and, at quit, unmounts every widget a screen holds, hidden or not: with all 15
+#: lessons kept, L took seconds and quit 5 s); opened again, it comes back at its scroll position and
+#: its widgets bring back their runs.
+KEPT_VIEWS = 2
 
 
-class LessonScreen(Screen):
-    """Reads lessons; remembers each lesson's view (scroll position, live widgets) while open."""
+class LessonScreen(ModeScreen):
+    """Reads lessons; keeps the views of the last KEPT_VIEWS lessons read (scroll position, live widgets)."""
 
     app: TutorApp
-
-    DEFAULT_CSS = """
-    LessonScreen {
-        Contents { display: none; }
-        &.-contents Contents { display: block; }
-    }
-    """
 
     HELP_TITLE = "Lessons"
     AUTO_FOCUS = ""
@@ -49,7 +48,7 @@ class LessonScreen(Screen):
         self.lessons = lessons
         self.lesson = start
         self.views: dict[str, LessonView] = {}
-        """Each lesson opened so far, by name: kept (scroll position, live widgets) for coming back."""
+        """The lesson views mounted, by name, the one read last at the end."""
         self.contents: Contents | None = None
         """The table of contents, once it has been shown."""
         self._digits = ""
@@ -62,7 +61,7 @@ class LessonScreen(Screen):
         yield KeysFooter()
 
     def _new_view(self, lesson: Lesson) -> LessonView:
-        view = LessonView(lesson, self.app.progress.scroll.get(lesson.name, 0.0), id=self._view_id(lesson))
+        view = LessonView(lesson, self.app.progress.scroll.get(lesson.name, 0.0))
         self.views[lesson.name] = view
         return view
 
@@ -83,13 +82,9 @@ class LessonScreen(Screen):
             self.contents = Contents(self.lessons)
             await self.query_one("#body").mount(self.contents, before=0)
             self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
-        self.add_class("-contents")
+        self.contents.display = True  # not a class on the screen: that would restyle the whole lesson
         if focus:
             self.contents.take_keys()
-
-    @staticmethod
-    def _view_id(lesson: Lesson) -> str:
-        return f"lesson-{lesson.name}"
 
     @property
     def view(self) -> LessonView:
@@ -101,13 +96,17 @@ class LessonScreen(Screen):
         self.set_focus(None)
         old = self.views.get(self.lesson.name)
         self.lesson = lesson
-        view = self.views.get(lesson.name)
+        view = self.views.pop(lesson.name, None)
+        if old is not None and old is not view:
+            old.display = False  # first: the layout that mounting the next one brings skips this one
         if view is None:
             await self.query_one("#body").mount(self._new_view(lesson))
             view = self.view
-        if old is not None and old is not view:
-            old.display = False
+        else:
+            self.views[lesson.name] = view  # read last
         view.display = True
+        if len(self.views) > KEPT_VIEWS:
+            self.call_after_refresh(self._drop_old_views)  # after the lesson is painted
         self.sub_title = f"{lesson.number}/{len(self.lessons)}  {lesson.title}"
         self.query_one(TopBar).title = f"tltui — {self.sub_title}"
         progress = self.app.progress
@@ -115,6 +114,13 @@ class LessonScreen(Screen):
         self.app.save_progress()
         if self.contents is not None:
             self.contents.show(lesson, progress.visited, progress.check_scores())
+
+    def _drop_old_views(self) -> None:
+        """Remove the views beyond the last KEPT_VIEWS read (their subscriptions first: see release)."""
+        while len(self.views) > KEPT_VIEWS:
+            old = self.views.pop(next(iter(self.views)))
+            release(old)
+            old.remove()
 
     def action_read(self, how: str) -> None:
         """Scroll the open lesson: ``scroll_down``, ``page_up``, ``scroll_end``... (LessonView's methods)."""
@@ -184,8 +190,8 @@ class LessonScreen(Screen):
         if self.contents is None:
             return
         if self.app.size.width < WIDE:
-            self.remove_class("-contents")
-        if self.contents.has_focus or not self.has_class("-contents"):
+            self.contents.display = False
+        if self.contents.has_focus or not self.contents.display:
             self.set_focus(None)
 
     def on_lesson_check_scored(self, message) -> None:

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.widgets import DataTable
 
 from tltui.core.client import WorkerError
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
+from tltui.ui.screens.mode import ModeScreen
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.run_chart import RunChart
@@ -25,9 +25,12 @@ if TYPE_CHECKING:
 #: The theme colour of each status (the word itself says it too).
 STATUS_COLOUR = {"finished": "success", "running": "accent", "failed": "error", "cancelled": "warning",
                  "interrupted": "secondary", "starting": "accent", "damaged": "error"}
+#: The table's columns: key -> heading.
+COLUMNS = {"mark": "", "run": "run", "status": "status", "data": "data", "epochs": "epochs", "best": "best",
+           "strategy": "strategy", "backbone": "backbone · weights"}
 
 
-class RunsScreen(Screen):
+class RunsScreen(ModeScreen):
     """Runs table above; below, the marked runs overlaid (or, after enter, one run in detail)."""
 
     app: TutorApp
@@ -51,7 +54,8 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TopBar()
         table = DataTable(cursor_type="row", zebra_stripes=True)
-        table.add_columns("", "run", "status", "data", "epochs", "best", "strategy", "backbone · weights")
+        for key, label in COLUMNS.items():
+            table.add_column(label, key=key)
         yield table
         yield RunChart(id="overlay")
         yield RunView()
@@ -86,22 +90,35 @@ class RunsScreen(Screen):
         keep = table.cursor_row
         table.clear()
         for run in runs:
-            best = run.best_val_acc
-            config = run.config
-            table.add_row(
-                "✓" if run.run_id in self.marked else " ",
-                run.run_id,
-                Text(run.status, style=theme.hex_style(self.app, STATUS_COLOUR.get(run.status, "foreground"))),
-                Text(config.data.rstrip("/").rsplit("/", 1)[-1] if config else "-"),
-                run.done,
-                f"{best:.1%}" if best is not None else "-",
-                Text(run.strategy),
-                Text(run.label),
-                key=run.run_id,
-            )
+            table.add_row(*self._cells(run).values(), key=run.run_id)
         if runs:
             table.move_cursor(row=min(keep, len(runs) - 1))
         self._draw()
+
+    def _cells(self, run: RunModel) -> dict[str, object]:
+        """The row of ``run``, by column key."""
+        best, config = run.best_val_acc, run.config
+        score = "-" if best is None else f"{best:.1%}" + (" cv" if run.is_diagnosis else "")
+        return {
+            "mark": "✓" if run.run_id in self.marked else " ",
+            "run": run.run_id,
+            "status": Text(run.status, style=theme.hex_style(self.app, STATUS_COLOUR.get(run.status, "foreground"))),
+            "data": Text(config.data.rstrip("/").rsplit("/", 1)[-1] if config else "-"),
+            "epochs": run.done,
+            "best": score,
+            "strategy": Text(run.strategy),
+            "backbone": Text(run.label),
+        }
+
+    def _update_row(self, run_id: str) -> None:
+        """Change the cells of ``run_id``'s row in place (the cursor and the scroll stay); a run not in the
+        table yet fills it again."""
+        table, run = self.query_one(DataTable), self.app.link.runs.get(run_id)
+        if run is None or run_id not in table.rows:
+            self._fill()
+            return
+        for column, value in self._cells(run).items():
+            table.update_cell(run_id, column, value)
 
     def _draw(self) -> None:
         runs = self.app.link.runs
@@ -124,7 +141,8 @@ class RunsScreen(Screen):
         else:
             self.marked.append(run.run_id)
             await self._load(run.run_id)
-        self._fill()
+        self._update_row(run.run_id)
+        self._draw()
 
     async def action_open(self) -> None:
         run = self._cursor_run()
@@ -164,6 +182,7 @@ class RunsScreen(Screen):
         self.run_worker(self.action_open())
 
     def _run_changed(self, run_id: str) -> None:
+        self._update_row(run_id)
         view = self.query_one(RunView)
         if view.run is not None and view.run.run_id == run_id:
             view.show(view.run)

@@ -6,12 +6,12 @@ from collections.abc import Collection
 
 from textual import work
 from textual.app import ComposeResult
-from textual.screen import Screen
 
 from tltui.core.protocol import ConfigError, RunConfig
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets.footer import KeysFooter
+from tltui.ui.screens.mode import ModeScreen
 from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm, texts
 from tltui.ui.widgets.run_owner import RunOwner
@@ -19,7 +19,7 @@ from tltui.ui.widgets.run_view import RunView
 from tltui.ui.widgets.top_bar import TopBar
 
 
-class TrainScreen(RunOwner, Screen):
+class TrainScreen(RunOwner, ModeScreen):
     """A form above, the run below. ``s`` (or enter in the form) starts, ``c`` cancels; the form's last
     line says why a run did not start."""
 
@@ -31,6 +31,7 @@ class TrainScreen(RunOwner, Screen):
 
     HELP_TITLE = "Training screen (T)"
     BINDINGS = bindings("TrainScreen")
+    KEEP_AS = "train"
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,6 +49,16 @@ class TrainScreen(RunOwner, Screen):
         self.query_one(RunView).show(None, "fill in the form, then s (or Start)")
         self.query_one(RunView).focus()
         self._check_backbone()
+        if self.kept():
+            self._bring_back()
+
+    @work(group="train-back")
+    async def _bring_back(self) -> None:
+        """Show the last run started here (in an earlier session too), from the worker's run store."""
+        run_id = (await self.bring_back(self.kept())).get("run", "")
+        if run_id and not self.run_id:  # no run started meanwhile
+            self.run_id = run_id
+            self.query_one(RunView).show(self.run)
 
     @property
     def run(self) -> RunModel | None:
@@ -81,6 +92,7 @@ class TrainScreen(RunOwner, Screen):
         if run is None:
             return
         self.run_id = run.run_id
+        self.keep({"run": run.run_id})
         self.add_class("-hide-form")
         self.query_one(RunView).show(run)
         self.query_one(RunView).focus()

@@ -85,7 +85,7 @@ class Choices(Static):
         self._draw()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "theme", self._draw, init=False)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
 
     def _draw(self) -> None:
         """A grid of Rich cells: inline code takes its colours from the theme through the component class."""

@@ -148,6 +148,16 @@ class ConfigWidget(RunOwner, LiveFrame):
         switcher.styles.height = self.VIEW_HEIGHT
         switcher.current = self.VIEWS[0]
         self.set_config(msgspec.structs.replace(self.config, model=backbones.chosen(self.app.link, self.picked)))
+        if self.kept():
+            self._bring_back()
+
+    @work(group="config-back")
+    async def _bring_back(self) -> None:
+        """Show the last run of this widget (the lesson read again, or an earlier session)."""
+        run_id = (await self.bring_back(self.kept())).get("run", "")
+        if run_id and not self.run_id:  # no run started meanwhile
+            self.run_id = run_id
+            self._show_run()
 
     # -- the config ----------------------------------------------------------------------------
 
@@ -249,6 +259,7 @@ class ConfigWidget(RunOwner, LiveFrame):
         if run is None:
             return
         self.run_id, self.note = run.run_id, ""
+        self.keep({"run": run.run_id})
         self.show_view("run")
         self._show_run()
 

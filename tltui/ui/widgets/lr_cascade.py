@@ -141,6 +141,7 @@ class LrCascade(ConfigWidget):
 
     VIEWS = ("bars", "code", "run")
     STEM = "lr_cascade"
+    KEEP_AS = "lr-cascade"
     ANCHOR = "optimizer = torch.optim"
 
     def __init__(self, **_options: str) -> None:

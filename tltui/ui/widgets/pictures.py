@@ -138,7 +138,7 @@ class PicturePanel(LiveFrame):
 
     def on_mount(self) -> None:
         """Textual calls this after the subclass's own ``on_mount``."""
-        self.watch(self.app, "worker_state", self._worker_changed, init=False)
+        self.app.worker_signal.subscribe(self, self._worker_changed)
         self.reload()
 
     def _worker_changed(self, state: str) -> None:

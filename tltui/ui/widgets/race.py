@@ -46,6 +46,7 @@ class Race(RunOwner, LiveFrame):
 
     HELP_TITLE = "The race"
     NOTHING_TO_CANCEL = "No race is going: r starts one."
+    KEEP_AS = "race"
     BINDINGS = bindings("Race")
 
     def __init__(self, **_options: str) -> None:
@@ -67,6 +68,18 @@ class Race(RunOwner, LiveFrame):
     def on_mount(self) -> None:
         self.border_title = "The race: scratch vs pretrained (real runs)"
         self.border_subtitle = "focus with tab · r race · b backbone · c cancel"
+        self.runs = self.kept()
+        self._refresh()
+        if self.runs:
+            self._bring_back()
+
+    @work(group="race-back")
+    async def _bring_back(self) -> None:
+        """Draw the last race again (of this session or an earlier one) from the worker's run store."""
+        kept = self.runs
+        found = await self.bring_back(kept)
+        if self.runs is kept:  # no new race meanwhile
+            self.runs = found
         self._refresh()
 
     def run_ids(self) -> Collection[str]:
@@ -157,4 +170,5 @@ class Race(RunOwner, LiveFrame):
             await self.app.link.cancel(pretrained.run_id)
             return
         self.runs = {"scratch": scratch.run_id, "pretrained": pretrained.run_id}
+        self.keep(self.runs)
         self._refresh()

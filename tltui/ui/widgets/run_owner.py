@@ -21,9 +21,11 @@ class RunOwner:
     """Mixin for a widget or screen that owns runs of the worker.
 
     While it is mounted it hears the worker start, say hello or stop (``worker_changed``, from the app's
-    ``worker_state``) and the news of the runs ``run_ids`` names (``runs_changed``, from the app's
-    ``run_signal``); once it is gone it hears nothing. ``start_run`` and ``cancel_runs`` tell a refusal,
-    in the worker's words, to ``say``, which shows it in the owner's own place.
+    ``worker_signal``) and the news of the runs ``run_ids`` names (``runs_changed``, from the app's
+    ``run_signal``); once it is gone it hears nothing, and nothing of the app holds it. ``start_run`` and ``cancel_runs`` tell a refusal,
+    in the worker's words, to ``say``, which shows it in the owner's own place. An owner with a
+    ``KEEP_AS`` name ``keep``s its last runs in the progress file, and its next instance (the lesson read
+    again, the tutor restarted) finds them with ``kept`` and loads them with ``bring_back``.
     """
 
     app: TutorApp
@@ -31,10 +33,12 @@ class RunOwner:
     """Whether mounting starts the worker (an owner whose runs wait for a key may leave it idle)."""
     NOTHING_TO_CANCEL = "No run of this widget is going."
     """What cancelling says when none of the owned runs is going."""
+    KEEP_AS = ""
+    """The name its last runs are kept under in ``progress.runs``; '' keeps none."""
 
     def on_mount(self) -> None:
         """Textual calls this after the subclass's own ``on_mount``."""
-        self.watch(self.app, "worker_state", self.worker_changed, init=False)
+        self.app.worker_signal.subscribe(self, lambda _state: self.worker_changed())
         self.app.run_signal.subscribe(self, self._heard)
         if self.STARTS_WORKER:
             self.app.link.ensure_started()
@@ -56,6 +60,28 @@ class RunOwner:
     def say(self, note: str) -> None:
         """Show why something did not happen (``note`` is in the worker's words)."""
         raise NotImplementedError
+
+    def kept(self) -> dict[str, str]:
+        """The runs (label -> run id) an earlier instance of this owner kept."""
+        return dict(self.app.progress.runs.get(self.KEEP_AS, {})) if self.KEEP_AS else {}
+
+    def keep(self, runs: dict[str, str]) -> None:
+        """Keep ``runs`` (label -> run id) for the next instance of this owner (saved soon)."""
+        if self.KEEP_AS:
+            self.app.progress.runs[self.KEEP_AS] = dict(runs)
+            self.app.save_progress()
+
+    async def bring_back(self, runs: dict[str, str]) -> dict[str, str]:
+        """``runs`` loaded from the worker's run store (which follows those still going), less those it no
+        longer has; with no worker, none."""
+        found = {}
+        for label, run_id in runs.items():
+            try:
+                await self.app.link.load(run_id)
+            except WorkerError:
+                continue
+            found[label] = run_id
+        return found
 
     def owned_runs(self) -> list[RunModel]:
         """The models of ``run_ids`` that the link knows."""

@@ -81,6 +81,7 @@ class UnfreezeTimeline(ConfigWidget):
     BINDINGS = bindings("UnfreezeTimeline")
 
     STEM = "unfreeze_timeline"
+    KEEP_AS = "unfreeze-timeline"
     ANCHOR = "for epoch in range"
 
     def __init__(self, **_options: str) -> None:

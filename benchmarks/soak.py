@@ -1,0 +1,221 @@
+"""A long session in a real pty at 80x24: does any key get slower, does quitting?
+
+One tutor (with its real worker) takes KEYS key presses, round after round over every lesson and
+screen: each lesson is reached by ``n``, a digit or the contents (``t``, ``down``, ``enter``), then
+scrolled (``j`` ``k``), tabbed into and left (``tab`` ``esc``, where it has a live widget), and the
+training, runs and lesson screens shown (``T`` ``R`` ``L``); every third lesson opens and closes the help
+(``?`` ``esc``). Each key is timed as in keys.py (until the text it brings is painted, else to the end
+of the burst of output it causes). The first round (first visits, modules imported: keys.py times
+those) is left out; the p95 of each key over the next rounds is compared with its p95 over the last
+as many rounds. Goal: end / start <= 1.2 for every key. Then ``q``: seconds to exit after the session,
+against a fresh tutor's (goal 0.5 s), and the tutor's memory (RSS) after the first round and at the end.
+
+    python benchmarks/soak.py [--keys 2000] [--fake-worker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from terminal import Terminal  # noqa: E402
+
+from tltui.ui.lessons import WidgetPart, load_lessons  # noqa: E402
+
+LESSONS = load_lessons()
+N = len(LESSONS)
+TLTUI = [sys.executable, "-m", "tltui"]
+SCREENS = {"T": "Start (s)", "R": "backbone · weights"}
+"""Each screen's key and a text only that screen paints."""
+HELP = "escape closes"
+"""A text only the help paints (its frame's subtitle)."""
+RATIO_GOAL, QUIT_GOAL = 1.2, 0.5
+DIGIT_WINDOW = 1.2
+"""Seconds between two digits, so that they never make one two-digit number."""
+TAB, ESC = "\t", "\x1b"
+ESC_GAP = 0.25
+"""Seconds to wait after esc: Textual's input thread reads a lone esc as esc only after its escape delay
+(ESCDELAY, 100 ms) and its next poll (every 100 ms); a key before that makes alt+key."""
+DOWN = "\x1b[B"
+NAMES = {TAB: "tab", ESC: "esc", DOWN: "down", "\r": "enter", "?": "?"}
+
+
+def p95(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+class Session:
+    """The tutor under test, and each key's times, by round."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.term = Terminal([*TLTUI, "--lesson", "1"], env=env)
+        self.term.wait_for(f"1/{N}", timeout=60)
+        self.term.drain(1.0)
+        self.times: list[tuple[int, str, float]] = []
+        """(round, key, seconds) of every timed key."""
+        self.round = 0
+        self.last_digit = 0.0
+        self.silent: list[str] = []
+        """Keys that painted nothing (a tab with nothing to focus yet): not timed."""
+
+    @property
+    def presses(self) -> int:
+        return len(self.times)
+
+    def key(self, keys: str, needle: str = "", name: str = "") -> None:
+        name = name or NAMES.get(keys, keys)
+        self.term.drain(0.15)
+        try:
+            seconds = self.term.key_latency(keys, needle, timeout=30 if needle else 3)
+        except TimeoutError:
+            if needle:
+                print(f"{name!r} never painted {needle!r}; the screen:\n{self.term.text[-2000:]}", file=sys.stderr)
+                raise
+            self.silent.append(name)
+            return
+        self.times.append((self.round, name, seconds))
+        if keys == ESC:  # a key sent within Textual's escape delay would make alt+key with it
+            time.sleep(ESC_GAP)
+
+    def open_lesson(self, number: int, way: int) -> None:
+        """Reach lesson ``number`` from the one before it (1 from the last), in one of three ways."""
+        title = f"{number}/{N}"
+        if way == 0 and number > 1:
+            self.key("n", title)
+        elif way == 1 and number <= 9 or number == 1:
+            time.sleep(max(0.0, self.last_digit + DIGIT_WINDOW - time.monotonic()))
+            self.key(str(number), title, "digit")
+            self.last_digit = time.monotonic()
+        else:
+            self.key("t")
+            self.key(DOWN)
+            self.key("\r", title, "enter (contents)")
+        self.term.drain(0.5)  # the lesson fills in
+
+    def lesson_round(self) -> None:
+        self.round += 1
+        for number, lesson in enumerate(LESSONS, 1):
+            if self.presses:  # the tutor starts at lesson 1
+                self.open_lesson(number, (number + self.round) % 3)
+            title = f"{number}/{N}"
+            self.key("j")
+            self.key("j")
+            self.key("k")
+            if any(isinstance(part, WidgetPart) for part in lesson.parts):
+                self.term.drain(0.5)
+                self.key(TAB)
+                self.key(ESC)
+            for screen, needle in SCREENS.items():
+                self.key(screen, needle)
+            self.key("L", title)
+            if number % 3 == 0:
+                self.key("?", HELP)
+                self.key(ESC)
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.term.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def quit(self) -> float:
+        """Seconds from ``q`` until the process has exited."""
+        self.term.drain(0.3)
+        sent = time.perf_counter()
+        self.term.send("q")
+        self.term.close(timeout=120)
+        return time.perf_counter() - sent
+
+
+def fresh_quit(env: dict[str, str]) -> float:
+    """A tutor's quit right after its first lesson is painted."""
+    return Session(env).quit()
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def stop_daemon(data_dir: str) -> None:
+    try:
+        os.kill(int((Path(data_dir) / "sock" / "daemon.pid").read_text()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
+def report(times: list[tuple[int, str, float]], rounds: int) -> int:
+    """Print each key's start and end p50 / p95 and their ratio; how many keys missed the goal."""
+    window = max(1, (rounds - 1) // 3)
+    start = range(2, 2 + window)
+    end = range(rounds - window + 1, rounds + 1)
+    print(f"rounds {rounds} ({len(times)} keys); start: rounds {start.start}-{start.stop - 1}, "
+          f"end: rounds {end.start}-{end.stop - 1}")
+    print(f"{'key':<18}{'n':>5}{'start p50':>11}{'p95':>7}{'end p50':>9}{'p95':>7}{'end/start p95':>15}  goal")
+    failed = 0
+    keys = list(dict.fromkeys(name for _, name, _ in times))
+    for name in [*keys, "all keys"]:
+        first = [s for r, k, s in times if r in start and name in (k, "all keys")]
+        last = [s for r, k, s in times if r in end and name in (k, "all keys")]
+        if not first or not last:
+            continue
+        ratio = p95(last) / p95(first)
+        met = ratio <= RATIO_GOAL
+        failed += not met
+        print(f"{name:<18}{len(first) + len(last):>5}{statistics.median(first) * 1000:>9.0f}ms{p95(first) * 1000:>5.0f}ms"
+              f"{statistics.median(last) * 1000:>7.0f}ms{p95(last) * 1000:>5.0f}ms{ratio:>15.2f}  "
+              f"<= {RATIO_GOAL}: {'met' if met else 'NOT met'}")
+    return failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=2000, help="key presses in all (whole rounds)")
+    parser.add_argument("--fake-worker", action="store_true",
+                        help="the tests' scripted worker instead of the real one (no torch)")
+    args = parser.parse_args()
+    print(f"load before: {load()}")
+    failed = 0
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {"TLTUI_DATA_DIR": data_dir}
+        if args.fake_worker:
+            env["TLTUI_WORKER_CMD"] = f"{sys.executable} {ROOT / 'tests' / 'fake_worker.py'}"
+        session = None
+        try:
+            fresh = fresh_quit(env)
+            session = Session(env)
+            session.lesson_round()
+            rss_first = session.rss_mb()
+            while session.presses < args.keys:
+                session.lesson_round()
+            rss_last = session.rss_mb()
+            quit_after = session.quit()
+        finally:
+            if session is not None and session.term.process.poll() is None:
+                session.term.kill()
+            stop_daemon(data_dir)
+        failed += report(session.times, session.round)
+        if session.silent:
+            print(f"painted nothing (not timed): {', '.join(sorted(set(session.silent)))} ({len(session.silent)} keys)")
+    for what, seconds in (("quit, fresh tutor", fresh), (f"quit after {session.presses} keys", quit_after)):
+        met = seconds <= QUIT_GOAL
+        failed += not met
+        print(f"{what:<26}{seconds * 1000:>7.0f} ms  <= {QUIT_GOAL * 1000:.0f} ms: {'met' if met else 'NOT met'}")
+    print(f"memory (RSS) after round 1: {rss_first:.0f} MB, at the end: {rss_last:.0f} MB "
+          f"({rss_last / rss_first:.2f}x)")
+    print(f"load after: {load()}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

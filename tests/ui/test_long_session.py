@@ -1,0 +1,105 @@
+"""A long session: lessons read and left, dialogs opened and closed, screens shown again. What it leaves
+behind must not grow, so that no key gets slower and quitting stays quick (benchmarks/soak.py times it).
+
+Runs against the scripted fake worker (tests/fake_worker.py).
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from textual.widget import Widget
+
+from conftest import until
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.release import signals
+from tltui.ui.screens.help import HelpScreen
+from tltui.ui.screens.lesson import KEPT_VIEWS, LessonScreen
+from tltui.ui.screens.runs import RunsScreen
+from tltui.ui.screens.train import TrainScreen
+from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.lr_finder import LrFinderScreen
+
+LESSONS = load_lessons()
+SIZE = (80, 24)
+
+
+async def read(pilot, number: int) -> LessonView:
+    """Open lesson ``number`` and wait until it has every part mounted."""
+    screen = pilot.app.lesson_screen
+    await screen.show_lesson(LESSONS[number - 1])
+    await until(pilot, lambda: screen.view.complete, what=f"lesson {number} to fill in")
+    return screen.view
+
+
+async def show(pilot, key: str, screen_type: type) -> None:
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, screen_type), what=f"{key} to show {screen_type.__name__}")
+
+
+async def tour(pilot) -> None:
+    """Every lesson, the training and runs screens, the help, the LR finder; back to the last lesson."""
+    for number in range(1, len(LESSONS) + 1):
+        await read(pilot, number)
+        await show(pilot, "T", TrainScreen)
+        await show(pilot, "R", RunsScreen)
+        await show(pilot, "L", LessonScreen)
+    await show(pilot, "question_mark", HelpScreen)
+    await show(pilot, "escape", LessonScreen)
+    await show(pilot, "T", TrainScreen)
+    await show(pilot, "F", LrFinderScreen)
+    await show(pilot, "escape", TrainScreen)
+    await show(pilot, "L", LessonScreen)
+    await pilot.pause(0.3)
+
+
+def held(app: TutorApp) -> dict[str, int]:
+    """What the session keeps: live widgets, each signal's subscribers, the app's watchers."""
+    gc.collect()
+    counts = {"widgets alive": sum(isinstance(o, Widget) for o in gc.get_objects())}
+    counts |= {f"{signal._name} subscribers": len(signal._subscriptions) for signal in signals(app)}
+    counts |= {f"{name} watchers": len(watchers) for name, watchers in getattr(app, "__watchers", {}).items()}
+    return counts
+
+
+async def test_a_second_tour_of_every_lesson_and_screen_leaves_no_more_behind_than_the_first():
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.link.state == "ready")
+        await tour(pilot)
+        first = held(app)
+        await tour(pilot)
+        second = held(app)
+        assert {k: v for k, v in second.items() if v > first.get(k, 0)} == {}, (first, second)
+        # quitting has only the lessons kept and the three screens to unmount
+        assert len(app.lesson_screen.query(LessonView)) <= KEPT_VIEWS
+        assert not [w for w in app.lesson_screen.query(LessonView) if w.lesson.name not in app.lesson_screen.views]
+
+
+def widgets(root: Widget) -> list[weakref.ref]:
+    """Weak references to ``root`` and every widget under it."""
+    return [weakref.ref(node) for node in root.walk_children(with_self=True)]
+
+
+async def test_no_widget_of_a_lesson_left_or_a_dialog_closed_is_kept():
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.link.state == "ready")
+        gone = widgets(await read(pilot, 2))  # live pictures: they hear the worker and the theme
+        await show(pilot, "question_mark", HelpScreen)
+        gone += widgets(app.screen)
+        await show(pilot, "escape", LessonScreen)
+        await show(pilot, "T", TrainScreen)
+        await show(pilot, "F", LrFinderScreen)  # its chart hears the theme
+        await pilot.pause(0.3)
+        gone += widgets(app.screen)
+        await show(pilot, "escape", TrainScreen)
+        await show(pilot, "L", LessonScreen)
+        for number in range(3, 3 + KEPT_VIEWS):
+            await read(pilot, number)  # lesson 2 is no longer among the views kept
+        await pilot.pause(0.3)
+        gc.collect()
+        kept = [type(node()).__name__ for node in gone if node() is not None]
+        assert len(gone) > 100 and kept == []

@@ -1,0 +1,36 @@
+"""The base screen of each mode (lessons, training, runs): kept while another mode is shown."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.screen import Screen
+
+
+class ModeScreen(Screen):
+    """A mode's screen, shown by its key (L, T, R) without restyling what it holds.
+
+    Textual restyled the whole app (every screen, every widget) each time T or R was pressed: a mode's
+    screen is not mounted yet when ``switch_mode`` refreshes the CSS for it, so its record of the CSS it
+    was styled with stayed out of date, and every later switch to it refreshed all the CSS again (100
+    to 200 ms; seconds once lessons had piled up). A screen is styled by the CSS of when it is mounted
+    and says so; one made while the app runs (not the first, for which the app reads its CSS) says so
+    from the start, which spares the refresh the first time too.
+
+    And coming back to a screen restyled every widget it holds, although nothing they are styled by had
+    changed: a theme change makes the app refresh all its CSS before the screen resumes (``switch_mode``
+    compares the screen's CSS count with the app's), and a widget whose classes changed while hidden
+    was restyled then. Textual skips it too when a dialog closes.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.app.screen_stack:  # not the first screen: the app refreshes its CSS for that one as it starts
+            self._css_update_count = self.app._css_update_count
+
+    def on_mount(self) -> None:
+        """Textual calls this after the subclass's own ``on_mount``."""
+        self._css_update_count = self.app._css_update_count
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Runs before Textual's own handler of the event, which reads ``refresh_styles``."""
+        event.refresh_styles = False
