@@ -105,19 +105,40 @@ def _unlink(path: str) -> None:
         os.unlink(path)
 
 
-def read_regular(path: Path, limit: int) -> bytes:
+def read_regular(path: Path, limit: int, before_read: Callable[[int], object] | None = None) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; OSError otherwise.
 
-    Opened without blocking, so a FIFO or a device in its place is refused rather than waited on.
+    Opened without blocking, so a FIFO or a device in its place is refused rather than waited on. The
+    buffer is sized by the file's size (``stat``), never by ``limit``: a 3 KB file costs 3 KB.
+    ``before_read`` hears that size before any of it is read (a memory budget shared by threads).
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as file:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
-        return file.read(limit + 1)[:limit]
+        if before_read is not None:
+            before_read(info.st_size)
+        return _read_sized(fd, info.st_size, limit, path)
+    finally:
+        os.close(fd)
+
+
+def _read_sized(fd: int, size: int, limit: int, path: Path) -> bytes:
+    """Up to ``size`` bytes of ``fd`` (what ``stat`` said), then what it has grown by since, up to ``limit``."""
+    chunks, total = [], 0
+    want = size
+    while True:
+        chunk = os.read(fd, want - total if total < want else min(2**20, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def full_disk(error: OSError) -> str:

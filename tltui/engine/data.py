@@ -54,8 +54,11 @@ MAX_PIXELS = 40_000_000
 Pillow's own limit is 179 M."""
 MAX_FILE_BYTES = 256 * 2**20
 """Image files larger than this are skipped."""
+READING_BYTES = MAX_FILE_BYTES
+"""Bytes of image files held in memory at once, over all threads (each read is sized by its file)."""
 DECODING_PIXELS = 2 * MAX_PIXELS
-"""Pixels being decoded at once, over all threads: bounds the memory decoding takes."""
+"""Pixels being decoded at once, over all threads. With ``READING_BYTES``, this bounds the memory decoding
+takes: at most 256 MB of files and 80 M pixels (320 MB as RGBA) whatever the number of threads."""
 
 _CONVERTED = {
     "L": "greyscale", "LA": "greyscale", "1": "1-bit", "P": "palette", "PA": "palette",
@@ -498,8 +501,10 @@ def _decode_many(files: list[Path], resize: int, side: int) -> list[tuple]:
         return list(pool.map(lambda f: decode(f, resize, side), files))
 
 
-class _PixelBudget:
-    """Pixels being decoded at once, across threads: a thread waits until its image fits in what is left."""
+class _Budget:
+    """Bytes or pixels held at once, across threads: a thread waits until its share fits in what is left.
+    A thread takes from ``_reading`` before ``_decoding`` and never the other way round, so none waits on
+    another that waits on it."""
 
     def __init__(self, total: int) -> None:
         self.total, self.free = total, total
@@ -519,7 +524,8 @@ class _PixelBudget:
                 self._cond.notify_all()
 
 
-_decoding = _PixelBudget(DECODING_PIXELS)
+_reading = _Budget(READING_BYTES)
+_decoding = _Budget(DECODING_PIXELS)
 
 
 def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None, bytes]:
@@ -529,12 +535,18 @@ def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str |
     Resize so the shorter side is ``resize``, then centre-crop ``side``. Never raises for a bad file, and
     never waits on one: a FIFO or a device in the file's place is skipped.
     """
-    try:
-        raw = files.read_regular(path, MAX_FILE_BYTES)
-    except OSError as error:
-        why = {errno.EINVAL: "not a regular file (FIFO, socket or device)",
-               errno.EFBIG: f"larger than {MAX_FILE_BYTES >> 20} MB"}.get(error.errno, "unreadable")
-        return None, why, None, b""
+    with contextlib.ExitStack() as held:
+        try:
+            raw = files.read_regular(path, MAX_FILE_BYTES, lambda size: held.enter_context(_reading.hold(size)))
+        except OSError as error:
+            why = {errno.EINVAL: "not a regular file (FIFO, socket or device)",
+                   errno.EFBIG: f"larger than {MAX_FILE_BYTES >> 20} MB"}.get(error.errno, "unreadable")
+            return None, why, None, b""
+        return _decode_bytes(raw, resize, side)
+
+
+def _decode_bytes(raw: bytes, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None, bytes]:
+    """``decode`` of a file's bytes (held in the reading budget by the caller)."""
     digest = hashlib.blake2b(raw, digest_size=16).digest()
     try:
         with warnings.catch_warnings():
@@ -555,6 +567,8 @@ def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str |
                     return _resize_crop(rgb, resize, side), None, conversion, digest
     except UnidentifiedImageError:
         return None, "not an image (unreadable)", None, digest
+    except MemoryError:
+        return None, "out of memory while decoding", None, digest
     except Image.DecompressionBombError:
         return None, f"too large (over {MAX_PIXELS // 10**6} M pixels)", None, digest
     except (OSError, SyntaxError, ValueError) as exc:
