@@ -554,3 +554,67 @@ def read_only(path):
             subprocess.run(["umount", "-l", str(path)], check=False)
         else:
             path.chmod(0o700)
+
+
+# ----------------------------------------------------------------------------------------------
+# The attacks of issue 22: no one job stalls the others, the socket heals, no input reaches a traceback.
+
+LONG_FIND = protocol.FindLr(config=RunConfig(data="builtin", model="tiny", limit_per_class=8, batch_size=16),
+                            steps=1000, end_lr=1e-3)
+
+
+async def test_sixteen_lr_finders_of_two_clients_delay_no_other_clients_listing_or_start(data_dir):
+    """Every request once ran on asyncio's default pool (6 threads here): 2 clients x 8 LR finders of 1,000
+    steps left a third client's list_runs unanswered for 300 s. Jobs now hold at most LANE_THREADS threads
+    of their own, and listing and starting have lanes of theirs."""
+    finders = [WorkerClient(), WorkerClient()]
+    third = WorkerClient()
+    for client in (*finders, third):
+        await client.start()
+    working = asyncio.Event()
+    jobs = [asyncio.create_task(client.request(LONG_FIND, lambda _: working.set()))
+            for client in finders for _ in range(8)]
+    try:
+        await asyncio.wait_for(working.wait(), 120)  # the finders are sweeping
+        started = time.monotonic()
+        await asyncio.wait_for(third.request(protocol.ListRuns()), 30)
+        listed = time.monotonic() - started
+        started = time.monotonic()
+        run = await asyncio.wait_for(third.request(protocol.StartRun(config=DISK_RUN)), 30)
+        accepted = time.monotonic() - started
+        assert listed < 2 and accepted < 2, f"list_runs took {listed:.1f} s, start_run {accepted:.1f} s"
+        assert not any(job.done() for job in jobs)  # all sixteen still going or waiting their turn
+        await third.request(protocol.CancelRun(run_id=run.run_id))
+    finally:
+        for client in finders:
+            client.kill()  # their finders stop; the ones still waiting are never started
+            await client.close()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        await third.close(timeout=30)
+
+
+async def test_a_deleted_socket_is_bound_again_by_the_live_daemon(data_dir):
+    """A temp-file cleaner removed the socket (or its whole folder) while the daemon lived: every command
+    then waited 181 s and said the daemon did not start, while the old one trained on out of reach."""
+    client = WorkerClient()
+    await client.start()
+    pid = daemon_pid(data_dir)
+    run_id = (await client.request(protocol.StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))).run_id
+    await client.close()
+    sock = data_dir / "sock"
+    for removed in (sock / "worker.sock", sock):
+        shutil.rmtree(removed) if removed.is_dir() else removed.unlink()
+        started = time.monotonic()
+        again = WorkerClient()
+        await again.start()
+        listed = {s.run_id: s.status for s in await again.request(protocol.ListRuns())}
+        await again.close()
+        assert time.monotonic() - started < 10, f"reached again after {time.monotonic() - started:.0f} s"
+        assert listed[run_id] == "running"  # the same daemon, with its run: no second one was started
+        assert daemon_pid(data_dir) == pid
+        assert stat.S_ISSOCK((sock / "worker.sock").lstat().st_mode)
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o700
+    cancel = tltui("runs", "cancel", run_id, timeout=60)
+    assert cancel.returncode == 0, cancel.stderr
+    follow = tltui("runs", "follow", run_id, "--json", timeout=120)
+    assert json.loads(follow.stdout.splitlines()[-1])["event"] == "cancelled"

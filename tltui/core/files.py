@@ -105,12 +105,13 @@ def _unlink(path: str) -> None:
         os.unlink(path)
 
 
-def read_regular(path: Path, limit: int, before_read: Callable[[int], object] | None = None) -> bytes:
+def read_regular(path: Path, limit: int, before_read: Callable[[int], object] | None = None, tail: int = 0) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; OSError otherwise.
 
     Opened without blocking, so a FIFO or a device in its place is refused rather than waited on. The
     buffer is sized by the file's size (``stat``), never by ``limit``: a 3 KB file costs 3 KB.
-    ``before_read`` hears that size before any of it is read (a memory budget shared by threads).
+    ``before_read`` hears that size before any of it is read (a memory budget shared by threads). With
+    ``tail``, only the file's last ``tail`` bytes are read.
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
@@ -121,9 +122,13 @@ def read_regular(path: Path, limit: int, before_read: Callable[[int], object] | 
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        size = info.st_size
+        if 0 < tail < size:
+            os.lseek(fd, size - tail, os.SEEK_SET)
+            size, limit = tail, 2 * tail  # what it grows by meanwhile too
         if before_read is not None:
-            before_read(info.st_size)
-        return _read_sized(fd, info.st_size, limit, path)
+            before_read(size)
+        return _read_sized(fd, size, limit, path)
     finally:
         os.close(fd)
 
