@@ -50,6 +50,24 @@ def private_dir(path: Path, what: str) -> Path:
     return path
 
 
+def check_parents(path: Path, what: str) -> None:
+    """UnsafePath if a folder above ``path`` lets another user move ``path`` away (and put their own in its
+    place): one owned by a user other than this one or root, or that others can write in without the sticky
+    bit. sshd's StrictModes checks the same of ``~/.ssh``."""
+    me = os.getuid()
+    for parent in Path(os.path.realpath(path)).parents:
+        try:
+            info = parent.stat()
+        except OSError:
+            continue
+        if info.st_uid not in (0, me):
+            raise UnsafePath(f"refusing the {what} {path}: the folder {parent} above it belongs to uid "
+                             f"{info.st_uid}, who could move it away (set $TLTUI_DATA_DIR under a folder of your own)")
+        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+            raise UnsafePath(f"refusing the {what} {path}: others can write in the folder {parent} above it, and "
+                             f"so move it away (chmod go-w {parent}, or set $TLTUI_DATA_DIR elsewhere)")
+
+
 def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
     """Write ``data`` (bytes, or a function that writes to the file it is given) to ``path``, 0600.
 

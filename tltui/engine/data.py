@@ -120,9 +120,18 @@ def check(data: str, *, max_files: int = MAX_FILES) -> None:
 
 
 def _folder(data: str) -> Path | None:
-    """The folder ``data`` names, or None for a named dataset; BadInput for neither."""
-    root = Path(data).expanduser()
-    if root.exists():
+    """The folder ``data`` names, or None for a named dataset; BadInput for neither, for nothing (``""`` would
+    be the worker's own folder), and for a path that cannot be looked at (too long, not allowed)."""
+    if not data.strip():
+        raise BadInput(f"no data given: a folder of class subfolders, or one of {', '.join(datasets.NAMES)}")
+    try:
+        root = Path(data).expanduser()
+        exists = root.exists()
+    except RuntimeError:
+        raise BadInput(f"{data[:200]}: no such user's home folder") from None
+    except OSError as error:
+        raise BadInput(f"cannot look at {data[:200]}: {error.strerror}") from None
+    if exists:
         if not root.is_dir():
             raise BadInput(f"{data} is a file: give a folder of class subfolders (or with train/ and val/ in it)")
         return root

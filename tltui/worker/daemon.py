@@ -226,6 +226,12 @@ class Daemon:
             conn.send(Error(id=request.id, message=str(error)))
         except ConnectionError:
             conn.closed = True  # the client went away while it was being answered
+        except MemoryError:
+            conn.send(Error(id=request.id, message=f"the worker ran out of memory answering {type(request).__struct_config__.tag}: ask "
+                            "for less (fewer or smaller images), or free memory on its host"))
+        except OSError as error:  # a path it names that cannot be used (too long, not allowed, gone)
+            where = f"{str(error.filename)[:200]}: " if error.filename else ""
+            conn.send(Error(id=request.id, message=f"cannot use {where}{error.strerror or error}"))
         except Exception as error:  # a bug must not take the worker down with it
             log(traceback.format_exc())
             conn.send(Error(id=request.id, message=f"internal error: {type(error).__name__}: {error}"))
@@ -339,7 +345,7 @@ class Daemon:
             return
         asked = "--nproc all" if n == 0 else f"--nproc {n}"
         if config.device == "cpu":
-            return
+            return _check_cores(asked, n)
         if not self.gpus:
             if n == 0:
                 raise _Refused(f"{asked} takes every free GPU, and this host has none: use --device cpu --nproc N "
@@ -347,7 +353,7 @@ class Daemon:
             if "mps" in self.capabilities.devices and config.device == "auto":
                 raise _Refused(f"{asked}: the Apple GPU (MPS) is one device that processes cannot share; use "
                                f"--device cpu --nproc {n} for CPU processes, or --nproc 1")
-            return  # auto on a CPU-only host: CPU processes
+            return _check_cores(asked, n)  # auto on a CPU-only host: CPU processes
         if n > len(self.gpus):
             raise _Refused(f"{asked} takes {n} GPUs, one process each, and this host has {len(self.gpus)} "
                            f"({', '.join(self.gpus)}): use --nproc {len(self.gpus)} or fewer")
@@ -556,6 +562,10 @@ class Daemon:
             self._end(active, Failed, reason=str(error), hint="fix the input and start a new run")
         except OSError as error:
             self._end(active, Failed, reason=files.full_disk(error), hint=_again(active.run))
+        except MemoryError:
+            self._end(active, Failed, reason="the worker ran out of memory",
+                      hint="fewer images (--limit-per-class), a smaller --image-size or --batch-size, or free "
+                      "memory on the worker's host")
         except Exception as error:
             log(traceback.format_exc())
             self._end(active, Failed, reason=f"internal error: {type(error).__name__}: {error}",
@@ -621,6 +631,14 @@ class Daemon:
 
 class _Refused(Exception):
     """A request that cannot be done; the message goes back to the client as an error."""
+
+
+def _check_cores(asked: str, n: int) -> None:
+    """Refuse more CPU processes than this host has cores: they would only wait on each other."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if n > cores:
+        raise _Refused(f"{asked} CPU processes: this host has {cores} cores, and more processes than cores only "
+                       f"wait on each other: use --nproc {cores} or fewer")
 
 
 def _holds(active: ActiveRun) -> list[str]:

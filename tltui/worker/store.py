@@ -30,6 +30,10 @@ ID_DRAWS = 100
 """How many random suffixes a new run's id may try (65,536 each second; 150 runs made in one second met a
 taken one about one time in six before ids were drawn again)."""
 
+ID_LENGTH = len("20261126-140500-ab12")
+MAX_ID = 64
+"""Longer ids are refused before they reach the filesystem (over 255 bytes a name cannot exist)."""
+
 _config_decoder = msgspec.json.Decoder(RunConfig)
 
 
@@ -235,6 +239,9 @@ class RunStore:
 
     def get(self, run_id: str) -> Run:
         """The run ``run_id``, or the only run whose id starts with it."""
+        if len(run_id) > MAX_ID or not run_id.isprintable():
+            raise RunNotFound(f"no run {run_id[:40]!r}{'...' if len(run_id) > 40 else ''} in {self.root}: a run id "
+                              f"is {ID_LENGTH} characters (tltui runs lists them)")
         if run_id and "/" not in run_id and not run_id.startswith(".") and (self.root / run_id).is_dir():
             return Run(self.root / run_id)
         matches = [run for run in self.all() if run.id.startswith(run_id)] if run_id else []
