@@ -317,7 +317,7 @@ def runs(args: argparse.Namespace) -> int:
         raise BadInput(str(error)) from None
     if args.action == "show":
         summary = run.summary()
-        show(summary, run.events() if summary.config else [], args.json)
+        show(summary, run.events(progress=False) if summary.config else [], args.json)
         return 0
     return _run_action(args.action, run.id, args)
 

@@ -123,6 +123,24 @@ def _unlink(path: str) -> None:
         os.unlink(path)
 
 
+def open_regular(path: Path, limit: int) -> BinaryIO:
+    """``path`` opened for reading (buffered, a megabyte at a time) if it is a regular file of at most
+    ``limit`` bytes; OSError otherwise. Opened without blocking, as ``read_regular``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        return os.fdopen(fd, "rb", buffering=2**20)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_regular(path: Path, limit: int, before_read: Callable[[int], object] | None = None, tail: int = 0) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; OSError otherwise.
 

@@ -408,11 +408,12 @@ class Daemon:
             raise _Refused(f"run {run.id} is already running")
         return self._enqueue(conn, ActiveRun(run, recorder, config, resume=True))
 
-    def _enqueue(self, conn: Connection, active: ActiveRun) -> RunStarted:
+    def _enqueue(self, conn: Connection | None, active: ActiveRun) -> RunStarted:
         run_id = active.run.id
         active.recorder.listeners.append(self._broadcast)
         self.active[run_id] = active
-        conn.following[run_id] = active.recorder.seq
+        if conn is not None:
+            conn.following[run_id] = active.recorder.seq
         self.pending.append(run_id)
         self._schedule()
         waiting = self.pending.index(run_id) if run_id in self.pending else 0
@@ -544,6 +545,7 @@ class Daemon:
         """Load the run's data and model (only now: a queued run holds neither), train, and end it."""
         from tltui.core.errors import BadInput, RunFailure
 
+        active.run.drop_leftovers()
         try:
             if active.diagnose is not None:
                 from tltui.engine import diagnose
@@ -606,12 +608,24 @@ class Daemon:
                 (active.run.path / "owner").unlink()
 
     def fail_orphans(self) -> list[str]:
-        """Runs whose worker died mid-way (no end event, owner gone) end as failed; their ids."""
-        orphans = []
+        """Runs whose worker died mid-way (no end event, owner gone) end as failed, and those it had only
+        queued (never started; not a diagnosis, whose budget is not stored) are queued here again; a line for
+        the log about each."""
+        said = []
         for run in self.store.all():
-            if run.summary().status != "interrupted":
+            summary = run.summary()
+            if summary.status != "interrupted":
                 continue
+            run.drop_leftovers()
             try:
+                if summary.config.preset != "diagnose" and not any(
+                        isinstance(e, protocol.Started) for e in run.events()):
+                    self.store.claim(run)
+                    recorder = RunRecorder(run)
+                    recorder.emit(protocol.Note, message="queued again: the worker it waited in had stopped")
+                    self._enqueue(None, ActiveRun(run, recorder, summary.config))
+                    said.append(f"run {run.id}: its worker had died before it started; queued again")
+                    continue
                 recorder = RunRecorder(run)
                 try:
                     recorder.emit(Failed, reason="the worker stopped during this run (killed or crashed)",
@@ -621,8 +635,8 @@ class Daemon:
             except (OSError, RunDamaged) as error:
                 log(f"run {run.id}: could not mark it failed ({error})")
                 continue
-            orphans.append(run.id)
-        return orphans
+            said.append(f"run {run.id}: its worker had died; marked failed")
+        return said
 
     @property
     def idle(self) -> bool:
@@ -759,8 +773,8 @@ async def run_daemon(idle_exit_s: float) -> int:
     if _answers(path):  # one whose folder was removed, and which made it again while this one started
         lock.close()
         return 0
-    for run_id in worker.fail_orphans():
-        log(f"run {run_id}: its worker had died; marked failed")
+    for line in worker.fail_orphans():
+        log(line)
     listener = Listener(worker, lock)
     await listener.bind()
     idle_since = time.monotonic()
