@@ -359,3 +359,23 @@ def test_reads_are_sized_by_the_file_and_held_in_the_budget_under_rlimit_as(tmp_
     loaded = json.loads(result.stdout)
     assert loaded["train"] + loaded["val"] == 240
     assert loaded["skipped"] == {"not an image (unreadable)": 6}
+
+
+def test_classes_missing_from_val_are_noted_and_empty_class_folders_told_in_one_short_line(tmp_path):
+    """val/ without some training classes trained silently (their accuracy never measured); 10,000 empty
+    class folders gave an 80 KB error line."""
+    root = tmp_path / "split"
+    class_folder(root / "train", {"cat": 3, "dog": 3, "eel": 3})
+    class_folder(root / "val", {"cat": 2})
+    loaded = load(root)
+    assert loaded.notes[0] == "val/ has no images of dog, eel: validation accuracy leaves those classes out"
+
+    many = tmp_path / "many"
+    class_folder(many, {"a": 4, "b": 4})
+    for n in range(10_000):
+        (many / f"empty-{n:05d}").mkdir()
+    with pytest.raises(BadInput) as refused:
+        load(many)
+    message = str(refused.value)
+    assert len(message) < 300 and "\n" not in message, message[:300]
+    assert message.startswith("class empty-00000 has no usable training image") and "and 9,995 more" in message

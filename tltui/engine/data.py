@@ -201,6 +201,7 @@ class _Lists:
     classes: list[str]
     items: list[tuple[Path, int]]
     skipped: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
 
 
 def _folder_lists(root: Path, val_fraction: float, max_files: int = MAX_FILES) -> tuple[_Lists, _Lists]:
@@ -217,6 +218,10 @@ def _folder_lists(root: Path, val_fraction: float, max_files: int = MAX_FILES) -
         train_classes, val_classes = _classes(train_dir, walk), _classes(val_dir, walk)
         train = _scan(train_dir, train_classes, walk)
         val = _scan(val_dir, val_classes, walk, allowed=train.classes)
+        unmeasured = sorted(set(train.classes) - {train.classes[label] for _, label in val.items})
+        if unmeasured:
+            val.notes.append(f"val/ has no images of {_some(unmeasured)}: validation accuracy leaves "
+                             f"{'that class' if len(unmeasured) == 1 else 'those classes'} out")
         return train, val
     folder = train_dir if train_dir.is_dir() else root
     walk.first(folder.stat())
@@ -296,7 +301,7 @@ def _scan(folder: Path, found: _Classes, walk: _Walk, allowed: list[str] | None 
     if allowed is not None:
         extra = [c for c in classes if c not in allowed]
         if extra:
-            raise BadInput(f"{folder} has classes that train/ lacks: {', '.join(extra)}")
+            raise BadInput(f"{folder} has classes that train/ lacks: {_some(extra)}")
         classes = allowed
     items: list[tuple[Path, int]] = []
     skipped = Counter(found.skipped)
@@ -468,7 +473,7 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
         decoded.append((kept, digests, kept_paths))
     (train_kept, train_digests, _), (val_kept, val_digests, val_paths) = decoded
     return _image_data(train.classes, train_kept, val_kept, skipped=dict(skipped), converted=dict(converted),
-                       notes=_overlap(train_digests, val_digests), val_paths=val_paths)
+                       notes=val.notes + _overlap(train_digests, val_digests), val_paths=val_paths)
 
 
 def _image_data(classes: list[str], train: list[tuple[np.ndarray, int]], val: list[tuple[np.ndarray, int]],
@@ -478,11 +483,17 @@ def _image_data(classes: list[str], train: list[tuple[np.ndarray, int]], val: li
     empty = [name for i, name in enumerate(classes) if counts[i] == 0]
     if empty:
         raise BadInput(f"class {empty[0]} has no usable training image after skipping bad files"
-                       + (f" (nor do {', '.join(empty[1:])})" if len(empty) > 1 else ""))
+                       + (f" (nor do {_some(empty[1:])})" if len(empty) > 1 else ""))
     if not val:
         raise BadInput("no usable validation image: add images to val/, or more per class so a share can be held out")
     return ImageData(classes=classes, train_x=_stack([x for x, _ in train]), train_y=_labels(train),
                      val_x=_stack([x for x, _ in val]), val_y=_labels(val), **extra)
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``names`` and how many more: one line, however many classes."""
+    more = f" and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _overlap(train: dict[bytes, Path], val: dict[bytes, Path]) -> list[str]:
