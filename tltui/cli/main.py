@@ -221,9 +221,6 @@ def run_tutor(args: argparse.Namespace) -> int:
         except LessonNotFound as error:
             raise BadInput(str(error)) from None
 
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise BadInput("the tutor needs a terminal on its standard input and output; for scripts use tltui train, "
-                       "tltui runs, tltui export")
     from tltui.core.remote import split_command, worker_command
     from tltui.ui.app import WORKER_CMD_ENV, TutorApp
 
@@ -232,6 +229,9 @@ def run_tutor(args: argparse.Namespace) -> int:
     else:
         split_command(os.environ.get(WORKER_CMD_ENV, ""), f"${WORKER_CMD_ENV}")
         command = split_command(args.worker_cmd or "", "--worker-cmd") or None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput("the tutor needs a terminal on its standard input and output; for scripts use tltui train, "
+                       "tltui runs, tltui export")
     app = TutorApp(lessons, start=start, worker_command=command, remote=args.remote)
     app.run()
     if app.crash is not None:

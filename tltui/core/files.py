@@ -189,9 +189,15 @@ def full_disk(error: OSError) -> str:
     where = Path(error.filename) if error.filename else None
     if error.errno in FULL and where is not None:
         if error.errno == errno.EFBIG:
-            return f"cannot write {where}: the file is larger than this process may write (ulimit -f)"
-        return f"no space left on {mount_of(where)} (writing {where}): free some space there"
-    return f"cannot write {where or 'a file'}: {error.strerror or error}"
+            return f"cannot write {short(where)}: the file is larger than this process may write (ulimit -f)"
+        return f"no space left on {mount_of(where)} (writing {short(where)}): free some space there"
+    return f"cannot write {short(where) if where else 'a file'}: {error.strerror or error}"
+
+
+def short(path: Path | str, keep: int = 200) -> str:
+    """``path`` for a message: whole, or its start and end around an ellipsis when longer than ``keep``."""
+    text = str(path)
+    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-(keep // 2 - 3):]}"
 
 
 def mount_of(path: Path) -> str:

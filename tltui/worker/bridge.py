@@ -19,7 +19,7 @@ from pathlib import Path
 from tltui.core import files
 from tltui.core.files import UnsafePath
 from tltui.core.paths import private_runs_dir
-from tltui.worker.sockets import LOCK, LOG, SOCKET, check_socket, private_dir
+from tltui.worker.sockets import LOCK, LOG, SOCKET, address, check_socket, private_dir
 
 #: How long to wait for a daemon that is starting (it imports torch first).
 START_TIMEOUT_S = 180.0
@@ -64,7 +64,8 @@ def try_connect(path: Path) -> socket.socket | None:
     check_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(path))
+        with address(path) as where:
+            sock.connect(where)
     except (ConnectionRefusedError, FileNotFoundError):
         sock.close()
         return None

@@ -203,6 +203,8 @@ class Daemon:
         """Slot -> the run that holds it."""
         self.pending: list[str] = []
         """Runs waiting for their slots, first come first served."""
+        self.unrecorded: dict[str, tuple[str, str]] = {}
+        """Run -> (status, reason) of runs whose end could not be written (a read-only filesystem): listed so."""
         self.training: set[asyncio.Task] = set()
         self.loop = asyncio.get_running_loop()
         self.store_lane, self.runs_lane, self.jobs_lane = Lane("store"), Lane("runs"), Lane("jobs", drop_gone=True)
@@ -469,10 +471,18 @@ class Daemon:
         task.add_done_callback(self.training.discard)
 
     def _with_devices(self, summaries: list[protocol.RunSummary]) -> list[protocol.RunSummary]:
-        """The store's summaries, with what each run that trains now holds."""
+        """The store's summaries, with what each run that trains now holds, and the end of a run that could
+        not be written (the store says it runs while this daemon, its owner, lives)."""
         held = {run_id: a for run_id, a in self.active.items() if a.started}
-        return [msgspec.structs.replace(s, devices=_holds(held[s.run_id])) if s.run_id in held else s
-                for s in summaries]
+        listed = []
+        for s in summaries:
+            if s.run_id in held:
+                s = msgspec.structs.replace(s, devices=_holds(held[s.run_id]))
+            elif s.run_id in self.unrecorded and s.status in ("running", "interrupted"):
+                status, reason = self.unrecorded[s.run_id]
+                s = msgspec.structs.replace(s, status=status, reason=reason)
+            listed.append(s)
+        return listed
 
     async def _cancel(self, run_id: str) -> Cancelling:
         """Stop a running run (its id, or a unique prefix of it) at the end of its batch."""
@@ -603,6 +613,9 @@ class Daemon:
             active.recorder.emit(cls, **fields)
         except OSError as error:
             log(f"run {active.run.id}: {files.full_disk(error)}")
+            status = {Failed: "failed", Cancelled: "cancelled"}.get(cls, "finished")
+            self.unrecorded[active.run.id] = (status, f"{fields.get('reason', status)} (not recorded: "
+                                                      f"{files.full_disk(error)})")
             active.recorder.announce(cls, **fields)
             with contextlib.suppress(OSError):
                 (active.run.path / "owner").unlink()
@@ -815,7 +828,7 @@ class Listener:
     async def bind(self) -> None:
         """Listen on the socket's path (a file left there is replaced); a folder that cannot be made again
         now is logged, and tried again at the next check."""
-        from tltui.worker.sockets import PID, private_dir
+        from tltui.worker.sockets import PID, address, private_dir
 
         try:
             directory = private_dir()
@@ -823,8 +836,9 @@ class Listener:
             self.path.unlink(missing_ok=True)
             old_umask = os.umask(0o077)  # the socket is born private
             try:
-                server = await asyncio.start_unix_server(lambda r, w: serve_connection(self.worker, r, w),
-                                                         path=str(self.path), limit=MAX_LINE + 1)
+                with address(self.path) as where:
+                    server = await asyncio.start_unix_server(lambda r, w: serve_connection(self.worker, r, w),
+                                                             path=where, limit=MAX_LINE + 1)
             finally:
                 os.umask(old_umask)
             inode = self.path.lstat().st_ino
@@ -891,9 +905,12 @@ async def _lock_or_wait(directory: Path, path: Path):
 
 def _answers(path: Path) -> bool:
     """True if a daemon accepts connections on ``path``."""
+    from tltui.worker.sockets import address
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
-            probe.connect(str(path))
+            with address(path) as where:
+                probe.connect(where)
         except OSError:
             return False
     return True
