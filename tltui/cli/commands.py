@@ -395,10 +395,11 @@ def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json:
     if as_json:
         print(protocol.encode(summary).decode(), end="")
         return
-    print(f"run {summary.run_id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""))
+    print(printable(f"run {summary.run_id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""),
+                    lines=False))
     config = summary.config
     print(f"  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(summary.created))}")
-    print(f"  config  data={config.data} model={config.model} weights={config.weights} "
+    print(f"  config  data={printable(config.data, lines=False)} model={config.model} weights={config.weights} "
           f"preset={config.preset or '-'} frozen={','.join(config.frozen) or '-'} epochs={config.epochs} "
           f"lr={config.lr:g}{f' ({config.lr_found})' if config.lr_found else ''} lr_decay={config.lr_decay:g} "
           f"image_size={config.image_size}")
