@@ -554,3 +554,333 @@ def read_only(path):
             subprocess.run(["umount", "-l", str(path)], check=False)
         else:
             path.chmod(0o700)
+
+
+# ----------------------------------------------------------------------------------------------
+# The attacks of issue 22: no one job stalls the others, the socket heals, no input reaches a traceback.
+
+LONG_FIND = protocol.FindLr(config=RunConfig(data="builtin", model="tiny", limit_per_class=8, batch_size=16),
+                            steps=1000, end_lr=1e-3)
+
+
+async def test_sixteen_lr_finders_of_two_clients_delay_no_other_clients_listing_or_start(data_dir):
+    """Every request once ran on asyncio's default pool (6 threads here): 2 clients x 8 LR finders of 1,000
+    steps left a third client's list_runs unanswered for 300 s. Jobs now hold at most LANE_THREADS threads
+    of their own, and listing and starting have lanes of theirs."""
+    finders = [WorkerClient(), WorkerClient()]
+    third = WorkerClient()
+    for client in (*finders, third):
+        await client.start()
+    working = asyncio.Event()
+    jobs = [asyncio.create_task(client.request(LONG_FIND, lambda _: working.set()))
+            for client in finders for _ in range(8)]
+    try:
+        await asyncio.wait_for(working.wait(), 120)  # the finders are sweeping
+        started = time.monotonic()
+        await asyncio.wait_for(third.request(protocol.ListRuns()), 30)
+        listed = time.monotonic() - started
+        started = time.monotonic()
+        run = await asyncio.wait_for(third.request(protocol.StartRun(config=DISK_RUN)), 30)
+        accepted = time.monotonic() - started
+        assert listed < 2 and accepted < 2, f"list_runs took {listed:.1f} s, start_run {accepted:.1f} s"
+        assert not any(job.done() for job in jobs)  # all sixteen still going or waiting their turn
+        await third.request(protocol.CancelRun(run_id=run.run_id))
+    finally:
+        for client in finders:
+            client.kill()  # their finders stop; the ones still waiting are never started
+            await client.close()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        await third.close(timeout=30)
+
+
+async def test_a_deleted_socket_is_bound_again_by_the_live_daemon(data_dir):
+    """A temp-file cleaner removed the socket (or its whole folder) while the daemon lived: every command
+    then waited 181 s and said the daemon did not start, while the old one trained on out of reach."""
+    client = WorkerClient()
+    await client.start()
+    pid = daemon_pid(data_dir)
+    run_id = (await client.request(protocol.StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))).run_id
+    await client.close()
+    sock = data_dir / "sock"
+    for removed in (sock / "worker.sock", sock):
+        shutil.rmtree(removed) if removed.is_dir() else removed.unlink()
+        started = time.monotonic()
+        again = WorkerClient()
+        await again.start()
+        listed = {s.run_id: s.status for s in await again.request(protocol.ListRuns())}
+        await again.close()
+        assert time.monotonic() - started < 10, f"reached again after {time.monotonic() - started:.0f} s"
+        assert listed[run_id] == "running"  # the same daemon, with its run: no second one was started
+        assert daemon_pid(data_dir) == pid
+        assert stat.S_ISSOCK((sock / "worker.sock").lstat().st_mode)
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o700
+    cancel = tltui("runs", "cancel", run_id, timeout=60)
+    assert cancel.returncode == 0, cancel.stderr
+    follow = tltui("runs", "follow", run_id, "--json", timeout=120)
+    assert json.loads(follow.stdout.splitlines()[-1])["event"] == "cancelled"
+
+
+def told(result: subprocess.CompletedProcess, words: str, code: int = 2) -> None:
+    """Exit ``code`` and one line on stderr saying ``words``: never a traceback."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert result.stderr.count("\n") == 1 and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["link", "folder", "fifo"])
+def test_a_worker_log_that_is_not_a_file_is_one_line(data_dir, tmp_path, kind):
+    """The bridge's os.open of worker.log was not caught: a link or a folder gave a traceback, and a FIFO
+    blocked it for 200 s before "did not say hello"."""
+    sock = data_dir / "sock"
+    sock.mkdir(mode=0o700)
+    log = sock / "worker.log"
+    {"link": lambda: log.symlink_to(tmp_path / "elsewhere"), "folder": log.mkdir, "fifo": lambda: os.mkfifo(log)}[kind]()
+    started = time.monotonic()
+    result = tltui("train", *TINY_CLI, timeout=60)
+    assert time.monotonic() - started < 30
+    told(result, f"cannot write the worker's log {log}: ", code=1)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def without_dac_override(*command: str) -> list[str]:
+    """``command`` as root without the right to read other users' folders (as any other user would run it)."""
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", "--bounding-set", caps, "--inh-caps", caps, *command]
+
+
+def test_paths_that_cannot_be_looked_at_are_one_line(data_dir, tmp_path):
+    """parse_data's PermissionError (data under another user's 0700 folder), ENAMETOOLONG (a 300-character
+    name, for train and runs show) and ~nosuchuser (as data and as $TLTUI_DATA_DIR) were tracebacks."""
+    long = "a" * 300
+    told(tltui("train", long, "--model", "tiny"), "File name too long")
+    told(tltui("runs", "show", long), "a run id is 20 characters")
+    told(tltui("train", "~nosuchuser/x", "--model", "tiny"), "~nosuchuser/x: no such user's home folder")
+    told(tltui_env({"TLTUI_DATA_DIR": "~nosuchuser/x"}, "runs"), "no such user's home folder")
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        private = tmp_path / "theirs"
+        (private / "data").mkdir(parents=True)
+        private.chmod(0o700)
+        os.chown(private, 12345, 12345)
+        result = subprocess.run(without_dac_override(sys.executable, "-m", "tltui", "train", str(private / "data"),
+                                                     "--model", "tiny"), capture_output=True, text=True, timeout=60)
+        told(result, f"cannot look at {private / 'data'}: Permission denied")
+
+
+@pytest.mark.parametrize("args", [["runs", "show", "RUN"], ["train", *CLI_TINY, "--epochs", "1"],
+                                  ["export", "builtin", "--model", "tiny"]])
+def test_a_closed_or_full_standard_output_is_one_line(data_dir, args):
+    """`>&-` gave "'NoneType' object has no attribute 'isatty'", `>/dev/full` an ENOSPC traceback."""
+    store = RunStore(data_dir / "runs")
+    run = store.create(DISK_RUN)
+    recorder = RunRecorder(run)
+    recorder.emit(protocol.Cancelled, epoch=0, run_dir=str(run.path))
+    recorder.close()
+    command = shlex.join([sys.executable, "-m", "tltui", *[run.id if a == "RUN" else a for a in args]])
+    closed = subprocess.run(f"{command} >&-", shell=True, capture_output=True, text=True, timeout=300)
+    told(closed, "the standard output is closed")
+    full = subprocess.run(f"{command} >/dev/full", shell=True, capture_output=True, text=True, timeout=300)
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+    assert full.stderr.splitlines()[-1] == "tltui: cannot write the standard output: No space left on device"
+
+
+def test_environment_values_that_cannot_be_read_are_one_line(data_dir):
+    """$TLTUI_WORKER_IDLE_S=abc broke every command (it was parsed at import), and $TLTUI_HELLO_TIMEOUT_S=abc,
+    an unclosed quote in $TLTUI_SSH_COMMAND or --worker-cmd were tracebacks."""
+    for command in (["runs"], ["export", "builtin", "--model", "tiny"]):
+        assert tltui_env({"TLTUI_WORKER_IDLE_S": "abc"}, *command).returncode == 0  # nothing to do with it
+    told(tltui_env({"TLTUI_WORKER_IDLE_S": "abc"}, "train", *TINY_CLI), "$TLTUI_WORKER_IDLE_S='abc' is not a number",
+         code=1)
+    told(tltui_env({"TLTUI_HELLO_TIMEOUT_S": "abc"}, "train", *TINY_CLI), "$TLTUI_HELLO_TIMEOUT_S='abc' is not a number",
+         code=1)
+    told(tltui_env({"TLTUI_SSH_COMMAND": "ssh 'x"}, "runs", "--remote", "host"),
+         "$TLTUI_SSH_COMMAND \"ssh 'x\": No closing quotation")
+    told(tltui("--worker-cmd", "'x"), "--worker-cmd \"'x\": No closing quotation")
+
+
+def test_pretrain_tiny_out_that_cannot_be_written_is_one_line_before_it_trains(tmp_path):
+    """--out naming a folder, or a file in a pseudo-filesystem, failed with a traceback after the training."""
+    started = time.monotonic()
+    told(tltui("pretrain-tiny", "--out", str(tmp_path)), f"--out {tmp_path} is a folder")
+    told(tltui("pretrain-tiny", "--out", "/proc/tiny.pt"), "cannot write --out /proc/tiny.pt")
+    assert time.monotonic() - started < 30  # refused before minutes of pretraining
+
+
+# -- the concerns of issue 22 --------------------------------------------------------------------
+
+
+def test_a_remote_host_that_ssh_would_read_as_an_option_is_refused(tmp_path):
+    """`--remote '-oProxyCommand=...'` ran a local command: ssh took the host for an option."""
+    proof = tmp_path / "ran"
+    for flag in (f"--remote=-oProxyCommand=touch {proof}", "--remote=-F/dev/null"):
+        told(tltui("runs", flag), "is not a [USER@]HOST")
+    assert not proof.exists()
+    command = remote.worker_command("gpu-box")
+    assert command[command.index("gpu-box") - 1] == "--"  # ssh reads nothing after it as an option
+
+
+def test_control_characters_in_class_names_reach_the_terminal_escaped(data_dir, tmp_path):
+    """Escape sequences in class and file names reached the terminal raw (one set the title)."""
+    from PIL import Image
+
+    folder = tmp_path / "data"
+    for name in ("plain", "evil\x1b]0;owned\x07"):
+        (folder / name).mkdir(parents=True)
+        for i in range(8):
+            Image.new("RGB", (40, 40), (i * 30, 0 if name == "plain" else 200, 0)).save(folder / name / f"{i}.png")
+    result = tltui("train", str(folder), "--model", "tiny", "--epochs", "1", "--no-augment")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "evil\\x1b]0;owned\\x07" in result.stdout
+
+
+def test_a_data_dir_under_a_folder_others_can_write_is_refused(tmp_path):
+    """Another user who can write in the data dir's parent renamed it mid-run; sshd's StrictModes refuses
+    such parents, and so does tltui now."""
+    open_parent = tmp_path / "open"
+    open_parent.mkdir()
+    open_parent.chmod(0o777)
+    told(tltui_env({"TLTUI_DATA_DIR": str(open_parent / "data")}, "runs"),
+         f"others can write in the folder {open_parent} above it")
+    assert not (open_parent / "data").exists()
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)  # like /tmp: others cannot move what is not theirs
+    assert tltui_env({"TLTUI_DATA_DIR": str(sticky / "data")}, "runs").returncode == 0
+    if os.geteuid() == 0:
+        theirs = tmp_path / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 12345, 12345)
+        told(tltui_env({"TLTUI_DATA_DIR": str(theirs / "data")}, "runs"), f"the folder {theirs} above it belongs to uid 12345")
+
+
+async def test_bad_input_in_requests_is_refused_in_one_line_not_as_a_bug(data_dir, monkeypatch):
+    """5,000-character run ids or paths in requests, a gallery seed of 1e30 and $TLTUI_CACHE_MB=abc were
+    answered "internal error" (a bug's label)."""
+    monkeypatch.setenv("TLTUI_CACHE_MB", "abc")
+    long = "x" * 5000
+    client = WorkerClient()
+    await client.start()
+    try:
+        requests = [
+            protocol.GetEvents(run_id=long), protocol.CancelRun(run_id=long), protocol.ResumeRun(run_id=long),
+            protocol.LossPictures(run_id=long), protocol.StartRun(config=RunConfig(data="/" + long, model="tiny")),
+            protocol.FindLr(config=RunConfig(data="/" + long, model="tiny")),
+            protocol.StartRun(config=RunConfig(model="tiny", weights="/" + long)),
+            protocol.WriteBuiltin(data="builtin", folder="/" + long, image_size=32),
+            protocol.Gallery(data="/" + long), protocol.Gallery(seed=10**30),
+        ]
+        for request in requests:
+            with pytest.raises(WorkerError) as refused:
+                await asyncio.wait_for(client.request(request), 120)
+            message = str(refused.value)
+            assert "internal error" not in message and "\n" not in message and len(message) < 600, message[:300]
+        from tltui.core.groups import BACKBONE
+
+        cached = msgspec.structs.replace(DISK_RUN, frozen=BACKBONE)  # the frozen backbone's outputs are cached
+        run_id = (await client.request(protocol.StartRun(config=cached))).run_id
+        failed = (await run_to_end(client, run_id))[-1]
+        assert isinstance(failed, protocol.Failed) and "$TLTUI_CACHE_MB='abc' is not a number" in failed.reason
+        assert "report it" not in failed.hint
+    finally:
+        await client.close(timeout=30)
+
+
+async def test_a_worker_whose_first_line_is_not_a_hello_is_told_at_once():
+    """A malformed hello was waited on for 200 s and then called "did not say hello"."""
+    started = time.monotonic()
+    with pytest.raises(WorkerGone, match="did not answer in tltui's protocol: its first line was b'Welcome"):
+        await WorkerClient([sys.executable, "-c", "import time; print('Welcome to the box', flush=True); "
+                                                  "time.sleep(60)"]).start()
+    assert time.monotonic() - started < 20
+
+
+async def test_a_queued_run_of_a_dead_worker_is_queued_again_and_leftovers_go(data_dir):
+    """The next worker marked a run that had only been queued failed; a checkpoint's temporary file of a
+    save cut short (kill -9) was left past resume and finish."""
+    store = RunStore(data_dir / "runs")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    queued, started = store.create(DISK_RUN), store.create(DISK_RUN)
+    recorder = RunRecorder(started)
+    recorder.emit(protocol.Started, config=DISK_RUN, device="cpu", device_name="cpu", model="tiny", weights="none",
+                  classes=["a", "b"], n_train=4, n_val=2, path="full")
+    recorder.close()
+    for run in (queued, started):
+        (run.path / "owner").write_text(dead.stdout.strip())
+        (run.path / ".resume.pt.k9x2.tmp").write_bytes(b"half a checkpoint")
+    client = WorkerClient()
+    await client.start()
+    try:
+        await client.request(protocol.GetEvents(run_id=queued.id, follow=True))
+        events = await run_to_end(client, queued.id)
+        assert isinstance(events[-1], protocol.Finished)
+        statuses = {s.run_id: s.status for s in await client.request(protocol.ListRuns())}
+        assert statuses == {queued.id: "finished", started.id: "failed"}
+        assert not list(data_dir.rglob("*.tmp"))
+    finally:
+        await client.close(timeout=30)
+
+
+async def test_more_cpu_processes_than_cores_empty_data_and_a_tutor_without_a_terminal_are_refused(data_dir):
+    """--nproc allowed 64 CPU processes whatever the cores; data "" walked the daemon's working folder; the
+    tutor with its input or output not a terminal ran for ever."""
+    cores = len(os.sched_getaffinity(0))
+    told(tltui("train", *TINY_CLI, "--device", "cpu", "--nproc", str(cores + 1), "--batch-size", str(8 * (cores + 1))),
+         f"this host has {cores} cores")
+    told(tltui("train", "", "--model", "tiny"), "DATA is empty")
+    client = WorkerClient()
+    await client.start()
+    try:
+        with pytest.raises(WorkerError, match="no data given"):
+            await client.request(protocol.StartRun(config=RunConfig(data="", model="tiny")))
+    finally:
+        await client.close(timeout=30)
+    told(subprocess.run([sys.executable, "-m", "tltui"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                        timeout=60), "the tutor needs a terminal")
+
+
+async def test_a_data_dir_too_long_for_a_unix_socket_works(tmp_path, monkeypatch):
+    """A data dir path over about 95 characters gave "AF_UNIX path too long"."""
+    data = tmp_path / ("d" * 120)
+    monkeypatch.setenv("TLTUI_DATA_DIR", str(data))
+    assert len(str(data / "sock" / "worker.sock")) > 108
+    client = WorkerClient()
+    try:
+        await client.start()
+        assert (await client.request(protocol.GetCapabilities())).torch_version
+    finally:
+        await client.close(timeout=30)
+        stop_daemon(data)
+
+
+def immutable(*paths: Path, on: bool = True) -> bool:
+    """Make ``paths`` immutable (chattr +i: even an open file takes no more writes), or mutable again; False
+    where the filesystem or the user cannot."""
+    result = subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)], capture_output=True)
+    return result.returncode == 0
+
+
+async def test_a_run_whose_end_cannot_be_written_is_listed_as_ended_by_its_live_daemon(data_dir, tmp_path):
+    """After a read-only remount a failed run was listed running while its daemon (its owner) lived: neither
+    its end nor the removal of its owner file could be written. chattr +i stands for the remount (a
+    filesystem with files open for writing cannot be remounted read-only)."""
+    probe = tmp_path / "probe"
+    probe.touch()
+    if shutil.which("chattr") is None or not immutable(probe) or not immutable(probe, on=False):
+        pytest.skip("chattr +i needs root and a filesystem that has it (ext4, xfs, btrfs)")
+    client = WorkerClient()
+    await client.start()
+    run_dir = None
+    try:
+        started = await client.request(protocol.StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))
+        run_dir = Path(started.run_dir)
+        while not isinstance(await next_event(client), protocol.Epoch):
+            pass
+        assert immutable(run_dir / "events.jsonl", run_dir)
+        end = (await run_to_end(client, started.run_id))[-1]
+        assert isinstance(end, protocol.Failed) and "Operation not permitted" in end.reason
+        (summary,) = [s for s in await client.request(protocol.ListRuns()) if s.run_id == started.run_id]
+        assert summary.status == "failed" and "not recorded" in summary.reason
+    finally:
+        if run_dir is not None:
+            immutable(run_dir / "events.jsonl", run_dir, on=False)
+        await client.close(timeout=30)

@@ -226,3 +226,39 @@ def test_the_list_names_each_runs_model_and_marks_a_diagnosis_score_cross_valida
     assert "50.0%" in tiny_row and "cv" not in tiny_row.split()
     assert "80.0% cv" in diagnosis_row
     assert rows[-1].startswith("cv: ") and "cross-validation" in rows[-1]
+
+
+def test_a_huge_events_file_is_listed_in_little_memory_and_once(tmp_path, monkeypatch):
+    """A 427 MB events.jsonl (nearly all Progress) made `tltui runs` take 10 s and 2.1 GB, and the daemon as
+    much per listing: the whole file was read, then every line decoded. Progress lines are now skipped
+    undecoded, a megabyte read at a time, and an ended run's summary is kept until its files change."""
+    import tracemalloc
+
+    from tltui.core import files, protocol
+
+    store = RunStore(tmp_path)
+    run = store.create(RunConfig(epochs=1))
+    recorder = RunRecorder(run)
+    epoch(recorder, 1, 0.5)
+    recorder.close()
+    line = protocol.encode(protocol.Progress(run_id=run.id, seq=0, time=1.0, epoch=1, step=1, steps=9, train_loss=1.0,
+                                             train_acc=0.5, images_per_s=1.0, elapsed=1.0, eta=1.0))
+    with open(run.events_path, "ab") as file:
+        file.write(b"".join(line.replace(b'"seq":0', b'"seq":%d' % seq) for seq in range(2, 200_002)))
+    recorder = RunRecorder(run)
+    recorder.emit(Failed, reason="stopped", hint="")
+    recorder.close()
+    assert run.events_path.stat().st_size > 30 * 2**20
+    tracemalloc.start()
+    (summary,) = store.summaries()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert (summary.status, summary.epochs_done, summary.last_seq) == ("failed", 1, 200_002)
+    assert peak < 8 * 2**20, f"listing took {peak / 2**20:.0f} MiB"
+    assert [type(e) for e in run.events(progress=False)] == [Epoch, Failed]
+
+    def unread(*args):
+        raise AssertionError("an ended run's unchanged files were read again")
+
+    monkeypatch.setattr(files, "open_regular", unread)
+    assert store.summaries() == [summary]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
+import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -311,3 +314,68 @@ def test_an_image_in_both_train_and_val_is_reported(tmp_path):
     (note,) = load(tmp_path).notes
     assert note.startswith("1 validation image is also in the training set (e.g. ")
     assert "leak.png" in note and "overstates" in note
+
+
+# -- memory per file: issue 22 -------------------------------------------------------------------
+
+MEMORY_LIMITED = """
+import json, resource, sys
+from collections import Counter
+from pathlib import Path
+from tltui.engine import data
+
+def vm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+
+small, mixed = Path(sys.argv[1]), Path(sys.argv[2])
+options = dict(image_size=32, augment=(), val_fraction=0.25, limit_per_class=0, seed=0)
+data.load(str(small), **options)  # threads and their arenas made before the limit
+limit = vm() + 400 * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+loaded = data.load(str(mixed), **options)
+print(json.dumps({"train": len(loaded.train_y), "val": len(loaded.val_y), "skipped": loaded.skipped}))
+"""
+
+
+def test_reads_are_sized_by_the_file_and_held_in_the_budget_under_rlimit_as(tmp_path):
+    """A read of a 3 KB image once allocated 256 MB (the limit, not the file), and the bytes of the files
+    being read were outside any budget: under 400 MB of address space to spare, 4 threads reading small
+    JPEGs and 100 MB files failed with MemoryError. Now each read takes its file's size, and the files held
+    at once come to at most ``READING_BYTES``."""
+    small, mixed = tmp_path / "small", tmp_path / "mixed"
+    for root, count in ((small, 8), (mixed, 120)):
+        for name in ("a", "b"):
+            for i in range(count):
+                save(root / name / f"{i}.jpg", rgb(i), "JPEG")
+    for i in range(6):  # sparse: 100 MB each on disk for nothing, all zeros when read
+        with open(mixed / "a" / f"huge-{i}.png", "wb") as file:
+            file.truncate(100 * 2**20)
+    env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
+    result = subprocess.run([sys.executable, "-c", MEMORY_LIMITED, str(small), str(mixed)], capture_output=True,
+                            text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = json.loads(result.stdout)
+    assert loaded["train"] + loaded["val"] == 240
+    assert loaded["skipped"] == {"not an image (unreadable)": 6}
+
+
+def test_classes_missing_from_val_are_noted_and_empty_class_folders_told_in_one_short_line(tmp_path):
+    """val/ without some training classes trained silently (their accuracy never measured); 10,000 empty
+    class folders gave an 80 KB error line."""
+    root = tmp_path / "split"
+    class_folder(root / "train", {"cat": 3, "dog": 3, "eel": 3})
+    class_folder(root / "val", {"cat": 2})
+    loaded = load(root)
+    assert loaded.notes[0] == "val/ has no images of dog, eel: validation accuracy leaves those classes out"
+
+    many = tmp_path / "many"
+    class_folder(many, {"a": 4, "b": 4})
+    for n in range(10_000):
+        (many / f"empty-{n:05d}").mkdir()
+    with pytest.raises(BadInput) as refused:
+        load(many)
+    message = str(refused.value)
+    assert len(message) < 300 and "\n" not in message, message[:300]
+    assert message.startswith("class empty-00000 has no usable training image") and "and 9,994 more)" in message

@@ -7,6 +7,8 @@ import json
 import os
 import stat
 
+import pytest
+
 from tltui.ui.progress import LearnerProgress, ProgressStore
 
 
@@ -82,3 +84,28 @@ def test_check_scores_round_trip_and_only_tried_checks_are_scored(tmp_path):
     loaded = ProgressStore(tmp_path / "progress.json").load()
     assert loaded.checks["fine-tuning"]["answers"] == {"same-lr": 2}
     assert loaded.check_scores() == {"fine-tuning": (3, 4)}
+
+
+@pytest.mark.parametrize("text, field", [
+    ('{"checks": {"why-transfer": {"best": "x"}}}', "checks"),
+    ('{"board_runs": [["a"]]}', "board_runs"),
+    ('{"quiz": {"quadrant-quiz": {"best": "x"}}}', "quiz"),
+    ('{"checks": {"why-transfer": {"answers": 5}}}', "checks"),
+    ('{"scroll": {"a": "far"}, "visited": [1], "theme": 3}', "scroll"),
+])
+def test_values_of_the_wrong_type_are_left_out_and_the_file_kept(tmp_path, text, field):
+    """Valid JSON with a wrong type inside crashed the tutor on every start ("internal error (ValueError)")
+    until the file was deleted: the widgets read these values as ints, pairs and dicts."""
+    path = tmp_path / "progress.json"
+    path.write_text(json.dumps({**json.loads(text), "last_lesson": "fine-tuning", "visited": ["fine-tuning"]})
+                    if field != "scroll" else text)
+    store = ProgressStore(path)
+    progress = store.load()
+    assert getattr(progress, field) == type(getattr(LearnerProgress(), field))()  # the bad value left out
+    if field != "scroll":
+        assert progress.last_lesson == "fine-tuning"  # the rest kept
+    assert "wrong type" in store.notice and "\n" not in store.notice
+    (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith("progress.json.corrupt-")]
+    assert aside.read_bytes() == path.read_bytes()
+    store.save(progress)
+    assert ProgressStore(path).load() == progress

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Any, TextIO, TypeVar
 
 from tltui.core import analysis, datasets, diagnosis, protocol, remote
 from tltui.core.errors import BadInput
-from tltui.core.formatting import bar, duration, head_fitted
+from tltui.core.formatting import bar, duration, head_fitted, printable
 from tltui.core.parsing import parse_setting
 from tltui.core.paths import private_runs_dir
 from tltui.core.presets import PRESETS, configure
@@ -177,12 +176,12 @@ class Reporter:
             self._line(f"cancelled after epoch {event.epoch}; last checkpoint kept in {event.run_dir}")
 
     def _line(self, text: str) -> None:
-        self.out.write(text + "\n")
+        self.out.write(printable(text) + "\n")  # a class or file name cannot send the terminal a sequence
         self.out.flush()
 
     def _status(self, text: str) -> None:
         if self.live:
-            self.out.write("\r\x1b[2K" + text[:200])
+            self.out.write("\r\x1b[2K" + printable(text[:200], lines=False))
             self.out.flush()
 
 
@@ -318,7 +317,7 @@ def runs(args: argparse.Namespace) -> int:
         raise BadInput(str(error)) from None
     if args.action == "show":
         summary = run.summary()
-        show(summary, run.events() if summary.config else [], args.json)
+        show(summary, run.events(progress=False) if summary.config else [], args.json)
         return 0
     return _run_action(args.action, run.id, args)
 
@@ -401,10 +400,11 @@ def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json:
     if as_json:
         print(protocol.encode(summary).decode(), end="")
         return
-    print(f"run {summary.run_id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""))
+    print(printable(f"run {summary.run_id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""),
+                    lines=False))
     config = summary.config
     print(f"  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(summary.created))}")
-    print(f"  config  data={config.data} model={config.model} weights={config.weights} "
+    print(f"  config  data={printable(config.data, lines=False)} model={config.model} weights={config.weights} "
           f"preset={config.preset or '-'} frozen={','.join(config.frozen) or '-'} epochs={config.epochs} "
           f"lr={config.lr:g}{f' ({config.lr_found})' if config.lr_found else ''} lr_decay={config.lr_decay:g} "
           f"image_size={config.image_size}")
@@ -415,15 +415,16 @@ def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json:
             reporter(event)
 
 
-#: Seconds the worker daemon waits with no client and no run before it exits.
-IDLE_EXIT_S = float(os.environ.get("TLTUI_WORKER_IDLE_S", "600"))
+#: Seconds the worker daemon waits with no client and no run before it exits ($TLTUI_WORKER_IDLE_S).
+IDLE_EXIT_S = 600.0
 
 
 def worker(args: argparse.Namespace) -> int:
     if args.daemon:
+        from tltui.core.parsing import env_number
         from tltui.worker.daemon import run_daemon
 
-        return asyncio.run(run_daemon(IDLE_EXIT_S))
+        return asyncio.run(run_daemon(env_number("TLTUI_WORKER_IDLE_S", IDLE_EXIT_S)))
     if not args.stdio:
         raise BadInput("tltui worker: use --stdio (the bridge the UI and CLI start) or --daemon")
     from tltui.worker.bridge import main

@@ -7,8 +7,8 @@ Nothing here imports torch or Textual at module level: each command imports what
 from __future__ import annotations
 
 import argparse
+import errno
 import os
-import shlex
 import signal
 import sys
 from typing import NoReturn
@@ -171,12 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # told by the command's own parser, with its usage, not the top level's
         command = argv[0] if argv and argv[0] in COMMANDS else ""
         args.parsers.get(command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if sys.stdout is None:  # started with >&-
+        print("tltui: the standard output is closed: give it a file, or /dev/null", file=sys.stderr)
+        return 2
     try:
         if args.command is None:
             return run_tutor(args)
-        return args.command(args)
+        code = args.command(args)
+        sys.stdout.flush()  # a full disk (>/dev/full) is told here, not in a traceback at exit
+        return code
     except (BadInput, UnsafePath) as error:
-        print(f"tltui: {error}", file=sys.stderr)
+        from tltui.core.formatting import printable
+
+        print(f"tltui: {printable(str(error), lines=False)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -184,6 +191,22 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`tltui runs show ID | head`): stop quietly, as a tool killed by SIGPIPE does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
+    except OSError as error:
+        if not _stdout_fails(error):
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left unwritten goes nowhere
+        print(f"tltui: cannot write the standard output: {error.strerror or error}", file=sys.stderr)
+        return 1
+
+
+def _stdout_fails(error: OSError) -> bool:
+    """True if ``error`` is the standard output's: what waits for it cannot be written, or a write with no
+    file named failed as writes to a full disk or a broken device do."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    return error.filename is None and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 def run_tutor(args: argparse.Namespace) -> NoReturn:
@@ -199,14 +222,17 @@ def run_tutor(args: argparse.Namespace) -> NoReturn:
         except LessonNotFound as error:
             raise BadInput(str(error)) from None
 
-    from tltui.ui.app import TutorApp
+    from tltui.core.remote import split_command, worker_command
+    from tltui.ui.app import WORKER_CMD_ENV, TutorApp
 
     if args.remote:
-        from tltui.core.remote import worker_command
-
         command = worker_command(args.remote)
     else:
-        command = shlex.split(args.worker_cmd or "") or None
+        split_command(os.environ.get(WORKER_CMD_ENV, ""), f"${WORKER_CMD_ENV}")
+        command = split_command(args.worker_cmd or "", "--worker-cmd") or None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput("the tutor needs a terminal on its standard input and output; for scripts use tltui train, "
+                       "tltui runs, tltui export")
     app = TutorApp(lessons, start=start, worker_command=command, remote=args.remote)
     app.run()
     if app.crash is not None:

@@ -20,6 +20,7 @@ from typing import TypeVar
 import msgspec
 
 from tltui.core import protocol
+from tltui.core.formatting import printable
 from tltui.core.protocol import (
     MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, Request, RunEvent, Working,
 )
@@ -27,9 +28,9 @@ from tltui.core.protocol import (
 R = TypeVar("R")
 
 
-HELLO_TIMEOUT_S = float(os.environ.get("TLTUI_HELLO_TIMEOUT_S", "200"))
-"""How long to wait for the worker's hello: its daemon may have to start and import torch (the bridge
-gives that 180 s), on the far side of an ssh connection."""
+HELLO_TIMEOUT_S = 200.0
+"""How long to wait for the worker's hello (``$TLTUI_HELLO_TIMEOUT_S`` overrides it): its daemon may have to
+start and import torch (the bridge gives that 180 s), on the far side of an ssh connection."""
 
 
 def local_worker_command() -> list[str]:
@@ -67,6 +68,13 @@ class WorkerClient:
 
     async def start(self) -> Hello:
         """Start the worker and wait for its hello (it imports torch first: seconds)."""
+        from tltui.core.errors import BadInput
+        from tltui.core.parsing import env_number
+
+        try:
+            hello_timeout = env_number("TLTUI_HELLO_TIMEOUT_S", HELLO_TIMEOUT_S)
+        except BadInput as error:
+            raise WorkerGone(str(error)) from None
         loop = asyncio.get_running_loop()
         self._hello_ready = loop.create_future()
         try:
@@ -83,10 +91,10 @@ class WorkerClient:
         self._writer = asyncio.StreamWriter(transport, flow, None, loop)
         self._tasks = [asyncio.create_task(self._read_stdout(stdout)), asyncio.create_task(self._read_stderr(stderr))]
         try:
-            hello = await asyncio.wait_for(self._hello_ready, HELLO_TIMEOUT_S)
+            hello = await asyncio.wait_for(self._hello_ready, hello_timeout)
         except asyncio.TimeoutError:
             self.kill()
-            self._fail(f"the worker did not say hello within {HELLO_TIMEOUT_S:.0f} s ({shlex.join(self.command)})")
+            self._fail(f"the worker did not say hello within {hello_timeout:.0f} s ({shlex.join(self.command)})")
             raise WorkerGone(self.gone) from None
         if hello.protocol != PROTOCOL_VERSION:
             self.kill()
@@ -159,7 +167,7 @@ class WorkerClient:
     async def _read_stderr(self, stderr: asyncio.StreamReader) -> None:
         try:
             while line := await stderr.readline():
-                text = line.decode("utf-8", "replace").rstrip()
+                text = printable(line.decode("utf-8", "replace").rstrip(), lines=False)
                 if text:
                     self._stderr.append(text)
         except (ValueError, asyncio.CancelledError):
@@ -169,6 +177,11 @@ class WorkerClient:
         try:
             message = protocol.decode_message(line)
         except (msgspec.DecodeError, msgspec.ValidationError):
+            if self.hello is None:  # not tltui on the other end, or not this protocol: say so now
+                self.kill()
+                self._fail(f"the worker did not answer in tltui's protocol: its first line was {line[:80]!r} "
+                           f"({shlex.join(self.command)})")
+                return
             self._stderr.append(f"(unreadable line from worker: {line[:80]!r})")
             return
         if isinstance(message, Hello):

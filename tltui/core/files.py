@@ -50,6 +50,24 @@ def private_dir(path: Path, what: str) -> Path:
     return path
 
 
+def check_parents(path: Path, what: str) -> None:
+    """UnsafePath if a folder above ``path`` lets another user move ``path`` away (and put their own in its
+    place): one owned by a user other than this one or root, or that others can write in without the sticky
+    bit. sshd's StrictModes checks the same of ``~/.ssh``."""
+    me = os.getuid()
+    for parent in Path(os.path.realpath(path)).parents:
+        try:
+            info = parent.stat()
+        except OSError:
+            continue
+        if info.st_uid not in (0, me):
+            raise UnsafePath(f"refusing the {what} {path}: the folder {parent} above it belongs to uid "
+                             f"{info.st_uid}, who could move it away (set $TLTUI_DATA_DIR under a folder of your own)")
+        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+            raise UnsafePath(f"refusing the {what} {path}: others can write in the folder {parent} above it, and "
+                             f"so move it away (chmod go-w {parent}, or set $TLTUI_DATA_DIR elsewhere)")
+
+
 def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
     """Write ``data`` (bytes, or a function that writes to the file it is given) to ``path``, 0600.
 
@@ -105,19 +123,65 @@ def _unlink(path: str) -> None:
         os.unlink(path)
 
 
-def read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; OSError otherwise.
-
-    Opened without blocking, so a FIFO or a device in its place is refused rather than waited on.
-    """
+def open_regular(path: Path, limit: int) -> BinaryIO:
+    """``path`` opened for reading (buffered, a megabyte at a time) if it is a regular file of at most
+    ``limit`` bytes; OSError otherwise. Opened without blocking, as ``read_regular``."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as file:
+    try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
-        return file.read(limit + 1)[:limit]
+        return os.fdopen(fd, "rb", buffering=2**20)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path, limit: int, before_read: Callable[[int], object] | None = None, tail: int = 0) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; OSError otherwise.
+
+    Opened without blocking, so a FIFO or a device in its place is refused rather than waited on. The
+    buffer is sized by the file's size (``stat``), never by ``limit``: a 3 KB file costs 3 KB.
+    ``before_read`` hears that size before any of it is read (a memory budget shared by threads). With
+    ``tail``, only the file's last ``tail`` bytes are read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        size = info.st_size
+        if 0 < tail < size:
+            os.lseek(fd, size - tail, os.SEEK_SET)
+            size, limit = tail, 2 * tail  # what it grows by meanwhile too
+        if before_read is not None:
+            before_read(size)
+        return _read_sized(fd, size, limit, path)
+    finally:
+        os.close(fd)
+
+
+def _read_sized(fd: int, size: int, limit: int, path: Path) -> bytes:
+    """Up to ``size`` bytes of ``fd`` (what ``stat`` said), then what it has grown by since, up to ``limit``."""
+    chunks, total = [], 0
+    want = size
+    while True:
+        chunk = os.read(fd, want - total if total < want else min(2**20, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def full_disk(error: OSError) -> str:
@@ -125,9 +189,15 @@ def full_disk(error: OSError) -> str:
     where = Path(error.filename) if error.filename else None
     if error.errno in FULL and where is not None:
         if error.errno == errno.EFBIG:
-            return f"cannot write {where}: the file is larger than this process may write (ulimit -f)"
-        return f"no space left on {mount_of(where)} (writing {where}): free some space there"
-    return f"cannot write {where or 'a file'}: {error.strerror or error}"
+            return f"cannot write {short(where)}: the file is larger than this process may write (ulimit -f)"
+        return f"no space left on {mount_of(where)} (writing {short(where)}): free some space there"
+    return f"cannot write {short(where) if where else 'a file'}: {error.strerror or error}"
+
+
+def short(path: Path | str, keep: int = 200) -> str:
+    """``path`` for a message: whole, or its start and end around an ellipsis when longer than ``keep``."""
+    text = str(path)
+    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-(keep // 2 - 3):]}"
 
 
 def mount_of(path: Path) -> str:

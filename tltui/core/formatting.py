@@ -13,6 +13,17 @@ _FORM_NAMES = {"limit-per-class": "per class", "image-size": "image px", "lr": "
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, lines: bool = True) -> str:
+    """``text`` with its control characters written as ``\\x1b`` and the like, so a class or file name, or
+    a far side's stderr, cannot move the cursor, set the title or leave a sequence open on the terminal;
+    newlines are kept where ``lines``, escaped too otherwise (one line stays one line)."""
+    return (_CONTROL if lines else _CONTROL_OR_NEWLINE).sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def bar(fraction: float, width: int = 20) -> str:
     """A text progress bar of ``width`` cells."""
     filled = round(max(0.0, min(1.0, fraction)) * width)

@@ -3,10 +3,13 @@ so a value means the same wherever it is typed. Errors are ConfigError, one line
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 from tltui.core import datasets
+from tltui.core.errors import BadInput
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol import ConfigError, RunConfig
 
@@ -61,10 +64,33 @@ def parse_augment(text: str) -> tuple[str, ...]:
 
 
 def parse_data(text: str) -> str:
-    """A dataset name, or a folder (made absolute where it exists, so the worker finds it from anywhere)."""
-    if text not in datasets.NAMES and Path(text).expanduser().exists():
-        return str(Path(text).expanduser().resolve())
-    return text
+    """A dataset name, or a folder (made absolute where it exists, so the worker finds it from anywhere);
+    ConfigError for none (``""``), a path that cannot be looked at, or a ``~user`` with no home."""
+    if not text.strip():
+        raise ConfigError("DATA is empty: give a folder of class folders or one of " + ", ".join(datasets.NAMES))
+    if text in datasets.NAMES:
+        return text
+    try:
+        path = Path(text).expanduser()
+        return str(path.resolve()) if path.exists() else text
+    except RuntimeError:  # ~nosuchuser
+        raise ConfigError(f"{text}: no such user's home folder") from None
+    except OSError as error:
+        raise ConfigError(f"cannot look at {text[:200]}: {error.strerror}") from None
+
+
+def env_number(name: str, default: float) -> float:
+    """``$name`` as a number of at least 0 (``default`` when it is unset); BadInput in one line otherwise."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise BadInput(f"${name}={text[:50]!r} is not a number of at least 0 (unset it for the default, {default:g})")
+    return value
 
 
 def parse_nproc(text: str) -> int:

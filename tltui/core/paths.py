@@ -6,24 +6,31 @@ import os
 import stat
 from pathlib import Path
 
-from tltui.core.files import private_dir
+from tltui.core.files import UnsafePath, check_parents, private_dir
 
 ENV_DATA_DIR = "TLTUI_DATA_DIR"
 
 
 def data_dir() -> Path:
-    """The per-user data directory (not created here)."""
+    """The per-user data directory (not created here); UnsafePath for a ``$TLTUI_DATA_DIR`` of a ``~user``
+    who has no home."""
     override = os.environ.get(ENV_DATA_DIR)
     if override:
-        return Path(override).expanduser()
+        try:
+            return Path(override).expanduser()
+        except RuntimeError:
+            raise UnsafePath(f"${ENV_DATA_DIR}={override[:200]!r}: no such user's home folder") from None
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("tltui", appauthor=False))
 
 
 def private_data_dir() -> Path:
-    """``data_dir()``, created 0700 if missing; UnsafePath (one line) if another user owns it or can write in it."""
-    return private_dir(data_dir(), "data directory")
+    """``data_dir()``, created 0700 if missing; UnsafePath (one line) if another user owns it or can write in
+    it, or in a folder above it (files.check_parents)."""
+    path = data_dir()
+    check_parents(path, "data directory")
+    return private_dir(path, "data directory")
 
 
 def runs_dir() -> Path:

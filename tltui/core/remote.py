@@ -16,9 +16,26 @@ hello is given up by the client (client.HELLO_TIMEOUT_S)."""
 
 
 def worker_command(host: str) -> list[str]:
-    """The command that bridges to the worker daemon on ``host`` (``[user@]host``)."""
-    ssh = shlex.split(os.environ.get(SSH_ENV) or "ssh")
-    return [*ssh, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}", host, "tltui", "worker", "--stdio"]
+    """The command that bridges to the worker daemon on ``host`` (``[user@]host``); BadInput for a host that
+    ssh would read as an option (``-oProxyCommand=...`` runs a command here) or a ``$TLTUI_SSH_COMMAND``
+    that does not split into words."""
+    from tltui.core.errors import BadInput
+
+    if not host or host.startswith("-") or any(c.isspace() or not c.isprintable() for c in host):
+        raise BadInput(f"--remote {host[:80]!r} is not a [USER@]HOST")
+    ssh = split_command(os.environ.get(SSH_ENV) or "ssh", f"${SSH_ENV}")
+    return [*ssh, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}", "--", host,
+            "tltui", "worker", "--stdio"]
+
+
+def split_command(text: str, what: str) -> list[str]:
+    """``text`` split into words as a shell would; BadInput naming ``what`` if it cannot be (a quote left open)."""
+    from tltui.core.errors import BadInput
+
+    try:
+        return shlex.split(text)
+    except ValueError as error:
+        raise BadInput(f"{what} {text[:200]!r}: {error} (quote it as a shell would)") from None
 
 
 def client(host: str):

@@ -21,7 +21,7 @@ from PIL import Image
 
 from tltui.core import datasets
 from tltui.core.errors import BadInput
-from tltui.core.protocol import BuiltinWritten, WriteBuiltin
+from tltui.core.protocol import MAX_SEED, BuiltinWritten, WriteBuiltin
 from tltui.engine import builtin, data
 
 MARKER = "tltui-builtin.json"
@@ -32,6 +32,8 @@ def write(request: WriteBuiltin) -> BuiltinWritten:
     """Write ``request.data`` into ``request.folder``; BadInput (one line) where that cannot be done."""
     if request.data not in datasets.BUILTIN:
         raise BadInput(f"{request.data} is not one of tltui's generated sets ({', '.join(datasets.BUILTIN)})")
+    if not 0 <= request.seed <= MAX_SEED:
+        raise BadInput(f"the seed must be 0 to {MAX_SEED}, not {request.seed}")
     root = Path(request.folder)
     if not root.is_absolute():
         raise BadInput(f"{request.folder}: give the folder as an absolute path (the worker has its own working dir)")

@@ -41,9 +41,10 @@ def needed_bytes(model: ResNet, group: str, image_size: int, n_images: int, dtyp
 
 
 def budget_bytes(device: torch.device) -> int:
-    override = os.environ.get(ENV_BUDGET)
-    if override:
-        return int(float(override) * 2**20)
+    if os.environ.get(ENV_BUDGET, "").strip():
+        from tltui.core.parsing import env_number
+
+        return int(env_number(ENV_BUDGET, 0) * 2**20)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free * GPU_SHARE)

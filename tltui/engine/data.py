@@ -54,8 +54,11 @@ MAX_PIXELS = 40_000_000
 Pillow's own limit is 179 M."""
 MAX_FILE_BYTES = 256 * 2**20
 """Image files larger than this are skipped."""
+READING_BYTES = MAX_FILE_BYTES
+"""Bytes of image files held in memory at once, over all threads (each read is sized by its file)."""
 DECODING_PIXELS = 2 * MAX_PIXELS
-"""Pixels being decoded at once, over all threads: bounds the memory decoding takes."""
+"""Pixels being decoded at once, over all threads. With ``READING_BYTES``, this bounds the memory decoding
+takes: at most 256 MB of files and 80 M pixels (320 MB as RGBA) whatever the number of threads."""
 
 _CONVERTED = {
     "L": "greyscale", "LA": "greyscale", "1": "1-bit", "P": "palette", "PA": "palette",
@@ -117,9 +120,18 @@ def check(data: str, *, max_files: int = MAX_FILES) -> None:
 
 
 def _folder(data: str) -> Path | None:
-    """The folder ``data`` names, or None for a named dataset; BadInput for neither."""
-    root = Path(data).expanduser()
-    if root.exists():
+    """The folder ``data`` names, or None for a named dataset; BadInput for neither, for nothing (``""`` would
+    be the worker's own folder), and for a path that cannot be looked at (too long, not allowed)."""
+    if not data.strip():
+        raise BadInput(f"no data given: a folder of class subfolders, or one of {', '.join(datasets.NAMES)}")
+    try:
+        root = Path(data).expanduser()
+        exists = root.exists()
+    except RuntimeError:
+        raise BadInput(f"{data[:200]}: no such user's home folder") from None
+    except OSError as error:
+        raise BadInput(f"cannot look at {data[:200]}: {error.strerror}") from None
+    if exists:
         if not root.is_dir():
             raise BadInput(f"{data} is a file: give a folder of class subfolders (or with train/ and val/ in it)")
         return root
@@ -189,6 +201,7 @@ class _Lists:
     classes: list[str]
     items: list[tuple[Path, int]]
     skipped: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
 
 
 def _folder_lists(root: Path, val_fraction: float, max_files: int = MAX_FILES) -> tuple[_Lists, _Lists]:
@@ -205,6 +218,10 @@ def _folder_lists(root: Path, val_fraction: float, max_files: int = MAX_FILES) -
         train_classes, val_classes = _classes(train_dir, walk), _classes(val_dir, walk)
         train = _scan(train_dir, train_classes, walk)
         val = _scan(val_dir, val_classes, walk, allowed=train.classes)
+        unmeasured = sorted(set(train.classes) - {train.classes[label] for _, label in val.items})
+        if unmeasured:
+            val.notes.append(f"val/ has no images of {_some(unmeasured)}: validation accuracy leaves "
+                             f"{'that class' if len(unmeasured) == 1 else 'those classes'} out")
         return train, val
     folder = train_dir if train_dir.is_dir() else root
     walk.first(folder.stat())
@@ -284,7 +301,7 @@ def _scan(folder: Path, found: _Classes, walk: _Walk, allowed: list[str] | None 
     if allowed is not None:
         extra = [c for c in classes if c not in allowed]
         if extra:
-            raise BadInput(f"{folder} has classes that train/ lacks: {', '.join(extra)}")
+            raise BadInput(f"{folder} has classes that train/ lacks: {_some(extra)}")
         classes = allowed
     items: list[tuple[Path, int]] = []
     skipped = Counter(found.skipped)
@@ -456,7 +473,7 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
         decoded.append((kept, digests, kept_paths))
     (train_kept, train_digests, _), (val_kept, val_digests, val_paths) = decoded
     return _image_data(train.classes, train_kept, val_kept, skipped=dict(skipped), converted=dict(converted),
-                       notes=_overlap(train_digests, val_digests), val_paths=val_paths)
+                       notes=val.notes + _overlap(train_digests, val_digests), val_paths=val_paths)
 
 
 def _image_data(classes: list[str], train: list[tuple[np.ndarray, int]], val: list[tuple[np.ndarray, int]],
@@ -466,11 +483,17 @@ def _image_data(classes: list[str], train: list[tuple[np.ndarray, int]], val: li
     empty = [name for i, name in enumerate(classes) if counts[i] == 0]
     if empty:
         raise BadInput(f"class {empty[0]} has no usable training image after skipping bad files"
-                       + (f" (nor do {', '.join(empty[1:])})" if len(empty) > 1 else ""))
+                       + (f" (nor do {_some(empty[1:])})" if len(empty) > 1 else ""))
     if not val:
         raise BadInput("no usable validation image: add images to val/, or more per class so a share can be held out")
     return ImageData(classes=classes, train_x=_stack([x for x, _ in train]), train_y=_labels(train),
                      val_x=_stack([x for x, _ in val]), val_y=_labels(val), **extra)
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``names`` and how many more: one line, however many classes."""
+    more = f" and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _overlap(train: dict[bytes, Path], val: dict[bytes, Path]) -> list[str]:
@@ -498,8 +521,10 @@ def _decode_many(files: list[Path], resize: int, side: int) -> list[tuple]:
         return list(pool.map(lambda f: decode(f, resize, side), files))
 
 
-class _PixelBudget:
-    """Pixels being decoded at once, across threads: a thread waits until its image fits in what is left."""
+class _Budget:
+    """Bytes or pixels held at once, across threads: a thread waits until its share fits in what is left.
+    A thread takes from ``_reading`` before ``_decoding`` and never the other way round, so none waits on
+    another that waits on it."""
 
     def __init__(self, total: int) -> None:
         self.total, self.free = total, total
@@ -519,7 +544,8 @@ class _PixelBudget:
                 self._cond.notify_all()
 
 
-_decoding = _PixelBudget(DECODING_PIXELS)
+_reading = _Budget(READING_BYTES)
+_decoding = _Budget(DECODING_PIXELS)
 
 
 def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None, bytes]:
@@ -529,12 +555,18 @@ def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str |
     Resize so the shorter side is ``resize``, then centre-crop ``side``. Never raises for a bad file, and
     never waits on one: a FIFO or a device in the file's place is skipped.
     """
-    try:
-        raw = files.read_regular(path, MAX_FILE_BYTES)
-    except OSError as error:
-        why = {errno.EINVAL: "not a regular file (FIFO, socket or device)",
-               errno.EFBIG: f"larger than {MAX_FILE_BYTES >> 20} MB"}.get(error.errno, "unreadable")
-        return None, why, None, b""
+    with contextlib.ExitStack() as held:
+        try:
+            raw = files.read_regular(path, MAX_FILE_BYTES, lambda size: held.enter_context(_reading.hold(size)))
+        except OSError as error:
+            why = {errno.EINVAL: "not a regular file (FIFO, socket or device)",
+                   errno.EFBIG: f"larger than {MAX_FILE_BYTES >> 20} MB"}.get(error.errno, "unreadable")
+            return None, why, None, b""
+        return _decode_bytes(raw, resize, side)
+
+
+def _decode_bytes(raw: bytes, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None, bytes]:
+    """``decode`` of a file's bytes (held in the reading budget by the caller)."""
     digest = hashlib.blake2b(raw, digest_size=16).digest()
     try:
         with warnings.catch_warnings():
@@ -555,6 +587,8 @@ def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str |
                     return _resize_crop(rgb, resize, side), None, conversion, digest
     except UnidentifiedImageError:
         return None, "not an image (unreadable)", None, digest
+    except MemoryError:
+        return None, "out of memory while decoding", None, digest
     except Image.DecompressionBombError:
         return None, f"too large (over {MAX_PIXELS // 10**6} M pixels)", None, digest
     except (OSError, SyntaxError, ValueError) as exc:

@@ -76,6 +76,7 @@ def answer(request: protocol.Request) -> Any:
 
 def gallery(request: Gallery) -> GalleryReply:
     _check_range("count", request.count, 1, 8)
+    _check_range("seed", request.seed, 0, protocol.MAX_SEED)
     _check_range("image_size", request.image_size, 16, 256)
     _check_range("display", request.display, 4, 64)
     for aug in request.augment:

@@ -1,8 +1,8 @@
 """The learner's progress: last lesson, visited lessons, quiz and check scores, theme.
 
 Saved as JSON under the data dir, written atomically (temp file + rename). A file that cannot be
-read (not JSON, or not a regular file: a FIFO is never waited on) is moved aside
-(``progress.json.corrupt-<time>``) before anything new is written over it.
+read (not JSON, a value of the wrong type anywhere in it, or not a regular file: a FIFO is never waited
+on) is moved aside (``progress.json.corrupt-<time>``) before anything new is written over it.
 """
 
 from __future__ import annotations
@@ -14,11 +14,78 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from tltui.core.files import UnsafePath, private_dir, read_regular, write_atomic
 from tltui.core.paths import data_dir
 
 FILENAME = "progress.json"
 MAX_BYTES = 2**20
+
+_Runs = dict[str, list[tuple[str, str]]]
+"""An experiment's runs as its widget keeps them: name -> [label, run id] pairs."""
+
+
+class _Check(msgspec.Struct):
+    answers: dict[str, int] = {}
+    right: int = 0
+    best: int = 0
+    total: int = 0
+    checks: _Runs = {}
+
+
+class _Answer(msgspec.Struct):
+    quadrant: int
+    strategy: str
+    quadrant_ok: bool
+    strategy_ok: bool
+
+
+class _Quiz(msgspec.Struct):
+    seed: int = 0
+    answers: dict[str, _Answer] = {}
+    best: int = 0
+    checks: _Runs = {}
+
+
+_FIELDS: dict[str, tuple[str, type]] = {
+    "last_lesson": ("value", str), "theme": ("value", str),
+    "visited": ("items", str), "board_runs": ("items", tuple[str, str]),
+    "quiz": ("entries", _Quiz), "checks": ("entries", _Check), "scroll": ("entries", float),
+    "form": ("entries", str | None), "runs": ("entries", dict[str, str]),
+}
+"""Each field of a progress file: a value, a list of items or a dict of entries, and the type of each."""
+
+
+def _typed(data: dict) -> tuple[dict, int]:
+    """The fields of ``data`` with every value of its type (the widgets read them as such), and how many
+    values were dropped for being of another type."""
+    kept: dict = {}
+    dropped = 0
+
+    def fits(value: object, kind: type) -> bool:
+        try:
+            msgspec.convert(value, kind, strict=True)
+        except msgspec.ValidationError:
+            return False
+        return True
+
+    for name, (shape, kind) in _FIELDS.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if shape == "value":
+            ok = fits(value, kind)
+            kept[name], dropped = (value, dropped) if ok else ("", dropped + 1)
+        elif not isinstance(value, list if shape == "items" else dict):
+            dropped += 1
+        elif shape == "items":
+            kept[name] = [v for v in value if fits(v, kind)]
+            dropped += len(value) - len(kept[name])
+        else:
+            kept[name] = {k: v for k, v in value.items() if fits(v, kind)}
+            dropped += len(value) - len(kept[name])
+    return kept, dropped
 
 
 @dataclass
@@ -79,21 +146,36 @@ class ProgressStore:
             return LearnerProgress()
         try:
             data = json.loads(raw)
-            progress = LearnerProgress(
-                last_lesson=str(data.get("last_lesson", "")),
-                visited=[str(v) for v in data.get("visited", [])],
-                quiz=dict(data.get("quiz", {})),
-                theme=str(data.get("theme", "")),
-                board_runs=[[str(x) for x in pair] for pair in data.get("board_runs", [])],
-                scroll={str(k): float(v) for k, v in data.get("scroll", {}).items()},
-                form={str(k): str(v) for k, v in data.get("form", {}).items() if v is not None},
-                checks={str(k): dict(v) for k, v in data.get("checks", {}).items()},
-                runs={str(k): {str(label): str(run_id) for label, run_id in v.items()}
-                      for k, v in data.get("runs", {}).items()},
-            )
-        except (ValueError, TypeError, AttributeError):
+        except (ValueError, RecursionError):
             return self._set_aside()
-        return progress
+        if not isinstance(data, dict):
+            return self._set_aside()
+        data, dropped = _typed(data)
+        if dropped:
+            self._copy_aside(raw, dropped)
+        return LearnerProgress(
+            last_lesson=data.get("last_lesson", ""),
+            visited=data.get("visited", []),
+            quiz=data.get("quiz", {}),
+            theme=data.get("theme", ""),
+            board_runs=[list(pair) for pair in data.get("board_runs", [])],
+            scroll={k: float(v) for k, v in data.get("scroll", {}).items()},
+            form={k: v for k, v in data.get("form", {}).items() if v is not None},
+            checks=data.get("checks", {}),
+            runs=data.get("runs", {}),
+        )
+
+    def _copy_aside(self, raw: bytes, dropped: int) -> None:
+        """Keep the file as it was beside it: values of the wrong type are left out of what is loaded."""
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            write_atomic(aside, raw)
+        except OSError as error:
+            self.writable = False
+            self.notice = (f"{self.path} holds {dropped} value(s) of the wrong type, left out, and it could not be "
+                           f"copied aside ({error.strerror}): progress will not be saved this session.")
+        else:
+            self.notice = f"Progress file had {dropped} value(s) of the wrong type: left them out (the file is kept as {aside.name})."
 
     def _set_aside(self) -> LearnerProgress:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")

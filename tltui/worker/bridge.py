@@ -6,17 +6,20 @@ a laptop going to sleep only end the bridge. No byte is interpreted here; the pr
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import stat
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from tltui.core import files
 from tltui.core.files import UnsafePath
 from tltui.core.paths import private_runs_dir
-from tltui.worker.sockets import LOG, SOCKET, check_socket, private_dir
+from tltui.worker.sockets import LOCK, LOG, SOCKET, address, check_socket, private_dir
 
 #: How long to wait for a daemon that is starting (it imports torch first).
 START_TIMEOUT_S = 180.0
@@ -30,7 +33,9 @@ def connect(directory: Path) -> socket.socket:
     """A connection to the daemon in ``directory``, starting the daemon if none answers.
 
     A daemon started while another one starts exits 0 once the other answers (tltui/worker/daemon.py), so an
-    exit 0 means: try again; any other code is the daemon's failure, told in its log's last line.
+    exit 0 means: try again; any other code is the daemon's failure, told in its log's last line. While a
+    daemon holds the lock (it is starting, or it binds its socket again after it was removed), none is
+    started: it is waited for.
     """
     path = directory / SOCKET
     started: subprocess.Popen | None = None
@@ -40,7 +45,8 @@ def connect(directory: Path) -> socket.socket:
         if sock is not None:
             return sock
         if started is None:
-            started = _start_daemon(directory)
+            if not _daemon_lives(directory):
+                started = _start_daemon(directory)
         elif started.poll() is not None:
             if started.returncode:
                 raise BridgeError(f"the worker daemon exited (code {started.returncode}): {_log_tail(directory)}")
@@ -58,29 +64,70 @@ def try_connect(path: Path) -> socket.socket | None:
     check_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(path))
+        with address(path) as where:
+            sock.connect(where)
     except (ConnectionRefusedError, FileNotFoundError):
         sock.close()
         return None
     return sock
 
 
-def _start_daemon(directory: Path) -> subprocess.Popen:
-    log = os.open(directory / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+def _daemon_lives(directory: Path) -> bool:
+    """True while a daemon holds the lock in ``directory`` (only a daemon takes it)."""
+    import fcntl
+
     try:
+        fd = os.open(directory / LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _start_daemon(directory: Path) -> subprocess.Popen:
+    """The daemon, started with its output appended to ``worker.log``; BridgeError if that is not a file
+    this user can append to (a link, a folder, a FIFO, a read-only filesystem)."""
+    path = directory / LOG
+    try:
+        log = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                      0o600)
+    except OSError as error:
+        raise BridgeError(f"cannot write the worker's log {path}: {_why(error)}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(log).st_mode):
+            raise BridgeError(f"refusing the worker's log {path}: it is not a regular file (remove it)")
+        os.set_blocking(log, True)
         return subprocess.Popen(
             [sys.executable, "-m", "tltui", "worker", "--daemon"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
+    except OSError as error:
+        raise BridgeError(f"cannot start the worker daemon: {_why(error)}") from None
     finally:
         os.close(log)
 
 
+def _why(error: OSError) -> str:
+    """An OSError's reason in words (a link where a file should be says so)."""
+    if error.errno == errno.ELOOP:
+        return "it is a symbolic link (remove it)"
+    if error.errno == errno.ENXIO:
+        return "it is a FIFO with no reader (remove it)"
+    return error.strerror or str(error)
+
+
 def _log_tail(directory: Path) -> str:
+    """The log's last line (read from its last 64 KB, never from a FIFO or a link)."""
     try:
-        lines = (directory / LOG).read_text(errors="replace").strip().splitlines()
+        raw = files.read_regular(directory / LOG, 2**40, tail=2**16)
     except OSError:
         return "no log"
+    lines = raw.decode(errors="replace").strip().splitlines()
     return lines[-1] if lines else "no log"
 
 

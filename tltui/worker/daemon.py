@@ -8,16 +8,24 @@ a run that waits for GPUs holds back the runs behind it, so it is never starved.
 client that comes back replays what it missed, and a run outlives every connection. With no client
 and no run for ``IDLE_EXIT_S``, the daemon exits.
 
-Nothing one client or one run does stops the others: file reads run in threads, a client that does
-not read its replies is not read from (and is dropped once ``MAX_BUFFER`` bytes wait for it), a run
-that breaks (a full disk included) ends failed and the queue goes on. A queued run holds its checked
-config only: its data and model are loaded when it starts.
+Nothing one client or one run does stops the others. Work runs in the daemon's own threads, in three
+lanes of ``LANE_THREADS`` each (``Lane``): short requests on the store (listing, events), requests about
+runs (start, resume, cancel: their checks and files) and jobs (the LR finder, the capacity sweep,
+pictures, writing a built-in set), each lane taking its next request from each client in turn; runs train
+in threads of their own. So a client's sixteen LR finders hold at most two job threads, and another
+client's listing or start never waits behind them. A client that does not read its replies is not read
+from (and is dropped once ``MAX_BUFFER`` bytes wait for it), a run that breaks (a full disk included)
+ends failed and the queue goes on. A queued run holds its checked config only: its data and model are
+loaded when it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import contextvars
+import functools
 import os
 import re
 import socket
@@ -26,6 +34,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -47,6 +56,8 @@ MAX_IN_FLIGHT = 8
 """Requests of one client handled at once; more wait until one is answered."""
 START_WAIT_S = 180.0
 """How long a daemon that finds another one starting waits for it to answer."""
+LANE_THREADS = 2
+"""Threads of each lane (store, runs, jobs): the most requests of one kind worked on at once."""
 
 
 def log(text: str) -> None:
@@ -125,6 +136,55 @@ class Connection:
                 self._send_event(event)
 
 
+_client: contextvars.ContextVar[Connection | None] = contextvars.ContextVar("client", default=None)
+"""The connection whose request the current task answers (each request is a task of its own)."""
+
+
+class Lane:
+    """One kind of work on threads of its own: at most ``threads`` requests at once, the next taken from
+    each waiting client in turn, so a client with many requests waiting delays another by one at most.
+    With ``drop_gone``, a request whose client has gone by its turn is not worked on (ConnectionError)."""
+
+    def __init__(self, name: str, threads: int = LANE_THREADS, drop_gone: bool = False) -> None:
+        self.threads, self.drop_gone = threads, drop_gone
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"tltui-{name}")
+        self._busy = 0
+        self._waiting: dict[object, collections.deque[asyncio.Future]] = {}
+
+    async def run(self, fn: Callable[..., R], *args: object) -> R:
+        """``fn(*args)`` on one of this lane's threads, once it is the asking client's turn."""
+        client = _client.get()
+        if self._busy < self.threads and not self._waiting:
+            self._busy += 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(client, collections.deque()).append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._next()  # handed a thread it will not use
+                raise
+        try:
+            if self.drop_gone and client is not None and client.closed:
+                raise ConnectionError("the client went away before its turn")
+            return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+        finally:
+            self._next()
+
+    def _next(self) -> None:
+        """Hand the thread just freed to the first client in turn, who then goes to the back."""
+        for client in list(self._waiting):
+            queue = self._waiting.pop(client)
+            turn = queue.popleft()
+            if queue:
+                self._waiting[client] = queue
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._busy -= 1
+
+
 class Daemon:
     """Runs the queue and answers requests; the engine (torch) is imported when this is created."""
 
@@ -143,8 +203,13 @@ class Daemon:
         """Slot -> the run that holds it."""
         self.pending: list[str] = []
         """Runs waiting for their slots, first come first served."""
+        self.unrecorded: dict[str, tuple[str, str]] = {}
+        """Run -> (status, reason) of runs whose end could not be written (a read-only filesystem): listed so."""
         self.training: set[asyncio.Task] = set()
         self.loop = asyncio.get_running_loop()
+        self.store_lane, self.runs_lane, self.jobs_lane = Lane("store"), Lane("runs"), Lane("jobs", drop_gone=True)
+        self._trainers = ThreadPoolExecutor(len(self.slots), thread_name_prefix="tltui-train")
+        """One thread per slot: a run trains only while it holds one."""
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -156,12 +221,19 @@ class Daemon:
             why = "nested too deeply" if isinstance(error, RecursionError) else str(error)
             conn.send(Error(id=_request_id(line), message=f"bad request: {why}"))
             return
+        _client.set(conn)
         try:
             result = await self._dispatch(conn, request)
         except _Refused as error:
             conn.send(Error(id=request.id, message=str(error)))
         except ConnectionError:
             conn.closed = True  # the client went away while it was being answered
+        except MemoryError:
+            conn.send(Error(id=request.id, message=f"the worker ran out of memory answering {type(request).__struct_config__.tag}: ask "
+                            "for less (fewer or smaller images), or free memory on its host"))
+        except OSError as error:  # a path it names that cannot be used (too long, not allowed, gone)
+            where = f"{str(error.filename)[:200]}: " if error.filename else ""
+            conn.send(Error(id=request.id, message=f"cannot use {where}{error.strerror or error}"))
         except Exception as error:  # a bug must not take the worker down with it
             log(traceback.format_exc())
             conn.send(Error(id=request.id, message=f"internal error: {type(error).__name__}: {error}"))
@@ -173,7 +245,7 @@ class Daemon:
         if isinstance(request, GetCapabilities):
             return self.capabilities
         if isinstance(request, ListRuns):
-            return self._with_devices(await asyncio.to_thread(self.store.summaries))
+            return self._with_devices(await self.store_lane.run(self.store.summaries))
         if isinstance(request, StartRun):
             return await self._start(conn, request.config)
         if isinstance(request, protocol.StartDiagnosis):
@@ -193,7 +265,7 @@ class Daemon:
         if isinstance(request, protocol.WriteBuiltin):
             from tltui.engine import builtin_folder
 
-            return await self._checked(builtin_folder.write, request)
+            return await self._checked(self.jobs_lane, builtin_folder.write, request)
         if isinstance(request, protocol.Capacity):
             return await self._capacity(conn, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
@@ -204,7 +276,7 @@ class Daemon:
         from tltui.engine import pictures
 
         try:
-            return await asyncio.to_thread(pictures.answer, request)
+            return await self.jobs_lane.run(pictures.answer, request)
         except BadInput as error:
             raise _Refused(str(error)) from None
 
@@ -214,15 +286,15 @@ class Daemon:
 
         run = self._run(request.run_id)
         try:
-            events = await asyncio.to_thread(run.events)
-            config = await asyncio.to_thread(lambda: run.config)
+            events = await self.store_lane.run(run.events)
+            config = await self.store_lane.run(lambda: run.config)
         except RunDamaged as error:
             raise _Refused(str(error)) from None
         finished = next((e for e in reversed(events) if isinstance(e, protocol.Finished)), None)
         if finished is None or finished.analysis is None:
             why = "has not finished" if finished is None else "was recorded without an error analysis (an older tltui)"
             raise _Refused(f"run {run.id} {why}: no top losses to show")
-        pictures = await self._checked(loss_pictures, config, finished.analysis.top_losses, request.display)
+        pictures = await self._checked(self.jobs_lane, loss_pictures, config, finished.analysis.top_losses, request.display)
         return LossPicturesReply(run_id=run.id, pictures=pictures)
     async def _find_lr(self, conn: Connection, request: protocol.FindLr) -> protocol.LrFound:
         """The LR range test, in a thread, told step by step to the client that asked (``Working``); it
@@ -235,7 +307,7 @@ class Daemon:
             self.loop.call_soon_threadsafe(conn.send, working)
 
         try:
-            return await asyncio.to_thread(lr_find.find, request, report, lambda: conn.closed)
+            return await self.jobs_lane.run(lr_find.find, request, report, lambda: conn.closed)
         except BadInput as error:
             raise _Refused(str(error)) from None
 
@@ -248,14 +320,14 @@ class Daemon:
             working = protocol.Working(id=request.id, done=done, total=total, text=text)
             self.loop.call_soon_threadsafe(conn.send, working)
 
-        return await self._checked(capacity.measure, request, report, lambda: conn.closed)
+        return await self._checked(self.jobs_lane, capacity.measure, request, report, lambda: conn.closed)
 
-    async def _checked(self, check: Callable[..., R], *args: object) -> R:
-        """``check(*args)`` in a thread; its BadInput, and a file it cannot write, refused in one line."""
+    async def _checked(self, lane: Lane, check: Callable[..., R], *args: object) -> R:
+        """``check(*args)`` in ``lane``; its BadInput, and a file it cannot write, refused in one line."""
         from tltui.core.errors import BadInput
 
         try:
-            return await asyncio.to_thread(check, *args)
+            return await lane.run(check, *args)
         except BadInput as error:
             raise _Refused(str(error)) from None
         except OSError as error:
@@ -263,8 +335,8 @@ class Daemon:
 
     async def _start(self, conn: Connection, config: RunConfig) -> RunStarted:
         self._check_processes(config)
-        config = await self._checked(self.engine.check, config)
-        run, recorder = await self._checked(self._new_run, config)
+        config = await self._checked(self.runs_lane, self.engine.check, config)
+        run, recorder = await self._checked(self.runs_lane, self._new_run, config)
         return self._enqueue(conn, ActiveRun(run, recorder, config))
 
     def _check_processes(self, config: RunConfig) -> None:
@@ -275,7 +347,7 @@ class Daemon:
             return
         asked = "--nproc all" if n == 0 else f"--nproc {n}"
         if config.device == "cpu":
-            return
+            return _check_cores(asked, n)
         if not self.gpus:
             if n == 0:
                 raise _Refused(f"{asked} takes every free GPU, and this host has none: use --device cpu --nproc N "
@@ -283,7 +355,7 @@ class Daemon:
             if "mps" in self.capabilities.devices and config.device == "auto":
                 raise _Refused(f"{asked}: the Apple GPU (MPS) is one device that processes cannot share; use "
                                f"--device cpu --nproc {n} for CPU processes, or --nproc 1")
-            return  # auto on a CPU-only host: CPU processes
+            return _check_cores(asked, n)  # auto on a CPU-only host: CPU processes
         if n > len(self.gpus):
             raise _Refused(f"{asked} takes {n} GPUs, one process each, and this host has {len(self.gpus)} "
                            f"({', '.join(self.gpus)}): use --nproc {len(self.gpus)} or fewer")
@@ -296,8 +368,9 @@ class Daemon:
             raise _Refused(f"a diagnose budget must be 0 (the default) to 24 h, not {request.budget_s:g} s")
         if request.config.nproc != 1:
             raise _Refused("a diagnosis trains in one process: leave out --nproc")
-        config = msgspec.structs.replace(await self._checked(diagnose.check, request.config), preset="diagnose")
-        run, recorder = await self._checked(self._new_run, config)
+        config = msgspec.structs.replace(await self._checked(self.runs_lane, diagnose.check, request.config),
+                                         preset="diagnose")
+        run, recorder = await self._checked(self.runs_lane, self._new_run, config)
         return self._enqueue(conn, ActiveRun(run, recorder, config, diagnose=request))
 
     def _new_run(self, config: RunConfig) -> tuple[Run, RunRecorder]:
@@ -320,7 +393,7 @@ class Daemon:
         run = self._run(run_id)
         if run.id in self.active:
             raise _Refused(f"run {run.id} is already running")
-        summary = await asyncio.to_thread(run.summary)
+        summary = await self.store_lane.run(run.summary)
         if summary.status == "damaged":
             raise _Refused(f"{summary.reason}; start a new run instead")
         if summary.status == "finished":
@@ -328,20 +401,21 @@ class Daemon:
         if summary.config.preset == "diagnose":
             raise _Refused(f"run {run.id} is a diagnosis, which cannot resume: run tltui diagnose again")
         self._check_processes(summary.config)
-        config = await self._checked(self.engine.check, summary.config)
-        await self._checked(self.engine.check_resume, config, run.path)
-        await self._checked(self.store.claim, run)
-        recorder = await self._checked(RunRecorder, run)
+        config = await self._checked(self.runs_lane, self.engine.check, summary.config)
+        await self._checked(self.runs_lane, self.engine.check_resume, config, run.path)
+        await self._checked(self.runs_lane, self.store.claim, run)
+        recorder = await self._checked(self.runs_lane, RunRecorder, run)
         if run.id in self.active:  # resumed by another request meanwhile
             recorder.close()
             raise _Refused(f"run {run.id} is already running")
         return self._enqueue(conn, ActiveRun(run, recorder, config, resume=True))
 
-    def _enqueue(self, conn: Connection, active: ActiveRun) -> RunStarted:
+    def _enqueue(self, conn: Connection | None, active: ActiveRun) -> RunStarted:
         run_id = active.run.id
         active.recorder.listeners.append(self._broadcast)
         self.active[run_id] = active
-        conn.following[run_id] = active.recorder.seq
+        if conn is not None:
+            conn.following[run_id] = active.recorder.seq
         self.pending.append(run_id)
         self._schedule()
         waiting = self.pending.index(run_id) if run_id in self.pending else 0
@@ -397,22 +471,31 @@ class Daemon:
         task.add_done_callback(self.training.discard)
 
     def _with_devices(self, summaries: list[protocol.RunSummary]) -> list[protocol.RunSummary]:
-        """The store's summaries, with what each run that trains now holds."""
+        """The store's summaries, with what each run that trains now holds, and the end of a run that could
+        not be written (the store says it runs while this daemon, its owner, lives)."""
         held = {run_id: a for run_id, a in self.active.items() if a.started}
-        return [msgspec.structs.replace(s, devices=_holds(held[s.run_id])) if s.run_id in held else s
-                for s in summaries]
+        listed = []
+        for s in summaries:
+            if s.run_id in held:
+                s = msgspec.structs.replace(s, devices=_holds(held[s.run_id]))
+            elif s.run_id in self.unrecorded and s.status in ("running", "interrupted"):
+                status, reason = self.unrecorded[s.run_id]
+                s = msgspec.structs.replace(s, status=status, reason=reason)
+            listed.append(s)
+        return listed
 
     async def _cancel(self, run_id: str) -> Cancelling:
         """Stop a running run (its id, or a unique prefix of it) at the end of its batch."""
         run = self._run(run_id)
         active = self.active.get(run.id)
         if active is None:
-            raise _Refused(f"run {run.id} is not running ({(await asyncio.to_thread(run.summary)).status})")
+            raise _Refused(f"run {run.id} is not running ({(await self.store_lane.run(run.summary)).status})")
         active.stop.set()
         if not active.started and run.id in self.pending:  # queued: it ends now, and the queue moves on
             self.pending.remove(run.id)
             try:
-                await asyncio.to_thread(self._end, active, Cancelled, epoch=0, run_dir=str(active.run.path))
+                await self.runs_lane.run(functools.partial(self._end, active, Cancelled, epoch=0,
+                                                           run_dir=str(active.run.path)))
             finally:
                 active.recorder.close()
                 self.active.pop(run.id, None)
@@ -424,7 +507,7 @@ class Daemon:
         conn.hold(run.id, request.after_seq)
         replayed: list[RunEvent] = []
         try:
-            replayed = await asyncio.to_thread(run.events, request.after_seq)
+            replayed = await self.store_lane.run(run.events, request.after_seq)
         except RunDamaged as error:
             conn.following.pop(run.id, None)
             raise _Refused(str(error)) from None
@@ -453,7 +536,7 @@ class Daemon:
         and the queue moves on."""
         run_id = active.run.id
         try:
-            await asyncio.to_thread(self._train, active)
+            await self.loop.run_in_executor(self._trainers, self._train, active)
         except Exception as error:  # a bug: it ends this run, never the queue
             log(traceback.format_exc())
             with contextlib.suppress(Exception):
@@ -472,6 +555,7 @@ class Daemon:
         """Load the run's data and model (only now: a queued run holds neither), train, and end it."""
         from tltui.core.errors import BadInput, RunFailure
 
+        active.run.drop_leftovers()
         try:
             if active.diagnose is not None:
                 from tltui.engine import diagnose
@@ -490,6 +574,10 @@ class Daemon:
             self._end(active, Failed, reason=str(error), hint="fix the input and start a new run")
         except OSError as error:
             self._end(active, Failed, reason=files.full_disk(error), hint=_again(active.run))
+        except MemoryError:
+            self._end(active, Failed, reason="the worker ran out of memory",
+                      hint="fewer images (--limit-per-class), a smaller --image-size or --batch-size, or free "
+                      "memory on the worker's host")
         except Exception as error:
             log(traceback.format_exc())
             self._end(active, Failed, reason=f"internal error: {type(error).__name__}: {error}",
@@ -525,17 +613,32 @@ class Daemon:
             active.recorder.emit(cls, **fields)
         except OSError as error:
             log(f"run {active.run.id}: {files.full_disk(error)}")
+            status = {Failed: "failed", Cancelled: "cancelled"}.get(cls, "finished")
+            self.unrecorded[active.run.id] = (status, f"{fields.get('reason', status)} (not recorded: "
+                                                      f"{files.full_disk(error)})")
             active.recorder.announce(cls, **fields)
             with contextlib.suppress(OSError):
                 (active.run.path / "owner").unlink()
 
     def fail_orphans(self) -> list[str]:
-        """Runs whose worker died mid-way (no end event, owner gone) end as failed; their ids."""
-        orphans = []
+        """Runs whose worker died mid-way (no end event, owner gone) end as failed, and those it had only
+        queued (never started; not a diagnosis, whose budget is not stored) are queued here again; a line for
+        the log about each."""
+        said = []
         for run in self.store.all():
-            if run.summary().status != "interrupted":
+            summary = run.summary()
+            if summary.status != "interrupted":
                 continue
+            run.drop_leftovers()
             try:
+                if summary.config.preset != "diagnose" and not any(
+                        isinstance(e, protocol.Started) for e in run.events()):
+                    self.store.claim(run)
+                    recorder = RunRecorder(run)
+                    recorder.emit(protocol.Note, message="queued again: the worker it waited in had stopped")
+                    self._enqueue(None, ActiveRun(run, recorder, summary.config))
+                    said.append(f"run {run.id}: its worker had died before it started; queued again")
+                    continue
                 recorder = RunRecorder(run)
                 try:
                     recorder.emit(Failed, reason="the worker stopped during this run (killed or crashed)",
@@ -545,8 +648,8 @@ class Daemon:
             except (OSError, RunDamaged) as error:
                 log(f"run {run.id}: could not mark it failed ({error})")
                 continue
-            orphans.append(run.id)
-        return orphans
+            said.append(f"run {run.id}: its worker had died; marked failed")
+        return said
 
     @property
     def idle(self) -> bool:
@@ -555,6 +658,14 @@ class Daemon:
 
 class _Refused(Exception):
     """A request that cannot be done; the message goes back to the client as an error."""
+
+
+def _check_cores(asked: str, n: int) -> None:
+    """Refuse more CPU processes than this host has cores: they would only wait on each other."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if n > cores:
+        raise _Refused(f"{asked} CPU processes: this host has {cores} cores, and more processes than cores only "
+                       f"wait on each other: use --nproc {cores} or fewer")
 
 
 def _holds(active: ActiveRun) -> list[str]:
@@ -659,7 +770,7 @@ async def run_daemon(idle_exit_s: float) -> int:
     """Serve on the private socket until idle for ``idle_exit_s``. If another daemon holds the lock, wait
     until it answers (then exit 0: the bridge connects to it) or until it gives up the lock (then serve)."""
     from tltui.core.paths import private_runs_dir
-    from tltui.worker.sockets import PID, SOCKET, private_dir
+    from tltui.worker.sockets import SOCKET, private_dir
 
     try:
         directory = private_dir()
@@ -672,28 +783,101 @@ async def run_daemon(idle_exit_s: float) -> int:
     if lock is None:
         return 0
     worker = Daemon()
-    for run_id in worker.fail_orphans():
-        log(f"run {run_id}: its worker had died; marked failed")
-    path.unlink(missing_ok=True)
-    old_umask = os.umask(0o077)  # the socket is born private
-    try:
-        server = await asyncio.start_unix_server(lambda r, w: serve_connection(worker, r, w), path=str(path),
-                                                 limit=MAX_LINE + 1)
-    finally:
-        os.umask(old_umask)
-    with contextlib.suppress(OSError):
-        files.write_atomic(directory / PID, str(os.getpid()).encode())
+    if _answers(path):  # one whose folder was removed, and which made it again while this one started
+        lock.close()
+        return 0
+    for line in worker.fail_orphans():
+        log(line)
+    listener = Listener(worker, lock)
+    await listener.bind()
     idle_since = time.monotonic()
     while True:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(REBIND_CHECK_S)
+        if listener.lost():
+            await listener.bind()
         if not worker.idle:
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since > idle_exit_s:
             break
-    server.close()
-    path.unlink(missing_ok=True)
-    lock.close()
+    listener.close()
     return 0
+
+
+REBIND_CHECK_S = 0.5
+"""How often the daemon checks that its socket is still there (a temp-file cleaner may remove it)."""
+
+
+class Listener:
+    """The daemon's socket; bound again, by ``bind``, when ``lost`` says its file has gone (the folder made
+    again too, and the lock taken on its new file), so a live daemon is never out of reach."""
+
+    def __init__(self, worker: Daemon, lock) -> None:
+        from tltui.worker.sockets import SOCKET, socket_dir
+
+        self.worker, self.lock = worker, lock
+        self.path = socket_dir() / SOCKET
+        self.server: asyncio.AbstractServer | None = None
+        self.inode = -1
+
+    def lost(self) -> bool:
+        try:
+            return self.path.lstat().st_ino != self.inode
+        except OSError:
+            return True
+
+    async def bind(self) -> None:
+        """Listen on the socket's path (a file left there is replaced); a folder that cannot be made again
+        now is logged, and tried again at the next check."""
+        from tltui.worker.sockets import PID, address, private_dir
+
+        try:
+            directory = private_dir()
+            self._relock(directory)
+            self.path.unlink(missing_ok=True)
+            old_umask = os.umask(0o077)  # the socket is born private
+            try:
+                with address(self.path) as where:
+                    server = await asyncio.start_unix_server(lambda r, w: serve_connection(self.worker, r, w),
+                                                             path=where, limit=MAX_LINE + 1)
+            finally:
+                os.umask(old_umask)
+            inode = self.path.lstat().st_ino
+        except (files.UnsafePath, OSError) as error:
+            log(f"cannot listen on {self.path} ({error}); trying again")
+            return
+        if self.server is not None:
+            self.server.close()
+            log(f"{self.path} had been removed: listening on it again")
+        self.server, self.inode = server, inode
+        with contextlib.suppress(OSError):
+            files.write_atomic(directory / PID, str(os.getpid()).encode())
+
+    def _relock(self, directory: Path) -> None:
+        """Hold the lock on the lock file now in ``directory`` (a new one if the folder was made again)."""
+        import fcntl
+
+        from tltui.worker.sockets import LOCK
+
+        try:
+            if os.fstat(self.lock.fileno()).st_ino == (directory / LOCK).lstat().st_ino:
+                return
+        except FileNotFoundError:
+            pass
+        lock = open(os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600), "r+b")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a daemon starting meanwhile took it: it sees this one answer, and exits
+            lock.close()
+            return
+        self.lock.close()
+        self.lock = lock
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        if not self.lost():
+            self.path.unlink(missing_ok=True)
+        self.lock.close()
 
 
 async def _lock_or_wait(directory: Path, path: Path):
@@ -721,9 +905,12 @@ async def _lock_or_wait(directory: Path, path: Path):
 
 def _answers(path: Path) -> bool:
     """True if a daemon accepts connections on ``path``."""
+    from tltui.worker.sockets import address
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
-            probe.connect(str(path))
+            with address(path) as where:
+                probe.connect(where)
         except OSError:
             return False
     return True

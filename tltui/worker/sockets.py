@@ -6,8 +6,10 @@ can reach, is refused with one line rather than used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from tltui.core.files import UnsafePath
@@ -17,6 +19,8 @@ SOCKET = "worker.sock"
 LOCK = "daemon.lock"
 PID = "daemon.pid"
 LOG = "worker.log"
+MAX_ADDRESS = 107
+"""The longest path an AF_UNIX address holds (108 bytes on Linux, its NUL included; 104 on macOS)."""
 
 
 def socket_dir() -> Path:
@@ -40,6 +44,24 @@ def private_dir() -> Path:
         raise UnsafePath(f"refusing the worker directory {directory}: it is a link, not a directory (remove it)")
     _check(directory, "directory", f"chmod 700 {directory}")
     return directory
+
+
+@contextlib.contextmanager
+def address(path: Path) -> Iterator[str]:
+    """``path`` as an address to bind or connect to: itself, or where it is too long for AF_UNIX (a data dir
+    of more than about 90 characters), the same file named through ``/proc/self/fd`` of its open folder,
+    which the kernel follows; UnsafePath, in one line, where there is no /proc."""
+    if len(os.fsencode(path)) <= MAX_ADDRESS:
+        yield str(path)
+        return
+    if not os.path.isdir("/proc/self/fd"):
+        raise UnsafePath(f"the worker's socket {path} is longer than the {MAX_ADDRESS} bytes a Unix socket's "
+                         "address holds: choose a shorter $TLTUI_DATA_DIR")
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
 
 
 def check_socket(path: Path) -> None:

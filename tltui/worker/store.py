@@ -9,6 +9,7 @@ damaged, with the reason. Pure Python: the CLI lists runs without importing torc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -30,7 +31,20 @@ ID_DRAWS = 100
 """How many random suffixes a new run's id may try (65,536 each second; 150 runs made in one second met a
 taken one about one time in six before ids were drawn again)."""
 
+ID_LENGTH = len("20261126-140500-ab12")
+MAX_ID = 64
+"""Longer ids are refused before they reach the filesystem (over 255 bytes a name cannot exist)."""
+
 _config_decoder = msgspec.json.Decoder(RunConfig)
+
+
+class _Seq(msgspec.Struct):
+    seq: int
+
+
+_seq_decoder = msgspec.json.Decoder(_Seq)
+_PROGRESS = b'{"event":"progress",'
+"""How every Progress line starts (protocol.encode writes the tag first)."""
 
 
 class RunNotFound(LookupError):
@@ -61,23 +75,48 @@ class Run:
     def events_path(self) -> Path:
         return self.path / "events.jsonl"
 
-    def events(self, after_seq: int = 0) -> list[RunEvent]:
-        """Events with seq > ``after_seq``; a torn or corrupt line (a crash mid-write) is skipped."""
+    def events(self, after_seq: int = 0, progress: bool = True) -> list[RunEvent]:
+        """Events with seq > ``after_seq`` (without Progress unless ``progress``); a torn or corrupt line (a
+        crash mid-write) is skipped."""
+        return self._scan(after_seq, progress)[0]
+
+    def _scan(self, after_seq: int, progress: bool) -> tuple[list[RunEvent], int]:
+        """``events``, and the last seq of all (Progress included). The file is read a megabyte at a time,
+        and Progress lines left out are not decoded (seqs only grow: the last one's is the largest), so a
+        run's file of hundreds of MB, nearly all Progress, costs the events kept, not the file."""
         try:
-            raw = files.read_regular(self.events_path, MAX_EVENTS_BYTES)
+            file = files.open_regular(self.events_path, MAX_EVENTS_BYTES)
         except FileNotFoundError:
-            return []
+            return [], 0
         except OSError as error:
             raise RunDamaged(f"run {self.id} is damaged: cannot read its events.jsonl ({error.strerror})") from None
-        events = []
-        for line in raw.splitlines():
+        events, last, skipped = [], 0, [b"", b""]
+        with file:
             try:
-                event = protocol.decode_event(line)
-            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-                continue
-            if event.seq > after_seq:
-                events.append(event)
-        return events
+                for line in file:
+                    try:
+                        if not progress and line.startswith(_PROGRESS):
+                            skipped[0], skipped[1] = skipped[1], line
+                            continue
+                        event = protocol.decode_event(line)
+                    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+                        continue
+                    last = max(last, event.seq)
+                    if event.seq > after_seq:
+                        events.append(event)
+            except OSError as error:
+                raise RunDamaged(f"run {self.id} is damaged: cannot read its events.jsonl ({error.strerror})") from None
+        for line in reversed(skipped):  # the last Progress line, or the one before if that one is torn
+            with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                return events, max(last, _seq_decoder.decode(line).seq)
+        return events, last
+
+    def drop_leftovers(self) -> None:
+        """Remove the temporary files of writes cut short (a kill during a checkpoint's save); only while no
+        process writes this run: before it trains, or once its worker has died."""
+        for leftover in self.path.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
     def owner_alive(self) -> bool:
         """True if the process that wrote ``owner`` is still running (not another one that got its pid)."""
@@ -99,7 +138,8 @@ class Run:
         """The run's status and results, from its events; status ``damaged`` if they cannot be read."""
         try:
             config = self.config
-            events = protocol.current(self.events())
+            kept, last_seq = self._scan(0, progress=False)
+            events = protocol.current(kept)
             created = (self.path / "config.json").stat().st_mtime
         except (RunDamaged, OSError) as error:
             reason = str(error) if isinstance(error, RunDamaged) else f"run {self.id} is damaged: {error.strerror}"
@@ -123,7 +163,7 @@ class Run:
             status=status,
             config=config,
             created=created,
-            last_seq=last.seq if last else 0,
+            last_seq=last_seq,
             epochs_done=max((e.epoch for e in epochs), default=0),
             best_val_acc=max((r.acc for r in verdict.results.values()), default=None) if verdict
             else max((e.val_acc for e in epochs), default=None),
@@ -200,6 +240,8 @@ class RunStore:
 
             root = private_runs_dir()
         self.root = root
+        self._ended: dict[str, tuple[tuple, RunSummary]] = {}
+        """Summaries of ended runs, by the state of their files: listed again without reading them again."""
 
     def create(self, config: RunConfig) -> Run:
         """A new run directory (0700) with its config, owned by this process; nothing is left if that fails.
@@ -235,6 +277,9 @@ class RunStore:
 
     def get(self, run_id: str) -> Run:
         """The run ``run_id``, or the only run whose id starts with it."""
+        if len(run_id) > MAX_ID or not run_id.isprintable():
+            raise RunNotFound(f"no run {run_id[:40]!r}{'...' if len(run_id) > 40 else ''} in {self.root}: a run id "
+                              f"is {ID_LENGTH} characters (tltui runs lists them)")
         if run_id and "/" not in run_id and not run_id.startswith(".") and (self.root / run_id).is_dir():
             return Run(self.root / run_id)
         matches = [run for run in self.all() if run.id.startswith(run_id)] if run_id else []
@@ -253,7 +298,22 @@ class RunStore:
         return [Run(p) for p in entries if not p.name.startswith(".") and p.is_dir()]
 
     def summaries(self) -> list[RunSummary]:
-        return [run.summary() for run in self.all()]
+        return [self._summary(run) for run in self.all()]
+
+    def _summary(self, run: Run) -> RunSummary:
+        """``run.summary()``; that of an ended run whose files have not changed since, remembered."""
+        try:
+            stamp = tuple((i.st_ino, i.st_size, i.st_mtime_ns) for i in
+                          (os.stat(run.path / "config.json"), os.stat(run.events_path)))
+        except OSError:
+            return run.summary()
+        cached = self._ended.get(run.id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        summary = run.summary()
+        if summary.status in ("finished", "failed", "cancelled"):
+            self._ended[run.id] = (stamp, summary)
+        return summary
 
 
 def _start_ticks(pid: int) -> str | None:
