@@ -70,7 +70,8 @@ def test_the_exported_script_trains_on_a_small_dataset_and_saves_checkpoints(tmp
     trained = subprocess.run([sys.executable, str(script), str(folders)], cwd=work, capture_output=True, text=True,
                              timeout=300)
     assert trained.returncode == 0, trained.stderr[-3000:]
-    lines = trained.stdout.splitlines()
+    head, *lines = trained.stdout.splitlines()
+    assert head.startswith("head fitted")  # both presets fit the head first (--head-first)
     assert [line.split(":")[0] for line in lines[:2]] == ["epoch 1", "epoch 2"]
     assert lines[-1].startswith("best val accuracy")
     check = subprocess.run(
@@ -90,8 +91,9 @@ def test_torchrun_and_slurm_exports_write_the_script_and_the_commands(tmp_path):
     import ast
 
     script = tmp_path / "ddp.py"
-    result = subprocess.run([*TLTUI, "export", "./birds", "--preset", "head-then-unfreeze", "--nproc", "4",
-                             "--torchrun", "--nnodes", "3", "-o", str(script)],
+    result = subprocess.run([*TLTUI, "export", "./birds", "--preset", "head-then-unfreeze", "--freeze", "backbone",
+                             "--unfreeze", "2:layer4,3:layer3", "--nproc", "4", "--torchrun", "--nnodes", "3",
+                             "-o", str(script)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     code = script.read_text()
