@@ -65,7 +65,7 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The global batch: with ``nproc`` processes each takes ``batch_size / nproc`` images a step."""
     lr: float = 2e-3
     """AdamW at 2e-3, crops only: the best of the recipes measured on the tiny backbone (benchmarks/defaults.py,
-    the README's table); the presets keep SGD with their own LRs."""
+    the README's table); each preset has its own, measured for its strategy (benchmarks/presets.py)."""
     lr_found: str = ""
     """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``steepest of a 100-step LR range test``."""
     lr_decay: float = 1.0
