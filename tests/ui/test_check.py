@@ -364,7 +364,8 @@ async def test_a_block_naming_a_question_its_file_lacks_says_so(tmp_path, data_d
 
 @pytest.mark.parametrize(("experiment", "images", "seeds"), [
     ("eight-seeds", "20 per class", "seeds 0 to 7"),
-    ("race", "every image", "seed 0"),
+    ("race", "20 per class", "seed 0"),
+    ("shuffled-all", "every image, labels shuffled", "seed 0"),
 ])
 async def test_an_experiment_of_many_runs_draws_each_and_says_what_they_share(
         tmp_path, data_dir, experiment, images, seeds):
