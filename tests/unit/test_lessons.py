@@ -165,6 +165,21 @@ def test_lesson_ones_question_on_the_race_quotes_the_race_and_e_runs_it():
             assert msgspec.structs.replace(RACE, model="tiny", weights=config.weights) == config, config
 
 
+def test_a_file_only_the_source_repository_has_is_named_as_such():
+    """A pip install has neither ``benchmarks/`` nor the README: a lesson, check or quiz paragraph (or list
+    item) that sends the learner to one says that it is in tltui's source repository, and names the README
+    by its file name."""
+    files = [*lessons_dir().glob("*.md"), *lessons_dir().glob("*/*.md")]
+    unsaid = []
+    for path in files:
+        for unit in re.split(r"\n\s*\n|\n(?=\s*(?:[-*]|\d+\.) )", path.read_text(encoding="utf-8")):
+            text = " ".join(unit.split())
+            if "benchmarks/" in text or "README" in text:
+                if "tltui's source repository" not in text or re.search(r"README(?!\.md)", text):
+                    unsaid.append(f"{path.name}: {text[:90]}")
+    assert not unsaid, "\n".join(unsaid)
+
+
 def test_lesson_references_point_at_lessons_that_exist():
     for lesson in LESSONS:
         for number in re.findall(r"[Ll]essons? (\d+)", lesson.text):
