@@ -102,7 +102,17 @@ class Choices(Static):
 
 class LessonCheck(Questions):
     """Digits or arrows and enter answer, enter goes on, e runs the experiment a question names, r starts
-    again."""
+    again. As tall as the stage shown (a long reasoning scrolls), except the experiment, whose chart has
+    the height of a quiz."""
+
+    DEFAULT_CSS = """
+    LessonCheck {
+        height: auto;
+        ContentSwitcher { height: auto; }
+        Reasoning { height: auto; max-height: 12; }
+        &.-experiment { height: 20; ContentSwitcher { height: 1fr; } }
+    }
+    """
 
     HELP_TITLE = "Check of understanding"
     BINDINGS = bindings("LessonCheck")
