@@ -128,8 +128,8 @@ async def test_answers_by_digit_and_by_arrows_show_the_reasoning_and_keep_the_sc
 
 async def test_the_check_is_as_tall_as_what_it_shows():
     """Lesson 1's first check: the question and its options fill the frame (no empty rows but the one under
-    the question); a reasoning longer than the room scrolls in a frame still no taller than the screen;
-    the experiment's chart gets the height of a quiz."""
+    the question); a reasoning longer than the room scrolls in a frame no taller than a quiz, which the
+    lesson scrolls into view as it grows; the experiment's chart gets the height of a quiz."""
     from keyboard import idle, screen_lines
 
     lessons = load_lessons()
@@ -145,8 +145,10 @@ async def test_the_check_is_as_tall_as_what_it_shows():
         assert isinstance(check, LessonCheck) and check.named == ("race-gap",)
         await pilot.press("2")
         await idle(app)
+        await pilot.pause()
         reasoning = check.query_one("#ck-feedback")
         assert check.region.height <= 20 and reasoning.max_scroll_y > 0
+        assert app.lesson_screen.view.region.contains_region(check.region), "the reasoning is not all in view"
         await pilot.press("down")
         assert reasoning.scroll_y == 1
         await pilot.press("e")

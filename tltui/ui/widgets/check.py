@@ -156,6 +156,13 @@ class LessonCheck(Questions):
     def stage_id(self, stage: str) -> str:
         return "ck-choose" if stage == "question" else super().stage_id(stage)
 
+    def watch_stage(self, stage: str) -> None:
+        """The new stage's height may differ: while the learner is here, the lesson scrolls all of it into
+        view."""
+        super().watch_stage(stage)
+        if self.has_focus:
+            self.call_after_refresh(self.scroll_visible, animate=False)
+
     # -- content, state and progress -------------------------------------------------------------
 
     def _lesson(self) -> Lesson | None:
