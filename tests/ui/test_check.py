@@ -126,6 +126,36 @@ async def test_answers_by_digit_and_by_arrows_show_the_reasoning_and_keep_the_sc
                                "checks": {}}
 
 
+async def test_the_check_is_as_tall_as_what_it_shows():
+    """Lesson 1's first check: the question and its options fill the frame (no empty rows but the one under
+    the question); a reasoning longer than the room scrolls in a frame no taller than a quiz, which the
+    lesson scrolls into view as it grows; the experiment's chart gets the height of a quiz."""
+    from keyboard import idle, screen_lines
+
+    lessons = load_lessons()
+    app = TutorApp(lessons, start=find_lesson(lessons, "why-transfer"))
+    async with app.run_test(size=SIZE) as pilot:
+        check = await open_check(pilot)
+        await idle(app)
+        inside = [line[1:-1] for line in screen_lines(app, check.region)[1:-1]]
+        assert len(inside) == check.region.height - 2 and inside[-1].strip(), inside
+        assert sum(not line.strip() for line in inside) == 1, inside
+        await pilot.press("tab")  # the race's check: its reasoning is longer than the room
+        check = app.screen.focused
+        assert isinstance(check, LessonCheck) and check.named == ("race-gap",)
+        await pilot.press("2")
+        await idle(app)
+        await pilot.pause()
+        reasoning = check.query_one("#ck-feedback")
+        assert check.region.height <= 20 and reasoning.max_scroll_y > 0
+        assert app.lesson_screen.view.region.contains_region(check.region), "the reasoning is not all in view"
+        await pilot.press("down")
+        assert reasoning.scroll_y == 1
+        await pilot.press("e")
+        await idle(app)
+        assert check.stage == "run" and check.region.height == 20
+
+
 async def test_the_round_ends_with_a_summary_and_starts_again_keeping_the_best(lessons, data_dir):
     app = TutorApp(lessons)
     async with app.run_test(size=SIZE) as pilot:
@@ -364,7 +394,8 @@ async def test_a_block_naming_a_question_its_file_lacks_says_so(tmp_path, data_d
 
 @pytest.mark.parametrize(("experiment", "images", "seeds"), [
     ("eight-seeds", "20 per class", "seeds 0 to 7"),
-    ("race", "every image", "seed 0"),
+    ("race", "20 per class", "seed 0"),
+    ("shuffled-all", "every image, labels shuffled", "seed 0"),
 ])
 async def test_an_experiment_of_many_runs_draws_each_and_says_what_they_share(
         tmp_path, data_dir, experiment, images, seeds):

@@ -1,32 +1,69 @@
-"""Footers that fit: on every screen, with each kind of widget focused (each focus of every lesson with a
-live widget, the contents, each field and view of the training and runs screens), at 80 and 120 columns,
-the footer shows whole keys only (no ``^p paletteq``, no ``q Qui``), and the help key whenever no text
-field takes it."""
+"""Screens that read right: on every screen, with each of its stops focused in turn as Tab walks them
+(every live widget of every lesson, the contents, each field and view of the training and runs screens), at
+80x24 and 120x40, the footer shows whole keys only (no ``^p paletteq``, no ``q Qui``), and the help key
+whenever no text field takes it; and no raw markdown shows (``**``, backticks, ``](``, a leading ``#``)
+outside the code a lesson shows as code."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
+from textual.widgets._markdown import MarkdownFence
 
 from conftest import until
 from keyboard import idle, screen_lines, send
 from tltui.ui.app import TutorApp
-from tltui.ui.lessons import WidgetPart, load_lessons
+from tltui.ui.lessons import load_lessons
+from tltui.ui.widgets.code_view import CodeView
 from tltui.ui.widgets.footer import KeysFooter
 
 LESSONS = load_lessons()
 SIZES = ((80, 24), (120, 40))
-#: The lessons that show each kind of live widget: the first (its checks and the race) and every one that
-#: embeds a widget other than a check (the others hold checks only, like the first).
-SHOWN = [lesson for lesson in LESSONS if lesson is LESSONS[0] or any(
-    isinstance(part, WidgetPart) and part.name != "check" for part in lesson.parts)]
+#: Markdown that must be drawn, never shown: bold marks, a code span's backtick, the middle of a link, a
+#: heading's hashes at the start of a line (after a frame's border, if any).
+RAW_MARKDOWN = re.compile(r"\*\*|`|\]\(|^[\s│┃▕▏]*#{1,6} ")
+#: What shows code or the learner's own typing as it is: Python may well hold ``**`` or ``# ``.
+AS_TYPED = (MarkdownFence, CodeView, Input)
 
 
 def label(key: FooterKey) -> str:
     return key.key_display + (f" {key.description}" if key.description else "")
+
+
+def no_raw_markdown(app, where: str) -> None:
+    """No line of the screen shows markdown undrawn, the code and the fields that show text as typed aside."""
+    lines = screen_lines(app)
+    for widget in app.screen.query("*"):
+        if isinstance(widget, AS_TYPED) and widget.display:
+            box = widget.region.intersection(app.screen.region)
+            for y in range(box.y, min(box.bottom, len(lines))):
+                lines[y] = lines[y][:box.x] + " " * box.width + lines[y][box.right:]
+    raw = [line for line in lines if RAW_MARKDOWN.search(line)]
+    assert not raw, f"{where}: raw markdown in {raw}"
+
+
+async def reads_right(pilot, where: str) -> int:
+    """The footer fits (``footer_fits``) and no raw markdown shows; how many keys the footer shows."""
+    shown = await footer_fits(pilot, where)
+    no_raw_markdown(pilot.app, where)
+    return shown
+
+
+async def tab_walk(app, where: str):
+    """Press tab until the focus comes back round (or to nothing), yielding a description of each stop."""
+    seen = []
+    while True:
+        await send(app, ["tab"])
+        await idle(app)
+        focused = app.screen.focused
+        if focused is None or focused in seen:
+            return
+        seen.append(focused)
+        yield f"{where}, {type(focused).__name__} {focused.id or ''}"
 
 
 async def footer_fits(pilot, where: str) -> int:
@@ -52,30 +89,24 @@ async def footer_fits(pilot, where: str) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
-async def test_every_footer_shows_whole_keys(size):
+async def test_every_screen_shows_whole_keys_and_no_raw_markdown(size):
     app = TutorApp(LESSONS)
     checked = 0
     async with app.run_test(size=size) as pilot:
         screen = app.lesson_screen
-        for lesson in SHOWN:
+        for lesson in LESSONS:
             await screen.show_lesson(lesson)
             await until(pilot, lambda: screen.view.complete, what="the lesson to mount")
-            checked += await footer_fits(pilot, f"lesson {lesson.number}")
-            seen = []
-            while True:
-                await send(app, ["tab"])
-                await idle(app)
-                if screen.focused is None or screen.focused in seen:
-                    break
-                seen.append(screen.focused)
-                checked += await footer_fits(pilot, f"lesson {lesson.number}, {type(screen.focused).__name__}")
+            checked += await reads_right(pilot, f"lesson {lesson.number}")
+            async for where in tab_walk(app, f"lesson {lesson.number}"):
+                checked += await reads_right(pilot, where)
         screen.set_focus(None)
         await pilot.press("t")
-        checked += await footer_fits(pilot, "the contents")
+        checked += await reads_right(pilot, "the contents")
         for key in ("T", "R"):
             await pilot.press(key)
-            checked += await footer_fits(pilot, f"{key}, nothing focused")
-            for widget in list(app.screen.focus_chain):
-                widget.focus()
-                checked += await footer_fits(pilot, f"{key}, {type(widget).__name__} {widget.id or ''}")
+            app.screen.set_focus(None)
+            checked += await reads_right(pilot, f"{key}, nothing focused")
+            async for where in tab_walk(app, key):
+                checked += await reads_right(pilot, where)
     assert checked > 100

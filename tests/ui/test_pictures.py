@@ -198,6 +198,25 @@ async def test_walk_steps_through_images(sent):
         assert walk.query_one("#image", PictureView).picture.label == "gradient"
 
 
+def test_the_walks_mark_follows_what_the_head_predicts():
+    """✓ next to the prediction only when it is the true class; a wrong one gets ✗, and the line above the
+    scores names the prediction and the truth, each as what it is."""
+    import msgspec
+
+    from fake_pictures import feature_walk
+    from tltui.ui.widgets.features import score_table
+
+    reply = feature_walk(protocol.FeatureWalk(id=1, model="tiny", weights="pretrained", index=0))
+    assert reply.label == "stripes-h" and max(reply.scores) == reply.scores[0]
+    right = score_table(reply).plain
+    assert right.startswith("↓ the head predicts stripes-h (62%): right ✓")
+    assert "✓stripes-h" in right and "✗" not in right
+    scores = [0.38 if name == "checkers" else 0.3 if name == "stripes-h" else 0.04 for name in reply.classes]
+    wrong = score_table(msgspec.structs.replace(reply, scores=scores)).plain
+    assert wrong.startswith("↓ the head predicts checkers (38%): wrong ✗, the true class is stripes-h")
+    assert "✗checkers" in wrong and " stripes-h" in wrong and "✓" not in wrong
+
+
 async def test_a_dead_worker_is_said_and_pictures_come_back_after_restart():
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:

@@ -79,6 +79,21 @@ async def test_answers_by_keys_get_feedback_and_score(data_dir):
         assert quiz.score == 2 and "score 2/4" in quiz.border_title
 
 
+async def test_a_second_right_answer_names_the_one_the_answer_key_prefers(data_dir):
+    """An answer the key also accepts is right, and the line says which answer the key prefers, never in
+    words that read as the learner's own first choice."""
+    first = next(s for s in QUIZ.scenarios if len(s.strategies) > 1)
+    save_seed(data_dir, seed_with_first(first.id))
+    app = TutorApp(LESSONS, start=QUIZ_LESSON)
+    async with app.run_test(size=SIZE) as pilot:
+        quiz = await open_quiz(pilot)
+        await pilot.press(str(first.quadrants[0]), str(STRATEGIES.index(first.strategies[1]) + 1))
+        feedback = text(quiz, "#qq-feedback-text")
+        chosen, preferred = (QUIZ.strategies[s].name for s in first.strategies[:2][::-1])
+        assert f"✓ {chosen}: right too, though the answer key prefers {preferred}" in feedback, feedback
+        assert "first choice" not in feedback and quiz.score == 2
+
+
 async def test_score_and_answers_are_saved_and_restored(data_dir):
     save_seed(data_dir, 5)
     first, second, third = (SCENARIOS[i] for i in shuffled(IDS, 5)[:3])

@@ -82,23 +82,41 @@ async def test_the_form_reports_bad_input_in_one_line():
         assert app.screen.run is None
 
 
+def shown(race: Race, selector: str) -> str:
+    return str(race.query_one(selector).render())
+
+
+def field_shows(race: Race) -> bool:
+    """Whether the weights field is on the screen, above the status line."""
+    field = race.query_one("#weights", Input)
+    return field.parent.display and field.region.height > 0 and \
+        field.region.y < race.query_one("#race-status").region.y
+
+
 async def test_race_without_imagenet_weights_races_the_tiny_backbone_or_a_file():
+    """A line names the backbone r races, b switches it; the weights field shows whenever ResNet-50 is
+    chosen without its weights (after a race too), and only then does a refusal send the learner "above" to
+    it; a finished race gives each run's training and validation accuracy after its last epoch."""
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.screen.query(Race))
         race = app.screen.query_one(Race)
         await until(pilot, lambda: app.link.state == "ready")
         await pilot.pause(0.1)
-        assert not race.has_class("-ask-weights")
-        assert str(race.query_one("#race-status").render()).startswith("r races tiny · pretrained on fractals")
+        assert not race.has_class("-ask-weights") and not field_shows(race)
+        assert shown(race, ".-backbone").startswith("backbone tiny · pretrained on fractals")
+        assert shown(race, "#race-status").startswith("r races it pretrained")
         race.focus()
         await pilot.press("b")  # ResNet-50: no ImageNet weights here, so it asks for a file
         assert race.has_class("-ask-weights")
-        status = str(race.query_one("#race-status").render())
+        assert shown(race, ".-backbone").startswith("backbone resnet50 · ImageNet")
+        status = shown(race, "#race-status")
         assert "No ImageNet weights for ResNet-50 on fake-host" in status and "b picks tiny" in status
         await pilot.press("r")  # nothing to race it from: says so where the learner looks
         assert race.query_one("#race-status", StatusLine).refused and not race.runs
+        assert "weights file above" in shown(race, "#race-status") and field_shows(race)
         await pilot.press("b", "r")
+        assert shown(race, ".-backbone").startswith("backbone tiny")
         await until(pilot, lambda: len(race.runs) == 2
                     and all(app.link.runs[r].end is not None for r in race.runs.values()))
         configs = {side: app.link.runs[run_id].config for side, run_id in race.runs.items()}
@@ -106,7 +124,14 @@ async def test_race_without_imagenet_weights_races_the_tiny_backbone_or_a_file()
         assert (configs["scratch"].weights, configs["pretrained"].weights) == ("none", "pretrained")
         assert configs["scratch"].data == configs["pretrained"].data == "builtin"
         assert configs["scratch"].seed == configs["pretrained"].seed
-        await pilot.press("b")  # ResNet-50 from a weights file of the learner's
+        await pilot.pause()
+        status = shown(race, "#race-status")
+        for side, run_id in race.runs.items():
+            last = app.link.runs[run_id].epochs[-1]
+            assert f"{side} finished, train {last.train_acc:.0%}, val {last.val_acc:.0%}" in status, status
+        await pilot.press("b")  # ResNet-50 from a weights file of the learner's, the race's curves still drawn
+        await pilot.pause()
+        assert shown(race, ".-backbone").startswith("backbone resnet50") and field_shows(race)
         race.query_one("#weights", Input).value = "/data/my-resnet50.pt"
         race.query_one("#weights", Input).focus()
         await pilot.press("enter")

@@ -141,6 +141,45 @@ def test_lesson_one_quotes_the_race_its_widget_runs():
         assert quoted == (RACE.data, RACE.limit_per_class, RACE.epochs, RACE.optimizer, RACE.lr, RACE.augment), command
 
 
+def test_lesson_ones_question_on_the_race_quotes_the_race_and_e_runs_it():
+    """The check asked just above the race widget states the race's settings, and its experiment is the
+    race: the widget's recipe from random and from pretrained weights, nothing else different."""
+    from tltui.ui.widgets.check_questions import checks_path, load_checks
+    from tltui.ui.widgets.quiz_check import check_runs
+    from tltui.ui.widgets.race import RACE
+
+    lesson = find_lesson(LESSONS, "why-transfer")
+    parts = lesson.parts
+    at_race = next(i for i, part in enumerate(parts) if isinstance(part, WidgetPart) and part.name == "race")
+    block = next(part for part in reversed(parts[:at_race]) if isinstance(part, WidgetPart))
+    assert block.name == "check", "a check asks its prediction just before the race"
+    checks = {q.id: q for q in load_checks(checks_path(lesson.path)).questions}
+    for qid in block.options["questions"].split(","):
+        question = checks[qid.strip()]
+        text = " ".join(question.text.split())
+        assert f"{RACE.limit_per_class} training images per class, {RACE.epochs} epochs" in text, text
+        assert f"{RACE.optimizer.upper()} at {RACE.lr:.0e}".replace("e-0", "e-") in text, text
+        arms = check_runs(question.run, "tiny")
+        assert {config.weights for _, config in arms} == {"none", "pretrained"}
+        for _, config in arms:
+            assert msgspec.structs.replace(RACE, model="tiny", weights=config.weights) == config, config
+
+
+def test_a_file_only_the_source_repository_has_is_named_as_such():
+    """A pip install has neither ``benchmarks/`` nor the README: a lesson, check or quiz paragraph (or list
+    item) that sends the learner to one says that it is in tltui's source repository, and names the README
+    by its file name."""
+    files = [*lessons_dir().glob("*.md"), *lessons_dir().glob("*/*.md")]
+    unsaid = []
+    for path in files:
+        for unit in re.split(r"\n\s*\n|\n(?=\s*(?:[-*]|\d+\.) )", path.read_text(encoding="utf-8")):
+            text = " ".join(unit.split())
+            if "benchmarks/" in text or "README" in text:
+                if "tltui's source repository" not in text or re.search(r"README(?!\.md)", text):
+                    unsaid.append(f"{path.name}: {text[:90]}")
+    assert not unsaid, "\n".join(unsaid)
+
+
 def test_lesson_references_point_at_lessons_that_exist():
     for lesson in LESSONS:
         for number in re.findall(r"[Ll]essons? (\d+)", lesson.text):

@@ -102,7 +102,17 @@ class Choices(Static):
 
 class LessonCheck(Questions):
     """Digits or arrows and enter answer, enter goes on, e runs the experiment a question names, r starts
-    again."""
+    again. As tall as the stage shown (a long reasoning scrolls), except the experiment, whose chart has
+    the height of a quiz."""
+
+    DEFAULT_CSS = """
+    LessonCheck {
+        height: auto;
+        ContentSwitcher { height: auto; }
+        Reasoning { height: auto; max-height: 12; }
+        &.-experiment { height: 20; ContentSwitcher { height: 1fr; } }
+    }
+    """
 
     HELP_TITLE = "Check of understanding"
     BINDINGS = bindings("LessonCheck")
@@ -145,6 +155,13 @@ class LessonCheck(Questions):
 
     def stage_id(self, stage: str) -> str:
         return "ck-choose" if stage == "question" else super().stage_id(stage)
+
+    def watch_stage(self, stage: str) -> None:
+        """The new stage's height may differ: while the learner is here, the lesson scrolls all of it into
+        view."""
+        super().watch_stage(stage)
+        if self.has_focus:
+            self.call_after_refresh(self.scroll_visible, animate=False)
 
     # -- content, state and progress -------------------------------------------------------------
 

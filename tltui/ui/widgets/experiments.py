@@ -176,13 +176,14 @@ def arms(name: str) -> str:
 
 
 def verdict(right: bool, chosen: str, best: str, also: list[str], text: Callable[[str], str] = escape) -> str:
-    """One line: the learner's answer, right or not, and the key's (``text`` turns an option into markup)."""
+    """One line: the learner's answer, right or not, and the answer key's (``text`` turns an option into
+    markup): where several answers count, ``best`` is the one the key prefers."""
     if not right:
         return f"[red]✗[/] {text(chosen)}: the answer is [b]{text(best)}[/]" + (
             f" (also right: {text(', '.join(also))})" if also else "")
     if chosen == best:
         return f"[green]✓[/] {text(chosen)}: right"
-    return f"[green]✓[/] {text(chosen)}: right too (first choice: [b]{text(best)}[/])"
+    return f"[green]✓[/] {text(chosen)}: right too, though the answer key prefers [b]{text(best)}[/]"
 
 
 def run_state(run: RunModel) -> str:

@@ -187,7 +187,7 @@ class FeatureWalk(PicturePanel):
     FeatureWalk {
         Horizontal { height: auto; }
         #features { width: 1fr; height: 9; }
-        #scores { height: 5; }
+        #scores { height: 6; }
     }
     """
 
@@ -227,7 +227,8 @@ class FeatureWalk(PicturePanel):
         features.append(f"↓ head: {reply.head} (train {reply.train_acc:.0%}, validation {reply.val_acc:.0%})")
         self.query_one("#features", Static).update(features)
         self.query_one("#scores", Static).update(score_table(
-            reply, styles=(theme.hex_style(self.app, "success"), theme.hex_style(self.app, "secondary"))))
+            reply, styles=(theme.hex_style(self.app, "success"), theme.hex_style(self.app, "error"),
+                           theme.hex_style(self.app, "secondary"))))
 
     def action_step(self, step: int) -> None:
         self.index += step
@@ -246,12 +247,15 @@ def bar_strip(values: list[float], width: int, rows: int = 3, style: str = "") -
     return Text("\n".join(lines), style=style), per
 
 
-def score_table(reply: WalkReply, columns: int = 2, bar: int = 18, styles: tuple[str, str] = ("", "")) -> Text:
-    """The head's class scores, one bar each, in ``columns`` columns; the true class marked ✓ (and drawn in
-    the first of ``styles``, the others in the second)."""
+def score_table(reply: WalkReply, columns: int = 2, bar: int = 18, styles: tuple[str, str, str] = ("", "", "")) -> Text:
+    """What the head predicts, right or wrong against the true class, then its class scores, one bar each, in
+    ``columns`` columns: the predicted class marked ✓ if it is the true one, else ✗ (its bar in the first or
+    the second of ``styles``, the others in the third)."""
     best = max(range(len(reply.scores)), key=reply.scores.__getitem__)
+    right = reply.classes[best] == reply.label
+    predicted = f"↓ the head predicts {reply.classes[best]} ({reply.scores[best]:.0%}): "
+    text = Text(predicted + ("right ✓\n" if right else f"wrong ✗, the true class is {reply.label}\n"))
     rows = math.ceil(len(reply.classes) / columns)
-    text = Text()
     for r in range(rows):
         for c in range(columns):
             i = c * rows + r
@@ -259,9 +263,9 @@ def score_table(reply: WalkReply, columns: int = 2, bar: int = 18, styles: tuple
                 continue
             eighths = round(reply.scores[i] * bar * 8)
             drawn = "█" * (eighths // 8) + (PARTIAL[eighths % 8] if eighths % 8 else "")
-            mark = "✓" if reply.classes[i] == reply.label else " "
+            mark = (" ", "✓" if right else "✗")[i == best]
             text.append(f"{mark}{reply.classes[i]:<10}", style="bold" if i == best else "")
-            text.append(f"{drawn:<{bar}}", style=styles[0] if reply.classes[i] == reply.label else styles[1])
+            text.append(f"{drawn:<{bar}}", style=styles[0 if right else 1] if i == best else styles[2])
             text.append(f"{reply.scores[i]:>5.0%}  ")
         text.append("\n")
     text.rstrip()

@@ -131,6 +131,7 @@ class Questions(LiveFrame):
 
     def watch_stage(self, stage: str) -> None:
         self.set_class(stage in (self.EXPERIMENT, "done"), "-no-header")
+        self.set_class(stage == self.EXPERIMENT, "-experiment")
         self.query_one(ContentSwitcher).current = self.stage_id(stage)
         self.show_subtitle()
         getattr(self, f"show_{stage}")()

@@ -13,6 +13,7 @@ import msgspec
 
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import AUGMENTS, Capabilities, RunConfig
+from tltui.ui.widgets.race import RACE
 
 #: Per backbone: the weights to ask for and the recipe of both arms.
 RECIPES: dict[str, RunConfig] = {
@@ -34,6 +35,8 @@ _ALL = {"frozen": (), "optimizer": "sgd", "lr": 1e-2, "lr_decay": 0.3, "epochs":
 _EVAL = {"frozen": BACKBONE, "augment": (), "head_first": True, "optimizer": "adamw", "lr": 1e-3, "epochs": 30,
          "weight_decay": 1e-4, "val_fraction": 0.034, "preset": "feature-extraction"}
 _FAR = {**_CLI, "epochs": 100, "augment": ("crop", "flip")}
+_RACE = {field: getattr(RACE, field) for field in ("epochs", "optimizer", "lr", "weight_decay", "augment")}
+"""The race's recipe (lesson 1's widget) where the tiny recipe differs."""
 #: Experiment name -> (data, images per class (0: all), [(arm label, fields that differ)]).
 EXPERIMENTS: dict[str, tuple[str, int, list[tuple[str, dict]]]] = {
     "sketches": ("builtin-shifted", 20, [
@@ -44,10 +47,10 @@ EXPERIMENTS: dict[str, tuple[str, int, list[tuple[str, dict]]]] = {
     "scratch-200": ("builtin", 20, [
         ("ResNet-50, random weights", {**_CLI, "model": "resnet50", "weights": "none", "epochs": 15}),
     ]),
-    # lesson 1: the race at the CLI's defaults
-    "race": ("builtin", 0, [
-        ("from scratch", {**_CLI, "weights": "none"}),
-        ("pretrained", _CLI),
+    # lesson 1: the race, as its widget runs it
+    "race": (RACE.data, RACE.limit_per_class, [
+        ("from scratch", {**_RACE, "weights": "none"}),
+        ("pretrained", _RACE),
     ]),
     # lesson 3: a linear probe on frozen features, labels shuffled
     "shuffled-probe": ("builtin", 10, [("probe, shuffled labels", {**_PROBE, "shuffle_labels": True})]),

@@ -1,8 +1,10 @@
 """The race: the same data, split and seed, once from random weights and once from pretrained ones.
 
 Both runs are real and go through the worker (one after the other on one device); their validation
-curves share one chart. Without pretrained weights the widget says so and asks for a weights file: it
-never draws a curve that was not measured.
+curves share one chart, and the status line gives each run's training and validation accuracy after its
+latest epoch (their gap is memorisation). A line names the backbone ``r`` races (``b`` switches it).
+Without pretrained weights the widget says so and asks for a weights file: it never draws a curve that was
+not measured.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import msgspec
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Input, Label
+from textual.content import Content
+from textual.widgets import Input, Label, Static
 
 from tltui.core.formatting import ui_words
 from tltui.core.protocol import RunConfig
@@ -37,6 +40,7 @@ class Race(RunOwner, LiveFrame):
         height: 22;
         RunChart { height: 1fr; }
         #race-status { padding: 0 1; }
+        .-backbone { height: 1; padding: 0 1; color: $text-muted; }
         #weights-row { height: 1; display: none; padding: 0 1; }
         &.-ask-weights #weights-row { display: block; }
         #weights-row Label { width: auto; color: $warning; }
@@ -63,6 +67,7 @@ class Race(RunOwner, LiveFrame):
         with Horizontal(id="weights-row"):
             yield Label("weights file: ")
             yield Input(placeholder="path to a ResNet-50 state_dict, then enter", compact=True, id="weights")
+        yield Static(classes="-backbone")
         yield StatusLine(id="race-status")
 
     def on_mount(self) -> None:
@@ -91,13 +96,32 @@ class Race(RunOwner, LiveFrame):
     def runs_changed(self) -> None:
         self._refresh()
 
-    def _models(self) -> list[tuple[str, RunModel]]:
+    def _sides(self) -> list[tuple[str, RunModel]]:
+        """('scratch' / 'pretrained', run) of the race's runs that the link knows."""
         runs = self.app.link.runs
-        return [(f"{side}: {runs[i].label}", runs[i]) for side, i in self.runs.items() if i in runs]
+        return [(side, runs[i]) for side, i in self.runs.items() if i in runs]
+
+    def _models(self) -> list[tuple[str, RunModel]]:
+        return [(f"{side}: {run.label}", run) for side, run in self._sides()]
 
     def _refresh(self) -> None:
         self.query_one(RunChart).show(self._models(), "press r to race")
+        self.set_class(self._asks_weights(), "-ask-weights")
+        self.query_one(".-backbone", Static).update(Content.assemble(
+            ("backbone ", "dim"), backbones.label(self.app.link, self.picked), ("  (b switches)", "dim")))
         self.query_one(StatusLine).say(*self._status())
+
+    def _asks_weights(self) -> bool:
+        """Whether the weights field shows: the worker has said hello, and lacks ImageNet's weights for
+        the chosen ResNet-50 (the field takes a file of them instead)."""
+        link = self.app.link
+        model = backbones.chosen(link, self.picked)
+        return link.capabilities is not None and model == "resnet50" and not link.has_pretrained(model)
+
+    def _missing(self, model: str) -> str:
+        """Why ``model`` cannot race, and what helps: the field above (only where it shows), or b."""
+        field = "give a ResNet-50 weights file above, or " if self._asks_weights() else ""
+        return f"{self.app.link.missing_weights(model)}: {field}b picks {backbones.other(model)}."
 
     def _status(self) -> tuple[str, bool]:
         """The status line, and whether it says why r started nothing."""
@@ -109,23 +133,23 @@ class Race(RunOwner, LiveFrame):
         if link.state == "gone":
             return f"The worker stopped: {link.error}. Press W to restart it.", False
         model = backbones.chosen(link, self.picked)
-        self.set_class(not link.has_pretrained(model) and not self.runs, "-ask-weights")
-        if self._models():
-            return "  ·  ".join(f"{label}: {self._state(m)}" for label, m in self._models()), False
+        if self._sides():
+            return "\n".join(f"{side} {self._state(run)}" for side, run in self._sides()), False
         if link.has_pretrained(model):
-            return (f"r races {model} · {backbones.WEIGHTS[model]} against the same network from random weights: "
-                    f"{RACE.epochs} epochs on {RACE.limit_per_class} images per class, same data, split and seed. "
-                    "b switches the backbone."), False
-        return (f"{link.missing_weights(model)}: give a ResNet-50 weights file above, or b picks "
-                f"{backbones.other(model)}. No curve is drawn that was not measured."), False
+            return (f"r races it pretrained against the same network from random weights: {RACE.epochs} epochs on "
+                    f"{RACE.limit_per_class} images per class, same data, split and seed."), False
+        return f"{self._missing(model)} No curve is drawn that was not measured.", False
 
     @staticmethod
     def _state(run: RunModel) -> str:
-        best = run.best
+        """Where ``run`` is, and its training and validation accuracy after its latest epoch."""
         if run.running and not run.epochs:
             return "queued" if run.started is None else "starting"
-        text = run.status + (f", best {best.val_acc:.0%}" if best else "")
-        return text
+        if not run.epochs:
+            return run.status
+        last = run.epochs[-1]
+        where = f"epoch {last.epoch}/{run.config.epochs}" if run.running and run.config else run.status
+        return f"{where}, train {last.train_acc:.0%}, val {last.val_acc:.0%}"
 
     def action_race(self) -> None:
         typed = self.query_one("#weights", Input).value.strip()
@@ -133,13 +157,12 @@ class Race(RunOwner, LiveFrame):
         model = backbones.chosen(link, self.picked)
         if link.has_pretrained(model):
             self._start(model, "pretrained")
-        elif typed:
+        elif typed and self._asks_weights():
             self._start("resnet50", typed)
         elif link.capabilities is None:
             self.say("The worker is still starting: r again in a moment.")
         else:
-            self.say(f"{link.missing_weights(model)}: give a weights file above first, or b picks "
-                     f"{backbones.other(model)}.")
+            self.say(self._missing(model))
 
     def action_backbone(self) -> None:
         self.picked = backbones.other(backbones.chosen(self.app.link, self.picked))
