@@ -111,5 +111,5 @@ def test_memorisation_stops_at_the_last_n_of_an_unbroken_run_of_near_perfect_fit
 def test_the_help_has_the_widgets_keys():
     from tltui.ui.screens.help import sections
 
-    keys = dict(sections())[CapacitySweep.HELP_TITLE]
+    keys = dict(sections())[f"{CapacitySweep.HELP_TITLE} · lesson 3"]  # the lesson read from the lessons
     assert [k for k, _ in keys] == ["r", "b"] and "shuffled labels" in keys[0][1]

@@ -130,7 +130,7 @@ class CapacitySweep(LiveFrame):
     }
     """
 
-    HELP_TITLE = "Memorising shuffled labels (lesson 3)"
+    HELP_TITLE = "Memorising shuffled labels"
     BINDINGS = bindings("CapacitySweep")
 
     @dataclass
