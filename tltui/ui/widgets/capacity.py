@@ -159,7 +159,7 @@ class CapacitySweep(LiveFrame):
     def on_mount(self) -> None:
         self.border_title = "Memorising shuffled labels (measured by the worker)"
         self.border_subtitle = "focus with tab · r measure · b backbone"
-        self.watch(self.app, "worker_state", self._refresh, init=False)
+        self.app.worker_signal.subscribe(self, self._refresh)  # (a signal: let go with the lesson, see release)
         self._refresh()
 
     def say(self, note: str) -> None:
