@@ -166,7 +166,7 @@ async def test_a_diagnosis_on_the_runs_screen_shows_its_folds_its_advice_and_its
         table_ = app.screen.query_one(DataTable)
         row = [str(cell) for cell in table_.get_row_at(0)]
         assert row[4] == f"fold {last.fold}/{last.folds}"  # not "0/5": a diagnosis trains no epochs
-        assert row[5] == f"{max(r.acc for r in end.results.values()):.1%}"
+        assert row[5] == f"{max(r.acc for r in end.results.values()):.1%} cv"  # cross-validated, not a val score
         assert row[6] == f"diagnose → {end.recommend}"
         await pilot.press("enter")
         view = app.screen.query_one(RunView)
