@@ -123,9 +123,9 @@ def _unlink(path: str) -> None:
         os.unlink(path)
 
 
-def open_regular(path: Path, limit: int) -> BinaryIO:
-    """``path`` opened for reading (buffered, a megabyte at a time) if it is a regular file of at most
-    ``limit`` bytes; OSError otherwise. Opened without blocking, as ``read_regular``."""
+def _open_checked(path: Path, limit: int) -> tuple[int, os.stat_result]:
+    """A descriptor of ``path`` opened without blocking (a FIFO or a device is refused, not waited on), and
+    its stat, if it is a regular file of at most ``limit`` bytes; OSError otherwise."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
@@ -135,6 +135,17 @@ def open_regular(path: Path, limit: int) -> BinaryIO:
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def open_regular(path: Path, limit: int) -> BinaryIO:
+    """``path`` opened for reading (buffered, a megabyte at a time) if it is a regular file of at most
+    ``limit`` bytes; OSError otherwise. Opened without blocking, as ``read_regular``."""
+    fd, info = _open_checked(path, limit)
+    try:
         return os.fdopen(fd, "rb", buffering=2**20)
     except BaseException:
         os.close(fd)
@@ -149,15 +160,8 @@ def read_regular(path: Path, limit: int, before_read: Callable[[int], object] | 
     ``before_read`` hears that size before any of it is read (a memory budget shared by threads). With
     ``tail``, only the file's last ``tail`` bytes are read.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd, info = _open_checked(path, limit)
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        if info.st_size > limit:
-            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
         size = info.st_size
         if 0 < tail < size:
             os.lseek(fd, size - tail, os.SEEK_SET)
