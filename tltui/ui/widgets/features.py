@@ -124,8 +124,9 @@ class LayerFeatures(PicturePanel):
             view = self.query_one(f"#{side}", PictureView)
             reply = self.filters.get(weights)
             if reply is None:
-                view.show(None, f"No pretrained weights on this worker ({self.app.link.capabilities.weights_dir}): "
-                                "nothing to show but the random filters.")
+                caps = self.app.link.capabilities  # None while a restarted worker starts
+                where = f" ({caps.weights_dir})" if caps else ""
+                view.show(None, f"No pretrained weights on this worker{where}: nothing to show but the random filters.")
             else:
                 view.show(tile(reply.filters[first:first + PAGE], 4, scale), reply.weights)
 

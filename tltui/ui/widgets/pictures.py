@@ -145,12 +145,13 @@ class PicturePanel(LiveFrame):
         if state == "gone":
             self.loaded = False  # asked again when a new worker is ready
             self.say_gone()
-        elif state == "ready" and not self.loaded and not self.loading:
+        elif state == "ready" and not self.loaded and not self.requesting:
             self.reload()
 
     @property
-    def loading(self) -> bool:
-        """Whether a request is on its way to the worker."""
+    def requesting(self) -> bool:
+        """Whether a request is on its way to the worker. (Not ``loading``: Textual's reactive of that name
+        takes the keys and the focus from the widget.)"""
         return self._loading is not None and self._loading.is_running
 
     def say_gone(self) -> None:
