@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from tltui.core import analysis, datasets, diagnosis, protocol, remote
 from tltui.core.errors import BadInput
@@ -25,6 +25,9 @@ from tltui.core.protocol import (
     AUGMENTS, MODELS, OPTIMIZERS, SCHEDULES, ConfigError, Epoch, Failed, Finished, Note, Progress, RunConfig,
     Started, Unfrozen,
 )
+
+if TYPE_CHECKING:
+    from tltui.core.client import WorkerClient
 
 R = TypeVar("R")
 
@@ -186,7 +189,7 @@ class Reporter:
 
 
 async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.GetEvents | protocol.StartDiagnosis,
-                     report: Reporter, host: str | None = None) -> int:
+                     report: Callable[[protocol.RunEvent], None], host: str | None = None) -> int:
     """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
     it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
     from tltui.core.client import WorkerError, WorkerGone
@@ -207,7 +210,8 @@ async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.
         hello = await client.start()
         if host and not any(d.startswith("cuda") for d in hello.capabilities.devices):
             print(f"note: {host} has no GPU; the run trains on its CPU", file=sys.stderr)
-        run_id = (await client.request(request)).run_id
+        reply: protocol.RunStarted | protocol.Replayed = await client.request(request)
+        run_id = reply.run_id
         while True:
             event = await _next(client, detached)
             if event is None:
@@ -263,7 +267,7 @@ async def ask(request: protocol.Request[R], host: str | None = None,
         await client.close(timeout=10)
 
 
-def _client(host: str | None):
+def _client(host: str | None) -> WorkerClient:
     """A client of the worker on ``host``, or here; here, a data or worker directory that is not private is
     refused first, in one line (the worker would refuse it too, less directly)."""
     from tltui.core.client import WorkerClient
@@ -276,7 +280,7 @@ def _client(host: str | None):
     return WorkerClient()
 
 
-async def _next(client, detached: asyncio.Event) -> protocol.RunEvent | None:
+async def _next(client: WorkerClient, detached: asyncio.Event) -> protocol.RunEvent | None:
     """The next event, or None once the user has pressed Ctrl-C or the worker has gone."""
     get = asyncio.ensure_future(client.events.get())
     stop = asyncio.ensure_future(detached.wait())
@@ -358,7 +362,7 @@ async def _remote_read(args: argparse.Namespace) -> int:
             _list(summaries, args.json, f"no runs yet on {args.remote}")
             return 0
         replayed = await client.request(protocol.GetEvents(run_id=args.run_id, after_seq=0))
-        events = [client.events.get_nowait() for _ in range(replayed.replayed)]
+        events = [e for e in (client.events.get_nowait() for _ in range(replayed.replayed)) if e is not None]
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:

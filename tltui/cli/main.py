@@ -11,6 +11,7 @@ import errno
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from tltui import __version__
@@ -153,7 +154,7 @@ def _export(args: argparse.Namespace) -> int:
     return export(args)
 
 
-def _headless(name: str):
+def _headless(name: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         from tltui.cli import commands
 
@@ -225,6 +226,7 @@ def run_tutor(args: argparse.Namespace) -> NoReturn:
     from tltui.core.remote import split_command, worker_command
     from tltui.ui.app import WORKER_CMD_ENV, TutorApp
 
+    command: list[str] | None
     if args.remote:
         command = worker_command(args.remote)
     else:

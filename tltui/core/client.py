@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import msgspec
 
@@ -89,7 +89,9 @@ class WorkerClient:
         transport, flow = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, self.process.stdin)
         self._transports.append(transport)
         self._writer = asyncio.StreamWriter(transport, flow, None, loop)
-        self._tasks = [asyncio.create_task(self._read_stdout(stdout)), asyncio.create_task(self._read_stderr(stderr))]
+        self._tasks = [
+            asyncio.create_task(self._read_stdout(self.process, stdout)), asyncio.create_task(self._read_stderr(stderr))
+        ]
         try:
             hello = await asyncio.wait_for(self._hello_ready, hello_timeout)
         except asyncio.TimeoutError:
@@ -104,7 +106,7 @@ class WorkerClient:
             )
         return hello
 
-    async def _reader(self, pipe) -> asyncio.StreamReader:
+    async def _reader(self, pipe: IO[bytes] | None) -> asyncio.StreamReader:
         reader = asyncio.StreamReader(limit=MAX_LINE + 1)
         transport, _ = await asyncio.get_running_loop().connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), pipe
@@ -141,7 +143,7 @@ class WorkerClient:
         self._writer.write(data)
         await self._writer.drain()
 
-    async def _read_stdout(self, stdout: asyncio.StreamReader) -> None:
+    async def _read_stdout(self, process: subprocess.Popen, stdout: asyncio.StreamReader) -> None:
         try:
             while line := await stdout.readline():
                 self._dispatch(line)
@@ -149,7 +151,7 @@ class WorkerClient:
             self._fail("the worker sent a line too long to read")
         except asyncio.CancelledError:
             return
-        returncode = await asyncio.to_thread(self.process.wait)
+        returncode = await asyncio.to_thread(process.wait)
         self._fail(self._exit_reason(returncode))
 
     def _exit_reason(self, returncode: int) -> str:

@@ -111,7 +111,7 @@ def splits(labels: Sequence[int], seed: int = 0, max_folds: int = MAX_FOLDS,
     order = sorted((images for mine in by_class.values() for images in rng.sample(mine, len(mine))),
                    key=len, reverse=True)
     folds: list[list[int]] = [[] for _ in range(k)]
-    held_by_fold = [Counter() for _ in range(k)]
+    held_by_fold: list[Counter[int]] = [Counter() for _ in range(k)]
     for images in order:
         f = min(range(k), key=lambda f: (sum(held_by_fold[f][labels[i]] for i in images), len(folds[f]), f))
         folds[f] += images

@@ -18,6 +18,9 @@ import msgspec
 from tltui.core.groups import GROUPS, depth_from_top
 
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+"""The reply type of a Request, covariant: a request answered with a RunStarted is one answered with a RunStarted
+or a Replayed."""
 
 PROTOCOL_VERSION = 4
 #: Longest line either side accepts, in bytes; longer ones get an error reply.
@@ -441,9 +444,12 @@ class Capabilities(msgspec.Struct, kw_only=True):
     ``{"resnet50": ["none"], "tiny": ["pretrained", "none"]}`` offline with no ImageNet weights cached."""
 
 
+RunStatus = Literal["running", "finished", "failed", "cancelled", "interrupted", "damaged"]
+
+
 class RunSummary(msgspec.Struct, kw_only=True):
     run_id: str
-    status: Literal["running", "finished", "failed", "cancelled", "interrupted", "damaged"]
+    status: RunStatus
     config: RunConfig | None
     """None when the run is damaged (its config unreadable); ``reason`` then says what is wrong."""
     created: float
@@ -605,7 +611,7 @@ class LrFound(msgspec.Struct, kw_only=True, tag_field="event", tag="lr_find"):
 # Requests (client to worker)
 
 
-class Request(msgspec.Struct, Generic[R], kw_only=True, tag_field="type"):
+class Request(msgspec.Struct, Generic[R_co], kw_only=True, tag_field="type"):
     """A request; ``Request[R]`` is answered with an ``R`` (``reply``). The client numbers it (``id``)."""
 
     id: int = 0
@@ -891,7 +897,8 @@ def fit(event: RunEvent, limit: int = MAX_EVENT) -> RunEvent:
     """``event``, or if its line would pass ``limit`` bytes, the same event without its per-class detail
     (first the confusion matrix, then the error analysis, then per-class accuracies and class names): it
     still says how the run went."""
-    for cut in ({"confusion": []}, {"analysis": None}, {"per_class_acc": {}, "classes": []}):
+    cuts: tuple[dict[str, Any], ...] = ({"confusion": []}, {"analysis": None}, {"per_class_acc": {}, "classes": []})
+    for cut in cuts:
         if len(_encoder.encode(event)) <= limit:
             break
         event = msgspec.structs.replace(event, **{k: v for k, v in cut.items() if hasattr(event, k)})

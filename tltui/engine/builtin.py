@@ -9,6 +9,7 @@ paper, sometimes inverted, with heavier noise (the "different domain" side of th
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -75,7 +76,8 @@ def _render_chunk(label: int, n: int, size: int, rng: np.random.Generator, shift
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _shape(name: str, u: np.ndarray, v: np.ndarray, draw) -> tuple[np.ndarray, np.ndarray]:
+def _shape(name: str, u: np.ndarray, v: np.ndarray,
+           draw: Callable[[float, float], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(mask, pattern): where the patch is, and its mix of the two colours (0..1), in patch coordinates."""
     freq = draw(2.5, 4.5)
     square = ((np.abs(u) < 1) & (np.abs(v) < 1)).astype(np.float32)

@@ -25,7 +25,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import msgspec
 import torch
@@ -214,6 +214,7 @@ class Diagnoser:
             random_hits += int((knn(random[tr_i], self.y[tr_i], random[va_i], KNN_K) == self.y[va_i]).sum())
             random_seen += len(va)
             for strategy in names:
+                correct: int | None
                 if strategy == "knn":
                     correct = int((knn(features[tr_i], self.y[tr_i], features[va_i], KNN_K) == self.y[va_i]).sum())
                 else:
@@ -288,7 +289,7 @@ class Diagnoser:
         checkpoint, and its events stay here."""
         last: list[float] = []
 
-        def collect(kind: type, **fields: object) -> None:
+        def collect(kind: type, **fields: Any) -> None:
             if kind is Epoch:
                 last.append(float(fields["val_acc"]))
             elif kind is Cancelled:

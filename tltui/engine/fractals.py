@@ -92,7 +92,7 @@ def _random_systems(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
 
 def _chaos(a: np.ndarray, b: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Points ``(n, CHAINS * STEPS, 2)`` on each system's attractor and the map that drew each."""
-    n = a.shape[0]
+    n: int = a.shape[0]
     rows = np.arange(n)[:, None]
     start = rng.choice(MAX_MAPS, n, p=None)
     start = np.where(p[np.arange(n), start] > 0, start, 0)

@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -142,7 +143,7 @@ def find(request: FindLr, report: Report = lambda *_: None,
     prep = train.prepare(request.config)
     notes = list(prep.notes)
 
-    def emit(cls, **fields) -> None:
+    def emit(cls: type, **fields: Any) -> None:
         if cls is Note:
             notes.append(fields["message"])
 

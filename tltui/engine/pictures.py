@@ -122,7 +122,7 @@ def training_image(data: str, index: int, image_size: int, augment: tuple[str, .
         raise BadInput(f"no such folder: {data} (give a folder of class subfolders, or builtin)")
     train, _ = datasets._folder_lists(root, SPLIT)  # the training split a run would use
     index %= len(train.items)
-    path, label = train.items[index]
+    path, class_index = train.items[index]
     resize, train_side, val_side = datasets.sides(image_size, augment)
     images = []
     for side in (train_side, val_side):
@@ -130,7 +130,7 @@ def training_image(data: str, index: int, image_size: int, augment: tuple[str, .
         if array is None:
             raise BadInput(f"{path}: {skipped}, so a run would skip it too")
         images.append(torch.tensor(array).permute(2, 0, 1).contiguous())
-    return images[0], images[1], train.classes[label], index, f"{path.name} ({index + 1}/{len(train.items)})"
+    return images[0], images[1], train.classes[class_index], index, f"{path.name} ({index + 1}/{len(train.items)})"
 
 
 @functools.lru_cache(maxsize=4)
@@ -162,7 +162,7 @@ def _six(size: int) -> torch.Tensor:
     loop = (side * 0.28, side * 0.45, side * 0.72, side * 0.86)
     draw.ellipse(loop, outline=30, width=width)
     draw.arc((side * 0.28, side * 0.12, side * 1.0, side * 1.1), start=180, end=265, fill=30, width=width)
-    image = image.resize((size, size), Image.BOX)
+    image = image.resize((size, size), Image.Resampling.BOX)
     grey = torch.from_numpy(np.asarray(image, np.float32) / 255)
     return grey.expand(3, -1, -1).clone()
 
@@ -224,8 +224,8 @@ def _heat(channel: torch.Tensor, display: int, label: str) -> Picture:
     """One activation map, scaled to its own maximum, coloured, resized to ``display`` px."""
     high = float(channel.max())
     level = (channel / high if high > 0 else torch.zeros_like(channel)).clamp(0, 1)
-    level = _resize(level[None, None], display)[0, 0].numpy()
-    position = level * (len(_HEAT) - 1)
+    resized = _resize(level[None, None], display)[0, 0].numpy()
+    position = resized * (len(_HEAT) - 1)
     low = np.minimum(position.astype(int), len(_HEAT) - 2)
     frac = (position - low)[..., None]
     rgb = _HEAT[low] * (1 - frac) + _HEAT[low + 1] * frac
@@ -278,8 +278,14 @@ def fitted_head(model_name: str, weights: str, size: int) -> _Head:
     images = datasets.load("builtin", image_size=size, augment=(), val_fraction=SPLIT,
                            limit_per_class=WALK_PER_CLASS, seed=0)
     transform = BatchTransform(size, (), CPU)
-    train_f, val_f = (cache.build(model, "head", x, lambda b: transform(b, train=False), batch_size=64,
-                                  dtype=torch.float32, device=CPU) for x in (images.train_x, images.val_x))
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        out = cache.build(model, "head", x, lambda b: transform(b, train=False), batch_size=64,
+                          dtype=torch.float32, device=CPU)
+        assert out is not None  # None only when told to stop, and nothing tells it
+        return out
+
+    train_f, val_f = features(images.train_x), features(images.val_x)
     linear = torch.nn.Linear(train_f.shape[1], len(images.classes))
     torch.nn.init.zeros_(linear.weight)
     torch.nn.init.zeros_(linear.bias)
@@ -336,7 +342,7 @@ def picture(x: torch.Tensor, display: int, label: str) -> Picture:
     rgb = (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
     if display and rgb.shape[:2] != (display, display):
         image = Image.fromarray(rgb)
-        method = Image.NEAREST if display > max(rgb.shape[:2]) else Image.BOX
+        method = Image.Resampling.NEAREST if display > max(rgb.shape[:2]) else Image.Resampling.BOX
         rgb = np.asarray(image.resize((display, display), method))
     return _picture(rgb, label)
 

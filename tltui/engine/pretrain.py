@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -153,7 +154,7 @@ def main(out: Path, recipe: Recipe = RECIPE) -> int:
     return 0
 
 
-def _tensors(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
+def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import msgspec
 
@@ -270,7 +270,7 @@ class Daemon:
             return await self._capacity(conn, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
-    async def _picture(self, request: protocol.Request[R]) -> R:
+    async def _picture(self, request: protocol.Request[Any]) -> msgspec.Struct:
         """A lesson widget's pictures, computed in a thread: runs and other requests go on meanwhile."""
         from tltui.core.errors import BadInput
         from tltui.engine import pictures
@@ -394,7 +394,7 @@ class Daemon:
         if run.id in self.active:
             raise _Refused(f"run {run.id} is already running")
         summary = await self.store_lane.run(run.summary)
-        if summary.status == "damaged":
+        if summary.status == "damaged" or summary.config is None:  # no config: damaged
             raise _Refused(f"{summary.reason}; start a new run instead")
         if summary.status == "finished":
             raise _Refused(f"run {run.id} has finished; start a new one instead")
@@ -606,7 +606,7 @@ class Daemon:
         log(f"run {active.run.id}: {outcome.reason}\n" + "\n".join(outcome.log[-30:]))
         self._end(active, Failed, reason=outcome.reason, hint=outcome.hint or _again(active.run))
 
-    def _end(self, active: ActiveRun, cls: type[RunEvent], **fields) -> None:
+    def _end(self, active: ActiveRun, cls: type[RunEvent], **fields: Any) -> None:
         """Record the run's end; if even that cannot be written, tell its clients all the same and give the
         run up (no owner: the store lists it interrupted, and the next worker marks it failed)."""
         try:
@@ -627,7 +627,7 @@ class Daemon:
         said = []
         for run in self.store.all():
             summary = run.summary()
-            if summary.status != "interrupted":
+            if summary.status != "interrupted" or summary.config is None:  # no config: damaged
                 continue
             run.drop_leftovers()
             try:
@@ -811,7 +811,7 @@ class Listener:
     """The daemon's socket; bound again, by ``bind``, when ``lost`` says its file has gone (the folder made
     again too, and the lock taken on its new file), so a live daemon is never out of reach."""
 
-    def __init__(self, worker: Daemon, lock) -> None:
+    def __init__(self, worker: Daemon, lock: BinaryIO) -> None:
         from tltui.worker.sockets import SOCKET, socket_dir
 
         self.worker, self.lock = worker, lock
@@ -880,7 +880,7 @@ class Listener:
         self.lock.close()
 
 
-async def _lock_or_wait(directory: Path, path: Path):
+async def _lock_or_wait(directory: Path, path: Path) -> BinaryIO | None:
     """The daemon lock (an open file), or None once another daemon, which holds it, answers on ``path``."""
     import fcntl
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -41,7 +42,7 @@ class CapacityChart(PlotextPlot):
     #: The plotext markers the two curves are drawn with, as they look in the terminal.
     GLYPHS = ("▞▞", "⢕⢕")
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.reply: CapacityReply | None = None
 

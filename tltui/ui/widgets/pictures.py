@@ -34,7 +34,9 @@ R = TypeVar("R")
 def to_image(picture: Picture, scale: int = 1) -> Image.Image:
     """The picture as a PIL image, each pixel repeated ``scale`` times each way."""
     image = Image.frombytes("RGB", (picture.width, picture.height), picture.rgb)
-    return image.resize((picture.width * scale, picture.height * scale), Image.NEAREST) if scale > 1 else image
+    if scale <= 1:
+        return image
+    return image.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
 
 
 def tile(pictures: list[Picture], columns: int, scale: int = 1, gap: int = 1) -> Image.Image:
@@ -73,7 +75,8 @@ class PictureView(Static):
         """Draw ``picture`` with its caption; with ``side``, resized to fit ``side`` pixels square."""
         image = to_image(picture)
         if side and image.size != (side, side):
-            image = image.resize((side, side), Image.NEAREST if side > picture.width else Image.BOX)
+            method = Image.Resampling.NEAREST if side > picture.width else Image.Resampling.BOX
+            image = image.resize((side, side), method)
         self.show(image, picture.label, picture)
 
 

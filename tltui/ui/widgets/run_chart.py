@@ -3,7 +3,7 @@ only when something changed (no timer runs while nothing does, shown or hidden).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
@@ -22,7 +22,7 @@ class RunChart(PlotextPlot):
     RunChart { height: 1fr; min-height: 8; }
     """
 
-    def __init__(self, metric: Metric = "acc", **kwargs) -> None:
+    def __init__(self, metric: Metric = "acc", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.metric: Metric = metric
         self.series: list[tuple[str, RunModel]] = []

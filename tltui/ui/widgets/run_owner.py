@@ -14,10 +14,16 @@ from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from tltui.ui.app import TutorApp
 
+    _Host = DOMNode  # what the mixin is mixed into: a widget or a screen
+else:
+    _Host = object
 
-class RunOwner:
+
+class RunOwner(_Host):
     """Mixin for a widget or screen that owns runs of the worker.
 
     While it is mounted it hears the worker start, say hello or stop (``worker_changed``, from the app's
