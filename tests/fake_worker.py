@@ -21,11 +21,19 @@ from pathlib import Path
 
 import msgspec
 
-import fake_pictures
 from tltui.core import diagnosis, protocol
 from tltui.core.protocol import (
-    Cancelling, Capabilities, Error, EventMessage, Hello, Replayed, RunStarted, RunSummary,
+    Cancelling,
+    Capabilities,
+    Error,
+    EventMessage,
+    Hello,
+    Replayed,
+    RunStarted,
+    RunSummary,
 )
+
+import fake_pictures
 
 DATA = Path(__file__).parent / "data"
 RECORDINGS = {name: [protocol.decode_event(line) for line in (DATA / f"{name}.jsonl").read_bytes().splitlines()]

@@ -9,13 +9,14 @@ from textual.widgets import Input, Static
 
 from tltui.core import protocol
 from tltui.core.client import WorkerClient
-from conftest import until, workers_done
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.link import WorkerLink
 from tltui.ui.widgets.features import FeatureWalk, LayerFeatures
 from tltui.ui.widgets.gallery import AugmentGallery
 from tltui.ui.widgets.pictures import PicturePanel, PictureView
+
+from conftest import until, workers_done
 
 SIZE = (80, 24)
 
@@ -259,8 +260,9 @@ def test_the_walks_mark_follows_what_the_head_predicts():
     scores names the prediction and the truth, each as what it is."""
     import msgspec
 
-    from fake_pictures import feature_walk
     from tltui.ui.widgets.features import score_table
+
+    from fake_pictures import feature_walk
 
     reply = feature_walk(protocol.FeatureWalk(id=1, model="tiny", weights="pretrained", index=0))
     assert reply.label == "stripes-h" and max(reply.scores) == reply.scores[0]

@@ -22,8 +22,19 @@ from tltui.core.parsing import parse_setting
 from tltui.core.paths import private_runs_dir
 from tltui.core.presets import PRESETS, configure
 from tltui.core.protocol import (
-    AUGMENTS, MODELS, OPTIMIZERS, SCHEDULES, ConfigError, Epoch, Failed, Finished, Note, Progress, RunConfig,
-    Started, Unfrozen,
+    AUGMENTS,
+    MODELS,
+    OPTIMIZERS,
+    SCHEDULES,
+    ConfigError,
+    Epoch,
+    Failed,
+    Finished,
+    Note,
+    Progress,
+    RunConfig,
+    Started,
+    Unfrozen,
 )
 
 if TYPE_CHECKING:
@@ -41,14 +52,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"ship with tltui, 32 px, seconds on a CPU (default {d.model})")
     parser.add_argument("--weights", help="pretrained (the model's own: ImageNet for resnet50, generated fractals for "
                         f"tiny), imagenet, imagenet-v1, none, or a state_dict / run dir (default {d.weights})")
-    parser.add_argument("--freeze", metavar="GROUPS", help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
+    parser.add_argument("--freeze", metavar="GROUPS",
+                        help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
     parser.add_argument("--bn", choices=["freeze", "train"], help="BatchNorm of frozen groups (default freeze)")
     parser.add_argument("--epochs", type=int, help=f"default {d.epochs}")
     parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
     parser.add_argument("--lr", type=lr_value, help=f"learning rate of the head (default {d.lr}), or auto: the LR "
                         "finder's suggestion (train only)")
     parser.add_argument("--lr-decay", type=float, help="each group below gets the LR above times this (default 1)")
-    parser.add_argument("--unfreeze", metavar="E:GROUP,...", help="a frozen group joins training at epoch E, e.g. 2:layer4,4:layer3")
+    parser.add_argument("--unfreeze", metavar="E:GROUP,...",
+                        help="a frozen group joins training at epoch E, e.g. 2:layer4,4:layer3")
     parser.add_argument("--head-first", action=argparse.BooleanOptionalAction,
                         help="fit the new head alone on the frozen features until its loss plateaus, before "
                         "epoch 1 (LP-FT's linear probe)")
@@ -62,7 +75,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{','.join(d.augment)}; flip for photos where left and right do not matter)")
     parser.add_argument("--no-augment", action="store_true", help="no train augmentation")
     parser.add_argument("--limit-per-class", type=int, help="at most N training images per class")
-    parser.add_argument("--val-fraction", type=float, help=f"validation share of a single folder (default {d.val_fraction})")
+    parser.add_argument("--val-fraction", type=float,
+                        help=f"validation share of a single folder (default {d.val_fraction})")
     parser.add_argument("--seed", type=int, help="data split, order and init (default 0)")
     parser.add_argument("--shuffle-labels", action="store_true",
                         help="permute the labels once with the seed, train and val alike: a control whose "
@@ -223,7 +237,8 @@ async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.
                           file=sys.stderr)
                 return 0 if isinstance(event, (Finished, protocol.Diagnosis)) else 1
         if detached.is_set():
-            _say(f"\nleft run {run_id} going" + (f" on {host}" if host else "") + f"; {remote.follow_hint(run_id, host)}")
+            _say(f"\nleft run {run_id} going" + (f" on {host}" if host else "")
+                 + f"; {remote.follow_hint(run_id, host)}")
             return 128 + caught[0]
         raise WorkerGone(client.gone)
     except WorkerGone as error:

@@ -115,7 +115,8 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
                               description="Pretrain the tiny backbone as its shipped weights were made, from "
                               "their seed; a flag changes the recipe.")
     if full:
-        pretrain.add_argument("--out", default="tiny.pt", metavar="PATH", help="state_dict to write (default ./tiny.pt)")
+        pretrain.add_argument("--out", default="tiny.pt", metavar="PATH",
+                              help="state_dict to write (default ./tiny.pt)")
         for flag in ("seed", "classes", "per-class", "epochs"):
             pretrain.add_argument(f"--{flag}", type=int, metavar="N", help="default: the shipped recipe's")
     pretrain.set_defaults(command=_pretrain_tiny)

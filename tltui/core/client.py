@@ -22,7 +22,15 @@ import msgspec
 from tltui.core import protocol
 from tltui.core.formatting import printable
 from tltui.core.protocol import (
-    MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, Request, RunEvent, Working,
+    MAX_LINE,
+    PROTOCOL_VERSION,
+    Error,
+    EventMessage,
+    Hello,
+    Reply,
+    Request,
+    RunEvent,
+    Working,
 )
 
 R = TypeVar("R")
@@ -204,7 +212,8 @@ class WorkerClient:
             try:
                 future.set_result(protocol.decode_reply(request, message))
             except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                future.set_exception(WorkerError(f"unexpected reply from the worker to {type(request).__name__}: {error}"))
+                future.set_exception(
+                    WorkerError(f"unexpected reply from the worker to {type(request).__name__}: {error}"))
 
     def _fail(self, reason: str) -> None:
         if self.gone:

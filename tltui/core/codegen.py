@@ -529,7 +529,7 @@ def _build(config: RunConfig) -> str:
     calls = [f"*opt_groups(model, {_str(g)}, {lr_expression(config, g)})," for g in start]
     width = max(map(len, calls))
     lines.append(f"    optimizer = torch.optim.{ {'sgd': 'SGD', 'adamw': 'AdamW'}[config.optimizer] }([")
-    lines += [f"        {call:<{width}}  # {config.group_lr(g):.1e}" for call, g in zip(calls, start)]
+    lines += [f"        {call:<{width}}  # {config.group_lr(g):.1e}" for call, g in zip(calls, start, strict=True)]
     options = (f"momentum={config.momentum!r}, " if config.optimizer == "sgd" else "") + \
         f"weight_decay={config.weight_decay!r}"
     lines += [f"    ], {options})", "    return model, optimizer"]

@@ -11,7 +11,7 @@ the lines of a run's ``events.jsonl`` and of ``tltui train --json``.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, get_args
+from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 import msgspec
 
@@ -70,7 +70,8 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """AdamW at 2e-3, crops only: the best of the recipes measured on the tiny backbone (benchmarks/defaults.py,
     the README's table); each preset has its own, measured for its strategy (benchmarks/presets.py)."""
     lr_found: str = ""
-    """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``steepest of a 100-step LR range test``."""
+    """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``steepest of a 100-step LR
+    range test``."""
     lr_decay: float = 1.0
     group_lrs: dict[str, float] = {}
     unfreeze: dict[str, int] = {}
@@ -407,7 +408,8 @@ class Diagnosis(Event, tag="diagnosis"):
     """With ``train/`` and ``val/``: the recommended command's score on ``val/``; None when the data was pooled."""
 
 
-RunEvent = Union[Started, Progress, Epoch, Unfrozen, HeadFitted, Note, Finished, Failed, Cancelled, Measured, Diagnosis]
+RunEvent = (Started | Progress | Epoch | Unfrozen | HeadFitted | Note | Finished | Failed | Cancelled | Measured
+            | Diagnosis)
 TERMINAL_EVENTS = (Finished, Failed, Cancelled, Diagnosis)
 
 
@@ -792,10 +794,10 @@ class Capacity(Request[CapacityReply], tag="capacity"):
     seed: int = 0
 
 
-AnyRequest = Union[
-    GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
-    LossPictures, StartDiagnosis, FindLr, WriteBuiltin, Capacity,
-]
+AnyRequest = (
+    GetCapabilities | StartRun | ResumeRun | CancelRun | ListRuns | GetEvents | Gallery | Filters | Activations
+    | FeatureWalk | LossPictures | StartDiagnosis | FindLr | WriteBuiltin | Capacity
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -838,7 +840,7 @@ class Working(Message, tag="working"):
     text: str = ""
 
 
-AnyMessage = Union[Hello, Reply, Error, EventMessage, Working]
+AnyMessage = Hello | Reply | Error | EventMessage | Working
 
 _encoder = msgspec.json.Encoder()
 _request_decoder = msgspec.json.Decoder(AnyRequest)
@@ -911,6 +913,7 @@ def current(events: list[RunEvent]) -> list[RunEvent]:
     kept: list[RunEvent] = []
     for event in events:
         if isinstance(event, Started) and kept:
-            kept = [e for e in kept if not (isinstance(e, (Epoch, Progress, Unfrozen)) and e.epoch > event.resumed_from)]
+            kept = [e for e in kept
+                    if not (isinstance(e, (Epoch, Progress, Unfrozen)) and e.epoch > event.resumed_from)]
         kept.append(event)
     return kept

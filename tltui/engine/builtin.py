@@ -100,7 +100,8 @@ def _shape(name: str, u: np.ndarray, v: np.ndarray,
     if name == "gradient":
         return square, np.clip((u + 1) / 2, 0, 1)
     if name == "triangle":
-        sides = [u * np.cos(a) + v * np.sin(a) for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)]
+        sides = [u * np.cos(a) + v * np.sin(a)
+                 for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)]
         return (np.maximum(np.maximum(sides[0], sides[1]), sides[2]) < 0.5).astype(np.float32), solid
     if name == "cross":
         bar_u, bar_v = np.abs(u) < 0.25, np.abs(v) < 0.25
@@ -164,7 +165,8 @@ def _sketch(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     padded = np.pad(image, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
     blur = sum(padded[:, 1 + dy:size + 1 + dy, 1 + dx:size + 1 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
     ink = np.clip(np.abs(image - blur).max(-1, keepdims=True) * 5, 0, 1)
-    paper = rng.uniform(0.8, 1.0, (n, 1, 1, 1)).astype(np.float32) * rng.uniform(0.9, 1.0, (n, 1, 1, 3)).astype(np.float32)
+    paper = (rng.uniform(0.8, 1.0, (n, 1, 1, 1)).astype(np.float32)
+             * rng.uniform(0.9, 1.0, (n, 1, 1, 3)).astype(np.float32))
     pencil = rng.uniform(0.0, 0.3, (n, 1, 1, 1)).astype(np.float32)
     drawn = paper * (1 - ink) + pencil * ink
     invert = rng.uniform(0, 1, (n, 1, 1, 1)) < 1 / 3

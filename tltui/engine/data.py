@@ -37,12 +37,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tltui.core import files, paths
-from tltui.engine import builtin
-from tltui.core import datasets
-from tltui.core.errors import BadInput
+from tltui.core import datasets, files, paths
 from tltui.core.datasets import IMAGE_EXTENSIONS
+from tltui.core.errors import BadInput
 from tltui.core.protocol import MAX_FILES
+from tltui.engine import builtin
 
 MIN_SIDE = 8
 """Images with a side shorter than this are skipped."""
@@ -466,7 +465,7 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
         kept: list[tuple[np.ndarray, int]] = []
         digests: dict[bytes, Path] = {}
         kept_paths: list[str] = []
-        for (path, label), (array, skip, conversion, digest) in zip(lists.items, results):
+        for (path, label), (array, skip, conversion, digest) in zip(lists.items, results, strict=True):
             if skip:
                 skipped[skip] += 1
                 continue

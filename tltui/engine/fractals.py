@@ -43,7 +43,7 @@ def systems(n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
         points, _ = _chaos(a, b, p, rng)
         keep = _cover(_normalise(points)) >= MIN_COVER
         found += [(a[i], b[i], p[i]) for i in np.flatnonzero(keep)]
-    a, b, p = (np.stack(x) for x in zip(*found[:n_classes]))
+    a, b, p = (np.stack(x) for x in zip(*found[:n_classes], strict=True))
     return a, b, p
 
 

@@ -14,8 +14,8 @@ two rules:
   the best fixed LR's 82.0 %. So ``--lr auto`` takes the steepest.
 
 With flips among the augmentations, it first checks that a mirror image means the same here
-(engine/mirror.py) and warns if not. The sweep is a side trip: the weights, the optimizer state and the RNG are put back as they were
-(``restored``), so a finder run mid-training changes nothing.
+(engine/mirror.py) and warns if not. The sweep is a side trip: the weights, the optimizer state and the RNG
+are put back as they were (``restored``), so a finder run mid-training changes nothing.
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ from torch import nn
 from torchvision.models import ResNet, ResNet50_Weights, resnet50
 
 from tltui.core import files
-from tltui.engine import tiny
 from tltui.core.errors import BadInput
 from tltui.core.groups import GROUPS, MODULES
+from tltui.engine import tiny
 
 PRETRAINED = "pretrained"
 """The ``--weights`` name of each backbone's own pretrained weights: ImageNet's for resnet50, tiny's shipped ones."""

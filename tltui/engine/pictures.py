@@ -32,16 +32,24 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from torchvision.models import ResNet
 
-from tltui.core import protocol
-from tltui.engine import builtin, cache, data as datasets, device as devices, model as net
-from tltui.engine.augment import MEAN, STD, BatchTransform
-from tltui.core import datasets as named
+from tltui.core import datasets as named, protocol
 from tltui.core.errors import BadInput
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import (
-    Activations, ActivationsReply, ChannelStats, FeatureWalk, Filters, FiltersReply, Gallery, GalleryReply,
-    GroupMaps, Picture, WalkReply,
+    Activations,
+    ActivationsReply,
+    ChannelStats,
+    FeatureWalk,
+    Filters,
+    FiltersReply,
+    Gallery,
+    GalleryReply,
+    GroupMaps,
+    Picture,
+    WalkReply,
 )
+from tltui.engine import builtin, cache, data as datasets, device as devices, model as net
+from tltui.engine.augment import MEAN, STD, BatchTransform
 
 CPU = torch.device("cpu")
 NORMALISED_RANGE = 2.7
@@ -116,7 +124,8 @@ def training_image(data: str, index: int, image_size: int, augment: tuple[str, .
         count = len(stored_set.train_y)
         index %= count
         label = stored_set.classes[int(stored_set.train_y[index])]
-        return stored_set.train_x[index], plain_set.train_x[index], label, index, f"{data} training image {index + 1}/{count}"
+        return (stored_set.train_x[index], plain_set.train_x[index], label, index,
+                f"{data} training image {index + 1}/{count}")
     root = Path(data).expanduser()
     if not root.is_dir():
         raise BadInput(f"no such folder: {data} (give a folder of class subfolders, or builtin)")
@@ -330,11 +339,13 @@ def _backbone(name: str, weights: str) -> tuple[ResNet, str]:
 
 
 def validation_image(size: int, index: int) -> tuple[torch.Tensor, str, int, str]:
-    """A built-in validation image ``(3, size, size)`` uint8, its class, its index (modulo their number), a description."""
+    """A built-in validation image ``(3, size, size)`` uint8, its class, its index (modulo their number), a
+    description."""
     images = _builtin("builtin", size, False)
     count = len(images.val_y)
     index %= count
-    return images.val_x[index], images.classes[int(images.val_y[index])], index, f"built-in validation image {index + 1}/{count}"
+    return (images.val_x[index], images.classes[int(images.val_y[index])], index,
+            f"built-in validation image {index + 1}/{count}")
 
 
 def picture(x: torch.Tensor, display: int, label: str) -> Picture:

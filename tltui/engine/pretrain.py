@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -70,7 +70,8 @@ def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     """Top-1 accuracy of ``model`` (put in eval mode) on uint8 ``images``."""
     model.eval()
     normalise = BatchTransform(tiny.IMAGE_SIZE, (), CPU, channels_last=True)
-    hits = sum(int((model(normalise(images[i:i + batch_size], train=False)).argmax(1) == labels[i:i + batch_size]).sum())
+    hits = sum(int((model(normalise(images[i:i + batch_size], train=False)).argmax(1)
+                    == labels[i:i + batch_size]).sum())
                for i in range(0, len(labels), batch_size))
     return hits / len(labels)
 

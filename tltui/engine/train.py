@@ -18,33 +18,44 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 import torch
 from torch.utils.data import DistributedSampler
 from torchvision.models import ResNet
 
+from tltui.core import analysis
+from tltui.core.errors import BadInput, RunFailure
+from tltui.core.groups import BACKBONE, GROUPS
+from tltui.core.protocol import (
+    MAX_FILES,
+    Cancelled,
+    ConfigError,
+    Epoch,
+    ErrorAnalysis,
+    Finished,
+    HeadFitted,
+    Note,
+    Progress,
+    RunConfig,
+    Started,
+    Unfrozen,
+)
 from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim, probe
 from tltui.engine.augment import BatchTransform
 from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
-from tltui.core import analysis
-from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.step import TrainStep
 from tltui.engine.world import World, sync_batchnorm
-from tltui.core.groups import BACKBONE, GROUPS
-from tltui.core.protocol import (
-    MAX_FILES, Cancelled, ConfigError, Epoch, ErrorAnalysis, Finished, HeadFitted, Note, Progress, RunConfig, Started,
-    Unfrozen,
-)
 
 CHECKPOINT_COST = 0.1
 """Checkpoints take at most this share of the time: after an epoch, one is written if the last save took
 at most this share of the time since it (so at every epoch end unless epochs are far shorter than a save)."""
-CHECKPOINT_NOTE = (f"checkpoints: at the end of every epoch (less often only if saving takes over {CHECKPOINT_COST:.0%} "
-                   "of the time); a stopped run resumes from the last")
+CHECKPOINT_NOTE = ("checkpoints: at the end of every epoch (less often only if saving takes over "
+                   f"{CHECKPOINT_COST:.0%} of the time); a stopped run resumes from the last")
 PROGRESS_PER_EPOCH = 10
 PROGRESS_MIN_INTERVAL_S = 0.25
 GPU_DATA_SHARE = 0.25
@@ -330,7 +341,7 @@ class Trainer:
             return False
         if self.world.any(full, self.device):
             return self._full_path("they did not fit in GPU memory")
-        train_f, val_f = (self.world.gather(f, len(images)) for f, images in zip(built, sets))
+        train_f, val_f = (self.world.gather(f, len(images)) for f, images in zip(built, sets, strict=True))
         features = (train_f, val_f)
         if not all(torch.isfinite(f).all() for f in features):
             return self._full_path("they overflow fp16")
@@ -339,8 +350,8 @@ class Trainer:
         mib = sum(f.numel() * f.element_size() for f in features) / 2**20
         shards = f" ({self.world.size} processes, a shard each)" if self.world.size > 1 else ""
         self.emit(Note, message=f"ran the frozen groups below {self.cut} once over {n} images and cached their "
-                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s{shards}: each epoch now "
-                                f"runs only {self.cut} and above")
+                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s{shards}: each epoch "
+                                f"now runs only {self.cut} and above")
         return True
 
     def _full_path(self, reason: str) -> bool:
@@ -382,7 +393,7 @@ class Trainer:
             built = [s for s in shards if s is not None]
             if len(built) < len(shards):  # cancelled
                 return False
-            train_f, val_f = (self.world.gather(s, len(images)) for s, images in zip(built, sets))
+            train_f, val_f = (self.world.gather(s, len(images)) for s, images in zip(built, sets, strict=True))
         try:
             fitted = probe.fit_cv(train_f, self.data.train_y, len(self.data.classes), self.cfg.seed,
                                   should_stop=self._local_stop)
@@ -423,7 +434,7 @@ class Trainer:
                     batch = images[start:start + self.batch].to(self.device, non_blocking=True)
                     self.model(self.transform(batch, train=False))
         finally:
-            for m, momentum in zip(layers, momenta):
+            for m, momentum in zip(layers, momenta, strict=True):
                 m.momentum = momentum
             self.model.eval()
         return [g for g in groups if net.batchnorms(self.model, [g])]

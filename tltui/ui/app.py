@@ -8,11 +8,10 @@ import shlex
 import sys
 import textwrap
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from collections.abc import Iterable
 
 from textual import events
 from textual.app import App, SystemCommand

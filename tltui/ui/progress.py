@@ -177,7 +177,8 @@ class ProgressStore:
             self.notice = (f"{self.path} holds {dropped} value(s) of the wrong type, left out, and it could not be "
                            f"copied aside ({error.strerror}): progress will not be saved this session.")
         else:
-            self.notice = f"Progress file had {dropped} value(s) of the wrong type: left them out (the file is kept as {aside.name})."
+            self.notice = (f"Progress file had {dropped} value(s) of the wrong type: left them out (the file is kept "
+                           f"as {aside.name}).")
 
     def _set_aside(self) -> LearnerProgress:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -185,7 +186,8 @@ class ProgressStore:
             os.replace(self.path, aside)
         except OSError as error:
             self.writable = False
-            self.notice = f"{self.path} is unreadable and could not be moved aside ({error.strerror}); starting fresh without saving."
+            self.notice = (f"{self.path} is unreadable and could not be moved aside ({error.strerror}); starting fresh "
+                           "without saving.")
         else:
             self.notice = f"Progress file was unreadable: kept it as {aside.name} and started fresh."
         return LearnerProgress()

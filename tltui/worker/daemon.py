@@ -4,9 +4,9 @@ Clients reach it through ``tltui worker --stdio`` (tltui/bridge.py), locally or 
 Runs are trained in threads, one at a time per device (a host with several GPUs trains one run on
 each). A run over several processes (``--nproc``) reserves its GPUs (or, on a host with one device, that
 device) and trains in torchrun's processes (worker/ranks.py); the queue is first come, first served, and
-a run that waits for GPUs holds back the runs behind it, so it is never starved. Every event goes to the run store first and then to the connections that follow the run, so a
-client that comes back replays what it missed, and a run outlives every connection. With no client
-and no run for ``IDLE_EXIT_S``, the daemon exits.
+a run that waits for GPUs holds back the runs behind it, so it is never starved. Every event goes to the run
+store first and then to the connections that follow the run, so a client that comes back replays what it
+missed, and a run outlives every connection. With no client and no run for ``IDLE_EXIT_S``, the daemon exits.
 
 Nothing one client or one run does stops the others. Work runs in the daemon's own threads, in three
 lanes of ``LANE_THREADS`` each (``Lane``): short requests on the store (listing, events), requests about
@@ -43,8 +43,25 @@ import msgspec
 
 from tltui.core import files, protocol
 from tltui.core.protocol import (
-    MAX_LINE, PROTOCOL_VERSION, CancelRun, Cancelled, Cancelling, Error, EventMessage, Failed, GetCapabilities,
-    GetEvents, Hello, ListRuns, LossPictures, LossPicturesReply, Replayed, ResumeRun, RunConfig, RunEvent, RunStarted,
+    MAX_LINE,
+    PROTOCOL_VERSION,
+    Cancelled,
+    Cancelling,
+    CancelRun,
+    Error,
+    EventMessage,
+    Failed,
+    GetCapabilities,
+    GetEvents,
+    Hello,
+    ListRuns,
+    LossPictures,
+    LossPicturesReply,
+    Replayed,
+    ResumeRun,
+    RunConfig,
+    RunEvent,
+    RunStarted,
     StartRun,
 )
 from tltui.worker.store import Run, RunDamaged, RunNotFound, RunRecorder, RunStore
@@ -229,8 +246,9 @@ class Daemon:
         except ConnectionError:
             conn.closed = True  # the client went away while it was being answered
         except MemoryError:
-            conn.send(Error(id=request.id, message=f"the worker ran out of memory answering {type(request).__struct_config__.tag}: ask "
-                            "for less (fewer or smaller images), or free memory on its host"))
+            conn.send(Error(id=request.id, message=f"the worker ran out of memory answering "
+                            f"{type(request).__struct_config__.tag}: ask for less (fewer or smaller images), or free "
+                            "memory on its host"))
         except OSError as error:  # a path it names that cannot be used (too long, not allowed, gone)
             where = f"{str(error.filename)[:200]}: " if error.filename else ""
             conn.send(Error(id=request.id, message=f"cannot use {where}{error.strerror or error}"))
@@ -294,7 +312,8 @@ class Daemon:
         if finished is None or finished.analysis is None:
             why = "has not finished" if finished is None else "was recorded without an error analysis (an older tltui)"
             raise _Refused(f"run {run.id} {why}: no top losses to show")
-        pictures = await self._checked(self.jobs_lane, loss_pictures, config, finished.analysis.top_losses, request.display)
+        pictures = await self._checked(self.jobs_lane, loss_pictures, config, finished.analysis.top_losses,
+                                       request.display)
         return LossPicturesReply(run_id=run.id, pictures=pictures)
     async def _find_lr(self, conn: Connection, request: protocol.FindLr) -> protocol.LrFound:
         """The LR range test, in a thread, told step by step to the client that asked (``Working``); it

@@ -24,8 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -151,7 +150,8 @@ def explain(reports: list[RankReport], log: list[str], processes: int, returncod
         if code < 0:
             return (f"process rank {rank} of {processes} (pid {pid}) was killed by signal {-code} "
                     f"({_signal_name(-code)}); torchrun stopped the other {processes - 1}"), ""
-        return f"process rank {rank} of {processes} (pid {pid}) exited with status {code}; torchrun stopped the others", ""
+        return (f"process rank {rank} of {processes} (pid {pid}) exited with status {code}; torchrun stopped the "
+                "others"), ""
     peers = [r for r in reports if r.reason]
     if peers:
         return _of(peers[0].rank, processes, peers[0].reason), ""

@@ -101,7 +101,7 @@ def spaced(sizes: list[int], gap: float = 0.7) -> list[int]:
 def memorised_up_to(ns: list[int], accuracies: list[float]) -> int:
     """The largest n up to which every probe was at least ``MEMORISED`` accurate; 0 if the first was not."""
     last = 0
-    for n, accuracy in zip(ns, accuracies):
+    for n, accuracy in zip(ns, accuracies, strict=True):
         if accuracy < MEMORISED:
             break
         last = n

@@ -27,7 +27,13 @@ from textual.widgets import ContentSwitcher, Static
 from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson, WidgetPart, lessons_dir
 from tltui.ui.widgets.check_questions import (
-    CheckSet, Question, checks_path, load_checks, question_ids, select_questions, valid_answers,
+    CheckSet,
+    Question,
+    checks_path,
+    load_checks,
+    question_ids,
+    select_questions,
+    valid_answers,
 )
 from tltui.ui.widgets.experiments import Experiment, arms, verdict
 from tltui.ui.widgets.prose import CODE_STYLE, inline

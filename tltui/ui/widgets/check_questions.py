@@ -97,7 +97,8 @@ def load_checks(path: Path) -> CheckSet:
         raise ValueError(f"{path.name}: no '## id' question")
     if len(set(ids)) != len(ids):
         raise ValueError(f"{path.name}: two questions share an id: {sorted(i for i in ids if ids.count(i) > 1)[0]}")
-    return CheckSet(set_name(path), first[2:].strip(), [_question(qid, body) for qid, body in zip(ids, bodies)])
+    return CheckSet(set_name(path), first[2:].strip(),
+                    [_question(qid, body) for qid, body in zip(ids, bodies, strict=True)])
 
 
 def _question(qid: str, body: str) -> Question:

@@ -4,6 +4,8 @@ confused pairs. ``RunView`` holds it and binds the keys that browse."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rich.console import Group
 from rich.text import Text
 from textual import work
@@ -11,7 +13,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
-from typing import TYPE_CHECKING, Any
 
 from tltui.core.analysis import short_path
 from tltui.core.client import WorkerError

@@ -14,8 +14,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from tltui.core.groups import BACKBONE
-from tltui.core.protocol import Activations, ActivationsReply, Filters, FiltersReply, WalkReply
-from tltui.core.protocol import FeatureWalk as WalkRequest
+from tltui.core.protocol import (
+    Activations,
+    ActivationsReply,
+    FeatureWalk as WalkRequest,
+    Filters,
+    FiltersReply,
+    WalkReply,
+)
 from tltui.ui.keys import bindings
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.pictures import PicturePanel, PictureView, tile
@@ -81,7 +87,8 @@ class LayerFeatures(PicturePanel):
                                 yield PictureView(MAP, id=f"map-{group}-{row}")
 
     #: The keys of each view, for the border (the caption matches the view shown).
-    KEYS = {False: "v the maps · f the next filters", True: "v the filters · w pretrained/random · i/I image · d folder"}
+    KEYS = {False: "v the maps · f the next filters",
+            True: "v the filters · w pretrained/random · i/I image · d folder"}
 
     def on_mount(self) -> None:
         self.border_title = "What each group sees: computed by the worker from real weights"

@@ -101,7 +101,7 @@ class LrBars(PlotextPlot):
         plt.bar(xs, logs, minimum=low, width=0.5, color=self._colour("accent"))
         fg, bg = self._colour("foreground"), self._colour("surface")
         room = (high - low) / 8  # about one row of the chart
-        for x, log in zip(xs, logs):
+        for x, log in zip(xs, logs, strict=True):
             plt.text(f"{10 ** log:.1e}", x=x, y=min(log + room, high - room / 2), color=fg, background=bg,
                      alignment="center")
         for group in GROUPS:
@@ -160,7 +160,8 @@ class LrCascade(ConfigWidget):
 
     def on_mount(self) -> None:
         self.border_title = "Learning-rate cascade (real runs)"
-        self.border_subtitle = "←→ LR ↓↑ factor · f freeze · F find LR · v view · r run · c cancel"  # w (save the code) is listed by ?
+        # w (save the code) is listed by ?
+        self.border_subtitle = "←→ LR ↓↑ factor · f freeze · F find LR · v view · r run · c cancel"
 
     def show_config(self) -> None:
         config = self.config

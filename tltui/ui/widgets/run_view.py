@@ -41,7 +41,7 @@ def results(finished: Finished, app: App) -> Group:
                           f"{acc:4.0%}", *((Text(f"{support.get(name, 0)}", style="dim"),) if support else ()))
     grid = Text()
     grid.append(" " * (width + 1) + "".join(f"{j:>3}" for j in range(len(classes))) + "\n", "dim")
-    for i, (name, row) in enumerate(zip(classes, finished.confusion)):
+    for i, (name, row) in enumerate(zip(classes, finished.confusion, strict=False)):
         total = max(sum(row), 1)
         grid.append(f"{name[:width]:>{width}} ")
         for j, count in enumerate(row):
