@@ -114,7 +114,8 @@ def compare(title: str, measure, a, b, x: torch.Tensor, rounds: int) -> None:
         row = []
         for side in (left, right):
             values = torch.cat([r[key] for r in side]).float().cpu()
-            row.append(" ".join(f"{v:6.3f}" for v in torch.quantile(values, qs).tolist()) + f"  mean {values.mean():6.3f}")
+            row.append(" ".join(f"{v:6.3f}" for v in torch.quantile(values, qs).tolist())
+                       + f"  mean {values.mean():6.3f}")
         print(f"  {key:<13} {row[0]}  |  {row[1]}")
 
 

@@ -110,7 +110,8 @@ def main() -> None:
                     accs = [final_acc(RunConfig(data=data, limit_per_class=per_class, epochs=args.epochs, seed=seed,
                                                 **BASE, **recipe)) for seed in range(seeds)]
                     cells.append(100 * statistics.mean(accs))
-            found = f" (found LRs {min(FOUND):.1e} to {max(FOUND):.1e}, median {statistics.median(FOUND):.1e})" if FOUND else ""
+            found = (f" (found LRs {min(FOUND):.1e} to {max(FOUND):.1e}, median {statistics.median(FOUND):.1e})"
+                     if FOUND else "")
             print(f"| {name}{found} | " + " | ".join(f"{c:.1f}" for c in cells)
                   + f" | **{statistics.mean(cells):.1f}** |", flush=True)
         print(f"\n{time.monotonic() - started:.0f} s")

@@ -94,7 +94,8 @@ def distinct(name: str, images: torch.Tensor, labels: torch.Tensor) -> None:
     same = same[:, None] == same[None, :]
     pairs = torch.triu(same.all(-1), diagonal=1)
     across = pairs & (labels[:, None] != labels[None, :])
-    print(f"  the difference hash would give {int(pairs.sum())} pairs the same hash, {int(across.sum())} across classes")
+    print(f"  the difference hash would give {int(pairs.sum())} pairs the same hash, "
+          f"{int(across.sum())} across classes")
 
 
 def difference_hash(images: torch.Tensor) -> torch.Tensor:
@@ -125,7 +126,8 @@ def main() -> None:
                              seed=0, pooled=True)
         distinct("builtin", torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y]))
         for name, pool in (("digits", digits), ("Fashion-MNIST", fashion)):
-            images = decoded([Image.fromarray(im) for items in pool.values() for im in items], Path(tmp) / f"{name}-pool")
+            images = decoded([Image.fromarray(im) for items in pool.values() for im in items],
+                             Path(tmp) / f"{name}-pool")
             distinct(name, images, torch.tensor([c for c, items in enumerate(pool.values()) for _ in items]))
 
 

@@ -37,11 +37,14 @@ from torchvision import transforms as T
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tltui.engine import builtin, model as net  # noqa: E402
-from tltui.engine.augment import MEAN, STD  # noqa: E402
-from tltui.engine.train import prepare, train  # noqa: E402
 from tltui.core.groups import BACKBONE, GROUPS  # noqa: E402
 from tltui.core.protocol import Epoch, Finished, RunConfig  # noqa: E402
+from tltui.engine import (
+    builtin,  # noqa: E402
+    model as net,
+)
+from tltui.engine.augment import MEAN, STD  # noqa: E402
+from tltui.engine.train import prepare, train  # noqa: E402
 
 SIZE = 64
 CASES = [
@@ -54,7 +57,7 @@ CASES = [
 
 def write_folder(root: Path, train_per_class: int, val_per_class: int, seed: int) -> None:
     images, labels = builtin.render(SIZE, seed, per_class=train_per_class + val_per_class)
-    for i, (image, label) in enumerate(zip(images, labels)):
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         split = "train" if i % (train_per_class + val_per_class) < train_per_class else "val"
         folder = root / split / builtin.CLASSES[label]
         folder.mkdir(parents=True, exist_ok=True)

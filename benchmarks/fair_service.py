@@ -31,7 +31,8 @@ async def measure(tries: int) -> None:
     for client in (*finders, third):
         await client.start()
     working = asyncio.Event()
-    jobs = [asyncio.create_task(client.request(FINDER, lambda _: working.set())) for client in finders for _ in range(8)]
+    jobs = [asyncio.create_task(client.request(FINDER, lambda _: working.set()))
+            for client in finders for _ in range(8)]
     await working.wait()
     await asyncio.sleep(3)
     for _ in range(tries):

@@ -31,10 +31,10 @@ import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tltui.core.groups import GROUPS  # noqa: E402
 from tltui.engine import data, model as net, optim  # noqa: E402
 from tltui.engine.augment import BatchTransform  # noqa: E402
 from tltui.engine.step import TrainStep, autocast_dtype  # noqa: E402
-from tltui.core.groups import GROUPS  # noqa: E402
 
 FORWARD_FLOPS_224 = 8.18e9
 PEAKS_TFLOPS = [  # dense bf16, by a substring of the device name (first match wins)
@@ -145,11 +145,14 @@ def main() -> None:
 
     rows = []
     for batch in (int(b) for b in args.batch_sizes.split(",")):
-        cases = [("engine" + (" +compile" if args.compile else ""), lambda: engine_case(images, labels, batch, args, device))]
+        # (a default binds each case to this batch)
+        cases = [("engine" + (" +compile" if args.compile else ""),
+                  lambda batch=batch: engine_case(images, labels, batch, args, device))]
         if not args.skip_plain:
-            cases += [("plain fp32", lambda: plain_case(images, labels, batch, args, device, amp=False))]
+            cases += [("plain fp32", lambda batch=batch: plain_case(images, labels, batch, args, device, amp=False))]
             if device.type == "cuda":
-                cases += [("plain AMP fp16", lambda: plain_case(images, labels, batch, args, device, amp=True))]
+                cases += [("plain AMP fp16",
+                           lambda batch=batch: plain_case(images, labels, batch, args, device, amp=True))]
         for label, measure in cases:
             try:
                 rate = measure()

@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from terminal import Terminal  # noqa: E402
-
 from tltui.ui.lessons import find_lesson, load_lessons  # noqa: E402
+
+from terminal import Terminal  # noqa: E402
 
 LESSONS = load_lessons()
 N = len(LESSONS)

@@ -28,8 +28,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tltui.engine import data as datasets  # noqa: E402
-from tltui.engine import model as net  # noqa: E402
+from tltui.engine import (
+    data as datasets,  # noqa: E402
+    model as net,  # noqa: E402
+)
 from tltui.engine.augment import BatchTransform  # noqa: E402
 
 torch.set_num_threads(1)
@@ -282,11 +284,11 @@ def lp_ft_batchnorm(args) -> None:
                     engine.Trainer.refresh_batchnorm = refresh if arm == "re-estimated" else lambda self: []
                     seen: dict = {"val": []}
 
-                    def emit(cls, **fields) -> None:
+                    def emit(cls, **fields) -> None:  # called within this iteration: its seen is this seed's
                         if cls is HeadFitted:
-                            seen["probe"] = fields["val_acc"]
+                            seen["probe"] = fields["val_acc"]  # noqa: B023
                         elif cls is Epoch:
-                            seen["val"].append(fields["val_acc"])
+                            seen["val"].append(fields["val_acc"])  # noqa: B023
 
                     config = RunConfig(data=folder, model="tiny", weights="pretrained", head_first=True, lr=lr,
                                        epochs=30, seed=seed)

@@ -180,7 +180,8 @@ def interval(values: list[float]) -> str:
     return f"{100 * mean:.1f} ± {100 * t * statistics.stdev(values) / math.sqrt(len(values)):.1f}"
 
 
-def table(bench: Bench, cells: list[tuple[str, int, object]], recipes: dict[str, dict], seeds: list[int]) -> dict[str, float]:
+def table(bench: Bench, cells: list[tuple[str, int, object]], recipes: dict[str, dict],
+          seeds: list[int]) -> dict[str, float]:
     """Print a markdown table (one row per recipe, mean ± 95% interval over seeds); the mean of each row."""
     print("| recipe | " + " | ".join(f"{d} {n}" for d, n, _ in cells) + " | mean |")
     print("|---" * (len(cells) + 2) + "|")

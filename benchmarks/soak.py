@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from terminal import Terminal  # noqa: E402
-
 from tltui.ui.lessons import WidgetPart, load_lessons  # noqa: E402
+
+from terminal import Terminal  # noqa: E402
 
 LESSONS = load_lessons()
 N = len(LESSONS)
@@ -172,7 +172,8 @@ def report(times: list[tuple[int, str, float]], rounds: int) -> int:
         ratio = p95(last) / p95(first)
         met = ratio <= RATIO_GOAL
         failed += not met
-        print(f"{name:<18}{len(first) + len(last):>5}{statistics.median(first) * 1000:>9.0f}ms{p95(first) * 1000:>5.0f}ms"
+        print(f"{name:<18}{len(first) + len(last):>5}"
+              f"{statistics.median(first) * 1000:>9.0f}ms{p95(first) * 1000:>5.0f}ms"
               f"{statistics.median(last) * 1000:>7.0f}ms{p95(last) * 1000:>5.0f}ms{ratio:>15.2f}  "
               f"<= {RATIO_GOAL}: {'met' if met else 'NOT met'}")
     return failed

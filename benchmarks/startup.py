@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from terminal import Terminal  # noqa: E402
-
 from tltui.ui.lessons import load_lessons  # noqa: E402
+
+from terminal import Terminal  # noqa: E402
 
 BARE = """
 from textual.app import App
@@ -89,9 +89,12 @@ def main() -> int:
     for what, i in (("wall clock", 0), ("CPU time", 1)):
         bare = statistics.median(t[i] for t in bare_times)
         tltui = statistics.median(t[i] for t in tltui_times)
-        print(f"{what}: bare Textual app median {bare * 1000:4.0f} ms ({', '.join(f'{t[i] * 1000:.0f}' for t in bare_times)})")
-        print(f"{what}: tltui lesson 1   median {tltui * 1000:4.0f} ms ({', '.join(f'{t[i] * 1000:.0f}' for t in tltui_times)})")
-        print(f"{what}: ratio tltui/bare {tltui / bare:.2f}  (target <= {TARGET}: {'met' if tltui / bare <= TARGET else 'NOT met'})")
+        print(f"{what}: bare Textual app median {bare * 1000:4.0f} ms "
+              f"({', '.join(f'{t[i] * 1000:.0f}' for t in bare_times)})")
+        print(f"{what}: tltui lesson 1   median {tltui * 1000:4.0f} ms "
+              f"({', '.join(f'{t[i] * 1000:.0f}' for t in tltui_times)})")
+        print(f"{what}: ratio tltui/bare {tltui / bare:.2f}  "
+              f"(target <= {TARGET}: {'met' if tltui / bare <= TARGET else 'NOT met'})")
         if i == 0:
             ratio = tltui / bare
     print(f"load after: {load()}")

@@ -12,9 +12,10 @@ All three use one recipe: AdamW, LR 2e-3 for every group, weight decay 0.05, cos
 the same budget: at least ``--steps`` optimizer steps (300) and at least ``--min-epochs`` epochs (120, so
 that scratch has converged at 50 per class too: it gained 10+ points from 300 to 2,000 steps there, while
 at 5 per class it gained nothing more); scratch and fine-tune with
-random crops and flips, feature extraction without (so its features are computed once). Reported: validation accuracy after the last epoch (not the best epoch: no
-picking on the validation set), mean +- standard deviation over ``--seeds`` seeds (a built-in set is
-rendered anew for each seed; a folder keeps its images, the seed changes the initialisation and order).
+random crops and flips, feature extraction without (so its features are computed once). Reported: validation
+accuracy after the last epoch (not the best epoch: no picking on the validation set), mean +- standard
+deviation over ``--seeds`` seeds (a built-in set is rendered anew for each seed; a folder keeps its images,
+the seed changes the initialisation and order).
 
 Then the race at the default settings, as a learner runs it: ``tltui train builtin --model tiny`` with
 ``--weights none`` and with its pretrained weights, timed in this process (prepare + train, both runs) and,
@@ -37,9 +38,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tltui.engine.train import prepare, train  # noqa: E402
 from tltui.core.groups import BACKBONE  # noqa: E402
 from tltui.core.protocol import Epoch, Finished, RunConfig, Started  # noqa: E402
+from tltui.engine.train import prepare, train  # noqa: E402
 
 METHODS = {
     "scratch": dict(weights="none", augment=("crop", "flip")),
@@ -87,7 +88,7 @@ def table(args) -> None:
             epochs, _ = epochs_for(data, per_class, args.steps, args.min_epochs, args.device)
             cells = []
             started = time.perf_counter()
-            for method, fields in METHODS.items():
+            for fields in METHODS.values():
                 accs = []
                 for seed in range(args.seeds):
                     config = RunConfig(data=data, limit_per_class=per_class, seed=seed, device=args.device,
@@ -108,7 +109,8 @@ def race(args) -> None:
     """The default race, scratch then pretrained, on the same data, split and seed."""
     print("\nthe race at the default settings: tltui train builtin --model tiny [--weights none]")
     started = time.perf_counter()
-    results = {w: run(RunConfig(data="builtin", model="tiny", weights=w, device=args.device)) for w in ("none", "pretrained")}
+    results = {w: run(RunConfig(data="builtin", model="tiny", weights=w, device=args.device))
+               for w in ("none", "pretrained")}
     seconds = time.perf_counter() - started
     config = results["none"][1]["config"]
     print(f"  defaults: {config.epochs} epochs, batch {config.batch_size}, {config.optimizer} LR {config.lr:g}, "

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from tltui.core import analysis as core_analysis, protocol
 from tltui.core.protocol import (
-    ActivationsReply, ChannelStats, FiltersReply, GalleryReply, GroupMaps, Picture, WalkReply,
+    ActivationsReply,
+    ChannelStats,
+    FiltersReply,
+    GalleryReply,
+    GroupMaps,
+    Picture,
+    WalkReply,
 )
 
 CLASSES = ("stripes-h", "stripes-v", "checkers", "dots", "rings", "triangle", "cross", "waves", "blob", "gradient")
@@ -56,7 +62,7 @@ def stripes(side: int, index: int) -> Rows:
 def stats(rows: Rows) -> tuple[ChannelStats, ChannelStats]:
     values = [[px[c] / 255 for row in rows for px in row] for c in range(3)]
     mean = [sum(v) / len(v) for v in values]
-    std = [math.sqrt(sum((x - m) ** 2 for x in v) / len(v)) for v, m in zip(values, mean)]
+    std = [math.sqrt(sum((x - m) ** 2 for x in v) / len(v)) for v, m in zip(values, mean, strict=True)]
     before = ChannelStats(mean=[round(m, 4) for m in mean], std=[round(s, 4) for s in std])
     after = ChannelStats(mean=[round((m - MEAN[c]) / STD[c], 4) for c, m in enumerate(mean)],
                          std=[round(s / STD[c], 4) for c, s in enumerate(std)])
@@ -138,14 +144,15 @@ def activations(request: protocol.Activations) -> ActivationsReply:
     size = 64 if request.model == "resnet50" else 32
     groups = []
     for g, (group, side, width) in enumerate(zip(("stem", "layer1", "layer2", "layer3", "layer4"),
-                                                 (16, 16, 8, 4, 2), WIDTHS[request.model])):
+                                                 (16, 16, 8, 4, 2), WIDTHS[request.model], strict=True)):
         channels = [(index * 5 + g * 11 + k * 3) % width for k in range(request.channels)]
         groups.append(GroupMaps(group=group, channels=width, height=side, width=side,
                                 maps=[heat(request.display, index + c, f"ch {c}") for c in channels]))
     return ActivationsReply(
         model=LABELS[request.model], weights=weights_label(request.model, request.weights), image_size=size,
         index=index, label=CLASSES[index % 10],
-        source=f"built-in validation image {index + 1}/240" if request.data == "builtin" else f"{request.data} #{index + 1}",
+        source=(f"built-in validation image {index + 1}/240" if request.data == "builtin"
+                else f"{request.data} #{index + 1}"),
         image=picture(stripes(size, index), CLASSES[index % 10]), groups=groups,
     )
 

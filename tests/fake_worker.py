@@ -2,8 +2,9 @@
 
 Speaks the real protocol (tltui.core.protocol). Each start_run replays a recorded events file from
 ``tests/data``: ``scratch.jsonl`` for ``weights none``, ``pretrained.jsonl`` otherwise (a start_diagnosis
-``diagnose.jsonl``), with the new
-run id and the requested config in its started event (and a diagnosis's command). Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list),
+``diagnose.jsonl``), with the new run id and the requested config in its started event (and a diagnosis's
+command). Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (comma list), ``FAKE_NO_TINY``
+(any value) no pretrained weights for the tiny backbone either (a package without its weights file),
 ``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
 seconds between events, ``FAKE_ANALYSIS`` (any value) a made-up error analysis in the finished event,
 from its confusion matrix, ``FAKE_KEEP`` (any value) keep the runs in the data dir, as a run store does, so
@@ -20,11 +21,19 @@ from pathlib import Path
 
 import msgspec
 
-import fake_pictures
 from tltui.core import diagnosis, protocol
 from tltui.core.protocol import (
-    Cancelling, Capabilities, Error, EventMessage, Hello, Replayed, RunStarted, RunSummary,
+    Cancelling,
+    Capabilities,
+    Error,
+    EventMessage,
+    Hello,
+    Replayed,
+    RunStarted,
+    RunSummary,
 )
+
+import fake_pictures
 
 DATA = Path(__file__).parent / "data"
 RECORDINGS = {name: [protocol.decode_event(line) for line in (DATA / f"{name}.jsonl").read_bytes().splitlines()]
@@ -149,7 +158,7 @@ CAPABILITIES = Capabilities(
     cached_weights=CACHED, weights_dir="/fake/hub/checkpoints",
     models={  # as a real worker reports them: the tiny backbone's weights ship with tltui
         "resnet50": (["pretrained"] if "imagenet" in CACHED else []) + CACHED + ["none"],
-        "tiny": ["pretrained", "none"],
+        "tiny": ([] if os.environ.get("FAKE_NO_TINY") else ["pretrained"]) + ["none"],
     },
 )
 

@@ -6,10 +6,10 @@ import subprocess
 import sys
 import time
 
-from terminal import Terminal
-
 from tltui import __version__
 from tltui.ui.lessons import load_lessons
+
+from terminal import Terminal
 
 TLTUI = [sys.executable, "-m", "tltui"]
 

@@ -34,8 +34,8 @@ def config(**overrides) -> RunConfig:
 
 def one_process(cfg: RunConfig, run_dir) -> list:
     events = []
-    train(prepare(msgspec.structs.replace(cfg, nproc=1)), run_dir, lambda cls, **f: events.append(cls(run_id="", seq=0, time=0, **f)),
-          lambda: False)
+    train(prepare(msgspec.structs.replace(cfg, nproc=1)), run_dir,
+          lambda cls, **f: events.append(cls(run_id="", seq=0, time=0, **f)), lambda: False)
     return events
 
 
@@ -87,7 +87,7 @@ def test_two_processes_give_the_weights_of_one_with_the_same_global_batch(tmp_pa
     epochs_one = [e for e in alone if isinstance(e, protocol.Epoch)]
     epochs_two = [e for e in events if isinstance(e, protocol.Epoch)]
     assert [e.world_size for e in epochs_two] == [2] * cfg.epochs
-    for a, b in zip(epochs_one, epochs_two):  # metrics summed over the processes: the global ones
+    for a, b in zip(epochs_one, epochs_two, strict=False):  # metrics summed over the processes: the global ones
         assert b.train_loss == pytest.approx(a.train_loss, rel=1e-4) and b.train_acc == a.train_acc
         assert b.val_acc == a.val_acc and b.val_loss == pytest.approx(a.val_loss, rel=1e-4)
     if "unfreeze" in CASES[case]:
@@ -273,7 +273,8 @@ def test_the_queue_reserves_gpus_first_come_first_served():
     daemon = object.__new__(Daemon)
     daemon.gpus = [f"cuda:{i}" for i in range(4)]
     daemon.slots = list(daemon.gpus)
-    daemon.capabilities = protocol.Capabilities(host="h", tltui_version="", torch_version="", devices=[*daemon.gpus, "cpu"])
+    daemon.capabilities = protocol.Capabilities(host="h", tltui_version="", torch_version="",
+                                                devices=[*daemon.gpus, "cpu"])
     daemon.busy, daemon.pending, daemon.active = {}, [], {}
     launched = []
 

@@ -80,10 +80,10 @@ def test_the_analysis_names_the_images_best_pt_really_gets_wrong(folder, tmp_pat
     probabilities = predict_files(model, paths, 32)
     predicted = probabilities.argmax(1).tolist()
     again = np.zeros((len(classes), len(classes)), int)
-    for t, p in zip(truth, predicted):
+    for t, p in zip(truth, predicted, strict=False):
         again[t, p] += 1
     assert again.tolist() == confusion
-    wrong = {paths[i] for i, (t, p) in enumerate(zip(truth, predicted)) if t != p}
+    wrong = {paths[i] for i, (t, p) in enumerate(zip(truth, predicted, strict=False)) if t != p}
     assert wrong, "the run should get some validation images wrong, or this test proves nothing"
 
     # The top losses: the highest -ln p(true) of those predictions, with their files, labels and probabilities.
@@ -138,7 +138,7 @@ def test_runs_show_prints_the_analysis_in_text(folder):
         assert f"{pair['true']} -> {pair['predicted']} {pair['count']}" in text
     listed = [line for line in text.splitlines() if line.strip()[:2].rstrip(".").isdigit() and ".png" in line]
     assert len(listed) == len(analysis["top_losses"])
-    for line, top in zip(listed, analysis["top_losses"]):
+    for line, top in zip(listed, analysis["top_losses"], strict=True):
         assert Path(top["path"]).name in line and f"{top['true']} -> {top['predicted']}" in line
         assert f"p {top['probability']:.2f}" in line
 
@@ -162,7 +162,7 @@ async def test_the_worker_draws_the_top_losses_from_the_validation_files(worker,
     reply = await worker.request(LossPictures(run_id=finished.run_id, display=16))
     assert reply.run_id == finished.run_id and len(reply.pictures) == len(tops) == TOP_LOSSES
     resize, _, side = datasets.sides(32, ())
-    for top, shown in zip(tops, reply.pictures):
+    for top, shown in zip(tops, reply.pictures, strict=False):
         image = torch.from_numpy(np.array(datasets.decode(Path(top.path), resize, side)[0])).permute(2, 0, 1)
         assert shown.rgb == picture(image.float() / 255, 16, "").rgb  # that very file, as validation saw it
         assert shown.label == f"{top.true} → {top.predicted} {top.probability:.0%}"
@@ -183,7 +183,7 @@ async def test_built_in_top_losses_are_rendered_again_from_the_runs_seed(worker)
     reply = await worker.request(LossPictures(run_id=finished.run_id, display=32))
     val = datasets.load("builtin", image_size=32, augment=(), val_fraction=config.val_fraction, limit_per_class=0,
                         seed=3)
-    for top, shown in zip(finished.analysis.top_losses, reply.pictures):
+    for top, shown in zip(finished.analysis.top_losses, reply.pictures, strict=False):
         assert top.path == f"builtin:val/{top.index}"
         assert shown.rgb == val.val_x[top.index].permute(1, 2, 0).contiguous().numpy().tobytes()
         assert builtin.CLASSES[int(val.val_y[top.index])] == top.true

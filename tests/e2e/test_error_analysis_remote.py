@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 
-
 from tltui.core import remote
 from tltui.core.analysis import wilson
 from tltui.core.client import WorkerClient

@@ -176,7 +176,7 @@ def builtin_folders(tmp_path):
 
     images, labels = builtin.render(64, 0)
     root, seen = tmp_path / "builtin", {}
-    for picture, label in zip(images, labels):
+    for picture, label in zip(images, labels, strict=True):
         name = builtin.CLASSES[label]
         i = seen[name] = seen.get(name, -1) + 1
         folder = root / ("train" if i < 96 else "val") / name
@@ -244,7 +244,7 @@ def single_folder(tmp_path):
     """One folder of class folders (11, 9 and 5 images), no train/ or val/; beside them what tltui does not
     read: a hidden file, a text file and a hidden folder."""
     root = tmp_path / "single"
-    for kind, count in zip(CLASSES, (11, 9, 5)):
+    for kind, count in zip(CLASSES, (11, 9, 5), strict=True):
         (root / kind).mkdir(parents=True)
         for i in range(count):
             image(kind, 9 * i).save(root / kind / f"{i:02d}.png")

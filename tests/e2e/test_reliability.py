@@ -28,11 +28,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from conftest import stop_daemon
 from tltui.core import protocol, remote
 from tltui.core.client import WorkerClient, WorkerError, WorkerGone
 from tltui.core.protocol import MAX_LINE, RunConfig
 from tltui.worker.store import RunRecorder, RunStore
+
+from conftest import stop_daemon
 
 TINY = RunConfig(data="builtin", weights="none", image_size=32, limit_per_class=6, epochs=3, batch_size=16,
                  augment=())
@@ -634,7 +635,8 @@ def test_a_worker_log_that_is_not_a_file_is_one_line(data_dir, tmp_path, kind):
     sock = data_dir / "sock"
     sock.mkdir(mode=0o700)
     log = sock / "worker.log"
-    {"link": lambda: log.symlink_to(tmp_path / "elsewhere"), "folder": log.mkdir, "fifo": lambda: os.mkfifo(log)}[kind]()
+    {"link": lambda: log.symlink_to(tmp_path / "elsewhere"), "folder": log.mkdir,
+     "fifo": lambda: os.mkfifo(log)}[kind]()
     started = time.monotonic()
     result = tltui("train", *TINY_CLI, timeout=60)
     assert time.monotonic() - started < 30
@@ -690,8 +692,8 @@ def test_environment_values_that_cannot_be_read_are_one_line(data_dir):
         assert tltui_env({"TLTUI_WORKER_IDLE_S": "abc"}, *command).returncode == 0  # nothing to do with it
     told(tltui_env({"TLTUI_WORKER_IDLE_S": "abc"}, "train", *TINY_CLI), "$TLTUI_WORKER_IDLE_S='abc' is not a number",
          code=1)
-    told(tltui_env({"TLTUI_HELLO_TIMEOUT_S": "abc"}, "train", *TINY_CLI), "$TLTUI_HELLO_TIMEOUT_S='abc' is not a number",
-         code=1)
+    told(tltui_env({"TLTUI_HELLO_TIMEOUT_S": "abc"}, "train", *TINY_CLI),
+         "$TLTUI_HELLO_TIMEOUT_S='abc' is not a number", code=1)
     told(tltui_env({"TLTUI_SSH_COMMAND": "ssh 'x"}, "runs", "--remote", "host"),
          "$TLTUI_SSH_COMMAND \"ssh 'x\": No closing quotation")
     told(tltui("--worker-cmd", "'x"), "--worker-cmd \"'x\": No closing quotation")
@@ -750,7 +752,8 @@ def test_a_data_dir_under_a_folder_others_can_write_is_refused(tmp_path):
         theirs = tmp_path / "theirs"
         theirs.mkdir()
         os.chown(theirs, 12345, 12345)
-        told(tltui_env({"TLTUI_DATA_DIR": str(theirs / "data")}, "runs"), f"the folder {theirs} above it belongs to uid 12345")
+        told(tltui_env({"TLTUI_DATA_DIR": str(theirs / "data")}, "runs"),
+             f"the folder {theirs} above it belongs to uid 12345")
 
 
 async def test_bad_input_in_requests_is_refused_in_one_line_not_as_a_bug(data_dir, monkeypatch):

@@ -10,7 +10,15 @@ import sys
 import pytest
 
 from tltui.core.protocol import (
-    MAX_EVENT, Diagnosis, Epoch, Failed, Finished, Note, RunConfig, Started, StrategyResult,
+    MAX_EVENT,
+    Diagnosis,
+    Epoch,
+    Failed,
+    Finished,
+    Note,
+    RunConfig,
+    Started,
+    StrategyResult,
 )
 from tltui.worker.store import RunDamaged, RunNotFound, RunRecorder, RunStore
 

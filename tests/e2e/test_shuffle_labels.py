@@ -11,9 +11,9 @@ import time
 import msgspec
 import torch
 
+from tltui.core.protocol import Epoch
 from tltui.engine import data as datasets
 from tltui.engine.train import prepare, train
-from tltui.core.protocol import Epoch
 from tltui.ui.widgets.quiz_check import check_runs
 
 TLTUI = [sys.executable, "-m", "tltui"]

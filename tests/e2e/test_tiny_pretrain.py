@@ -15,7 +15,7 @@ SHORT = pretrain.Recipe(classes=4, per_class=24, epochs=2, batch_size=16, held_o
 
 def test_fractal_classes_and_images_are_the_same_bytes_for_the_same_seed():
     a = fractals.systems(6, seed=1)
-    assert all(np.array_equal(x, y) for x, y in zip(a, fractals.systems(6, seed=1)))
+    assert all(np.array_equal(x, y) for x, y in zip(a, fractals.systems(6, seed=1), strict=True))
     assert not np.array_equal(a[0], fractals.systems(6, seed=2)[0])
     images, labels = fractals.render(32, 1, 6, 3, ifs=a)
     assert images.shape == (18, 32, 32, 3) and images.dtype == np.uint8

@@ -8,7 +8,6 @@ import random
 
 import pytest
 
-
 from tltui.core import protocol
 from tltui.core.client import WorkerClient, WorkerError
 from tltui.core.protocol import MAX_LINE, RunConfig
@@ -127,8 +126,8 @@ def msgspec_replace(config: RunConfig, **fields) -> RunConfig:
 async def test_a_run_whose_end_cannot_be_written_is_told_to_its_clients_and_given_up(tmp_path):
     """The disk is so full that not even the Failed event fits: clients hear it all the same, and the run
     is left without an owner (listed interrupted; the next worker marks it failed)."""
-    from tltui.worker.store import RunRecorder, RunStore
     from tltui.worker.daemon import ActiveRun, Daemon
+    from tltui.worker.store import RunRecorder, RunStore
 
     store = RunStore(tmp_path)
     run = store.create(TINY)

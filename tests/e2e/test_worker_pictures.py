@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 
-
 from tltui.core import protocol
 from tltui.core.client import WorkerError
 from tltui.core.protocol import RunConfig

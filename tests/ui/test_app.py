@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from textual import events
 
-from conftest import Toasts
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen, key_text, own_bindings, sections
 from tltui.ui.screens.lesson import LessonScreen
 from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.registry import REGISTRY, LiveWidget, PlannedWidget, UnknownWidget
+
+from conftest import Toasts
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
@@ -252,9 +253,10 @@ def test_the_readme_keys_agree_with_the_bindings():
 
 
 async def test_L_and_escape_lead_back_to_the_lesson_from_the_training_and_runs_screens():
+    from textual.widgets import Input
+
     from tltui.ui.screens.runs import RunsScreen
     from tltui.ui.screens.train import TrainScreen
-    from textual.widgets import Input
 
     app = TutorApp(LESSONS)
     async with app.run_test(size=SIZE) as pilot:
@@ -286,6 +288,7 @@ async def test_the_palette_offers_the_screens_and_the_lessons_on_every_screen():
     async with app.run_test(size=SIZE) as pilot:
         for key, screen in (("T", TrainScreen), ("R", RunsScreen)):
             await pilot.press(key)
+            assert isinstance(app.screen, screen)
             names = [command.title for command in app.get_system_commands(app.screen)]
             assert {"Lessons", "Training", "Runs", "Restart worker"} <= set(names)
         await pilot.press("ctrl+p")

@@ -8,10 +8,11 @@ import asyncio
 from textual import events
 from textual.command import CommandPalette
 
-from conftest import until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.paging import guard_paging
+
+from conftest import until
 
 LESSONS = load_lessons()
 START = 7
@@ -102,7 +103,7 @@ async def test_keys_in_the_burst_that_quits_are_dropped():
     for keys in (["q", "n"], ["q", "t"], ["q", "T"], ["q", "R", "5"], [*"question_mark"], ["ctrl+q", "n", "t", "p"]):
         app = TutorApp(LESSONS)
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: app.lesson_screen.view.complete)
+            await until(pilot, lambda: app.lesson_screen.view.complete)  # noqa: B023 - called in this iteration
             await send(app, keys)
             for _ in range(100):
                 if not app.is_running:

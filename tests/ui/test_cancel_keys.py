@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import focus_by_tab, until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.diagnose import Diagnose
 from tltui.ui.widgets.lr_cascade import LrCascade
 from tltui.ui.widgets.race import Race
+
+from conftest import focus_by_tab, until
 
 SIZE = (80, 24)
 OWNERS = [("why-transfer", Race, "r", 2), ("learning-rates", LrCascade, "r", 1), ("your-own-data", Diagnose, "d", 1)]

@@ -7,13 +7,14 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from conftest import focus_by_tab, until
 from tltui.core import protocol
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.link import WorkerLink
 from tltui.ui.widgets.capacity import CapacityChart, CapacitySweep, conclusion, memorised_up_to, spaced
 from tltui.ui.widgets.frame import StatusLine
+
+from conftest import focus_by_tab, until
 
 SIZE = (80, 24)
 

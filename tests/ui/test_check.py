@@ -11,7 +11,6 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Static
 
-from conftest import until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.check import LessonCheck, readable
@@ -20,6 +19,8 @@ from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.prose import CODE_STYLE
 from tltui.ui.widgets.quiz_check import check_backbone, check_runs
 from tltui.ui.widgets.run_chart import RunChart
+
+from conftest import until
 
 SIZE = (80, 24)
 

@@ -10,12 +10,13 @@ import pytest
 from textual.widget import Widget
 from textual.widgets import Input
 
-from conftest import until
-from keyboard import idle, screen_lines, send
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.screens.lesson import LessonScreen
 from tltui.ui.widgets.frame import LiveFrame
+
+from conftest import until
+from keyboard import idle, screen_lines, send
 
 LESSONS = load_lessons()
 SIZE = (80, 24)

@@ -14,12 +14,13 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 from textual.widgets._markdown import MarkdownFence
 
-from conftest import until
-from keyboard import idle, screen_lines, send
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.widgets.code_view import CodeView
 from tltui.ui.widgets.footer import KeysFooter
+
+from conftest import until
+from keyboard import idle, screen_lines, send
 
 LESSONS = load_lessons()
 SIZES = ((80, 24), (120, 40))

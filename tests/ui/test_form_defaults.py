@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select
 
-from conftest import until
 from tltui.core.presets import PRESETS
 from tltui.core.protocol import RunConfig
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.run_form import RunForm
+
+from conftest import until
 
 
 async def test_the_form_starts_at_the_defaults_and_leaves_a_presets_values_alone():

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 
-from conftest import until
-from tltui.ui.app import TutorApp
 from tltui.core.costs import model_costs, step_cost
 from tltui.core.formatting import si
 from tltui.core.groups import GROUPS
-from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.core.prediction import predict
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.freeze_board import FreezeBoard
+
+from conftest import until
 
 SIZE = (80, 24)
 
@@ -107,7 +108,8 @@ def test_the_prediction_follows_its_rule():
     # with plenty of data from a different domain, unfreezing is predicted to pay
     assert predict(everything, large, "different", 1e-2, trainable_share=1.0) > predict(head, large, "different", 1e-2)
     # a huge learning rate on pretrained groups is predicted to hurt
-    assert predict(everything, large, "similar", 1.0, trainable_share=1.0) < predict(everything, large, "similar", 1e-2, trainable_share=1.0)
+    assert (predict(everything, large, "similar", 1.0, trainable_share=1.0)
+            < predict(everything, large, "similar", 1e-2, trainable_share=1.0))
     assert predict(set(), 100, "similar", 1e-2) == 0.1
 
 

@@ -5,8 +5,8 @@ learner stands come first."""
 from __future__ import annotations
 
 import importlib
-import io
 import inspect
+import io
 import pkgutil
 import re
 
@@ -16,10 +16,11 @@ from textual.dom import DOMNode
 from textual.widgets import Input
 
 import tltui.ui
-from conftest import until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.screens.help import HelpScreen, key_text, sections, title
+
+from conftest import until
 
 LESSONS = load_lessons()
 SIZE = (80, 24)

@@ -16,11 +16,12 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widget import Widget
 
-from conftest import Toasts
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen
 from tltui.ui.widgets.contents import Contents
+
+from conftest import Toasts
 
 LESSONS = load_lessons()
 SIZE = (80, 24)

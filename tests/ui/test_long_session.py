@@ -11,7 +11,6 @@ import weakref
 
 from textual.widget import Widget
 
-from conftest import until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.release import signals
@@ -21,6 +20,8 @@ from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.lr_finder import LrFinderScreen
+
+from conftest import until
 
 LESSONS = load_lessons()
 SIZE = (80, 24)

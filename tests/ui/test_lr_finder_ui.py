@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from test_lr_widgets import focus_by_tab
 from textual.widgets import Input
 
-from conftest import until
 from tltui.core.client import local_worker_command
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
@@ -16,7 +16,8 @@ from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.lr_cascade import LRS, LrCascade
 from tltui.ui.widgets.lr_finder import LrCurve, LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm
-from test_lr_widgets import focus_by_tab
+
+from conftest import until
 
 SIZE = (80, 24)
 pytestmark = pytest.mark.slow

@@ -3,22 +3,22 @@ what each widget shows is exactly the RunConfig it sends."""
 
 from __future__ import annotations
 
-
 import math
 
 import pytest
 
-from conftest import focus_by_tab, until
-from tltui.ui.app import TutorApp
 from tltui.core.codegen import generate
 from tltui.core.groups import BACKBONE, GROUPS
-from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.core.protocol import ConfigError
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.code_view import CodeView
 from tltui.ui.widgets.frame import StatusLine
 from tltui.ui.widgets.lr_cascade import LRS, LrBars, LrCascade
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.unfreeze_timeline import ROWS, Grid, UnfreezeTimeline
+
+from conftest import focus_by_tab, until
 
 SIZE = (80, 24)
 
@@ -183,4 +183,4 @@ async def test_cascade_says_same_lr_and_its_bars_differ_when_the_lrs_do(app):
         low, high = log_range(*(f(map(math.log10, cascade.query_one(LrBars).values.values())) for f in (min, max)))
         rows = 12  # the bars' plot area at 80x24
         steps = sorted({round(math.log10(v), 6) for v in cascade.query_one(LrBars).values.values()})
-        assert all((b - a) / (high - low) * rows >= 0.8 for a, b in zip(steps, steps[1:]))  # about a row
+        assert all((b - a) / (high - low) * rows >= 0.8 for a, b in zip(steps, steps[1:], strict=False))  # about a row

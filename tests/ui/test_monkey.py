@@ -21,7 +21,6 @@ from dataclasses import replace
 import pytest
 from textual.command import CommandPalette
 
-from keyboard import bound_keys, idle, send
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen
@@ -31,6 +30,8 @@ from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.diagnose import DiagnoseScreen
 from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm, texts
+
+from keyboard import bound_keys, idle, send
 
 LESSONS = load_lessons()
 SIZES = ((80, 24), (100, 32), (120, 40))
@@ -124,7 +125,7 @@ async def test_a_keyboard_monkey_never_stops_the_tutor(size_index):
     trail: list[str] = []
     seen: set[type] = set()
     pressed = 0
-    async with app.run_test(size=SIZES[size_index]) as pilot:
+    async with app.run_test(size=SIZES[size_index]):
         starts = [("lessons", None, lesson) for lesson in lessons] + [(*start, None) for start in STARTS]
         for mode, opener, lesson in starts:
             await go_to(app, mode, opener, lesson)

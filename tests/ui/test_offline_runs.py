@@ -7,14 +7,15 @@ import re
 
 import pytest
 
-from conftest import until
-from tltui.ui.app import TutorApp
 from tltui.core.client import local_worker_command
+from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.freeze_board import FreezeBoard
 from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.lr_cascade import LrCascade
 from tltui.ui.widgets.unfreeze_timeline import UnfreezeTimeline
+
+from conftest import until
 
 SIZE = (80, 24)
 MEASURED = re.compile(r"val acc \d+%")
@@ -43,8 +44,10 @@ async def test_the_lr_cascade_and_the_timeline_train_the_tiny_backbone_offline()
             assert str(widget.query_one(".-backbone").render()).startswith("trains tiny · pretrained on fractals")
             await pilot.press("r")
             link = app.link
-            await until(pilot, lambda: widget.run_id in link.runs and link.runs[widget.run_id].end is not None,
-                        timeout=240, what=f"the {widget_type.__name__} run")
+            def ended() -> bool:  # until() calls it within this iteration: this iteration's widget
+                return widget.run_id in link.runs and link.runs[widget.run_id].end is not None  # noqa: B023
+
+            await until(pilot, ended, timeout=240, what=f"the {widget_type.__name__} run")
             run = link.runs[widget.run_id]
             assert run.status == "finished" and run.config.model == "tiny" and run.config.weights == "pretrained"
             await pilot.pause(0.2)

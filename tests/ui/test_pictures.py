@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 
 import pytest
 from textual.widgets import Input, Static
 
 from tltui.core import protocol
-from conftest import until, workers_done
+from tltui.core.client import WorkerClient
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.link import WorkerLink
 from tltui.ui.widgets.features import FeatureWalk, LayerFeatures
 from tltui.ui.widgets.gallery import AugmentGallery
 from tltui.ui.widgets.pictures import PicturePanel, PictureView
+
+from conftest import until, workers_done
 
 SIZE = (80, 24)
 
@@ -49,7 +52,7 @@ async def open_widget(pilot, lesson: str, cls: type[PicturePanel]) -> PicturePan
 async def settled(pilot, widget: PicturePanel) -> None:
     """Wait until what the last key asked of the worker is shown."""
     await workers_done(pilot)
-    assert not widget.loading
+    assert not widget.requesting
 
 
 def status(widget: PicturePanel) -> str:
@@ -86,6 +89,30 @@ async def test_gallery_keys_switch_transforms_and_draw_new_variants(sent):
         await settled(pilot, gallery)
         assert last(sent, protocol.Gallery)["index"] == 1 and "image 2/960" in status(gallery)
         assert "breaks" in gallery.query_one("#digit-flipped", PictureView).picture.label
+
+
+async def test_gallery_takes_its_keys_while_the_worker_computes(monkeypatch):
+    """A panel whose request is on its way keeps the focus and its keys (a property ``loading`` once hid
+    Textual's reactive of that name: Textual takes both from a widget it thinks is loading)."""
+    gate = asyncio.Event()
+    original = WorkerLink.request
+
+    async def held(self, request):
+        await gate.wait()
+        return await original(self, request)
+
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        gallery = await open_widget(pilot, NUMBER["augmentation"], AugmentGallery)
+        monkeypatch.setattr(WorkerLink, "request", held)
+        await pilot.press("c")
+        assert gallery.requesting  # the request waits at the gate
+        assert app.focused is gallery
+        await pilot.press("f")
+        assert gallery.augment == ("color",)
+        gate.set()
+        await settled(pilot, gallery)
+        assert "crop ✗ flip ✗ colour ✓" in status(gallery)
 
 
 async def test_gallery_takes_a_folder_and_says_when_it_is_not_there(sent, tmp_path):
@@ -180,6 +207,36 @@ async def test_explorer_uses_imagenet_weights_when_the_worker_has_them(sent, mon
         assert len([1 for cls, _ in sent if cls is protocol.Filters]) == 2  # paging asks nothing new
 
 
+async def test_explorer_pages_filters_while_a_restarted_worker_starts(sent, monkeypatch):
+    """With no pretrained weights, paging the filters while a restarted worker has not said hello yet (its
+    capabilities not known) says so in the caption: it once ended the tutor (None has no weights_dir)."""
+    monkeypatch.setenv("FAKE_NO_TINY", "1")
+    gate = asyncio.Event()
+    original = WorkerClient.start
+
+    async def held(self):
+        await gate.wait()
+        return await original(self)
+
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        explorer = await open_widget(pilot, NUMBER["what-layers-learn"], LayerFeatures)
+        assert [(f["model"], f["weights"]) for cls, f in sent if cls is protocol.Filters] == [("resnet50", "none")]
+        pretrained = explorer.query_one("#pretrained", PictureView)
+        assert pretrained.caption.startswith("No pretrained weights on this worker (/fake/hub/checkpoints)")
+        app.link.kill()
+        await until(pilot, lambda: app.link.state == "gone")
+        monkeypatch.setattr(WorkerClient, "start", held)
+        await pilot.press("W")
+        assert app.link.state == "starting" and app.link.capabilities is None
+        explorer.focus()
+        await pilot.press("f")
+        assert "filters 17-32 of 64" in status(explorer)
+        assert pretrained.caption.startswith("No pretrained weights on this worker:")
+        gate.set()
+        await until(pilot, lambda: explorer.loaded)
+
+
 async def test_walk_steps_through_images(sent):
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
@@ -203,8 +260,9 @@ def test_the_walks_mark_follows_what_the_head_predicts():
     scores names the prediction and the truth, each as what it is."""
     import msgspec
 
-    from fake_pictures import feature_walk
     from tltui.ui.widgets.features import score_table
+
+    from fake_pictures import feature_walk
 
     reply = feature_walk(protocol.FeatureWalk(id=1, model="tiny", weights="pretrained", index=0))
     assert reply.label == "stripes-h" and max(reply.scores) == reply.scores[0]

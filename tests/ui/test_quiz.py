@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from conftest import until
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.lesson_view import LessonView
@@ -12,6 +11,8 @@ from tltui.ui.widgets.quiz import CELLS, KEY, QuadrantQuiz, shuffled
 from tltui.ui.widgets.quiz_check import check_backbone, check_runs
 from tltui.ui.widgets.quiz_scenarios import load_quiz
 from tltui.ui.widgets.run_chart import RunChart
+
+from conftest import until
 
 SIZE = (80, 24)
 LESSONS = load_lessons()
@@ -219,7 +220,7 @@ async def test_check_it_against_the_real_worker(data_dir):
         assert [run.config.model for run in runs] == ["tiny", "tiny"]
         assert runs[0].started.path.startswith("cached")  # feature extraction: the backbone ran once
         measured = text(quiz, "#qq-measured")
-        for label, run in zip(("feature extraction", "fine-tune all"), runs):
+        for label, run in zip(("feature extraction", "fine-tune all"), runs, strict=False):
             assert len(run.epochs) == run.config.epochs
             assert f"{label}: best val {run.best.val_acc:.0%} (epoch {run.best.epoch})" in measured
         assert "generated fractals" in measured

@@ -3,10 +3,12 @@ analysis and pictures (update with --snapshot-update after a deliberate change).
 
 from __future__ import annotations
 
-from conftest import workers_done
 from test_snapshots import SIZE, _start_training
+
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
+
+from conftest import workers_done
 
 
 def test_results_with_the_error_analysis(snap_compare, monkeypatch):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from textual.widgets._footer import FooterKey
 
-from conftest import until, workers_done
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.widgets.footer import KeysFooter
+
+from conftest import until, workers_done
 
 SIZE = (80, 24)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Select, Static
 
-from conftest import focus_by_tab, until
 from tltui.core import diagnosis
 from tltui.core.presets import configure
 from tltui.ui.app import TutorApp
@@ -14,9 +13,11 @@ from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.diagnose import Diagnose, DiagnoseScreen
 from tltui.ui.widgets.frame import StatusLine
-from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.run_view import RunView
+
+from conftest import focus_by_tab, until
 
 SIZE = (80, 24)
 

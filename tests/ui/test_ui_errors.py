@@ -8,7 +8,6 @@ import io
 from rich.console import Console
 from textual.widgets import Input, Static
 
-from conftest import until, workers_done
 from tltui.core.client import local_worker_command
 from tltui.core.protocol import LossPictures
 from tltui.ui.app import TutorApp
@@ -18,6 +17,8 @@ from tltui.ui.widgets.errors_view import ErrorsView
 from tltui.ui.widgets.pictures import PictureView
 from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.run_view import RunView
+
+from conftest import until, workers_done
 
 SIZE = (80, 24)
 RUN = {"data": "builtin", "weights": "pretrained", "image_size": "32", "epochs": "1", "limit_per_class": "4",

@@ -6,7 +6,6 @@ import shlex
 
 from textual.widgets import DataTable, Input
 
-from conftest import FAKE_WORKER, Toasts, until
 from tltui.core.protocol import RunConfig
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
@@ -17,6 +16,8 @@ from tltui.ui.widgets.race import Race
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.run_view import RunView
+
+from conftest import FAKE_WORKER, Toasts, until
 
 SIZE = (80, 24)
 
@@ -42,7 +43,8 @@ async def test_runs_are_listed_marked_overlaid_and_opened():
     async with app.run_test(size=SIZE) as pilot:
         await start_two_runs(pilot)
         await pilot.press("R")
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(DataTable).row_count == 2)
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen)
+                    and app.screen.query_one(DataTable).row_count == 2)
         screen = app.screen
         await pilot.press("space", "down", "space")
         await until(pilot, lambda: len(screen.marked) == 2)
@@ -238,7 +240,8 @@ async def test_the_runs_table_shows_each_runs_summary_and_strategy_up_front():
         await start_two_runs(pilot)
         app.link.runs.clear()  # a fresh UI: only the run store's summaries
         await pilot.press("R")
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(DataTable).row_count == 2)
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen)
+                    and app.screen.query_one(DataTable).row_count == 2)
         table = app.screen.query_one(DataTable)
         rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
         assert all(row[6] == f"all train · lr {RunConfig().lr:.0e}" for row in rows), rows  # the form's default LR

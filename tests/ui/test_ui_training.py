@@ -7,14 +7,15 @@ import signal
 
 from textual.widgets import Input
 
-from conftest import until as wait_until
-from tltui.ui.app import TutorApp
 from tltui.core.client import local_worker_command
+from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
-from tltui.worker.store import RunStore
 from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_view import RunView
+from tltui.worker.store import RunStore
+
+from conftest import until as wait_until
 
 SIZE = (80, 24)
 TINY = {"data": "builtin", "weights": "none", "image_size": "32", "epochs": "2", "limit_per_class": "4",

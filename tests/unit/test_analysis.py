@@ -84,15 +84,17 @@ def test_pairs_and_top_losses_follow_the_predictions():
     classes = ["a", "b", "c", "d"]
     labels = [rng.randrange(4) for _ in range(200)]
     predicted = [t if rng.random() < 0.6 else rng.randrange(4) for t in labels]
-    p_true = [rng.uniform(0.5, 1) if t == p else rng.uniform(0.001, 0.45) for t, p in zip(labels, predicted)]
-    p_pred = [q if t == p else rng.uniform(q, 0.99) for t, p, q in zip(labels, predicted, p_true)]
+    p_true = [rng.uniform(0.5, 1) if t == p else rng.uniform(0.001, 0.45)
+              for t, p in zip(labels, predicted, strict=True)]
+    p_pred = [q if t == p else rng.uniform(q, 0.99) for t, p, q in zip(labels, predicted, p_true, strict=True)]
     paths = [f"data/{classes[t]}/{i}.png" for i, t in enumerate(labels)]
     result = analyse(classes, labels, predicted, p_true, p_pred, paths, top=12, pairs=3)
     matrix = [[0] * 4 for _ in classes]
-    for t, p in zip(labels, predicted):
+    for t, p in zip(labels, predicted, strict=True):
         matrix[t][p] += 1
     off = sorted((-matrix[t][p], t, p) for t in range(4) for p in range(4) if t != p)
-    assert [(c.true, c.predicted, c.count) for c in result.confused] == [(classes[t], classes[p], -k) for k, t, p in off[:3]]
+    assert ([(c.true, c.predicted, c.count) for c in result.confused]
+            == [(classes[t], classes[p], -k) for k, t, p in off[:3]])
     assert result.correct == sum(matrix[i][i] for i in range(4))
     losses = sorted((-math.log(q) for q in p_true), reverse=True)
     assert [t.loss for t in result.top_losses] == pytest.approx(losses[:12])

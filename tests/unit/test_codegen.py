@@ -79,7 +79,8 @@ def test_each_lr_in_the_code_is_exactly_the_configs():
 
 def test_the_header_says_what_trains_when_and_the_tltui_command():
     config = msgspec.structs.replace(BASE, frozen=BACKBONE, unfreeze={"layer4": 3, "layer3": 3}, lr_decay=0.3)
-    assert describe(config) == "head trains from the start; layer3, layer4 join at epoch 3; stem..layer2 frozen throughout"
+    assert describe(config) == ("head trains from the start; layer3, layer4 join at epoch 3; "
+                                "stem..layer2 frozen throughout")
     code = generate(config)
     assert "--freeze stem,layer1,layer2,layer3,layer4" in code and "--unfreeze 3:layer3,3:layer4" in code
     assert code.count('unfreeze(model, optimizer, "') == 2
@@ -229,7 +230,7 @@ def test_the_script_builds_the_engines_model_and_optimizer_in_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(payload), capture_output=True,
                             text=True, timeout=600, cwd=tmp_path)  # the scripts save best.pt and last.pt here
     assert result.returncode == 0, result.stderr[-3000:]
-    for config, outcome in zip(cases, json.loads(result.stdout)):
+    for config, outcome in zip(cases, json.loads(result.stdout), strict=True):
         # As built (weights=None standing in for ImageNet's): the engine's param groups, two per trainable
         # group at its group_lr: its weights with weight decay, its norm weights and biases without.
         built = outcome["built"]

@@ -8,9 +8,9 @@ import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
 from tltui.core.costs import model_costs, step_cost
+from tltui.core.groups import GROUPS, MODULES
 from tltui.engine import model as net
 from tltui.engine.tiny import TinyResNet
-from tltui.core.groups import GROUPS, MODULES
 
 
 def flops_from(model, group: str, image: torch.Tensor) -> int:

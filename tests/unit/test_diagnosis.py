@@ -143,7 +143,8 @@ def test_weak_features_that_fine_tuning_beats_place_it_on_the_different_side():
 
 def test_head_then_unfreeze_is_recommended_only_where_it_beats_fine_tuning_beyond_the_noise():
     # LP-FT is fine-tune-all with a fitted head first: a gain within the noise is not worth the extra step.
-    tie = decide(results(knn=0.50, feature_extraction=0.55, head_then_unfreeze=0.72, fine_tune_all=0.70), images=200, classes=10, knn_random=0.1)
+    tie = decide(results(knn=0.50, feature_extraction=0.55, head_then_unfreeze=0.72, fine_tune_all=0.70),
+                 images=200, classes=10, knn_random=0.1)
     assert tie.recommend == "fine-tune-all"
 
 

@@ -8,7 +8,14 @@ import torch
 from torchvision.transforms import RandomResizedCrop
 
 from tltui.engine.augment import (
-    CROP_RATIO, CROP_SCALE, MEAN, STD, BatchTransform, color_jitter, hue_rotate, random_resized_crop,
+    CROP_RATIO,
+    CROP_SCALE,
+    MEAN,
+    STD,
+    BatchTransform,
+    color_jitter,
+    hue_rotate,
+    random_resized_crop,
 )
 
 CPU = torch.device("cpu")

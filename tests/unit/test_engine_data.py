@@ -18,8 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tltui.engine import builtin, data
 from tltui.core.errors import BadInput
+from tltui.engine import builtin, data
 
 
 def load(source, **overrides):

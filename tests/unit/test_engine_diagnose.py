@@ -123,7 +123,7 @@ def test_prepare_from_decoded_images_is_prepare_from_the_folder():
     given = train.prepare(config, data=data)
     assert given.config == loaded.config and given.cut == loaded.cut
     assert torch.equal(given.data.train_x, loaded.data.train_x)
-    for (name, a), b in zip(loaded.model.state_dict().items(), given.model.state_dict().values()):
+    for (name, a), b in zip(loaded.model.state_dict().items(), given.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
 

@@ -12,11 +12,10 @@ import pytest
 import torch
 import torchvision
 
-from tltui.engine import device, model as net
 from tltui.core.errors import BadInput
-from tltui.engine.tiny import TinyResNet
 from tltui.core.groups import GROUPS
-
+from tltui.engine import device, model as net
+from tltui.engine.tiny import TinyResNet
 
 MODELS = ("resnet50", "tiny")
 

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 from tltui.core import protocol
-from tltui.engine import model as net, pictures
-from tltui.engine.augment import MEAN, STD, BatchTransform
 from tltui.core.errors import BadInput
 from tltui.core.groups import BACKBONE, GROUPS
+from tltui.engine import model as net, pictures
+from tltui.engine.augment import MEAN, STD, BatchTransform
 
 CPU = torch.device("cpu")
 SIZE = 32
@@ -60,7 +60,7 @@ def test_variants_are_the_training_transform_with_the_seed():
     with torch.random.fork_rng():
         torch.manual_seed(4)
         expected = BatchTransform(SIZE, augment, CPU)(stored.expand(3, -1, -1, -1), train=True)
-    for variant, x in zip(reply.variants, expected):
+    for variant, x in zip(reply.variants, expected, strict=True):
         assert np.array_equal(array(variant), as_picture(pictures.denormalise(x)))
     assert len({v.rgb for v in reply.variants}) == 3
     assert reply.augment == list(augment)
@@ -116,7 +116,7 @@ def test_filters_are_conv1_scaled_to_their_own_range(weights):
     model, _ = pictures.backbone("tiny", weights)
     w = model.conv1.weight.detach().double()
     assert len(reply.filters) == w.shape[0] and reply.kernel == w.shape[-1]
-    for picture, f in zip(reply.filters, w):
+    for picture, f in zip(reply.filters, w, strict=True):
         expected = ((f - f.min()) / (f.max() - f.min()) * 255).permute(1, 2, 0).numpy()
         assert np.abs(array(picture) - expected).max() <= 0.5 + 1e-9
     assert reply.model == "tiny ResNet"
@@ -140,7 +140,7 @@ def test_activation_maps_have_each_group_s_shape(name):
     model, _ = pictures.backbone(name, "none")
     size = reply.image_size
     assert [g.group for g in reply.groups] == list(BACKBONE)
-    for group, maps in zip(GROUPS[1:], reply.groups):
+    for group, maps in zip(GROUPS[1:], reply.groups, strict=True):
         if group == "head":
             channels, side = model.fc.in_features, (net.input_shape(model, "layer4", size)[1] - 1) // 2 + 1
         else:
@@ -167,7 +167,8 @@ def test_the_walk_shows_the_frozen_features_and_a_fitted_head():
     model, _ = pictures.backbone("tiny", "pretrained")
     image, label, _, _ = pictures.validation_image(reply.image_size, 4)
     with torch.inference_mode():
-        features = net.forward_until(model, "head", BatchTransform(reply.image_size, (), CPU)(image[None], train=False))[0]
+        prepared = BatchTransform(reply.image_size, (), CPU)(image[None], train=False)
+        features = net.forward_until(model, "head", prepared)[0]
     assert reply.features == pytest.approx(features.tolist(), abs=1e-4)
     assert len(reply.features) == model.fc.in_features == 128
     assert sum(reply.scores) == pytest.approx(1, abs=1e-3) and len(reply.scores) == len(reply.classes) == 10

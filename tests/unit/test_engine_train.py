@@ -8,12 +8,12 @@ import pytest
 import torch
 import torchvision
 
-from tltui.engine import augment, cache, checkpoint, model as net, optim
 from tltui.core.errors import BadInput, RunFailure
-from tltui.engine.tiny import TinyResNet
-from tltui.engine.train import Trainer, check_resume, prepare, train
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol import Cancelled, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen
+from tltui.engine import augment, cache, checkpoint, model as net, optim
+from tltui.engine.tiny import TinyResNet
+from tltui.engine.train import Trainer, check_resume, prepare, train
 
 SMALL = dict(data="builtin", weights="none", device="cpu", image_size=32, limit_per_class=4, batch_size=8, epochs=1,
              val_fraction=0.05, schedule="constant", optimizer="sgd", lr=1e-2)
@@ -104,8 +104,8 @@ def test_bn_train_lets_frozen_statistics_drift_the_pitfall(tmp_path, model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_optimizer_has_its_lr_per_trainable_group_and_no_decay_on_norms_and_biases(tmp_path, model):
-    cfg = config(model=model, frozen=("stem", "layer1"), lr=0.1, lr_decay=0.5, group_lrs={"layer3": 0.003}, momentum=0.8,
-                 weight_decay=0.01)
+    cfg = config(model=model, frozen=("stem", "layer1"), lr=0.1, lr_decay=0.5, group_lrs={"layer3": 0.003},
+                 momentum=0.8, weight_decay=0.01)
     prep = prepare(cfg)
     trainer = Trainer(prep, tmp_path, Recorder(), never)
     trainer.start_optimizer()
@@ -116,7 +116,7 @@ def test_optimizer_has_its_lr_per_trainable_group_and_no_decay_on_norms_and_bias
     assert optim.lrs(opt) == pytest.approx({"layer2": 0.1 * 0.5**3, "layer3": 0.003, "layer4": 0.1 * 0.5, "head": 0.1})
     assert all(g["lr"] == optim.lrs(opt)[g["name"]] and g["momentum"] == 0.8 for g in opt.param_groups)
     by_id = {id(p): name for name, p in prep.model.named_parameters()}
-    for weights, norms in zip(opt.param_groups[::2], opt.param_groups[1::2]):
+    for weights, norms in zip(opt.param_groups[::2], opt.param_groups[1::2], strict=True):
         group = weights["name"]
         assert {id(p) for p in weights["params"] + norms["params"]} == {
             id(p) for p in net.group_parameters(prep.model, group)}
@@ -226,7 +226,7 @@ def test_cached_path_gives_the_same_loss_and_head_gradients(dtype, tolerance, mo
     cached = loss_and_grads(lambda h: net.forward_from(model, "layer4", h.float()), features)
     # The loss and the head's gradient; in fp32 also layer4's (its BatchNorm normalises over 6 values
     # at 1x1, which magnifies fp16's rounding).
-    compared = zip(full, cached) if dtype == torch.float32 else zip(full[:2], cached[:2])
+    compared = zip(full, cached, strict=True) if dtype == torch.float32 else zip(full[:2], cached[:2], strict=True)
     for a, b in compared:
         assert ((b - a).norm() / a.norm()).item() < tolerance
 
@@ -242,7 +242,7 @@ def test_cached_and_full_runs_agree_and_a_tiny_budget_falls_back(tmp_path, monke
     assert cached.of(Started)[0]["path"] == cached.of(Finished)[0]["path"] == "cached:layer4"
     assert full.of(Started)[0]["path"] == full.of(Finished)[0]["path"] == "full"
     assert any("cache budget" in n["message"] for n in full.of(Note))
-    for a, b in zip(cached.of(Epoch), full.of(Epoch)):
+    for a, b in zip(cached.of(Epoch), full.of(Epoch), strict=True):
         for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), key
 
@@ -343,7 +343,7 @@ def test_cancel_then_resume_finishes_with_the_later_epochs_only(tmp_path):
     assert [e["epoch"] for e in second.of(Epoch)] == [2, 3]
     assert second.kinds[-1] is Finished
     # Picking up where it stopped gives the run that never stopped.
-    for a, b in zip(whole.of(Epoch)[1:], second.of(Epoch)):
+    for a, b in zip(whole.of(Epoch)[1:], second.of(Epoch), strict=False):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
         assert a["val_acc"] == b["val_acc"]
     final = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
@@ -365,7 +365,7 @@ def test_cancel_in_the_middle_of_an_epoch_resumes_at_that_step(tmp_path):
     second = run(cfg, tmp_path / "run", resume=True)
     assert second.of(Started)[0]["resumed_from"] == 0
     assert [e["epoch"] for e in second.of(Epoch)] == [1, 2]
-    for a, b in zip(whole.of(Epoch), second.of(Epoch)):
+    for a, b in zip(whole.of(Epoch), second.of(Epoch), strict=False):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
 
 

@@ -11,7 +11,13 @@ import pytest
 
 from tltui.core.groups import BACKBONE
 from tltui.ui.lessons import (
-    LessonNotFound, MarkdownPart, WidgetPart, find_lesson, lessons_dir, load_lessons, split_parts,
+    LessonNotFound,
+    MarkdownPart,
+    WidgetPart,
+    find_lesson,
+    lessons_dir,
+    load_lessons,
+    split_parts,
 )
 from tltui.ui.widgets.registry import REGISTRY
 

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_wheel_contains_every_lesson(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         str(ROOT)],
         check=True,
         capture_output=True,
         timeout=300,
@@ -32,7 +33,8 @@ def test_wheel_contains_every_lesson(tmp_path):
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     found = subprocess.run(
-        [sys.executable, "-c", "from tltui.ui.lessons import load_lessons, lessons_dir; print(len(load_lessons()), lessons_dir())"],
+        [sys.executable, "-c",
+         "from tltui.ui.lessons import load_lessons, lessons_dir; print(len(load_lessons()), lessons_dir())"],
         cwd=tmp_path, env={"PYTHONPATH": str(unpacked)}, capture_output=True, text=True, check=True,
     ).stdout.split()
     assert found == [str(len(lessons)), str(unpacked / "tltui" / "lessons")]

@@ -6,13 +6,12 @@ import msgspec
 import pytest
 import torch
 import torch.nn.functional as F
+from test_engine_train import Recorder, config, run
 
 from tltui.core.protocol import Cancelled, Epoch, Finished, HeadFitted, RunConfig
 from tltui.engine import model as net, probe
 from tltui.engine.augment import BatchTransform
 from tltui.engine.train import prepare, train
-
-from test_engine_train import Recorder, config, run
 
 
 def blobs(n: int, d: int, classes: int, spread: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

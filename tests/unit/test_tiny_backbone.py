@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tltui.engine import model as net, pretrain, tiny
 from tltui.core.errors import BadInput
 from tltui.core.protocol import ConfigError, RunConfig
+from tltui.engine import model as net, pretrain, tiny
 
 
 def test_the_shipped_weights_are_small_and_load_with_weights_only():

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from tltui.core import analysis, datasets, diagnosis, protocol, remote
 from tltui.core.errors import BadInput
@@ -22,9 +22,23 @@ from tltui.core.parsing import parse_setting
 from tltui.core.paths import private_runs_dir
 from tltui.core.presets import PRESETS, configure
 from tltui.core.protocol import (
-    AUGMENTS, MODELS, OPTIMIZERS, SCHEDULES, ConfigError, Epoch, Failed, Finished, Note, Progress, RunConfig,
-    Started, Unfrozen,
+    AUGMENTS,
+    MODELS,
+    OPTIMIZERS,
+    SCHEDULES,
+    ConfigError,
+    Epoch,
+    Failed,
+    Finished,
+    Note,
+    Progress,
+    RunConfig,
+    Started,
+    Unfrozen,
 )
+
+if TYPE_CHECKING:
+    from tltui.core.client import WorkerClient
 
 R = TypeVar("R")
 
@@ -38,14 +52,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"ship with tltui, 32 px, seconds on a CPU (default {d.model})")
     parser.add_argument("--weights", help="pretrained (the model's own: ImageNet for resnet50, generated fractals for "
                         f"tiny), imagenet, imagenet-v1, none, or a state_dict / run dir (default {d.weights})")
-    parser.add_argument("--freeze", metavar="GROUPS", help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
+    parser.add_argument("--freeze", metavar="GROUPS",
+                        help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
     parser.add_argument("--bn", choices=["freeze", "train"], help="BatchNorm of frozen groups (default freeze)")
     parser.add_argument("--epochs", type=int, help=f"default {d.epochs}")
     parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
     parser.add_argument("--lr", type=lr_value, help=f"learning rate of the head (default {d.lr}), or auto: the LR "
                         "finder's suggestion (train only)")
     parser.add_argument("--lr-decay", type=float, help="each group below gets the LR above times this (default 1)")
-    parser.add_argument("--unfreeze", metavar="E:GROUP,...", help="a frozen group joins training at epoch E, e.g. 2:layer4,4:layer3")
+    parser.add_argument("--unfreeze", metavar="E:GROUP,...",
+                        help="a frozen group joins training at epoch E, e.g. 2:layer4,4:layer3")
     parser.add_argument("--head-first", action=argparse.BooleanOptionalAction,
                         help="fit the new head alone on the frozen features until its loss plateaus, before "
                         "epoch 1 (LP-FT's linear probe)")
@@ -59,7 +75,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{','.join(d.augment)}; flip for photos where left and right do not matter)")
     parser.add_argument("--no-augment", action="store_true", help="no train augmentation")
     parser.add_argument("--limit-per-class", type=int, help="at most N training images per class")
-    parser.add_argument("--val-fraction", type=float, help=f"validation share of a single folder (default {d.val_fraction})")
+    parser.add_argument("--val-fraction", type=float,
+                        help=f"validation share of a single folder (default {d.val_fraction})")
     parser.add_argument("--seed", type=int, help="data split, order and init (default 0)")
     parser.add_argument("--shuffle-labels", action="store_true",
                         help="permute the labels once with the seed, train and val alike: a control whose "
@@ -186,7 +203,7 @@ class Reporter:
 
 
 async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.GetEvents | protocol.StartDiagnosis,
-                     report: Reporter, host: str | None = None) -> int:
+                     report: Callable[[protocol.RunEvent], None], host: str | None = None) -> int:
     """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
     it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
     from tltui.core.client import WorkerError, WorkerGone
@@ -207,7 +224,8 @@ async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.
         hello = await client.start()
         if host and not any(d.startswith("cuda") for d in hello.capabilities.devices):
             print(f"note: {host} has no GPU; the run trains on its CPU", file=sys.stderr)
-        run_id = (await client.request(request)).run_id
+        reply: protocol.RunStarted | protocol.Replayed = await client.request(request)
+        run_id = reply.run_id
         while True:
             event = await _next(client, detached)
             if event is None:
@@ -219,7 +237,8 @@ async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.
                           file=sys.stderr)
                 return 0 if isinstance(event, (Finished, protocol.Diagnosis)) else 1
         if detached.is_set():
-            _say(f"\nleft run {run_id} going" + (f" on {host}" if host else "") + f"; {remote.follow_hint(run_id, host)}")
+            _say(f"\nleft run {run_id} going" + (f" on {host}" if host else "")
+                 + f"; {remote.follow_hint(run_id, host)}")
             return 128 + caught[0]
         raise WorkerGone(client.gone)
     except WorkerGone as error:
@@ -263,7 +282,7 @@ async def ask(request: protocol.Request[R], host: str | None = None,
         await client.close(timeout=10)
 
 
-def _client(host: str | None):
+def _client(host: str | None) -> WorkerClient:
     """A client of the worker on ``host``, or here; here, a data or worker directory that is not private is
     refused first, in one line (the worker would refuse it too, less directly)."""
     from tltui.core.client import WorkerClient
@@ -276,7 +295,7 @@ def _client(host: str | None):
     return WorkerClient()
 
 
-async def _next(client, detached: asyncio.Event) -> protocol.RunEvent | None:
+async def _next(client: WorkerClient, detached: asyncio.Event) -> protocol.RunEvent | None:
     """The next event, or None once the user has pressed Ctrl-C or the worker has gone."""
     get = asyncio.ensure_future(client.events.get())
     stop = asyncio.ensure_future(detached.wait())
@@ -358,7 +377,7 @@ async def _remote_read(args: argparse.Namespace) -> int:
             _list(summaries, args.json, f"no runs yet on {args.remote}")
             return 0
         replayed = await client.request(protocol.GetEvents(run_id=args.run_id, after_seq=0))
-        events = [client.events.get_nowait() for _ in range(replayed.replayed)]
+        events = [e for e in (client.events.get_nowait() for _ in range(replayed.replayed)) if e is not None]
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TextIO
 
 from tltui.core import datasets, diagnosis, protocol
 from tltui.core.errors import BadInput
@@ -52,7 +53,7 @@ def request_from_args(args: argparse.Namespace) -> protocol.StartDiagnosis:
 class DiagnoseReporter:
     """Prints a diagnose run's events: JSON lines, or a line per measurement and the verdict."""
 
-    def __init__(self, as_json: bool, out=sys.stdout) -> None:
+    def __init__(self, as_json: bool, out: TextIO = sys.stdout) -> None:
         from tltui.cli.commands import Reporter
 
         self.plain = Reporter(as_json, out)

@@ -11,6 +11,7 @@ import errno
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from tltui import __version__
@@ -114,7 +115,8 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
                               description="Pretrain the tiny backbone as its shipped weights were made, from "
                               "their seed; a flag changes the recipe.")
     if full:
-        pretrain.add_argument("--out", default="tiny.pt", metavar="PATH", help="state_dict to write (default ./tiny.pt)")
+        pretrain.add_argument("--out", default="tiny.pt", metavar="PATH",
+                              help="state_dict to write (default ./tiny.pt)")
         for flag in ("seed", "classes", "per-class", "epochs"):
             pretrain.add_argument(f"--{flag}", type=int, metavar="N", help="default: the shipped recipe's")
     pretrain.set_defaults(command=_pretrain_tiny)
@@ -153,7 +155,7 @@ def _export(args: argparse.Namespace) -> int:
     return export(args)
 
 
-def _headless(name: str):
+def _headless(name: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         from tltui.cli import commands
 
@@ -225,6 +227,7 @@ def run_tutor(args: argparse.Namespace) -> NoReturn:
     from tltui.core.remote import split_command, worker_command
     from tltui.ui.app import WORKER_CMD_ENV, TutorApp
 
+    command: list[str] | None
     if args.remote:
         command = worker_command(args.remote)
     else:

@@ -50,7 +50,7 @@ def wilson(correct: int, total: int, z: float = Z95) -> tuple[float, float]:
 def balanced_accuracy(labels: Sequence[int], predicted: Sequence[int]) -> float:
     """The mean over the classes present in ``labels`` of each one's recall."""
     support = Counter(labels)
-    right = Counter(t for t, p in zip(labels, predicted) if t == p)
+    right = Counter(t for t, p in zip(labels, predicted, strict=False) if t == p)
     return sum(right[c] / n for c, n in support.items()) / len(support) if support else 0.0
 
 
@@ -68,13 +68,13 @@ def analyse(classes: Sequence[str], labels: Sequence[int], predicted: Sequence[i
     n = len(labels)
     if not n == len(predicted) == len(true_probability) == len(predicted_probability) == len(paths):
         raise ValueError("labels, predictions, probabilities and paths differ in length")
-    correct = sum(t == p for t, p in zip(labels, predicted))
+    correct = sum(t == p for t, p in zip(labels, predicted, strict=True))
     low, high = wilson(correct, n)
     support = Counter(labels)
-    right = Counter(t for t, p in zip(labels, predicted) if t == p)
+    right = Counter(t for t, p in zip(labels, predicted, strict=True) if t == p)
     per_class = [ClassRecall(name=name, recall=right[c] / support[c] if support[c] else 0.0, support=support[c])
                  for c, name in enumerate(classes)]
-    wrong = Counter((t, p) for t, p in zip(labels, predicted) if t != p)
+    wrong = Counter((t, p) for t, p in zip(labels, predicted, strict=True) if t != p)
     confused = [ConfusedPair(true=classes[t], predicted=classes[p], count=k)
                 for (t, p), k in sorted(wrong.items(), key=lambda item: (-item[1], item[0]))[:pairs]]
     losses = [-math.log(max(q, MIN_PROBABILITY)) for q in true_probability]

@@ -15,14 +15,22 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import msgspec
 
 from tltui.core import protocol
 from tltui.core.formatting import printable
 from tltui.core.protocol import (
-    MAX_LINE, PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, Request, RunEvent, Working,
+    MAX_LINE,
+    PROTOCOL_VERSION,
+    Error,
+    EventMessage,
+    Hello,
+    Reply,
+    Request,
+    RunEvent,
+    Working,
 )
 
 R = TypeVar("R")
@@ -89,7 +97,9 @@ class WorkerClient:
         transport, flow = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, self.process.stdin)
         self._transports.append(transport)
         self._writer = asyncio.StreamWriter(transport, flow, None, loop)
-        self._tasks = [asyncio.create_task(self._read_stdout(stdout)), asyncio.create_task(self._read_stderr(stderr))]
+        self._tasks = [
+            asyncio.create_task(self._read_stdout(self.process, stdout)), asyncio.create_task(self._read_stderr(stderr))
+        ]
         try:
             hello = await asyncio.wait_for(self._hello_ready, hello_timeout)
         except asyncio.TimeoutError:
@@ -104,7 +114,7 @@ class WorkerClient:
             )
         return hello
 
-    async def _reader(self, pipe) -> asyncio.StreamReader:
+    async def _reader(self, pipe: IO[bytes] | None) -> asyncio.StreamReader:
         reader = asyncio.StreamReader(limit=MAX_LINE + 1)
         transport, _ = await asyncio.get_running_loop().connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), pipe
@@ -141,7 +151,7 @@ class WorkerClient:
         self._writer.write(data)
         await self._writer.drain()
 
-    async def _read_stdout(self, stdout: asyncio.StreamReader) -> None:
+    async def _read_stdout(self, process: subprocess.Popen, stdout: asyncio.StreamReader) -> None:
         try:
             while line := await stdout.readline():
                 self._dispatch(line)
@@ -149,7 +159,7 @@ class WorkerClient:
             self._fail("the worker sent a line too long to read")
         except asyncio.CancelledError:
             return
-        returncode = await asyncio.to_thread(self.process.wait)
+        returncode = await asyncio.to_thread(process.wait)
         self._fail(self._exit_reason(returncode))
 
     def _exit_reason(self, returncode: int) -> str:
@@ -202,7 +212,8 @@ class WorkerClient:
             try:
                 future.set_result(protocol.decode_reply(request, message))
             except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                future.set_exception(WorkerError(f"unexpected reply from the worker to {type(request).__name__}: {error}"))
+                future.set_exception(
+                    WorkerError(f"unexpected reply from the worker to {type(request).__name__}: {error}"))
 
     def _fail(self, reason: str) -> None:
         if self.gone:

@@ -22,6 +22,7 @@ import ast
 import json
 import shlex
 import textwrap
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -262,11 +263,11 @@ def command_words(config: RunConfig) -> list[str]:
     return flags
 
 
-def _verb(groups, verb: str = "train") -> str:
+def _verb(groups: Sequence[str], verb: str = "train") -> str:
     return verb + "s" if len(groups) == 1 else verb
 
 
-def span(groups) -> str:
+def span(groups: Sequence[str]) -> str:
     """``stem..layer3`` for three or more neighbours, else a comma list."""
     indices = [GROUPS.index(g) for g in groups]
     if len(groups) > 2 and indices == list(range(indices[0], indices[-1] + 1)):
@@ -279,7 +280,7 @@ def _str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _list(items) -> str:
+def _list(items: Iterable[str]) -> str:
     return "[" + ", ".join(_str(i) for i in items) + "]"
 
 
@@ -528,7 +529,7 @@ def _build(config: RunConfig) -> str:
     calls = [f"*opt_groups(model, {_str(g)}, {lr_expression(config, g)})," for g in start]
     width = max(map(len, calls))
     lines.append(f"    optimizer = torch.optim.{ {'sgd': 'SGD', 'adamw': 'AdamW'}[config.optimizer] }([")
-    lines += [f"        {call:<{width}}  # {config.group_lr(g):.1e}" for call, g in zip(calls, start)]
+    lines += [f"        {call:<{width}}  # {config.group_lr(g):.1e}" for call, g in zip(calls, start, strict=True)]
     options = (f"momentum={config.momentum!r}, " if config.optimizer == "sgd" else "") + \
         f"weight_decay={config.weight_decay!r}"
     lines += [f"    ], {options})", "    return model, optimizer"]

@@ -52,9 +52,9 @@ everything wants thousands per class; head first works from a hundred)."""
 KNN_SIMILAR = 0.65
 """k-NN lift (``knn_lift``) from which the frozen features count as grouping the classes well: a similar
 domain. Measured here with the tiny backbone (``tltui diagnose DATA --model tiny --limit-per-class N``, 5
-folds, when diagnose still trained a recipe of its own; k-NN was as now): on ``builtin`` 0.68, 0.71 and 0.74 at 10, 20 and 50
-per class, on ``builtin-shifted`` 0.53, 0.52 and 0.62. Checked on data it was not tuned on (README's
-diagnose table): the UCI digits and Fashion-MNIST at 20 and 50 per class gave -1.39 to -0.24, under
+folds, when diagnose still trained a recipe of its own; k-NN was as now): on ``builtin`` 0.68, 0.71 and 0.74
+at 10, 20 and 50 per class, on ``builtin-shifted`` 0.53, 0.52 and 0.62. Checked on data it was not tuned on
+(README's diagnose table): the UCI digits and Fashion-MNIST at 20 and 50 per class gave -1.39 to -0.24, under
 ``NEAR_CHANCE``; they do not place the threshold, so it stays."""
 NEAR_CHANCE = 0.2
 """k-NN lift under this: the pretrained features say next to nothing more than random ones."""
@@ -111,7 +111,7 @@ def splits(labels: Sequence[int], seed: int = 0, max_folds: int = MAX_FOLDS,
     order = sorted((images for mine in by_class.values() for images in rng.sample(mine, len(mine))),
                    key=len, reverse=True)
     folds: list[list[int]] = [[] for _ in range(k)]
-    held_by_fold = [Counter() for _ in range(k)]
+    held_by_fold: list[Counter[int]] = [Counter() for _ in range(k)]
     for images in order:
         f = min(range(k), key=lambda f: (sum(held_by_fold[f][labels[i]] for i in images), len(folds[f]), f))
         folds[f] += images
@@ -320,10 +320,12 @@ def decide(results: dict[str, Result], images: int, classes: int, knn_random: fl
     elif skill >= KNN_SIMILAR:
         verdict = "the frozen features already group the classes, so the domain is close"
     else:
-        verdict = "training the backbone gains nothing beyond the noise, so the frozen features serve as well as this data can show"
+        verdict = ("training the backbone gains nothing beyond the noise, so the frozen features serve as well as "
+                   "this data can show")
     noise = "beyond the noise" if pays else "within the noise" if gain > 0 else "no gain"
     because = (f"{images} images in {classes} classes ({per_class:.0f} per class) is {'large' if large else 'small'} "
-               f"data; k-NN reaches {knn.acc:.0%} ({knn_random:.0%} on random features) and {tuned_name} {tuned.acc:.0%} "
+               f"data; k-NN reaches {knn.acc:.0%} ({knn_random:.0%} on random features) and "
+               f"{tuned_name} {tuned.acc:.0%} "
                f"against feature extraction's {frozen.acc:.0%} ({round(gain * 100):+d} points, {noise}): {verdict}; "
                f"start from {choice}.")
     return Decision(quadrant=quadrant, recommend=choice, because=because)
@@ -383,7 +385,8 @@ def label(strategy: str) -> str:
 
 
 def lines(event: Measured | Diagnosis) -> list[str]:
-    """A diagnose run's measurement, or its verdict, as text lines (``tltui diagnose``, ``tltui runs show``, the runs screen)."""
+    """A diagnose run's measurement, or its verdict, as text lines (``tltui diagnose``, ``tltui runs show``, the
+    runs screen)."""
     if isinstance(event, Measured):
         return [f"fold {event.fold}/{event.folds} {bar(event.fold / event.folds, 10)} "
                 f"{label(event.strategy):<27} {event.acc:6.1%}   "

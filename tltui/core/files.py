@@ -15,7 +15,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 """Errors that mean the disk (or a quota, or the file-size limit) has no room for the write."""
@@ -79,7 +79,8 @@ def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None
         with os.fdopen(fd, "wb") as raw:
             file = _Watched(raw)
             try:
-                data(file) if callable(data) else file.write(data)
+                # a writer (torch.save) uses write and flush alone, which _Watched has
+                data(cast(BinaryIO, file)) if callable(data) else file.write(data)
                 file.flush()
                 os.fsync(raw.fileno())
             except Exception as error:

@@ -11,13 +11,16 @@ the lines of a run's ``events.jsonl`` and of ``tltui train --json``.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, get_args
+from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 import msgspec
 
 from tltui.core.groups import GROUPS, depth_from_top
 
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+"""The reply type of a Request, covariant: a request answered with a RunStarted is one answered with a RunStarted
+or a Replayed."""
 
 PROTOCOL_VERSION = 4
 #: Longest line either side accepts, in bytes; longer ones get an error reply.
@@ -67,7 +70,8 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """AdamW at 2e-3, crops only: the best of the recipes measured on the tiny backbone (benchmarks/defaults.py,
     the README's table); each preset has its own, measured for its strategy (benchmarks/presets.py)."""
     lr_found: str = ""
-    """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``steepest of a 100-step LR range test``."""
+    """How ``lr`` was chosen: '' by hand, else by the LR finder (``--lr auto``), e.g. ``steepest of a 100-step LR
+    range test``."""
     lr_decay: float = 1.0
     group_lrs: dict[str, float] = {}
     unfreeze: dict[str, int] = {}
@@ -404,7 +408,8 @@ class Diagnosis(Event, tag="diagnosis"):
     """With ``train/`` and ``val/``: the recommended command's score on ``val/``; None when the data was pooled."""
 
 
-RunEvent = Union[Started, Progress, Epoch, Unfrozen, HeadFitted, Note, Finished, Failed, Cancelled, Measured, Diagnosis]
+RunEvent = (Started | Progress | Epoch | Unfrozen | HeadFitted | Note | Finished | Failed | Cancelled | Measured
+            | Diagnosis)
 TERMINAL_EVENTS = (Finished, Failed, Cancelled, Diagnosis)
 
 
@@ -441,9 +446,12 @@ class Capabilities(msgspec.Struct, kw_only=True):
     ``{"resnet50": ["none"], "tiny": ["pretrained", "none"]}`` offline with no ImageNet weights cached."""
 
 
+RunStatus = Literal["running", "finished", "failed", "cancelled", "interrupted", "damaged"]
+
+
 class RunSummary(msgspec.Struct, kw_only=True):
     run_id: str
-    status: Literal["running", "finished", "failed", "cancelled", "interrupted", "damaged"]
+    status: RunStatus
     config: RunConfig | None
     """None when the run is damaged (its config unreadable); ``reason`` then says what is wrong."""
     created: float
@@ -605,7 +613,7 @@ class LrFound(msgspec.Struct, kw_only=True, tag_field="event", tag="lr_find"):
 # Requests (client to worker)
 
 
-class Request(msgspec.Struct, Generic[R], kw_only=True, tag_field="type"):
+class Request(msgspec.Struct, Generic[R_co], kw_only=True, tag_field="type"):
     """A request; ``Request[R]`` is answered with an ``R`` (``reply``). The client numbers it (``id``)."""
 
     id: int = 0
@@ -786,10 +794,10 @@ class Capacity(Request[CapacityReply], tag="capacity"):
     seed: int = 0
 
 
-AnyRequest = Union[
-    GetCapabilities, StartRun, ResumeRun, CancelRun, ListRuns, GetEvents, Gallery, Filters, Activations, FeatureWalk,
-    LossPictures, StartDiagnosis, FindLr, WriteBuiltin, Capacity,
-]
+AnyRequest = (
+    GetCapabilities | StartRun | ResumeRun | CancelRun | ListRuns | GetEvents | Gallery | Filters | Activations
+    | FeatureWalk | LossPictures | StartDiagnosis | FindLr | WriteBuiltin | Capacity
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -832,7 +840,7 @@ class Working(Message, tag="working"):
     text: str = ""
 
 
-AnyMessage = Union[Hello, Reply, Error, EventMessage, Working]
+AnyMessage = Hello | Reply | Error | EventMessage | Working
 
 _encoder = msgspec.json.Encoder()
 _request_decoder = msgspec.json.Decoder(AnyRequest)
@@ -891,7 +899,8 @@ def fit(event: RunEvent, limit: int = MAX_EVENT) -> RunEvent:
     """``event``, or if its line would pass ``limit`` bytes, the same event without its per-class detail
     (first the confusion matrix, then the error analysis, then per-class accuracies and class names): it
     still says how the run went."""
-    for cut in ({"confusion": []}, {"analysis": None}, {"per_class_acc": {}, "classes": []}):
+    cuts: tuple[dict[str, Any], ...] = ({"confusion": []}, {"analysis": None}, {"per_class_acc": {}, "classes": []})
+    for cut in cuts:
         if len(_encoder.encode(event)) <= limit:
             break
         event = msgspec.structs.replace(event, **{k: v for k, v in cut.items() if hasattr(event, k)})
@@ -904,6 +913,7 @@ def current(events: list[RunEvent]) -> list[RunEvent]:
     kept: list[RunEvent] = []
     for event in events:
         if isinstance(event, Started) and kept:
-            kept = [e for e in kept if not (isinstance(e, (Epoch, Progress, Unfrozen)) and e.epoch > event.resumed_from)]
+            kept = [e for e in kept
+                    if not (isinstance(e, (Epoch, Progress, Unfrozen)) and e.epoch > event.resumed_from)]
         kept.append(event)
     return kept

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import shlex
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tltui.core.client import WorkerClient
 
 SSH_ENV = "TLTUI_SSH_COMMAND"
 CONNECT_TIMEOUT_S = 30
@@ -38,7 +42,7 @@ def split_command(text: str, what: str) -> list[str]:
         raise BadInput(f"{what} {text[:200]!r}: {error} (quote it as a shell would)") from None
 
 
-def client(host: str):
+def client(host: str) -> WorkerClient:
     """A client of the worker daemon on ``host``, through ssh."""
     from tltui.core.client import WorkerClient
 

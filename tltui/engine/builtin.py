@@ -9,6 +9,7 @@ paper, sometimes inverted, with heavier noise (the "different domain" side of th
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -75,7 +76,8 @@ def _render_chunk(label: int, n: int, size: int, rng: np.random.Generator, shift
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _shape(name: str, u: np.ndarray, v: np.ndarray, draw) -> tuple[np.ndarray, np.ndarray]:
+def _shape(name: str, u: np.ndarray, v: np.ndarray,
+           draw: Callable[[float, float], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(mask, pattern): where the patch is, and its mix of the two colours (0..1), in patch coordinates."""
     freq = draw(2.5, 4.5)
     square = ((np.abs(u) < 1) & (np.abs(v) < 1)).astype(np.float32)
@@ -98,7 +100,8 @@ def _shape(name: str, u: np.ndarray, v: np.ndarray, draw) -> tuple[np.ndarray, n
     if name == "gradient":
         return square, np.clip((u + 1) / 2, 0, 1)
     if name == "triangle":
-        sides = [u * np.cos(a) + v * np.sin(a) for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)]
+        sides = [u * np.cos(a) + v * np.sin(a)
+                 for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)]
         return (np.maximum(np.maximum(sides[0], sides[1]), sides[2]) < 0.5).astype(np.float32), solid
     if name == "cross":
         bar_u, bar_v = np.abs(u) < 0.25, np.abs(v) < 0.25
@@ -162,7 +165,8 @@ def _sketch(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     padded = np.pad(image, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
     blur = sum(padded[:, 1 + dy:size + 1 + dy, 1 + dx:size + 1 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
     ink = np.clip(np.abs(image - blur).max(-1, keepdims=True) * 5, 0, 1)
-    paper = rng.uniform(0.8, 1.0, (n, 1, 1, 1)).astype(np.float32) * rng.uniform(0.9, 1.0, (n, 1, 1, 3)).astype(np.float32)
+    paper = (rng.uniform(0.8, 1.0, (n, 1, 1, 1)).astype(np.float32)
+             * rng.uniform(0.9, 1.0, (n, 1, 1, 3)).astype(np.float32))
     pencil = rng.uniform(0.0, 0.3, (n, 1, 1, 1)).astype(np.float32)
     drawn = paper * (1 - ink) + pencil * ink
     invert = rng.uniform(0, 1, (n, 1, 1, 1)) < 1 / 3

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torchvision.models import ResNet

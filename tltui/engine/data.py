@@ -26,21 +26,22 @@ import stat
 import threading
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tltui.core import files, paths
-from tltui.engine import builtin
-from tltui.core import datasets
-from tltui.core.errors import BadInput
+from tltui.core import datasets, files, paths
 from tltui.core.datasets import IMAGE_EXTENSIONS
+from tltui.core.errors import BadInput
 from tltui.core.protocol import MAX_FILES
+from tltui.engine import builtin
 
 MIN_SIDE = 8
 """Images with a side shorter than this are skipped."""
@@ -257,7 +258,7 @@ class _Walk:
         if self.entries > self.limit:
             raise BadInput(f"{self.root} holds more than {self.limit:,} files and folders: give the folder of "
                            "your class folders, or allow more with --max-files N")
-        listed = []
+        listed: list[tuple[Path, os.stat_result | None]] = []
         for entry in entries:
             try:
                 listed.append((Path(entry.path), entry.stat()))
@@ -280,7 +281,8 @@ def _classes(folder: Path, walk: _Walk) -> _Classes:
         listing = walk.listing(folder)
     except OSError as error:
         raise BadInput(f"cannot read {folder}: {error.strerror}") from None
-    dirs, skipped = {}, Counter()
+    dirs: dict[str, Path] = {}
+    skipped: Counter[str] = Counter()
     for path, info in listing:
         if info is not None and stat.S_ISDIR(info.st_mode):
             if walk.first(info):
@@ -415,7 +417,7 @@ def _make(name: str, root: Path, download: bool = False) -> tuple:
     return make(root, splits[0], download=download), make(root, splits[1])
 
 
-def _decode_set(dataset, name: str, resize: int, side: int) -> list[tuple[np.ndarray, int]]:
+def _decode_set(dataset: Any, name: str, resize: int, side: int) -> list[tuple[np.ndarray, int]]:
     """(image, label) for every item of a torchvision dataset, read through its public ``__getitem__`` (its
     file list is private), in threads; resized and cropped as ``decode`` does."""
     def item(i: int) -> tuple[np.ndarray, int]:
@@ -460,8 +462,10 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
     decoded = []
     for lists, side in ((train, train_side), (val, val_side)):
         results = _decode_many([p for p, _ in lists.items], resize, side)
-        kept, digests, kept_paths = [], {}, []
-        for (path, label), (array, skip, conversion, digest) in zip(lists.items, results):
+        kept: list[tuple[np.ndarray, int]] = []
+        digests: dict[bytes, Path] = {}
+        kept_paths: list[str] = []
+        for (path, label), (array, skip, conversion, digest) in zip(lists.items, results, strict=True):
             if skip:
                 skipped[skip] += 1
                 continue
@@ -477,7 +481,7 @@ def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_si
 
 
 def _image_data(classes: list[str], train: list[tuple[np.ndarray, int]], val: list[tuple[np.ndarray, int]],
-                **extra) -> ImageData:
+                **extra: Any) -> ImageData:
     """ImageData of decoded (image, label) pairs; BadInput if a class has no training image or val none."""
     counts = Counter(label for _, label in train)
     empty = [name for i, name in enumerate(classes) if counts[i] == 0]
@@ -531,7 +535,7 @@ class _Budget:
         self._cond = threading.Condition()
 
     @contextlib.contextmanager
-    def hold(self, pixels: int):
+    def hold(self, pixels: int) -> Iterator[None]:
         pixels = min(pixels, self.total)
         with self._cond:
             self._cond.wait_for(lambda: self.free >= pixels)
@@ -559,8 +563,9 @@ def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str |
         try:
             raw = files.read_regular(path, MAX_FILE_BYTES, lambda size: held.enter_context(_reading.hold(size)))
         except OSError as error:
-            why = {errno.EINVAL: "not a regular file (FIFO, socket or device)",
-                   errno.EFBIG: f"larger than {MAX_FILE_BYTES >> 20} MB"}.get(error.errno, "unreadable")
+            reasons: dict[int | None, str] = {errno.EINVAL: "not a regular file (FIFO, socket or device)",
+                                              errno.EFBIG: f"larger than {MAX_FILE_BYTES >> 20} MB"}
+            why = reasons.get(error.errno, "unreadable")
             return None, why, None, b""
         return _decode_bytes(raw, resize, side)
 
@@ -627,7 +632,8 @@ def _resize_crop(img: Image.Image, resize: int, side: int) -> np.ndarray:
     scale = resize / min(w, h)
     box_w, box_h = side / scale, side / scale
     left, top = (w - box_w) / 2, (h - box_h) / 2
-    out = img.resize((side, side), Image.BILINEAR, box=(left, top, left + box_w, top + box_h), reducing_gap=3.0)
+    out = img.resize((side, side), Image.Resampling.BILINEAR, box=(left, top, left + box_w, top + box_h),
+                     reducing_gap=3.0)
     return np.asarray(out, dtype=np.uint8)
 
 

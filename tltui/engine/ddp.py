@@ -27,12 +27,18 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from tltui.core import files, protocol
 from tltui.core.errors import BadInput, RunFailure
 from tltui.core.protocol import RankReport, RunConfig
+
+if TYPE_CHECKING:
+    from tltui.engine.world import World
 
 EVENT_LINE = "tltui-event "
 PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted",
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def train_run(config: RunConfig, run_dir: str, world, should_stop, *, resume: bool = False) -> None:
+def train_run(config: RunConfig, run_dir: str, world: World, should_stop: Callable[[], bool], *,
+              resume: bool = False) -> None:
     """Prepare and train ``config`` as this process of ``world``; rank 0 prints the events."""
     import torch
     import torch.distributed as dist
@@ -95,7 +102,7 @@ def train_run(config: RunConfig, run_dir: str, world, should_stop, *, resume: bo
     world.init(device)
     try:
         prepared = train.prepare(config, world)
-        train.train(prepared, run_dir, emit if world.main else _silent, should_stop, resume=resume)
+        train.train(prepared, Path(run_dir), emit if world.main else _silent, should_stop, resume=resume)
         dist.barrier()  # no process tears down while another still saves or validates
     finally:
         if dist.is_initialized():
@@ -103,14 +110,14 @@ def train_run(config: RunConfig, run_dir: str, world, should_stop, *, resume: bo
                 dist.destroy_process_group()
 
 
-def emit(cls: type[protocol.RunEvent], **fields) -> None:
+def emit(cls: type[protocol.RunEvent], **fields: Any) -> None:
     """Rank 0's event, on stdout for the worker (which gives it its run id and number)."""
     event = protocol.fit(cls(run_id="", seq=0, time=time.time(), **fields))
     sys.stdout.write(EVENT_LINE + protocol.encode(event).decode())
     sys.stdout.flush()
 
 
-def _silent(cls, **fields) -> None:
+def _silent(cls: type[protocol.RunEvent], **fields: Any) -> None:
     """The other ranks' events: rank 0 tells them all."""
 
 
@@ -127,7 +134,7 @@ def _report(report: RankReport) -> None:
         sys.stderr.flush()
 
 
-def _fail(world, reason: str, hint: str, peer: bool = False) -> int:
+def _fail(world: World, reason: str, hint: str, peer: bool = False) -> int:
     _report(RankReport(rank=world.rank, pid=os.getpid(), reason=reason, hint=hint, peer=peer))
     return 1
 

@@ -9,10 +9,9 @@ import socket
 import torch
 
 from tltui import __version__
-
 from tltui.core import protocol
-from tltui.engine import model, tiny
 from tltui.core.errors import BadInput
+from tltui.engine import model, tiny
 
 
 def resolve(name: str) -> torch.device:

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import msgspec
 import torch
@@ -35,7 +36,17 @@ from tltui.core import diagnosis
 from tltui.core.errors import BadInput, RunFailure
 from tltui.core.presets import configure
 from tltui.core.protocol import (
-    MAX_FILES, Cancelled, ConfigError, Diagnosis, Epoch, HeldOut, Measured, Note, RunConfig, Started, StrategyResult,
+    MAX_FILES,
+    Cancelled,
+    ConfigError,
+    Diagnosis,
+    Epoch,
+    HeldOut,
+    Measured,
+    Note,
+    RunConfig,
+    Started,
+    StrategyResult,
 )
 from tltui.engine import cache, data as datasets, device as devices, duplicates, model as net, train
 from tltui.engine.augment import BatchTransform
@@ -151,7 +162,8 @@ class Diagnoser:
         n = len(pool.y)
         self.emit(Started, config=cfg, device=str(self.device), device_name=devices.name(self.device),
                   model=cfg.model, weights=weights, classes=pool.classes, n_train=n, n_val=pool.val_images,
-                  path="diagnose", params=net.parameter_counts(model), trainable=sum(net.parameter_counts(model).values()))
+                  path="diagnose", params=net.parameter_counts(model),
+                  trainable=sum(net.parameter_counts(model).values()))
         scheme = (f"{len(folds)}-fold stratified cross-validation" if n <= diagnosis.HOLDOUT_ABOVE else
                   f"{len(folds)} stratified holdouts of {diagnosis.HOLDOUT_SHARE:.0%}")
         source = (f"folds from train/ alone ({n} images in {classes} classes); val/ ({pool.val_images} images) is "
@@ -214,6 +226,7 @@ class Diagnoser:
             random_hits += int((knn(random[tr_i], self.y[tr_i], random[va_i], KNN_K) == self.y[va_i]).sum())
             random_seen += len(va)
             for strategy in names:
+                correct: int | None
                 if strategy == "knn":
                     correct = int((knn(features[tr_i], self.y[tr_i], features[va_i], KNN_K) == self.y[va_i]).sum())
                 else:
@@ -262,7 +275,8 @@ class Diagnoser:
         x, y = self.pool.x, self.pool.y
         data = datasets.ImageData(
             classes=self.pool.classes, train_x=datasets.centre(x[tr], datasets.sides(self.size, config.augment)[1]),
-            train_y=y[tr], val_x=datasets.centre(x[va], self.size), val_y=y[va], val_paths=[f"diagnose:{i}" for i in va])
+            train_y=y[tr], val_x=datasets.centre(x[va], self.size), val_y=y[va],
+            val_paths=[f"diagnose:{i}" for i in va])
         try:
             acc = self._train(train.prepare(config, data=data))
         except RunFailure as failure:
@@ -288,7 +302,7 @@ class Diagnoser:
         checkpoint, and its events stay here."""
         last: list[float] = []
 
-        def collect(kind: type, **fields: object) -> None:
+        def collect(kind: type, **fields: Any) -> None:
             if kind is Epoch:
                 last.append(float(fields["val_acc"]))
             elif kind is Cancelled:

@@ -3,8 +3,9 @@
 The hash is the DCT hash (pHash): the greyscale image at 32x32, its 2-D DCT, the 63 lowest frequencies
 but the mean (the top-left 8x8), each bit whether its coefficient is above their median. Every hash has
 as many ones, so a dark, flat background cannot make unrelated images alike, and brightness or contrast
-move a bit only where they clip or round. Two images are near-duplicates when their hashes differ in at most ``NEAR_BITS`` bits and
-their 16x16 greyscale thumbnails (mean removed, unit length) correlate at ``NEAR_CORRELATION`` or more.
+move a bit only where they clip or round. Two images are near-duplicates when their hashes differ in at most
+``NEAR_BITS`` bits and their 16x16 greyscale thumbnails (mean removed, unit length) correlate at
+``NEAR_CORRELATION`` or more.
 
 Measured here (``python benchmarks/duplicates.py``: 20 images each of ``builtin``, the UCI digits and
 Fashion-MNIST, decoded at 37 px as the tiny backbone's 32 px runs store them): copies re-encoded as JPEG at
@@ -51,7 +52,7 @@ def near_pairs(images: torch.Tensor) -> list[tuple[int, int]]:
         keep = i < j
         i, j = i[keep], j[keep]
         close = (thumbs[i] * thumbs[j]).sum(1) >= NEAR_CORRELATION
-        pairs += zip(i[close].tolist(), j[close].tolist())
+        pairs += zip(i[close].tolist(), j[close].tolist(), strict=True)
     return pairs
 
 

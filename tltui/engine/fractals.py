@@ -43,7 +43,7 @@ def systems(n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
         points, _ = _chaos(a, b, p, rng)
         keep = _cover(_normalise(points)) >= MIN_COVER
         found += [(a[i], b[i], p[i]) for i in np.flatnonzero(keep)]
-    a, b, p = (np.stack(x) for x in zip(*found[:n_classes]))
+    a, b, p = (np.stack(x) for x in zip(*found[:n_classes], strict=True))
     return a, b, p
 
 
@@ -92,7 +92,7 @@ def _random_systems(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
 
 def _chaos(a: np.ndarray, b: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Points ``(n, CHAINS * STEPS, 2)`` on each system's attractor and the map that drew each."""
-    n = a.shape[0]
+    n: int = a.shape[0]
     rows = np.arange(n)[:, None]
     start = rng.choice(MAX_MAPS, n, p=None)
     start = np.where(p[np.arange(n), start] > 0, start, 0)

@@ -14,8 +14,8 @@ two rules:
   the best fixed LR's 82.0 %. So ``--lr auto`` takes the steepest.
 
 With flips among the augmentations, it first checks that a mirror image means the same here
-(engine/mirror.py) and warns if not. The sweep is a side trip: the weights, the optimizer state and the RNG are put back as they were
-(``restored``), so a finder run mid-training changes nothing.
+(engine/mirror.py) and warns if not. The sweep is a side trip: the weights, the optimizer state and the RNG
+are put back as they were (``restored``), so a finder run mid-training changes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -142,7 +143,7 @@ def find(request: FindLr, report: Report = lambda *_: None,
     prep = train.prepare(request.config)
     notes = list(prep.notes)
 
-    def emit(cls, **fields) -> None:
+    def emit(cls: type, **fields: Any) -> None:
         if cls is Note:
             notes.append(fields["message"])
 

@@ -16,7 +16,9 @@ import re
 import socket
 import threading
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 import torch
@@ -24,9 +26,9 @@ from torch import nn
 from torchvision.models import ResNet, ResNet50_Weights, resnet50
 
 from tltui.core import files
-from tltui.engine import tiny
 from tltui.core.errors import BadInput
 from tltui.core.groups import GROUPS, MODULES
+from tltui.engine import tiny
 
 PRETRAINED = "pretrained"
 """The ``--weights`` name of each backbone's own pretrained weights: ImageNet's for resnet50, tiny's shipped ones."""
@@ -109,7 +111,7 @@ def input_shape(model: ResNet, group: str, image_size: int) -> tuple[int, ...]:
     return getattr(model, group)[0].conv1.in_channels, side, side
 
 
-def batchnorms(model: ResNet, groups) -> list[nn.modules.batchnorm._BatchNorm]:
+def batchnorms(model: ResNet, groups: Iterable[str]) -> list[nn.modules.batchnorm._BatchNorm]:
     """The BatchNorm layers of ``groups``."""
     return [m for g in groups for module in group_modules(model, g) for m in module.modules()
             if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -272,7 +274,7 @@ def _download(url: str, dest: Path) -> None:
         raise resolved[0]
     checksum = re.search(r"-([a-f0-9]+)\.", dest.name)  # torchvision names files name-<sha256 prefix>.pth
 
-    def fetch(file) -> None:
+    def fetch(file: BinaryIO) -> None:
         digest = hashlib.sha256()
         with urllib.request.urlopen(url, timeout=READ_TIMEOUT_S) as response:
             while chunk := response.read(2**20):

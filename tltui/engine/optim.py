@@ -65,7 +65,7 @@ def split_legacy(state: dict, parameters: Callable[[str], list[nn.Parameter]]) -
     groups = []
     for group in state["param_groups"]:
         params = parameters(group["name"])
-        ids = dict(zip(map(id, params), group["params"]))
+        ids = dict(zip(map(id, params), group["params"], strict=False))
         decayed, kept = param_groups_of(group["name"], params, group["base_lr"], 1.0, group["weight_decay"])
         for new in (decayed, kept):
             groups.append({**group, "params": [ids[id(p)] for p in new["params"]],

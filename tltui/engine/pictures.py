@@ -32,16 +32,24 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from torchvision.models import ResNet
 
-from tltui.core import protocol
-from tltui.engine import builtin, cache, data as datasets, device as devices, model as net
-from tltui.engine.augment import MEAN, STD, BatchTransform
-from tltui.core import datasets as named
+from tltui.core import datasets as named, protocol
 from tltui.core.errors import BadInput
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import (
-    Activations, ActivationsReply, ChannelStats, FeatureWalk, Filters, FiltersReply, Gallery, GalleryReply,
-    GroupMaps, Picture, WalkReply,
+    Activations,
+    ActivationsReply,
+    ChannelStats,
+    FeatureWalk,
+    Filters,
+    FiltersReply,
+    Gallery,
+    GalleryReply,
+    GroupMaps,
+    Picture,
+    WalkReply,
 )
+from tltui.engine import builtin, cache, data as datasets, device as devices, model as net
+from tltui.engine.augment import MEAN, STD, BatchTransform
 
 CPU = torch.device("cpu")
 NORMALISED_RANGE = 2.7
@@ -116,13 +124,14 @@ def training_image(data: str, index: int, image_size: int, augment: tuple[str, .
         count = len(stored_set.train_y)
         index %= count
         label = stored_set.classes[int(stored_set.train_y[index])]
-        return stored_set.train_x[index], plain_set.train_x[index], label, index, f"{data} training image {index + 1}/{count}"
+        return (stored_set.train_x[index], plain_set.train_x[index], label, index,
+                f"{data} training image {index + 1}/{count}")
     root = Path(data).expanduser()
     if not root.is_dir():
         raise BadInput(f"no such folder: {data} (give a folder of class subfolders, or builtin)")
     train, _ = datasets._folder_lists(root, SPLIT)  # the training split a run would use
     index %= len(train.items)
-    path, label = train.items[index]
+    path, class_index = train.items[index]
     resize, train_side, val_side = datasets.sides(image_size, augment)
     images = []
     for side in (train_side, val_side):
@@ -130,7 +139,7 @@ def training_image(data: str, index: int, image_size: int, augment: tuple[str, .
         if array is None:
             raise BadInput(f"{path}: {skipped}, so a run would skip it too")
         images.append(torch.tensor(array).permute(2, 0, 1).contiguous())
-    return images[0], images[1], train.classes[label], index, f"{path.name} ({index + 1}/{len(train.items)})"
+    return images[0], images[1], train.classes[class_index], index, f"{path.name} ({index + 1}/{len(train.items)})"
 
 
 @functools.lru_cache(maxsize=4)
@@ -162,7 +171,7 @@ def _six(size: int) -> torch.Tensor:
     loop = (side * 0.28, side * 0.45, side * 0.72, side * 0.86)
     draw.ellipse(loop, outline=30, width=width)
     draw.arc((side * 0.28, side * 0.12, side * 1.0, side * 1.1), start=180, end=265, fill=30, width=width)
-    image = image.resize((size, size), Image.BOX)
+    image = image.resize((size, size), Image.Resampling.BOX)
     grey = torch.from_numpy(np.asarray(image, np.float32) / 255)
     return grey.expand(3, -1, -1).clone()
 
@@ -224,8 +233,8 @@ def _heat(channel: torch.Tensor, display: int, label: str) -> Picture:
     """One activation map, scaled to its own maximum, coloured, resized to ``display`` px."""
     high = float(channel.max())
     level = (channel / high if high > 0 else torch.zeros_like(channel)).clamp(0, 1)
-    level = _resize(level[None, None], display)[0, 0].numpy()
-    position = level * (len(_HEAT) - 1)
+    resized = _resize(level[None, None], display)[0, 0].numpy()
+    position = resized * (len(_HEAT) - 1)
     low = np.minimum(position.astype(int), len(_HEAT) - 2)
     frac = (position - low)[..., None]
     rgb = _HEAT[low] * (1 - frac) + _HEAT[low + 1] * frac
@@ -278,8 +287,14 @@ def fitted_head(model_name: str, weights: str, size: int) -> _Head:
     images = datasets.load("builtin", image_size=size, augment=(), val_fraction=SPLIT,
                            limit_per_class=WALK_PER_CLASS, seed=0)
     transform = BatchTransform(size, (), CPU)
-    train_f, val_f = (cache.build(model, "head", x, lambda b: transform(b, train=False), batch_size=64,
-                                  dtype=torch.float32, device=CPU) for x in (images.train_x, images.val_x))
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        out = cache.build(model, "head", x, lambda b: transform(b, train=False), batch_size=64,
+                          dtype=torch.float32, device=CPU)
+        assert out is not None  # None only when told to stop, and nothing tells it
+        return out
+
+    train_f, val_f = features(images.train_x), features(images.val_x)
     linear = torch.nn.Linear(train_f.shape[1], len(images.classes))
     torch.nn.init.zeros_(linear.weight)
     torch.nn.init.zeros_(linear.bias)
@@ -324,11 +339,13 @@ def _backbone(name: str, weights: str) -> tuple[ResNet, str]:
 
 
 def validation_image(size: int, index: int) -> tuple[torch.Tensor, str, int, str]:
-    """A built-in validation image ``(3, size, size)`` uint8, its class, its index (modulo their number), a description."""
+    """A built-in validation image ``(3, size, size)`` uint8, its class, its index (modulo their number), a
+    description."""
     images = _builtin("builtin", size, False)
     count = len(images.val_y)
     index %= count
-    return images.val_x[index], images.classes[int(images.val_y[index])], index, f"built-in validation image {index + 1}/{count}"
+    return (images.val_x[index], images.classes[int(images.val_y[index])], index,
+            f"built-in validation image {index + 1}/{count}")
 
 
 def picture(x: torch.Tensor, display: int, label: str) -> Picture:
@@ -336,7 +353,7 @@ def picture(x: torch.Tensor, display: int, label: str) -> Picture:
     rgb = (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
     if display and rgb.shape[:2] != (display, display):
         image = Image.fromarray(rgb)
-        method = Image.NEAREST if display > max(rgb.shape[:2]) else Image.BOX
+        method = Image.Resampling.NEAREST if display > max(rgb.shape[:2]) else Image.Resampling.BOX
         rgb = np.asarray(image.resize((display, display), method))
     return _picture(rgb, label)
 

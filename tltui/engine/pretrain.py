@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -69,7 +70,8 @@ def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     """Top-1 accuracy of ``model`` (put in eval mode) on uint8 ``images``."""
     model.eval()
     normalise = BatchTransform(tiny.IMAGE_SIZE, (), CPU, channels_last=True)
-    hits = sum(int((model(normalise(images[i:i + batch_size], train=False)).argmax(1) == labels[i:i + batch_size]).sum())
+    hits = sum(int((model(normalise(images[i:i + batch_size], train=False)).argmax(1)
+                    == labels[i:i + batch_size]).sum())
                for i in range(0, len(labels), batch_size))
     return hits / len(labels)
 
@@ -153,7 +155,7 @@ def main(out: Path, recipe: Recipe = RECIPE) -> int:
     return 0
 
 
-def _tensors(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
+def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
 

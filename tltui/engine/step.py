@@ -6,7 +6,7 @@ The step returns device tensors and never synchronises; the caller reads them wh
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

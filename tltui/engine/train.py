@@ -18,33 +18,44 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 import torch
 from torch.utils.data import DistributedSampler
 from torchvision.models import ResNet
 
+from tltui.core import analysis
+from tltui.core.errors import BadInput, RunFailure
+from tltui.core.groups import BACKBONE, GROUPS
+from tltui.core.protocol import (
+    MAX_FILES,
+    Cancelled,
+    ConfigError,
+    Epoch,
+    ErrorAnalysis,
+    Finished,
+    HeadFitted,
+    Note,
+    Progress,
+    RunConfig,
+    Started,
+    Unfrozen,
+)
 from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim, probe
 from tltui.engine.augment import BatchTransform
 from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
-from tltui.core import analysis
-from tltui.core.errors import BadInput, RunFailure
 from tltui.engine.step import TrainStep
 from tltui.engine.world import World, sync_batchnorm
-from tltui.core.groups import BACKBONE, GROUPS
-from tltui.core.protocol import (
-    MAX_FILES, Cancelled, ConfigError, Epoch, ErrorAnalysis, Finished, HeadFitted, Note, Progress, RunConfig, Started,
-    Unfrozen,
-)
 
 CHECKPOINT_COST = 0.1
 """Checkpoints take at most this share of the time: after an epoch, one is written if the last save took
 at most this share of the time since it (so at every epoch end unless epochs are far shorter than a save)."""
-CHECKPOINT_NOTE = (f"checkpoints: at the end of every epoch (less often only if saving takes over {CHECKPOINT_COST:.0%} "
-                   "of the time); a stopped run resumes from the last")
+CHECKPOINT_NOTE = ("checkpoints: at the end of every epoch (less often only if saving takes over "
+                   f"{CHECKPOINT_COST:.0%} of the time); a stopped run resumes from the last")
 PROGRESS_PER_EPOCH = 10
 PROGRESS_MIN_INTERVAL_S = 0.25
 GPU_DATA_SHARE = 0.25
@@ -203,8 +214,9 @@ class Trainer:
         """This process's share of the global batch."""
         # Each epoch's order: the permutation of the run's seed and the epoch (DistributedSampler's, as
         # DDP scripts shuffle), every world.size-th index for this process.
-        self.sampler = DistributedSampler(range(len(self.data.train_y)), num_replicas=self.world.size,
-                                          rank=self.world.rank, shuffle=True, seed=self.cfg.seed * 100_003)
+        self.sampler: DistributedSampler[int] = DistributedSampler(
+            range(len(self.data.train_y)),  # type: ignore[arg-type]  # typed a Dataset, but only its len() is read
+            num_replicas=self.world.size, rank=self.world.rank, shuffle=True, seed=self.cfg.seed * 100_003)
         n, bs = self.sampler.num_samples, self.batch
         # A last batch of one image is dropped: BatchNorm cannot train on it.
         self.steps_per_epoch = max(1, n // bs + (n % bs > 1))
@@ -218,8 +230,8 @@ class Trainer:
         self.cut = prep.cut
         self.features: tuple[torch.Tensor, torch.Tensor] | None = None
         self.trainable: list[str] = []  # the optimizer's groups, in the order they joined
-        self.optimizer: torch.optim.Optimizer | None = None
-        self.step: TrainStep | None = None
+        self._optimizer: torch.optim.Optimizer | None = None
+        self._step: TrainStep | None = None
         self.global_step = 0
         self.epochs_done = 0
         self.step_in_epoch = 0
@@ -241,7 +253,7 @@ class Trainer:
     def run(self, resume: bool = False) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         resumed_from = self.restore() if resume else 0
-        if self.optimizer is None:
+        if self._optimizer is None:
             self.start_optimizer()
         self.emit(Started, **self._started_fields(resumed_from))
         for note in (*self.notes, *([CHECKPOINT_NOTE] if self.checkpoints else [])):
@@ -288,51 +300,74 @@ class Trainer:
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.started
 
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer, once ``start_optimizer`` or ``restore`` has made it."""
+        if self._optimizer is None:
+            raise RuntimeError("no optimizer yet: start_optimizer or restore makes it")
+        return self._optimizer
+
+    @property
+    def step(self) -> TrainStep:
+        """The training step, once ``make_step``'s is set here."""
+        if self._step is None:
+            raise RuntimeError("no training step yet: set one from make_step")
+        return self._step
+
+    @step.setter
+    def step(self, step: TrainStep) -> None:
+        self._step = step
+
     def start_optimizer(self) -> None:
         self.trainable = list(self.cfg.trainable_at(1))
-        self.optimizer = self._make_optimizer(self.trainable)
+        self._optimizer = self._make_optimizer(self.trainable)
         net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
 
     def build_cache(self) -> bool:
         """Run the groups below the cut once; False if cancelled. Falls back to the full path (with a
         Note) when the outputs do not fit in fp16 or in memory."""
+        cut = self.cut
+        assert cut is not None, "the cache is built only for a run with a cut"
         started = time.monotonic()
         self.model.eval()
         sets = (self.data.train_x, self.data.val_x)
         try:  # each process its shard of the images, then every process all of them
-            features = tuple(self._cache_shard(images) for images in sets)
+            parts = [self._cache_shard(images, cut) for images in sets]
             full = False
         except torch.cuda.OutOfMemoryError:
-            features, full = None, True
-        if features is not None and any(f is None for f in features):
+            parts, full = [], True
+        built = [p for p in parts if p is not None]
+        if len(built) < len(parts):  # cancelled
             return False
         if self.world.any(full, self.device):
-            features = None
-            reason = "they did not fit in GPU memory"
-        else:
-            features = tuple(self.world.gather(f, len(images)) for f, images in zip(features, sets))
-            reason = "" if all(torch.isfinite(f).all() for f in features) else "they overflow fp16"
-        if reason:
-            self.emit(Note, message=f"cannot cache the outputs below {self.cut} ({reason}): "
-                                    "training on the full path instead")
-            self.cut, features = None, None
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            return True
+            return self._full_path("they did not fit in GPU memory")
+        train_f, val_f = (self.world.gather(f, len(images)) for f, images in zip(built, sets, strict=True))
+        features = (train_f, val_f)
+        if not all(torch.isfinite(f).all() for f in features):
+            return self._full_path("they overflow fp16")
         self.features = features
         n = sum(len(f) for f in features)
         mib = sum(f.numel() * f.element_size() for f in features) / 2**20
         shards = f" ({self.world.size} processes, a shard each)" if self.world.size > 1 else ""
         self.emit(Note, message=f"ran the frozen groups below {self.cut} once over {n} images and cached their "
-                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s{shards}: each epoch now "
-                                f"runs only {self.cut} and above")
+                                f"outputs ({mib:.0f} MiB) in {time.monotonic() - started:.1f} s{shards}: each epoch "
+                                f"now runs only {self.cut} and above")
         return True
 
-    def _cache_shard(self, images: torch.Tensor, cut: str | None = None) -> torch.Tensor | None:
-        """The outputs of the groups below ``cut`` (the run's cut by default) for this process's shard of
-        ``images`` (all of them when alone)."""
+    def _full_path(self, reason: str) -> bool:
+        """Give up the boundary cache (``reason`` says why, in a Note) and train on the full path; True."""
+        self.emit(Note, message=f"cannot cache the outputs below {self.cut} ({reason}): "
+                                "training on the full path instead")
+        self.cut = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return True
+
+    def _cache_shard(self, images: torch.Tensor, cut: str) -> torch.Tensor | None:
+        """The outputs of the groups below ``cut`` for this process's shard of ``images`` (all of them when
+        alone)."""
         shard = self.world.shard(len(images))
-        return cache.build(self.model, cut or self.cut, images[shard.start:shard.stop],
+        return cache.build(self.model, cut, images[shard.start:shard.stop],
                            lambda x: self.transform(x, train=False), batch_size=self.eval_batch,
                            dtype=self.prep.cache_dtype, device=self.device, should_stop=self._local_stop)
 
@@ -355,9 +390,10 @@ class Trainer:
             self.model.eval()  # training images stored larger for random crops: their centre, as validation's
             sets = (datasets.centre(self.data.train_x, self.cfg.image_size), self.data.val_x)
             shards = [self._cache_shard(images, "head") for images in sets]
-            if any(s is None for s in shards):
+            built = [s for s in shards if s is not None]
+            if len(built) < len(shards):  # cancelled
                 return False
-            train_f, val_f = (self.world.gather(s, len(images)) for s, images in zip(shards, sets))
+            train_f, val_f = (self.world.gather(s, len(images)) for s, images in zip(built, sets, strict=True))
         try:
             fitted = probe.fit_cv(train_f, self.data.train_y, len(self.data.classes), self.cfg.seed,
                                   should_stop=self._local_stop)
@@ -398,7 +434,7 @@ class Trainer:
                     batch = images[start:start + self.batch].to(self.device, non_blocking=True)
                     self.model(self.transform(batch, train=False))
         finally:
-            for m, momentum in zip(layers, momenta):
+            for m, momentum in zip(layers, momenta, strict=True):
                 m.momentum = momentum
             self.model.eval()
         return [g for g in groups if net.batchnorms(self.model, [g])]
@@ -561,7 +597,7 @@ class Trainer:
             optimizer=self.optimizer.state_dict(), best=self.best, elapsed=self.elapsed(),
             rng_cpu=torch.get_rng_state(), model=weights,
             rng_cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0),
-            scaler=self.step.scaler.state_dict() if self.step and self.step.scaler else {},
+            scaler=self._step.scaler.state_dict() if self._step and self._step.scaler else {},
         )
         checkpoint.save(state.to_dict(), self.run_dir / "resume.pt")
         checkpoint.save(weights, self.run_dir / "last.pt")
@@ -583,10 +619,10 @@ class Trainer:
                              "resume with the run's own data, or start a new run")
         self.model.load_state_dict(state.model)
         self.trainable = list(state.groups)
-        self.optimizer = self._make_optimizer(self.trainable)
+        self._optimizer = self._make_optimizer(self.trainable)
         saved = state.optimizer if state.version >= 2 else optim.split_legacy(
             state.optimizer, lambda group: net.group_parameters(self.model, group))
-        self.optimizer.load_state_dict(saved)
+        self._optimizer.load_state_dict(saved)
         net.set_trainable(self.model, set(self.trainable), self.cfg.bn)
         self.epochs_done, self.step_in_epoch = state.epochs_done, state.step_in_epoch
         self.global_step, self.partial = state.global_step, state.partial
@@ -610,6 +646,7 @@ class Trainer:
     # -- helpers -----------------------------------------------------------------------------
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.wrapped is not None, "make_step wraps the model before the first step"
         return self.wrapped(x)
 
     def _eval_forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ import inspect
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -56,7 +57,7 @@ class World:
         """The smallest of each element over the processes."""
         return self._reduce(tensor, dist.ReduceOp.MIN)
 
-    def _reduce(self, tensor: torch.Tensor, op: dist.ReduceOp) -> torch.Tensor:
+    def _reduce(self, tensor: torch.Tensor, op: dist.ReduceOp.RedOpType) -> torch.Tensor:
         if self.size == 1:
             return tensor
         total = tensor.clone()
@@ -107,7 +108,7 @@ class World:
 
 # Each process keeps its own BatchNorm statistics while it trains (rank 0's are shared before validating):
 # no broadcast of the buffers before every forward. torch 2.14 renamed the option; both keep the sync at init.
-_NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
+_NO_BUFFER_SYNC: dict[str, Any] = ({"forward_sync_buffers": False}
                    if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
                    else {"broadcast_buffers": False})
 
@@ -136,11 +137,13 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
         centred = x - mean.view(1, c, 1, 1)
         var = dist_nn.all_reduce(centred.square().sum(dims)) / n
         if self.track_running_stats:
+            tracked, running_mean, running_var = self.num_batches_tracked, self.running_mean, self.running_var
+            assert tracked is not None and running_mean is not None and running_var is not None  # made with them
             with torch.no_grad():
-                self.num_batches_tracked += 1
-                momentum = self.momentum if self.momentum is not None else 1 / self.num_batches_tracked.item()
-                self.running_mean.lerp_(mean, momentum)
-                self.running_var.lerp_(var * n / (n - 1), momentum)
+                tracked.add_(1)
+                momentum = self.momentum if self.momentum is not None else 1 / tracked.item()
+                running_mean.lerp_(mean, momentum)
+                running_var.lerp_(var * n / (n - 1), momentum)
         out = centred * torch.rsqrt(var + self.eps).view(1, c, 1, 1)
         if self.affine:
             out = out * self.weight.view(1, c, 1, 1) + self.bias.view(1, c, 1, 1)

@@ -8,11 +8,10 @@ import shlex
 import sys
 import textwrap
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from collections.abc import Iterable
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -32,6 +31,8 @@ from tltui.ui.release import release
 from tltui.ui.screens.lesson import LessonScreen
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     from tltui.ui.link import State, WorkerLink
 
 #: A toast's lines at most (title included), and its width where the terminal is wide.
@@ -45,19 +46,19 @@ SAVE_DELAY_S = 0.3
 WORKER_CMD_ENV = "TLTUI_WORKER_CMD"
 
 
-def _train_screen():
+def _train_screen() -> Screen:
     from tltui.ui.screens.train import TrainScreen
 
     return TrainScreen()
 
 
-def _runs_screen():
+def _runs_screen() -> Screen:
     from tltui.ui.screens.runs import RunsScreen
 
     return RunsScreen()
 
 
-def _lesson_commands():
+def _lesson_commands() -> type[Provider]:
     """The palette's lessons, imported when the palette first opens (textual.command is not needed to start)."""
     from tltui.ui.palette import LessonCommands
 
@@ -167,8 +168,8 @@ class TutorApp(App[None]):
     def watch_worker_state(self, state: State) -> None:
         if self._link is None:  # the worker was never asked for (the link, and the protocol, load later)
             return
-        link = self.link
-        if state == "ready" and self.remote and not any(d.startswith("cuda") for d in link.capabilities.devices):
+        link, caps = self.link, self.link.capabilities
+        if state == "ready" and self.remote and caps and not any(d.startswith("cuda") for d in caps.devices):
             self.notify(f"{self.remote} has no GPU: runs train on its CPU.", severity="warning", timeout=8)
         elif state == "gone":
             self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
@@ -242,7 +243,8 @@ class TutorApp(App[None]):
         """Textual's, with the palette that survives being closed as it opens (``palette.Palette``)."""
         from tltui.ui.palette import Palette
 
-        if self.use_command_palette and not Palette.is_open(self):
+        # Textual types the app App[object], and App[None] is not one (App is invariant in its return type)
+        if self.use_command_palette and not Palette.is_open(self):  # type: ignore[arg-type]
             self.push_screen(Palette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

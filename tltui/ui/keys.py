@@ -7,7 +7,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +24,7 @@ def keymap() -> dict[str, dict[str, dict[str, Any]]]:
     return tomllib.loads(files(__package__).joinpath("keys.toml").read_text(encoding="utf-8"))
 
 
-def bindings(owner: str) -> list[Binding]:
+def bindings(owner: str) -> list[BindingType]:
     """The keys the class named ``owner`` binds, in the order keys.toml lists them."""
     return [Binding(key, **fields) for key, fields in keymap()[owner].items()]
 

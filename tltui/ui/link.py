@@ -75,6 +75,7 @@ class WorkerLink:
         if self.state == "gone":
             return f"worker stopped ({self.error[:40]}) · W restarts"
         caps = self.capabilities
+        assert caps is not None  # ready: the hello brought them
         device = f"{caps.gpu_name} {caps.gpu_memory_gb:.0f} GB" if caps.gpu_name else "CPU"
         weights = "ImageNet ✓" if self.pretrained_backbone == "resnet50" else "no ImageNet"
         return f"● {caps.host} · {device} · torch {caps.torch_version.split('+')[0]} · {weights}"
@@ -93,17 +94,17 @@ class WorkerLink:
 
     def _launch(self) -> None:
         self.state, self.error, self.capabilities = "starting", "", None
-        self._ready = asyncio.get_running_loop().create_future()
-        self._task = asyncio.create_task(self._serve())
+        self._ready = ready = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._serve(ready))
         self._on_state(self.state)
 
-    async def _serve(self) -> None:
+    async def _serve(self, ready: asyncio.Future[None]) -> None:
         client = self._client = WorkerClient(self.command, host=self.host)
         try:
             hello = await client.start()
             self.capabilities = hello.capabilities
             self.state = "ready"
-            self._ready.set_result(None)
+            ready.set_result(None)
             self._on_state(self.state)
             await self._reattach()
             while (event := await client.events.get()) is not None:
@@ -130,6 +131,7 @@ class WorkerLink:
         self.ensure_started()
         if self.state == "gone":
             raise WorkerGone(self.error)
+        assert self._ready is not None  # ensure_started made it
         await asyncio.shield(self._ready)
         assert self._client is not None
         return self._client

@@ -9,6 +9,7 @@ training form, ctrl+p, a letter, then PageDown in the command palette). Not yet 
 from __future__ import annotations
 
 from functools import wraps
+from typing import Literal
 
 from textual.widgets import OptionList
 
@@ -21,11 +22,11 @@ def guard_paging() -> None:
         return
 
     @wraps(move_page)
-    def _move_page(self: OptionList, direction, waited: bool = False) -> None:
+    def _move_page(self: OptionList, direction: Literal[-1, 1], waited: bool = False) -> None:
         if self.scrollable_content_region.area:
             move_page(self, direction)
         elif not waited:
             self.call_after_refresh(_move_page, self, direction, True)
 
-    _move_page.waits_for_layout = True  # type: ignore[attr-defined]
-    OptionList._move_page = _move_page  # type: ignore[method-assign]
+    _move_page.waits_for_layout = True  # type: ignore[attr-defined]  # a mark on the function: patched once
+    OptionList._move_page = _move_page  # type: ignore[method-assign]  # the patch: Textual's method replaced

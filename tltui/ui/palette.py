@@ -3,6 +3,7 @@ palette closed in the burst of keys that opened it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from textual.app import App
@@ -18,13 +19,13 @@ if TYPE_CHECKING:
 class LessonCommands(Provider):
     """Offers every lesson by number and title; choosing one goes back to the lessons there."""
 
-    app: TutorApp
+    app: TutorApp  # type: ignore[assignment]  # Textual says App[object], and App[None] is not one (invariant)
 
-    def _commands(self):
+    def _commands(self) -> Iterator[tuple[str, Callable[[], Awaitable[None]], str]]:
         for lesson in self.app.lessons:
             yield f"Go to lesson {lesson.label}", self._opener(lesson), lesson.name
 
-    def _opener(self, lesson: Lesson):
+    def _opener(self, lesson: Lesson) -> Callable[[], Awaitable[None]]:
         async def open_lesson() -> None:
             await self.app.action_mode("lessons")
             await self.app.lesson_screen.show_lesson(lesson)

@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -48,13 +49,14 @@ class _Quiz(msgspec.Struct):
     checks: _Runs = {}
 
 
-_FIELDS: dict[str, tuple[str, type]] = {
+_FIELDS: dict[str, tuple[str, Any]] = {
     "last_lesson": ("value", str), "theme": ("value", str),
     "visited": ("items", str), "board_runs": ("items", tuple[str, str]),
     "quiz": ("entries", _Quiz), "checks": ("entries", _Check), "scroll": ("entries", float),
     "form": ("entries", str | None), "runs": ("entries", dict[str, str]),
 }
-"""Each field of a progress file: a value, a list of items or a dict of entries, and the type of each."""
+"""Each field of a progress file: a value, a list of items or a dict of entries, and the type of each (a
+class, or a type expression such as ``str | None``)."""
 
 
 def _typed(data: dict) -> tuple[dict, int]:
@@ -63,7 +65,7 @@ def _typed(data: dict) -> tuple[dict, int]:
     kept: dict = {}
     dropped = 0
 
-    def fits(value: object, kind: type) -> bool:
+    def fits(value: object, kind: Any) -> bool:
         try:
             msgspec.convert(value, kind, strict=True)
         except msgspec.ValidationError:
@@ -77,14 +79,14 @@ def _typed(data: dict) -> tuple[dict, int]:
         if shape == "value":
             ok = fits(value, kind)
             kept[name], dropped = (value, dropped) if ok else ("", dropped + 1)
-        elif not isinstance(value, list if shape == "items" else dict):
-            dropped += 1
-        elif shape == "items":
+        elif shape == "items" and isinstance(value, list):
             kept[name] = [v for v in value if fits(v, kind)]
             dropped += len(value) - len(kept[name])
-        else:
+        elif shape == "entries" and isinstance(value, dict):
             kept[name] = {k: v for k, v in value.items() if fits(v, kind)}
             dropped += len(value) - len(kept[name])
+        else:
+            dropped += 1
     return kept, dropped
 
 
@@ -175,7 +177,8 @@ class ProgressStore:
             self.notice = (f"{self.path} holds {dropped} value(s) of the wrong type, left out, and it could not be "
                            f"copied aside ({error.strerror}): progress will not be saved this session.")
         else:
-            self.notice = f"Progress file had {dropped} value(s) of the wrong type: left them out (the file is kept as {aside.name})."
+            self.notice = (f"Progress file had {dropped} value(s) of the wrong type: left them out (the file is kept "
+                           f"as {aside.name}).")
 
     def _set_aside(self) -> LearnerProgress:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -183,7 +186,8 @@ class ProgressStore:
             os.replace(self.path, aside)
         except OSError as error:
             self.writable = False
-            self.notice = f"{self.path} is unreadable and could not be moved aside ({error.strerror}); starting fresh without saving."
+            self.notice = (f"{self.path} is unreadable and could not be moved aside ({error.strerror}); starting fresh "
+                           "without saving.")
         else:
             self.notice = f"Progress file was unreadable: kept it as {aside.name} and started fresh."
         return LearnerProgress()

@@ -7,8 +7,19 @@ from dataclasses import dataclass, field
 from tltui.core import protocol
 from tltui.core.formatting import head_fitted
 from tltui.core.protocol import (
-    Cancelled, Diagnosis, Epoch, Failed, Finished, Measured, Note, Progress, RunConfig, RunEvent, RunSummary,
-    Started, Unfrozen,
+    Cancelled,
+    Diagnosis,
+    Epoch,
+    Failed,
+    Finished,
+    Measured,
+    Note,
+    Progress,
+    RunConfig,
+    RunEvent,
+    RunSummary,
+    Started,
+    Unfrozen,
 )
 
 #: Longest series a chart gets; longer curves are thinned evenly (first and last points kept).

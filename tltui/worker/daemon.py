@@ -4,9 +4,9 @@ Clients reach it through ``tltui worker --stdio`` (tltui/bridge.py), locally or 
 Runs are trained in threads, one at a time per device (a host with several GPUs trains one run on
 each). A run over several processes (``--nproc``) reserves its GPUs (or, on a host with one device, that
 device) and trains in torchrun's processes (worker/ranks.py); the queue is first come, first served, and
-a run that waits for GPUs holds back the runs behind it, so it is never starved. Every event goes to the run store first and then to the connections that follow the run, so a
-client that comes back replays what it missed, and a run outlives every connection. With no client
-and no run for ``IDLE_EXIT_S``, the daemon exits.
+a run that waits for GPUs holds back the runs behind it, so it is never starved. Every event goes to the run
+store first and then to the connections that follow the run, so a client that comes back replays what it
+missed, and a run outlives every connection. With no client and no run for ``IDLE_EXIT_S``, the daemon exits.
 
 Nothing one client or one run does stops the others. Work runs in the daemon's own threads, in three
 lanes of ``LANE_THREADS`` each (``Lane``): short requests on the store (listing, events), requests about
@@ -37,14 +37,31 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import msgspec
 
 from tltui.core import files, protocol
 from tltui.core.protocol import (
-    MAX_LINE, PROTOCOL_VERSION, CancelRun, Cancelled, Cancelling, Error, EventMessage, Failed, GetCapabilities,
-    GetEvents, Hello, ListRuns, LossPictures, LossPicturesReply, Replayed, ResumeRun, RunConfig, RunEvent, RunStarted,
+    MAX_LINE,
+    PROTOCOL_VERSION,
+    Cancelled,
+    Cancelling,
+    CancelRun,
+    Error,
+    EventMessage,
+    Failed,
+    GetCapabilities,
+    GetEvents,
+    Hello,
+    ListRuns,
+    LossPictures,
+    LossPicturesReply,
+    Replayed,
+    ResumeRun,
+    RunConfig,
+    RunEvent,
+    RunStarted,
     StartRun,
 )
 from tltui.worker.store import Run, RunDamaged, RunNotFound, RunRecorder, RunStore
@@ -229,8 +246,9 @@ class Daemon:
         except ConnectionError:
             conn.closed = True  # the client went away while it was being answered
         except MemoryError:
-            conn.send(Error(id=request.id, message=f"the worker ran out of memory answering {type(request).__struct_config__.tag}: ask "
-                            "for less (fewer or smaller images), or free memory on its host"))
+            conn.send(Error(id=request.id, message=f"the worker ran out of memory answering "
+                            f"{type(request).__struct_config__.tag}: ask for less (fewer or smaller images), or free "
+                            "memory on its host"))
         except OSError as error:  # a path it names that cannot be used (too long, not allowed, gone)
             where = f"{str(error.filename)[:200]}: " if error.filename else ""
             conn.send(Error(id=request.id, message=f"cannot use {where}{error.strerror or error}"))
@@ -270,7 +288,7 @@ class Daemon:
             return await self._capacity(conn, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
-    async def _picture(self, request: protocol.Request[R]) -> R:
+    async def _picture(self, request: protocol.Request[Any]) -> msgspec.Struct:
         """A lesson widget's pictures, computed in a thread: runs and other requests go on meanwhile."""
         from tltui.core.errors import BadInput
         from tltui.engine import pictures
@@ -294,7 +312,8 @@ class Daemon:
         if finished is None or finished.analysis is None:
             why = "has not finished" if finished is None else "was recorded without an error analysis (an older tltui)"
             raise _Refused(f"run {run.id} {why}: no top losses to show")
-        pictures = await self._checked(self.jobs_lane, loss_pictures, config, finished.analysis.top_losses, request.display)
+        pictures = await self._checked(self.jobs_lane, loss_pictures, config, finished.analysis.top_losses,
+                                       request.display)
         return LossPicturesReply(run_id=run.id, pictures=pictures)
     async def _find_lr(self, conn: Connection, request: protocol.FindLr) -> protocol.LrFound:
         """The LR range test, in a thread, told step by step to the client that asked (``Working``); it
@@ -394,7 +413,7 @@ class Daemon:
         if run.id in self.active:
             raise _Refused(f"run {run.id} is already running")
         summary = await self.store_lane.run(run.summary)
-        if summary.status == "damaged":
+        if summary.status == "damaged" or summary.config is None:  # no config: damaged
             raise _Refused(f"{summary.reason}; start a new run instead")
         if summary.status == "finished":
             raise _Refused(f"run {run.id} has finished; start a new one instead")
@@ -606,7 +625,7 @@ class Daemon:
         log(f"run {active.run.id}: {outcome.reason}\n" + "\n".join(outcome.log[-30:]))
         self._end(active, Failed, reason=outcome.reason, hint=outcome.hint or _again(active.run))
 
-    def _end(self, active: ActiveRun, cls: type[RunEvent], **fields) -> None:
+    def _end(self, active: ActiveRun, cls: type[RunEvent], **fields: Any) -> None:
         """Record the run's end; if even that cannot be written, tell its clients all the same and give the
         run up (no owner: the store lists it interrupted, and the next worker marks it failed)."""
         try:
@@ -627,7 +646,7 @@ class Daemon:
         said = []
         for run in self.store.all():
             summary = run.summary()
-            if summary.status != "interrupted":
+            if summary.status != "interrupted" or summary.config is None:  # no config: damaged
                 continue
             run.drop_leftovers()
             try:
@@ -811,7 +830,7 @@ class Listener:
     """The daemon's socket; bound again, by ``bind``, when ``lost`` says its file has gone (the folder made
     again too, and the lock taken on its new file), so a live daemon is never out of reach."""
 
-    def __init__(self, worker: Daemon, lock) -> None:
+    def __init__(self, worker: Daemon, lock: BinaryIO) -> None:
         from tltui.worker.sockets import SOCKET, socket_dir
 
         self.worker, self.lock = worker, lock
@@ -880,7 +899,7 @@ class Listener:
         self.lock.close()
 
 
-async def _lock_or_wait(directory: Path, path: Path):
+async def _lock_or_wait(directory: Path, path: Path) -> BinaryIO | None:
     """The daemon lock (an open file), or None once another daemon, which holds it, answers on ``path``."""
     import fcntl
 

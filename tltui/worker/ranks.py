@@ -24,9 +24,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import msgspec
 
@@ -83,13 +84,15 @@ def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, 
     proc = subprocess.Popen(command(run_dir, config, processes, resume), env=environment(gpus),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, bufsize=1, start_new_session=True)
+    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+    assert stdin is not None and stdout is not None and stderr is not None  # all three are pipes
     ended = threading.Event()
     reports: list[RankReport] = []
     tail: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
     failures: list[BaseException] = []
 
     def read_events() -> None:
-        for line in proc.stdout:
+        for line in stdout:
             if not line.startswith(EVENT_LINE):
                 continue
             try:
@@ -101,12 +104,12 @@ def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, 
                 emit(event)
             except BaseException as error:  # a full disk: the run must stop; the daemon says why
                 failures.append(error)
-                _send_stop(proc)
+                _send_stop(stdin)
             if isinstance(event, protocol.TERMINAL_EVENTS):
                 ended.set()
 
     def read_log() -> None:
-        for line in proc.stderr:
+        for line in stderr:
             report = protocol.read_rank_line(line)
             if report is not None:
                 reports.append(report)
@@ -120,12 +123,12 @@ def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, 
     while proc.poll() is None:
         if not stopped and (should_stop() or failures):
             stopped = True
-            _send_stop(proc)
+            _send_stop(stdin)
         time.sleep(POLL_S)
     for reader in readers:
         reader.join(30)
     with contextlib.suppress(OSError):
-        proc.stdin.close()
+        stdin.close()
     _kill_leftovers(reports)
     if failures:
         raise failures[0]
@@ -147,7 +150,8 @@ def explain(reports: list[RankReport], log: list[str], processes: int, returncod
         if code < 0:
             return (f"process rank {rank} of {processes} (pid {pid}) was killed by signal {-code} "
                     f"({_signal_name(-code)}); torchrun stopped the other {processes - 1}"), ""
-        return f"process rank {rank} of {processes} (pid {pid}) exited with status {code}; torchrun stopped the others", ""
+        return (f"process rank {rank} of {processes} (pid {pid}) exited with status {code}; torchrun stopped the "
+                "others"), ""
     peers = [r for r in reports if r.reason]
     if peers:
         return _of(peers[0].rank, processes, peers[0].reason), ""
@@ -164,7 +168,7 @@ _ENTRY = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)\s*\(pid:\s*(\d+)
 _FAILED = re.compile(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+) \(pid: (\d+)\)")
 
 
-def root_cause(log: list[str], peers: set[int] = frozenset()) -> tuple[int, int, int] | None:
+def root_cause(log: list[str], peers: AbstractSet[int] = frozenset()) -> tuple[int, int, int] | None:
     """(rank, exit code, pid) of the process that failed first, from torchrun's summary (or its 'failed
     (exitcode ...)' line); None if it names none. A negative exit code is the signal that killed it. The
     summary's first failure can be a process that only lost its peer (one of ``peers``, which said so) and
@@ -176,7 +180,7 @@ def root_cause(log: list[str], peers: set[int] = frozenset()) -> tuple[int, int,
     if not found:
         found = [(int(r), int(c), int(p)) for c, r, p in _FAILED.findall(text)]
     causes = [f for f in found if f[0] not in peers and f[1] != -signal.SIGTERM]
-    return (causes or found or [None])[0]
+    return next(iter(causes or found), None)
 
 
 def _signal_name(number: int) -> str:
@@ -186,10 +190,10 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _send_stop(proc: subprocess.Popen) -> None:
+def _send_stop(stdin: IO[str]) -> None:
     with contextlib.suppress(OSError, ValueError):
-        proc.stdin.write("stop\n")
-        proc.stdin.flush()
+        stdin.write("stop\n")
+        stdin.flush()
 
 
 def _kill_leftovers(reports: list[RankReport]) -> None:

@@ -121,8 +121,8 @@ class Run:
     def owner_alive(self) -> bool:
         """True if the process that wrote ``owner`` is still running (not another one that got its pid)."""
         try:
-            pid, *started = files.read_regular(self.path / "owner", 100).split()
-            pid = int(pid)
+            written, *started = files.read_regular(self.path / "owner", 100).split()
+            pid = int(written)
         except (OSError, ValueError):
             return False
         try:
@@ -149,7 +149,8 @@ class Run:
         measured = [e for e in events if isinstance(e, protocol.Measured)]
         last = events[-1] if events else None
         verdict = last if isinstance(last, protocol.Diagnosis) else None
-        status, reason = "running", ""
+        status: protocol.RunStatus = "running"
+        reason = ""
         if isinstance(last, (protocol.Finished, protocol.Diagnosis)):
             status = "finished"
         elif isinstance(last, protocol.Failed):

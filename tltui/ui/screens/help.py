@@ -19,8 +19,8 @@ from functools import cache
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.app import App, ComposeResult
 from textual.actions import parse
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.dom import DOMNode
@@ -172,7 +172,8 @@ def here(screen: Screen, lessons: list[Lesson]) -> list[tuple[type, Section]]:
             if node is screen.app and screen.is_modal and not binding.priority:
                 continue
             keys = [k.strip() for k in binding.key.split(",")
-                    if k.strip() not in taken and not (focused and focused.check_consume_key(k.strip(), key_to_character(k.strip())))]
+                    if k.strip() not in taken
+                    and not (focused and focused.check_consume_key(k.strip(), key_to_character(k.strip())))]
             _, action, parameters = parse(binding.action)
             if keys and node.check_action(action, parameters):
                 live.append(Binding(",".join(keys), binding.action, binding.description, tooltip=binding.tooltip))

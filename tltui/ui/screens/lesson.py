@@ -19,6 +19,7 @@ from tltui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
     from tltui.ui.app import TutorApp
+    from tltui.ui.widgets.check import LessonCheck
 
 #: Two digits typed within this many seconds make one lesson number.
 DIGIT_WINDOW = 1.0
@@ -65,7 +66,8 @@ class LessonScreen(ModeScreen):
         self.views[lesson.name] = view
         return view
 
-    async def on_mount(self) -> None:
+    # Textual calls ModeScreen's on_mount too, after this one, so an async one here overrides nothing
+    async def on_mount(self) -> None:  # type: ignore[override]  # (see above)
         await self.show_lesson(self.lesson)
         if self.app.size.width >= WIDE:
             self.call_after_refresh(self.show_contents, focus=False)
@@ -194,7 +196,7 @@ class LessonScreen(ModeScreen):
         if self.contents.has_focus or not self.contents.display:
             self.set_focus(None)
 
-    def on_lesson_check_scored(self, message) -> None:
+    def on_lesson_check_scored(self, message: LessonCheck.Scored) -> None:
         """A check of understanding was answered: its score in the contents follows."""
         if self.contents is not None:
             self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())

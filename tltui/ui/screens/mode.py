@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
 from textual.screen import Screen
 
@@ -22,7 +24,7 @@ class ModeScreen(Screen):
     was restyled then. Textual skips it too when a dialog closes.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.app.screen_stack:  # not the first screen: the app refreshes its CSS for that one as it starts
             self._css_update_count = self.app._css_update_count

@@ -53,7 +53,7 @@ class RunsScreen(ModeScreen):
 
     def compose(self) -> ComposeResult:
         yield TopBar()
-        table = DataTable(cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS.items():
             table.add_column(label, key=key)
         yield table
@@ -130,7 +130,7 @@ class RunsScreen(ModeScreen):
         if not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.app.link.runs.get(key)
+        return self.app.link.runs.get(key) if key is not None else None
 
     async def action_mark(self) -> None:
         run = self._cursor_run()

@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from tltui.core.protocol import ConfigError, RunConfig
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
-from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.screens.mode import ModeScreen
+from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm, texts
 from tltui.ui.widgets.run_owner import RunOwner

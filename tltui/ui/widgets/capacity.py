@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -41,7 +42,7 @@ class CapacityChart(PlotextPlot):
     #: The plotext markers the two curves are drawn with, as they look in the terminal.
     GLYPHS = ("▞▞", "⢕⢕")
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.reply: CapacityReply | None = None
 
@@ -100,7 +101,7 @@ def spaced(sizes: list[int], gap: float = 0.7) -> list[int]:
 def memorised_up_to(ns: list[int], accuracies: list[float]) -> int:
     """The largest n up to which every probe was at least ``MEMORISED`` accurate; 0 if the first was not."""
     last = 0
-    for n, accuracy in zip(ns, accuracies):
+    for n, accuracy in zip(ns, accuracies, strict=True):
         if accuracy < MEMORISED:
             break
         last = n

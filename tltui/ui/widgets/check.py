@@ -27,7 +27,13 @@ from textual.widgets import ContentSwitcher, Static
 from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson, WidgetPart, lessons_dir
 from tltui.ui.widgets.check_questions import (
-    CheckSet, Question, checks_path, load_checks, question_ids, select_questions, valid_answers,
+    CheckSet,
+    Question,
+    checks_path,
+    load_checks,
+    question_ids,
+    select_questions,
+    valid_answers,
 )
 from tltui.ui.widgets.experiments import Experiment, arms, verdict
 from tltui.ui.widgets.prose import CODE_STYLE, inline
@@ -189,12 +195,19 @@ class LessonCheck(Questions):
                                                           f"{escape(self.problem)}")
             self.query_one(ContentSwitcher).display = False
             return
-        saved = self.app.progress.checks.get(self.content.name, {})
+        saved = self.app.progress.checks.get(content.name, {})
         self.answers = valid_answers(saved.get("answers", {}), self.shown)
-        self.best = min(int(saved.get("best", 0) or 0), len(self.content.questions))
+        self.best = min(int(saved.get("best", 0) or 0), len(content.questions))
         self.experiment.restore({name: runs for name, runs in dict(saved.get("checks", {})).items()
                                  if name in self._experiments()})
         self._resume()
+
+    @property
+    def loaded(self) -> CheckSet:
+        """``content``, where it is loaded: a check whose file could not load says so and takes no key, so the
+        methods below never run for it."""
+        assert self.content is not None
+        return self.content
 
     def _experiments(self) -> set[str]:
         return {q.run for q in self.shown if q.run}
@@ -202,7 +215,7 @@ class LessonCheck(Questions):
     @property
     def whole(self) -> bool:
         """True when this block asks every question of its file."""
-        return len(self.shown) == len(self.content.questions)
+        return len(self.shown) == len(self.loaded.questions)
 
     def _resume(self) -> None:
         """The first unanswered question, or the summary when all are answered."""
@@ -230,7 +243,7 @@ class LessonCheck(Questions):
     def best_line(self) -> str:
         if self.whole:
             return super().best_line
-        return f"lesson best {self.best}/{len(self.content.questions)}"
+        return f"lesson best {self.best}/{len(self.loaded.questions)}"
 
     @property
     def experiment_name(self) -> str:
@@ -242,8 +255,9 @@ class LessonCheck(Questions):
     def save(self) -> None:
         """This block's answers and runs, merged with those the lesson's other blocks saved; ``best`` is the
         most right answers of the whole file held at once."""
-        questions = self.content.questions
-        saved = self.app.progress.checks.get(self.content.name, {})
+        content = self.loaded
+        questions = content.questions
+        saved = self.app.progress.checks.get(content.name, {})
         mine = {q.id for q in self.shown}
         answers = {qid: choice for qid, choice in valid_answers(saved.get("answers", {}), questions).items()
                    if qid not in mine} | self.answers
@@ -251,7 +265,7 @@ class LessonCheck(Questions):
         self.best = min(max(self.best, int(saved.get("best", 0) or 0), right), len(questions))
         runs = {name: pairs for name, pairs in dict(saved.get("checks", {})).items()
                 if name not in self._experiments()} | self.experiment.runs
-        self.app.progress.checks[self.content.name] = {
+        self.app.progress.checks[content.name] = {
             "answers": answers, "right": right, "best": self.best, "total": len(questions), "checks": runs,
         }
         self.app.save_progress()
@@ -283,7 +297,7 @@ class LessonCheck(Questions):
     def _answer(self, choice: int) -> None:
         self.answers[self.question.id] = choice
         self.save()
-        self.post_message(self.Scored(self, self.content.name))
+        self.post_message(self.Scored(self, self.loaded.name))
         self.show_title()
         self.stage = "feedback"
 
@@ -320,7 +334,7 @@ class LessonCheck(Questions):
     def show_done(self) -> None:
         questions = self.shown
         best = (f"best {self.best}" if self.whole
-                else f"lesson best {self.best} of {len(self.content.questions)}")
+                else f"lesson best {self.best} of {len(self.loaded.questions)}")
         lines = [f"[b]{self.score} of {len(questions)} right[/] ({best}).", ""]
         for i, question in enumerate(questions):
             chosen = self.answers.get(question.id)

@@ -8,6 +8,7 @@ typo fails the tests rather than the learner.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,11 +74,11 @@ def select_questions(checks: CheckSet, named: tuple[str, ...], elsewhere: set[st
     return rest
 
 
-def valid_answers(saved: object, questions: list[Question]) -> dict[str, int]:
+def valid_answers(saved: Mapping[str, object] | None, questions: list[Question]) -> dict[str, int]:
     """The saved answers (question id -> option) that still fit one of ``questions``."""
     ids = {q.id: q for q in questions}
-    return {qid: int(choice) for qid, choice in dict(saved or {}).items()
-            if qid in ids and str(choice).isdigit() and 1 <= int(choice) <= len(ids[qid].options)}
+    return {qid: int(str(choice)) for qid, choice in dict(saved or {}).items()
+            if qid in ids and str(choice).isdigit() and 1 <= int(str(choice)) <= len(ids[qid].options)}
 
 
 def set_name(path: Path) -> str:
@@ -96,7 +97,8 @@ def load_checks(path: Path) -> CheckSet:
         raise ValueError(f"{path.name}: no '## id' question")
     if len(set(ids)) != len(ids):
         raise ValueError(f"{path.name}: two questions share an id: {sorted(i for i in ids if ids.count(i) > 1)[0]}")
-    return CheckSet(set_name(path), first[2:].strip(), [_question(qid, body) for qid, body in zip(ids, bodies)])
+    return CheckSet(set_name(path), first[2:].strip(),
+                    [_question(qid, body) for qid, body in zip(ids, bodies, strict=True)])
 
 
 def _question(qid: str, body: str) -> Question:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from textual import work
@@ -45,11 +46,12 @@ class CodeView(VerticalScroll, can_focus=False):
     }
     """
 
-    def __init__(self, stem: str, anchor: str = "", **kwargs) -> None:
+    def __init__(self, stem: str, anchor: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stem = stem
-        self.anchor = anchor
-        """Text of the line to scroll to whenever the code changes or is shown."""
+        self.anchor_text = anchor
+        """Text of the line to scroll to whenever the code changes or is shown (not ``anchor``: Textual's
+        ``Widget.anchor`` is a method)."""
         self.code = ""
         self.problem = ""
         self._anchor_line = 0
@@ -69,7 +71,8 @@ class CodeView(VerticalScroll, can_focus=False):
         self.code, self.problem = code, problem
         self.query_one(Static).update(highlight(code, language="python"))
         lines = code.splitlines()
-        self._anchor_line = next((i for i, text in enumerate(lines) if self.anchor and self.anchor in text), 0)
+        anchor = self.anchor_text
+        self._anchor_line = next((i for i, text in enumerate(lines) if anchor and anchor in text), 0)
         self.call_after_refresh(self.scroll_to_anchor)
 
     def on_show(self) -> None:
@@ -209,7 +212,7 @@ class ConfigWidget(RunOwner, LiveFrame):
     def _run_state(run: RunModel) -> str:
         if run.running and not run.epochs:
             return "starting (the worker loads torch and the data)…"
-        if run.running:
+        if run.running and run.config:  # (epochs come after the Started event, and its config)
             last = run.epochs[-1]
             return f"epoch {last.epoch}/{run.config.epochs}, val acc {last.val_acc:.0%} · c cancels"
         best = run.best

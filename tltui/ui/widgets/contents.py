@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.message import Message
@@ -11,7 +12,6 @@ from textual.widgets.option_list import Option
 
 from tltui.ui.keys import bindings
 from tltui.ui.lessons import Lesson
-
 
 #: Columns a lesson's line may use (the list is 32 wide, less its border and the option's padding).
 LABEL_WIDTH = 29
@@ -46,7 +46,7 @@ class Contents(OptionList):
 
         lesson: Lesson
 
-    def __init__(self, lessons: list[Lesson], **kwargs) -> None:
+    def __init__(self, lessons: list[Lesson], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lessons = lessons
         self._taking_keys = False

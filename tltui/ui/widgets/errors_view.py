@@ -4,6 +4,8 @@ confused pairs. ``RunView`` holds it and binds the keys that browse."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rich.console import Group
 from rich.text import Text
 from textual import work
@@ -16,6 +18,9 @@ from tltui.core.analysis import short_path
 from tltui.core.client import WorkerError
 from tltui.core.protocol import ErrorAnalysis, LossPictures, Picture
 from tltui.ui.widgets.pictures import PictureView
+
+if TYPE_CHECKING:
+    from tltui.ui.app import TutorApp
 
 PICTURE_PX = 32
 """The side the worker draws each picture at; shown at most this big, smaller where height is short."""
@@ -54,10 +59,11 @@ class ErrorsView(Horizontal):
     }
     """
 
+    app: TutorApp
     index: reactive[int] = reactive(0, init=False)
     """Which top loss is shown, 0 the highest."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_id = ""
         self.analysis: ErrorAnalysis | None = None
@@ -115,13 +121,13 @@ class ErrorsView(Horizontal):
             return
         view = self.query_one("#loss-picture", PictureView)
         text = self.query_one("#loss-text", Static)
-        tops = self.analysis.top_losses if self.analysis else []
+        analysis = self.analysis
+        tops = analysis.top_losses if analysis else []
         side = self._side()
         view.styles.width, view.styles.height = side, side // 2 + 1
-        if not tops:
+        if analysis is None or not tops:
             view.display = False
-            text.update(Group(interval(self.analysis), *balanced(self.analysis), confused_line(self.analysis))
-                        if self.analysis else "")
+            text.update(Group(interval(analysis), *balanced(analysis), confused_line(analysis)) if analysis else "")
             return
         view.display = True
         top = tops[self.index]
@@ -137,11 +143,11 @@ class ErrorsView(Horizontal):
                           f" (p {top.probability:.0%})"),
             Text(f"p(true) {top.true_probability:.1%} · loss {top.loss:.2f}", style="dim"),
             Text(""),
-            interval(self.analysis),
-            *balanced(self.analysis),
-            Text("most confused (true → predicted)" if self.analysis.confused else "", style="bold"),
+            interval(analysis),
+            *balanced(analysis),
+            Text("most confused (true → predicted)" if analysis.confused else "", style="bold"),
             *(Text(f"  {c.true} → {c.predicted}  {c.count}", no_wrap=True, overflow="ellipsis")
-              for c in self.analysis.confused),
+              for c in analysis.confused),
         ]
         if self.problem:
             lines.append(Text(f"pictures: {self.problem}", style="dim"))

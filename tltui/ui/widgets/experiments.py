@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from rich.markup import escape
 from textual import work
@@ -47,7 +48,7 @@ class Experiment(RunOwner, Vertical):
 
         experiment: Experiment
 
-    def __init__(self, prefix: str, caveat: bool = False, **kwargs) -> None:
+    def __init__(self, prefix: str, caveat: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.prefix = prefix
         """Of the ids of the lines: ``<prefix>-measured``, ``<prefix>-caveat``."""
@@ -142,28 +143,29 @@ class Experiment(RunOwner, Vertical):
         link = self.app.link
         chart, measured = self.query_one(RunChart), self.query_one(".-measured", Static)
         models = self.models(self.shown)
+        caps = link.capabilities
         if link.state == "gone":
             chart.show([], "no worker")
             measured.update(f"The worker stopped: {escape(link.error)}. W restarts it; then e twice runs it again.")
-        elif link.state != "ready":
+        elif link.state != "ready" or caps is None:  # (ready: the hello brought its capabilities)
             chart.show([], "waiting for the worker")
             measured.update("The worker is starting (it loads torch)…")
-        elif not check_backbone(link.capabilities):
+        elif not check_backbone(caps):
             chart.show([], "nothing measured")
             measured.update("This worker has no pretrained weights (neither the tiny backbone's nor ImageNet's in "
-                            f"{escape(link.capabilities.weights_dir)}): nothing to measure, so no curve is drawn.")
+                            f"{escape(caps.weights_dir)}): nothing to measure, so no curve is drawn.")
         elif not models:
             refused = self.refused.get(self.shown, "")
             chart.show([], "nothing measured" if refused else "starting the runs")
             measured.update(escape(refused) if refused else "Starting the runs…")
         else:
             chart.show(models)
-            config = models[0][1].config
-            started = models[0][1].started
+            config, started = models[0][1].config, models[0][1].started
+            assert config is not None  # the widget's own runs: start_run gave each model its config
             weights = started.weights if started else config.weights
             shuffled = ", labels shuffled" if config.shuffle_labels else ""
             images = f"{config.limit_per_class} per class" if config.limit_per_class else "every image"
-            seeds = sorted({run.config.seed for _, run in models})
+            seeds = sorted({run.config.seed for _, run in models if run.config})
             seed = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]} to {seeds[-1]}"
             head = (f"[b]Measured[/] on {config.data}, {images}{shuffled}, {seed}: {config.model}, "
                     f"weights {escape(weights)}")
@@ -192,9 +194,10 @@ def run_state(run: RunModel) -> str:
         return f"failed: {escape(run.end.reason)}"
     if run.lost:
         return f"interrupted: {escape(run.lost)}"
-    if not run.epochs:
+    best, config = run.best, run.config
+    if best is None:  # no epoch yet
         return "queued" if run.started is None else "starting"
-    best, last = run.best, run.epochs[-1]
+    last = run.epochs[-1]
     text = (f"best val {best.val_acc:.0%} (epoch {best.epoch}), train {last.train_acc:.0%} and val "
             f"{last.val_acc:.0%} at epoch {last.epoch}")
-    return text if run.end else f"epoch {last.epoch}/{run.config.epochs}: {text}"
+    return text if run.end or config is None else f"epoch {last.epoch}/{config.epochs}: {text}"

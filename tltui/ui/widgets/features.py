@@ -14,8 +14,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from tltui.core.groups import BACKBONE
-from tltui.core.protocol import Activations, ActivationsReply, Filters, FiltersReply, WalkReply
-from tltui.core.protocol import FeatureWalk as WalkRequest
+from tltui.core.protocol import (
+    Activations,
+    ActivationsReply,
+    FeatureWalk as WalkRequest,
+    Filters,
+    FiltersReply,
+    WalkReply,
+)
 from tltui.ui.keys import bindings
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.pictures import PicturePanel, PictureView, tile
@@ -81,7 +87,8 @@ class LayerFeatures(PicturePanel):
                                 yield PictureView(MAP, id=f"map-{group}-{row}")
 
     #: The keys of each view, for the border (the caption matches the view shown).
-    KEYS = {False: "v the maps · f the next filters", True: "v the filters · w pretrained/random · i/I image · d folder"}
+    KEYS = {False: "v the maps · f the next filters",
+            True: "v the filters · w pretrained/random · i/I image · d folder"}
 
     def on_mount(self) -> None:
         self.border_title = "What each group sees: computed by the worker from real weights"
@@ -124,8 +131,9 @@ class LayerFeatures(PicturePanel):
             view = self.query_one(f"#{side}", PictureView)
             reply = self.filters.get(weights)
             if reply is None:
-                view.show(None, f"No pretrained weights on this worker ({self.app.link.capabilities.weights_dir}): "
-                                "nothing to show but the random filters.")
+                caps = self.app.link.capabilities  # None while a restarted worker starts
+                where = f" ({caps.weights_dir})" if caps else ""
+                view.show(None, f"No pretrained weights on this worker{where}: nothing to show but the random filters.")
             else:
                 view.show(tile(reply.filters[first:first + PAGE], 4, scale), reply.weights)
 

@@ -11,8 +11,6 @@ under the command palette's key (``^p paletteq``) or off the edge (``q Qui``).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
@@ -30,6 +28,10 @@ def width(key: FooterKey) -> int:
     return cell_len(label) + 1
 
 
+Shown = tuple[tuple[tuple[object, ...], ...], bool, int]
+"""What a footer's keys are built from: each shown binding, whether the palette key shows, the width."""
+
+
 class KeysFooter(Footer):
     """Textual's compact footer, keeping the first keys that fit the terminal's width, the help key
     whatever else goes (so the rest are always one key away). It rebuilds only while its screen is shown,
@@ -38,10 +40,10 @@ class KeysFooter(Footer):
 
     def __init__(self, show_command_palette: bool = True) -> None:
         super().__init__(compact=True, show_command_palette=show_command_palette)
-        self._drawn: Hashable = None
+        self._drawn: Shown | None = None
         """What the keys shown were built from."""
 
-    def _shown(self) -> Hashable:
+    def _shown(self) -> Shown:
         """What ``compose`` would show now: each shown binding's key, label, state and tooltip, and the
         width they share."""
         return tuple(

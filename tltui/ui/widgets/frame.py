@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from tltui.ui.app import TutorApp
 
 R = TypeVar("R")
 
@@ -24,6 +27,8 @@ class LiveFrame(Vertical, can_focus=True):
         &:focus, &:focus-within { border: heavy $accent; }
     }
     """
+
+    app: TutorApp
 
 
 class StatusLine(Static):
@@ -65,3 +70,5 @@ class Dialog(ModalScreen[R]):
         }
     }
     """
+
+    app: TutorApp

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tltui.core.client import WorkerError
-from tltui.core.costs import model_costs, step_cost
+from tltui.core.costs import GroupCost, model_costs, step_cost
 from tltui.core.formatting import si, ui_words
 from tltui.core.groups import GROUPS
 from tltui.core.prediction import RULE, SIMILARITY, predict
@@ -146,7 +146,7 @@ class FreezeBoard(RunOwner, LiveFrame):
             limit_per_class=self.per_class if self.per_class < 100 else 0,
         )
 
-    def _costs(self):
+    def _costs(self) -> dict[str, GroupCost]:
         return model_costs(self.backbone, self.image_size, CLASSES)
 
     def _predicted(self, trainable: set[str]) -> float:
@@ -228,10 +228,11 @@ class FreezeBoard(RunOwner, LiveFrame):
         and backbone: only what is frozen varies along the chart."""
         points = []
         for run in self.owned_runs():
-            if run.best is None or not self._same_setting(run, frozen_too=False):
+            config, best = run.config, run.best
+            if config is None or best is None or not self._same_setting(run, frozen_too=False):
                 continue
-            trainable = set(run.config.trainable_at(run.config.epochs))
-            points.append((step_cost(self._costs(), trainable).total_gflops, run.best.val_acc))
+            trainable = set(config.trainable_at(config.epochs))
+            points.append((step_cost(self._costs(), trainable).total_gflops, best.val_acc))
         return points
 
     def _measured_line(self) -> None:
@@ -248,7 +249,7 @@ class FreezeBoard(RunOwner, LiveFrame):
             return f"not measured for this setting yet: enter runs it for real{more}"
         run = here[-1]
         if run.running:
-            state = f"epoch {run.epochs[-1].epoch}/{run.config.epochs}" if run.epochs else "starting…"
+            state = f"epoch {run.epochs[-1].epoch}/{run.config.epochs}" if run.epochs and run.config else "starting…"
             return f"measuring this setting: {state}{more}"
         best = f", best val acc {run.best.val_acc:.0%}" if run.best else ""
         return f"measured for this setting: {run.status}{best} (run {run.run_id}){more}"
@@ -258,7 +259,7 @@ class FreezeBoard(RunOwner, LiveFrame):
     def action_move(self, step: int) -> None:
         self.cursor = (self.cursor + step) % len(GROUPS)
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # replaces Textual's toggle(attribute)
         self.frozen ^= {GROUPS[self.cursor]}
 
     def action_head_only(self) -> None:

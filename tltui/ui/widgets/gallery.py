@@ -81,7 +81,7 @@ class AugmentGallery(PicturePanel):
         rows.append(f"[dim]{reply.image_size} px in, {SIDE} shown[/]")
         self.query_one("#stats", Static).update("\n".join(rows))
 
-    def action_toggle(self, name: str) -> None:
+    def action_toggle(self, name: str) -> None:  # type: ignore[override]  # replaces Textual's toggle(attribute)
         self.augment = tuple(a for a in AUGMENTS if (a in self.augment) != (a == name))
         self.reload()
 

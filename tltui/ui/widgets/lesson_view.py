@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
-from tltui.ui.lessons import Lesson, MarkdownPart, Part
+from tltui.ui.lessons import Lesson, MarkdownPart, Part, WidgetPart
 from tltui.ui.widgets.prose import PROSE_CSS, is_prose, prose_blocks
 
 #: Source lines of leading prose composed for the first frame.
@@ -62,7 +63,7 @@ class LessonView(VerticalScroll, can_focus=False):
     }
     """
 
-    def __init__(self, lesson: Lesson, scroll_y: float = 0.0, **kwargs) -> None:
+    def __init__(self, lesson: Lesson, scroll_y: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lesson = lesson
         self.resume_y = scroll_y
@@ -119,6 +120,7 @@ class LessonView(VerticalScroll, can_focus=False):
             return Markdown(text, open_links=False, classes="-list-open" if list_open else "")
         from tltui.ui.widgets.registry import build_widget
 
+        assert isinstance(part, WidgetPart)  # compose cut the markdown parts into (text, list open) chunks
         return build_widget(part)
 
     # Keys scroll at once: an animated scroll drops key presses that arrive while it runs.

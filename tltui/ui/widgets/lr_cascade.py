@@ -8,6 +8,7 @@ and ``r`` runs the setting for real.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 from textual.app import ComposeResult
@@ -46,7 +47,7 @@ class Slider(Widget):
     Slider { height: 1; }
     """
 
-    def __init__(self, label: str, low: str, high: str, **kwargs) -> None:
+    def __init__(self, label: str, low: str, high: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.label, self.low, self.high = label, low, high
         self.index, self.count, self.value = 0, 2, ""
@@ -72,7 +73,7 @@ class LrBars(PlotextPlot):
     LrBars { height: 1fr; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.values: dict[str, float] = {}
         """The LR drawn for each group that has a bar."""
@@ -81,7 +82,7 @@ class LrBars(PlotextPlot):
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._redraw)
 
-    def _redraw(self, _theme) -> None:
+    def _redraw(self, _theme: object) -> None:
         """The bars and labels take the theme's colours: draw them again in the new ones."""
         if self.config is not None:
             self.show(self.config)
@@ -98,15 +99,17 @@ class LrBars(PlotextPlot):
         low, high = log_range(min(logs), max(logs))
         xs = [GROUPS.index(g) + 1 for g in self.values]
         plt.bar(xs, logs, minimum=low, width=0.5, color=self._colour("accent"))
-        text = {"color": self._colour("foreground"), "background": self._colour("surface"), "alignment": "center"}
+        fg, bg = self._colour("foreground"), self._colour("surface")
         room = (high - low) / 8  # about one row of the chart
-        for x, log in zip(xs, logs):
-            plt.text(f"{10 ** log:.1e}", x=x, y=min(log + room, high - room / 2), **text)
+        for x, log in zip(xs, logs, strict=True):
+            plt.text(f"{10 ** log:.1e}", x=x, y=min(log + room, high - room / 2), color=fg, background=bg,
+                     alignment="center")
         for group in GROUPS:
             if group not in self.values:
-                plt.text("frozen", x=GROUPS.index(group) + 1, y=low + room, style="italic", **text)
+                plt.text("frozen", x=GROUPS.index(group) + 1, y=low + room, style="italic", color=fg, background=bg,
+                         alignment="center")
         ticks = log_ticks(low, high)
-        plt.xticks(range(1, len(GROUPS) + 1), GROUPS)
+        plt.xticks([float(x) for x in range(1, len(GROUPS) + 1)], list(GROUPS))
         plt.yticks([math.log10(t) for t in ticks], [lr_text(t) for t in ticks])
         plt.xlim(0.4, len(GROUPS) + 0.6)
         plt.ylim(low, high)
@@ -157,7 +160,8 @@ class LrCascade(ConfigWidget):
 
     def on_mount(self) -> None:
         self.border_title = "Learning-rate cascade (real runs)"
-        self.border_subtitle = "←→ LR ↓↑ factor · f freeze · F find LR · v view · r run · c cancel"  # w (save the code) is listed by ?
+        # w (save the code) is listed by ?
+        self.border_subtitle = "←→ LR ↓↑ factor · f freeze · F find LR · v view · r run · c cancel"
 
     def show_config(self) -> None:
         config = self.config

@@ -38,7 +38,7 @@ class LrCurve(PlotextPlot):
         mark = math.log10(found.suggested_lr)
         plt.vline(mark, color=Color.parse(self.app.theme_variables["warning"]).rgb)
         ticks = list(range(math.floor(min(xs)), math.ceil(max(xs)) + 1))
-        plt.xticks(ticks, [f"1e{t}" for t in ticks])
+        plt.xticks([float(t) for t in ticks], [f"1e{t}" for t in ticks])
         plt.xlabel("head LR (log)")
         plt.title(f"loss while the LR grows · {found.rule} {found.suggested_lr:.1e}")
         self.refresh()

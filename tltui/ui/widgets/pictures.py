@@ -34,7 +34,9 @@ R = TypeVar("R")
 def to_image(picture: Picture, scale: int = 1) -> Image.Image:
     """The picture as a PIL image, each pixel repeated ``scale`` times each way."""
     image = Image.frombytes("RGB", (picture.width, picture.height), picture.rgb)
-    return image.resize((picture.width * scale, picture.height * scale), Image.NEAREST) if scale > 1 else image
+    if scale <= 1:
+        return image
+    return image.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
 
 
 def tile(pictures: list[Picture], columns: int, scale: int = 1, gap: int = 1) -> Image.Image:
@@ -73,7 +75,8 @@ class PictureView(Static):
         """Draw ``picture`` with its caption; with ``side``, resized to fit ``side`` pixels square."""
         image = to_image(picture)
         if side and image.size != (side, side):
-            image = image.resize((side, side), Image.NEAREST if side > picture.width else Image.BOX)
+            method = Image.Resampling.NEAREST if side > picture.width else Image.Resampling.BOX
+            image = image.resize((side, side), method)
         self.show(image, picture.label, picture)
 
 
@@ -145,12 +148,13 @@ class PicturePanel(LiveFrame):
         if state == "gone":
             self.loaded = False  # asked again when a new worker is ready
             self.say_gone()
-        elif state == "ready" and not self.loaded and not self.loading:
+        elif state == "ready" and not self.loaded and not self.requesting:
             self.reload()
 
     @property
-    def loading(self) -> bool:
-        """Whether a request is on its way to the worker."""
+    def requesting(self) -> bool:
+        """Whether a request is on its way to the worker. (Not ``loading``: Textual's reactive of that name
+        takes the keys and the focus from the widget.)"""
         return self._loading is not None and self._loading.is_running
 
     def say_gone(self) -> None:

@@ -3,6 +3,8 @@ shown one at a time in a content switcher."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -70,7 +72,7 @@ class Questions(LiveFrame):
 
     def __init__(self) -> None:
         super().__init__()
-        self.answers: dict[str, object] = {}
+        self.answers: Mapping[str, object] = {}
         """Question id -> its answer, this round."""
         self.best = 0
 
@@ -180,11 +182,12 @@ class Questions(LiveFrame):
 
     def on_key(self, event: events.Key) -> None:
         """While choosing, digits choose instead of jumping to a lesson."""
-        if self.stage not in self.CHOOSING or not (event.character or "").isdigit():
+        digit = event.character or ""
+        if self.stage not in self.CHOOSING or not digit.isdigit():
             return
         event.stop()
         event.prevent_default()
-        self.choose(int(event.character))
+        self.choose(int(digit))
 
     def action_move(self, rows: int, columns: int = 0) -> None:
         if self.stage in self.CHOOSING:

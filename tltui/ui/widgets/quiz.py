@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -128,7 +129,7 @@ class StrategyList(Vertical):
     """The quadrant chosen (0: none yet)."""
     cursor: reactive[int] = reactive(0)
 
-    def __init__(self, strategies: list[Strategy], **kwargs) -> None:
+    def __init__(self, strategies: list[Strategy], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.strategies = strategies
 
@@ -268,6 +269,7 @@ class QuadrantQuiz(Questions):
 
     def _choose_strategy(self, strategy: str) -> None:
         scenario = self.scenario
+        assert scenario is not None  # a strategy is chosen before the round is done
         self.answers[scenario.id] = Answer(self.quadrant, strategy, self.quadrant in scenario.quadrants,
                                            strategy in scenario.strategies)
         self.best = max(self.best, self.score)
@@ -289,7 +291,9 @@ class QuadrantQuiz(Questions):
         """The list draws its own cursor."""
 
     def show_feedback(self) -> None:
-        scenario, answer = self.scenario, self.answers[self.scenario.id]
+        scenario = self.scenario
+        assert scenario is not None  # feedback comes before the round is done
+        answer = self.answers[scenario.id]
         strategies = self.content.strategies
         best_quadrant, best_strategy = scenario.quadrants[0], scenario.strategies[0]
         lines = [
@@ -307,7 +311,9 @@ class QuadrantQuiz(Questions):
         self.query_one("#qq-feedback", Reasoning).show("\n".join(lines))
 
     def show_check(self) -> None:
-        self.show_experiment(f"[b]Check:[/] {escape(self.scenario.reasons['check'])}")
+        scenario = self.scenario
+        assert scenario is not None  # a check comes before the round is done
+        self.show_experiment(f"[b]Check:[/] {escape(scenario.reasons['check'])}")
 
     def show_done(self) -> None:
         total = len(self.order)

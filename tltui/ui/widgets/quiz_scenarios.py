@@ -65,7 +65,7 @@ def load_quiz(path: Path | None = None) -> QuizContent:
     ids, bodies = pieces[::2], pieces[1::2]
     if len(set(ids)) != len(ids):
         raise ValueError(f"two sections share an id: {sorted(i for i in ids if ids.count(i) > 1)[0]}")
-    sections = dict(zip(ids, bodies))
+    sections = dict(zip(ids, bodies, strict=True))
     if "strategies" not in sections:
         raise ValueError("the quiz file has no '## strategies' section")
     strategies = _strategies(sections.pop("strategies"))

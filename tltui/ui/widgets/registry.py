@@ -138,7 +138,8 @@ class UnknownWidget(StandIn):
 
     def __init__(self, name: str) -> None:
         known = ", ".join(REGISTRY)
-        super().__init__(f"This lesson embeds [b]{escape(name) or '(no name)'}[/b], which tltui does not know. Known widgets: {known}.")
+        super().__init__(f"This lesson embeds [b]{escape(name) or '(no name)'}[/b], which tltui does not know. "
+                         f"Known widgets: {known}.")
         self.border_title = "Unknown widget"
 
 

@@ -3,7 +3,7 @@ only when something changed (no timer runs while nothing does, shown or hidden).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
@@ -22,7 +22,7 @@ class RunChart(PlotextPlot):
     RunChart { height: 1fr; min-height: 8; }
     """
 
-    def __init__(self, metric: Metric = "acc", **kwargs) -> None:
+    def __init__(self, metric: Metric = "acc", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.metric: Metric = metric
         self.series: list[tuple[str, RunModel]] = []
@@ -77,12 +77,12 @@ class RunChart(PlotextPlot):
             if run.config:
                 epochs = max(epochs, run.config.epochs)
             if len(self.series) == 1 and train:
-                plt.plot(*zip(*train), label=f"train {name}", color=theme.rgb(self.app, "foreground-darken-2"),
-                         marker="dot")
+                plt.plot(*zip(*train, strict=True), label=f"train {name}",
+                         color=theme.rgb(self.app, "foreground-darken-2"), marker="dot")
                 plotted = True
             if val:
                 prefix = "val " if len(self.series) == 1 else ""
-                plt.plot(*zip(*val), label=f"{prefix}{label}", color=colour, marker=marker)
+                plt.plot(*zip(*val, strict=True), label=f"{prefix}{label}", color=colour, marker=marker)
                 plotted = True
         plt.xlim(0, epochs)
         if self.metric == "acc":

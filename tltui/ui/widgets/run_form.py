@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from textual import events
 from textual.app import ComposeResult
@@ -115,7 +115,7 @@ class RunForm(Widget):
         form: RunForm
         values: dict[str, str]
 
-    def __init__(self, config: RunConfig | None = None, values: dict[str, str] | None = None, **kwargs) -> None:
+    def __init__(self, config: RunConfig | None = None, values: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.initial = config or RunConfig(data="builtin")
         self.restored = values or {}
@@ -149,7 +149,7 @@ class RunForm(Widget):
 
     @property
     def model(self) -> str:
-        return self.query_one("#model", Select).value
+        return cast(str, self.query_one("#model", Select).value)  # allow_blank=False: never Select.NULL
 
     @model.setter
     def model(self, name: str) -> None:
@@ -163,7 +163,7 @@ class RunForm(Widget):
     def values(self) -> dict[str, str]:
         """Every field's value as text ('' for no preset): the progress file keeps them between sessions."""
         return {widget.id: "" if widget.value is Select.NULL else str(widget.value)
-                for widget in self.query("Input, Select")}
+                for widget in self.query("Input, Select") if isinstance(widget, (Input, Select)) and widget.id}
 
     def set_value(self, name: str, value: str) -> None:
         """Show ``value`` in field ``name`` (one a select does not offer leaves it as it is)."""
@@ -239,7 +239,7 @@ class RunForm(Widget):
         event.stop()
         self.post_message(self.Edited(self, self.values()))
         try:
-            self._parse(event.input.id, event.value.strip())
+            self._parse(event.input.id or "", event.value.strip())
         except ConfigError as error:
             self.mark(str(error))
         else:

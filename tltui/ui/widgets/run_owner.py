@@ -14,18 +14,25 @@ from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from tltui.ui.app import TutorApp
 
+    _Host = DOMNode  # what the mixin is mixed into: a widget or a screen
+else:
+    _Host = object
 
-class RunOwner:
+
+class RunOwner(_Host):
     """Mixin for a widget or screen that owns runs of the worker.
 
     While it is mounted it hears the worker start, say hello or stop (``worker_changed``, from the app's
     ``worker_signal``) and the news of the runs ``run_ids`` names (``runs_changed``, from the app's
-    ``run_signal``); once it is gone it hears nothing, and nothing of the app holds it. ``start_run`` and ``cancel_runs`` tell a refusal,
-    in the worker's words, to ``say``, which shows it in the owner's own place. An owner with a
-    ``KEEP_AS`` name ``keep``s its last runs in the progress file, and its next instance (the lesson read
-    again, the tutor restarted) finds them with ``kept`` and loads them with ``bring_back``.
+    ``run_signal``); once it is gone it hears nothing, and nothing of the app holds it. ``start_run`` and
+    ``cancel_runs`` tell a refusal, in the worker's words, to ``say``, which shows it in the owner's own
+    place. An owner with a ``KEEP_AS`` name ``keep``s its last runs in the progress file, and its next
+    instance (the lesson read again, the tutor restarted) finds them with ``kept`` and loads them with
+    ``bring_back``.
     """
 
     app: TutorApp

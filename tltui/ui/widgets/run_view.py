@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -39,7 +41,7 @@ def results(finished: Finished, app: App) -> Group:
                           f"{acc:4.0%}", *((Text(f"{support.get(name, 0)}", style="dim"),) if support else ()))
     grid = Text()
     grid.append(" " * (width + 1) + "".join(f"{j:>3}" for j in range(len(classes))) + "\n", "dim")
-    for i, (name, row) in enumerate(zip(classes, finished.confusion)):
+    for i, (name, row) in enumerate(zip(classes, finished.confusion, strict=False)):
         total = max(sum(row), 1)
         grid.append(f"{name[:width]:>{width}} ")
         for j, count in enumerate(row):
@@ -80,10 +82,10 @@ class RunView(Vertical, can_focus=True):
     HELP_TITLE = "A run (training and runs screens)"
     BINDINGS = bindings("RunView")
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run: RunModel | None = None
-        self._shown_end = None
+        self._shown_end: Finished | Diagnosis | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="heading")
@@ -182,13 +184,13 @@ class RunView(Vertical, can_focus=True):
         return True
 
     def action_toggle_errors(self) -> None:
-        analysis = self.analysis
-        if analysis is None:
+        analysis, run = self.analysis, self.run
+        if analysis is None or run is None:  # (an analysis is of a run)
             return
         if self.has_class("-errors"):
             self.remove_class("-errors")
         else:
-            self.query_one(ErrorsView).show(self.run.run_id, analysis)
+            self.query_one(ErrorsView).show(run.run_id, analysis)
             self.add_class("-errors")
         self.refresh_bindings()
 

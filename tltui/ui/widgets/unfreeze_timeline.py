@@ -7,6 +7,8 @@ and ``unfreeze``; ``check()`` says in one line when it cannot run, and ``r`` run
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from textual.app import ComposeResult
 from textual.content import Content
@@ -40,7 +42,7 @@ class Grid(Widget):
     Grid { height: 7; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = TIMELINE
         self.cursor = (0, 1)
