@@ -39,8 +39,8 @@ async def _contents_then(key: str) -> int | None:
                 continue  # laid out already
             app._driver.send_message(events.Key(key, None))
             contents = app.lesson_screen.contents
-            await until(pilot, lambda: contents.highlighted != START or app.crash is not None, timeout=10,
-                        what=f"{key} to move the highlight")
+            await until(pilot, lambda c=contents, a=app: c.highlighted != START or a.crash is not None,
+                        timeout=10, what=f"{key} to move the highlight")
             assert app.is_running and app.crash is None, f"{key} ended the tutor: {app.crash!r}"
             return contents.highlighted
     raise AssertionError(f"the contents was laid out before {key} in each of {TRIES} tutors")
