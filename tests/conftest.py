@@ -10,6 +10,7 @@ import shlex
 import signal
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from textual.message import Message
 from textual.notifications import Notification, Notify
 
 from tltui.core.client import WorkerClient
+
+os.environ["TLTUI_CONFIG_DIR"] = tempfile.mkdtemp(prefix="tltui-config-")
+"""No keymap: the classes take their keys when imported, so a keymap of the user running the tests would
+change what every key test sees (tests/ui/test_keymap_file.py writes its own, in a tutor of its own)."""
 
 FAKE_WORKER = [sys.executable, str(Path(__file__).parent / "fake_worker.py")]
 

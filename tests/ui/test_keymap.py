@@ -11,7 +11,7 @@ import pytest
 from textual.app import App
 
 import tltui.ui
-from tltui.ui.keys import bindings, keymap
+from tltui.ui.keys import PAGER, bindings, ids, pager_keys, tables
 
 
 def _classes() -> dict[str, type]:
@@ -27,7 +27,10 @@ def _classes() -> dict[str, type]:
 CLASSES = _classes()
 
 
-@pytest.mark.parametrize("owner", list(keymap()))
+OWNERS = [owner for owner in tables() if owner != PAGER]
+
+
+@pytest.mark.parametrize("owner", OWNERS)
 def test_each_table_is_the_bindings_of_the_class_it_names(owner):
     cls = CLASSES.get(owner)
     assert cls is not None, f"keys.toml has a [{owner}] table but no UI class is called {owner}"
@@ -37,13 +40,14 @@ def test_each_table_is_the_bindings_of_the_class_it_names(owner):
         f"{owner}.BINDINGS does not take its keys from keys.toml"
 
 
-@pytest.mark.parametrize("owner", list(keymap()))
+@pytest.mark.parametrize("owner", list(tables()))
 def test_no_table_binds_a_key_twice(owner):
-    keys = [key.strip() for binding in bindings(owner) for key in binding.key.split(",")]
+    found = bindings(owner) + (pager_keys("read") if owner in ("LessonScreen", "HelpScreen") else [])
+    keys = [key.strip() for binding in found for key in binding.key.split(",")]
     assert len(keys) == len(set(keys)), f"[{owner}] binds {sorted(k for k in set(keys) if keys.count(k) > 1)} twice"
 
 
-@pytest.mark.parametrize("owner", list(keymap()))
+@pytest.mark.parametrize("owner", OWNERS)
 def test_every_action_exists_and_every_key_is_explained(owner):
     cls = CLASSES[owner]
     for binding in bindings(owner):
@@ -58,4 +62,18 @@ def test_a_class_with_keys_has_a_table():
     """Keys written in Python instead of keys.toml would be missed by the help and by these checks."""
     for name, cls in CLASSES.items():
         if cls.__dict__.get("BINDINGS") and not name.startswith("_"):
-            assert name in keymap(), f"{name} binds keys that keys.toml does not list"
+            assert name in tables(), f"{name} binds keys that keys.toml does not list"
+
+
+def test_every_binding_has_one_id_of_its_table():
+    entries = [(owner, fields.get("id")) for owner, table in tables().items() for fields in table.values()]
+    assert all(entry_id for _, entry_id in entries), "a keys.toml entry has no id"
+    assert len(ids()) == len(entries), "two entries of one table share an id"
+    assert all(b.id and b.id.startswith(f"{owner}.") for owner in OWNERS for b in bindings(owner))
+
+
+def test_the_pager_keys_scroll_both_pagers():
+    for owner in ("LessonScreen", "HelpScreen"):
+        assert [b.id for b in pager_keys("x")] == [f"{PAGER}.{f['id']}" for f in tables()[PAGER].values()]
+        assert CLASSES[owner].BINDINGS[-len(tables()[PAGER]):] == pager_keys(
+            "read" if owner == "LessonScreen" else "scroll")

@@ -19,7 +19,7 @@ from tltui.core.errors import BadInput
 from tltui.core.files import UnsafePath
 
 #: Subcommands; their arguments (and imports) are built only when one of them is used.
-COMMANDS = ("train", "diagnose", "lr-find", "runs", "export", "worker", "pretrain-tiny")
+COMMANDS = ("train", "diagnose", "lr-find", "runs", "export", "keys", "worker", "pretrain-tiny")
 
 
 def build_parser(full: bool = True) -> argparse.ArgumentParser:
@@ -111,6 +111,11 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
                         help="run the daemon itself (the --stdio bridge starts it when needed)")
     worker.set_defaults(command=_headless("worker"))
 
+    keys = sub.add_parser("keys", help="every key of the tutor, its id and what it does; the keymap file's path",
+                          description="Every key binding of the tutor, by id. To change one, write the id and "
+                          "its new keys in the keymap file printed first, e.g. \"TrainScreen.start\" = \"ctrl+r\".")
+    keys.set_defaults(command=_keys)
+
     pretrain = sub.add_parser("pretrain-tiny", help="pretrain the tiny backbone on generated fractals (minutes)",
                               description="Pretrain the tiny backbone as its shipped weights were made, from "
                               "their seed; a flag changes the recipe.")
@@ -133,6 +138,16 @@ def _pretrain_tiny(args: argparse.Namespace) -> int:
     if any(v < (0 if k == "seed" else 1) for k, v in changes.items()):
         raise BadInput("--classes, --per-class and --epochs must be at least 1, --seed at least 0")
     return pretrain_tiny(Path(args.out), changes)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from tltui.ui.keys import describe, keymap_path
+
+    lines, problems = describe()
+    print("\n".join(lines))
+    for problem in problems:
+        print(f"tltui: {keymap_path()}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _diagnose(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from tltui.core.files import UnsafePath, check_parents, private_dir
 
 ENV_DATA_DIR = "TLTUI_DATA_DIR"
+ENV_CONFIG_DIR = "TLTUI_CONFIG_DIR"
 
 
 def data_dir() -> Path:
@@ -23,6 +24,20 @@ def data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("tltui", appauthor=False))
+
+
+def config_dir() -> Path:
+    """The learner's settings (the keymap): ``$TLTUI_CONFIG_DIR`` if set, else the platform's user config
+    dir; read only, never created."""
+    override = os.environ.get(ENV_CONFIG_DIR)
+    if override:
+        try:
+            return Path(override).expanduser()
+        except RuntimeError:  # ~user with no home: no keymap is found there
+            return Path(override)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("tltui", appauthor=False))
 
 
 def private_data_dir() -> Path:

@@ -23,7 +23,7 @@ from textual.signal import Signal
 from textual.timer import Timer
 
 from tltui.ui import crash
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, problems as keymap_problems
 from tltui.ui.lessons import Lesson
 from tltui.ui.paging import guard_paging
 from tltui.ui.progress import LearnerProgress, ProgressStore
@@ -145,6 +145,8 @@ class TutorApp(App[None]):
     def on_mount(self) -> None:
         if self.store.notice:
             self.notify(self.store.notice, severity="warning", timeout=8)
+        for problem in keymap_problems():
+            self.notify(problem, title="keymap.toml (tltui keys)", severity="warning", timeout=12)
         self.call_after_refresh(calm_the_collector)
 
     @property

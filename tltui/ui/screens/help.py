@@ -28,22 +28,12 @@ from textual.keys import key_to_character
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from tltui.ui.keys import bindings, pager_keys
+from tltui.ui.keys import bindings, hint, key_text, pager_keys
 from tltui.ui.lessons import Lesson, WidgetPart
 from tltui.ui.widgets.frame import Dialog
 
-#: How keys are shown where their binding name is not what is printed on the key.
-KEY_NAMES = {
-    "question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "minus": "-", "plus": "+",
-    "equals_sign": "=", "pageup": "pgup", "pagedown": "pgdn", "escape": "esc",
-}
 Section = tuple[str, list[tuple[str, str]]]
 """A title and its rows: (keys as printed, what they do)."""
-
-
-def key_text(keys: str) -> str:
-    """``"n,right"`` -> ``"n right"``, with symbols as printed on the keyboard."""
-    return " ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
 
 
 def own_bindings(cls: type[DOMNode]) -> Iterator[Binding]:
@@ -205,7 +195,8 @@ class HelpScreen(Dialog[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help", classes="dialog") as scroll:
             scroll.border_title = "Keys"
-            scroll.border_subtitle = "↑↓ space b g G scroll · escape closes"
+            scroll.border_subtitle = hint("{Pager.up}{Pager.down} {Pager.page_down} {Pager.page_up} {Pager.top} "
+                                          "{Pager.bottom} scroll · {HelpScreen.close} closes")
             yield Static(self.table())
 
     def on_mount(self) -> None:

@@ -22,7 +22,7 @@ from textual_plotext import PlotextPlot
 from tltui.core.client import WorkerError
 from tltui.core.formatting import ui_words
 from tltui.core.protocol import Capacity, CapacityReply, Working
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets import backbones, theme
 from tltui.ui.widgets.frame import LiveFrame, StatusLine
 
@@ -159,7 +159,8 @@ class CapacitySweep(LiveFrame):
 
     def on_mount(self) -> None:
         self.border_title = "Memorising shuffled labels (measured by the worker)"
-        self.border_subtitle = "focus with tab · r measure · b backbone"
+        self.border_subtitle = hint("focus with tab · {CapacitySweep.measure} measure · "
+                                    "{CapacitySweep.backbone} backbone")
         self.app.worker_signal.subscribe(self, self._refresh)  # (a signal: let go with the lesson, see release)
         self._refresh()
 

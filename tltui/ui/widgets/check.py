@@ -40,10 +40,10 @@ from tltui.ui.widgets.prose import CODE_STYLE, inline
 from tltui.ui.widgets.questions import Questions, Reasoning
 
 SUBTITLES = {
-    "question": "↑↓ move · 1-{n} or enter answer",
-    "feedback": "enter next · ↑↓ scroll",
-    "run": "e back to the reasoning · enter next",
-    "done": "r again · ↑↓ scroll",
+    "question": "{LessonCheck.up}{LessonCheck.down} move · 1-{n} or {LessonCheck.answer_next} answer",
+    "feedback": "{LessonCheck.answer_next} next · ↑↓ scroll",
+    "run": "{LessonCheck.run_it} back to the reasoning · {LessonCheck.answer_next} next",
+    "done": "{LessonCheck.again} again · ↑↓ scroll",
 }
 #: A space that would let a line end between a number and its percent sign, or between ± and its number.
 _SPLIT_UNIT = re.compile(r"(?<=\d) (?=%)|(?<=±) (?=\d)")
@@ -126,7 +126,7 @@ class LessonCheck(Questions):
 
     PREFIX, NAME, NOUN = "ck", "Check", "check"
     CHOOSING, EXPERIMENT = ("question",), "run"
-    SUBTITLES, TRY_IT = SUBTITLES, "e run it for real"
+    SUBTITLES, TRY_IT = SUBTITLES, "{LessonCheck.run_it} run it for real"
 
     @dataclass
     class Scored(Message):

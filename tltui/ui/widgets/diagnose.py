@@ -20,7 +20,7 @@ from tltui.core import diagnosis
 from tltui.core.client import WorkerError
 from tltui.core.formatting import duration, ui_words
 from tltui.core.protocol import Diagnosis, RunConfig
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 from tltui.ui.widgets.frame import Dialog, LiveFrame, StatusLine
@@ -59,7 +59,8 @@ class Diagnose(RunOwner, LiveFrame):
 
     def on_mount(self) -> None:
         self.border_title = "Diagnose your data (real runs)"
-        self.border_subtitle = "focus with tab · d diagnose · a use it · b backbone · c cancel"
+        self.border_subtitle = hint("focus with tab · {Diagnose.diagnose} diagnose · {Diagnose.use_it} use it · "
+                                    "{Diagnose.backbone} backbone · {Diagnose.cancel} cancel")
         self._refresh()
         if self.given is not None:
             self.action_diagnose()

@@ -22,7 +22,7 @@ from tltui.core.protocol import (
     FiltersReply,
     WalkReply,
 )
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.pictures import PicturePanel, PictureView, tile
 
@@ -87,12 +87,14 @@ class LayerFeatures(PicturePanel):
                                 yield PictureView(MAP, id=f"map-{group}-{row}")
 
     #: The keys of each view, for the border (the caption matches the view shown).
-    KEYS = {False: "v the maps · f the next filters",
-            True: "v the filters · w pretrained/random · i/I image · d folder"}
+    KEYS = {False: "{LayerFeatures.filters_maps} the maps · {LayerFeatures.more_filters} the next filters",
+            True: "{LayerFeatures.filters_maps} the filters · {LayerFeatures.pretrained_random} pretrained/random · "
+                  "{LayerFeatures.next_image}/{LayerFeatures.previous_image} image · "
+                  "{LayerFeatures.your_folder} folder"}
 
     def on_mount(self) -> None:
         self.border_title = "What each group sees: computed by the worker from real weights"
-        self.border_subtitle = self.KEYS[False]
+        self.border_subtitle = hint(self.KEYS[False])
 
     @property
     def maps(self) -> bool:
@@ -159,7 +161,7 @@ class LayerFeatures(PicturePanel):
 
     def action_view(self) -> None:
         self.toggle_class("-maps")
-        self.border_subtitle = self.KEYS[self.maps]
+        self.border_subtitle = hint(self.KEYS[self.maps])
         self.reload()
 
     def action_page(self) -> None:
@@ -211,7 +213,7 @@ class FeatureWalk(PicturePanel):
 
     def on_mount(self) -> None:
         self.border_title = "The feature-extraction walk, computed by the worker"
-        self.border_subtitle = "i next image · I previous"
+        self.border_subtitle = hint("{FeatureWalk.next_image} next image · {FeatureWalk.previous_image} previous")
 
     def describe(self) -> str:
         return f"image {self.index + 1} (the first time, the head is fitted too)"

@@ -20,7 +20,7 @@ from tltui.core.groups import GROUPS
 from tltui.core.prediction import RULE, SIMILARITY, predict
 from tltui.core.presets import configure
 from tltui.core.protocol import ConfigError, RunConfig
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones, theme
 from tltui.ui.widgets.code_view import CodeView
@@ -89,7 +89,12 @@ class FreezeBoard(RunOwner, LiveFrame):
 
     def on_mount(self) -> None:
         self.border_title = "Freeze board"
-        self.border_subtitle = "↑↓ space h a · [ ] data · - + lr · d · b · v code · w · enter run"
+        self.border_subtitle = hint(
+            "{FreezeBoard.group_up}{FreezeBoard.group_down} {FreezeBoard.freeze_train} {FreezeBoard.head_only} "
+            "{FreezeBoard.train_all} · {FreezeBoard.less_data} {FreezeBoard.more_data} data · "
+            "{FreezeBoard.lower_lr} {FreezeBoard.higher_lr} lr · {FreezeBoard.domain} · {FreezeBoard.backbone} · "
+            "{FreezeBoard.code_chart} code · "
+            "{FreezeBoard.write_code} · {FreezeBoard.run_it} run")
         self.measured = [(run_id, backbone) for run_id, backbone in self.app.progress.board_runs]
         for setting in ("frozen", "per_class", "lr", "similarity", "model"):
             self.watch(self, setting, self._setting_changed, init=False)

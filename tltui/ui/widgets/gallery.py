@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from tltui.core.protocol import AUGMENTS, Gallery
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.pictures import PicturePanel, PictureView
 
 SIDE = 16
@@ -56,7 +56,10 @@ class AugmentGallery(PicturePanel):
 
     def on_mount(self) -> None:
         self.border_title = "Augmentation gallery: the training transforms, run by the worker"
-        self.border_subtitle = "c crop · f flip · o colour · r again · i/I image · d folder"
+        self.border_subtitle = hint(
+            "{AugmentGallery.crop} crop · {AugmentGallery.flip} flip · {AugmentGallery.colour} colour · "
+            "{AugmentGallery.new_variants} again · {AugmentGallery.next_image}/{AugmentGallery.previous_image} image · "
+            "{AugmentGallery.your_folder} folder")
 
     def transforms(self) -> str:
         """The switches as shown: ``crop ✓ flip ✓ colour ✗``."""

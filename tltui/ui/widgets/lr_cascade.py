@@ -21,7 +21,7 @@ from textual_plotext import PlotextPlot
 from tltui.core.codegen import span
 from tltui.core.groups import GROUPS
 from tltui.core.protocol import RunConfig
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.code_view import ConfigWidget
 from tltui.ui.widgets.lr_finder import LrFinderScreen
 
@@ -161,7 +161,10 @@ class LrCascade(ConfigWidget):
     def on_mount(self) -> None:
         self.border_title = "Learning-rate cascade (real runs)"
         # w (save the code) is listed by ?
-        self.border_subtitle = "←→ LR ↓↑ factor · f freeze · F find LR · v view · r run · c cancel"
+        self.border_subtitle = hint(
+            "{LrCascade.lower_lr}{LrCascade.higher_lr} LR {LrCascade.smaller_factor}{LrCascade.larger_factor} factor · "
+            "{LrCascade.freeze_from_the_bottom} freeze · {LrCascade.find_lr} find LR · {ConfigWidget.view} view · "
+            "{ConfigWidget.run} run · {ConfigWidget.cancel_run} cancel")
 
     def show_config(self) -> None:
         config = self.config

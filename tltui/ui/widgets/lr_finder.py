@@ -19,7 +19,7 @@ from textual_plotext import PlotextPlot
 
 from tltui.core.client import WorkerError
 from tltui.core.protocol import FindLr, LrFound, RunConfig, Working
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.frame import Dialog
 
 RULE = "steepest: where the loss falls fastest"
@@ -65,7 +65,7 @@ class LrFinderScreen(Dialog[float | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="finder", classes="dialog") as box:
             box.border_title = "LR range test (Smith 2017)"
-            box.border_subtitle = "a use it · esc close"
+            box.border_subtitle = hint("{LrFinderScreen.use_it} use it · {LrFinderScreen.close} close")
             yield LrCurve()
             yield Static(f"asking the worker to sweep {self.config.model} on {self.config.data}…", id="finder-status")
 

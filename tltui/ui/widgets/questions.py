@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static
 
+from tltui.ui.keys import hint
 from tltui.ui.widgets.experiments import Experiment
 from tltui.ui.widgets.frame import LiveFrame
 
@@ -150,9 +151,9 @@ class Questions(LiveFrame):
 
     def show_subtitle(self) -> None:
         """The keys of the stage while the widget has them; else how to give them to it."""
-        subtitle = self.SUBTITLES[self.stage].format(n=self.options())
+        subtitle = hint(self.SUBTITLES[self.stage]).format(n=self.options())
         if self.stage == "feedback" and self.experiment_name:
-            subtitle = f"enter next · {self.TRY_IT} · ↑↓ scroll"
+            subtitle = hint(self.SUBTITLES["feedback"].replace(" · ", f" · {self.TRY_IT} · ", 1))
         self.border_subtitle = subtitle if self.has_focus else f"tab focuses the {self.NOUN}"
 
     def show_experiment(self, caveat: str = "") -> None:

@@ -30,11 +30,12 @@ CELLS = {(0, 0): 2, (0, 1): 4, (1, 0): 1, (1, 1): 3}
 #: The grid's cell at the start of each scenario: small data, similar domain.
 START_CELL = (1, 0)
 SUBTITLES = {
-    "quadrant": "←↑↓→ move · 1-4 or enter choose the quadrant",
-    "strategy": "↑↓ move · 1-{n} or enter choose the strategy",
-    "feedback": "enter next · ↑↓ scroll",
-    "check": "e back to the reasoning · enter next",
-    "done": "r new round · ↑↓ scroll",
+    "quadrant": "{QuadrantQuiz.left}{QuadrantQuiz.up}{QuadrantQuiz.down}{QuadrantQuiz.right} move · 1-4 or "
+                "{QuadrantQuiz.choose_next} choose the quadrant",
+    "strategy": "{QuadrantQuiz.up}{QuadrantQuiz.down} move · 1-{n} or {QuadrantQuiz.choose_next} choose the strategy",
+    "feedback": "{QuadrantQuiz.choose_next} next · ↑↓ scroll",
+    "check": "{QuadrantQuiz.check_it} back to the reasoning · {QuadrantQuiz.choose_next} next",
+    "done": "{QuadrantQuiz.new_round} new round · ↑↓ scroll",
 }
 
 
@@ -159,7 +160,7 @@ class QuadrantQuiz(Questions):
 
     PREFIX, NAME, NOUN, POINTS = "qq", "Quadrant quiz", "quiz", 2
     CHOOSING, GRIDS, EXPERIMENT = ("quadrant", "strategy"), ("quadrant",), "check"
-    SUBTITLES, TRY_IT = SUBTITLES, "e check it for real"
+    SUBTITLES, TRY_IT = SUBTITLES, "{QuadrantQuiz.check_it} check it for real"
 
     cell: reactive[tuple[int, int]] = reactive(START_CELL, init=False)
     strategy_cursor: reactive[int] = reactive(0, init=False)

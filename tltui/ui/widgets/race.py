@@ -20,7 +20,7 @@ from textual.widgets import Input, Label, Static
 
 from tltui.core.formatting import ui_words
 from tltui.core.protocol import RunConfig
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 from tltui.ui.widgets.frame import LiveFrame, StatusLine
@@ -72,7 +72,8 @@ class Race(RunOwner, LiveFrame):
 
     def on_mount(self) -> None:
         self.border_title = "The race: scratch vs pretrained (real runs)"
-        self.border_subtitle = "focus with tab · r race · b backbone · c cancel"
+        self.border_subtitle = hint("focus with tab · {Race.race} race · {Race.backbone} backbone · "
+                                    "{Race.cancel_race} cancel")
         self.runs = self.kept()
         self._refresh()
         if self.runs:

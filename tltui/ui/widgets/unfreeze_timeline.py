@@ -17,7 +17,7 @@ from textual.widgets import ContentSwitcher
 
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol import RunConfig
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.code_view import ConfigWidget
 
 #: Rows top to bottom: the head first, as the groups thaw from the top.
@@ -98,7 +98,12 @@ class UnfreezeTimeline(ConfigWidget):
 
     def on_mount(self) -> None:
         self.border_title = "Gradual unfreezing timeline (real runs)"
-        self.border_subtitle = "↑↓←→ · enter join · x freeze · - + epochs · v view · r run · w save"
+        self.border_subtitle = hint(
+            "{UnfreezeTimeline.group_up}{UnfreezeTimeline.group_down}{UnfreezeTimeline.earlier}"
+            "{UnfreezeTimeline.later} · "
+            "{UnfreezeTimeline.join_here} join · {UnfreezeTimeline.frozen_all_run} freeze · "
+            "{UnfreezeTimeline.fewer_epochs} {UnfreezeTimeline.more_epochs} epochs · {ConfigWidget.view} view · "
+            "{ConfigWidget.run} run · {ConfigWidget.save_code} save")
 
     def on_focus(self) -> None:
         self.query_one(Grid).show(self.config, self.cursor, True)  # has_focus turns true after this event
