@@ -29,6 +29,7 @@ from tltui.ui.paging import guard_paging
 from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.release import release
 from tltui.ui.screens.lesson import LessonScreen
+from tltui.ui.warmup import import_ahead
 
 if TYPE_CHECKING:
     from textual.command import Provider
@@ -148,6 +149,7 @@ class TutorApp(App[None]):
         for problem in keymap_problems():
             self.notify(problem, title="keymap.toml (tltui keys)", severity="warning", timeout=12)
         self.call_after_refresh(calm_the_collector)
+        import_ahead(self, then=calm_the_collector)
 
     @property
     def link(self) -> WorkerLink:

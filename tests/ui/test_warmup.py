@@ -1,0 +1,48 @@
+"""Once the tutor has been idle a moment, the training and runs screens' modules are imported ahead (one
+per refresh), so the first T or R does not import them; the collector is calmed again afterwards."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = r'''
+import asyncio, gc, json, sys
+from tltui.ui.app import TutorApp
+from tltui.ui.lessons import load_lessons
+from tltui.ui.warmup import AHEAD
+
+async def main():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        seen = {"before": [m for m in AHEAD if m in sys.modules], "frozen_before": gc.get_freeze_count()}
+        for _ in range(400):
+            if all(m in sys.modules for m in AHEAD) and gc.get_freeze_count() > seen["frozen_before"]:
+                break
+            await pilot.pause(0.05)
+        seen["after"] = [m for m in AHEAD if m in sys.modules]
+        seen["frozen_after"] = gc.get_freeze_count()
+        await pilot.press("T")
+        for _ in range(200):
+            if type(app.screen).__name__ == "TrainScreen":
+                break
+            await pilot.pause(0.05)
+        seen["screen"] = type(app.screen).__name__
+    print(json.dumps(seen))
+
+asyncio.run(main())
+'''
+
+
+def test_the_screens_not_opened_yet_are_imported_while_idle():
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "tltui.ui.screens.train" not in seen["before"], "the training screen was imported at start-up"
+    from tltui.ui.warmup import AHEAD
+
+    assert seen["after"] == list(AHEAD)
+    assert seen["frozen_after"] > seen["frozen_before"], "the modules imported ahead were left to the collector"
+    assert seen["screen"] == "TrainScreen"

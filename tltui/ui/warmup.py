@@ -1,0 +1,36 @@
+"""Import ahead: the modules of the screens the learner has not opened yet, one per turn of the event loop
+once the tutor has been idle a moment, so the first ``T`` or ``R`` builds its screen without importing
+it (about 120 ms of the first ``T`` on an idle 2-core machine; benchmarks/keys.py). A key pressed
+meanwhile waits for one import at most. The garbage collector is calmed again afterwards, as at start-up,
+so the new modules are out of its sight too."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+
+AHEAD = ("tltui.core.protocol", "plotext", "textual_plotext", "PIL.Image", "tltui.core.codegen",
+         "tltui.core.diagnosis", "tltui.ui.widgets.run_form", "tltui.ui.widgets.run_view", "tltui.ui.screens.train",
+         "tltui.ui.screens.runs")
+"""Heaviest first, each a part of the next: the training screen's (a third of its first key, under load)
+and the runs screen's."""
+IDLE_S = 1.0
+"""After the first lesson is drawn, the wait before the first import."""
+
+
+def import_ahead(app: App[Any], then: Callable[[], None]) -> None:
+    """Import :data:`AHEAD`'s modules not imported yet, one per refresh of ``app`` after ``IDLE_S``; then
+    call ``then``."""
+    def step() -> None:
+        pending = [name for name in AHEAD if name not in sys.modules]
+        if not pending:
+            then()
+            return
+        importlib.import_module(pending[0])
+        app.call_after_refresh(step)
+
+    app.set_timer(IDLE_S, step)
