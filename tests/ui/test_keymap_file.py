@@ -43,6 +43,7 @@ async def main():
                 break
             await pilot.pause(0.05)
         seen["help"] = [row for _, rows in app.screen.sections() for row in rows]
+        seen["titles"] = [title for title, _ in app.screen.sections()]
         seen["help_hint"] = str(app.screen.query_one("#help").border_subtitle)
     print(json.dumps(seen))
 
@@ -68,6 +69,7 @@ def test_a_remapped_key_works_and_the_help_and_footer_show_it(tmp_path):
     assert seen["after_ctrl_r"] == "RunsScreen"
     assert ["ctrl+r", "the runs screen: every run of the worker"] in seen["help"]
     assert not any(keys.split()[0] == "R" for keys, _ in seen["help"])
+    assert "Runs screen (ctrl+r)" in seen["titles"], seen["titles"]
     assert "ctrl+home scroll" not in seen["help_hint"] and " ctrl+home G scroll" in seen["help_hint"], seen["help_hint"]
     assert "^r" in seen["footer"] and "f2" in seen["footer"] and "R" not in seen["footer"], seen["footer"]
 

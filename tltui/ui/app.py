@@ -23,7 +23,7 @@ from textual.signal import Signal
 from textual.timer import Timer
 
 from tltui.ui import crash
-from tltui.ui.keys import bindings, problems as keymap_problems
+from tltui.ui.keys import bindings, hint, problems as keymap_problems
 from tltui.ui.lessons import Lesson
 from tltui.ui.paging import guard_paging
 from tltui.ui.progress import LearnerProgress, ProgressStore
@@ -176,7 +176,8 @@ class TutorApp(App[None]):
         if state == "ready" and self.remote and caps and not any(d.startswith("cuda") for d in caps.devices):
             self.notify(f"{self.remote} has no GPU: runs train on its CPU.", severity="warning", timeout=8)
         elif state == "gone":
-            self.notify(f"The worker stopped: {link.error}. Press W to start it again.", severity="error", timeout=10)
+            self.notify(hint(f"The worker stopped: {link.error}. Press {{TutorApp.restart_worker}} to start it again."),
+                        severity="error", timeout=10)
         if self.screen_stack:  # none left while the app closes
             self.refresh_bindings()
         self.worker_signal.publish(state)

@@ -167,6 +167,8 @@ def hint(template: str) -> str:
     """A widget's key hint with each ``{Class.id}`` replaced by the first key that binding has now (the
     keymap's, else keys.toml's): ``"{Race.race} race"`` -> ``"r race"``."""
     def first(match: re.Match[str]) -> str:
+        if match.group(1) not in ids():  # (text of the learner's or the worker's in the hint, left as it is)
+            return match.group(0)
         key = keys_of(match.group(1)).split(",")[0]
         return ARROWS.get(key) or key_text(key)
 

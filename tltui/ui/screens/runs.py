@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable
 
 from tltui.core.client import WorkerError
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.screens.mode import ModeScreen
 from tltui.ui.widgets import theme
@@ -44,7 +44,7 @@ class RunsScreen(ModeScreen):
     }
     """
 
-    HELP_TITLE = "Runs screen (R)"
+    HELP_TITLE = hint("Runs screen ({TutorApp.runs})")
     BINDINGS = bindings("RunsScreen")
 
     def __init__(self) -> None:

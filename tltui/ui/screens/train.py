@@ -8,7 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 
 from tltui.core.protocol import ConfigError, RunConfig
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.screens.mode import ModeScreen
 from tltui.ui.widgets.footer import KeysFooter
@@ -29,7 +29,7 @@ class TrainScreen(RunOwner, ModeScreen):
     }
     """
 
-    HELP_TITLE = "Training screen (T)"
+    HELP_TITLE = hint("Training screen ({TutorApp.train})")
     BINDINGS = bindings("TrainScreen")
     KEEP_AS = "train"
 
@@ -129,7 +129,7 @@ class TrainScreen(RunOwner, ModeScreen):
         for name, text in {**defaults, **diagnosis.settings(command)}.items():
             form.set_value(name, text)
         self.remove_class("-hide-form")
-        self.notify(f"In the form: {diagnosis.line(command)}. s starts it.", timeout=6)
+        self.notify(hint(f"In the form: {diagnosis.line(command)}. {{TrainScreen.start}} starts it."), timeout=6)
 
     def action_find_lr(self) -> None:
         """The LR finder on the setting the form describes; its suggestion, if taken, goes into the form."""
@@ -145,7 +145,8 @@ class TrainScreen(RunOwner, ModeScreen):
         if lr is not None:
             self.query_one(RunForm).set_value("lr", f"{lr:.2g}")
             self.remove_class("-hide-form")
-            self.notify(f"LR {lr:.2g} from the finder is in the form: s starts the run.", timeout=4)
+            self.notify(hint(f"LR {lr:.2g} from the finder is in the form: {{TrainScreen.start}} starts the run."),
+                        timeout=4)
 
     def action_toggle_form(self) -> None:
         self.toggle_class("-hide-form")

@@ -57,7 +57,7 @@ class CapacityChart(PlotextPlot):
         plt.ylim(0, 1.05)
         plt.yticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"])
         if reply is None:
-            plt.title("training accuracy on shuffled labels: press r to measure it")
+            plt.title(hint("training accuracy on shuffled labels: press {CapacitySweep.measure} to measure it"))
             self.refresh()
             return
         xs = [math.log2(p.n) for p in reply.points]
@@ -177,7 +177,7 @@ class CapacitySweep(LiveFrame):
         if self.note:
             return self.note, True
         if link.state == "gone":
-            return f"The worker stopped: {link.error}. Press W to restart it.", False
+            return hint(f"The worker stopped: {link.error}. Press {{TutorApp.restart_worker}} to restart it."), False
         if self.progress:
             return self.progress, False
         if self.reply is not None:

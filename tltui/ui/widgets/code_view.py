@@ -25,7 +25,7 @@ from tltui.core.files import UnsafePath, write_atomic
 from tltui.core.formatting import ui_words
 from tltui.core.paths import data_dir, private_data_dir
 from tltui.core.protocol import ConfigError, RunConfig
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 from tltui.ui.widgets.frame import LiveFrame, StatusLine
@@ -188,7 +188,7 @@ class ConfigWidget(RunOwner, LiveFrame):
 
     def summary(self) -> str:
         """The status line of a config that can run, before it does."""
-        return f"r runs it for real ({self.config.epochs} epochs on {self.config.data})"
+        return hint(f"{{ConfigWidget.run}} runs it for real ({self.config.epochs} epochs on {self.config.data})")
 
     def show_status(self) -> None:
         self.query_one(".-backbone", Static).update(Content.assemble(

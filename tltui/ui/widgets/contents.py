@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.lessons import Lesson
 
 #: Columns a lesson's line may use (the list is 32 wide, less its border and the option's padding).
@@ -36,9 +36,9 @@ class Contents(OptionList):
     }
     """
 
-    HELP_TITLE = "Contents (t)"
+    HELP_TITLE = hint("Contents ({LessonScreen.contents})")
     BINDINGS = bindings("Contents")
-    HELP_KEYS = [("enter", "open the lesson"), ("esc", "close the contents")]
+    HELP_KEYS = [("enter", "open the lesson"), (hint("{LessonScreen.back}"), "close the contents")]
 
     @dataclass
     class Chosen(Message):

@@ -39,10 +39,10 @@ class Diagnose(RunOwner, LiveFrame):
     }
     """
 
-    HELP_TITLE = "Diagnose (also D on the training screen)"
+    HELP_TITLE = hint("Diagnose (also {TrainScreen.diagnose} on the training screen)")
     BINDINGS = bindings("Diagnose")
     STARTS_WORKER = False
-    NOTHING_TO_CANCEL = "No diagnosis is going: d starts one."
+    NOTHING_TO_CANCEL = hint("No diagnosis is going: {Diagnose.diagnose} starts one.")
 
     def __init__(self, config: RunConfig | None = None, data: str = "", per_class: str = "", **_options: str) -> None:
         super().__init__()
@@ -145,15 +145,15 @@ class Diagnose(RunOwner, LiveFrame):
         if self.note:
             return self.note, True
         if link.state == "gone":
-            return f"The worker stopped: {link.error}. Press W to restart it.", False
+            return hint(f"The worker stopped: {link.error}. Press {{TutorApp.restart_worker}} to restart it."), False
         if run is None:
             cfg = self.config()
             limit = f", {cfg.limit_per_class} per class" if cfg.limit_per_class else ""
-            return (f"d diagnoses {cfg.data}{limit} with {backbones.label(link, self.picked)} (the training "
-                    "form's data; b switches the backbone)."), False
+            return hint(f"{{Diagnose.diagnose}} diagnoses {cfg.data}{limit} with {backbones.label(link, self.picked)} "
+                        "(the training form's data; {Diagnose.backbone} switches the backbone)."), False
         if isinstance(run.end, Diagnosis):
-            return ("Done: a puts the command in the training form; d runs it again. Each number is a real "
-                    "measurement on held-out folds."), False
+            return hint("Done: {Diagnose.use_it} puts the command in the training form; {Diagnose.diagnose} runs it "
+                        "again. Each number is a real measurement on held-out folds."), False
         if run.end is not None or run.lost:
             return ui_words(run.lost or next((n for n in reversed(run.notes)), run.status)), run.status == "failed"
         last = run.measured[-1] if run.measured else None

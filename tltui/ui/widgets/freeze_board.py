@@ -251,7 +251,7 @@ class FreezeBoard(RunOwner, LiveFrame):
         others = len(self._measured_points()) - sum(1 for run in here if run.best is not None)
         more = f" · {others} measured point{'s' * (others != 1)} of other freezes on the chart" if others else ""
         if not here:
-            return f"not measured for this setting yet: enter runs it for real{more}"
+            return hint(f"not measured for this setting yet: {{FreezeBoard.run_it}} runs it for real{more}")
         run = here[-1]
         if run.running:
             state = f"epoch {run.epochs[-1].epoch}/{run.config.epochs}" if run.epochs and run.config else "starting…"

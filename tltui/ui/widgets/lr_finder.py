@@ -47,7 +47,8 @@ class LrCurve(PlotextPlot):
 class LrFinderScreen(Dialog[float | None]):
     """The range test of ``config``; dismissed with the suggested LR (``a``) or None (``escape``)."""
 
-    HELP_TITLE = "LR finder (F on the training screen and in the LR cascade)"
+    HELP_TITLE = hint("LR finder ({TrainScreen.find_lr} on the training screen and {LrCascade.find_lr} in the LR "
+                      "cascade)")
     DEFAULT_CSS = """
     LrFinderScreen {
         #finder { height: 20; }

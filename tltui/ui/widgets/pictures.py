@@ -25,7 +25,7 @@ from textual.worker import Worker
 from tltui.core import protocol
 from tltui.core.client import WorkerError
 from tltui.core.protocol import Picture
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.frame import LiveFrame
 
 R = TypeVar("R")
@@ -158,7 +158,8 @@ class PicturePanel(LiveFrame):
         return self._loading is not None and self._loading.is_running
 
     def say_gone(self) -> None:
-        self.say(f"The worker stopped: {self.app.link.error}. Press W to restart it.", error=True)
+        self.say(hint(f"The worker stopped: {self.app.link.error}. Press {{TutorApp.restart_worker}} to restart "
+                      "it."), error=True)
 
     def say(self, text: str, error: bool = False) -> None:
         status = self.query_one("#status", Static)

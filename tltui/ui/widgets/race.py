@@ -49,7 +49,7 @@ class Race(RunOwner, LiveFrame):
     """
 
     HELP_TITLE = "The race"
-    NOTHING_TO_CANCEL = "No race is going: r starts one."
+    NOTHING_TO_CANCEL = hint("No race is going: {Race.race} starts one.")
     KEEP_AS = "race"
     BINDINGS = bindings("Race")
 
@@ -106,7 +106,7 @@ class Race(RunOwner, LiveFrame):
         return [(f"{side}: {run.label}", run) for side, run in self._sides()]
 
     def _refresh(self) -> None:
-        self.query_one(RunChart).show(self._models(), "press r to race")
+        self.query_one(RunChart).show(self._models(), hint("press {Race.race} to race"))
         self.set_class(self._asks_weights(), "-ask-weights")
         self.query_one(".-backbone", Static).update(Content.assemble(
             ("backbone ", "dim"), backbones.label(self.app.link, self.picked), ("  (b switches)", "dim")))
@@ -132,7 +132,7 @@ class Race(RunOwner, LiveFrame):
         if link.state in ("idle", "starting"):
             return "The worker is starting (it loads torch)…", False
         if link.state == "gone":
-            return f"The worker stopped: {link.error}. Press W to restart it.", False
+            return hint(f"The worker stopped: {link.error}. Press {{TutorApp.restart_worker}} to restart it."), False
         model = backbones.chosen(link, self.picked)
         if self._sides():
             return "\n".join(f"{side} {self._state(run)}" for side, run in self._sides()), False
@@ -161,7 +161,7 @@ class Race(RunOwner, LiveFrame):
         elif typed and self._asks_weights():
             self._start("resnet50", typed)
         elif link.capabilities is None:
-            self.say("The worker is still starting: r again in a moment.")
+            self.say(hint("The worker is still starting: {Race.race} again in a moment."))
         else:
             self.say(self._missing(model))
 

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from tltui.core import diagnosis
 from tltui.core.formatting import bar, duration, lrs
 from tltui.core.protocol import Diagnosis, ErrorAnalysis, Failed, Finished
-from tltui.ui.keys import bindings
+from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.errors_view import ErrorsView, balanced, confused_line, interval
@@ -159,8 +159,8 @@ class RunView(Vertical, can_focus=True):
         elif run.lost:
             ending.add_class("-note")
             ending.border_title = "worker lost"
-            ending.update(Text(f"The worker stopped during this run ({run.lost}). The curve shows what was "
-                               "measured until then. Press W to restart the worker."))
+            ending.update(Text(hint(f"The worker stopped during this run ({run.lost}). The curve shows what was "
+                                    "measured until then. Press {TutorApp.restart_worker} to restart the worker.")))
         if isinstance(run.end, (Finished, Diagnosis)) and run.end is not self._shown_end:
             self._shown_end = run.end
             self.refresh_bindings()

@@ -121,7 +121,7 @@ class UnfreezeTimeline(ConfigWidget):
 
     def summary(self) -> str:
         plan = ", ".join(f"{e}:{g}" for g, e in sorted(self.config.unfreeze.items(), key=lambda item: item[1]))
-        return f"{self.config.epochs} epochs · unfreeze {plan or 'nothing'} · r runs it"
+        return hint(f"{self.config.epochs} epochs · unfreeze {plan or 'nothing'} · {{ConfigWidget.run}} runs it")
 
     def action_move(self, rows: int, epochs: int) -> None:
         row, epoch = self.cursor
