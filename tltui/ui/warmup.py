@@ -18,7 +18,7 @@ AHEAD = ("tltui.core.protocol", "plotext", "textual_plotext", "PIL.Image", "tltu
          "tltui.ui.screens.runs")
 """Heaviest first, each a part of the next: the training screen's (a third of its first key, under load)
 and the runs screen's."""
-IDLE_S = 1.0
+IDLE_S = 0.25
 """After the first lesson is drawn, the wait before the first import."""
 
 

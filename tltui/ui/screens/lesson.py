@@ -38,6 +38,9 @@ class LessonScreen(ModeScreen):
     app: TutorApp
 
     HELP_TITLE = "Lessons"
+    DEFAULT_CSS = """
+    LessonScreen #body { layers: lesson over; }
+    """
     AUTO_FOCUS = ""
     """Nothing has the focus on arrival: the screen's keys read the lesson; tab goes to its widgets."""
     BINDINGS = [*bindings("LessonScreen"), *pager_keys("read")]
@@ -84,6 +87,7 @@ class LessonScreen(ModeScreen):
             self.contents = Contents(self.lessons)
             await self.query_one("#body").mount(self.contents, before=0)
             self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
+        self.contents.set_class(self.app.size.width < WIDE, "-over")
         self.contents.display = True  # not a class on the screen: that would restyle the whole lesson
         if focus:
             self.contents.take_keys()

@@ -19,7 +19,9 @@ LABEL_WIDTH = 29
 
 class Contents(OptionList):
     """A list of lessons; enter opens one. Only ``t`` gives it the keys (``take_keys``): tab walks the live
-    widgets of the lesson and never stops on the list, docked beside the lesson or not."""
+    widgets of the lesson and never stops on the list, docked beside the lesson or not. On a narrow
+    terminal it is drawn over the lesson (``-over``): beside it, the lesson would be laid out at another
+    width each time the list shows or hides."""
 
     DEFAULT_CSS = """
     Contents {
@@ -28,6 +30,11 @@ class Contents(OptionList):
         border: none;
         border-right: vkey $foreground 20%;
         padding: 0;
+        &.-over {  /* over the lesson, not beside it: the lesson keeps its width, so nothing is laid out again */
+            position: absolute;
+            layer: over;
+            background: $surface;
+        }
         &:focus {
             border: none;
             border-right: thick $accent;
