@@ -15,27 +15,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from tltui.core import analysis, datasets, diagnosis, protocol, remote
+from tltui.core import analysis, datasets, diagnosis, remote
 from tltui.core.errors import BadInput
 from tltui.core.formatting import bar, duration, head_fitted, printable
 from tltui.core.parsing import parse_setting
 from tltui.core.paths import private_runs_dir
 from tltui.core.presets import PRESETS, configure
-from tltui.core.protocol import (
-    AUGMENTS,
-    MODELS,
-    OPTIMIZERS,
-    SCHEDULES,
-    ConfigError,
+from tltui.core.protocol import codec
+from tltui.core.protocol.config import AUGMENTS, MAX_FILES, MODELS, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
+from tltui.core.protocol.events import (
+    TERMINAL_EVENTS,
+    Cancelled,
+    Diagnosis,
     Epoch,
     Failed,
     Finished,
+    HeadFitted,
+    Measured,
     Note,
     Progress,
-    RunConfig,
+    RunEvent,
     Started,
     Unfrozen,
+    current,
 )
+from tltui.core.protocol.messages import Working
+from tltui.core.protocol.replies import Replayed, RunStarted, RunSummary
+from tltui.core.protocol.requests import CancelRun, GetEvents, ListRuns, Request, ResumeRun, StartDiagnosis, StartRun
 
 if TYPE_CHECKING:
     from tltui.core.client import WorkerClient
@@ -88,7 +94,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sync-bn", action="store_true",
                         help="with several processes, trainable BatchNorm normalises over the global batch")
     parser.add_argument("--max-files", type=int, metavar="N",
-                        help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
+                        help=f"walk a data folder of up to N files and folders (default {MAX_FILES:,})")
     parser.add_argument("--json", action="store_true", help="print one JSON event per line")
     parser.add_argument("--remote", metavar="[USER@]HOST",
                         help="train on HOST's worker through your ssh; the run goes on if you disconnect")
@@ -139,9 +145,9 @@ class Reporter:
         self.live = out.isatty() and not as_json
         self.epochs = 0
 
-    def __call__(self, event: protocol.RunEvent) -> None:
+    def __call__(self, event: RunEvent) -> None:
         if self.as_json:
-            self.out.write(protocol.encode(event).decode())
+            self.out.write(codec.encode(event).decode())
             self.out.flush()
             return
         if isinstance(event, Progress):
@@ -153,7 +159,7 @@ class Reporter:
                 )
             return
         self._status("")
-        if isinstance(event, (protocol.Measured, protocol.Diagnosis)):
+        if isinstance(event, (Measured, Diagnosis)):
             for line in diagnosis.lines(event):
                 self._line(line)
         elif isinstance(event, Started):
@@ -175,7 +181,7 @@ class Reporter:
             )
         elif isinstance(event, Unfrozen):
             self._line(f"epoch {event.epoch}: unfroze {', '.join(event.groups)}")
-        elif isinstance(event, protocol.HeadFitted):
+        elif isinstance(event, HeadFitted):
             self._line(head_fitted(event))
         elif isinstance(event, Note):
             self._line(f"note: {event.message}")
@@ -189,7 +195,7 @@ class Reporter:
                     self._line(f"  {line}")
         elif isinstance(event, Failed):
             self._line(f"run failed: {event.reason}" + (f"\n  {event.hint}" if event.hint else ""))
-        elif isinstance(event, protocol.Cancelled):
+        elif isinstance(event, Cancelled):
             self._line(f"cancelled after epoch {event.epoch}; last checkpoint kept in {event.run_dir}")
 
     def _line(self, text: str) -> None:
@@ -202,8 +208,8 @@ class Reporter:
             self.out.flush()
 
 
-async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.GetEvents | protocol.StartDiagnosis,
-                     report: Callable[[protocol.RunEvent], None], host: str | None = None) -> int:
+async def follow_run(request: StartRun | ResumeRun | GetEvents | StartDiagnosis,
+                     report: Callable[[RunEvent], None], host: str | None = None) -> int:
     """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
     it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
     from tltui.core.client import WorkerError, WorkerGone
@@ -224,18 +230,18 @@ async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.
         hello = await client.start()
         if host and not any(d.startswith("cuda") for d in hello.capabilities.devices):
             print(f"note: {host} has no GPU; the run trains on its CPU", file=sys.stderr)
-        reply: protocol.RunStarted | protocol.Replayed = await client.request(request)
+        reply: RunStarted | Replayed = await client.request(request)
         run_id = reply.run_id
         while True:
             event = await _next(client, detached)
             if event is None:
                 break
             report(event)
-            if isinstance(event, protocol.TERMINAL_EVENTS) and event.run_id == run_id:
-                if isinstance(event, protocol.Cancelled) and not isinstance(request, protocol.StartDiagnosis):
+            if isinstance(event, TERMINAL_EVENTS) and event.run_id == run_id:
+                if isinstance(event, Cancelled) and not isinstance(request, StartDiagnosis):
                     print(f"resume with: tltui runs resume {run_id}" + (f" --remote {host}" if host else ""),
                           file=sys.stderr)
-                return 0 if isinstance(event, (Finished, protocol.Diagnosis)) else 1
+                return 0 if isinstance(event, (Finished, Diagnosis)) else 1
         if detached.is_set():
             _say(f"\nleft run {run_id} going" + (f" on {host}" if host else "")
                  + f"; {remote.follow_hint(run_id, host)}")
@@ -266,8 +272,8 @@ def _say(text: str) -> None:
         pass
 
 
-async def ask(request: protocol.Request[R], host: str | None = None,
-              working: Callable[[protocol.Working], None] | None = None) -> R:
+async def ask(request: Request[R], host: str | None = None,
+              working: Callable[[Working], None] | None = None) -> R:
     """The worker's reply to one short request (here, or on ``host``; ``working`` hears its progress); a
     refusal as BadInput."""
     from tltui.core.client import WorkerError
@@ -295,7 +301,7 @@ def _client(host: str | None) -> WorkerClient:
     return WorkerClient()
 
 
-async def _next(client: WorkerClient, detached: asyncio.Event) -> protocol.RunEvent | None:
+async def _next(client: WorkerClient, detached: asyncio.Event) -> RunEvent | None:
     """The next event, or None once the user has pressed Ctrl-C or the worker has gone."""
     get = asyncio.ensure_future(client.events.get())
     stop = asyncio.ensure_future(detached.wait())
@@ -314,7 +320,7 @@ def train(args: argparse.Namespace) -> int:
         from tltui.cli.lr_find import with_found_lr
 
         config = with_found_lr(config, args.remote, args.json)
-    return asyncio.run(follow_run(protocol.StartRun(config=config), Reporter(args.json), args.remote))
+    return asyncio.run(follow_run(StartRun(config=config), Reporter(args.json), args.remote))
 
 
 def runs(args: argparse.Namespace) -> int:
@@ -345,8 +351,8 @@ def _run_action(action: str, run_id: str, args: argparse.Namespace) -> int:
     """resume / follow / cancel one run through the worker."""
     if action == "cancel":
         return asyncio.run(_cancel(run_id, args.remote))
-    request = protocol.ResumeRun(run_id=run_id) if action == "resume" else \
-        protocol.GetEvents(run_id=run_id, after_seq=0, follow=True)
+    request = ResumeRun(run_id=run_id) if action == "resume" else \
+        GetEvents(run_id=run_id, after_seq=0, follow=True)
     return asyncio.run(follow_run(request, Reporter(args.json), args.remote))
 
 
@@ -356,7 +362,7 @@ async def _cancel(run_id: str, host: str | None) -> int:
     client = _client(host)
     try:
         await client.start()
-        run_id = (await client.request(protocol.CancelRun(run_id=run_id))).run_id
+        run_id = (await client.request(CancelRun(run_id=run_id))).run_id
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:
@@ -372,11 +378,11 @@ async def _remote_read(args: argparse.Namespace) -> int:
     client = remote.client(args.remote)
     try:
         await client.start()
-        summaries = await client.request(protocol.ListRuns())
+        summaries = await client.request(ListRuns())
         if args.action == "list":
             _list(summaries, args.json, f"no runs yet on {args.remote}")
             return 0
-        replayed = await client.request(protocol.GetEvents(run_id=args.run_id, after_seq=0))
+        replayed = await client.request(GetEvents(run_id=args.run_id, after_seq=0))
         events = [e for e in (client.events.get_nowait() for _ in range(replayed.replayed)) if e is not None]
     except WorkerError as error:
         raise BadInput(str(error)) from None
@@ -387,10 +393,10 @@ async def _remote_read(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> None:
+def _list(summaries: list[RunSummary], as_json: bool, empty: str) -> None:
     if as_json:
         for summary in summaries:
-            print(protocol.encode(summary).decode(), end="")
+            print(codec.encode(summary).decode(), end="")
         return
     if not summaries:
         print(empty)
@@ -412,12 +418,12 @@ def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> No
         print("cv: a diagnosis's best strategy, its mean validation accuracy over the cross-validation folds")
 
 
-def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json: bool) -> None:
+def show(summary: RunSummary, events: list[RunEvent], as_json: bool) -> None:
     """One run: its summary, then every epoch and the end, as ``tltui train`` printed them."""
     if summary.config is None:
         raise BadInput(summary.reason)
     if as_json:
-        print(protocol.encode(summary).decode(), end="")
+        print(codec.encode(summary).decode(), end="")
         return
     print(printable(f"run {summary.run_id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""),
                     lines=False))
@@ -429,7 +435,7 @@ def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json:
           f"image_size={config.image_size}")
     reporter = Reporter(False)
     reporter.epochs = config.epochs
-    for event in protocol.current(events):
+    for event in current(events):
         if not isinstance(event, Progress):
             reporter(event)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from tltui.core import codegen, datasets
 from tltui.core.errors import BadInput
-from tltui.core.protocol import RunConfig, WriteBuiltin
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.requests import WriteBuiltin
 
 
 def export(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ What the worker reads back:
 
 - on stdout, rank 0's events, one per line after ``EVENT_LINE`` (the worker numbers and stores them,
   as it does for a run it trains in a thread); no other rank prints one;
-- on stderr, each rank's ``RankReport`` line (``protocol.rank_line``): its pid when it starts, its reason
+- on stderr, each rank's ``RankReport`` line (``rank_line``): its pid when it starts, its reason
   and hint when it fails; torchrun's own log and tracebacks go there too.
 
 With ``--control-stdin`` rank 0 reads its standard input (the worker's pipe): a ``stop`` line, or the
@@ -33,9 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tltui.core import files, protocol
+from tltui.core import files
 from tltui.core.errors import BadInput, RunFailure
-from tltui.core.protocol import RankReport, RunConfig
+from tltui.core.protocol import codec
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import RunEvent
+from tltui.core.protocol.ranks import RankReport, rank_line
 
 if TYPE_CHECKING:
     from tltui.engine.world import World
@@ -110,14 +113,14 @@ def train_run(config: RunConfig, run_dir: str, world: World, should_stop: Callab
                 dist.destroy_process_group()
 
 
-def emit(cls: type[protocol.RunEvent], **fields: Any) -> None:
+def emit(cls: type[RunEvent], **fields: Any) -> None:
     """Rank 0's event, on stdout for the worker (which gives it its run id and number)."""
-    event = protocol.fit(cls(run_id="", seq=0, time=time.time(), **fields))
-    sys.stdout.write(EVENT_LINE + protocol.encode(event).decode())
+    event = codec.fit(cls(run_id="", seq=0, time=time.time(), **fields))
+    sys.stdout.write(EVENT_LINE + codec.encode(event).decode())
     sys.stdout.flush()
 
 
-def _silent(cls: type[protocol.RunEvent], **fields: Any) -> None:
+def _silent(cls: type[RunEvent], **fields: Any) -> None:
     """The other ranks' events: rank 0 tells them all."""
 
 
@@ -130,7 +133,7 @@ def _watch_stdin(stop: threading.Event) -> None:
 
 def _report(report: RankReport) -> None:
     with contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(protocol.rank_line(report))
+        sys.stderr.write(rank_line(report))
         sys.stderr.flush()
 
 

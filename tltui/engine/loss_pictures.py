@@ -15,7 +15,9 @@ import torch
 
 from tltui.core import datasets as named, paths
 from tltui.core.errors import BadInput
-from tltui.core.protocol import Picture, RunConfig, TopLoss
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import TopLoss
+from tltui.core.protocol.replies import Picture
 from tltui.engine import data as datasets, device as devices
 from tltui.engine.pictures import picture
 

@@ -41,28 +41,36 @@ from typing import Any, BinaryIO, TypeVar
 
 import msgspec
 
-from tltui.core import files, protocol
-from tltui.core.protocol import (
-    MAX_LINE,
-    PROTOCOL_VERSION,
-    Cancelled,
+from tltui.core import files
+from tltui.core.protocol import codec
+from tltui.core.protocol.codec import MAX_LINE
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import TERMINAL_EVENTS, Cancelled, Failed, Finished, Note, RunEvent, Started
+from tltui.core.protocol.messages import PROTOCOL_VERSION, Error, EventMessage, Hello, Message, Working
+from tltui.core.protocol.replies import (
     Cancelling,
+    CapacityReply,
+    LossPicturesReply,
+    LrFound,
+    Replayed,
+    RunStarted,
+    RunSummary,
+)
+from tltui.core.protocol.requests import (
+    PICTURE_REQUESTS,
+    AnyRequest,
     CancelRun,
-    Error,
-    EventMessage,
-    Failed,
+    Capacity,
+    FindLr,
     GetCapabilities,
     GetEvents,
-    Hello,
     ListRuns,
     LossPictures,
-    LossPicturesReply,
-    Replayed,
+    Request,
     ResumeRun,
-    RunConfig,
-    RunEvent,
-    RunStarted,
+    StartDiagnosis,
     StartRun,
+    WriteBuiltin,
 )
 from tltui.worker.store import Run, RunDamaged, RunNotFound, RunRecorder, RunStore
 
@@ -93,7 +101,7 @@ class ActiveRun:
     resume: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     started: bool = False
-    diagnose: protocol.StartDiagnosis | None = None
+    diagnose: StartDiagnosis | None = None
     """Set for a ``tltui diagnose`` run: it measures the strategies instead of training one."""
     slots: list[str] = field(default_factory=list)
     """What it holds while it trains: GPUs (``cuda:N``) on a host with several, else ``""``, the device."""
@@ -110,12 +118,12 @@ class Connection:
         self._held: dict[str, list[RunEvent]] = {}
         self.closed = False
 
-    def send(self, message: protocol.Message) -> None:
+    def send(self, message: Message) -> None:
         """Queue one line for the client; drop the client if too much is waiting for it already."""
         if self.closed or self.writer.is_closing():
             self.closed = True
             return
-        self.writer.write(protocol.encode(message))
+        self.writer.write(codec.encode(message))
         if self.writer.transport.get_write_buffer_size() > MAX_BUFFER:
             log(f"dropped a client that left {MAX_BUFFER >> 20} MiB unread; it can reconnect and replay")
             self.closed = True
@@ -233,7 +241,7 @@ class Daemon:
     async def handle(self, conn: Connection, line: bytes) -> None:
         """Answer one request line; nothing a client sends can stop the worker."""
         try:
-            request = protocol.decode_request(line)
+            request = codec.decode_request(line)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as error:
             why = "nested too deeply" if isinstance(error, RecursionError) else str(error)
             conn.send(Error(id=_request_id(line), message=f"bad request: {why}"))
@@ -256,9 +264,9 @@ class Daemon:
             log(traceback.format_exc())
             conn.send(Error(id=request.id, message=f"internal error: {type(error).__name__}: {error}"))
         else:
-            conn.send(protocol.reply(request.id, result))
+            conn.send(codec.reply(request.id, result))
 
-    async def _dispatch(self, conn: Connection, request: protocol.AnyRequest) -> msgspec.Struct | list:
+    async def _dispatch(self, conn: Connection, request: AnyRequest) -> msgspec.Struct | list:
         """The reply ``request`` declares (``request.reply``), or _Refused with one line."""
         if isinstance(request, GetCapabilities):
             return self.capabilities
@@ -266,7 +274,7 @@ class Daemon:
             return self._with_devices(await self.store_lane.run(self.store.summaries))
         if isinstance(request, StartRun):
             return await self._start(conn, request.config)
-        if isinstance(request, protocol.StartDiagnosis):
+        if isinstance(request, StartDiagnosis):
             return await self._diagnose(conn, request)
         if isinstance(request, ResumeRun):
             return await self._resume(conn, request.run_id)
@@ -274,21 +282,21 @@ class Daemon:
             return await self._cancel(request.run_id)
         if isinstance(request, GetEvents):
             return await self._events(conn, request)
-        if isinstance(request, protocol.PICTURE_REQUESTS):
+        if isinstance(request, PICTURE_REQUESTS):
             return await self._picture(request)
         if isinstance(request, LossPictures):
             return await self._loss_pictures(request)
-        if isinstance(request, protocol.FindLr):
+        if isinstance(request, FindLr):
             return await self._find_lr(conn, request)
-        if isinstance(request, protocol.WriteBuiltin):
+        if isinstance(request, WriteBuiltin):
             from tltui.engine import builtin_folder
 
             return await self._checked(self.jobs_lane, builtin_folder.write, request)
-        if isinstance(request, protocol.Capacity):
+        if isinstance(request, Capacity):
             return await self._capacity(conn, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
-    async def _picture(self, request: protocol.Request[Any]) -> msgspec.Struct:
+    async def _picture(self, request: Request[Any]) -> msgspec.Struct:
         """A lesson widget's pictures, computed in a thread: runs and other requests go on meanwhile."""
         from tltui.core.errors import BadInput
         from tltui.engine import pictures
@@ -308,21 +316,21 @@ class Daemon:
             config = await self.store_lane.run(lambda: run.config)
         except RunDamaged as error:
             raise _Refused(str(error)) from None
-        finished = next((e for e in reversed(events) if isinstance(e, protocol.Finished)), None)
+        finished = next((e for e in reversed(events) if isinstance(e, Finished)), None)
         if finished is None or finished.analysis is None:
             why = "has not finished" if finished is None else "was recorded without an error analysis (an older tltui)"
             raise _Refused(f"run {run.id} {why}: no top losses to show")
         pictures = await self._checked(self.jobs_lane, loss_pictures, config, finished.analysis.top_losses,
                                        request.display)
         return LossPicturesReply(run_id=run.id, pictures=pictures)
-    async def _find_lr(self, conn: Connection, request: protocol.FindLr) -> protocol.LrFound:
+    async def _find_lr(self, conn: Connection, request: FindLr) -> LrFound:
         """The LR range test, in a thread, told step by step to the client that asked (``Working``); it
         stops if that client goes. A short job: seconds, nothing stored, so no run and no queue."""
         from tltui.core.errors import BadInput
         from tltui.engine import lr_find
 
         def report(done: int, total: int, lr: float, loss: float) -> None:
-            working = protocol.Working(id=request.id, done=done, total=total, text=f"LR {lr:.1e}, loss {loss:.3f}")
+            working = Working(id=request.id, done=done, total=total, text=f"LR {lr:.1e}, loss {loss:.3f}")
             self.loop.call_soon_threadsafe(conn.send, working)
 
         try:
@@ -330,13 +338,13 @@ class Daemon:
         except BadInput as error:
             raise _Refused(str(error)) from None
 
-    async def _capacity(self, conn: Connection, request: protocol.Capacity) -> protocol.CapacityReply:
+    async def _capacity(self, conn: Connection, request: Capacity) -> CapacityReply:
         """The capacity sweep (engine/capacity.py), a short job like the LR finder: fit by fit to the client
         that asked (``Working``), stopped if it goes, nothing stored."""
         from tltui.engine import capacity
 
         def report(done: int, total: int, text: str) -> None:
-            working = protocol.Working(id=request.id, done=done, total=total, text=text)
+            working = Working(id=request.id, done=done, total=total, text=text)
             self.loop.call_soon_threadsafe(conn.send, working)
 
         return await self._checked(self.jobs_lane, capacity.measure, request, report, lambda: conn.closed)
@@ -379,7 +387,7 @@ class Daemon:
             raise _Refused(f"{asked} takes {n} GPUs, one process each, and this host has {len(self.gpus)} "
                            f"({', '.join(self.gpus)}): use --nproc {len(self.gpus)} or fewer")
 
-    async def _diagnose(self, conn: Connection, request: protocol.StartDiagnosis) -> RunStarted:
+    async def _diagnose(self, conn: Connection, request: StartDiagnosis) -> RunStarted:
         """A diagnose run, queued as a run is (it holds the device as long): the run store keeps its events."""
         from tltui.engine import diagnose
 
@@ -489,7 +497,7 @@ class Daemon:
         self.training.add(task)
         task.add_done_callback(self.training.discard)
 
-    def _with_devices(self, summaries: list[protocol.RunSummary]) -> list[protocol.RunSummary]:
+    def _with_devices(self, summaries: list[RunSummary]) -> list[RunSummary]:
         """The store's summaries, with what each run that trains now holds, and the end of a run that could
         not be written (the store says it runs while this daemon, its owner, lives)."""
         held = {run_id: a for run_id, a in self.active.items() if a.started}
@@ -543,11 +551,11 @@ class Daemon:
         self.loop.call_soon_threadsafe(self._deliver, event)
 
     def _deliver(self, event: RunEvent) -> None:
-        if isinstance(event, protocol.TERMINAL_EVENTS):
+        if isinstance(event, TERMINAL_EVENTS):
             self.active.pop(event.run_id, None)  # over as far as any client can tell
         for conn in self.connections:
             conn.event(event)
-            if isinstance(event, protocol.TERMINAL_EVENTS):
+            if isinstance(event, TERMINAL_EVENTS):
                 conn.following.pop(event.run_id, None)
 
     async def _train_task(self, active: ActiveRun) -> None:
@@ -612,11 +620,11 @@ class Daemon:
 
         def record(event: RunEvent) -> None:
             fields = {f: getattr(event, f) for f in event.__struct_fields__ if f not in ("run_id", "seq", "time")}
-            if isinstance(event, protocol.Started) and gpus:
+            if isinstance(event, Started) and gpus:
                 fields["device"] = ",".join(gpus)
             active.recorder.emit(type(event), **fields)
-            if isinstance(event, protocol.Started):
-                active.recorder.emit(protocol.Note, message=held)
+            if isinstance(event, Started):
+                active.recorder.emit(Note, message=held)
 
         outcome = ranks.train(active.run.path, active.config, active.processes, gpus, resume=active.resume,
                               emit=record, should_stop=active.stop.is_set, log=log)
@@ -651,10 +659,10 @@ class Daemon:
             run.drop_leftovers()
             try:
                 if summary.config.preset != "diagnose" and not any(
-                        isinstance(e, protocol.Started) for e in run.events()):
+                        isinstance(e, Started) for e in run.events()):
                     self.store.claim(run)
                     recorder = RunRecorder(run)
-                    recorder.emit(protocol.Note, message="queued again: the worker it waited in had stopped")
+                    recorder.emit(Note, message="queued again: the worker it waited in had stopped")
                     self._enqueue(None, ActiveRun(run, recorder, summary.config))
                     said.append(f"run {run.id}: its worker had died before it started; queued again")
                     continue

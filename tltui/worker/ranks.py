@@ -31,8 +31,10 @@ from typing import IO
 
 import msgspec
 
-from tltui.core import protocol
-from tltui.core.protocol import RankReport, RunConfig
+from tltui.core.protocol import codec
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import TERMINAL_EVENTS, RunEvent
+from tltui.core.protocol.ranks import RankReport, read_rank_line
 from tltui.engine.ddp import EVENT_LINE
 
 POLL_S = 0.2
@@ -78,7 +80,7 @@ def environment(gpus: list[str]) -> dict[str, str]:
 
 
 def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, resume: bool,
-          emit: Callable[[protocol.RunEvent], object], should_stop: Callable[[], bool],
+          emit: Callable[[RunEvent], object], should_stop: Callable[[], bool],
           log: Callable[[str], object] = lambda line: None) -> Outcome:
     """Run the processes to their end; ``emit`` records each of rank 0's events (in this thread's reader)."""
     proc = subprocess.Popen(command(run_dir, config, processes, resume), env=environment(gpus),
@@ -96,7 +98,7 @@ def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, 
             if not line.startswith(EVENT_LINE):
                 continue
             try:
-                event = protocol.decode_event(line[len(EVENT_LINE):].encode())
+                event = codec.decode_event(line[len(EVENT_LINE):].encode())
             except (msgspec.DecodeError, msgspec.ValidationError):
                 log(f"unreadable event line from rank 0: {line[:200]}")
                 continue
@@ -105,12 +107,12 @@ def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, 
             except BaseException as error:  # a full disk: the run must stop; the daemon says why
                 failures.append(error)
                 _send_stop(stdin)
-            if isinstance(event, protocol.TERMINAL_EVENTS):
+            if isinstance(event, TERMINAL_EVENTS):
                 ended.set()
 
     def read_log() -> None:
         for line in stderr:
-            report = protocol.read_rank_line(line)
+            report = read_rank_line(line)
             if report is not None:
                 reports.append(report)
             elif "FutureWarning" not in line:

@@ -19,7 +19,8 @@ from textual.widgets import Static
 from tltui.core import diagnosis
 from tltui.core.client import WorkerError
 from tltui.core.formatting import duration, ui_words
-from tltui.core.protocol import Diagnosis, RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Diagnosis
 from tltui.ui.keys import bindings
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones

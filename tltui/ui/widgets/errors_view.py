@@ -16,7 +16,9 @@ from textual.widgets import Static
 
 from tltui.core.analysis import short_path
 from tltui.core.client import WorkerError
-from tltui.core.protocol import ErrorAnalysis, LossPictures, Picture
+from tltui.core.protocol.events import ErrorAnalysis
+from tltui.core.protocol.replies import Picture
+from tltui.core.protocol.requests import LossPictures
 from tltui.ui.widgets.pictures import PictureView
 
 if TYPE_CHECKING:

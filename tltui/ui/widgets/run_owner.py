@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from tltui.core.client import WorkerError
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 
