@@ -15,7 +15,6 @@ import torch
 from tltui.core.protocol.config import RunConfig
 from tltui.core.protocol.events import TERMINAL_EVENTS, Epoch, Failed, Finished, Note, Started, Unfrozen
 from tltui.core.protocol.ranks import RankReport
-from tltui.core.protocol.replies import Capabilities
 from tltui.core.protocol.requests import ListRuns, ResumeRun, StartRun
 from tltui.engine import model as net
 from tltui.engine.tiny import TinyResNet
@@ -265,48 +264,3 @@ def test_a_run_that_asks_for_more_than_the_host_has_is_refused_in_one_line(data_
         result = subprocess.run([sys.executable, "-m", "tltui", "train", "builtin", "--model", "tiny", *flags],
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and words in result.stderr, result.stderr
-
-
-def test_the_queue_reserves_gpus_first_come_first_served():
-    """The scheduling of a host with 4 GPUs, without GPUs: a run of 2 takes two, a run of 4 waits for all and
-    holds back the runs behind it, --nproc all takes the free ones (as many as divide the batch), and a
-    run that asks for more GPUs than the host has is refused in one line."""
-    from tltui.worker.daemon import Daemon, _Refused
-
-    daemon = object.__new__(Daemon)
-    daemon.gpus = [f"cuda:{i}" for i in range(4)]
-    daemon.slots = list(daemon.gpus)
-    daemon.capabilities = Capabilities(host="h", tltui_version="", torch_version="",
-                                                devices=[*daemon.gpus, "cpu"])
-    daemon.busy, daemon.pending, daemon.active = {}, [], {}
-    launched = []
-
-    class Active:
-        def __init__(self, run_id, **fields):
-            self.config = RunConfig(data="builtin", **fields)
-            self.run = type("Run", (), {"id": run_id})
-
-    def launch(active, slots):
-        launched.append((active.run.id, slots))
-        for slot in slots:
-            daemon.busy[slot] = active.run.id
-
-    daemon._launch = launch
-    for run_id, fields in (("a", dict(nproc=2)), ("b", dict(nproc=4)), ("c", dict(nproc=1)),
-                           ("d", dict(device="cuda:3"))):
-        daemon.active[run_id] = Active(run_id, **fields)
-        daemon.pending.append(run_id)
-    daemon._schedule()
-    assert launched == [("a", ["cuda:0", "cuda:1"])]  # b waits for 4; c and d wait behind it
-    for slot in ("cuda:0", "cuda:1"):
-        del daemon.busy[slot]
-    daemon._schedule()
-    assert launched[1:] == [("b", ["cuda:0", "cuda:1", "cuda:2", "cuda:3"])]
-    daemon.busy = {"cuda:1": "x"}
-    daemon.pending = ["e"]
-    daemon.active["e"] = Active("e", nproc=0, batch_size=32)
-    daemon._schedule()
-    assert launched[-1] == ("e", ["cuda:0", "cuda:2"])  # 3 free, 2 divide the batch of 32
-    with pytest.raises(_Refused, match=r"^--nproc 8 takes 8 GPUs, one process each, and this host has 4 "):
-        daemon._check_processes(RunConfig(data="builtin", nproc=8, batch_size=32))
-    daemon._check_processes(RunConfig(data="builtin", nproc=4))

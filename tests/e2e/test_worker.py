@@ -129,8 +129,9 @@ def msgspec_replace(config: RunConfig, **fields) -> RunConfig:
 async def test_a_run_whose_end_cannot_be_written_is_told_to_its_clients_and_given_up(tmp_path):
     """The disk is so full that not even the Failed event fits: clients hear it all the same, and the run
     is left without an owner (listed interrupted; the next worker marks it failed)."""
-    from tltui.worker.daemon import ActiveRun, Daemon
+    from tltui.engine import train
     from tltui.worker.store import RunRecorder, RunStore
+    from tltui.worker.training import ActiveRun, Training
 
     store = RunStore(tmp_path)
     run = store.create(TINY)
@@ -139,7 +140,23 @@ async def test_a_run_whose_end_cannot_be_written_is_told_to_its_clients_and_give
     recorder.listeners.append(heard.append)
     os.close(recorder._fd)
     recorder._fd = os.open(run.events_path, os.O_RDONLY)  # every write now fails, as on a full disk
-    Daemon(store)._end(ActiveRun(run, recorder, TINY), Failed, reason="no space left")
+    training = Training(train, threads=1)
+    training.end(ActiveRun(run, recorder, TINY), Failed, reason="no space left")
     recorder.close()
     assert [type(e) for e in heard] == [Failed] and heard[0].seq == 1
+    status, reason = training.unrecorded[run.id]  # the daemon lists it so, while it lives
+    assert status == "failed" and reason.startswith("no space left (not recorded: ")
     assert run.events() == [] and run.summary().status == "interrupted"
+
+
+async def test_every_request_of_the_protocol_has_its_handler(tmp_path):
+    """The daemon answers each request type through its table; one added to the protocol without a handler
+    fails here, not as 'unsupported request' in a user's hands."""
+    from typing import get_args
+
+    from tltui.core.protocol.requests import AnyRequest
+    from tltui.worker.daemon import Daemon
+    from tltui.worker.store import RunStore
+
+    handlers = Daemon(RunStore(tmp_path)).handlers
+    assert set(handlers) == set(get_args(AnyRequest))

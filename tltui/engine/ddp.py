@@ -8,8 +8,8 @@ differences are in ``engine/world.py``.
 
 What the worker reads back:
 
-- on stdout, rank 0's events, one per line after ``EVENT_LINE`` (the worker numbers and stores them,
-  as it does for a run it trains in a thread); no other rank prints one;
+- on stdout, rank 0's events, one per line (``event_line`` of core/protocol/ranks.py; the worker numbers
+  and stores them, as it does for a run it trains in a thread); no other rank prints one;
 - on stderr, each rank's ``RankReport`` line (``rank_line``): its pid when it starts, its reason
   and hint when it fails; torchrun's own log and tracebacks go there too.
 
@@ -38,12 +38,11 @@ from tltui.core.errors import BadInput, RunFailure
 from tltui.core.protocol import codec
 from tltui.core.protocol.config import RunConfig
 from tltui.core.protocol.events import RunEvent
-from tltui.core.protocol.ranks import RankReport, rank_line
+from tltui.core.protocol.ranks import RankReport, event_line, rank_line
 
 if TYPE_CHECKING:
     from tltui.engine.world import World
 
-EVENT_LINE = "tltui-event "
 PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted",
              "DistNetworkError", "DistBackendError")
 """Words of the errors a process gets in a collective when another one has died: not the run's reason."""
@@ -116,7 +115,7 @@ def train_run(config: RunConfig, run_dir: str, world: World, should_stop: Callab
 def emit(cls: type[RunEvent], **fields: Any) -> None:
     """Rank 0's event, on stdout for the worker (which gives it its run id and number)."""
     event = codec.fit(cls(run_id="", seq=0, time=time.time(), **fields))
-    sys.stdout.write(EVENT_LINE + codec.encode(event).decode())
+    sys.stdout.write(event_line(event))
     sys.stdout.flush()
 
 

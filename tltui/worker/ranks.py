@@ -31,11 +31,9 @@ from typing import IO
 
 import msgspec
 
-from tltui.core.protocol import codec
 from tltui.core.protocol.config import RunConfig
 from tltui.core.protocol.events import TERMINAL_EVENTS, RunEvent
-from tltui.core.protocol.ranks import RankReport, read_rank_line
-from tltui.engine.ddp import EVENT_LINE
+from tltui.core.protocol.ranks import RankReport, read_event_line, read_rank_line
 
 POLL_S = 0.2
 LOG_LINES = 60
@@ -95,12 +93,12 @@ def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, 
 
     def read_events() -> None:
         for line in stdout:
-            if not line.startswith(EVENT_LINE):
-                continue
             try:
-                event = codec.decode_event(line[len(EVENT_LINE):].encode())
+                event = read_event_line(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 log(f"unreadable event line from rank 0: {line[:200]}")
+                continue
+            if event is None:
                 continue
             try:
                 emit(event)

@@ -3,7 +3,7 @@
 ``<runs>/<run id>/`` holds ``config.json``, ``events.jsonl`` (append-only, one event per line, flushed
 per event), the checkpoints the engine writes (``resume.pt``, ``last.pt``, ``best.pt``) and ``owner``
 (the pid and start time of the process training it). Every directory is 0700 and every file 0600,
-written without following links (tltui/files.py). A run whose files cannot be read is listed as
+written without following links (core/files.py). A run whose files cannot be read is listed as
 damaged, with the reason. Pure Python: the CLI lists runs without importing torch.
 """
 
