@@ -219,7 +219,7 @@ def test_the_plan_keeps_room_for_the_run_scored_on_val():
 
 
 def test_the_command_is_the_preset_the_epochs_and_the_learners_settings_and_tltui_train_takes_it(tmp_path):
-    from tltui.cli.commands import config_from_args
+    from tltui.cli.flags import config_from_args
     from tltui.cli.main import build_parser
     from tltui.core.presets import configure
 

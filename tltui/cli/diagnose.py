@@ -11,6 +11,8 @@ import asyncio
 import sys
 from typing import TextIO
 
+from tltui.cli.commands import Reporter
+from tltui.cli.link import follow_run
 from tltui.core import datasets, diagnosis
 from tltui.core.errors import BadInput
 from tltui.core.parsing import parse_setting
@@ -56,8 +58,6 @@ class DiagnoseReporter:
     """Prints a diagnose run's events: JSON lines, or a line per measurement and the verdict."""
 
     def __init__(self, as_json: bool, out: TextIO = sys.stdout) -> None:
-        from tltui.cli.commands import Reporter
-
         self.plain = Reporter(as_json, out)
         self.out = out
 
@@ -71,6 +71,4 @@ class DiagnoseReporter:
 
 
 def diagnose(args: argparse.Namespace) -> int:
-    from tltui.cli.commands import follow_run
-
     return asyncio.run(follow_run(request_from_args(args), DiagnoseReporter(args.json), args.remote))

@@ -13,6 +13,8 @@ import sys
 
 import msgspec
 
+from tltui.cli.flags import config_from_args
+from tltui.cli.link import ask
 from tltui.core.protocol import codec
 from tltui.core.protocol.config import RunConfig
 from tltui.core.protocol.messages import Working
@@ -34,7 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def find(request: FindLr, host: str | None, live: bool) -> LrFound:
     """The worker's answer to ``request`` (here, or on ``host``); with ``live``, a progress line on stderr."""
-    from tltui.cli.commands import ask
     from tltui.core.formatting import bar
 
     def show(working: Working) -> None:
@@ -82,8 +83,6 @@ def summary(found: LrFound) -> list[str]:
 
 
 def lr_find(args: argparse.Namespace) -> int:
-    from tltui.cli.commands import config_from_args
-
     config = config_from_args(args)
     request = FindLr(config=config, steps=args.steps, start_lr=args.start_lr, end_lr=args.end_lr)
     found = asyncio.run(find(request, args.remote, sys.stderr.isatty() and not args.json))

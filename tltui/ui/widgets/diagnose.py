@@ -96,8 +96,6 @@ class Diagnose(RunOwner, LiveFrame):
 
     async def action_use(self) -> None:
         """The recommended command into the training form: the screen under ``D``'s, else the training screen's."""
-        from tltui.ui.screens.train import TrainScreen
-
         end = self.run.end if self.run is not None else None
         if not isinstance(end, Diagnosis) or not end.command:
             self.say("No recipe yet: d diagnoses the data, then a puts its command in the training form.")
@@ -105,9 +103,7 @@ class Diagnose(RunOwner, LiveFrame):
         if isinstance(self.screen, DiagnoseScreen):
             self.screen.dismiss(end.command)
             return
-        await self.app.action_mode("train")
-        if isinstance(self.app.screen, TrainScreen):
-            self.app.screen.take_command(end.command)
+        await self.app.train_with(end.command)
 
     def action_backbone(self) -> None:
         self.picked = backbones.other(backbones.chosen(self.app.link, self.picked))
