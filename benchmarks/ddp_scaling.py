@@ -35,21 +35,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgspec  # noqa: E402
 
-from tltui.core import protocol  # noqa: E402
-from tltui.core.protocol import RunConfig  # noqa: E402
+from tltui.core.protocol.config import RunConfig  # noqa: E402
+from tltui.core.protocol.events import Epoch, RunEvent  # noqa: E402
 
 
 def throughput(config: RunConfig, n: int, gpus: list[str]) -> tuple[float, list[float]]:
     """(median images/s over the epochs after the first, every epoch's) of ``config`` over ``n`` processes."""
     from tltui.worker import ranks
 
-    events: list[protocol.RunEvent] = []
+    events: list[RunEvent] = []
     with tempfile.TemporaryDirectory() as run_dir:
         outcome = ranks.train(Path(run_dir), msgspec.structs.replace(config, nproc=n), n, gpus[:n] if gpus else [],
                               resume=False, emit=events.append, should_stop=lambda: False)
     if not outcome.ended:
         raise SystemExit(f"N={n}: {outcome.reason}\n" + "\n".join(outcome.log[-20:]))
-    rates = [e.images_per_s for e in events if isinstance(e, protocol.Epoch)]
+    rates = [e.images_per_s for e in events if isinstance(e, Epoch)]
     return statistics.median(rates[1:] or rates), rates
 
 

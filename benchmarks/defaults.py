@@ -31,7 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import msgspec  # noqa: E402
 import sets  # noqa: E402
 
-from tltui.core.protocol import Epoch, FindLr, RunConfig  # noqa: E402
+from tltui.core.protocol.config import RunConfig  # noqa: E402
+from tltui.core.protocol.events import Epoch  # noqa: E402
+from tltui.core.protocol.requests import FindLr  # noqa: E402
 from tltui.engine import lr_find  # noqa: E402
 from tltui.engine.train import prepare, train  # noqa: E402
 

@@ -38,7 +38,8 @@ from torchvision import transforms as T
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tltui.core.groups import BACKBONE, GROUPS  # noqa: E402
-from tltui.core.protocol import Epoch, Finished, RunConfig  # noqa: E402
+from tltui.core.protocol.config import RunConfig  # noqa: E402
+from tltui.core.protocol.events import Epoch, Finished  # noqa: E402
 from tltui.engine import (
     builtin,  # noqa: E402
     model as net,

@@ -16,11 +16,11 @@ import signal
 import tempfile
 import time
 
-from tltui.core import protocol
 from tltui.core.client import WorkerClient
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.requests import CancelRun, FindLr, ListRuns, StartRun
 
-FINDER = protocol.FindLr(config=RunConfig(data="builtin", model="tiny", limit_per_class=8, batch_size=16),
+FINDER = FindLr(config=RunConfig(data="builtin", model="tiny", limit_per_class=8, batch_size=16),
                          steps=1000, end_lr=1e-3)
 RUN = RunConfig(model="tiny", weights="none", limit_per_class=4, epochs=1, batch_size=16, augment=())
 
@@ -37,12 +37,12 @@ async def measure(tries: int) -> None:
     await asyncio.sleep(3)
     for _ in range(tries):
         started = time.monotonic()
-        await third.request(protocol.ListRuns())
+        await third.request(ListRuns())
         listed = time.monotonic() - started
         started = time.monotonic()
-        run = await third.request(protocol.StartRun(config=RUN))
+        run = await third.request(StartRun(config=RUN))
         accepted = time.monotonic() - started
-        await third.request(protocol.CancelRun(run_id=run.run_id))
+        await third.request(CancelRun(run_id=run.run_id))
         print(f"list_runs answered in {listed:.3f} s, start_run accepted in {accepted:.3f} s", flush=True)
         await asyncio.sleep(2)
     for client in finders:

@@ -268,7 +268,8 @@ def lp_ft_batchnorm(args) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import sets
 
-    from tltui.core.protocol import Epoch, HeadFitted, RunConfig
+    from tltui.core.protocol.config import RunConfig
+    from tltui.core.protocol.events import Epoch, HeadFitted
     from tltui.engine import train as engine
 
     if args.digits is None:

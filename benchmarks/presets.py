@@ -94,7 +94,8 @@ def measure(key: dict) -> dict:
     last epoch, and seconds."""
     import torch
 
-    from tltui.core.protocol import Epoch, RunConfig
+    from tltui.core.protocol.config import RunConfig
+    from tltui.core.protocol.events import Epoch
     from tltui.engine.train import prepare, train
 
     torch.set_num_threads(1)

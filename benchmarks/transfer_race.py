@@ -39,7 +39,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tltui.core.groups import BACKBONE  # noqa: E402
-from tltui.core.protocol import Epoch, Finished, RunConfig, Started  # noqa: E402
+from tltui.core.protocol.config import RunConfig  # noqa: E402
+from tltui.core.protocol.events import Epoch, Finished, Started  # noqa: E402
 from tltui.engine.train import prepare, train  # noqa: E402
 
 METHODS = {

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tltui.core import analysis  # noqa: E402
-from tltui.core.protocol import RunConfig  # noqa: E402
+from tltui.core.protocol.config import RunConfig  # noqa: E402
 from tltui.engine.train import Trainer, prepare  # noqa: E402
 
 

@@ -8,16 +8,20 @@ import math
 import random
 from pathlib import Path
 
-from tltui.core import analysis as core_analysis, protocol
-from tltui.core.protocol import (
+from tltui.core import analysis as core_analysis
+from tltui.core.protocol.config import AUGMENTS
+from tltui.core.protocol.events import ErrorAnalysis, Finished
+from tltui.core.protocol.replies import (
     ActivationsReply,
     ChannelStats,
     FiltersReply,
     GalleryReply,
     GroupMaps,
+    LossPicturesReply,
     Picture,
     WalkReply,
 )
+from tltui.core.protocol.requests import Activations, FeatureWalk, Filters, Gallery, LossPictures, Request
 
 CLASSES = ("stripes-h", "stripes-v", "checkers", "dots", "rings", "triangle", "cross", "waves", "blob", "gradient")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -74,7 +78,7 @@ def check_folder(data: str) -> None:
         raise ValueError(f"no such folder: {data} (give a folder of class subfolders, or builtin)")
 
 
-def gallery(request: protocol.Gallery) -> GalleryReply:
+def gallery(request: Gallery) -> GalleryReply:
     check_folder(request.data)
     index = request.index % 960
     base = stripes(request.display, index)
@@ -97,7 +101,7 @@ def gallery(request: protocol.Gallery) -> GalleryReply:
     six = [[(40, 40, 40) if ch == "#" else (255, 255, 255) for ch in line] for line in SIX.splitlines()]
     return GalleryReply(
         source=f"{request.data} training image {index + 1}/960", label=CLASSES[index % 10], index=index,
-        augment=[a for a in protocol.AUGMENTS if a in request.augment], image_size=request.image_size,
+        augment=[a for a in AUGMENTS if a in request.augment], image_size=request.image_size,
         original=picture(base, "original"), variants=variants, normalised=picture(normalised, "network input"),
         before=before, after=after, digit=picture(six, 'a "6" (label 6)'),
         digit_flipped=picture(six[::-1], "v-flip breaks it"),
@@ -108,7 +112,7 @@ def weights_label(model: str, weights: str) -> str:
     return "random (seed 0)" if weights == "none" else PRETRAINED[model]
 
 
-def filters(request: protocol.Filters) -> FiltersReply:
+def filters(request: Filters) -> FiltersReply:
     count, kernel = (64, 7) if request.model == "resnet50" else (16, 3)
     rng = random.Random(0)
     pictures = []
@@ -138,7 +142,7 @@ def heat(side: int, seed: int, label: str) -> Picture:
     return picture(rows, label)
 
 
-def activations(request: protocol.Activations) -> ActivationsReply:
+def activations(request: Activations) -> ActivationsReply:
     check_folder(request.data)
     index = request.index % 240
     size = 64 if request.model == "resnet50" else 32
@@ -157,7 +161,7 @@ def activations(request: protocol.Activations) -> ActivationsReply:
     )
 
 
-def feature_walk(request: protocol.FeatureWalk) -> WalkReply:
+def feature_walk(request: FeatureWalk) -> WalkReply:
     index = request.index % 240
     width = WIDTHS[request.model][-1]
     features = [round(max(0.0, math.sin(i * 0.37 + index)) ** 6 * (1 + (i * index) % 3), 4) for i in range(width)]
@@ -174,13 +178,13 @@ def feature_walk(request: protocol.FeatureWalk) -> WalkReply:
     )
 
 
-def answer(request: protocol.Request) -> object:
-    handlers = {protocol.Gallery: gallery, protocol.Filters: filters, protocol.Activations: activations,
-                protocol.FeatureWalk: feature_walk}
+def answer(request: Request) -> object:
+    handlers = {Gallery: gallery, Filters: filters, Activations: activations,
+                FeatureWalk: feature_walk}
     return handlers[type(request)](request)
 
 
-def analysis(finished: protocol.Finished) -> protocol.ErrorAnalysis:
+def analysis(finished: Finished) -> ErrorAnalysis:
     """An error analysis with the finished event's confusion matrix: made-up files and probabilities."""
     labels, predicted, p_true, p_predicted, paths = [], [], [], [], []
     for t, row in enumerate(finished.confusion):
@@ -195,7 +199,7 @@ def analysis(finished: protocol.Finished) -> protocol.ErrorAnalysis:
     return core_analysis.analyse(finished.classes, labels, predicted, p_true, p_predicted, paths)
 
 
-def loss_pictures(request: protocol.LossPictures, errors: protocol.ErrorAnalysis) -> protocol.LossPicturesReply:
-    return protocol.LossPicturesReply(run_id=request.run_id, pictures=[
+def loss_pictures(request: LossPictures, errors: ErrorAnalysis) -> LossPicturesReply:
+    return LossPicturesReply(run_id=request.run_id, pictures=[
         picture(stripes(request.display, top.index), f"{top.true} → {top.predicted} {top.probability:.0%}")
         for top in errors.top_losses])

@@ -21,27 +21,42 @@ from pathlib import Path
 
 import msgspec
 
-from tltui.core import diagnosis, protocol
-from tltui.core.protocol import (
+from tltui.core import diagnosis
+from tltui.core.protocol import codec
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Diagnosis, Finished, RunEvent, Started
+from tltui.core.protocol.messages import PROTOCOL_VERSION, Error, EventMessage, Hello, Message, Working
+from tltui.core.protocol.replies import (
     Cancelling,
     Capabilities,
-    Error,
-    EventMessage,
-    Hello,
+    CapacityPoint,
+    CapacityReply,
     Replayed,
     RunStarted,
     RunSummary,
+)
+from tltui.core.protocol.requests import (
+    PICTURE_REQUESTS,
+    AnyRequest,
+    CancelRun,
+    Capacity,
+    GetCapabilities,
+    GetEvents,
+    ListRuns,
+    LossPictures,
+    StartDiagnosis,
+    StartRun,
 )
 
 import fake_pictures
 
 DATA = Path(__file__).parent / "data"
-RECORDINGS = {name: [protocol.decode_event(line) for line in (DATA / f"{name}.jsonl").read_bytes().splitlines()]
+RECORDINGS = {name: [codec.decode_event(line) for line in (DATA / f"{name}.jsonl").read_bytes().splitlines()]
               for name in ("scratch", "pretrained", "diagnose")}
 
 out_lock = threading.Lock()
-runs: dict[str, list[protocol.RunEvent]] = {}
-configs: dict[str, protocol.RunConfig] = {}
+runs: dict[str, list[RunEvent]] = {}
+configs: dict[str, RunConfig] = {}
 KEPT = Path(os.environ.get("TLTUI_DATA_DIR", ".")) / "fake-runs" if os.environ.get("FAKE_KEEP") else None
 """With FAKE_KEEP: each run's config (<id>.json) and events (<id>.jsonl)."""
 
@@ -50,11 +65,11 @@ def load_kept() -> None:
     """The runs an earlier fake worker kept."""
     for path in sorted(KEPT.glob("*.json")) if KEPT else ():
         run_id = path.stem
-        configs[run_id] = msgspec.json.decode(path.read_bytes(), type=protocol.RunConfig)
-        runs[run_id] = [protocol.decode_event(line) for line in path.with_suffix(".jsonl").read_bytes().splitlines()]
+        configs[run_id] = msgspec.json.decode(path.read_bytes(), type=RunConfig)
+        runs[run_id] = [codec.decode_event(line) for line in path.with_suffix(".jsonl").read_bytes().splitlines()]
 
 
-def keep(run_id: str, event: protocol.RunEvent | None = None) -> None:
+def keep(run_id: str, event: RunEvent | None = None) -> None:
     """Write a new run's config, or append one of its events (with FAKE_KEEP)."""
     if KEPT is None:
         return
@@ -67,23 +82,23 @@ def keep(run_id: str, event: protocol.RunEvent | None = None) -> None:
             events.write(msgspec.json.encode(event) + b"\n")
 
 
-def send(message: protocol.Message) -> None:
+def send(message: Message) -> None:
     with out_lock:
-        sys.stdout.buffer.write(protocol.encode(message))
+        sys.stdout.buffer.write(codec.encode(message))
         sys.stdout.buffer.flush()
 
 
-def replay(run_id: str, recording: list[protocol.RunEvent]) -> None:
+def replay(run_id: str, recording: list[RunEvent]) -> None:
     stop_after = int(os.environ.get("FAKE_STOP_AFTER", "0")) or len(recording)
     delay = float(os.environ.get("FAKE_DELAY", "0"))
     for seq, event in enumerate(recording[:stop_after], 1):
         event = msgspec.structs.replace(event, run_id=run_id, seq=seq)
-        if isinstance(event, protocol.Finished) and os.environ.get("FAKE_ANALYSIS"):
+        if isinstance(event, Finished) and os.environ.get("FAKE_ANALYSIS"):
             event = msgspec.structs.replace(event, analysis=fake_pictures.analysis(event))
-        if isinstance(event, protocol.Started):  # a real worker echoes the config it was given
+        if isinstance(event, Started):  # a real worker echoes the config it was given
             config = configs[run_id]
             event = msgspec.structs.replace(event, config=config, weights=config.weights, model=config.model)
-        if isinstance(event, protocol.Diagnosis) and event.command:  # and its command names what it diagnosed
+        if isinstance(event, Diagnosis) and event.command:  # and its command names what it diagnosed
             epochs = int(event.command[event.command.index("--epochs") + 1])
             event = msgspec.structs.replace(event, command=diagnosis.command(configs[run_id], event.recommend, epochs))
         runs[run_id].append(event)
@@ -95,59 +110,59 @@ def replay(run_id: str, recording: list[protocol.RunEvent]) -> None:
 pending: list[threading.Thread] = []
 
 
-def handle(request: protocol.AnyRequest) -> msgspec.Struct | list:
+def handle(request: AnyRequest) -> msgspec.Struct | list:
     """The reply the request declares, as the real worker gives it."""
-    if isinstance(request, protocol.GetCapabilities):
+    if isinstance(request, GetCapabilities):
         return CAPABILITIES
-    if isinstance(request, protocol.StartRun):
+    if isinstance(request, StartRun):
         run_id = f"20261126-1200{len(runs):02d}-fake"
         runs[run_id], configs[run_id] = [], request.config
         keep(run_id)
         recording = RECORDINGS["scratch" if request.config.weights == "none" else "pretrained"]
         pending.append(threading.Thread(target=replay, args=(run_id, recording), daemon=True))
         return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
-    if isinstance(request, protocol.StartDiagnosis):
+    if isinstance(request, StartDiagnosis):
         run_id = f"20261126-1200{len(runs):02d}-fake"
         runs[run_id], configs[run_id] = [], msgspec.structs.replace(request.config, preset="diagnose")  # as stored
         keep(run_id)
         pending.append(threading.Thread(target=replay, args=(run_id, RECORDINGS["diagnose"]), daemon=True))
         return RunStarted(run_id=run_id, run_dir=f"/fake/{run_id}")
-    if isinstance(request, protocol.ListRuns):
+    if isinstance(request, ListRuns):
         return [RunSummary(run_id=r, status="running", config=configs[r], created=0.0, last_seq=len(e))
                 for r, e in runs.items()]
-    if isinstance(request, protocol.GetEvents):
+    if isinstance(request, GetEvents):
         for event in runs.get(request.run_id, []):
             if event.seq > request.after_seq:
                 send(EventMessage(event=event))
         return Replayed(run_id=request.run_id, replayed=0, following=False)
-    if isinstance(request, protocol.CancelRun):
+    if isinstance(request, CancelRun):
         return Cancelling(run_id=request.run_id)
-    if isinstance(request, protocol.PICTURE_REQUESTS):
+    if isinstance(request, PICTURE_REQUESTS):
         return fake_pictures.answer(request)
-    if isinstance(request, protocol.LossPictures):
-        finished = [e for e in runs.get(request.run_id, []) if isinstance(e, protocol.Finished) and e.analysis]
+    if isinstance(request, LossPictures):
+        finished = [e for e in runs.get(request.run_id, []) if isinstance(e, Finished) and e.analysis]
         if not finished:
             raise ValueError(f"run {request.run_id} has no error analysis")
         return fake_pictures.loss_pictures(request, finished[-1].analysis)
-    if isinstance(request, protocol.Capacity):
+    if isinstance(request, Capacity):
         return capacity(request)
     raise ValueError(f"the fake worker does not do {type(request).__name__}")
 
 
-def capacity(request: protocol.Capacity) -> protocol.CapacityReply:
+def capacity(request: Capacity) -> CapacityReply:
     """A made-up sweep of the real worker's shape: a Working message per fit, then every n answered,
     memorised up to 4 (d + 1) on Gaussian features and 2.5 (d + 1) on "real" ones, then falling."""
     dim = 128 if request.model == "tiny" else 2048
     sizes = request.sizes or tuple(round(f * (dim + 1)) for f in (0.25, 0.5, 1, 2, 3, 4, 6, 8))
     for done, n in enumerate(sizes, 1):
-        send(protocol.Working(id=request.id, done=done, total=len(sizes), text=f"n = {n}"))
+        send(Working(id=request.id, done=done, total=len(sizes), text=f"n = {n}"))
 
     def accuracy(n: int, reach: float) -> float:
         return round(max(0.1, min(1.0, reach * (dim + 1) / n)), 4)
 
-    return protocol.CapacityReply(
+    return CapacityReply(
         model=request.model, weights="fake", source=f"{request.data}: fake", dim=dim, classes=10, chance=0.1,
-        l2=1e-4, points=[protocol.CapacityPoint(n=n, real=accuracy(n, 2.5), gaussian=accuracy(n, 4)) for n in sizes],
+        l2=1e-4, points=[CapacityPoint(n=n, real=accuracy(n, 2.5), gaussian=accuracy(n, 4)) for n in sizes],
         effective_rank=dim * 2 // 3, gaussian_rank=dim - 2, rank_rule="made up by the fake worker", seconds=0.1,
     )
 
@@ -165,17 +180,17 @@ CAPABILITIES = Capabilities(
 
 def main() -> None:
     load_kept()
-    send(Hello(protocol=protocol.PROTOCOL_VERSION, capabilities=CAPABILITIES))
+    send(Hello(protocol=PROTOCOL_VERSION, capabilities=CAPABILITIES))
     for line in sys.stdin.buffer:
         if not line.strip():
             continue
         try:
-            request = protocol.decode_request(line)
+            request = codec.decode_request(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             send(Error(id=None, message=str(error)))
             continue
         try:
-            send(protocol.reply(request.id, handle(request)))
+            send(codec.reply(request.id, handle(request)))
         except ValueError as error:
             send(Error(id=request.id, message=str(error)))
         while pending:  # replays start after the reply, as a real worker's events follow it

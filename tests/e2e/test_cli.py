@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -106,3 +107,15 @@ def test_the_focused_form_field_is_marked_without_colour(data_dir, fake_worker):
             term.send("q")
         finally:
             assert term.close() == 0
+
+
+def test_tltui_worker_daemon_hands_its_process_to_the_worker_entry_point(data_dir):
+    """The CLI never imports the daemon: ``tltui worker --daemon`` becomes ``python -m tltui.worker`` (the
+    same process), whose own check of $TLTUI_WORKER_IDLE_S answers here; and with neither flag, one line."""
+    env = {**os.environ, "TLTUI_DATA_DIR": str(data_dir), "TLTUI_WORKER_IDLE_S": "abc"}
+    result = subprocess.run([*TLTUI, "worker", "--daemon"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("tltui worker: $TLTUI_WORKER_IDLE_S='abc' is not a number")
+    assert result.stderr.count("\n") == 1
+    neither = run("worker")
+    assert neither.returncode == 2 and "use --stdio" in neither.stderr and neither.stderr.count("\n") == 1

@@ -12,8 +12,10 @@ import msgspec
 import pytest
 import torch
 
-from tltui.core import protocol
-from tltui.core.protocol import RankReport, RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import TERMINAL_EVENTS, Epoch, Failed, Finished, Note, Started, Unfrozen
+from tltui.core.protocol.ranks import RankReport
+from tltui.core.protocol.requests import ListRuns, ResumeRun, StartRun
 from tltui.engine import model as net
 from tltui.engine.tiny import TinyResNet
 from tltui.engine.train import prepare, train
@@ -84,20 +86,20 @@ def test_two_processes_give_the_weights_of_one_with_the_same_global_batch(tmp_pa
         frozen = tuple(f"{m}." for g in cfg.frozen if g not in cfg.unfreeze for m in net.MODULES[g])
         for key in (k for k in two if k.startswith(frozen)):
             assert torch.equal(two[key], start[key]), f"frozen {key} changed (BatchNorm statistics included)"
-    epochs_one = [e for e in alone if isinstance(e, protocol.Epoch)]
-    epochs_two = [e for e in events if isinstance(e, protocol.Epoch)]
+    epochs_one = [e for e in alone if isinstance(e, Epoch)]
+    epochs_two = [e for e in events if isinstance(e, Epoch)]
     assert [e.world_size for e in epochs_two] == [2] * cfg.epochs
     for a, b in zip(epochs_one, epochs_two, strict=False):  # metrics summed over the processes: the global ones
         assert b.train_loss == pytest.approx(a.train_loss, rel=1e-4) and b.train_acc == a.train_acc
         assert b.val_acc == a.val_acc and b.val_loss == pytest.approx(a.val_loss, rel=1e-4)
     if "unfreeze" in CASES[case]:
-        assert [e.groups for e in events if isinstance(e, protocol.Unfrozen)] == [["layer4"]]
-    started = next(e for e in events if isinstance(e, protocol.Started))
+        assert [e.groups for e in events if isinstance(e, Unfrozen)] == [["layer4"]]
+    started = next(e for e in events if isinstance(e, Started))
     assert started.world_size == 2
     assert started.path == {"full fine-tune": "full", "frozen groups": "cached:layer3",
                             "gradual unfreezing": "cached:layer4"}[case]
     if started.path != "full":  # each process ran the frozen groups over its shard
-        assert any("2 processes, a shard each" in e.message for e in events if isinstance(e, protocol.Note))
+        assert any("2 processes, a shard each" in e.message for e in events if isinstance(e, Note))
 
 
 def test_the_sampler_shares_each_global_batch_out_and_the_shards_cover_everything():
@@ -115,7 +117,7 @@ def test_the_sampler_shares_each_global_batch_out_and_the_shards_cover_everythin
 
 
 def test_a_config_over_several_processes_is_checked_in_one_line():
-    from tltui.core.protocol import ConfigError
+    from tltui.core.protocol.config import ConfigError
 
     with pytest.raises(ConfigError, match="global batch: it must divide by --nproc 3"):
         config(nproc=3).check()
@@ -160,14 +162,14 @@ async def test_a_rank_killed_fails_the_run_in_one_line_the_queue_goes_on_and_the
     client = WorkerClient()
     await client.start()
     try:
-        first = await client.request(protocol.StartRun(config=config(nproc=2, epochs=8, limit_per_class=40,
+        first = await client.request(StartRun(config=config(nproc=2, epochs=8, limit_per_class=40,
                                                                      batch_size=32)))
-        behind = await client.request(protocol.StartRun(config=config(epochs=1)))
+        behind = await client.request(StartRun(config=config(epochs=1)))
         assert behind.queued_behind == 0 and first.devices == []  # one device here: the whole CPU
-        listed = {s.run_id: s for s in await client.request(protocol.ListRuns())}
+        listed = {s.run_id: s for s in await client.request(ListRuns())}
         assert listed[first.run_id].devices == ["cpu x2"] and listed[behind.run_id].devices == []
         events = []
-        while sum(isinstance(e, protocol.Epoch) for e in events if e.run_id == first.run_id) < 2:
+        while sum(isinstance(e, Epoch) for e in events if e.run_id == first.run_id) < 2:
             event = await asyncio.wait_for(client.events.get(), 120)
             assert event is not None, client.gone
             events.append(event)
@@ -179,27 +181,27 @@ async def test_a_rank_killed_fails_the_run_in_one_line_the_queue_goes_on_and_the
             event = await asyncio.wait_for(client.events.get(), 180)
             assert event is not None, client.gone
             events.append(event)
-            if isinstance(event, protocol.TERMINAL_EVENTS):
+            if isinstance(event, TERMINAL_EVENTS):
                 ends[event.run_id] = event
         failed = ends[first.run_id]
-        assert isinstance(failed, protocol.Failed), failed
+        assert isinstance(failed, Failed), failed
         assert failed.reason.startswith("process rank 1 of 2 (pid ") and "killed by signal 9 (SIGKILL)" in failed.reason
         assert "\n" not in failed.reason and failed.hint.startswith("resume it from its last checkpoint")
         assert not [pid for pid in victims if ranks._is_rank(pid)], "a rank outlived the run"
-        assert isinstance(ends[behind.run_id], protocol.Finished)  # the device was given back to the queue
-        done = max(e.epoch for e in events if isinstance(e, protocol.Epoch) and e.run_id == first.run_id)
+        assert isinstance(ends[behind.run_id], Finished)  # the device was given back to the queue
+        done = max(e.epoch for e in events if isinstance(e, Epoch) and e.run_id == first.run_id)
 
-        await client.request(protocol.ResumeRun(run_id=first.run_id))
+        await client.request(ResumeRun(run_id=first.run_id))
         resumed = []
-        while not resumed or not isinstance(resumed[-1], protocol.TERMINAL_EVENTS):
+        while not resumed or not isinstance(resumed[-1], TERMINAL_EVENTS):
             event = await asyncio.wait_for(client.events.get(), 180)
             assert event is not None, client.gone
             if event.run_id == first.run_id:
                 resumed.append(event)
         started = resumed[0]
-        assert isinstance(started, protocol.Started) and started.world_size == 2 and started.resumed_from >= done - 1
-        assert isinstance(resumed[-1], protocol.Finished), resumed[-1]
-        assert [e.epoch for e in resumed if isinstance(e, protocol.Epoch)] == list(range(started.resumed_from + 1, 9))
+        assert isinstance(started, Started) and started.world_size == 2 and started.resumed_from >= done - 1
+        assert isinstance(resumed[-1], Finished), resumed[-1]
+        assert [e.epoch for e in resumed if isinstance(e, Epoch)] == list(range(started.resumed_from + 1, 9))
         TinyResNet(num_classes=10).load_state_dict(weights(Path(first.run_dir)))
     finally:
         await client.close(timeout=60)
@@ -262,48 +264,3 @@ def test_a_run_that_asks_for_more_than_the_host_has_is_refused_in_one_line(data_
         result = subprocess.run([sys.executable, "-m", "tltui", "train", "builtin", "--model", "tiny", *flags],
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and words in result.stderr, result.stderr
-
-
-def test_the_queue_reserves_gpus_first_come_first_served():
-    """The scheduling of a host with 4 GPUs, without GPUs: a run of 2 takes two, a run of 4 waits for all and
-    holds back the runs behind it, --nproc all takes the free ones (as many as divide the batch), and a
-    run that asks for more GPUs than the host has is refused in one line."""
-    from tltui.worker.daemon import Daemon, _Refused
-
-    daemon = object.__new__(Daemon)
-    daemon.gpus = [f"cuda:{i}" for i in range(4)]
-    daemon.slots = list(daemon.gpus)
-    daemon.capabilities = protocol.Capabilities(host="h", tltui_version="", torch_version="",
-                                                devices=[*daemon.gpus, "cpu"])
-    daemon.busy, daemon.pending, daemon.active = {}, [], {}
-    launched = []
-
-    class Active:
-        def __init__(self, run_id, **fields):
-            self.config = RunConfig(data="builtin", **fields)
-            self.run = type("Run", (), {"id": run_id})
-
-    def launch(active, slots):
-        launched.append((active.run.id, slots))
-        for slot in slots:
-            daemon.busy[slot] = active.run.id
-
-    daemon._launch = launch
-    for run_id, fields in (("a", dict(nproc=2)), ("b", dict(nproc=4)), ("c", dict(nproc=1)),
-                           ("d", dict(device="cuda:3"))):
-        daemon.active[run_id] = Active(run_id, **fields)
-        daemon.pending.append(run_id)
-    daemon._schedule()
-    assert launched == [("a", ["cuda:0", "cuda:1"])]  # b waits for 4; c and d wait behind it
-    for slot in ("cuda:0", "cuda:1"):
-        del daemon.busy[slot]
-    daemon._schedule()
-    assert launched[1:] == [("b", ["cuda:0", "cuda:1", "cuda:2", "cuda:3"])]
-    daemon.busy = {"cuda:1": "x"}
-    daemon.pending = ["e"]
-    daemon.active["e"] = Active("e", nproc=0, batch_size=32)
-    daemon._schedule()
-    assert launched[-1] == ("e", ["cuda:0", "cuda:2"])  # 3 free, 2 divide the batch of 32
-    with pytest.raises(_Refused, match=r"^--nproc 8 takes 8 GPUs, one process each, and this host has 4 "):
-        daemon._check_processes(RunConfig(data="builtin", nproc=8, batch_size=32))
-    daemon._check_processes(RunConfig(data="builtin", nproc=4))

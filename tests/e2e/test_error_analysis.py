@@ -20,7 +20,9 @@ from PIL import Image
 from tltui.core.analysis import TOP_LOSSES, wilson
 from tltui.core.client import WorkerError
 from tltui.core.groups import BACKBONE
-from tltui.core.protocol import TERMINAL_EVENTS, Epoch, Finished, LossPictures, RunConfig, StartRun
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import TERMINAL_EVENTS, Epoch, Finished
+from tltui.core.protocol.requests import LossPictures, StartRun
 from tltui.engine import builtin, checkpoint, data as datasets, model as net
 from tltui.engine.augment import BatchTransform
 from tltui.engine.pictures import picture

@@ -10,7 +10,7 @@ import sys
 from tltui.core import remote
 from tltui.core.analysis import wilson
 from tltui.core.client import WorkerClient
-from tltui.core.protocol import LossPictures
+from tltui.core.protocol.requests import LossPictures
 
 
 def tltui(*args: str) -> subprocess.CompletedProcess:

@@ -125,7 +125,7 @@ def test_the_scripts_prepare_validation_images_as_the_engine_does(tmp_path, dist
 
     from tltui.core.cluster import generate_ddp
     from tltui.core.codegen import generate
-    from tltui.core.protocol import RunConfig
+    from tltui.core.protocol.config import RunConfig
     from tltui.engine import data
 
     picture = np.full((60, 90, 3), 200, np.uint8)
@@ -336,7 +336,7 @@ def test_the_scripts_split_one_folder_as_the_engine_does(single_folder, distribu
     left out as the engine leaves them)."""
     from tltui.core.cluster import generate_ddp
     from tltui.core.codegen import generate
-    from tltui.core.protocol import RunConfig
+    from tltui.core.protocol.config import RunConfig
     from tltui.engine import data
 
     config = RunConfig(data=str(single_folder), image_size=16, augment=(), batch_size=2, val_fraction=0.3)
@@ -361,7 +361,8 @@ def test_the_builtin_folder_holds_the_engines_images_and_split(tmp_path):
 
     from tltui.core.codegen import generate
     from tltui.core.errors import BadInput
-    from tltui.core.protocol import RunConfig, WriteBuiltin
+    from tltui.core.protocol.config import RunConfig
+    from tltui.core.protocol.requests import WriteBuiltin
     from tltui.engine import builtin_folder, data
 
     folder = tmp_path / "x_data"
@@ -410,7 +411,7 @@ def test_the_tiny_script_builds_the_engines_model_with_its_shipped_weights():
     import torch
 
     from tltui.core.codegen import generate
-    from tltui.core.protocol import RunConfig
+    from tltui.core.protocol.config import RunConfig
     from tltui.engine import model
 
     namespace = {"__name__": "script"}

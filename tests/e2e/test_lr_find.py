@@ -14,7 +14,8 @@ import msgspec
 import pytest
 import torch
 
-from tltui.core.protocol import FindLr, RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.requests import FindLr
 from tltui.engine import lr_find, train
 from tltui.engine.step import TrainStep
 from tltui.worker.store import RunStore

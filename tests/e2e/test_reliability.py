@@ -28,9 +28,33 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tltui.core import protocol, remote
+from tltui.core import remote
 from tltui.core.client import WorkerClient, WorkerError, WorkerGone
-from tltui.core.protocol import MAX_LINE, RunConfig
+from tltui.core.protocol.codec import MAX_LINE
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import (
+    TERMINAL_EVENTS,
+    Cancelled,
+    Epoch,
+    Failed,
+    Finished,
+    Note,
+    Progress,
+    RunEvent,
+    Started,
+)
+from tltui.core.protocol.requests import (
+    CancelRun,
+    FindLr,
+    Gallery,
+    GetCapabilities,
+    GetEvents,
+    ListRuns,
+    LossPictures,
+    ResumeRun,
+    StartRun,
+    WriteBuiltin,
+)
 from tltui.worker.store import RunRecorder, RunStore
 
 from conftest import stop_daemon
@@ -55,7 +79,7 @@ def test_a_fine_tune_through_ssh_end_to_end(over_ssh):
     assert events[-1]["run_id"] in listing.stdout and "finished" in listing.stdout
 
 
-async def next_event(client: WorkerClient, timeout: float = 240) -> protocol.RunEvent:
+async def next_event(client: WorkerClient, timeout: float = 240) -> RunEvent:
     event = await asyncio.wait_for(client.events.get(), timeout)
     assert event is not None, client.gone
     return event
@@ -64,9 +88,9 @@ async def next_event(client: WorkerClient, timeout: float = 240) -> protocol.Run
 async def test_a_dropped_connection_loses_no_event_and_the_run_finishes(over_ssh):
     first = WorkerClient(remote.worker_command(over_ssh))
     await first.start()
-    run_id = (await first.request(protocol.StartRun(config=TINY))).run_id
+    run_id = (await first.request(StartRun(config=TINY))).run_id
     seen = []
-    while not any(isinstance(e, protocol.Progress) for e in seen):
+    while not any(isinstance(e, Progress) for e in seen):
         seen.append(await next_event(first))
     first.kill()  # the ssh client dies: the connection drops mid-run
     while (event := await asyncio.wait_for(first.events.get(), 30)) is not None:
@@ -76,13 +100,13 @@ async def test_a_dropped_connection_loses_no_event_and_the_run_finishes(over_ssh
 
     second = WorkerClient(remote.worker_command(over_ssh))
     await second.start()
-    summaries = await second.request(protocol.ListRuns())
+    summaries = await second.request(ListRuns())
     assert {s.run_id: s.status for s in summaries}[run_id] == "running"
-    await second.request(protocol.GetEvents(run_id=run_id, after_seq=seen[-1].seq, follow=True))
-    while not isinstance(seen[-1], protocol.TERMINAL_EVENTS):
+    await second.request(GetEvents(run_id=run_id, after_seq=seen[-1].seq, follow=True))
+    while not isinstance(seen[-1], TERMINAL_EVENTS):
         seen.append(await next_event(second))
     await second.close(timeout=30)
-    assert isinstance(seen[-1], protocol.Finished)
+    assert isinstance(seen[-1], Finished)
     assert [e.seq for e in seen] == list(range(1, len(seen) + 1))  # no seq missing, none twice
     stored = RunStore().get(run_id).events()
     assert [e.seq for e in stored] == [e.seq for e in seen]
@@ -119,7 +143,7 @@ async def test_garbage_through_the_bridge_never_stops_the_worker(over_ssh):
                  b'{"type":"start_run","id":2,"config":{"epochs":-1}}', b'{"id":3}', b"null", b"{}" * 1000):
         await client.send_bytes(line + b"\n")
     await client.send_bytes(b"x" * (MAX_LINE + 10) + b"\n")
-    caps = await asyncio.wait_for(client.request(protocol.GetCapabilities()), 60)
+    caps = await asyncio.wait_for(client.request(GetCapabilities()), 60)
     assert caps.torch_version and not client.gone
     await client.close(timeout=30)
 
@@ -234,9 +258,9 @@ def fill(path, leave: int) -> None:
 DISK_RUN = RunConfig(model="tiny", weights="none", limit_per_class=4, epochs=1, batch_size=16, augment=())
 
 
-async def run_to_end(client: WorkerClient, run_id: str) -> list[protocol.RunEvent]:
+async def run_to_end(client: WorkerClient, run_id: str) -> list[RunEvent]:
     events = []
-    while not events or not isinstance(events[-1], protocol.TERMINAL_EVENTS):
+    while not events or not isinstance(events[-1], TERMINAL_EVENTS):
         event = await next_event(client)
         if event.run_id == run_id:
             events.append(event)
@@ -251,26 +275,26 @@ async def test_a_full_disk_fails_the_run_in_one_line_and_the_worker_serves_on(tm
         client = WorkerClient()
         await client.start()
         try:
-            earlier = (await client.request(protocol.StartRun(config=DISK_RUN))).run_id
-            assert isinstance((await run_to_end(client, earlier))[-1], protocol.Finished)
+            earlier = (await client.request(StartRun(config=DISK_RUN))).run_id
+            assert isinstance((await run_to_end(client, earlier))[-1], Finished)
             kept = (data / "runs" / earlier / "events.jsonl").read_bytes()
 
             fill(disk / "filler", leave=1_000_000)  # room for events, not for a checkpoint
-            full = (await client.request(protocol.StartRun(config=DISK_RUN))).run_id
+            full = (await client.request(StartRun(config=DISK_RUN))).run_id
             failed = (await run_to_end(client, full))[-1]
-            assert isinstance(failed, protocol.Failed)
+            assert isinstance(failed, Failed)
             assert failed.reason.startswith(f"no space left on the tmpfs filesystem at {disk} (writing {data}/runs/")
             assert "\n" not in failed.reason and "report it" not in failed.hint
 
             fill(disk / "filler2", leave=0)  # not a byte left: a new run cannot even be created
             with pytest.raises(WorkerError, match=f"no space left on the tmpfs filesystem at {disk}"):
-                await client.request(protocol.StartRun(config=DISK_RUN))
-            assert (await client.request(protocol.GetCapabilities())).torch_version  # it serves on
+                await client.request(StartRun(config=DISK_RUN))
+            assert (await client.request(GetCapabilities())).torch_version  # it serves on
 
             (disk / "filler").unlink()
             (disk / "filler2").unlink()
-            later = (await client.request(protocol.StartRun(config=DISK_RUN))).run_id
-            assert isinstance((await run_to_end(client, later))[-1], protocol.Finished)  # the queue trains again
+            later = (await client.request(StartRun(config=DISK_RUN))).run_id
+            assert isinstance((await run_to_end(client, later))[-1], Finished)  # the queue trains again
 
             assert not [p for p in data.rglob("*") if p.name.endswith(".tmp")]
             store = RunStore(data / "runs")
@@ -291,11 +315,11 @@ async def test_a_file_size_limit_fails_the_run_in_one_line_and_the_worker_serves
     await client.start()
     try:
         for _ in range(2):  # the queue goes on after the first one
-            run_id = (await client.request(protocol.StartRun(config=DISK_RUN))).run_id
+            run_id = (await client.request(StartRun(config=DISK_RUN))).run_id
             failed = (await run_to_end(client, run_id))[-1]
-            assert isinstance(failed, protocol.Failed)
+            assert isinstance(failed, Failed)
             assert failed.reason.startswith(f"cannot write {data_dir}/runs/{run_id}/resume.pt: the file is larger")
-        assert (await client.request(protocol.GetCapabilities())).torch_version
+        assert (await client.request(GetCapabilities())).torch_version
         assert not [p for p in data_dir.rglob("*") if p.name.endswith(".tmp")]
     finally:
         await client.close(timeout=30)
@@ -381,7 +405,7 @@ async def test_a_client_that_never_reads_stalls_no_one_and_deep_json_is_answered
     store = RunStore(data_dir / "runs")
     for _ in range(150):  # replies of ~100 KB each
         recorder = RunRecorder(store.create(RunConfig()))
-        recorder.emit(protocol.Note, message="x" * 200)
+        recorder.emit(Note, message="x" * 200)
         recorder.close()
     client = WorkerClient()
     await client.start()
@@ -396,7 +420,7 @@ async def test_a_client_that_never_reads_stalls_no_one_and_deep_json_is_answered
         assert answer["id"] == 5 and answer["message"] == "bad request: nested too deeply"
         deep.close()
 
-        await client.request(protocol.ListRuns())
+        await client.request(ListRuns())
         before = rss_mib(pid)
         hog, _ = await asyncio.to_thread(raw_client, data_dir)
         requests = b'{"type":"list_runs","id":1}\n' * 20_000
@@ -411,14 +435,14 @@ async def test_a_client_that_never_reads_stalls_no_one_and_deep_json_is_answered
         await asyncio.sleep(2)
         for _ in range(5):
             started = time.monotonic()
-            runs = await asyncio.wait_for(client.request(protocol.ListRuns()), 30)
+            runs = await asyncio.wait_for(client.request(ListRuns()), 30)
             assert len(runs) == 150 and time.monotonic() - started < 5
         grown = rss_mib(pid) - before
         assert grown < 100, f"the daemon grew by {grown:.0f} MiB for a client that does not read"
         hog.shutdown(socket.SHUT_RDWR)
         hog.close()
         await flooding
-        assert (await client.request(protocol.GetCapabilities())).torch_version
+        assert (await client.request(GetCapabilities())).torch_version
     finally:
         await client.close(timeout=30)
 
@@ -428,25 +452,25 @@ async def test_queued_runs_hold_no_model_or_data_until_they_start(data_dir):
     await client.start()
     pid = daemon_pid(data_dir)
     try:
-        busy = (await client.request(protocol.StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))).run_id
-        while not isinstance(await next_event(client), protocol.Epoch):
+        busy = (await client.request(StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))).run_id
+        while not isinstance(await next_event(client), Epoch):
             pass
         before = rss_mib(pid)
         queued = []
         for n in range(6):  # ResNet-50 and its decoded images: about 120 MB each if held while queued
-            reply = await client.request(protocol.StartRun(config=RunConfig(weights="none", epochs=1)))
+            reply = await client.request(StartRun(config=RunConfig(weights="none", epochs=1)))
             assert reply.queued_behind == n  # waiting behind the busy run and n others
             queued.append(reply.run_id)
         grown = rss_mib(pid) - before
         assert grown < 60, f"6 queued ResNet-50 runs took {grown:.0f} MiB"
         for run_id in [busy, *queued]:
-            await client.request(protocol.CancelRun(run_id=run_id))
+            await client.request(CancelRun(run_id=run_id))
         ends = {}
         while len(ends) < 7:
             event = await next_event(client)
-            if isinstance(event, protocol.TERMINAL_EVENTS):
+            if isinstance(event, TERMINAL_EVENTS):
                 ends[event.run_id] = type(event)
-        assert set(ends.values()) == {protocol.Cancelled}
+        assert set(ends.values()) == {Cancelled}
     finally:
         await client.close(timeout=30)
 
@@ -505,7 +529,7 @@ def test_every_user_error_is_one_line_and_exit_2(data_dir, tmp_path):
     # Resume from a checkpoint that is text, or an empty dict: refused before anything is queued.
     stopped = store.create(DISK_RUN)
     recorder = RunRecorder(stopped)
-    recorder.emit(protocol.Cancelled, epoch=1, run_dir=str(stopped.path))
+    recorder.emit(Cancelled, epoch=1, run_dir=str(stopped.path))
     recorder.close()
     (stopped.path / "resume.pt").write_text("not a checkpoint")
     one_line(tltui("runs", "resume", stopped.id), "resume.pt is not a checkpoint tltui can read")
@@ -516,7 +540,7 @@ def test_every_user_error_is_one_line_and_exit_2(data_dir, tmp_path):
     long = store.create(RunConfig(epochs=1000))
     recorder = RunRecorder(long)
     for n in range(1, 1001):
-        recorder.emit(protocol.Epoch, epoch=n, train_loss=1.0, train_acc=0.5, val_loss=1.0, val_acc=0.5, lrs={},
+        recorder.emit(Epoch, epoch=n, train_loss=1.0, train_acc=0.5, val_loss=1.0, val_acc=0.5, lrs={},
                       images_per_s=1.0, elapsed=1.0, eta=1.0)
     recorder.close()
     piped = subprocess.run(f"{shlex.quote(sys.executable)} -m tltui runs show {long.id} | head -1", shell=True,
@@ -560,7 +584,7 @@ def read_only(path):
 # ----------------------------------------------------------------------------------------------
 # The attacks of issue 22: no one job stalls the others, the socket heals, no input reaches a traceback.
 
-LONG_FIND = protocol.FindLr(config=RunConfig(data="builtin", model="tiny", limit_per_class=8, batch_size=16),
+LONG_FIND = FindLr(config=RunConfig(data="builtin", model="tiny", limit_per_class=8, batch_size=16),
                             steps=1000, end_lr=1e-3)
 
 
@@ -578,14 +602,14 @@ async def test_sixteen_lr_finders_of_two_clients_delay_no_other_clients_listing_
     try:
         await asyncio.wait_for(working.wait(), 120)  # the finders are sweeping
         started = time.monotonic()
-        await asyncio.wait_for(third.request(protocol.ListRuns()), 30)
+        await asyncio.wait_for(third.request(ListRuns()), 30)
         listed = time.monotonic() - started
         started = time.monotonic()
-        run = await asyncio.wait_for(third.request(protocol.StartRun(config=DISK_RUN)), 30)
+        run = await asyncio.wait_for(third.request(StartRun(config=DISK_RUN)), 30)
         accepted = time.monotonic() - started
         assert listed < 2 and accepted < 2, f"list_runs took {listed:.1f} s, start_run {accepted:.1f} s"
         assert not any(job.done() for job in jobs)  # all sixteen still going or waiting their turn
-        await third.request(protocol.CancelRun(run_id=run.run_id))
+        await third.request(CancelRun(run_id=run.run_id))
     finally:
         for client in finders:
             client.kill()  # their finders stop; the ones still waiting are never started
@@ -600,7 +624,7 @@ async def test_a_deleted_socket_is_bound_again_by_the_live_daemon(data_dir):
     client = WorkerClient()
     await client.start()
     pid = daemon_pid(data_dir)
-    run_id = (await client.request(protocol.StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))).run_id
+    run_id = (await client.request(StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))).run_id
     await client.close()
     sock = data_dir / "sock"
     for removed in (sock / "worker.sock", sock):
@@ -608,7 +632,7 @@ async def test_a_deleted_socket_is_bound_again_by_the_live_daemon(data_dir):
         started = time.monotonic()
         again = WorkerClient()
         await again.start()
-        listed = {s.run_id: s.status for s in await again.request(protocol.ListRuns())}
+        listed = {s.run_id: s.status for s in await again.request(ListRuns())}
         await again.close()
         assert time.monotonic() - started < 10, f"reached again after {time.monotonic() - started:.0f} s"
         assert listed[run_id] == "running"  # the same daemon, with its run: no second one was started
@@ -675,7 +699,7 @@ def test_a_closed_or_full_standard_output_is_one_line(data_dir, args):
     store = RunStore(data_dir / "runs")
     run = store.create(DISK_RUN)
     recorder = RunRecorder(run)
-    recorder.emit(protocol.Cancelled, epoch=0, run_dir=str(run.path))
+    recorder.emit(Cancelled, epoch=0, run_dir=str(run.path))
     recorder.close()
     command = shlex.join([sys.executable, "-m", "tltui", *[run.id if a == "RUN" else a for a in args]])
     closed = subprocess.run(f"{command} >&-", shell=True, capture_output=True, text=True, timeout=300)
@@ -765,12 +789,12 @@ async def test_bad_input_in_requests_is_refused_in_one_line_not_as_a_bug(data_di
     await client.start()
     try:
         requests = [
-            protocol.GetEvents(run_id=long), protocol.CancelRun(run_id=long), protocol.ResumeRun(run_id=long),
-            protocol.LossPictures(run_id=long), protocol.StartRun(config=RunConfig(data="/" + long, model="tiny")),
-            protocol.FindLr(config=RunConfig(data="/" + long, model="tiny")),
-            protocol.StartRun(config=RunConfig(model="tiny", weights="/" + long)),
-            protocol.WriteBuiltin(data="builtin", folder="/" + long, image_size=32),
-            protocol.Gallery(data="/" + long), protocol.Gallery(seed=10**30),
+            GetEvents(run_id=long), CancelRun(run_id=long), ResumeRun(run_id=long),
+            LossPictures(run_id=long), StartRun(config=RunConfig(data="/" + long, model="tiny")),
+            FindLr(config=RunConfig(data="/" + long, model="tiny")),
+            StartRun(config=RunConfig(model="tiny", weights="/" + long)),
+            WriteBuiltin(data="builtin", folder="/" + long, image_size=32),
+            Gallery(data="/" + long), Gallery(seed=10**30),
         ]
         for request in requests:
             with pytest.raises(WorkerError) as refused:
@@ -780,9 +804,9 @@ async def test_bad_input_in_requests_is_refused_in_one_line_not_as_a_bug(data_di
         from tltui.core.groups import BACKBONE
 
         cached = msgspec.structs.replace(DISK_RUN, frozen=BACKBONE)  # the frozen backbone's outputs are cached
-        run_id = (await client.request(protocol.StartRun(config=cached))).run_id
+        run_id = (await client.request(StartRun(config=cached))).run_id
         failed = (await run_to_end(client, run_id))[-1]
-        assert isinstance(failed, protocol.Failed) and "$TLTUI_CACHE_MB='abc' is not a number" in failed.reason
+        assert isinstance(failed, Failed) and "$TLTUI_CACHE_MB='abc' is not a number" in failed.reason
         assert "report it" not in failed.hint
     finally:
         await client.close(timeout=30)
@@ -804,7 +828,7 @@ async def test_a_queued_run_of_a_dead_worker_is_queued_again_and_leftovers_go(da
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     queued, started = store.create(DISK_RUN), store.create(DISK_RUN)
     recorder = RunRecorder(started)
-    recorder.emit(protocol.Started, config=DISK_RUN, device="cpu", device_name="cpu", model="tiny", weights="none",
+    recorder.emit(Started, config=DISK_RUN, device="cpu", device_name="cpu", model="tiny", weights="none",
                   classes=["a", "b"], n_train=4, n_val=2, path="full")
     recorder.close()
     for run in (queued, started):
@@ -813,10 +837,10 @@ async def test_a_queued_run_of_a_dead_worker_is_queued_again_and_leftovers_go(da
     client = WorkerClient()
     await client.start()
     try:
-        await client.request(protocol.GetEvents(run_id=queued.id, follow=True))
+        await client.request(GetEvents(run_id=queued.id, follow=True))
         events = await run_to_end(client, queued.id)
-        assert isinstance(events[-1], protocol.Finished)
-        statuses = {s.run_id: s.status for s in await client.request(protocol.ListRuns())}
+        assert isinstance(events[-1], Finished)
+        statuses = {s.run_id: s.status for s in await client.request(ListRuns())}
         assert statuses == {queued.id: "finished", started.id: "failed"}
         assert not list(data_dir.rglob("*.tmp"))
     finally:
@@ -834,7 +858,7 @@ async def test_more_cpu_processes_than_cores_empty_data_and_a_tutor_without_a_te
     await client.start()
     try:
         with pytest.raises(WorkerError, match="no data given"):
-            await client.request(protocol.StartRun(config=RunConfig(data="", model="tiny")))
+            await client.request(StartRun(config=RunConfig(data="", model="tiny")))
     finally:
         await client.close(timeout=30)
     told(subprocess.run([sys.executable, "-m", "tltui"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -849,7 +873,7 @@ async def test_a_data_dir_too_long_for_a_unix_socket_works(tmp_path, monkeypatch
     client = WorkerClient()
     try:
         await client.start()
-        assert (await client.request(protocol.GetCapabilities())).torch_version
+        assert (await client.request(GetCapabilities())).torch_version
     finally:
         await client.close(timeout=30)
         stop_daemon(data)
@@ -874,14 +898,14 @@ async def test_a_run_whose_end_cannot_be_written_is_listed_as_ended_by_its_live_
     await client.start()
     run_dir = None
     try:
-        started = await client.request(protocol.StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))
+        started = await client.request(StartRun(config=msgspec.structs.replace(DISK_RUN, epochs=500)))
         run_dir = Path(started.run_dir)
-        while not isinstance(await next_event(client), protocol.Epoch):
+        while not isinstance(await next_event(client), Epoch):
             pass
         assert immutable(run_dir / "events.jsonl", run_dir)
         end = (await run_to_end(client, started.run_id))[-1]
-        assert isinstance(end, protocol.Failed) and "Operation not permitted" in end.reason
-        (summary,) = [s for s in await client.request(protocol.ListRuns()) if s.run_id == started.run_id]
+        assert isinstance(end, Failed) and "Operation not permitted" in end.reason
+        (summary,) = [s for s in await client.request(ListRuns()) if s.run_id == started.run_id]
         assert summary.status == "failed" and "not recorded" in summary.reason
     finally:
         if run_dir is not None:

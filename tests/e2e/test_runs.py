@@ -9,17 +9,9 @@ import sys
 
 import pytest
 
-from tltui.core.protocol import (
-    MAX_EVENT,
-    Diagnosis,
-    Epoch,
-    Failed,
-    Finished,
-    Note,
-    RunConfig,
-    Started,
-    StrategyResult,
-)
+from tltui.core.protocol.codec import MAX_EVENT
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Diagnosis, Epoch, Failed, Finished, Note, Started, StrategyResult
 from tltui.worker.store import RunDamaged, RunNotFound, RunRecorder, RunStore
 
 
@@ -242,14 +234,16 @@ def test_a_huge_events_file_is_listed_in_little_memory_and_once(tmp_path, monkey
     undecoded, a megabyte read at a time, and an ended run's summary is kept until its files change."""
     import tracemalloc
 
-    from tltui.core import files, protocol
+    from tltui.core import files
+    from tltui.core.protocol import codec
+    from tltui.core.protocol.events import Progress
 
     store = RunStore(tmp_path)
     run = store.create(RunConfig(epochs=1))
     recorder = RunRecorder(run)
     epoch(recorder, 1, 0.5)
     recorder.close()
-    line = protocol.encode(protocol.Progress(run_id=run.id, seq=0, time=1.0, epoch=1, step=1, steps=9, train_loss=1.0,
+    line = codec.encode(Progress(run_id=run.id, seq=0, time=1.0, epoch=1, step=1, steps=9, train_loss=1.0,
                                              train_acc=0.5, images_per_s=1.0, elapsed=1.0, eta=1.0))
     with open(run.events_path, "ab") as file:
         file.write(b"".join(line.replace(b'"seq":0', b'"seq":%d' % seq) for seq in range(2, 200_002)))

@@ -11,7 +11,7 @@ import time
 import msgspec
 import torch
 
-from tltui.core.protocol import Epoch
+from tltui.core.protocol.events import Epoch
 from tltui.engine import data as datasets
 from tltui.engine.train import prepare, train
 from tltui.ui.widgets.quiz_check import check_runs

@@ -7,9 +7,19 @@ import asyncio
 
 import pytest
 
-from tltui.core import protocol
 from tltui.core.client import WorkerError
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import TERMINAL_EVENTS, Epoch, Progress
+from tltui.core.protocol.replies import ActivationsReply
+from tltui.core.protocol.requests import (
+    Activations,
+    CancelRun,
+    FeatureWalk,
+    Filters,
+    Gallery,
+    GetCapabilities,
+    StartRun,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -18,26 +28,26 @@ LONG_RUN = RunConfig(data="builtin", weights="none", image_size=32, limit_per_cl
 
 
 async def test_pictures_come_while_a_run_trains(worker):
-    run_id = (await worker.request(protocol.StartRun(config=LONG_RUN))).run_id
+    run_id = (await worker.request(StartRun(config=LONG_RUN))).run_id
     events = []
-    while not any(isinstance(e, (protocol.Progress, protocol.Epoch)) for e in events):
+    while not any(isinstance(e, (Progress, Epoch)) for e in events):
         events.append(await asyncio.wait_for(worker.events.get(), 120))
     replies = await asyncio.wait_for(asyncio.gather(
-        worker.request(protocol.Gallery(augment=["flip"], image_size=32, count=2)),
-        worker.request(protocol.Filters(model="tiny", weights="pretrained")),
-        worker.request(protocol.Activations(model="tiny", weights="pretrained", index=3)),
-        worker.request(protocol.FeatureWalk(model="tiny", weights="pretrained", index=3)),
+        worker.request(Gallery(augment=["flip"], image_size=32, count=2)),
+        worker.request(Filters(model="tiny", weights="pretrained")),
+        worker.request(Activations(model="tiny", weights="pretrained", index=3)),
+        worker.request(FeatureWalk(model="tiny", weights="pretrained", index=3)),
     ), 180)
     while not worker.events.empty():
         events.append(worker.events.get_nowait())
-    assert not any(isinstance(e, protocol.TERMINAL_EVENTS) for e in events), "the run ended before the pictures came"
+    assert not any(isinstance(e, TERMINAL_EVENTS) for e in events), "the run ended before the pictures came"
     gallery, filters, maps, walk = replies  # each typed as its request declares
     assert len(gallery.variants) == 2 and gallery.augment == ["flip"]
     assert len(filters.filters) == 16 and "fractals" in filters.weights
     assert [g.group for g in maps.groups] == ["stem", "layer1", "layer2", "layer3", "layer4"]
     assert len(walk.features) == 128 and len(walk.scores) == 10
-    await worker.request(protocol.CancelRun(run_id=run_id))
-    while not isinstance(event := await asyncio.wait_for(worker.events.get(), 120), protocol.TERMINAL_EVENTS):
+    await worker.request(CancelRun(run_id=run_id))
+    while not isinstance(event := await asyncio.wait_for(worker.events.get(), 120), TERMINAL_EVENTS):
         assert event is not None
 
 
@@ -49,27 +59,27 @@ async def test_activation_maps_of_your_own_photos(worker, tmp_path):
         for i in range(3):
             Image.new("RGB", (48 + 8 * i, 40), colour).save(tmp_path / name / f"{i}.jpg")
     (tmp_path / "robin" / "notes.txt").write_text("not a picture")
-    reply = await worker.request(protocol.Activations(model="tiny", weights="pretrained", data=str(tmp_path), index=1,
+    reply = await worker.request(Activations(model="tiny", weights="pretrained", data=str(tmp_path), index=1,
                                                       channels=1))
-    assert isinstance(reply, protocol.ActivationsReply)
+    assert isinstance(reply, ActivationsReply)
     assert reply.label in ("robin", "wren") and reply.source.endswith(".jpg (2/4)")
     assert (reply.image.width, reply.image.height) == (reply.image_size, reply.image_size)
     assert [len(g.maps) for g in reply.groups] == [1] * 5
     with pytest.raises(WorkerError, match="no such folder: /no/such/birds"):
-        await worker.request(protocol.Activations(model="tiny", data="/no/such/birds"))
+        await worker.request(Activations(model="tiny", data="/no/such/birds"))
 
 
 async def test_bad_parameters_are_refused_in_one_line_and_the_worker_serves_on(worker):
     for request, fields, message in (
-        (protocol.Gallery, {"augment": ["rotate"]}, "unknown augmentation 'rotate'"),
-        (protocol.Gallery, {"data": "/no/such/folder"}, "no such folder"),
-        (protocol.Filters, {"model": "vgg16"}, "unknown model 'vgg16'"),
-        (protocol.Activations, {"model": "tiny", "channels": 0}, "channels must be between"),
+        (Gallery, {"augment": ["rotate"]}, "unknown augmentation 'rotate'"),
+        (Gallery, {"data": "/no/such/folder"}, "no such folder"),
+        (Filters, {"model": "vgg16"}, "unknown model 'vgg16'"),
+        (Activations, {"model": "tiny", "channels": 0}, "channels must be between"),
     ):
         with pytest.raises(WorkerError) as caught:
             await worker.request(request(**fields))
         assert message in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(WorkerError, match="bad request"):
-        await worker.request(protocol.Gallery(count="many"))
-    assert (await worker.request(protocol.GetCapabilities())).torch_version
-    assert (await worker.request(protocol.Filters(model="tiny", weights="none"))).kernel == 3
+        await worker.request(Gallery(count="many"))
+    assert (await worker.request(GetCapabilities())).torch_version
+    assert (await worker.request(Filters(model="tiny", weights="none"))).kernel == 3

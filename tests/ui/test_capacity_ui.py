@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from tltui.core import protocol
+from tltui.core.protocol.requests import Capacity, Request
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.link import WorkerLink
@@ -44,7 +44,7 @@ async def measure(pilot, widget: CapacitySweep, measured: list) -> CapacitySweep
 
 
 async def test_r_measures_and_the_chart_draws_both_curves_with_d_plus_one_and_chance(monkeypatch):
-    sent: list[protocol.Request] = []
+    sent: list[Request] = []
     original = WorkerLink.request
 
     async def spy(self, request, working=None):
@@ -61,7 +61,7 @@ async def test_r_measures_and_the_chart_draws_both_curves_with_d_plus_one_and_ch
         assert "shuffled labels of the first n builtin images, n around d + 1, on tiny's" in status(widget)
         assert "press r" in str(widget.query_one(CapacityChart).render())
         message = await measure(pilot, widget, measured)
-        (request,) = [r for r in sent if isinstance(r, protocol.Capacity)]
+        (request,) = [r for r in sent if isinstance(r, Capacity)]
         assert request.model == "tiny" and request.data == "builtin" and not request.sizes
         reply = message.reply
         assert message.sweep is widget and [p.n for p in reply.points] == [32, 64, 129, 258, 387, 516, 774, 1032]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.widgets import Input, Select
 
 from tltui.core.presets import PRESETS
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.train import TrainScreen

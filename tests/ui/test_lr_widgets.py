@@ -9,7 +9,7 @@ import pytest
 
 from tltui.core.codegen import generate
 from tltui.core.groups import BACKBONE, GROUPS
-from tltui.core.protocol import ConfigError
+from tltui.core.protocol.config import ConfigError
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.code_view import CodeView

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from textual.widgets import Input, Static
 
-from tltui.core import protocol
 from tltui.core.client import WorkerClient
+from tltui.core.protocol.requests import Activations, FeatureWalk as WalkRequest, Filters, Gallery
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.link import WorkerLink
@@ -67,27 +67,27 @@ async def test_gallery_keys_switch_transforms_and_draw_new_variants(sent):
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
         gallery = await open_widget(pilot, NUMBER["augmentation"], AugmentGallery)
-        assert last(sent, protocol.Gallery)["augment"] == ("crop", "flip", "color")
+        assert last(sent, Gallery)["augment"] == ("crop", "flip", "color")
         pictures = gallery.query(PictureView)
         assert len(pictures) == 7 and all(p.picture is not None for p in pictures)
         first = [p.picture.rgb for p in pictures]
         await pilot.press("c")
         await settled(pilot, gallery)
-        assert last(sent, protocol.Gallery)["augment"] == ("flip", "color")
+        assert last(sent, Gallery)["augment"] == ("flip", "color")
         assert "crop ✗ flip ✓ colour ✓" in status(gallery)
         await pilot.press("o", "f")
         await settled(pilot, gallery)
-        assert last(sent, protocol.Gallery)["augment"] == ()
+        assert last(sent, Gallery)["augment"] == ()
         assert "crop ✗ flip ✗ colour ✗" in status(gallery)
         await pilot.press("c", "r")
         await settled(pilot, gallery)
-        request = last(sent, protocol.Gallery)
+        request = last(sent, Gallery)
         assert request["augment"] == ("crop",) and request["seed"] == 1
         assert "crop ✓ flip ✗ colour ✗" in status(gallery)
         assert [p.picture.rgb for p in pictures] != first
         await pilot.press("i", "i", "I")
         await settled(pilot, gallery)
-        assert last(sent, protocol.Gallery)["index"] == 1 and "image 2/960" in status(gallery)
+        assert last(sent, Gallery)["index"] == 1 and "image 2/960" in status(gallery)
         assert "breaks" in gallery.query_one("#digit-flipped", PictureView).picture.label
 
 
@@ -125,21 +125,21 @@ async def test_gallery_takes_a_folder_and_says_when_it_is_not_there(sent, tmp_pa
         field.value = ""
         await pilot.press(*"/no/such/docs", "enter")  # letters that are the gallery's keys go into the field
         await settled(pilot, gallery)
-        assert last(sent, protocol.Gallery)["data"] == "/no/such/docs"
+        assert last(sent, Gallery)["data"] == "/no/such/docs"
         assert "no such folder: /no/such/docs" in status(gallery)
         assert gallery.has_focus and not gallery.has_class("-typing")
         await pilot.press("d")
         field.value = str(tmp_path)
         await pilot.press("escape")
         assert gallery.has_focus and not gallery.has_class("-typing")
-        assert last(sent, protocol.Gallery)["data"] == "/no/such/docs"
+        assert last(sent, Gallery)["data"] == "/no/such/docs"
 
 
 async def test_explorer_shows_filters_side_by_side_and_switches_the_maps_weights(sent):
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
         explorer = await open_widget(pilot, NUMBER["what-layers-learn"], LayerFeatures)
-        asked = [(f["model"], f["weights"]) for cls, f in sent if cls is protocol.Filters]
+        asked = [(f["model"], f["weights"]) for cls, f in sent if cls is Filters]
         assert asked == [("tiny", "pretrained"), ("tiny", "none")]  # no ImageNet weights: the tiny backbone
         pretrained = explorer.query_one("#pretrained", PictureView)
         random = explorer.query_one("#random", PictureView)
@@ -149,17 +149,17 @@ async def test_explorer_shows_filters_side_by_side_and_switches_the_maps_weights
         await pilot.press("v")
         await settled(pilot, explorer)
         about = explorer.query_one("#about", Static)
-        assert last(sent, protocol.Activations)["weights"] == "pretrained"
+        assert last(sent, Activations)["weights"] == "pretrained"
         assert "tiny ResNet · pretrained (generated fractals" in str(about.render())
         maps = explorer.query_one("#map-layer4-1", PictureView).picture
         assert maps is not None and maps.label.startswith("ch ")
         await pilot.press("w")
         await settled(pilot, explorer)
-        assert last(sent, protocol.Activations)["weights"] == "none"
+        assert last(sent, Activations)["weights"] == "none"
         assert "random (seed 0)" in str(about.render())
         await pilot.press("i")
         await settled(pilot, explorer)
-        assert last(sent, protocol.Activations)["index"] == 1 and "image 2/240" in status(explorer)
+        assert last(sent, Activations)["index"] == 1 and "image 2/240" in status(explorer)
         await pilot.press("v")
         await settled(pilot, explorer)
         assert not explorer.query_one("#maps").display and explorer.query_one("#filters").display
@@ -170,10 +170,10 @@ async def test_explorer_maps_take_your_own_folder(sent, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         explorer = await open_widget(pilot, NUMBER["what-layers-learn"], LayerFeatures)
         await pilot.press("d", "w", "i")  # keys of the maps view: nothing happens on the filters
-        assert not explorer.has_class("-typing") and not any(cls is protocol.Activations for cls, _ in sent)
+        assert not explorer.has_class("-typing") and not any(cls is Activations for cls, _ in sent)
         await pilot.press("v")
         await settled(pilot, explorer)
-        assert last(sent, protocol.Activations)["data"] == "builtin"
+        assert last(sent, Activations)["data"] == "builtin"
         await pilot.press("i")
         await settled(pilot, explorer)
         await pilot.press("d")
@@ -182,7 +182,7 @@ async def test_explorer_maps_take_your_own_folder(sent, tmp_path):
         field.value = str(tmp_path)
         await pilot.press("enter")
         await settled(pilot, explorer)
-        request = last(sent, protocol.Activations)
+        request = last(sent, Activations)
         assert request["data"] == str(tmp_path) and request["index"] == 0
         assert f"{tmp_path} #1" in status(explorer) and explorer.has_focus
         await pilot.press("d")
@@ -198,13 +198,13 @@ async def test_explorer_uses_imagenet_weights_when_the_worker_has_them(sent, mon
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
         explorer = await open_widget(pilot, NUMBER["what-layers-learn"], LayerFeatures)
-        assert [f["model"] for cls, f in sent if cls is protocol.Filters] == ["resnet50", "resnet50"]
+        assert [f["model"] for cls, f in sent if cls is Filters] == ["resnet50", "resnet50"]
         pretrained = explorer.query_one("#pretrained", PictureView)
         assert "IMAGENET1K_V2" in pretrained.caption and pretrained.image.size == (31, 31)
         assert "1-16 of 64" in status(explorer)
         await pilot.press("f")
         assert "17-32 of 64" in status(explorer)
-        assert len([1 for cls, _ in sent if cls is protocol.Filters]) == 2  # paging asks nothing new
+        assert len([1 for cls, _ in sent if cls is Filters]) == 2  # paging asks nothing new
 
 
 async def test_explorer_pages_filters_while_a_restarted_worker_starts(sent, monkeypatch):
@@ -221,7 +221,7 @@ async def test_explorer_pages_filters_while_a_restarted_worker_starts(sent, monk
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
         explorer = await open_widget(pilot, NUMBER["what-layers-learn"], LayerFeatures)
-        assert [(f["model"], f["weights"]) for cls, f in sent if cls is protocol.Filters] == [("resnet50", "none")]
+        assert [(f["model"], f["weights"]) for cls, f in sent if cls is Filters] == [("resnet50", "none")]
         pretrained = explorer.query_one("#pretrained", PictureView)
         assert pretrained.caption.startswith("No pretrained weights on this worker (/fake/hub/checkpoints)")
         app.link.kill()
@@ -247,7 +247,7 @@ async def test_walk_steps_through_images(sent):
         assert "✓stripes-h" in str(walk.query_one("#scores", Static).render())
         await pilot.press("i")
         await settled(pilot, walk)
-        assert last(sent, protocol.FeatureWalk)["index"] == 1
+        assert last(sent, WalkRequest)["index"] == 1
         assert "validation image 2/240" in status(walk) and "stripes-v" in status(walk)
         await pilot.press("I", "I")
         await settled(pilot, walk)
@@ -264,7 +264,7 @@ def test_the_walks_mark_follows_what_the_head_predicts():
 
     from fake_pictures import feature_walk
 
-    reply = feature_walk(protocol.FeatureWalk(id=1, model="tiny", weights="pretrained", index=0))
+    reply = feature_walk(WalkRequest(id=1, model="tiny", weights="pretrained", index=0))
     assert reply.label == "stripes-h" and max(reply.scores) == reply.scores[0]
     right = score_table(reply).plain
     assert right.startswith("↓ the head predicts stripes-h (62%): right ✓")

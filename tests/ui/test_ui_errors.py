@@ -9,7 +9,7 @@ from rich.console import Console
 from textual.widgets import Input, Static
 
 from tltui.core.client import local_worker_command
-from tltui.core.protocol import LossPictures
+from tltui.core.protocol.requests import LossPictures
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.train import TrainScreen

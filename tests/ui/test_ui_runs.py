@@ -6,7 +6,7 @@ import shlex
 
 from textual.widgets import DataTable, Input
 
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.runs import RunsScreen

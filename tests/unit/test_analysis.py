@@ -8,8 +8,10 @@ import random
 
 import pytest
 
-from tltui.core import analysis, protocol
+from tltui.core import analysis
 from tltui.core.analysis import Z95, analyse, balanced_accuracy, wilson
+from tltui.core.protocol import codec
+from tltui.core.protocol.events import Finished
 
 
 def score_test_bounds(correct: int, total: int) -> tuple[float, float]:
@@ -109,9 +111,9 @@ def test_pairs_and_top_losses_follow_the_predictions():
 def test_the_analysis_survives_the_protocol_and_prints_as_text():
     result = analyse(["cat", "dog"], [0, 0, 0, 1], [0, 1, 1, 1], [0.8, 0.3, 0.1, 0.7], [0.8, 0.7, 0.9, 0.7],
                      ["p/cat/1.png", "p/cat/2.png", "p/cat/3.png", "p/dog/1.png"], top=2)
-    line = protocol.encode(protocol.Finished(best_val_acc=0.5, best_epoch=1, classes=["cat", "dog"],
+    line = codec.encode(Finished(best_val_acc=0.5, best_epoch=1, classes=["cat", "dog"],
                                              per_class_acc={}, confusion=[], run_dir="", elapsed=1.0, analysis=result))
-    assert protocol.decode_event(line).analysis == result
+    assert codec.decode_event(line).analysis == result
     text = "\n".join(analysis.lines(result))
     assert "95% interval" in text and "Wilson" in text
     assert "cat -> dog 2" in text
@@ -123,10 +125,10 @@ def test_an_oversized_finished_event_drops_the_analysis_before_the_class_names()
     classes = [f"class-{i}" for i in range(20)]
     labels = list(range(20)) * 5
     result = analyse(classes, labels, labels[::-1], [0.5] * 100, [0.5] * 100, ["x" * 2000] * 100, top=100)
-    event = protocol.Finished(best_val_acc=0.5, best_epoch=1, classes=classes, per_class_acc={c: 0.5 for c in classes},
+    event = Finished(best_val_acc=0.5, best_epoch=1, classes=classes, per_class_acc={c: 0.5 for c in classes},
                               confusion=[[1] * 20] * 20, run_dir="", elapsed=1.0, analysis=result)
-    size = len(protocol.encode(event))
-    fitted = protocol.fit(event, limit=size - 10)
+    size = len(codec.encode(event))
+    fitted = codec.fit(event, limit=size - 10)
     assert fitted.confusion == [] and fitted.analysis == result  # the matrix goes first
-    fitted = protocol.fit(event, limit=len(protocol.encode(protocol.fit(event, limit=0))) + 1000)
+    fitted = codec.fit(event, limit=len(codec.encode(codec.fit(event, limit=0))) + 1000)
     assert fitted.analysis is None and fitted.classes == classes

@@ -11,7 +11,7 @@ import shlex
 import msgspec
 import pytest
 
-from tltui.cli.commands import config_from_args
+from tltui.cli.flags import config_from_args
 from tltui.cli.main import build_parser
 from tltui.ui.lessons import MarkdownPart, WidgetPart, lessons_dir, load_lessons
 from tltui.ui.widgets.check_questions import checks_path, load_checks, question_ids, select_questions

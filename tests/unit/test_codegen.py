@@ -18,7 +18,7 @@ from tltui.core.cluster import generate_ddp
 from tltui.core.codegen import TINY_WEIGHTS, WIDTH, command_line, data_folder, describe, generate, lr_expression
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.presets import PRESETS, apply_preset
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.ui.widgets.lr_cascade import FACTORS, LRS
 
 BASE = RunConfig(data="builtin-shifted", epochs=4)

@@ -8,7 +8,8 @@ import pytest
 
 from tltui.core import diagnosis
 from tltui.core.diagnosis import Result, decide, over_folds, parse_budget, plan, splits, summarise, wilson
-from tltui.core.protocol import Diagnosis, RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Diagnosis
 
 
 def test_k_fold_validates_every_image_once_and_keeps_classes_balanced():
@@ -218,7 +219,7 @@ def test_the_plan_keeps_room_for_the_run_scored_on_val():
 
 
 def test_the_command_is_the_preset_the_epochs_and_the_learners_settings_and_tltui_train_takes_it(tmp_path):
-    from tltui.cli.commands import config_from_args
+    from tltui.cli.flags import config_from_args
     from tltui.cli.main import build_parser
     from tltui.core.presets import configure
 
@@ -243,7 +244,7 @@ def test_settings_read_a_command_back_as_the_forms_fields():
 
 
 def test_the_verdict_prints_the_held_out_score_and_the_command():
-    from tltui.core.protocol import HeldOut, StrategyResult
+    from tltui.core.protocol.events import HeldOut, StrategyResult
 
     r = StrategyResult(acc=0.9, low=0.8, high=0.95, folds=5)
     event = Diagnosis(results={"knn": r, "feature-extraction": r}, quadrant=1, recommend="feature-extraction",
@@ -256,7 +257,7 @@ def test_the_verdict_prints_the_held_out_score_and_the_command():
 
 def test_a_diagnosis_stored_before_the_presets_still_prints():
     """An older run's strategies (probe, lp-ft) and no command: shown as they are."""
-    from tltui.core.protocol import StrategyResult
+    from tltui.core.protocol.events import StrategyResult
 
     r = StrategyResult(acc=0.5, low=0.4, high=0.6, folds=3)
     text = "\n".join(diagnosis.lines(Diagnosis(results={"probe": r, "lp-ft": r}, quadrant=3, recommend="fine-tune-all",

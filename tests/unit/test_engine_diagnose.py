@@ -12,7 +12,8 @@ from PIL import Image, ImageEnhance
 
 from tltui.core import diagnosis
 from tltui.core.presets import configure
-from tltui.core.protocol import Epoch, Finished, RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Epoch, Finished
 from tltui.engine import data as datasets, diagnose, duplicates, train
 
 ORIGINALS = 6

@@ -8,9 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from tltui.core import protocol
 from tltui.core.errors import BadInput
 from tltui.core.groups import BACKBONE, GROUPS
+from tltui.core.protocol.replies import GalleryReply, Picture
+from tltui.core.protocol.requests import Activations, FeatureWalk, Filters, Gallery
 from tltui.engine import model as net, pictures
 from tltui.engine.augment import MEAN, STD, BatchTransform
 
@@ -18,12 +19,12 @@ CPU = torch.device("cpu")
 SIZE = 32
 
 
-def gallery(**fields) -> protocol.GalleryReply:
+def gallery(**fields) -> GalleryReply:
     fields = {"image_size": SIZE, "display": SIZE, "count": 8, **fields}
-    return pictures.answer(protocol.Gallery(id=1, **fields))
+    return pictures.answer(Gallery(id=1, **fields))
 
 
-def array(picture: protocol.Picture) -> np.ndarray:
+def array(picture: Picture) -> np.ndarray:
     return np.frombuffer(picture.rgb, np.uint8).reshape(picture.height, picture.width, 3)
 
 
@@ -112,7 +113,7 @@ def test_a_folder_of_your_own(tmp_path):
 
 @pytest.mark.parametrize("weights", ["pretrained", "none"])
 def test_filters_are_conv1_scaled_to_their_own_range(weights):
-    reply = pictures.answer(protocol.Filters(id=1, model="tiny", weights=weights))
+    reply = pictures.answer(Filters(id=1, model="tiny", weights=weights))
     model, _ = pictures.backbone("tiny", weights)
     w = model.conv1.weight.detach().double()
     assert len(reply.filters) == w.shape[0] and reply.kernel == w.shape[-1]
@@ -127,16 +128,16 @@ def test_pretrained_filters_are_the_shipped_weights_and_random_ones_repeat():
     shipped = torch.load(net.tiny.WEIGHTS_FILE, weights_only=True)["conv1.weight"]
     model, _ = pictures.backbone("tiny", "pretrained")
     assert torch.equal(model.conv1.weight, shipped)
-    first = pictures.answer(protocol.Filters(id=1, model="resnet50", weights="none"))
+    first = pictures.answer(Filters(id=1, model="resnet50", weights="none"))
     pictures._backbone.cache_clear()
-    again = pictures.answer(protocol.Filters(id=1, model="resnet50", weights="none"))
+    again = pictures.answer(Filters(id=1, model="resnet50", weights="none"))
     assert (len(first.filters), first.kernel) == (64, 7)
     assert [p.rgb for p in first.filters] == [p.rgb for p in again.filters]
 
 
 @pytest.mark.parametrize("name", ["tiny", "resnet50"])
 def test_activation_maps_have_each_group_s_shape(name):
-    reply = pictures.answer(protocol.Activations(id=1, model=name, weights="none", index=3, channels=3, display=8))
+    reply = pictures.answer(Activations(id=1, model=name, weights="none", index=3, channels=3, display=8))
     model, _ = pictures.backbone(name, "none")
     size = reply.image_size
     assert [g.group for g in reply.groups] == list(BACKBONE)
@@ -152,7 +153,7 @@ def test_activation_maps_have_each_group_s_shape(name):
 
 
 def test_activation_channels_are_the_most_active():
-    reply = pictures.answer(protocol.Activations(id=1, model="tiny", weights="pretrained", index=0, channels=2))
+    reply = pictures.answer(Activations(id=1, model="tiny", weights="pretrained", index=0, channels=2))
     model, _ = pictures.backbone("tiny", "pretrained")
     image, _, _, _ = pictures.validation_image(reply.image_size, 0)
     with torch.inference_mode():
@@ -163,7 +164,7 @@ def test_activation_channels_are_the_most_active():
 
 
 def test_the_walk_shows_the_frozen_features_and_a_fitted_head():
-    reply = pictures.answer(protocol.FeatureWalk(id=1, model="tiny", weights="pretrained", index=4))
+    reply = pictures.answer(FeatureWalk(id=1, model="tiny", weights="pretrained", index=4))
     model, _ = pictures.backbone("tiny", "pretrained")
     image, label, _, _ = pictures.validation_image(reply.image_size, 4)
     with torch.inference_mode():
@@ -177,14 +178,14 @@ def test_the_walk_shows_the_frozen_features_and_a_fitted_head():
 
 
 @pytest.mark.parametrize(("request_", "message"), [
-    (protocol.Gallery(id=1, augment=("rotate",)), "unknown augmentation 'rotate'"),
-    (protocol.Gallery(id=1, count=0), "count must be between 1 and 8"),
-    (protocol.Gallery(id=1, image_size=8), "image_size must be between"),
-    (protocol.Gallery(id=1, data="/no/such/folder"), "no such folder: /no/such/folder"),
-    (protocol.Filters(id=1, model="vgg16"), "unknown model 'vgg16'"),
-    (protocol.Filters(id=1, model="tiny", weights="/no/such.pt"), "no such file"),
-    (protocol.Activations(id=1, model="tiny", channels=9), "channels must be between 1 and 4"),
-    (protocol.FeatureWalk(id=1, model="tiny", display=1000), "display must be between"),
+    (Gallery(id=1, augment=("rotate",)), "unknown augmentation 'rotate'"),
+    (Gallery(id=1, count=0), "count must be between 1 and 8"),
+    (Gallery(id=1, image_size=8), "image_size must be between"),
+    (Gallery(id=1, data="/no/such/folder"), "no such folder: /no/such/folder"),
+    (Filters(id=1, model="vgg16"), "unknown model 'vgg16'"),
+    (Filters(id=1, model="tiny", weights="/no/such.pt"), "no such file"),
+    (Activations(id=1, model="tiny", channels=9), "channels must be between 1 and 4"),
+    (FeatureWalk(id=1, model="tiny", display=1000), "display must be between"),
 ])
 def test_bad_parameters_are_one_line(request_, message):
     with pytest.raises(BadInput) as caught:

@@ -10,7 +10,8 @@ import torchvision
 
 from tltui.core.errors import BadInput, RunFailure
 from tltui.core.groups import BACKBONE, GROUPS
-from tltui.core.protocol import Cancelled, Epoch, Finished, Note, Progress, RunConfig, Started, Unfrozen
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Cancelled, Epoch, Finished, Note, Progress, Started, Unfrozen
 from tltui.engine import augment, cache, checkpoint, model as net, optim
 from tltui.engine.tiny import TinyResNet
 from tltui.engine.train import Trainer, check_resume, prepare, train

@@ -132,7 +132,7 @@ def bash_commands(text: str, start: str) -> list[str]:
 
 
 def test_lesson_one_quotes_the_race_its_widget_runs():
-    from tltui.cli.commands import config_from_args
+    from tltui.cli.flags import config_from_args
     from tltui.cli.main import build_parser
     from tltui.ui.widgets.race import RACE
 
@@ -258,7 +258,7 @@ def test_lesson_fours_presets_table_names_each_presets_recipe():
 
 
 def test_lesson_fours_spelled_out_preset_is_the_preset():
-    from tltui.cli.commands import config_from_args
+    from tltui.cli.flags import config_from_args
     from tltui.cli.main import build_parser
 
     text = find_lesson(LESSONS, "fine-tuning").text

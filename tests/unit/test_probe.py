@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from test_engine_train import Recorder, config, run
 
-from tltui.core.protocol import Cancelled, Epoch, Finished, HeadFitted, RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Cancelled, Epoch, Finished, HeadFitted
 from tltui.engine import model as net, probe
 from tltui.engine.augment import BatchTransform
 from tltui.engine.train import prepare, train

@@ -5,11 +5,14 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from tltui.core import protocol
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.parsing import parse_groups, parse_unfreeze
 from tltui.core.presets import PRESETS, apply_preset
-from tltui.core.protocol import ConfigError, RunConfig
+from tltui.core.protocol import codec
+from tltui.core.protocol.config import ConfigError, RunConfig
+from tltui.core.protocol.events import Epoch
+from tltui.core.protocol.messages import EventMessage
+from tltui.core.protocol.requests import StartRun
 
 
 def test_group_lr_cascades_down_from_the_head():
@@ -85,14 +88,14 @@ def test_head_then_unfreeze_fits_the_head_first_then_trains_every_group():
 
 
 def test_messages_round_trip_and_bad_lines_are_rejected():
-    event = protocol.Epoch(run_id="r", seq=3, epoch=1, train_loss=1.0, train_acc=0.5, val_loss=1.2,
+    event = Epoch(run_id="r", seq=3, epoch=1, train_loss=1.0, train_acc=0.5, val_loss=1.2,
                            val_acc=0.4, lrs={"head": 0.01}, images_per_s=30.0, elapsed=2.0, eta=4.0)
-    line = protocol.encode(protocol.EventMessage(event=event))
-    assert protocol.decode_message(line).event == event
-    assert protocol.decode_event(protocol.encode(event)) == event
-    request = protocol.StartRun(id=7, config=RunConfig(epochs=2))
-    assert protocol.decode_request(protocol.encode(request)) == request
+    line = codec.encode(EventMessage(event=event))
+    assert codec.decode_message(line).event == event
+    assert codec.decode_event(codec.encode(event)) == event
+    request = StartRun(id=7, config=RunConfig(epochs=2))
+    assert codec.decode_request(codec.encode(request)) == request
     for bad in (b"{}", b"[1]", b'{"type": "nope", "id": 1}', b'{"type": "cancel_run", "id": "x", "run_id": 1}',
                 b"\xff\xfe", b'{"type": "start_run", "id": 1, "config": {"epochs": 2, "colour": "red"}}'):
         with pytest.raises((msgspec.DecodeError, msgspec.ValidationError)):
-            protocol.decode_request(bad)
+            codec.decode_request(bad)

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from tltui.core.groups import BACKBONE
-from tltui.core.protocol import Capabilities
+from tltui.core.protocol.replies import Capabilities
 from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
 from tltui.ui.widgets.quiz_scenarios import QUADRANTS, REASONS, load_quiz, quiz_path
 

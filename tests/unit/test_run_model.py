@@ -1,6 +1,6 @@
 """The UI's run model: events in seq order, replays that overlap, a run lost with its worker."""
 
-from tltui.core.protocol import Epoch, Failed, Progress
+from tltui.core.protocol.events import Epoch, Failed, Progress
 from tltui.ui.run_model import MAX_POINTS, RunModel, thin
 
 

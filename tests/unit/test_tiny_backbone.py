@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tltui.core.errors import BadInput
-from tltui.core.protocol import ConfigError, RunConfig
+from tltui.core.protocol.config import ConfigError, RunConfig
 from tltui.engine import model as net, pretrain, tiny
 
 

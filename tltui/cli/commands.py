@@ -8,126 +8,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
+import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TextIO
 
-from tltui.core import analysis, datasets, diagnosis, protocol, remote
+from tltui.cli.flags import config_from_args
+from tltui.cli.link import follow_run, new_client
+from tltui.core import analysis, diagnosis, remote
 from tltui.core.errors import BadInput
 from tltui.core.formatting import bar, duration, head_fitted, printable
-from tltui.core.parsing import parse_setting
-from tltui.core.paths import private_runs_dir
-from tltui.core.presets import PRESETS, configure
-from tltui.core.protocol import (
-    AUGMENTS,
-    MODELS,
-    OPTIMIZERS,
-    SCHEDULES,
-    ConfigError,
+from tltui.core.protocol import codec
+from tltui.core.protocol.events import (
+    Cancelled,
+    Diagnosis,
     Epoch,
     Failed,
     Finished,
+    HeadFitted,
+    Measured,
     Note,
     Progress,
-    RunConfig,
+    RunEvent,
     Started,
     Unfrozen,
+    current,
 )
-
-if TYPE_CHECKING:
-    from tltui.core.client import WorkerClient
-
-R = TypeVar("R")
-
-
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Every run setting as a flag; a flag left out keeps the preset's (or the default) value."""
-    d = RunConfig()
-    parser.add_argument("data", metavar="DATA", help=f"a folder (ImageFolder) or one of: {', '.join(datasets.NAMES)}")
-    parser.add_argument("--preset", choices=list(PRESETS), help="a usual recipe; other flags override it")
-    parser.add_argument("--model", choices=MODELS, help="resnet50, or tiny: a small ResNet whose pretrained weights "
-                        f"ship with tltui, 32 px, seconds on a CPU (default {d.model})")
-    parser.add_argument("--weights", help="pretrained (the model's own: ImageNet for resnet50, generated fractals for "
-                        f"tiny), imagenet, imagenet-v1, none, or a state_dict / run dir (default {d.weights})")
-    parser.add_argument("--freeze", metavar="GROUPS",
-                        help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
-    parser.add_argument("--bn", choices=["freeze", "train"], help="BatchNorm of frozen groups (default freeze)")
-    parser.add_argument("--epochs", type=int, help=f"default {d.epochs}")
-    parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
-    parser.add_argument("--lr", type=lr_value, help=f"learning rate of the head (default {d.lr}), or auto: the LR "
-                        "finder's suggestion (train only)")
-    parser.add_argument("--lr-decay", type=float, help="each group below gets the LR above times this (default 1)")
-    parser.add_argument("--unfreeze", metavar="E:GROUP,...",
-                        help="a frozen group joins training at epoch E, e.g. 2:layer4,4:layer3")
-    parser.add_argument("--head-first", action=argparse.BooleanOptionalAction,
-                        help="fit the new head alone on the frozen features until its loss plateaus, before "
-                        "epoch 1 (LP-FT's linear probe)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
-    parser.add_argument("--momentum", type=float, help=f"SGD momentum (default {d.momentum})")
-    parser.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
-    parser.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
-    parser.add_argument("--label-smoothing", type=float, help="default 0")
-    parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU, 32 for tiny")
-    parser.add_argument("--augment", metavar="LIST", help=f"train augmentations from {','.join(AUGMENTS)} (default "
-                        f"{','.join(d.augment)}; flip for photos where left and right do not matter)")
-    parser.add_argument("--no-augment", action="store_true", help="no train augmentation")
-    parser.add_argument("--limit-per-class", type=int, help="at most N training images per class")
-    parser.add_argument("--val-fraction", type=float,
-                        help=f"validation share of a single folder (default {d.val_fraction})")
-    parser.add_argument("--seed", type=int, help="data split, order and init (default 0)")
-    parser.add_argument("--shuffle-labels", action="store_true",
-                        help="permute the labels once with the seed, train and val alike: a control whose "
-                        "validation accuracy can only be chance")
-    parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
-    parser.add_argument("--nproc", metavar="N|all",
-                        help="processes of one run (torch.distributed): one per GPU, or N CPU processes with "
-                        "--device cpu; all: every free GPU (default 1). --batch-size is then the global batch")
-    parser.add_argument("--sync-bn", action="store_true",
-                        help="with several processes, trainable BatchNorm normalises over the global batch")
-    parser.add_argument("--max-files", type=int, metavar="N",
-                        help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
-    parser.add_argument("--json", action="store_true", help="print one JSON event per line")
-    parser.add_argument("--remote", metavar="[USER@]HOST",
-                        help="train on HOST's worker through your ssh; the run goes on if you disconnect")
-
-
-def lr_value(text: str) -> float | str:
-    """``--lr``: a number, or ``auto`` (the LR finder picks it)."""
-    return "auto" if text == "auto" else float(text)
-
-
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig the flags describe (``--lr auto`` leaves the LR as it is); BadInput with one line if
-    they cannot work."""
-    fields: dict[str, Any] = {}
-    for name in ("model", "weights", "bn", "epochs", "batch_size", "lr", "lr_decay", "optimizer", "momentum",
-                 "weight_decay", "schedule", "label_smoothing", "image_size", "limit_per_class",
-                 "val_fraction", "seed", "device", "max_files"):
-        value = getattr(args, name)
-        if value is not None and value != "auto":
-            fields[name] = value
-    try:
-        for field, text in (("frozen", args.freeze), ("unfreeze", args.unfreeze), ("augment", args.augment),
-                            ("data", args.data), ("nproc", args.nproc)):
-            if text is not None:
-                fields[field] = parse_setting(field, text)
-        if args.no_augment:
-            fields["augment"] = ()
-        if args.shuffle_labels:
-            fields["shuffle_labels"] = True
-        if args.head_first is not None:
-            fields["head_first"] = args.head_first
-        if args.sync_bn:
-            fields["sync_bn"] = True
-        return configure(args.preset, **fields)
-    except (ConfigError, ValueError) as error:
-        raise BadInput(str(error)) from None
-
-
-# ----------------------------------------------------------------------------------------------
+from tltui.core.protocol.replies import RunSummary
+from tltui.core.protocol.requests import CancelRun, GetEvents, ListRuns, ResumeRun, StartRun
 
 
 class Reporter:
@@ -139,9 +48,9 @@ class Reporter:
         self.live = out.isatty() and not as_json
         self.epochs = 0
 
-    def __call__(self, event: protocol.RunEvent) -> None:
+    def __call__(self, event: RunEvent) -> None:
         if self.as_json:
-            self.out.write(protocol.encode(event).decode())
+            self.out.write(codec.encode(event).decode())
             self.out.flush()
             return
         if isinstance(event, Progress):
@@ -153,7 +62,7 @@ class Reporter:
                 )
             return
         self._status("")
-        if isinstance(event, (protocol.Measured, protocol.Diagnosis)):
+        if isinstance(event, (Measured, Diagnosis)):
             for line in diagnosis.lines(event):
                 self._line(line)
         elif isinstance(event, Started):
@@ -175,7 +84,7 @@ class Reporter:
             )
         elif isinstance(event, Unfrozen):
             self._line(f"epoch {event.epoch}: unfroze {', '.join(event.groups)}")
-        elif isinstance(event, protocol.HeadFitted):
+        elif isinstance(event, HeadFitted):
             self._line(head_fitted(event))
         elif isinstance(event, Note):
             self._line(f"note: {event.message}")
@@ -189,7 +98,7 @@ class Reporter:
                     self._line(f"  {line}")
         elif isinstance(event, Failed):
             self._line(f"run failed: {event.reason}" + (f"\n  {event.hint}" if event.hint else ""))
-        elif isinstance(event, protocol.Cancelled):
+        elif isinstance(event, Cancelled):
             self._line(f"cancelled after epoch {event.epoch}; last checkpoint kept in {event.run_dir}")
 
     def _line(self, text: str) -> None:
@@ -202,110 +111,6 @@ class Reporter:
             self.out.flush()
 
 
-async def follow_run(request: protocol.StartRun | protocol.ResumeRun | protocol.GetEvents | protocol.StartDiagnosis,
-                     report: Callable[[protocol.RunEvent], None], host: str | None = None) -> int:
-    """Start, resume or pick up a run on the worker (local, or on ``host``) and report its events until
-    it ends. Ctrl-C or a dropped connection leaves the run going and says how to follow it again."""
-    from tltui.core.client import WorkerError, WorkerGone
-
-    client = _client(host)
-    run_id = ""
-    detached = asyncio.Event()
-    caught: list[int] = []
-
-    def detach(signum: int) -> None:
-        caught.append(signum)
-        detached.set()
-
-    loop = asyncio.get_running_loop()
-    for signum in DETACH_SIGNALS:
-        loop.add_signal_handler(signum, detach, signum)
-    try:
-        hello = await client.start()
-        if host and not any(d.startswith("cuda") for d in hello.capabilities.devices):
-            print(f"note: {host} has no GPU; the run trains on its CPU", file=sys.stderr)
-        reply: protocol.RunStarted | protocol.Replayed = await client.request(request)
-        run_id = reply.run_id
-        while True:
-            event = await _next(client, detached)
-            if event is None:
-                break
-            report(event)
-            if isinstance(event, protocol.TERMINAL_EVENTS) and event.run_id == run_id:
-                if isinstance(event, protocol.Cancelled) and not isinstance(request, protocol.StartDiagnosis):
-                    print(f"resume with: tltui runs resume {run_id}" + (f" --remote {host}" if host else ""),
-                          file=sys.stderr)
-                return 0 if isinstance(event, (Finished, protocol.Diagnosis)) else 1
-        if detached.is_set():
-            _say(f"\nleft run {run_id} going" + (f" on {host}" if host else "")
-                 + f"; {remote.follow_hint(run_id, host)}")
-            return 128 + caught[0]
-        raise WorkerGone(client.gone)
-    except WorkerGone as error:
-        _say(f"tltui: {error}")
-        if run_id:
-            _say(f"the run may go on; {remote.follow_hint(run_id, host)}")
-        return 1
-    except WorkerError as error:
-        raise BadInput(str(error)) from None
-    finally:
-        for signum in DETACH_SIGNALS:
-            loop.remove_signal_handler(signum)
-        await client.close(timeout=10)
-
-
-#: Signals that leave a followed run going, as Ctrl-C does: a closed terminal, a polite kill.
-DETACH_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def _say(text: str) -> None:
-    """A line on stderr; a terminal that has gone (SIGHUP) cannot make it a traceback."""
-    try:
-        print(text, file=sys.stderr, flush=True)
-    except OSError:
-        pass
-
-
-async def ask(request: protocol.Request[R], host: str | None = None,
-              working: Callable[[protocol.Working], None] | None = None) -> R:
-    """The worker's reply to one short request (here, or on ``host``; ``working`` hears its progress); a
-    refusal as BadInput."""
-    from tltui.core.client import WorkerError
-
-    client = _client(host)
-    try:
-        await client.start()
-        return await client.request(request, working)
-    except WorkerError as error:
-        raise BadInput(str(error)) from None
-    finally:
-        await client.close(timeout=10)
-
-
-def _client(host: str | None) -> WorkerClient:
-    """A client of the worker on ``host``, or here; here, a data or worker directory that is not private is
-    refused first, in one line (the worker would refuse it too, less directly)."""
-    from tltui.core.client import WorkerClient
-    from tltui.worker.sockets import private_dir
-
-    if host:
-        return remote.client(host)
-    private_runs_dir()
-    private_dir()
-    return WorkerClient()
-
-
-async def _next(client: WorkerClient, detached: asyncio.Event) -> protocol.RunEvent | None:
-    """The next event, or None once the user has pressed Ctrl-C or the worker has gone."""
-    get = asyncio.ensure_future(client.events.get())
-    stop = asyncio.ensure_future(detached.wait())
-    done, _ = await asyncio.wait({get, stop}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (get, stop):
-        if task not in done:
-            task.cancel()
-    return get.result() if get in done else None
-
-
 def train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     for caveat in config.caveats():
@@ -314,7 +119,7 @@ def train(args: argparse.Namespace) -> int:
         from tltui.cli.lr_find import with_found_lr
 
         config = with_found_lr(config, args.remote, args.json)
-    return asyncio.run(follow_run(protocol.StartRun(config=config), Reporter(args.json), args.remote))
+    return asyncio.run(follow_run(StartRun(config=config), Reporter(args.json), args.remote))
 
 
 def runs(args: argparse.Namespace) -> int:
@@ -345,18 +150,18 @@ def _run_action(action: str, run_id: str, args: argparse.Namespace) -> int:
     """resume / follow / cancel one run through the worker."""
     if action == "cancel":
         return asyncio.run(_cancel(run_id, args.remote))
-    request = protocol.ResumeRun(run_id=run_id) if action == "resume" else \
-        protocol.GetEvents(run_id=run_id, after_seq=0, follow=True)
+    request = ResumeRun(run_id=run_id) if action == "resume" else \
+        GetEvents(run_id=run_id, after_seq=0, follow=True)
     return asyncio.run(follow_run(request, Reporter(args.json), args.remote))
 
 
 async def _cancel(run_id: str, host: str | None) -> int:
     from tltui.core.client import WorkerError
 
-    client = _client(host)
+    client = new_client(host)
     try:
         await client.start()
-        run_id = (await client.request(protocol.CancelRun(run_id=run_id))).run_id
+        run_id = (await client.request(CancelRun(run_id=run_id))).run_id
     except WorkerError as error:
         raise BadInput(str(error)) from None
     finally:
@@ -372,11 +177,11 @@ async def _remote_read(args: argparse.Namespace) -> int:
     client = remote.client(args.remote)
     try:
         await client.start()
-        summaries = await client.request(protocol.ListRuns())
+        summaries = await client.request(ListRuns())
         if args.action == "list":
             _list(summaries, args.json, f"no runs yet on {args.remote}")
             return 0
-        replayed = await client.request(protocol.GetEvents(run_id=args.run_id, after_seq=0))
+        replayed = await client.request(GetEvents(run_id=args.run_id, after_seq=0))
         events = [e for e in (client.events.get_nowait() for _ in range(replayed.replayed)) if e is not None]
     except WorkerError as error:
         raise BadInput(str(error)) from None
@@ -387,10 +192,10 @@ async def _remote_read(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> None:
+def _list(summaries: list[RunSummary], as_json: bool, empty: str) -> None:
     if as_json:
         for summary in summaries:
-            print(protocol.encode(summary).decode(), end="")
+            print(codec.encode(summary).decode(), end="")
         return
     if not summaries:
         print(empty)
@@ -412,12 +217,12 @@ def _list(summaries: list[protocol.RunSummary], as_json: bool, empty: str) -> No
         print("cv: a diagnosis's best strategy, its mean validation accuracy over the cross-validation folds")
 
 
-def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json: bool) -> None:
+def show(summary: RunSummary, events: list[RunEvent], as_json: bool) -> None:
     """One run: its summary, then every epoch and the end, as ``tltui train`` printed them."""
     if summary.config is None:
         raise BadInput(summary.reason)
     if as_json:
-        print(protocol.encode(summary).decode(), end="")
+        print(codec.encode(summary).decode(), end="")
         return
     print(printable(f"run {summary.run_id}  {summary.status}" + (f": {summary.reason}" if summary.reason else ""),
                     lines=False))
@@ -429,21 +234,17 @@ def show(summary: protocol.RunSummary, events: list[protocol.RunEvent], as_json:
           f"image_size={config.image_size}")
     reporter = Reporter(False)
     reporter.epochs = config.epochs
-    for event in protocol.current(events):
+    for event in current(events):
         if not isinstance(event, Progress):
             reporter(event)
 
 
-#: Seconds the worker daemon waits with no client and no run before it exits ($TLTUI_WORKER_IDLE_S).
-IDLE_EXIT_S = 600.0
-
-
 def worker(args: argparse.Namespace) -> int:
+    """``--stdio``: the bridge to this user's daemon (torch-free, so it runs here). ``--daemon``: this process
+    becomes the daemon, ``python -m tltui.worker``, which imports the engine; the CLI never does."""
     if args.daemon:
-        from tltui.core.parsing import env_number
-        from tltui.worker.daemon import run_daemon
-
-        return asyncio.run(run_daemon(env_number("TLTUI_WORKER_IDLE_S", IDLE_EXIT_S)))
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "tltui.worker"])
     if not args.stdio:
         raise BadInput("tltui worker: use --stdio (the bridge the UI and CLI start) or --daemon")
     from tltui.worker.bridge import main

@@ -11,10 +11,14 @@ import asyncio
 import sys
 from typing import TextIO
 
-from tltui.core import datasets, diagnosis, protocol
+from tltui.cli.commands import Reporter
+from tltui.cli.link import follow_run
+from tltui.core import datasets, diagnosis
 from tltui.core.errors import BadInput
 from tltui.core.parsing import parse_setting
-from tltui.core.protocol import MODELS, ConfigError, RunConfig, Started
+from tltui.core.protocol.config import MAX_FILES, MODELS, ConfigError, RunConfig
+from tltui.core.protocol.events import RunEvent, Started
+from tltui.core.protocol.requests import StartDiagnosis
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,14 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, metavar="N", help="folds, order and init (default 0)")
     parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
     parser.add_argument("--max-files", type=int, metavar="N",
-                        help=f"walk a data folder of up to N files and folders (default {protocol.MAX_FILES:,})")
+                        help=f"walk a data folder of up to N files and folders (default {MAX_FILES:,})")
     parser.add_argument("--json", action="store_true",
                         help="JSON lines, the last a diagnosis event: results, quadrant, recommend, because, command, "
                         "held_out")
     parser.add_argument("--remote", metavar="[USER@]HOST", help="diagnose on HOST's worker through your ssh")
 
 
-def request_from_args(args: argparse.Namespace) -> protocol.StartDiagnosis:
+def request_from_args(args: argparse.Namespace) -> StartDiagnosis:
     """The request the flags describe; BadInput with one line if they cannot work."""
     fields = {name: getattr(args, name) for name in ("model", "weights", "limit_per_class", "image_size", "seed",
                                                       "device", "max_files") if getattr(args, name) is not None}
@@ -47,19 +51,17 @@ def request_from_args(args: argparse.Namespace) -> protocol.StartDiagnosis:
         config.check()
     except (ConfigError, ValueError) as error:
         raise BadInput(str(error)) from None
-    return protocol.StartDiagnosis(config=config, budget_s=budget)
+    return StartDiagnosis(config=config, budget_s=budget)
 
 
 class DiagnoseReporter:
     """Prints a diagnose run's events: JSON lines, or a line per measurement and the verdict."""
 
     def __init__(self, as_json: bool, out: TextIO = sys.stdout) -> None:
-        from tltui.cli.commands import Reporter
-
         self.plain = Reporter(as_json, out)
         self.out = out
 
-    def __call__(self, event: protocol.RunEvent) -> None:
+    def __call__(self, event: RunEvent) -> None:
         if isinstance(event, Started) and not self.plain.as_json:
             self.out.write(f"diagnose {event.run_id}: {event.model} ({event.weights}) on {event.device_name}, "
                            f"{len(event.classes)} classes, {event.n_train} images at {event.config.image_size}px\n")
@@ -69,6 +71,4 @@ class DiagnoseReporter:
 
 
 def diagnose(args: argparse.Namespace) -> int:
-    from tltui.cli.commands import follow_run
-
     return asyncio.run(follow_run(request_from_args(args), DiagnoseReporter(args.json), args.remote))

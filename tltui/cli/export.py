@@ -13,14 +13,15 @@ import asyncio
 import sys
 from pathlib import Path
 
+from tltui.cli.flags import config_from_args
+from tltui.cli.link import ask
 from tltui.core import codegen, datasets
 from tltui.core.errors import BadInput
-from tltui.core.protocol import RunConfig, WriteBuiltin
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.requests import WriteBuiltin
 
 
 def export(args: argparse.Namespace) -> int:
-    from tltui.cli.commands import config_from_args
-
     if args.lr == "auto":
         raise BadInput("--lr auto needs the LR finder, which export does not run: tltui lr-find DATA, then --lr N")
     config = config_from_args(args)
@@ -79,8 +80,6 @@ def _data(config: RunConfig, script: str | None) -> str:
         _say(f"the script reads {config.data} from {codegen.data_folder(config)}/: with -o FILE, tltui export "
              "writes its images beside FILE", script)
         return ""
-    from tltui.cli.commands import ask
-
     folder = Path(script).resolve().with_suffix("")
     folder = folder.with_name(folder.name + "_data")
     request = WriteBuiltin(data=config.data, folder=str(folder), image_size=codegen.image_size(config),

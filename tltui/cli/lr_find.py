@@ -13,8 +13,13 @@ import sys
 
 import msgspec
 
-from tltui.core import protocol
-from tltui.core.protocol import FindLr, LrFound, RunConfig, Working
+from tltui.cli.flags import config_from_args
+from tltui.cli.link import ask
+from tltui.core.protocol import codec
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.messages import Working
+from tltui.core.protocol.replies import LrFound
+from tltui.core.protocol.requests import FindLr
 
 RULES = {
     "valley": "half way down the longest stretch where the loss keeps falling (fastai's default)",
@@ -31,7 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def find(request: FindLr, host: str | None, live: bool) -> LrFound:
     """The worker's answer to ``request`` (here, or on ``host``); with ``live``, a progress line on stderr."""
-    from tltui.cli.commands import ask
     from tltui.core.formatting import bar
 
     def show(working: Working) -> None:
@@ -79,13 +83,11 @@ def summary(found: LrFound) -> list[str]:
 
 
 def lr_find(args: argparse.Namespace) -> int:
-    from tltui.cli.commands import config_from_args
-
     config = config_from_args(args)
     request = FindLr(config=config, steps=args.steps, start_lr=args.start_lr, end_lr=args.end_lr)
     found = asyncio.run(find(request, args.remote, sys.stderr.isatty() and not args.json))
     if args.json:
-        print(protocol.encode(found).decode(), end="")
+        print(codec.encode(found).decode(), end="")
         return 0
     print(chart(found))
     print("\n".join(summary(found)))
@@ -97,7 +99,7 @@ def with_found_lr(config: RunConfig, host: str | None, as_json: bool) -> RunConf
     """``tltui train --lr auto``: the finder on ``config``, then ``config`` at its suggestion, recorded."""
     found = asyncio.run(find(FindLr(config=config), host, sys.stderr.isatty() and not as_json))
     if as_json:
-        print(protocol.encode(found).decode(), end="", flush=True)
+        print(codec.encode(found).decode(), end="", flush=True)
     else:
         print("\n".join(line for line in summary(found) if not line.startswith(("swept", "note"))), file=sys.stderr)
     return msgspec.structs.replace(config, lr=found.suggested_lr,

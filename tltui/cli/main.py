@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from tltui import __version__
@@ -43,7 +44,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="fine-tune ResNet-50 headless, with live progress",
                            description="Fine-tune ResNet-50 on DATA through a worker process.")
     if full:
-        from tltui.cli.commands import add_train_arguments
+        from tltui.cli.flags import add_train_arguments
 
         add_train_arguments(train)
     train.set_defaults(command=_headless("train"))
@@ -68,7 +69,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
                              "is suggested (the steepest descent; fastai's valley beside it). Nothing is stored; the "
                              "model is dropped after.")
     if full:
-        from tltui.cli.commands import add_train_arguments
+        from tltui.cli.flags import add_train_arguments
         from tltui.cli.lr_find import add_arguments
 
         add_train_arguments(lr_find)
@@ -88,7 +89,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
                             "flags: data loading, frozen groups, optimizer, schedule, checkpoints. Needs no tltui "
                             "to run.")
     if full:
-        from tltui.cli.commands import add_train_arguments
+        from tltui.cli.flags import add_train_arguments
 
         add_train_arguments(export)
         export.add_argument("-o", "--out", metavar="FILE", help="write the script here (default: standard output)")
@@ -129,15 +130,32 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def _pretrain_tiny(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from tltui.worker.tools import pretrain_tiny
+def _pretrain_tiny(args: argparse.Namespace) -> NoReturn:
+    """Check the flags and ``--out``, before minutes of work; then this process becomes the pretraining,
+    ``python -m tltui.engine.pretrain OUT CHANGES``, which imports torch (the CLI never does)."""
+    import json
 
     changes = {k: getattr(args, k) for k in ("seed", "classes", "per_class", "epochs") if getattr(args, k) is not None}
     if any(v < (0 if k == "seed" else 1) for k, v in changes.items()):
         raise BadInput("--classes, --per-class and --epochs must be at least 1, --seed at least 0")
-    return pretrain_tiny(Path(args.out), changes)
+    _check_writable(Path(args.out))
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "tltui.engine.pretrain", args.out, json.dumps(changes)])
+
+
+def _check_writable(out: Path) -> None:
+    """BadInput unless a file can be written at ``out``: not a folder, in a folder that takes a new file (a
+    pseudo-filesystem such as /proc does not)."""
+    import tempfile
+
+    try:
+        if out.is_dir():
+            raise BadInput(f"--out {out} is a folder: name the file to write, e.g. {out / 'tiny.pt'}")
+        fd, probe = tempfile.mkstemp(dir=out.parent or ".", prefix=f".{out.name[:100]}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise BadInput(f"cannot write --out {str(out)[:200]}: {error.strerror}") from None
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from tltui.core.protocol import ClassRecall, ConfusedPair, ErrorAnalysis, TopLoss
+from tltui.core.protocol.events import ClassRecall, ConfusedPair, ErrorAnalysis, TopLoss
 
 Z95 = 1.959963984540054
 """The standard normal quantile of 0.975: a two-sided 95% interval."""

@@ -19,19 +19,12 @@ from typing import IO, TypeVar
 
 import msgspec
 
-from tltui.core import protocol
 from tltui.core.formatting import printable
-from tltui.core.protocol import (
-    MAX_LINE,
-    PROTOCOL_VERSION,
-    Error,
-    EventMessage,
-    Hello,
-    Reply,
-    Request,
-    RunEvent,
-    Working,
-)
+from tltui.core.protocol import codec
+from tltui.core.protocol.codec import MAX_LINE
+from tltui.core.protocol.events import RunEvent
+from tltui.core.protocol.messages import PROTOCOL_VERSION, Error, EventMessage, Hello, Reply, Working
+from tltui.core.protocol.requests import Request
 
 R = TypeVar("R")
 
@@ -134,7 +127,7 @@ class WorkerClient:
         if working is not None:
             self._working[request.id] = working
         try:
-            self._writer.write(protocol.encode(request))
+            self._writer.write(codec.encode(request))
             await self._writer.drain()
         except (ConnectionError, RuntimeError):
             self._pending.pop(request.id, None)
@@ -185,7 +178,7 @@ class WorkerClient:
 
     def _dispatch(self, line: bytes) -> None:
         try:
-            message = protocol.decode_message(line)
+            message = codec.decode_message(line)
         except (msgspec.DecodeError, msgspec.ValidationError):
             if self.hello is None:  # not tltui on the other end, or not this protocol: say so now
                 self.kill()
@@ -210,7 +203,7 @@ class WorkerClient:
                 future.set_exception(WorkerError(message.message))
                 return
             try:
-                future.set_result(protocol.decode_reply(request, message))
+                future.set_result(codec.decode_reply(request, message))
             except (msgspec.DecodeError, msgspec.ValidationError) as error:
                 future.set_exception(
                     WorkerError(f"unexpected reply from the worker to {type(request).__name__}: {error}"))

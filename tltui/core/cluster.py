@@ -24,7 +24,7 @@ import textwrap
 
 from tltui.core import codegen
 from tltui.core.codegen import WIDTH
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 
 PORT = 29500
 """The rendezvous port on the first node (torchrun's usual one)."""

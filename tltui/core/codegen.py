@@ -28,7 +28,7 @@ from typing import Any
 
 from tltui.core import datasets, linear_probe, paths, schedule
 from tltui.core.groups import GROUPS, MODULES, depth_from_top
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 
 #: tltui's named ImageNet weights as torchvision's ``ResNet50_Weights``.
 WEIGHTS = {"pretrained": "IMAGENET1K_V2", "imagenet": "IMAGENET1K_V2", "imagenet-v1": "IMAGENET1K_V1"}

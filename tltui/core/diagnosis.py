@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from tltui.core.codegen import command_words
 from tltui.core.formatting import bar, duration
-from tltui.core.protocol import Diagnosis, Measured, RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Diagnosis, Measured
 
 TRAINED: tuple[str, ...] = ("feature-extraction", "fine-tune-all", "head-then-unfreeze")
 """The presets diagnose trains, simplest first, each exactly as ``tltui train --preset NAME`` trains it:

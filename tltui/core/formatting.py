@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tltui.core.protocol import HeadFitted
+    from tltui.core.protocol.events import HeadFitted
 
 #: Flags whose field has another name in the training form.
 _FORM_NAMES = {"limit-per-class": "per class", "image-size": "image px", "lr": "lr (head)", "freeze": "freeze"}

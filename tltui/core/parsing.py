@@ -11,7 +11,7 @@ from typing import Any
 from tltui.core import datasets
 from tltui.core.errors import BadInput
 from tltui.core.groups import BACKBONE, GROUPS
-from tltui.core.protocol import ConfigError, RunConfig
+from tltui.core.protocol.config import ConfigError, RunConfig
 
 
 def parse_groups(text: str | None) -> tuple[str, ...]:

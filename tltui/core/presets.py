@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from tltui.core.groups import BACKBONE
-from tltui.core.protocol import ConfigError, RunConfig
+from tltui.core.protocol.config import ConfigError, RunConfig
 
 #: name -> (one-line description, the RunConfig fields it sets)
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -21,7 +21,9 @@ from PIL import Image
 
 from tltui.core import datasets
 from tltui.core.errors import BadInput
-from tltui.core.protocol import MAX_SEED, BuiltinWritten, WriteBuiltin
+from tltui.core.protocol.config import MAX_SEED
+from tltui.core.protocol.replies import BuiltinWritten
+from tltui.core.protocol.requests import WriteBuiltin
 from tltui.engine import builtin, data
 
 MARKER = "tltui-builtin.json"

@@ -21,7 +21,7 @@ from torchvision.models import ResNet
 from tltui.engine import model as net
 
 if TYPE_CHECKING:
-    from tltui.core.protocol import RunConfig
+    from tltui.core.protocol.config import RunConfig
 
 ENV_BUDGET = "TLTUI_CACHE_MB"
 CPU_BUDGET_CAP = 4 * 2**30

@@ -29,7 +29,9 @@ from collections.abc import Callable
 import torch
 
 from tltui.core.errors import BadInput
-from tltui.core.protocol import MAX_SEED, Capacity, CapacityPoint, CapacityReply
+from tltui.core.protocol.config import MAX_SEED
+from tltui.core.protocol.replies import CapacityPoint, CapacityReply
+from tltui.core.protocol.requests import Capacity
 from tltui.engine import cache, data as datasets, device as devices, model as net, pictures, probe
 from tltui.engine.augment import BatchTransform
 

@@ -15,7 +15,7 @@ import torch
 
 from tltui.core import files
 from tltui.core.errors import BadInput
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.engine import model as net
 
 VERSION = 2

@@ -40,7 +40,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tltui.core import datasets, files, paths
 from tltui.core.datasets import IMAGE_EXTENSIONS
 from tltui.core.errors import BadInput
-from tltui.core.protocol import MAX_FILES
+from tltui.core.protocol.config import MAX_FILES
 from tltui.engine import builtin
 
 MIN_SIDE = 8

@@ -8,9 +8,9 @@ differences are in ``engine/world.py``.
 
 What the worker reads back:
 
-- on stdout, rank 0's events, one per line after ``EVENT_LINE`` (the worker numbers and stores them,
-  as it does for a run it trains in a thread); no other rank prints one;
-- on stderr, each rank's ``RankReport`` line (``protocol.rank_line``): its pid when it starts, its reason
+- on stdout, rank 0's events, one per line (``event_line`` of core/protocol/ranks.py; the worker numbers
+  and stores them, as it does for a run it trains in a thread); no other rank prints one;
+- on stderr, each rank's ``RankReport`` line (``rank_line``): its pid when it starts, its reason
   and hint when it fails; torchrun's own log and tracebacks go there too.
 
 With ``--control-stdin`` rank 0 reads its standard input (the worker's pipe): a ``stop`` line, or the
@@ -33,14 +33,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tltui.core import files, protocol
+from tltui.core import files
 from tltui.core.errors import BadInput, RunFailure
-from tltui.core.protocol import RankReport, RunConfig
+from tltui.core.protocol import codec
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import RunEvent
+from tltui.core.protocol.ranks import RankReport, event_line, rank_line
 
 if TYPE_CHECKING:
     from tltui.engine.world import World
 
-EVENT_LINE = "tltui-event "
 PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted",
              "DistNetworkError", "DistBackendError")
 """Words of the errors a process gets in a collective when another one has died: not the run's reason."""
@@ -110,14 +112,14 @@ def train_run(config: RunConfig, run_dir: str, world: World, should_stop: Callab
                 dist.destroy_process_group()
 
 
-def emit(cls: type[protocol.RunEvent], **fields: Any) -> None:
+def emit(cls: type[RunEvent], **fields: Any) -> None:
     """Rank 0's event, on stdout for the worker (which gives it its run id and number)."""
-    event = protocol.fit(cls(run_id="", seq=0, time=time.time(), **fields))
-    sys.stdout.write(EVENT_LINE + protocol.encode(event).decode())
+    event = codec.fit(cls(run_id="", seq=0, time=time.time(), **fields))
+    sys.stdout.write(event_line(event))
     sys.stdout.flush()
 
 
-def _silent(cls: type[protocol.RunEvent], **fields: Any) -> None:
+def _silent(cls: type[RunEvent], **fields: Any) -> None:
     """The other ranks' events: rank 0 tells them all."""
 
 
@@ -130,7 +132,7 @@ def _watch_stdin(stop: threading.Event) -> None:
 
 def _report(report: RankReport) -> None:
     with contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(protocol.rank_line(report))
+        sys.stderr.write(rank_line(report))
         sys.stderr.flush()
 
 

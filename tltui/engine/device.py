@@ -9,8 +9,8 @@ import socket
 import torch
 
 from tltui import __version__
-from tltui.core import protocol
 from tltui.core.errors import BadInput
+from tltui.core.protocol.replies import Capabilities
 from tltui.engine import model, tiny
 
 
@@ -85,7 +85,7 @@ def name(device: torch.device) -> str:
     return f"{_cpu_model()} ({cpu_count()} cores)"
 
 
-def capabilities() -> protocol.Capabilities:
+def capabilities() -> Capabilities:
     devices = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
     if _mps_available():
         devices.append("mps")
@@ -94,7 +94,7 @@ def capabilities() -> protocol.Capabilities:
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         gpu_name, gpu_memory = props.name, round(props.total_memory / 2**30, 1)
-    return protocol.Capabilities(
+    return Capabilities(
         host=socket.gethostname(),
         tltui_version=__version__,
         torch_version=str(torch.__version__),

@@ -35,19 +35,8 @@ import torch.nn.functional as F
 from tltui.core import diagnosis
 from tltui.core.errors import BadInput, RunFailure
 from tltui.core.presets import configure
-from tltui.core.protocol import (
-    MAX_FILES,
-    Cancelled,
-    ConfigError,
-    Diagnosis,
-    Epoch,
-    HeldOut,
-    Measured,
-    Note,
-    RunConfig,
-    Started,
-    StrategyResult,
-)
+from tltui.core.protocol.config import MAX_FILES, ConfigError, RunConfig
+from tltui.core.protocol.events import Cancelled, Diagnosis, Epoch, HeldOut, Measured, Note, Started, StrategyResult
 from tltui.engine import cache, data as datasets, device as devices, duplicates, model as net, train
 from tltui.engine.augment import BatchTransform
 

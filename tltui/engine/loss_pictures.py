@@ -1,6 +1,6 @@
 """The pictures of a finished run's top losses: each validation image as the run's validation saw it.
 
-The worker passes the run's stored config and its error analysis (``protocol.TopLoss``), never a path a
+The worker passes the run's stored config and its error analysis (``TopLoss`` items), never a path a
 client sent: a file of the user's is decoded from its path, a built-in image is rendered again from the
 run's seed and split, a named dataset's is read from its validation set by index.
 """
@@ -15,7 +15,9 @@ import torch
 
 from tltui.core import datasets as named, paths
 from tltui.core.errors import BadInput
-from tltui.core.protocol import Picture, RunConfig, TopLoss
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import TopLoss
+from tltui.core.protocol.replies import Picture
 from tltui.engine import data as datasets, device as devices
 from tltui.engine.pictures import picture
 

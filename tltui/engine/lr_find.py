@@ -32,7 +32,9 @@ from typing import Any
 import torch
 
 from tltui.core.errors import BadInput
-from tltui.core.protocol import FindLr, LrFound, Note
+from tltui.core.protocol.events import Note
+from tltui.core.protocol.replies import LrFound
+from tltui.core.protocol.requests import FindLr
 from tltui.engine import mirror, model as net, optim, train
 from tltui.engine.step import TrainStep
 

@@ -32,22 +32,20 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from torchvision.models import ResNet
 
-from tltui.core import datasets as named, protocol
+from tltui.core import datasets as named
 from tltui.core.errors import BadInput
 from tltui.core.groups import BACKBONE
-from tltui.core.protocol import (
-    Activations,
+from tltui.core.protocol.config import AUGMENTS, MAX_SEED, MODELS, RunConfig
+from tltui.core.protocol.replies import (
     ActivationsReply,
     ChannelStats,
-    FeatureWalk,
-    Filters,
     FiltersReply,
-    Gallery,
     GalleryReply,
     GroupMaps,
     Picture,
     WalkReply,
 )
+from tltui.core.protocol.requests import Activations, FeatureWalk, Filters, Gallery, Request
 from tltui.engine import builtin, cache, data as datasets, device as devices, model as net
 from tltui.engine.augment import MEAN, STD, BatchTransform
 
@@ -55,7 +53,7 @@ CPU = torch.device("cpu")
 NORMALISED_RANGE = 2.7
 """The normalised image is shown with each channel's ``[-2.7, 2.7]`` mapped to ``[0, 255]`` (0, the ImageNet
 mean, is mid-grey): every value a [0, 1] pixel can take after Normalize lies inside."""
-SPLIT = protocol.RunConfig().val_fraction
+SPLIT = RunConfig().val_fraction
 """The images are split as a run with default settings splits them (the gallery shows training images)."""
 RANDOM_SEED = 0
 """Seed of the random weights (``weights="none"``), so "random" is the same picture every time."""
@@ -70,8 +68,8 @@ _rng_lock = threading.Lock()
 _cache_lock = threading.Lock()
 
 
-def answer(request: protocol.Request) -> Any:
-    """The reply to one of ``protocol.PICTURE_REQUESTS``."""
+def answer(request: Request) -> Any:
+    """The reply to one of ``PICTURE_REQUESTS`` (core/protocol/requests.py)."""
     handlers: dict[type, Callable[[Any], Any]] = {
         Gallery: gallery, Filters: filters, Activations: activations, FeatureWalk: feature_walk,
     }
@@ -84,13 +82,13 @@ def answer(request: protocol.Request) -> Any:
 
 def gallery(request: Gallery) -> GalleryReply:
     _check_range("count", request.count, 1, 8)
-    _check_range("seed", request.seed, 0, protocol.MAX_SEED)
+    _check_range("seed", request.seed, 0, MAX_SEED)
     _check_range("image_size", request.image_size, 16, 256)
     _check_range("display", request.display, 4, 64)
     for aug in request.augment:
-        if aug not in protocol.AUGMENTS:
-            raise BadInput(f"unknown augmentation {aug!r}: choose from {', '.join(protocol.AUGMENTS)}")
-    augment = tuple(a for a in protocol.AUGMENTS if a in request.augment)
+        if aug not in AUGMENTS:
+            raise BadInput(f"unknown augmentation {aug!r}: choose from {', '.join(AUGMENTS)}")
+    augment = tuple(a for a in AUGMENTS if a in request.augment)
     stored, plain, label, index, source = training_image(request.data, request.index, request.image_size, augment)
     transform = BatchTransform(request.image_size, augment, CPU)
     with _seeded(request.seed), torch.inference_mode():
@@ -323,8 +321,8 @@ def fitted_head(model_name: str, weights: str, size: int) -> _Head:
 
 def backbone(name: str, weights: str) -> tuple[ResNet, str]:
     """The backbone in eval mode on the CPU, and a description of its weights (random weights: seed 0)."""
-    if name not in protocol.MODELS:
-        raise BadInput(f"unknown model {name!r}: choose from {', '.join(protocol.MODELS)}")
+    if name not in MODELS:
+        raise BadInput(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
     with _cache_lock:
         return _backbone(name, weights)
 

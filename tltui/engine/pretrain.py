@@ -10,8 +10,11 @@ translations; each step is the engine's ``TrainStep``. Same seed, same machine: 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -155,6 +158,18 @@ def main(out: Path, recipe: Recipe = RECIPE) -> int:
     return 0
 
 
+def command(argv: list[str]) -> int:
+    """``python -m tltui.engine.pretrain OUT [CHANGES]``, which ``tltui pretrain-tiny`` becomes once it has
+    checked its flags: ``main`` with ``CHANGES`` to the recipe (a JSON object); a disk that fills while it
+    trains is one line, exit 2."""
+    changes = json.loads(argv[1]) if len(argv) > 1 else {}
+    try:
+        return main(Path(argv[0]), dataclasses.replace(RECIPE, **changes))
+    except OSError as error:
+        print(f"tltui: {files.full_disk(error)}", file=sys.stderr)
+        return 2
+
+
 def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
@@ -171,3 +186,7 @@ def _shift(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Te
     cols = (dx + torch.arange(side))[:, None, :]
     out = padded[torch.arange(n)[:, None, None], :, rows, cols]  # (n, side, side, C)
     return out.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+
+
+if __name__ == "__main__":
+    sys.exit(command(sys.argv[1:]))

@@ -31,17 +31,15 @@ from torchvision.models import ResNet
 from tltui.core import analysis
 from tltui.core.errors import BadInput, RunFailure
 from tltui.core.groups import BACKBONE, GROUPS
-from tltui.core.protocol import (
-    MAX_FILES,
+from tltui.core.protocol.config import MAX_FILES, ConfigError, RunConfig
+from tltui.core.protocol.events import (
     Cancelled,
-    ConfigError,
     Epoch,
     ErrorAnalysis,
     Finished,
     HeadFitted,
     Note,
     Progress,
-    RunConfig,
     Started,
     Unfrozen,
 )

@@ -23,6 +23,7 @@ from textual.signal import Signal
 from textual.timer import Timer
 
 from tltui.ui import crash
+from tltui.ui.host import Tutor
 from tltui.ui.keys import bindings, hint, problems as keymap_problems
 from tltui.ui.lessons import Lesson
 from tltui.ui.paging import guard_paging
@@ -77,7 +78,7 @@ def calm_the_collector() -> None:
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
-class TutorApp(App[None]):
+class TutorApp(Tutor):
     """tltui: a terminal tutor for transfer learning."""
 
     TITLE = "tltui"
@@ -264,6 +265,17 @@ class TutorApp(App[None]):
         if self.current_mode != mode:
             await self.switch_mode(mode)
             self.refresh_bindings()
+
+    async def open_lesson(self, lesson: Lesson) -> None:
+        await self.action_mode("lessons")
+        await self.lesson_screen.show_lesson(lesson)
+
+    async def train_with(self, command: list[str]) -> None:
+        from tltui.ui.screens.train import TrainScreen
+
+        await self.action_mode("train")
+        if isinstance(self.screen, TrainScreen):
+            self.screen.take_command(command)
 
     def action_restart_worker(self) -> None:
         if self._link is None or self._link.state != "gone":

@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
-from tltui.core import protocol
 from tltui.core.client import WorkerClient, WorkerError, WorkerGone
-from tltui.core.protocol import Capabilities, RunConfig, RunSummary
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.messages import Working
+from tltui.core.protocol.replies import Capabilities, RunSummary
+from tltui.core.protocol.requests import CancelRun, GetEvents, ListRuns, Request, StartDiagnosis, StartRun
 from tltui.ui.run_model import RunModel
 
 State = Literal["idle", "starting", "ready", "gone"]
@@ -151,8 +153,8 @@ class WorkerLink:
 
     # -- requests ------------------------------------------------------------------------------
 
-    async def request(self, request: protocol.Request[R],
-                      working: Callable[[protocol.Working], None] | None = None) -> R:
+    async def request(self, request: Request[R],
+                      working: Callable[[Working], None] | None = None) -> R:
         """``request``'s reply, once the worker is ready (started if needed); WorkerError if refused.
         ``working`` hears a short job's progress."""
         client = await self.ready()
@@ -160,25 +162,25 @@ class WorkerLink:
 
     async def start_run(self, config: RunConfig) -> RunModel:
         """Start a run; its model fills in as its events arrive. WorkerError if refused."""
-        started = await self.request(protocol.StartRun(config=config))
+        started = await self.request(StartRun(config=config))
         model = self.runs.setdefault(started.run_id, RunModel(started.run_id, config=config))
         self._on_list()
         return model
 
     async def start_diagnosis(self, config: RunConfig, budget_s: float = 0.0) -> RunModel:
         """Start ``tltui diagnose`` on ``config``'s data; its model fills in as its events arrive."""
-        started = await self.request(protocol.StartDiagnosis(config=config, budget_s=budget_s))
+        started = await self.request(StartDiagnosis(config=config, budget_s=budget_s))
         model = self.runs.setdefault(started.run_id, RunModel(started.run_id, config=config))
         self._on_list()
         return model
 
     async def cancel(self, run_id: str) -> None:
-        await self.request(protocol.CancelRun(run_id=run_id))
+        await self.request(CancelRun(run_id=run_id))
 
     async def refresh_runs(self) -> list[RunSummary]:
         """The worker's run store, as summaries; new runs get a model, runs lost with an earlier
         worker get their status back (from the replay of their last events, when they have any)."""
-        summaries = await self.request(protocol.ListRuns())
+        summaries = await self.request(ListRuns())
         for summary in summaries:
             model = self.runs.get(summary.run_id)
             if model is None:
@@ -203,5 +205,5 @@ class WorkerLink:
     async def load(self, run_id: str) -> RunModel:
         """Fill a run's model with every event it has not seen (following the run if it goes on)."""
         model = self.runs.setdefault(run_id, RunModel(run_id))
-        await self.request(protocol.GetEvents(run_id=run_id, after_seq=model.last_seq, follow=True))
+        await self.request(GetEvents(run_id=run_id, after_seq=model.last_seq, follow=True))
         return model

@@ -13,13 +13,13 @@ from textual.worker import WorkerFailed
 from tltui.ui.lessons import Lesson
 
 if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+    from tltui.ui.host import Tutor
 
 
 class LessonCommands(Provider):
     """Offers every lesson by number and title; choosing one goes back to the lessons there."""
 
-    app: TutorApp  # type: ignore[assignment]  # Textual says App[object], and App[None] is not one (invariant)
+    app: Tutor  # type: ignore[assignment]  # Textual says App[object], and App[None] is not one (invariant)
 
     def _commands(self) -> Iterator[tuple[str, Callable[[], Awaitable[None]], str]]:
         for lesson in self.app.lessons:
@@ -27,8 +27,7 @@ class LessonCommands(Provider):
 
     def _opener(self, lesson: Lesson) -> Callable[[], Awaitable[None]]:
         async def open_lesson() -> None:
-            await self.app.action_mode("lessons")
-            await self.app.lesson_screen.show_lesson(lesson)
+            await self.app.open_lesson(lesson)
 
         return open_lesson
 

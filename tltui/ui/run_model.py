@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tltui.core import protocol
 from tltui.core.formatting import head_fitted
-from tltui.core.protocol import (
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import (
+    TERMINAL_EVENTS,
     Cancelled,
     Diagnosis,
     Epoch,
     Failed,
     Finished,
+    HeadFitted,
     Measured,
     Note,
     Progress,
-    RunConfig,
     RunEvent,
-    RunSummary,
     Started,
     Unfrozen,
 )
+from tltui.core.protocol.replies import RunSummary
 
 #: Longest series a chart gets; longer curves are thinned evenly (first and last points kept).
 MAX_POINTS = 200
@@ -91,11 +92,11 @@ class RunModel:
             self.unfrozen.append(event)
         elif isinstance(event, Note):
             self.notes.append(event.message)
-        elif isinstance(event, protocol.HeadFitted):
+        elif isinstance(event, HeadFitted):
             self.notes.append(head_fitted(event))
         elif isinstance(event, Measured):
             self.measured.append(event)
-        elif isinstance(event, protocol.TERMINAL_EVENTS):
+        elif isinstance(event, TERMINAL_EVENTS):
             self.end, self.lost = event, ""
             self.progress = None
             self.status = "finished" if isinstance(event, (Finished, Diagnosis)) else \

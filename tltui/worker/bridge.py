@@ -103,7 +103,7 @@ def _start_daemon(directory: Path) -> subprocess.Popen:
             raise BridgeError(f"refusing the worker's log {path}: it is not a regular file (remove it)")
         os.set_blocking(log, True)
         return subprocess.Popen(
-            [sys.executable, "-m", "tltui", "worker", "--daemon"],
+            [sys.executable, "-m", "tltui.worker"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     except OSError as error:

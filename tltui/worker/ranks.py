@@ -31,9 +31,9 @@ from typing import IO
 
 import msgspec
 
-from tltui.core import protocol
-from tltui.core.protocol import RankReport, RunConfig
-from tltui.engine.ddp import EVENT_LINE
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import TERMINAL_EVENTS, RunEvent
+from tltui.core.protocol.ranks import RankReport, read_event_line, read_rank_line
 
 POLL_S = 0.2
 LOG_LINES = 60
@@ -78,7 +78,7 @@ def environment(gpus: list[str]) -> dict[str, str]:
 
 
 def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, resume: bool,
-          emit: Callable[[protocol.RunEvent], object], should_stop: Callable[[], bool],
+          emit: Callable[[RunEvent], object], should_stop: Callable[[], bool],
           log: Callable[[str], object] = lambda line: None) -> Outcome:
     """Run the processes to their end; ``emit`` records each of rank 0's events (in this thread's reader)."""
     proc = subprocess.Popen(command(run_dir, config, processes, resume), env=environment(gpus),
@@ -93,24 +93,24 @@ def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, 
 
     def read_events() -> None:
         for line in stdout:
-            if not line.startswith(EVENT_LINE):
-                continue
             try:
-                event = protocol.decode_event(line[len(EVENT_LINE):].encode())
+                event = read_event_line(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 log(f"unreadable event line from rank 0: {line[:200]}")
+                continue
+            if event is None:
                 continue
             try:
                 emit(event)
             except BaseException as error:  # a full disk: the run must stop; the daemon says why
                 failures.append(error)
                 _send_stop(stdin)
-            if isinstance(event, protocol.TERMINAL_EVENTS):
+            if isinstance(event, TERMINAL_EVENTS):
                 ended.set()
 
     def read_log() -> None:
         for line in stderr:
-            report = protocol.read_rank_line(line)
+            report = read_rank_line(line)
             if report is not None:
                 reports.append(report)
             elif "FutureWarning" not in line:

@@ -3,7 +3,7 @@
 ``<runs>/<run id>/`` holds ``config.json``, ``events.jsonl`` (append-only, one event per line, flushed
 per event), the checkpoints the engine writes (``resume.pt``, ``last.pt``, ``best.pt``) and ``owner``
 (the pid and start time of the process training it). Every directory is 0700 and every file 0600,
-written without following links (tltui/files.py). A run whose files cannot be read is listed as
+written without following links (core/files.py). A run whose files cannot be read is listed as
 damaged, with the reason. Pure Python: the CLI lists runs without importing torch.
 """
 
@@ -21,8 +21,11 @@ from typing import Any
 
 import msgspec
 
-from tltui.core import files, protocol
-from tltui.core.protocol import Epoch, RunConfig, RunEvent, RunSummary
+from tltui.core import files
+from tltui.core.protocol import codec
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Cancelled, Diagnosis, Epoch, Failed, Finished, Measured, RunEvent, current
+from tltui.core.protocol.replies import RunStatus, RunSummary
 
 MAX_CONFIG_BYTES = 2**20
 MAX_EVENTS_BYTES = 2**30
@@ -44,7 +47,7 @@ class _Seq(msgspec.Struct):
 
 _seq_decoder = msgspec.json.Decoder(_Seq)
 _PROGRESS = b'{"event":"progress",'
-"""How every Progress line starts (protocol.encode writes the tag first)."""
+"""How every Progress line starts (codec.encode writes the tag first)."""
 
 
 class RunNotFound(LookupError):
@@ -98,7 +101,7 @@ class Run:
                         if not progress and line.startswith(_PROGRESS):
                             skipped[0], skipped[1] = skipped[1], line
                             continue
-                        event = protocol.decode_event(line)
+                        event = codec.decode_event(line)
                     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                         continue
                     last = max(last, event.seq)
@@ -139,23 +142,23 @@ class Run:
         try:
             config = self.config
             kept, last_seq = self._scan(0, progress=False)
-            events = protocol.current(kept)
+            events = current(kept)
             created = (self.path / "config.json").stat().st_mtime
         except (RunDamaged, OSError) as error:
             reason = str(error) if isinstance(error, RunDamaged) else f"run {self.id} is damaged: {error.strerror}"
             return RunSummary(run_id=self.id, status="damaged", config=None, created=_mtime(self.path),
                               last_seq=0, reason=reason)
         epochs = [e for e in events if isinstance(e, Epoch)]
-        measured = [e for e in events if isinstance(e, protocol.Measured)]
+        measured = [e for e in events if isinstance(e, Measured)]
         last = events[-1] if events else None
-        verdict = last if isinstance(last, protocol.Diagnosis) else None
-        status: protocol.RunStatus = "running"
+        verdict = last if isinstance(last, Diagnosis) else None
+        status: RunStatus = "running"
         reason = ""
-        if isinstance(last, (protocol.Finished, protocol.Diagnosis)):
+        if isinstance(last, (Finished, Diagnosis)):
             status = "finished"
-        elif isinstance(last, protocol.Failed):
+        elif isinstance(last, Failed):
             status, reason = "failed", last.reason
-        elif isinstance(last, protocol.Cancelled):
+        elif isinstance(last, Cancelled):
             status = "cancelled"
         elif not self.owner_alive():
             status, reason = "interrupted", "the worker stopped before the run ended"
@@ -195,7 +198,7 @@ class RunRecorder:
     def emit(self, cls: type[RunEvent], **fields: Any) -> RunEvent:
         with self._lock:
             event = self._event(cls, fields)
-            line = protocol.encode(event)
+            line = codec.encode(event)
             try:
                 self._write(b"\n" + line if self._torn else line)
             except OSError as error:
@@ -215,7 +218,7 @@ class RunRecorder:
         return event
 
     def _event(self, cls: type[RunEvent], fields: dict[str, Any]) -> RunEvent:
-        return protocol.fit(cls(run_id=self.run.id, seq=self.seq + 1, time=time.time(), **fields))
+        return codec.fit(cls(run_id=self.run.id, seq=self.seq + 1, time=time.time(), **fields))
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)

@@ -18,7 +18,7 @@ from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+    from tltui.ui.host import Tutor
     from tltui.ui.widgets.check import LessonCheck
 
 #: Two digits typed within this many seconds make one lesson number.
@@ -35,7 +35,7 @@ KEPT_VIEWS = 2
 class LessonScreen(ModeScreen):
     """Reads lessons; keeps the views of the last KEPT_VIEWS lessons read (scroll position, live widgets)."""
 
-    app: TutorApp
+    app: Tutor
 
     HELP_TITLE = "Lessons"
     DEFAULT_CSS = """

@@ -20,7 +20,7 @@ from tltui.ui.widgets.run_view import RunView
 from tltui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+    from tltui.ui.host import Tutor
 
 #: The theme colour of each status (the word itself says it too).
 STATUS_COLOUR = {"finished": "success", "running": "accent", "failed": "error", "cancelled": "warning",
@@ -33,7 +33,7 @@ COLUMNS = {"mark": "", "run": "run", "status": "status", "data": "data", "epochs
 class RunsScreen(ModeScreen):
     """Runs table above; below, the marked runs overlaid (or, after enter, one run in detail)."""
 
-    app: TutorApp
+    app: Tutor
 
     DEFAULT_CSS = """
     RunsScreen {

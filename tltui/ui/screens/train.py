@@ -7,7 +7,7 @@ from collections.abc import Collection
 from textual import work
 from textual.app import ComposeResult
 
-from tltui.core.protocol import ConfigError, RunConfig
+from tltui.core.protocol.config import ConfigError, RunConfig
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.screens.mode import ModeScreen

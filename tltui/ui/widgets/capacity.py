@@ -21,7 +21,9 @@ from textual_plotext import PlotextPlot
 
 from tltui.core.client import WorkerError
 from tltui.core.formatting import ui_words
-from tltui.core.protocol import Capacity, CapacityReply, Working
+from tltui.core.protocol.messages import Working
+from tltui.core.protocol.replies import CapacityReply
+from tltui.core.protocol.requests import Capacity
 from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets import backbones, theme
 from tltui.ui.widgets.frame import LiveFrame, StatusLine

@@ -24,7 +24,7 @@ from tltui.core.codegen import generate
 from tltui.core.files import UnsafePath, write_atomic
 from tltui.core.formatting import ui_words
 from tltui.core.paths import data_dir, private_data_dir
-from tltui.core.protocol import ConfigError, RunConfig
+from tltui.core.protocol.config import ConfigError, RunConfig
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones

@@ -19,7 +19,8 @@ from textual.widgets import Static
 from tltui.core import diagnosis
 from tltui.core.client import WorkerError
 from tltui.core.formatting import duration, ui_words
-from tltui.core.protocol import Diagnosis, RunConfig
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.events import Diagnosis
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
@@ -96,8 +97,6 @@ class Diagnose(RunOwner, LiveFrame):
 
     async def action_use(self) -> None:
         """The recommended command into the training form: the screen under ``D``'s, else the training screen's."""
-        from tltui.ui.screens.train import TrainScreen
-
         end = self.run.end if self.run is not None else None
         if not isinstance(end, Diagnosis) or not end.command:
             self.say("No recipe yet: d diagnoses the data, then a puts its command in the training form.")
@@ -105,9 +104,7 @@ class Diagnose(RunOwner, LiveFrame):
         if isinstance(self.screen, DiagnoseScreen):
             self.screen.dismiss(end.command)
             return
-        await self.app.action_mode("train")
-        if isinstance(self.app.screen, TrainScreen):
-            self.app.screen.take_command(end.command)
+        await self.app.train_with(end.command)
 
     def action_backbone(self) -> None:
         self.picked = backbones.other(backbones.chosen(self.app.link, self.picked))

@@ -16,11 +16,13 @@ from textual.widgets import Static
 
 from tltui.core.analysis import short_path
 from tltui.core.client import WorkerError
-from tltui.core.protocol import ErrorAnalysis, LossPictures, Picture
+from tltui.core.protocol.events import ErrorAnalysis
+from tltui.core.protocol.replies import Picture
+from tltui.core.protocol.requests import LossPictures
 from tltui.ui.widgets.pictures import PictureView
 
 if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+    from tltui.ui.host import Tutor
 
 PICTURE_PX = 32
 """The side the worker draws each picture at; shown at most this big, smaller where height is short."""
@@ -59,7 +61,7 @@ class ErrorsView(Horizontal):
     }
     """
 
-    app: TutorApp
+    app: Tutor
     index: reactive[int] = reactive(0, init=False)
     """Which top loss is shown, 0 the highest."""
 

@@ -14,14 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from tltui.core.groups import BACKBONE
-from tltui.core.protocol import (
-    Activations,
-    ActivationsReply,
-    FeatureWalk as WalkRequest,
-    Filters,
-    FiltersReply,
-    WalkReply,
-)
+from tltui.core.protocol.replies import ActivationsReply, FiltersReply, WalkReply
+from tltui.core.protocol.requests import Activations, FeatureWalk as WalkRequest, Filters
 from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets import theme
 from tltui.ui.widgets.pictures import PicturePanel, PictureView, tile

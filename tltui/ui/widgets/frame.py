@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from tltui.ui.app import TutorApp
+    from tltui.ui.host import Tutor
 
 R = TypeVar("R")
 
@@ -28,7 +28,7 @@ class LiveFrame(Vertical, can_focus=True):
     }
     """
 
-    app: TutorApp
+    app: Tutor
 
 
 class StatusLine(Static):
@@ -71,4 +71,4 @@ class Dialog(ModalScreen[R]):
     }
     """
 
-    app: TutorApp
+    app: Tutor

@@ -19,7 +19,7 @@ from tltui.core.formatting import si, ui_words
 from tltui.core.groups import GROUPS
 from tltui.core.prediction import RULE, SIMILARITY, predict
 from tltui.core.presets import configure
-from tltui.core.protocol import ConfigError, RunConfig
+from tltui.core.protocol.config import ConfigError, RunConfig
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones, theme

@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from tltui.core.protocol import AUGMENTS, Gallery
+from tltui.core.protocol.config import AUGMENTS
+from tltui.core.protocol.requests import Gallery
 from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.pictures import PicturePanel, PictureView
 

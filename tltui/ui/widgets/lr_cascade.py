@@ -20,7 +20,7 @@ from textual_plotext import PlotextPlot
 
 from tltui.core.codegen import span
 from tltui.core.groups import GROUPS
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.code_view import ConfigWidget
 from tltui.ui.widgets.lr_finder import LrFinderScreen

@@ -18,7 +18,10 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tltui.core.client import WorkerError
-from tltui.core.protocol import FindLr, LrFound, RunConfig, Working
+from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.messages import Working
+from tltui.core.protocol.replies import LrFound
+from tltui.core.protocol.requests import FindLr
 from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.frame import Dialog
 

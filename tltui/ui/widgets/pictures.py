@@ -1,7 +1,7 @@
 """Pictures the worker computed, drawn with half blocks (rich-pixels: any terminal, over SSH too), and
 the base of the lesson widgets that show them.
 
-Nothing here computes a picture: the worker sends each one (``protocol.Picture``) with its caption.
+Nothing here computes a picture: the worker sends each one (``Picture``) with its caption.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Static
 from textual.worker import Worker
 
-from tltui.core import protocol
 from tltui.core.client import WorkerError
-from tltui.core.protocol import Picture
+from tltui.core.protocol.replies import Picture
+from tltui.core.protocol.requests import Request
 from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.frame import LiveFrame
 
@@ -193,7 +193,7 @@ class PicturePanel(LiveFrame):
         """What is being asked for, shown while the worker computes it."""
         return ""
 
-    async def ask(self, request: protocol.Request[R]) -> R:
+    async def ask(self, request: Request[R]) -> R:
         """``request``'s reply from the worker; WorkerError if refused."""
         return await self._alive(self.app.link.request(request))
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import msgspec
 
 from tltui.core.groups import BACKBONE
-from tltui.core.protocol import AUGMENTS, Capabilities, RunConfig
+from tltui.core.protocol.config import AUGMENTS, RunConfig
+from tltui.core.protocol.replies import Capabilities
 from tltui.ui.widgets.race import RACE
 
 #: Per backbone: the weights to ask for and the recipe of both arms.

@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.widgets import Input, Label, Static
 
 from tltui.core.formatting import ui_words
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones

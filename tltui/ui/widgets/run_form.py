@@ -23,7 +23,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from tltui.core.formatting import ui_words
 from tltui.core.parsing import parse_setting
 from tltui.core.presets import PRESETS, configure
-from tltui.core.protocol import MODELS, ConfigError, RunConfig
+from tltui.core.protocol.config import MODELS, ConfigError, RunConfig
 
 #: (field, label, placeholder): text inputs, in form order; each is parsed by ``_parse``.
 FIELDS: list[tuple[str, str, str]] = [

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from tltui.core.client import WorkerError
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import backbones
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
-    from tltui.ui.app import TutorApp
+    from tltui.ui.host import Tutor
 
     _Host = DOMNode  # what the mixin is mixed into: a widget or a screen
 else:
@@ -35,7 +35,7 @@ class RunOwner(_Host):
     ``bring_back``.
     """
 
-    app: TutorApp
+    app: Tutor
     STARTS_WORKER = True
     """Whether mounting starts the worker (an owner whose runs wait for a key may leave it idle)."""
     NOTHING_TO_CANCEL = "No run of this widget is going."

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from tltui.core import diagnosis
 from tltui.core.formatting import bar, duration, lrs
-from tltui.core.protocol import Diagnosis, ErrorAnalysis, Failed, Finished
+from tltui.core.protocol.events import Diagnosis, ErrorAnalysis, Failed, Finished
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets import theme

@@ -16,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 
 from tltui.core.groups import BACKBONE, GROUPS
-from tltui.core.protocol import RunConfig
+from tltui.core.protocol.config import RunConfig
 from tltui.ui.keys import bindings, hint
 from tltui.ui.widgets.code_view import ConfigWidget
 
