@@ -24,9 +24,14 @@ TRAINED: tuple[str, ...] = ("feature-extraction", "fine-tune-all", "head-then-un
 feature extraction trains the head alone; head-then-unfreeze is fine-tune-all with a fitted head first, so
 it is recommended only where it beats fine-tune-all beyond the noise (over the benchmark's nine cells it
 measured 84.9 % against 86.9 %: README, "Presets, measured")."""
-STRATEGIES: tuple[str, ...] = ("knn", *TRAINED, "scratch")
+PROBE = "probe"
+"""The linear probe (``--preset probe``): fitted on each fold's frozen features, no run (engine/diagnose.py)."""
+RECOMMENDABLE: tuple[str, ...] = (PROBE, *TRAINED)
+"""The presets diagnose may recommend, cheapest first: the probe is one fit on features computed once."""
+STRATEGIES: tuple[str, ...] = ("knn", *RECOMMENDABLE, "scratch")
 LABELS: dict[str, str] = {
     "knn": "k-NN on frozen features",
+    PROBE: "linear probe (L2 by CV)",
     "feature-extraction": "feature extraction",
     "head-then-unfreeze": "head then unfreeze",
     "fine-tune-all": "fine-tune everything",
@@ -284,14 +289,15 @@ class Decision:
     because: str
 
 
-def knn_lift(pretrained: float, random: float) -> float:
-    """k-NN accuracy on the pretrained features, rescaled so that k-NN on the same network's random
-    features is 0 and perfect is 1: what pretraining adds. Chance is the wrong zero: random convolutions
-    already group images by colour and texture, more on some data than on other."""
+def lift(pretrained: float, random: float) -> float:
+    """An accuracy on the pretrained features (k-NN's, the probe's), rescaled so that the same classifier on
+    the same network's random features is 0 and perfect is 1: what pretraining adds. Chance is the wrong
+    zero: random convolutions already group images by colour and texture, more on some data than on other."""
     return (pretrained - random) / max(1e-9, 1 - random)
 
 
-def decide(results: dict[str, Result], images: int, classes: int, knn_random: float) -> Decision:
+def decide(results: dict[str, Result], images: int, classes: int, knn_random: float,
+           probe_random: float | None = None) -> Decision:
     """The quadrant and the preset to start from, with the evidence in one sentence.
 
     Size is counted: large from ``LARGE_PER_CLASS`` images per class. Similarity is measured, as lesson 5
@@ -306,11 +312,11 @@ def decide(results: dict[str, Result], images: int, classes: int, knn_random: fl
     tuned_name = max((s for s in TRAINED[1:] if s in results), key=lambda s: results[s].acc)
     tuned = results[tuned_name]
     gain = tuned.acc - frozen.acc
-    skill = knn_lift(knn.acc, knn_random)
+    skill = lift(knn.acc, knn_random)
     pays = ahead(tuned, frozen)
     different = (skill < KNN_SIMILAR and pays) or skill < NEAR_CHANCE
     quadrant = (4 if large else 3) if different else (2 if large else 1)
-    trained = [s for s in TRAINED if s in results]
+    trained = [s for s in RECOMMENDABLE if s in results]
     best = max((results[s] for s in trained), key=lambda r: r.acc)
     choice = next(s for s in trained if not ahead(best, results[s]))
     if skill < NEAR_CHANCE:
@@ -342,9 +348,10 @@ def given(config: RunConfig) -> RunConfig:
 
 def command(config: RunConfig, preset: str, epochs: int) -> list[str]:
     """The arguments of ``tltui train`` that train ``preset`` for ``epochs`` with the settings of ``config``
-    the learner gave: ``DATA --preset NAME --epochs E`` and the flags ``codegen.command_words`` writes."""
+    the learner gave: ``DATA --preset NAME --epochs E`` (the probe: no ``--epochs``, its one epoch is the fit)
+    and the flags ``codegen.command_words`` writes."""
     data, *flags = shlex.split(" ".join(command_words(given(config))))[2:]
-    return [data, "--preset", preset, "--epochs", str(epochs), *flags]
+    return [data, "--preset", preset, *([] if preset == PROBE else ["--epochs", str(epochs)]), *flags]
 
 
 _FLAG_FIELDS = {"freeze": "frozen", "no-augment": "augment", "head-first": "head_first"}
