@@ -22,8 +22,8 @@ PROBE = "probe"
 
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     PROBE: (
-        "a linear probe on the frozen features, computed once: logistic regression, L2 by cross-validation on the "
-        "training images; its one epoch is the fit (no SGD: LR, optimizer and schedule do not apply)",
+        "one fit, no SGD epochs: logistic regression on the frozen features (computed once), its L2 chosen by "
+        "cross-validation on the training images; the fit is the run's one epoch, LR and optimizer do not apply",
         {"frozen": BACKBONE, "augment": (), "head_first": True, "epochs": 1},
     ),
     "feature-extraction": (
