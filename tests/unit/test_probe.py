@@ -240,7 +240,8 @@ def test_the_probe_chooses_its_penalty_from_the_training_images_alone(tmp_path, 
     other = prepare(cfg, data=data)
     train(other, tmp_path / "b", Recorder(), lambda: False)
     assert len(calls) == 2 and torch.equal(calls[1][0], features)
-    assert torch.equal(other.model.fc.weight, prep.model.fc.weight) and torch.equal(other.model.fc.bias, prep.model.fc.bias)
+    assert torch.equal(other.model.fc.weight, prep.model.fc.weight)
+    assert torch.equal(other.model.fc.bias, prep.model.fc.bias)
 
 
 @pytest.mark.parametrize(("fields", "words"), [
