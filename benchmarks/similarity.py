@@ -10,7 +10,8 @@ wider the gap between the two sets compared with the spread over seeds within ea
     python benchmarks/similarity.py                      # builtin pair, 10/20/50 per class, seeds 0-4
     python benchmarks/similarity.py --sets DIR1 DIR2 --per-class 0 --seeds 1   # folders (train/ alone)
 
-About 2 minutes on 2 busy CPU cores (no network training: features once, then k-NN and the probe per fold).
+About 8 minutes on 2 busy CPU cores (no network trains: the features once per set, size and seed, then k-NN
+and the probe on every fold). The README's diagnose section has the table this printed.
 """
 
 from __future__ import annotations

@@ -810,7 +810,7 @@ def _main(config: RunConfig) -> str:
 
 
 _PROBE_END = [
-    "    # the probe: no epoch trains after the fit (--epochs is not read)",
+    "    # the probe: no epoch after the fit (--epochs is not read)",
     "    accuracy = evaluate(model, val_loader, device)",
     '    print(f"the probe: val accuracy {accuracy:.1%}")',
     '    torch.save(model.state_dict(), "best.pt")',
