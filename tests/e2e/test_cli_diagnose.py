@@ -87,10 +87,13 @@ def test_plain_output_shows_progress_the_table_and_the_verdict():
     assert "quadrant" in out and "start from --preset" in out
     recommend = out.split("start from --preset ")[1].split()[0]
     (command,) = [line.strip() for line in out.splitlines() if line.strip().startswith("tltui train builtin ")]
-    assert f"--preset {recommend} --epochs " in command and "--model tiny" in command
+    assert f"--preset {recommend}" in command and "--model tiny" in command
+    assert (" --epochs " in command) == (recommend != "probe")  # the probe is one fit
+    done = max(int(line.split()[1].split("/")[0]) for line in out.splitlines() if line.startswith("fold "))
     listed = subprocess.run([*TLTUI, "runs", "list"], capture_output=True, text=True, timeout=60)
     (row,) = [line for line in listed.stdout.splitlines() if "diagnose" in line]
-    assert "finished" in row and "fold 3/3" in row and f"diagnose: {recommend}" in row  # folds, not "0/5" epochs
+    # folds, not "0/5" epochs: as many as the budget let it run (on a loaded machine it may stop after 2)
+    assert "finished" in row and f"fold {done}/3" in row and done >= 2 and f"diagnose: {recommend}" in row
 
 
 def folder(root: Path, counts: dict[str, int]) -> Path:
