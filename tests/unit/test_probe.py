@@ -211,6 +211,16 @@ def test_a_probe_run_is_one_fit_validated_and_saved_as_its_one_epoch(tmp_path):
     assert float((predicted == prep.data.val_y).float().mean()) == pytest.approx(epoch["val_acc"], abs=1.5 / len(val_f))
 
 
+def test_a_probe_run_stopped_before_its_fit_fits_it_when_resumed(tmp_path):
+    cfg = probe_config()
+    first = Recorder()
+    train(prepare(cfg), tmp_path, first, lambda: any("cached their outputs" in n["message"] for n in first.of(Note)))
+    assert first.kinds[-1] is Cancelled and Epoch not in first.kinds
+    resumed = run(cfg, tmp_path, resume=True)
+    assert resumed.kinds.count(Epoch) == 1 and resumed.kinds[-1] is Finished
+    assert any(n["message"].startswith("linear probe") for n in resumed.of(Note))
+
+
 def test_the_probe_chooses_its_penalty_from_the_training_images_alone(tmp_path, monkeypatch):
     """By construction (cross-validation is handed the training features and folds of them only) and by
     behaviour: other validation images, and other labels on them, leave the chosen penalty and head as they were."""

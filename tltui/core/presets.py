@@ -17,9 +17,9 @@ import msgspec
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol import ConfigError, RunConfig
 
-#: name -> (one-line description, the RunConfig fields it sets)
 PROBE = "probe"
 
+#: name -> (one-line description, the RunConfig fields it sets)
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     PROBE: (
         "one fit, no SGD epochs: logistic regression on the frozen features (computed once), its L2 chosen by "

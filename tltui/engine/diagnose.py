@@ -17,8 +17,8 @@ trains on all of ``train/`` and is scored once on ``val/``; otherwise train and 
 way near-duplicates (engine/duplicates.py) stay together on one side of every fold.
 
 The data is decoded once, at the side a cropping recipe stores (``size / 0.875``): each run cuts its
-images from it. The frozen backbone runs once over every image for k-NN and the probe. A short timed step sizes the
-plan; folds that would run past the budget are not started.
+images from it. The frozen backbone runs once over every image for k-NN and the probe. A short timed step
+sizes the plan; folds that would run past the budget are not started.
 
 ``run`` calls ``emit(EventClass, **fields)`` as training does: Started, Notes, one Measured per strategy
 and fold, then Diagnosis (or Cancelled).
@@ -271,7 +271,7 @@ class Diagnoser:
                                 f"{diagnosis.lift(results['knn'].acc, on_random['knn']):.2f}")
         self.emit(Note, message=f"the probe on the same random features: {on_random[PROBE]:.1%}; the probe's lift "
                                 f"over them {diagnosis.lift(results[PROBE].acc, on_random[PROBE]):.2f}")
-        decision = diagnosis.decide(results, n, classes, on_random['knn'], on_random[PROBE])
+        decision = diagnosis.decide(results, n, classes, on_random["knn"], on_random[PROBE])
         command = diagnosis.command(cfg, decision.recommend, plan.epochs)
         held_out = None
         if pool.val_images:

@@ -416,7 +416,6 @@ class Trainer:
             head.weight.copy_(fitted.weight)
             head.bias.copy_(fitted.bias)
         self.world.share([head.weight.data, head.bias.data])
-        val_acc = float((fitted.predict(val_f) == self.data.val_y).float().mean()) if len(val_f) else 0.0
         if self.probe:
             n = len(train_f)
             self.partial = EpochSums(fitted.loss * n, round(fitted.accuracy * n), n, time.monotonic() - started)
@@ -428,6 +427,7 @@ class Trainer:
                 f"plateau ({time.monotonic() - started:.1f} s), train acc {fitted.accuracy:.1%}; beside it, k-NN on "
                 f"the same features ({knn.K} nearest, cosine): val acc {knn_acc:.1%}"))
             return True
+        val_acc = float((fitted.predict(val_f) == self.data.val_y).float().mean()) if len(val_f) else 0.0
         self.emit(HeadFitted, l2=fitted.l2, iterations=fitted.iterations, train_loss=fitted.loss,
                   train_acc=fitted.accuracy, val_acc=val_acc, seconds=time.monotonic() - started,
                   batchnorm_refreshed=refreshed)
