@@ -91,7 +91,8 @@ def test_the_probes_script_fits_the_head_and_saves_it_without_an_epoch():
     the preset (the flags alone would be feature extraction for one epoch)."""
     config = apply_preset(RunConfig(data="/data/birds", model="tiny"), "probe")
     code = generate(config)
-    assert "tltui train /data/birds --preset probe --model tiny\n" in code and "--head-first" not in code
+    header = code[:code.index('"""', 5)]
+    assert "tltui train /data/birds --preset probe --model tiny\n" in header and "--head-first" not in header
     main = code[code.index("def main():"):]
     assert "fit_head(model, probe_loader, device)" in main and "for epoch in" not in main
     assert 'torch.save(model.state_dict(), "best.pt")' in main and 'torch.save(model.state_dict(), "last.pt")' in main
