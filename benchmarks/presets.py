@@ -12,6 +12,9 @@ strategy's recipe.
 
 ``--held-out FASHION_DIR`` scores recipes on Fashion-MNIST, which no choice here was tuned on.
 
+The ``probe`` preset has no recipe to screen (its L2 penalty is chosen by cross-validation in each run, and it
+trains no epoch): it runs in the before-and-after table only, as ``tltui train --preset probe`` runs it.
+
 Every run is appended to ``--results`` (JSON lines) and read back first, so an interrupted benchmark goes
 on where it stopped and ``--report`` rebuilds the tables without training.
 
@@ -39,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sets  # noqa: E402
 
 from tltui.core.groups import BACKBONE  # noqa: E402
-from tltui.core.presets import PRESETS  # noqa: E402
+from tltui.core.presets import PRESETS, PROBE  # noqa: E402
 
 LATE = ("stem", "layer1", "layer2", "layer3")
 EPOCHS = 30
@@ -89,6 +92,12 @@ CANDIDATES: dict[str, dict[str, dict]] = {
 decay 1."""
 
 
+def preset_fields(name: str) -> dict:
+    """The RunConfig fields of a run of preset ``name``: its own, and for the probe its name, which makes the run
+    one fit (engine/train.py)."""
+    return {**PRESETS[name][1], **({"preset": PROBE} if name == PROBE else {})}
+
+
 def measure(key: dict) -> dict:
     """One run in this process: ``key`` (data folder, seed, fields) with the validation accuracy after the
     last epoch, and seconds."""
@@ -106,7 +115,7 @@ def measure(key: dict) -> dict:
             accs.append(fields["val_acc"])
 
     started = time.monotonic()
-    config = RunConfig(data=key["folder"], seed=key["seed"], **BASE, **_tuples(key["fields"]))
+    config = RunConfig(data=key["folder"], seed=key["seed"], **{**BASE, **_tuples(key["fields"])})
     with tempfile.TemporaryDirectory() as run_dir:
         train(prepare(config), Path(run_dir), emit, lambda: False)
     return {**key, "acc": accs[-1], "seconds": time.monotonic() - started}
@@ -238,11 +247,11 @@ def main() -> None:
 def before_and_after(bench: Bench, cells: list[tuple[str, int, object]], seeds: list[int], run: bool) -> None:
     """Each preset as it was before these measurements and as it is now, and the default, every seed and cell:
     the README's table."""
-    recipes = {"default (no preset)": {}}
-    for name in PRESETS:
+    recipes = {"default (no preset)": {}, f"{PROBE} (one fit)": preset_fields(PROBE)}
+    for name in CANDIDATES:
         old = next(fields for recipe, fields in CANDIDATES[name].items() if recipe.endswith("(old preset)"))
         recipes[f"{name}, before"] = old
-        recipes[f"{name}, now"] = PRESETS[name][1]
+        recipes[f"{name}, now"] = preset_fields(name)
     recipes = {k: json.loads(json.dumps(fields)) for k, fields in recipes.items()}
     if run:
         bench.run(cells, recipes, seeds)

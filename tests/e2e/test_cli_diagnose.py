@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tltui.core.diagnosis import KNN_SIMILAR, STRATEGIES, TRAINED
+from tltui.core.diagnosis import SIMILAR, STRATEGIES, TRAINED
 from tltui.core.presets import PRESETS
 
 TLTUI = [sys.executable, "-m", "tltui"]
@@ -36,20 +36,21 @@ def check_diagnosis(event: dict) -> None:
     assert event["event"] == "diagnosis"
     assert FIELDS <= set(event)
     assert set(event) - FIELDS <= {"event", "run_id", "seq", "time"}
-    assert set(event["results"]) <= set(STRATEGIES) and {"knn", *TRAINED} <= set(event["results"])
+    assert set(event["results"]) <= set(STRATEGIES) and {"knn", "probe", *TRAINED} <= set(event["results"])
     for result in event["results"].values():
         assert set(result) == {"acc", "low", "high", "folds"}
         assert 0 <= result["low"] <= result["acc"] <= result["high"] <= 1 and result["folds"] >= 2
     assert event["quadrant"] in (1, 2, 3, 4) and event["recommend"] in PRESETS
     assert isinstance(event["because"], str) and event["because"].endswith(".")
-    assert event["command"][1:3] == ["--preset", event["recommend"]] and event["command"][3] == "--epochs"
+    assert event["command"][1:3] == ["--preset", event["recommend"]]
+    assert (event["command"][3] == "--epochs") == (event["recommend"] != "probe")  # the probe is one fit
 
 
 @pytest.mark.slow
 def test_the_similar_and_the_shifted_sets_part_by_what_pretraining_adds():
     """200 images each (20 per class, the size the note reports where the sets part): the built-in set's
-    frozen features group its classes, the sketches' do not (k-NN's lift over random features either side of
-    KNN_SIMILAR). Whether the sketches then land in quadrant 3 depends on whether the presets' training pays
+    frozen features separate its classes, the sketches' do not (the probe's lift over random features either side
+    of SIMILAR). Whether the sketches then land in quadrant 3 depends on whether the presets' training pays
     beyond the noise, which their values decide (measured here with SGD at 1e-2: it did not)."""
     found, lift = {}, {}
     for data in ("builtin", "builtin-shifted"):
@@ -59,10 +60,10 @@ def test_the_similar_and_the_shifted_sets_part_by_what_pretraining_adds():
         assert len(measured) == 5 * len(events[-1]["results"])  # progress: every strategy on every fold
         assert [e["fold"] for e in measured if e["strategy"] == "knn"] == [1, 2, 3, 4, 5]
         found[data] = events[-1]
-        (note,) = [e["message"] for e in events if e["event"] == "note" and "k-NN's lift over them" in e["message"]]
+        (note,) = [e["message"] for e in events if e["event"] == "note" and "the probe's lift over" in e["message"]]
         lift[data] = float(note.rsplit(" ", 1)[1])
     assert found["builtin"]["quadrant"] == 1
-    assert lift["builtin"] >= KNN_SIMILAR > lift["builtin-shifted"]
+    assert lift["builtin"] >= SIMILAR > lift["builtin-shifted"]
     assert found["builtin"]["results"]["knn"]["acc"] > found["builtin-shifted"]["results"]["knn"]["acc"]
     shifted = found["builtin-shifted"]
     assert ("so the domain differs" in shifted["because"]) == (shifted["quadrant"] == 3)
@@ -86,10 +87,13 @@ def test_plain_output_shows_progress_the_table_and_the_verdict():
     assert "quadrant" in out and "start from --preset" in out
     recommend = out.split("start from --preset ")[1].split()[0]
     (command,) = [line.strip() for line in out.splitlines() if line.strip().startswith("tltui train builtin ")]
-    assert f"--preset {recommend} --epochs " in command and "--model tiny" in command
+    assert f"--preset {recommend}" in command and "--model tiny" in command
+    assert (" --epochs " in command) == (recommend != "probe")  # the probe is one fit
+    done = max(int(line.split()[1].split("/")[0]) for line in out.splitlines() if line.startswith("fold "))
     listed = subprocess.run([*TLTUI, "runs", "list"], capture_output=True, text=True, timeout=60)
     (row,) = [line for line in listed.stdout.splitlines() if "diagnose" in line]
-    assert "finished" in row and "fold 3/3" in row and f"diagnose: {recommend}" in row  # folds, not "0/5" epochs
+    # folds, not "0/5" epochs: as many as the budget let it run (on a loaded machine it may stop after 2)
+    assert "finished" in row and f"fold {done}/3" in row and done >= 2 and f"diagnose: {recommend}" in row
 
 
 def folder(root: Path, counts: dict[str, int]) -> Path:

@@ -87,6 +87,13 @@ def test_the_exported_script_trains_on_a_small_dataset_and_saves_checkpoints(tmp
 # -- the recipe for a cluster: --torchrun and --slurm ----------------------------------------------
 
 
+def test_the_probe_is_not_exported_for_several_processes():
+    result = subprocess.run([*TLTUI, "export", "./birds", "--preset", "probe", "--torchrun"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith("tltui: --preset probe is one fit")
+    assert result.stderr.count("\n") == 1
+
+
 def test_torchrun_and_slurm_exports_write_the_script_and_the_commands(tmp_path):
     import ast
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.widgets import Input, Select
 
 from tltui.core.presets import PRESETS
-from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.config import ConfigError, RunConfig
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.train import TrainScreen
@@ -34,3 +34,25 @@ async def test_the_form_starts_at_the_defaults_and_leaves_a_presets_values_alone
         await pilot.pause()
         config = form.config()
         assert (config.optimizer, config.lr) == (preset["optimizer"], 0.05)
+
+
+async def test_the_form_lists_the_probe_and_says_it_has_no_epochs_to_set():
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.query("RunForm #lr"), 10)
+        await pilot.pause()
+        form = app.screen.query_one(RunForm)
+        form.query_one("#preset", Select).value = "probe"
+        await pilot.pause()
+        assert str(form.query_one("#reason").render()).startswith("probe: one fit, no SGD epochs")
+        config = form.config()  # the epochs field left at its default: the probe's one epoch holds
+        assert (config.preset, config.epochs, config.head_first, config.augment) == ("probe", 1, True, ())
+        form.query_one("#epochs", Input).value = "10"
+        await pilot.pause()
+        try:
+            form.config()
+        except ConfigError as error:
+            form.mark(str(error))
+        await pilot.pause()
+        assert form.invalid == "epochs" and "epochs 10 with preset probe" in str(form.query_one("#reason").render())

@@ -86,6 +86,20 @@ def test_the_header_says_what_trains_when_and_the_tltui_command():
     assert code.count('unfreeze(model, optimizer, "') == 2
 
 
+def test_the_probes_script_fits_the_head_and_saves_it_without_an_epoch():
+    """``tltui train --preset probe`` trains no epoch after the fit: neither does its script, whose header names
+    the preset (the flags alone would be feature extraction for one epoch)."""
+    config = apply_preset(RunConfig(data="/data/birds", model="tiny"), "probe")
+    code = generate(config)
+    header = code[:code.index('"""', 5)]
+    assert "tltui train /data/birds --preset probe --model tiny\n" in header and "--head-first" not in header
+    main = code[code.index("def main():"):]
+    assert "fit_head(model, probe_loader, device)" in main and "for epoch in" not in main
+    assert 'torch.save(model.state_dict(), "best.pt")' in main and 'torch.save(model.state_dict(), "last.pt")' in main
+    assert describe(config).startswith("a linear probe")
+    assert command_line(config).endswith("--preset probe --model tiny")
+
+
 def test_each_model_gets_its_network_weights_and_image_size():
     """A tiny run's script builds TinyResNet from the weights file tltui ships, at its 32 px, and says its
     best.pt loads into TinyResNet; ResNet-50's builds torchvision's at 224 px unless the run said otherwise."""

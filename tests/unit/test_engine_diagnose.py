@@ -7,14 +7,15 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image, ImageEnhance
 
 from tltui.core import diagnosis
 from tltui.core.presets import configure
 from tltui.core.protocol.config import RunConfig
-from tltui.core.protocol.events import Epoch, Finished
-from tltui.engine import data as datasets, diagnose, duplicates, train
+from tltui.core.protocol.events import Diagnosis, Epoch, Finished, Measured, Note
+from tltui.engine import data as datasets, diagnose, duplicates, probe, train
 
 ORIGINALS = 6
 """Distinct images per class."""
@@ -113,6 +114,52 @@ def test_each_strategy_is_its_preset_with_the_learners_settings():
         assert run == configure(name, data="builtin", model="tiny", image_size=32, limit_per_class=7, seed=3, epochs=12)
     scratch = diagnose.strategy_config(config, "scratch", 12)
     assert scratch.weights == "none" and scratch.preset == "" and scratch.augment == RunConfig().augment
+    fitted = diagnose.strategy_config(config, "probe", 12)  # one fit: the epochs diagnose chose do not apply
+    assert fitted == configure("probe", data="builtin", model="tiny", image_size=32, limit_per_class=7, seed=3)
+    assert fitted.epochs == 1
+
+
+def test_diagnose_fits_the_probe_on_each_folds_training_part_alone(tmp_path, monkeypatch):
+    """The probe's folds, the network's training faked (each trained strategy scores half of a fold): fold 1's
+    probe is fitted on the pretrained features first (it times the plan), then every fold fits it on the random
+    features and, after fold 1, on the pretrained ones; each fit gets its fold's training images alone, and its
+    score on the fold's held-out part is the strategy's Measured accuracy."""
+    fits = []
+    real = probe.fit_cv
+
+    def spy(features, labels, classes, seed=0, should_stop=lambda: False):
+        fitted = real(features, labels, classes, seed, should_stop=should_stop)
+        fits.append((labels.clone(), fitted))
+        return fitted
+
+    computed = []
+    features = diagnose.Diagnoser._features
+
+    def keep(self, model):
+        computed.append(features(self, model))
+        return computed[-1]
+
+    monkeypatch.setattr(probe, "fit_cv", spy)
+    monkeypatch.setattr(diagnose.Diagnoser, "_features", keep)
+    monkeypatch.setattr(diagnose.Diagnoser, "_fold", lambda self, strategy, fold, tr, va, epochs: len(va) // 2)
+    monkeypatch.setattr(diagnose.Diagnoser, "_time", lambda self, fold, epochs: (0.01, 0.01, 0.0, 0.0))
+    config = RunConfig(data="builtin", model="tiny", image_size=32, limit_per_class=6, device="cpu", seed=2)
+    events = []
+    diagnose.run(config, 600, tmp_path, lambda kind, **fields: events.append((kind, fields)), lambda: False)
+    pool = diagnose.load(diagnose.check(config))
+    folds = diagnosis.splits(pool.y.tolist(), config.seed, groups=pool.groups)
+    order = [0, 0] + [f for f in range(1, len(folds)) for _ in (0, 1)]  # fold 1: pretrained, random; then each
+    assert [len(labels) for labels, _ in fits] == [len(folds[f][0]) for f in order] and len(pool.y) == 60
+    for (labels, fitted), f in zip(fits, order, strict=True):
+        assert torch.equal(labels, pool.y[folds[f][0]]) and fitted.l2 in probe.L2_GRID
+    measured = [fields for kind, fields in events if kind is Measured and fields["strategy"] == "probe"]
+    assert [m["fold"] for m in measured] == list(range(1, len(folds) + 1))
+    pretrained = [fitted for i, (_, fitted) in enumerate(fits) if i == 0 or (i > 1 and i % 2)]
+    for m, fitted, (_, va) in zip(measured, pretrained, folds, strict=True):
+        assert m["acc"] == pytest.approx(float((fitted.predict(computed[0][va]) == pool.y[va]).float().mean()))
+    (end,) = [fields for kind, fields in events if kind is Diagnosis]
+    assert "probe" in end["results"] and end["results"]["probe"].folds == len(folds)
+    assert any(kind is Note and "the probe's lift over them" in fields["message"] for kind, fields in events)
 
 
 def test_prepare_from_decoded_images_is_prepare_from_the_folder():

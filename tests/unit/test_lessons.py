@@ -243,13 +243,16 @@ def test_markdown_is_mounted_in_short_chunks_that_never_split_a_fence():
 
 def test_lesson_fours_presets_table_names_each_presets_recipe():
     """The table of the presets measured (lesson 4) says what each preset sets now: its optimizer and LR,
-    whether the head is fitted first, and one LR for every group."""
-    from tltui.core.presets import PRESETS
+    whether the head is fitted first, and one LR for every group; the probe, that it is one fit."""
+    from tltui.core.presets import PRESETS, PROBE
 
     text = find_lesson(LESSONS, "fine-tuning").text
     rows = {m[0]: m[1] for m in re.findall(r"^\| (\S+) +\| ([^|]+?) +\| [\d.]+ % \|$", text, re.M)}
     assert set(rows) == set(PRESETS)
+    assert rows[PROBE] == "one fit, L2 by cross-validation" and PRESETS[PROBE][1]["epochs"] == 1
     for name, (_, fields) in PRESETS.items():
+        if name == PROBE:
+            continue
         recipe = rows[name]
         assert f"{'AdamW' if fields['optimizer'] == 'adamw' else 'SGD'} {fields['lr']:.0e}".replace("e-0", "e-") \
             in recipe, name

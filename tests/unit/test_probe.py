@@ -1,6 +1,9 @@
-"""The linear probe (engine/probe.py) and LP-FT's first stage in a run (``head_first``)."""
+"""The linear probe (engine/probe.py), LP-FT's first stage in a run (``head_first``), and the probe alone as a run
+(``--preset probe``)."""
 
 from __future__ import annotations
+
+import re
 
 import msgspec
 import pytest
@@ -8,11 +11,14 @@ import torch
 import torch.nn.functional as F
 from test_engine_train import Recorder, config, run
 
-from tltui.core.protocol.config import RunConfig
-from tltui.core.protocol.events import Cancelled, Epoch, Finished, HeadFitted
-from tltui.engine import model as net, probe
+from tltui.core.errors import BadInput
+from tltui.core.presets import configure
+from tltui.core.protocol.config import ConfigError, RunConfig
+from tltui.core.protocol.events import Cancelled, Epoch, Finished, HeadFitted, Note, Progress
+from tltui.engine import data as datasets, knn, model as net, probe
 from tltui.engine.augment import BatchTransform
-from tltui.engine.train import prepare, train
+from tltui.engine.tiny import TinyResNet
+from tltui.engine.train import Trainer, check as train_check, prepare, train
 
 
 def blobs(n: int, d: int, classes: int, spread: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,3 +169,101 @@ def test_head_first_first_re_estimates_the_batchnorm_of_the_groups_that_train(tm
             assert not torch.allclose(value, before[key]), key
         else:
             assert torch.equal(value, before[key]), key  # frozen: untouched
+
+
+# -- the probe preset: the probe alone as a run ------------------------------------------------------
+
+
+def probe_config(**fields) -> RunConfig:
+    return configure("probe", **{"data": "builtin", "model": "tiny", "device": "cpu", "limit_per_class": 8, **fields})
+
+
+def test_a_probe_run_is_one_fit_validated_and_saved_as_its_one_epoch(tmp_path):
+    prep = prepare(probe_config())
+    recorder = Recorder()
+    trainer = Trainer(prep, tmp_path, recorder, lambda: False)
+    trainer.run()
+    assert recorder.kinds.count(Epoch) == 1 and recorder.kinds[-1] is Finished
+    assert Progress not in recorder.kinds and HeadFitted not in recorder.kinds  # no SGD step, no fine-tune after
+    (epoch,) = recorder.of(Epoch)
+    assert epoch["epoch"] == 1 and epoch["lrs"] == {}
+    note = next(n["message"] for n in recorder.of(Note) if n["message"].startswith("linear probe"))
+    l2 = float(re.search(r"L2 (\S+) chosen", note).group(1))
+    assert l2 in probe.L2_GRID and "k-NN on the same features" in note
+
+    # The epoch is the probe fitted at that penalty on the cached training features, scored on the validation ones.
+    train_f, val_f = trainer.features
+    assert train_f.dtype == torch.float32  # the probe's features are not rounded to fp16
+    expected = probe.fit(train_f, prep.data.train_y, len(prep.data.classes), l2)
+    assert epoch["train_acc"] == pytest.approx(expected.accuracy, abs=1e-6)
+    assert epoch["train_loss"] == pytest.approx(expected.loss, abs=1e-5)
+    assert epoch["val_acc"] == pytest.approx(float((expected.predict(val_f) == prep.data.val_y).float().mean()))
+    knn_acc = float((knn.predict(train_f, prep.data.train_y, val_f) == prep.data.val_y).float().mean())
+    assert f"val acc {knn_acc:.1%}" in note
+
+    # best.pt is the whole network with the probe as its head: the plain model it loads into scores the same.
+    assert {p.name for p in tmp_path.iterdir()} >= {"best.pt", "last.pt"} and not (tmp_path / "resume.pt").exists()
+    model = TinyResNet(num_classes=len(prep.data.classes))
+    model.load_state_dict(torch.load(tmp_path / "best.pt", map_location="cpu"))
+    model.eval()
+    transform = BatchTransform(prep.config.image_size, (), torch.device("cpu"))
+    with torch.no_grad():
+        predicted = model(transform(prep.data.val_x, train=False)).argmax(1)
+    assert float((predicted == prep.data.val_y).float().mean()) == pytest.approx(epoch["val_acc"], abs=1.5 / len(val_f))
+
+
+def test_a_probe_run_stopped_before_its_fit_fits_it_when_resumed(tmp_path):
+    cfg = probe_config()
+    first = Recorder()
+    train(prepare(cfg), tmp_path, first, lambda: any("cached their outputs" in n["message"] for n in first.of(Note)))
+    assert first.kinds[-1] is Cancelled and Epoch not in first.kinds
+    resumed = run(cfg, tmp_path, resume=True)
+    assert resumed.kinds.count(Epoch) == 1 and resumed.kinds[-1] is Finished
+    assert any(n["message"].startswith("linear probe") for n in resumed.of(Note))
+
+
+def test_the_probe_chooses_its_penalty_from_the_training_images_alone(tmp_path, monkeypatch):
+    """By construction (cross-validation is handed the training features and folds of them only) and by
+    behaviour: other validation images, and other labels on them, leave the chosen penalty and head as they were."""
+    calls = []
+    choose = probe.choose_l2
+
+    def spy(features, labels, classes, folds, **kwargs):
+        calls.append((features, labels, folds))
+        return choose(features, labels, classes, folds, **kwargs)
+
+    monkeypatch.setattr(probe, "choose_l2", spy)
+    cfg = probe_config()
+    prep = prepare(cfg)
+    first = Trainer(prep, tmp_path / "a", Recorder(), lambda: False)
+    first.run()
+    (features, labels, folds), = calls
+    n = len(prep.data.train_y)
+    assert torch.equal(features, first.features[0]) and torch.equal(labels, prep.data.train_y)
+    assert len(folds) == probe.CV_FOLDS
+    for tr, held in folds:
+        assert not set(tr) & set(held) and sorted(tr + held) == list(range(n))
+
+    data = datasets.load(cfg.data, image_size=prep.config.image_size, augment=(), val_fraction=cfg.val_fraction,
+                         limit_per_class=cfg.limit_per_class, seed=cfg.seed)
+    data.val_x = data.val_x.flip(-1).roll(5, dims=-2)
+    data.val_y = data.val_y.roll(1)
+    other = prepare(cfg, data=data)
+    train(other, tmp_path / "b", Recorder(), lambda: False)
+    assert len(calls) == 2 and torch.equal(calls[1][0], features)
+    assert torch.equal(other.model.fc.weight, prep.model.fc.weight)
+    assert torch.equal(other.model.fc.bias, prep.model.fc.bias)
+
+
+@pytest.mark.parametrize(("fields", "words"), [
+    ({"epochs": 5}, "--epochs 5 with --preset probe"),
+    ({"augment": ("crop",)}, "--augment with --preset probe"),
+    ({"frozen": ("stem",)}, "--freeze with --preset probe"),
+    ({"head_first": False}, "--head-first off with --preset probe"),
+])
+def test_settings_the_probe_would_ignore_are_refused_in_one_line(fields, words):
+    with pytest.raises(ConfigError, match=f"^{re.escape(words)}") as caught:
+        probe_config(**fields)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(BadInput, match=re.escape(words)):  # a config from elsewhere, as the worker checks it
+        train_check(msgspec.structs.replace(probe_config(), **fields))

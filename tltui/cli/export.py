@@ -17,6 +17,7 @@ from tltui.cli.flags import config_from_args
 from tltui.cli.link import ask
 from tltui.core import codegen, datasets
 from tltui.core.errors import BadInput
+from tltui.core.presets import PROBE
 from tltui.core.protocol.config import RunConfig
 from tltui.core.protocol.requests import WriteBuiltin
 
@@ -43,6 +44,9 @@ def _export_cluster(args: argparse.Namespace, config: RunConfig) -> int:
 
     if args.nnodes < 1 or args.gpus_per_node < 1:
         raise BadInput("--nnodes and --gpus-per-node must be at least 1")
+    if config.preset == PROBE:
+        raise BadInput("--preset probe is one fit on features computed once, not a job for several processes: "
+                       "export it without --torchrun and --slurm")
     if args.slurm:
         beside = Path(args.out).with_suffix(".py") if args.out else None
         script = beside.name if beside else "finetune_ddp.py"

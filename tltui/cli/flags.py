@@ -16,7 +16,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Every run setting as a flag; a flag left out keeps the preset's (or the default) value."""
     d = RunConfig()
     parser.add_argument("data", metavar="DATA", help=f"a folder (ImageFolder) or one of: {', '.join(datasets.NAMES)}")
-    parser.add_argument("--preset", choices=list(PRESETS), help="a usual recipe; other flags override it")
+    parser.add_argument("--preset", choices=list(PRESETS), help="a usual recipe; other flags override it (probe: "
+                        "a linear probe on the frozen features, L2 by cross-validation, one fit and no SGD epochs)")
     parser.add_argument("--model", choices=MODELS, help="resnet50, or tiny: a small ResNet whose pretrained weights "
                         f"ship with tltui, 32 px, seconds on a CPU (default {d.model})")
     parser.add_argument("--weights", help="pretrained (the model's own: ImageNet for resnet50, generated fractals for "
@@ -24,7 +25,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freeze", metavar="GROUPS",
                         help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
     parser.add_argument("--bn", choices=["freeze", "train"], help="BatchNorm of frozen groups (default freeze)")
-    parser.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    parser.add_argument("--epochs", type=int, help=f"default {d.epochs}; --preset probe has one, its fit")
     parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
     parser.add_argument("--lr", type=lr_value, help=f"learning rate of the head (default {d.lr}), or auto: the LR "
                         "finder's suggestion (train only)")

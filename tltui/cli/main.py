@@ -52,7 +52,8 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     diagnose = sub.add_parser("diagnose", help="measure k-NN and the presets on your data: its quadrant and the "
                               "tltui train command to start from",
                               description="Measure on repeated splits of DATA (train/ alone when it has train/ and "
-                              "val/), in a time budget: k-NN on frozen features, then feature-extraction, "
+                              "val/), in a time budget: k-NN and a linear probe (L2 by cross-validation) on frozen "
+                              "features, then feature-extraction, "
                               "head-then-unfreeze and fine-tune-all, each as tltui train trains the preset, and from "
                               "scratch; each with a 95% interval, then the quadrant of the 2x2 and the tltui train "
                               "command that trains the recommended preset as measured (scored on val/ when there is "

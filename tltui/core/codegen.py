@@ -28,6 +28,7 @@ from typing import Any
 
 from tltui.core import datasets, linear_probe, paths, schedule
 from tltui.core.groups import GROUPS, MODULES, depth_from_top
+from tltui.core.presets import PROBE, apply_preset
 from tltui.core.protocol.config import RunConfig
 
 #: tltui's named ImageNet weights as torchvision's ``ResNet50_Weights``.
@@ -219,6 +220,9 @@ def joining(config: RunConfig) -> dict[int, list[str]]:
 
 def describe(config: RunConfig) -> str:
     """What trains when, in one sentence."""
+    if config.preset == PROBE:
+        return ("a linear probe: the head alone, fitted once to convergence on the frozen features (its L2 penalty "
+                "by cross-validation on the training images), with no epoch of SGD after it")
     start = config.trainable_at(1)
     words = "every group trains" if len(start) == len(GROUPS) else f"{span(start)} {_verb(start)} from the start"
     for epoch, groups in joining(config).items():
@@ -237,10 +241,12 @@ def command_line(config: RunConfig) -> str:
 
 
 def command_words(config: RunConfig) -> list[str]:
-    """``tltui train DATA``, then each flag with its value."""
-    default = RunConfig()
-    flags = [f"tltui train {shlex.quote(config.data)}"]
-    if config.frozen:
+    """``tltui train DATA``, then each flag with its value (a probe: ``--preset probe``, then the flags that
+    differ from it)."""
+    probe = config.preset == PROBE
+    default = apply_preset(RunConfig(), PROBE) if probe else RunConfig()
+    flags = [f"tltui train {shlex.quote(config.data)}", *([f"--preset {PROBE}"] if probe else [])]
+    if config.frozen != default.frozen:
         flags.append(f"--freeze {','.join(g for g in GROUPS if g in config.frozen)}")
     if config.unfreeze:
         flags.append("--unfreeze " + ",".join(f"{e}:{g}" for e, gs in joining(config).items() for g in gs))
@@ -252,7 +258,7 @@ def command_words(config: RunConfig) -> list[str]:
             flags.append(f"--{field.replace('_', '-')} {text}")
     if config.augment != default.augment:
         flags.append(f"--augment {','.join(config.augment)}" if config.augment else "--no-augment")
-    if config.head_first:
+    if config.head_first and not default.head_first:
         flags.append("--head-first")
     if config.shuffle_labels:
         flags.append("--shuffle-labels")
@@ -778,7 +784,7 @@ def _evaluate() -> str:
 
 
 def _main(config: RunConfig) -> str:
-    lines = [
+    start = [
         "def main():",
         *ARGUMENTS,
         "    torch.manual_seed(SEED)",
@@ -788,6 +794,10 @@ def _main(config: RunConfig) -> str:
         "    model, optimizer = build(len(classes), device=device,",
         "                             weights=args.weights)",
         *(["    fit_head(model, probe_loader, device)"] if config.head_first else []),
+    ]
+    if config.preset == PROBE:
+        return "\n".join(start + _PROBE_END)
+    return "\n".join(start + [
         *loop_start(config),
         *epoch_loop(config),
         '        print(f"epoch {epoch}: val accuracy {accuracy:.1%}")',
@@ -796,8 +806,18 @@ def _main(config: RunConfig) -> str:
         '            torch.save(model.state_dict(), "best.pt")',
         '    torch.save(model.state_dict(), "last.pt")',
         '    print(f"best val accuracy {best:.1%}: best.pt; last.pt")',
-    ]
-    return "\n".join(lines)
+    ])
+
+
+_PROBE_END = [
+    "    # the probe: no epoch after the fit (--epochs is not read)",
+    "    accuracy = evaluate(model, val_loader, device)",
+    '    print(f"the probe: val accuracy {accuracy:.1%}")',
+    '    torch.save(model.state_dict(), "best.pt")',
+    '    torch.save(model.state_dict(), "last.pt")',
+]
+"""The end of a probe's ``main``: the fitted head validated once and saved, as ``tltui train --preset probe``
+saves its one epoch."""
 
 
 def loop_start(config: RunConfig) -> list[str]:

@@ -17,8 +17,15 @@ import msgspec
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol.config import ConfigError, RunConfig
 
+PROBE = "probe"
+
 #: name -> (one-line description, the RunConfig fields it sets)
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    PROBE: (
+        "one fit, no SGD epochs: logistic regression on the frozen features (computed once), its L2 chosen by "
+        "cross-validation on the training images; the fit is the run's one epoch, LR and optimizer do not apply",
+        {"frozen": BACKBONE, "augment": (), "head_first": True, "epochs": 1},
+    ),
     "feature-extraction": (
         "freeze the whole backbone; fit the new head to the frozen features, then refine it (features computed once)",
         {"frozen": BACKBONE, "augment": (), "head_first": True, "optimizer": "adamw", "lr": 1e-3, "lr_decay": 1.0},
@@ -50,4 +57,25 @@ def configure(preset: str | None = None, **fields: Any) -> RunConfig:
     """A checked RunConfig: the defaults, then ``preset``, then ``fields``. ConfigError if it cannot run."""
     config = apply_preset(RunConfig(), preset, **fields) if preset else msgspec.structs.replace(RunConfig(), **fields)
     config.check()
+    check(config)
     return config
+
+
+def check(config: RunConfig) -> None:
+    """ConfigError with one line if ``config`` changes what its preset is made of where that cannot work: the
+    probe fits the head alone, once, on the frozen backbone's features of unaugmented images."""
+    if config.preset != PROBE:
+        return
+    if config.epochs != 1:
+        raise ConfigError(f"--epochs {config.epochs} with --preset probe: the probe is solved to convergence in one "
+                          "fit, which is its one epoch; leave --epochs out (or use --preset feature-extraction, "
+                          "which trains the probe's head on by SGD)")
+    if config.trainable_at(1) != ("head",) or config.unfreeze:
+        raise ConfigError("--freeze with --preset probe: the probe trains the head alone on the frozen backbone; "
+                          "leave --freeze and --unfreeze out")
+    if config.augment:
+        raise ConfigError("--augment with --preset probe: the probe's features are computed once, from unaugmented "
+                          "images; leave --augment out")
+    if not config.head_first:
+        raise ConfigError("--head-first off with --preset probe: the probe is the head's fit; leave --no-head-first "
+                          "out")

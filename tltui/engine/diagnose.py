@@ -7,13 +7,18 @@ recommended command are the same computation. Each is judged on the fold's held-
 last epoch (picking the best epoch on them would flatter). k-NN on the frozen features is the untrained
 reference, and k-NN on the same network's random features tells what pretraining adds.
 
+The probe (``--preset probe``) needs no run per fold: the frozen features are computed once for all the
+folds, and each fold fits ``probe.fit_cv`` on its training part alone (the L2 penalty chosen by
+cross-validation inside it) and scores its held-out part, as ``tltui train --preset probe`` fits its
+training images and scores ``val/``. The same probe on the random features gives its lift beside k-NN's.
+
 The folds: with ``train/`` and ``val/``, from ``train/`` alone, and at the end the recommended command
 trains on all of ``train/`` and is scored once on ``val/``; otherwise train and validation pooled. Either
 way near-duplicates (engine/duplicates.py) stay together on one side of every fold.
 
 The data is decoded once, at the side a cropping recipe stores (``size / 0.875``): each run cuts its
-images from it. The frozen backbone runs once over every image for k-NN. A short timed step sizes the
-plan; folds that would run past the budget are not started.
+images from it. The frozen backbone runs once over every image for k-NN and the probe. A short timed step
+sizes the plan; folds that would run past the budget are not started.
 
 ``run`` calls ``emit(EventClass, **fields)`` as training does: Started, Notes, one Measured per strategy
 and fold, then Diagnosis (or Cancelled).
@@ -30,14 +35,13 @@ from typing import Any
 
 import msgspec
 import torch
-import torch.nn.functional as F
 
 from tltui.core import diagnosis
 from tltui.core.errors import BadInput, RunFailure
-from tltui.core.presets import configure
+from tltui.core.presets import PROBE, configure
 from tltui.core.protocol.config import MAX_FILES, ConfigError, RunConfig
 from tltui.core.protocol.events import Cancelled, Diagnosis, Epoch, HeldOut, Measured, Note, Started, StrategyResult
-from tltui.engine import cache, data as datasets, device as devices, duplicates, model as net, train
+from tltui.engine import cache, data as datasets, device as devices, duplicates, knn, model as net, probe, train
 from tltui.engine.augment import BatchTransform
 
 Emit = Callable[..., object]
@@ -46,7 +50,6 @@ BATCH = RunConfig().batch_size
 TARGET_STEPS = 300
 """Optimizer steps a training strategy aims at per fold; its epochs follow from the fold's size."""
 MAX_EPOCHS = 30
-KNN_K = 5
 
 
 def default_budget(device: torch.device, model: str) -> float:
@@ -67,6 +70,8 @@ def strategy_config(config: RunConfig, strategy: str, epochs: int) -> RunConfig:
     learner's settings of ``config`` and ``epochs``; BadInput if it cannot run."""
     fields = {name: getattr(config, name) for name in diagnosis.GIVEN}
     try:
+        if strategy == PROBE:  # one fit, no epochs
+            return configure(strategy, **fields)
         if strategy == "scratch":
             return configure(**{**fields, "weights": "none"}, epochs=epochs)
         return configure(strategy, **fields, epochs=epochs)
@@ -175,36 +180,42 @@ class Diagnoser:
         if random is None:
             return self._cancel()
         self.emit(Note, message=f"ran the frozen backbone over the {n} images, pretrained and random "
-                                f"({time.monotonic() - clock:.1f} s): k-NN reads these features")
+                                f"({time.monotonic() - clock:.1f} s): k-NN and the probe read these features")
         del model
 
         train_n = len(folds[0][0])
         steps = max(1, train_n // BATCH + (train_n % BATCH > 1))
         epochs = max(diagnosis.MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(TARGET_STEPS / steps)))
         clock = time.monotonic()
-        knn(features[folds[0][0]], self.y[folds[0][0]], features[folds[0][1]], KNN_K)
+        knn.predict(features[folds[0][0]], self.y[folds[0][0]], features[folds[0][1]])
         knn_s = time.monotonic() - clock
+        first = self._probe(features, folds[0])
+        if first is None:
+            return self._cancel()
+        probe_s = time.monotonic() - clock - knn_s
         epoch_s, setup_s, eval_s, overhead_s = self._time(folds[0], epochs)
-        # per fold besides the epochs of the strategies that train the network: k-NN, each run's setup, and
-        # feature extraction (its pass over the images, then epochs that cost about their bookkeeping)
-        frozen_s = knn_s + (len(diagnosis.TRAINED) + 1) * setup_s + features_s + epochs * overhead_s
+        # per fold besides the epochs of the strategies that train the network: k-NN and the probe on the
+        # pretrained and the random features, each run's setup, and feature extraction (its pass over the
+        # images, then epochs that cost about their bookkeeping)
+        frozen_s = 2 * (knn_s + probe_s) + (len(diagnosis.TRAINED) + 1) * setup_s + features_s + epochs * overhead_s
         final = (n / train_n + pool.val_images * eval_s / epoch_s) if pool.val_images else 0.0
         plan = diagnosis.plan(self.budget, self.elapsed(), len(folds), epochs, frozen_s, epoch_s, final)
         strategies = [s for s in diagnosis.TRAINED + ("scratch",) if s != "scratch" or plan.scratch]
-        for strategy in strategies:  # a preset that cannot run with these settings is said now, not after a fold
+        for strategy in (PROBE, *strategies):  # a preset that cannot run with these settings is said now
             strategy_config(cfg, strategy, plan.epochs)
         self.emit(Note, message=f"plan: {plan.folds} of {len(folds)} folds, {plan.epochs} epochs of {steps} steps "
-                                f"each, k-NN, {', '.join(strategies)}; each trained strategy is its preset as "
-                                f"tltui train trains it; about {plan.estimate_s:.0f} s in all")
+                                f"each, k-NN, probe, {', '.join(strategies)}; the probe and each trained strategy "
+                                f"are their preset as tltui train trains it; about {plan.estimate_s:.0f} s in all")
         for cut in plan.trimmed:
             self.emit(Note, message=f"budget {self.budget:.0f} s: {cut}")
 
-        names = ["knn", *strategies]
+        names = ["knn", PROBE, *strategies]
         accs: dict[str, list[float]] = {s: [] for s in names}
         hits = {s: 0 for s in names}
         seen = {s: 0 for s in names}
         fold_started = time.monotonic()
-        random_hits = random_seen = 0
+        random_hits = {"knn": 0, PROBE: 0}
+        random_seen = 0
         for f, (tr, va) in enumerate(folds[:plan.folds], 1):
             if f > diagnosis.MIN_FOLDS and self.elapsed() + (time.monotonic() - fold_started) / (f - 1) > self.budget:
                 self.emit(Note, message=f"budget {self.budget:.0f} s: stopped after fold {f - 1} of {plan.folds}, "
@@ -212,12 +223,20 @@ class Diagnoser:
                 break
             tr_i = torch.tensor(tr, device=self.device)
             va_i = torch.tensor(va, device=self.device)
-            random_hits += int((knn(random[tr_i], self.y[tr_i], random[va_i], KNN_K) == self.y[va_i]).sum())
+            random_hits["knn"] += int((knn.predict(random[tr_i], self.y[tr_i], random[va_i]) == self.y[va_i]).sum())
+            random_correct = self._probe(random, (tr, va))
+            if random_correct is None:
+                return self._cancel()
+            random_hits[PROBE] += random_correct
             random_seen += len(va)
             for strategy in names:
                 correct: int | None
                 if strategy == "knn":
-                    correct = int((knn(features[tr_i], self.y[tr_i], features[va_i], KNN_K) == self.y[va_i]).sum())
+                    correct = int((knn.predict(features[tr_i], self.y[tr_i], features[va_i]) == self.y[va_i]).sum())
+                elif strategy == PROBE:
+                    correct = first if f == 1 else self._probe(features, (tr, va))
+                    if correct is None:
+                        return self._cancel()
                 else:
                     correct = self._fold(strategy, f, tr, va, plan.epochs)
                     if correct is None:
@@ -235,11 +254,13 @@ class Diagnoser:
                 f"{diagnosis.label(s)}: {r.acc:.1%}; over {r.folds} folds {r.fold_interval[0]:.1%}-"
                 f"{r.fold_interval[1]:.1%}, pooled {r.correct}/{r.total} {r.pooled_interval[0]:.1%}-"
                 f"{r.pooled_interval[1]:.1%} (95%)"))
-        knn_random = random_hits / random_seen
+        on_random = {s: random_hits[s] / random_seen for s in random_hits}
         self.emit(Note, message=f"k-NN on the same network's random features (what the data gives without "
-                                f"pretraining): {knn_random:.1%}; k-NN's lift over them "
-                                f"{diagnosis.knn_lift(results['knn'].acc, knn_random):.2f}")
-        decision = diagnosis.decide(results, n, classes, knn_random)
+                                f"pretraining): {on_random['knn']:.1%}; k-NN's lift over them "
+                                f"{diagnosis.lift(results['knn'].acc, on_random['knn']):.2f}")
+        self.emit(Note, message=f"the probe on the same random features: {on_random[PROBE]:.1%}; the probe's lift "
+                                f"over them {diagnosis.lift(results[PROBE].acc, on_random[PROBE]):.2f}")
+        decision = diagnosis.decide(results, n, classes, on_random["knn"], on_random[PROBE])
         command = diagnosis.command(cfg, decision.recommend, plan.epochs)
         held_out = None
         if pool.val_images:
@@ -256,6 +277,17 @@ class Diagnoser:
                   command=command, held_out=held_out)
 
     # -- the runs ----------------------------------------------------------------------------------
+
+    def _probe(self, features: torch.Tensor, fold: tuple[list[int], list[int]]) -> int | None:
+        """Images of the fold's held-out part that the probe fitted on its training part alone predicts right
+        (the penalty chosen by cross-validation within that part); None if stopped."""
+        tr, va = (torch.tensor(idx, device=self.device) for idx in fold)
+        try:
+            fitted = probe.fit_cv(features[tr], self.y[tr], len(self.pool.classes), self.config.seed,
+                                  should_stop=self.should_stop)
+        except probe.Stopped:
+            return None
+        return int((fitted.predict(features[va]) == self.y[va]).sum())
 
     def _fold(self, strategy: str, fold: int, tr: list[int], va: list[int], epochs: int) -> int | None:
         """Images of ``va`` the strategy's run, trained on ``tr``, predicts right after its last epoch; None
@@ -354,12 +386,3 @@ class Diagnoser:
     def _cancel(self) -> None:
         self.emit(Cancelled, epoch=0, run_dir=str(self.run_dir))
 
-
-def knn(train_f: torch.Tensor, train_y: torch.Tensor, query: torch.Tensor, k: int) -> torch.Tensor:
-    """Predicted labels: the ``k`` most cosine-similar training images vote, each with its similarity."""
-    train_f, query = F.normalize(train_f.float(), dim=1), F.normalize(query.float(), dim=1)
-    sims, nearest = (query @ train_f.T).topk(min(k, len(train_f)), dim=1)
-    classes = int(train_y.max()) + 1
-    votes = torch.zeros(len(query), classes, device=query.device)
-    votes.scatter_add_(1, train_y[nearest], sims.clamp(min=0) + 1e-6)
-    return votes.argmax(1)

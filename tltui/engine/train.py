@@ -8,6 +8,10 @@ weights, optimizer, schedule position, best so far and RNG, all a resume reads),
 written at the end of every epoch, less often only when saving would cost more than a tenth of the
 training time (``CHECKPOINT_COST``), and at the end and on cancel.
 
+``--preset probe`` is a run of one epoch without SGD: the frozen backbone's features once (the boundary cache
+at the head, fp32), the head fitted by ``probe.fit_cv`` on the training images alone, then validated and
+saved as an epoch is, with k-NN on the same features beside it in a Note.
+
 Over several processes (``Prepared.world``, see ``engine/world.py``) the same code runs in each: the
 global batch is shared out by a DistributedSampler, DDP averages the gradients, metrics and validation
 are summed over the processes (each validates its shard), and rank 0 alone emits and saves. A stop is
@@ -28,7 +32,7 @@ import torch
 from torch.utils.data import DistributedSampler
 from torchvision.models import ResNet
 
-from tltui.core import analysis
+from tltui.core import analysis, presets
 from tltui.core.errors import BadInput, RunFailure
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol.config import MAX_FILES, ConfigError, RunConfig
@@ -43,7 +47,7 @@ from tltui.core.protocol.events import (
     Started,
     Unfrozen,
 )
-from tltui.engine import cache, checkpoint, data as datasets, device as devices, model as net, optim, probe
+from tltui.engine import cache, checkpoint, data as datasets, device as devices, knn, model as net, optim, probe
 from tltui.engine.augment import BatchTransform
 from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
 from tltui.engine.step import TrainStep
@@ -97,6 +101,7 @@ def check(config: RunConfig) -> RunConfig:
 def _resolve(config: RunConfig, world: World = World()) -> tuple[RunConfig, torch.device]:
     try:
         config.check()
+        presets.check(config)
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
     trains_batchnorm = config.bn == "train" or any(g in config.trainable_at(config.epochs) for g in BACKBONE)
@@ -158,7 +163,8 @@ def prepare(config: RunConfig, world: World = World(), data: datasets.ImageData 
             )
             cut = None
     return Prepared(config=config, device=device, device_name=devices.name(device), data=data, model=model,
-                    weights=weights, cut=cut, notes=notes, world=world)
+                    weights=weights, cut=cut, notes=notes, world=world,
+                    cache_dtype=torch.float32 if config.preset == presets.PROBE else CACHE_DTYPE)
 
 
 def _world_notes(config: RunConfig, world: World, device: torch.device) -> list[str]:
@@ -245,6 +251,8 @@ class Trainer:
         self.val_seconds = 0.0
         self.notes = list(prep.notes)
         self.scaler_state: dict = {}
+        self.probe = self.cfg.preset == presets.PROBE
+        """A probe run: its one epoch is the head's fit (``fit_head``), validated; no SGD step."""
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -264,6 +272,8 @@ class Trainer:
             self.step = self.make_step()
             if self.step.scaler is not None and self.scaler_state:
                 self.step.scaler.load_state_dict(self.scaler_state)
+            if self.probe and self.epochs_done == 0 and not self.finish_epoch(1):
+                return self._cancel()
             for epoch in range(self.epochs_done + 1, self.cfg.epochs + 1):
                 self.begin_epoch(epoch)
                 if not self.train_epoch(epoch):
@@ -377,7 +387,9 @@ class Trainer:
         (``refresh_batchnorm``): fine-tuning normalises by the batch, and a head fitted to features normalised
         by the source data's statistics no longer fits them (on the UCI digits, 5 per class, validation fell
         from the probe's 60% to 39% after 30 epochs without this, and rose to 78% with it). The features are
-        the boundary cache's when it cuts at the head, else one pass without augmentation."""
+        the boundary cache's when it cuts at the head, else one pass without augmentation. A probe run notes
+        the fit with k-NN's accuracy on the same features, and makes it epoch 1's training sums (its loss and
+        accuracy at the solution), instead."""
         started = time.monotonic()
         refreshed = self.refresh_batchnorm()
         if refreshed is None:
@@ -402,6 +414,17 @@ class Trainer:
             head.weight.copy_(fitted.weight)
             head.bias.copy_(fitted.bias)
         self.world.share([head.weight.data, head.bias.data])
+        if self.probe:
+            n = len(train_f)
+            self.partial = EpochSums(fitted.loss * n, round(fitted.accuracy * n), n, time.monotonic() - started)
+            nearest = knn.predict(train_f, self.data.train_y, val_f) if len(val_f) else self.data.val_y
+            knn_acc = float((nearest == self.data.val_y).float().mean()) if len(val_f) else 0.0
+            self.emit(Note, message=(
+                f"linear probe: L2 {fitted.l2:g} chosen by {probe.CV_FOLDS}-fold cross-validation on the {n} training "
+                f"images alone (not the {len(val_f)} validation ones), {fitted.iterations} L-BFGS iterations to a "
+                f"plateau ({time.monotonic() - started:.1f} s), train acc {fitted.accuracy:.1%}; beside it, k-NN on "
+                f"the same features ({knn.K} nearest, cosine): val acc {knn_acc:.1%}"))
+            return True
         val_acc = float((fitted.predict(val_f) == self.data.val_y).float().mean()) if len(val_f) else 0.0
         self.emit(HeadFitted, l2=fitted.l2, iterations=fitted.iterations, train_loss=fitted.loss,
                   train_acc=fitted.accuracy, val_acc=val_acc, seconds=time.monotonic() - started,
@@ -535,7 +558,7 @@ class Trainer:
         self.epochs_done, self.step_in_epoch = epoch, 0
         per_step = p.seconds / max(self.steps_per_epoch, 1)
         self.emit(Epoch, epoch=epoch, train_loss=p.loss / max(p.seen, 1), train_acc=p.correct / max(p.seen, 1),
-                  val_loss=val_loss, val_acc=val_acc, lrs=optim.lrs(self.optimizer),
+                  val_loss=val_loss, val_acc=val_acc, lrs={} if self.probe else optim.lrs(self.optimizer),
                   images_per_s=p.seen / max(p.seconds, 1e-9), elapsed=self.elapsed(),
                   eta=self._eta(per_step, epoch + 1), best=improved, world_size=self.world.size)
         self.partial = EpochSums()

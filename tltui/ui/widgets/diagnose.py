@@ -162,8 +162,9 @@ class Diagnose(RunOwner, LiveFrame):
     def _table(self) -> Content:
         run = self.run
         if run is None:
-            return Content("k-NN · feature extraction · head then unfreeze · fine-tune everything · from scratch:\n"
-                           "each preset as tltui train trains it, on held-out folds of your data, with a 95% interval.")
+            return Content("k-NN · linear probe · feature extraction · head then unfreeze · fine-tune everything · "
+                           "from scratch:\neach preset as tltui train trains it, on held-out folds of your data, "
+                           "with a 95% interval.")
         lines = [f"{'strategy':<27} {'folds':<15} {'mean':>5}  95% interval"]
         end = run.end if isinstance(run.end, Diagnosis) else None
         for name in diagnosis.STRATEGIES:

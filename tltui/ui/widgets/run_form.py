@@ -231,7 +231,12 @@ class RunForm(Widget):
         self.call_after_refresh(self._relabel)
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        """A preset chosen says what it is on the last line (the probe: that it has no epochs to set)."""
         event.stop()
+        if event.select.id == "preset" and not self.invalid:
+            name = event.value
+            self.query_one("#reason", Static).update(
+                Content(f"{name}: {PRESETS[name][0]}" if isinstance(name, str) and name in PRESETS else HINT))
         self.post_message(self.Edited(self, self.values()))
 
     def on_input_changed(self, event: Input.Changed) -> None:

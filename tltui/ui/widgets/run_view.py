@@ -117,7 +117,7 @@ class RunView(Vertical, can_focus=True):
                    if run.is_diagnosis else "waiting for the first epoch")
         self._progress(run)
         last = run.epochs[-1] if run.epochs else None
-        self._line("#lrs", f"lr  {lrs(last.lrs)}" if last else "")
+        self._line("#lrs", f"lr  {lrs(last.lrs) or 'none: the probe is one fit'}" if last else "")
         self._ending(run)
 
     def _line(self, selector: str, text: str) -> None:
