@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 import msgspec
 
+from tltui.core import backbones
+from tltui.core.backbones import BackboneInfo, Preprocessing
 from tltui.core.groups import GROUPS, depth_from_top
 
 R = TypeVar("R")
@@ -38,13 +40,9 @@ MAX_NPROC = 64
 AUGMENTS: tuple[str, ...] = ("crop", "flip", "color")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
 SCHEDULES: tuple[str, ...] = ("constant", "cosine", "onecycle")
-MODELS: tuple[str, ...] = ("resnet50", "tiny")
-#: Named ``--weights`` per model besides a file or run folder; ``pretrained`` is the model's own pretrained
-#: weights (resnet50: ImageNet's; tiny: shipped with tltui, pretrained on generated fractals).
-MODEL_WEIGHTS: dict[str, tuple[str, ...]] = {
-    "resnet50": ("pretrained", "imagenet", "imagenet-v1", "none"),
-    "tiny": ("pretrained", "none"),
-}
+MODELS = backbones.BUILTIN
+"""The built-in backbones; any timm model is ``timm:NAME`` besides (core/backbones.py)."""
+MODEL_WEIGHTS = backbones.NAMED_WEIGHTS
 
 
 class ConfigError(ValueError):
@@ -137,11 +135,9 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         for group in (*self.frozen, *self.group_lrs, *self.unfreeze):
             if group not in GROUPS:
                 raise ConfigError(f"unknown group {group!r}: choose from {', '.join(GROUPS)}")
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}: choose from {', '.join(MODELS)}")
-        if self.model == "tiny" and self.weights in MODEL_WEIGHTS["resnet50"][1:3]:
-            raise ConfigError(f"--weights {self.weights} is for resnet50 only: the tiny model's own are "
-                              "--weights pretrained (generated fractals); or none, or a file")
+        problem = backbones.problem(self.model) or backbones.weights_problem(self.model, self.weights)
+        if problem:
+            raise ConfigError(problem)
         if not 1 <= self.epochs <= MAX_EPOCHS:
             raise ConfigError(f"--epochs must be between 1 and {MAX_EPOCHS}, not {self.epochs}")
         if self.batch_size < 1:
@@ -228,6 +224,8 @@ class Started(Event, tag="started"):
     resumed_from: int = 0
     world_size: int = 1
     """Processes training the run (torch.distributed); 1 when it trains alone."""
+    preprocessing: Preprocessing | None = None
+    """How the images were normalised and resized (the timm model's own data config, or ImageNet's)."""
 
 
 class Progress(Event, tag="progress"):
@@ -698,6 +696,14 @@ class FeatureWalk(Request[WalkReply], tag="feature_walk"):
     display: int = 24
 
 
+class DescribeBackbone(Request[BackboneInfo], tag="describe_backbone"):
+    """``model``'s six groups (parameters, MACs per image at ``image_size``, what each holds), its
+    preprocessing and the weights there for it; ``image_size`` 0: the model's own (tiny: 32, resnet50: 224)."""
+
+    model: str
+    image_size: int = 0
+
+
 class StartDiagnosis(Request[RunStarted], tag="start_diagnosis"):
     """Queue ``tltui diagnose``: a run in the store that measures the strategies on repeated splits of
     ``config.data`` (with ``config``'s model, weights, image size, device, seed and limit per class) in
@@ -796,7 +802,7 @@ class Capacity(Request[CapacityReply], tag="capacity"):
 
 AnyRequest = (
     GetCapabilities | StartRun | ResumeRun | CancelRun | ListRuns | GetEvents | Gallery | Filters | Activations
-    | FeatureWalk | LossPictures | StartDiagnosis | FindLr | WriteBuiltin | Capacity
+    | FeatureWalk | LossPictures | StartDiagnosis | FindLr | WriteBuiltin | Capacity | DescribeBackbone
 )
 
 
