@@ -697,8 +697,9 @@ class FeatureWalk(Request[WalkReply], tag="feature_walk"):
 
 
 class DescribeBackbone(Request[BackboneInfo], tag="describe_backbone"):
-    """``model``'s six groups (parameters, MACs per image at ``image_size``, what each holds), its
-    preprocessing and the weights there for it; ``image_size`` 0: the model's own (tiny: 32, resnet50: 224)."""
+    """``model``'s six groups (parameters with a 10-class head, MACs per image at ``image_size``, what each
+    holds), its preprocessing and the weights there for it; ``image_size`` 0: the side a run on the worker
+    would take (a timm model's own; tiny 32; resnet50 224 on a GPU, 64 on a CPU)."""
 
     model: str
     image_size: int = 0

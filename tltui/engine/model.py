@@ -144,6 +144,14 @@ def set_trainable(model: nn.Module, trainable: set[str] | frozenset[str], bn: st
                 m.eval()
 
 
+def group_names(model: nn.Module) -> dict[str, str]:
+    """Each parameter and buffer name of ``model`` -> its group."""
+    if not isinstance(model, ResNet):
+        return timm_backbone.groups(model)
+    return {f"{module}.{name}": group for group in GROUPS for module in MODULES[group]
+            for name, _ in [*getattr(model, module).named_parameters(), *getattr(model, module).named_buffers()]}
+
+
 def head(model: nn.Module) -> nn.Linear | nn.Conv2d:
     """The classifier a new task replaces (ResNet's ``fc``)."""
     return timm_backbone.head(model) if not isinstance(model, ResNet) else model.fc

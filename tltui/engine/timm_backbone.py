@@ -51,6 +51,7 @@ def create(model: str, num_classes: int, image_size: int = 0, **kwargs: Any) -> 
     embedding); BadInput in one line where timm has no such model."""
     timm = _timm()
     name = backbones.timm_name(model)
+    _meta(name)  # BadInput where timm has no such model
     sized = {"img_size": image_size} if image_size and image_size != own_size(name) else {}
     try:
         try:

@@ -8,15 +8,13 @@ the blocks between are dealt into four contiguous quarters, layer1..layer4, as e
 What timm leaves ungrouped besides the classifier (a head's norm, ``fc_norm``, an attention pool) runs after
 the last block: layer4's. A model without a ``group_matcher`` is cut at its top-level modules instead.
 
-Exported scripts copy ``six_groups`` and the helpers it calls (core/codegen.py reads this file), so the file
-imports only what such a script imports: ``re`` and timm.
+Exported scripts copy ``six_groups`` and the helpers it calls (core/codegen.py reads this file), so it imports
+only what such a script imports: ``re``, and timm where it is used.
 """
 
 from __future__ import annotations
 
 import re
-
-from timm.models._manipulate import group_with_matcher
 
 QUARTERS = ("layer1", "layer2", "layer3", "layer4")
 
@@ -44,6 +42,8 @@ def six_groups(model):
 def matched_units(model, names):
     """(the stem's names, the blocks bottom to top as lists of names, names timm leaves ungrouped), by
     ``group_matcher``: coarse where that gives four blocks or more."""
+    from timm.models._manipulate import group_with_matcher
+
     for coarse in (True, False):
         try:
             matcher = model.group_matcher(coarse=coarse)

@@ -286,6 +286,10 @@ class Daemon:
             return await self._checked(self.jobs_lane, builtin_folder.write, request)
         if isinstance(request, protocol.Capacity):
             return await self._capacity(conn, request)
+        if isinstance(request, protocol.DescribeBackbone):
+            from tltui.engine import backbone_info
+
+            return await self._checked(self.jobs_lane, backbone_info.describe, request)
         raise _Refused(f"unsupported request {type(request).__name__}")
 
     async def _picture(self, request: protocol.Request[Any]) -> msgspec.Struct:
