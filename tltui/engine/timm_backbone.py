@@ -13,6 +13,7 @@ the pooled features, and the head is the classifier (``get_classifier()``).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import weakref
 from collections.abc import Iterable
@@ -107,8 +108,11 @@ def _pretrained(model: str, path: Path, weights: str, image_size: int) -> Any:
     try:
         return create(model, _own_classes(model), image_size, pretrained=True,
                       pretrained_cfg_overlay={"file": str(path)})
-    except BadInput as error:
+    except BadInput as error:  # timm's strict load: missing, unexpected or misshapen keys
         raise BadInput(f"--weights {weights}: not weights of {model} ({str(error).split(': ', 1)[-1]})") from None
+    except Exception as error:  # the model's checkpoint filter meets keys it does not know
+        raise BadInput(f"--weights {weights}: not weights of {model} ({type(error).__name__}: "
+                       f"{_first_line(error)})") from None
 
 
 def _own_classes(model: str) -> int:
@@ -180,11 +184,12 @@ def _hub_id(name: str) -> str:
 
 
 def hub_cache() -> Path:
-    """The Hugging Face hub cache this worker reads (``HF_HUB_CACHE``, ``HF_HOME``/hub, or the default)."""
-    _timm()
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
+    """The Hugging Face hub cache, found as huggingface_hub finds it (``HF_HUB_CACHE``, else ``HF_HOME``/hub,
+    else ``$XDG_CACHE_HOME``/huggingface/hub, ``~/.cache`` by default), but from the environment now: the
+    hub reads it once, when first imported."""
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
+    found = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE") or os.path.join(home, "hub")
+    return Path(found).expanduser()
 
 
 def _candidates(name: str) -> list[str]:
@@ -204,7 +209,7 @@ def pretrained_file(name: str) -> Path | None:
 
         repo, _, revision = hub_id.partition("@")
         for file in _candidates(name):
-            found = try_to_load_from_cache(repo, file, revision=revision or None)
+            found = try_to_load_from_cache(repo, file, cache_dir=hub_cache(), revision=revision or None)
             if isinstance(found, str):
                 return Path(found)
         return None
@@ -244,14 +249,11 @@ def missing(name: str) -> str:
 
 def cached() -> list[str]:
     """``timm:NAME`` of each timm model whose weights are in the Hugging Face cache (its ``models--timm--``
-    folders holding a weights file), without importing timm."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        from huggingface_hub import constants
-    except ImportError:  # no timm either
+    folders holding a weights file), without importing timm; none where timm is not installed."""
+    if importlib.util.find_spec("timm") is None:
         return []
     found = []
-    root = Path(constants.HF_HUB_CACHE)
+    root = hub_cache()
     for folder in sorted(root.glob("models--timm--*")) if root.is_dir() else []:
         if any(folder.glob("snapshots/*/*.safetensors")) or any(folder.glob("snapshots/*/*.bin")):
             found.append(backbones.TIMM + folder.name.removeprefix("models--timm--"))
