@@ -12,10 +12,11 @@ import timm
 import torch
 from torch import nn
 
-from tltui.core import costs
+from tltui.core import codegen, costs
 from tltui.core.backbones import INSTALL
 from tltui.core.errors import BadInput
 from tltui.core.groups import GROUPS
+from tltui.core.presets import configure
 from tltui.core.protocol import DescribeBackbone
 from tltui.engine import backbone_info, model as net, preprocess, timm_backbone
 
@@ -240,3 +241,15 @@ def test_a_described_timm_backbone_counts_every_parameter_and_multiply_accumulat
     assert info.looked.endswith("models--timm--test_vit.r160_in1k")
     assert info.groups[-1].macs == 64 * 10  # the head: features x classes
     assert all(g.macs > 0 for g in info.groups)
+
+
+def test_the_exported_scripts_six_groups_are_the_engines():
+    """The script copies engine/timm_groups.py: run as written, its params() are the engine's groups."""
+    config = configure("fine-tune-late", model="timm:test_efficientnet", data="/data/birds")
+    script: dict = {"__name__": "exported"}
+    exec(compile(codegen.generate(config, pre=preprocess.resolve(config.model, 0, CPU)), "exported", "exec"), script)
+    for name in FAMILIES:
+        model = build(name)
+        assert script["six_groups"](model) == net.group_names(model)
+        assert [id(p) for p in script["params"](model, "layer2")] == [
+            id(p) for p in net.group_parameters(model, "layer2")]
