@@ -253,3 +253,26 @@ def test_the_exported_scripts_six_groups_are_the_engines():
         assert script["six_groups"](model) == net.group_names(model)
         assert [id(p) for p in script["params"](model, "layer2")] == [
             id(p) for p in net.group_parameters(model, "layer2")]
+
+
+def test_a_stopped_timm_run_resumes_from_its_checkpoint(tmp_path):
+    """A ViT at 32 px (its position embedding sized for it): the checkpoint fits the model built again, and
+    the frozen stem stays as it was loaded."""
+    from tltui.core.protocol import Cancelled, Epoch, Finished, RunConfig, Started
+    from tltui.engine import train
+
+    cfg = RunConfig(data="builtin", model="timm:test_vit", weights="none", device="cpu", image_size=32,
+                    limit_per_class=3, batch_size=8, epochs=2, val_fraction=0.05, frozen=("stem",))
+    events: list[tuple[type, dict]] = []
+    train.train(train.prepare(cfg), tmp_path, lambda kind, **fields: events.append((kind, fields)),
+                lambda: any(kind is Epoch for kind, _ in events))
+    assert events[-1][0] is Cancelled and (tmp_path / "resume.pt").is_file()
+    stem = {k: v for k, v in torch.load(tmp_path / "last.pt", weights_only=True).items()
+            if net.group_names(build("test_vit", 10, 32))[k] == "stem"}
+    events.clear()
+    prep = train.prepare(cfg)
+    train.train(prep, tmp_path, lambda kind, **fields: events.append((kind, fields)), lambda: False, resume=True)
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] is Finished and events[0][1]["resumed_from"] == 1 and kinds[0] is Started
+    assert [f["epoch"] for kind, f in events if kind is Epoch] == [2]
+    assert all(torch.equal(prep.model.state_dict()[k], v) for k, v in stem.items())
