@@ -233,6 +233,15 @@ def test_the_described_groups_of_a_builtin_backbone_are_the_freeze_boards_costs(
     assert info.groups[0].holds == "conv1, bn1" and info.groups[-1].holds == "fc"
 
 
+@pytest.mark.parametrize("model, size", [("timm:test_vit", 0), ("resnet50", 64), ("tiny", 0)])
+def test_the_fake_workers_description_is_the_real_ones(model, size):
+    """The UI's tests draw what tests/fake_worker.py says: it must be what the real worker says."""
+    import fake_worker
+
+    request = DescribeBackbone(model=model, image_size=size)
+    assert fake_worker.describe(request).groups == backbone_info.describe(request).groups
+
+
 def test_a_described_timm_backbone_counts_every_parameter_and_multiply_accumulate():
     info = backbone_info.describe(DescribeBackbone(model="timm:test_vit", image_size=64))
     model = build("test_vit", classes=backbone_info.CLASSES, size=64)
