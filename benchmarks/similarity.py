@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tltui.core import diagnosis  # noqa: E402
-from tltui.core.protocol import RunConfig  # noqa: E402
+from tltui.core.protocol.config import RunConfig  # noqa: E402
 from tltui.engine import diagnose, knn, model as net  # noqa: E402
 
 

@@ -56,6 +56,15 @@ def data_dir(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def hub_cache(tmp_path_factory, monkeypatch):
+    """An empty Hugging Face cache of the test's own, offline: no timm weights unless a test puts them there."""
+    path = tmp_path_factory.mktemp("hf")
+    monkeypatch.setenv("HF_HUB_CACHE", str(path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return path
+
+
+@pytest.fixture(autouse=True)
 def fake_worker(monkeypatch):
     """The tutor's worker is the scripted fake (tests/fake_worker.py) unless a test overrides it."""
     monkeypatch.setenv("TLTUI_WORKER_CMD", shlex.join(FAKE_WORKER))

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import msgspec
 
-from tltui.core import diagnosis
+from tltui.core import backbones, costs, diagnosis
+from tltui.core.backbones import BackboneInfo, GroupInfo, Preprocessing
+from tltui.core.groups import GROUPS
 from tltui.core.protocol import codec
-from tltui.core.protocol.config import RunConfig
+from tltui.core.protocol.config import MODELS, RunConfig
 from tltui.core.protocol.events import Diagnosis, Finished, RunEvent, Started
 from tltui.core.protocol.messages import PROTOCOL_VERSION, Error, EventMessage, Hello, Message, Working
 from tltui.core.protocol.replies import (
@@ -40,6 +42,7 @@ from tltui.core.protocol.requests import (
     AnyRequest,
     CancelRun,
     Capacity,
+    DescribeBackbone,
     GetCapabilities,
     GetEvents,
     ListRuns,
@@ -146,6 +149,8 @@ def handle(request: AnyRequest) -> msgspec.Struct | list:
         return fake_pictures.loss_pictures(request, finished[-1].analysis)
     if isinstance(request, Capacity):
         return capacity(request)
+    if isinstance(request, DescribeBackbone):
+        return describe(request)
     raise ValueError(f"the fake worker does not do {type(request).__name__}")
 
 
@@ -165,6 +170,35 @@ def capacity(request: Capacity) -> CapacityReply:
         l2=1e-4, points=[CapacityPoint(n=n, real=accuracy(n, 2.5), gaussian=accuracy(n, 4)) for n in sizes],
         effective_rank=dim * 2 // 3, gaussian_rank=dim - 2, rank_rule="made up by the fake worker", seconds=0.1,
     )
+
+
+TEST_VIT = [("cls_token, pos_embed, patch_embed.proj", 55_744, 4_915_200), ("blocks.0", 41_728, 5_442_688),
+            ("blocks.1", 41_728, 5_442_688), ("blocks.2-3", 83_456, 10_885_376),
+            ("blocks.4-5, norm", 83_584, 10_885_376), ("head", 650, 640)]
+"""timm's test_vit as the real worker describes it at its own 160 px (tests/unit/test_timm_backbone.py)."""
+
+
+def describe(request: DescribeBackbone) -> BackboneInfo:
+    """A backbone's six groups: the built-in ones from core/costs.py (the real worker measures the same
+    numbers), any timm model as the real worker describes test_vit."""
+    if request.model in MODELS:
+        size = request.image_size or (32 if request.model == "tiny" else 64)
+        rows = [(g, c.params, c.macs) for g, c in costs.model_costs(request.model, size, 10).items()]
+        blocks = ("0", "0", "0", "0") if request.model == "tiny" else ("0-2", "0-3", "0-5", "0-2")
+        holds = ["conv1, bn1", *(f"layer{i}.{b}" for i, b in enumerate(blocks, 1)), "fc"]
+        return BackboneInfo(model=request.model, label=backbones.label(request.model), weights=["none"],
+                            groups=[GroupInfo(name=g, params=p, macs=m, holds=h)
+                                    for (g, p, m), h in zip(rows, holds, strict=True)],
+                            preprocessing=Preprocessing(image_size=size))
+    if backbones.problem(request.model):
+        raise ValueError(backbones.problem(request.model))
+    return BackboneInfo(
+        model=request.model, label=backbones.label(request.model), weights=["none"], convolutional=False,
+        groups=[GroupInfo(name=g, params=p, macs=m, holds=h) for g, (h, p, m) in zip(GROUPS, TEST_VIT, strict=True)],
+        preprocessing=Preprocessing(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), image_size=request.image_size or 160,
+                                    interpolation="bicubic", model_size=160, crop_pct=0.95,
+                                    source=f"timm's data config of {backbones.timm_name(request.model)}"),
+        looked=f"/fake/hf/hub/models--timm--{backbones.timm_name(request.model)}")
 
 
 CACHED = [w for w in os.environ.get("FAKE_WEIGHTS", "").split(",") if w]

@@ -277,7 +277,7 @@ def test_the_command_is_the_preset_the_epochs_and_the_learners_settings_and_tltu
 
 
 def test_the_probes_command_has_no_epochs_and_tltui_train_takes_it():
-    from tltui.cli.commands import config_from_args
+    from tltui.cli.flags import config_from_args
     from tltui.cli.main import build_parser
     from tltui.core.presets import configure
 

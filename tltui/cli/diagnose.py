@@ -16,7 +16,7 @@ from tltui.cli.link import follow_run
 from tltui.core import datasets, diagnosis
 from tltui.core.errors import BadInput
 from tltui.core.parsing import parse_setting
-from tltui.core.protocol.config import MAX_FILES, MODELS, ConfigError, RunConfig
+from tltui.core.protocol.config import MAX_FILES, ConfigError, RunConfig
 from tltui.core.protocol.events import RunEvent, Started
 from tltui.core.protocol.requests import StartDiagnosis
 
@@ -24,13 +24,14 @@ from tltui.core.protocol.requests import StartDiagnosis
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = RunConfig()
     parser.add_argument("data", metavar="DATA", help=f"a folder (ImageFolder) or one of: {', '.join(datasets.NAMES)}")
-    parser.add_argument("--model", choices=MODELS, help=f"the backbone (default {d.model})")
+    parser.add_argument("--model", help=f"the backbone: resnet50, tiny or timm:NAME (default {d.model})")
     parser.add_argument("--weights", help=f"its pretrained weights, a state_dict or a run dir (default {d.weights})")
     parser.add_argument("--budget", default="", metavar="TIME",
                         help="time to spend, e.g. 90s, 5m: trims folds and epochs, and says what it trimmed "
                         "(default: 2m for tiny, 5m for resnet50 on a GPU, 10m on a CPU)")
     parser.add_argument("--limit-per-class", type=int, metavar="N", help="use at most N images per class")
-    parser.add_argument("--image-size", type=int, metavar="PX", help="default 224 on a GPU, 64 on the CPU, 32 for tiny")
+    parser.add_argument("--image-size", type=int, metavar="PX",
+                        help="default 224 on a GPU, 64 on the CPU, 32 for tiny, a timm model's own")
     parser.add_argument("--seed", type=int, metavar="N", help="folds, order and init (default 0)")
     parser.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default auto)")
     parser.add_argument("--max-files", type=int, metavar="N",

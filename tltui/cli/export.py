@@ -3,7 +3,8 @@ batch file (tltui/core/codegen.py, cluster.py), each one that runs as written.
 
 For a generated set (``builtin``, ``builtin-shifted``) the worker writes its images as an ImageFolder beside
 the script (``x.py`` reads ``x_data/``), as it does every other engine job: the CLI does not import torch. A
-named set is the script's to download (torchvision), which needs internet once.
+named set is the script's to download (torchvision), which needs internet once. For a timm model the worker
+says its preprocessing (timm's data config), which the script writes out.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 
 from tltui.cli.flags import config_from_args
 from tltui.cli.link import ask
-from tltui.core import codegen, datasets
+from tltui.core import backbones, codegen, datasets
+from tltui.core.backbones import Preprocessing
 from tltui.core.errors import BadInput
 from tltui.core.presets import PROBE
 from tltui.core.protocol.config import RunConfig
-from tltui.core.protocol.requests import WriteBuiltin
+from tltui.core.protocol.requests import DescribeBackbone, WriteBuiltin
 
 
 def export(args: argparse.Namespace) -> int:
@@ -29,16 +31,24 @@ def export(args: argparse.Namespace) -> int:
     problem = codegen.refusal(config)
     if problem:
         raise BadInput(problem)
+    pre = _preprocessing(config)
     if args.torchrun or args.slurm:
-        return _export_cluster(args, config)
-    data = _data(config, args.out)
-    _write(args.out, codegen.generate(config, data))
+        return _export_cluster(args, config, pre)
+    data = _data(config, args.out, pre)
+    _write(args.out, codegen.generate(config, data, pre))
     if args.out:
         print(f"wrote {args.out}: python {args.out} trains it", file=sys.stderr)
     return 0
 
 
-def _export_cluster(args: argparse.Namespace, config: RunConfig) -> int:
+def _preprocessing(config: RunConfig) -> Preprocessing | None:
+    """A timm model's preprocessing at the run's image size, as the worker resolves it; None for the others."""
+    if not backbones.is_timm(config.model):
+        return None
+    return asyncio.run(ask(DescribeBackbone(model=config.model, image_size=config.image_size))).preprocessing
+
+
+def _export_cluster(args: argparse.Namespace, config: RunConfig, pre: Preprocessing | None) -> int:
     """``--torchrun``: the DDP script; ``--slurm``: the sbatch file (and, with -o, the script beside it)."""
     from tltui.core.cluster import generate_ddp, generate_slurm, torchrun_commands
 
@@ -50,10 +60,10 @@ def _export_cluster(args: argparse.Namespace, config: RunConfig) -> int:
     if args.slurm:
         beside = Path(args.out).with_suffix(".py") if args.out else None
         script = beside.name if beside else "finetune_ddp.py"
-        data = _data(config, str(beside) if beside else None)
+        data = _data(config, str(beside) if beside else None, pre)
         _write(args.out, generate_slurm(config, args.nnodes, script, args.gpus_per_node, data))
         if beside:
-            _write(str(beside), generate_ddp(config, args.nnodes, script, data))
+            _write(str(beside), generate_ddp(config, args.nnodes, script, data, pre))
             print(f"wrote {args.out} and {beside}: sbatch {args.out} from that folder runs it on {args.nnodes} "
                   "nodes", file=sys.stderr)
         else:
@@ -61,8 +71,8 @@ def _export_cluster(args: argparse.Namespace, config: RunConfig) -> int:
                   file=sys.stderr)
         return 0
     script = Path(args.out).name if args.out else "finetune_ddp.py"
-    data = _data(config, args.out)
-    _write(args.out, generate_ddp(config, args.nnodes, script, data))
+    data = _data(config, args.out, pre)
+    _write(args.out, generate_ddp(config, args.nnodes, script, data, pre))
     one, many = torchrun_commands(config, script, args.nnodes, data)
     if args.out:
         print(f"wrote {args.out}", file=sys.stderr)
@@ -71,7 +81,7 @@ def _export_cluster(args: argparse.Namespace, config: RunConfig) -> int:
     return 0
 
 
-def _data(config: RunConfig, script: str | None) -> str:
+def _data(config: RunConfig, script: str | None, pre: Preprocessing | None = None) -> str:
     """What the script of ``config`` written to ``script`` (None: standard output) reads, said in one line:
     a generated set is written beside it by the worker (``x.py``: ``x_data``), whose name is returned;
     '' for every other kind of data."""
@@ -86,7 +96,7 @@ def _data(config: RunConfig, script: str | None) -> str:
         return ""
     folder = Path(script).resolve().with_suffix("")
     folder = folder.with_name(folder.name + "_data")
-    request = WriteBuiltin(data=config.data, folder=str(folder), image_size=codegen.image_size(config),
+    request = WriteBuiltin(data=config.data, folder=str(folder), image_size=codegen.image_size(config, pre),
                            seed=config.seed, val_fraction=config.val_fraction)
     written = asyncio.run(ask(request))
     _say(f"{config.data}: {written.n_train} training and {written.n_val} validation images ({written.side} px, "

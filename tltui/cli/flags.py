@@ -9,7 +9,7 @@ from tltui.core import datasets
 from tltui.core.errors import BadInput
 from tltui.core.parsing import parse_setting
 from tltui.core.presets import PRESETS, configure
-from tltui.core.protocol.config import AUGMENTS, MAX_FILES, MODELS, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
+from tltui.core.protocol.config import AUGMENTS, MAX_FILES, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,10 +18,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help=f"a folder (ImageFolder) or one of: {', '.join(datasets.NAMES)}")
     parser.add_argument("--preset", choices=list(PRESETS), help="a usual recipe; other flags override it (probe: "
                         "a linear probe on the frozen features, L2 by cross-validation, one fit and no SGD epochs)")
-    parser.add_argument("--model", choices=MODELS, help="resnet50, or tiny: a small ResNet whose pretrained weights "
-                        f"ship with tltui, 32 px, seconds on a CPU (default {d.model})")
+    parser.add_argument("--model", help="resnet50; tiny: a small ResNet whose pretrained weights ship with tltui, 32 "
+                        "px, seconds on a CPU; or timm:NAME, any timm image model (pip install -e \".[timm]\") "
+                        f"(default {d.model})")
     parser.add_argument("--weights", help="pretrained (the model's own: ImageNet for resnet50, generated fractals for "
-                        f"tiny), imagenet, imagenet-v1, none, or a state_dict / run dir (default {d.weights})")
+                        "tiny, the Hugging Face cache's for timm), imagenet, imagenet-v1, none, or a state_dict / "
+                        f"safetensors file / run dir (default {d.weights})")
     parser.add_argument("--freeze", metavar="GROUPS",
                         help="groups to freeze: stem,layer1,...,layer4,head, all, backbone")
     parser.add_argument("--bn", choices=["freeze", "train"], help="BatchNorm of frozen groups (default freeze)")
@@ -40,7 +42,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
     parser.add_argument("--label-smoothing", type=float, help="default 0")
-    parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU, 32 for tiny")
+    parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU, 32 for tiny, "
+                        "a timm model's own")
     parser.add_argument("--augment", metavar="LIST", help=f"train augmentations from {','.join(AUGMENTS)} (default "
                         f"{','.join(d.augment)}; flip for photos where left and right do not matter)")
     parser.add_argument("--no-augment", action="store_true", help="no train augmentation")

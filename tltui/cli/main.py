@@ -42,7 +42,8 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     train = sub.add_parser("train", help="fine-tune ResNet-50 headless, with live progress",
-                           description="Fine-tune ResNet-50 on DATA through a worker process.")
+                           description="Fine-tune a pretrained backbone (ResNet-50 unless --model says) on DATA "
+                           "through a worker process.")
     if full:
         from tltui.cli.flags import add_train_arguments
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import shlex
 import textwrap
 
-from tltui.core import codegen
+from tltui.core import backbones, codegen
+from tltui.core.backbones import Preprocessing
 from tltui.core.codegen import WIDTH
 from tltui.core.protocol.config import RunConfig
 
@@ -46,10 +47,13 @@ def torchrun_commands(config: RunConfig, script: str, nnodes: int, data: str = "
     return [one, many]
 
 
-def generate_ddp(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py", data: str = "") -> str:
-    """The DDP script for ``config`` (one that passes ``check()``); ``data`` as ``codegen.generate`` takes it."""
+def generate_ddp(config: RunConfig, nnodes: int = 2, script: str = "finetune_ddp.py", data: str = "",
+                 pre: Preprocessing | None = None) -> str:
+    """The DDP script for ``config`` (one that passes ``check()``); ``data`` and ``pre`` as ``codegen.generate``
+    takes them."""
     top = "\n\n".join((_header(config, nnodes, script, data), codegen.imports(config, distributed=True),
-                        codegen.constants(config, distributed=True, data=data), codegen.groups_table()))
+                        codegen.constants(config, distributed=True, data=data, pre=pre),
+                        codegen.groups_table(config)))
     defs = (*codegen.model_defs(config), *codegen.data_defs(config, data), _loaders(config), _evaluate(),
             codegen.OPTIONS, _main(config), codegen.ENTRY)
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
@@ -180,7 +184,8 @@ def _main(config: RunConfig) -> str:
         "                             weights=args.weights)",
         *(["    fit_head(model, probe_loader, device)  # alike in every process"] if config.head_first else []),
         "    if SYNC_BN and gpu:",
-        "        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)",
+        "        model = " + ("timm.layers.convert_sync_batchnorm(model)  # its norm-acts too"
+                          if backbones.is_timm(config.model) else "nn.SyncBatchNorm.convert_sync_batchnorm(model)"),
         "    torch.manual_seed(SEED + 1 + rank)  # each its own augmentations",
         "",
         "    def wrap():  # DDP takes the parameters that train now",

@@ -26,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tltui.core import datasets, linear_probe, paths, schedule
+from tltui.core import backbones, codegen_timm, datasets, linear_probe, paths, schedule
+from tltui.core.backbones import Preprocessing
 from tltui.core.groups import GROUPS, MODULES, depth_from_top
 from tltui.core.presets import PROBE, apply_preset
 from tltui.core.protocol.config import RunConfig
@@ -41,10 +42,12 @@ RESNET50_SIZE = 224
 """ResNet-50's image size in a script whose run left it to the device (the engine's on a GPU)."""
 
 
-def generate(config: RunConfig, data: str = "") -> str:
+def generate(config: RunConfig, data: str = "", pre: Preprocessing | None = None) -> str:
     """The script for ``config`` (one that passes ``check()`` and trains something in epoch 1); ``data``: for a
-    generated set, the folder beside the script that ``tltui export`` writes its images into."""
-    top = "\n\n".join((_header(config, data), imports(config), constants(config, data=data), groups_table()))
+    generated set, the folder beside the script that ``tltui export`` writes its images into; ``pre``: a timm
+    model's preprocessing as the worker resolves it (None: the script reads it from timm)."""
+    top = "\n\n".join((_header(config, data), imports(config), constants(config, data=data, pre=pre),
+                        groups_table(config)))
     defs = (*model_defs(config), *data_defs(config, data), _loaders(config), _evaluate(), OPTIONS,
             _main(config), ENTRY)
     return "\n\n\n".join([top, *(d for d in defs if d)]) + "\n"
@@ -66,6 +69,10 @@ def model_defs(config: RunConfig) -> list[str]:
     the optimizer's param groups, the tiny network's class for a tiny run, reading the weights, ``build``,
     ``unfreeze``, ``train_mode`` and the LR schedule."""
     tiny = config.model == "tiny"
+    if backbones.is_timm(config.model):
+        return [_param_groups(config), codegen_timm.groups_source(), codegen_timm.NETWORK, _build(config),
+                _unfreeze(config), codegen_timm.train_mode(config), _schedule(config),
+                codegen_timm.head_first(HEAD_FIRST) if config.head_first else ""]
     return [_param_groups(config), tiny_source() if tiny else "", *_weights_defs(config), _build(config),
             _unfreeze(config), _train_mode(config), _schedule(config), HEAD_FIRST if config.head_first else ""]
 
@@ -182,9 +189,11 @@ def fit_head(model, loader, device):
 on every training image: tltui caps that at ``probe.CV_MAX_IMAGES``)."""
 
 
-def image_size(config: RunConfig) -> int:
-    """The side the script's images are cropped to: the run's, else the model's own (the tiny one's, or
-    ResNet-50's on a GPU)."""
+def image_size(config: RunConfig, pre: Preprocessing | None = None) -> int:
+    """The side the script's images are cropped to: the run's, else the model's own (the tiny one's, a timm
+    model's in ``pre``, or ResNet-50's on a GPU)."""
+    if backbones.is_timm(config.model) and pre is not None:
+        return config.image_size or pre.image_size
     return config.image_size or (_tiny_constant("IMAGE_SIZE") if config.model == "tiny" else RESNET50_SIZE)
 
 
@@ -301,7 +310,8 @@ def _splits(config: RunConfig) -> bool:
 
 
 def _header(config: RunConfig, data: str) -> str:
-    model = "tltui's tiny ResNet" if config.model == "tiny" else "ResNet-50"
+    model = "tltui's tiny ResNet" if config.model == "tiny" else \
+        f"timm's {backbones.timm_name(config.model)}" if backbones.is_timm(config.model) else "ResNet-50"
     lines = [f"Fine-tune {model} the way tltui does.", ""]
     lines += textwrap.wrap(describe(config) + ".", WIDTH)
     lines += ["", "The same run in tltui:"]
@@ -324,6 +334,8 @@ def checkpoint_words(config: RunConfig) -> str:
     """What ``best.pt`` and ``last.pt`` load into."""
     if config.model == "tiny":
         return "state_dicts for TinyResNet(num_classes=N) below, which is tltui.engine.tiny.TinyResNet"
+    if backbones.is_timm(config.model):
+        return "plain state_dicts for create(num_classes=N) below: timm's MODEL at IMAGE_SIZE"
     return "plain state_dicts for torchvision's resnet50(num_classes=N)"
 
 
@@ -358,7 +370,8 @@ def imports(config: RunConfig, distributed: bool = False) -> str:
     """The import lines of a generated script; ``distributed``: the DDP script's."""
     stdlib = ["argparse", *(["copy"] if config.head_first else []),
               *(["math"] if config.schedule != "constant" else []), "os",
-              *(["random"] if config.head_first else []), *(["socket"] if _imagenet(config) else []), "sys"]
+              *(["random"] if config.head_first else []), *(["re"] if backbones.is_timm(config.model) else []),
+              *(["socket"] if _imagenet(config) else []), "sys"]
     lines = [f"import {m}" for m in stdlib] + [""]
     lines += ["import numpy as np"] if _splits(config) else []
     lines += [
@@ -372,6 +385,8 @@ def imports(config: RunConfig, distributed: bool = False) -> str:
     ]
     if config.model == "tiny":
         lines.append("from torchvision.models.resnet import BasicBlock, ResNet")
+    elif backbones.is_timm(config.model):
+        lines.insert(lines.index("import torch"), "import timm")
     elif _imagenet(config):
         lines.append("from torchvision.models import ResNet50_Weights, resnet50")
     else:
@@ -379,12 +394,14 @@ def imports(config: RunConfig, distributed: bool = False) -> str:
     return "\n".join(lines)
 
 
-def constants(config: RunConfig, distributed: bool = False, data: str = "") -> str:
+def constants(config: RunConfig, distributed: bool = False, data: str = "", pre: Preprocessing | None = None) -> str:
     """The settings at the top of a generated script; ``distributed``: the DDP script's (its batch is the
-    global one, and it may sync BatchNorm); ``data`` as ``generate`` takes it."""
+    global one, and it may sync BatchNorm); ``data`` and ``pre`` as ``generate`` takes them."""
+    sizes = (codegen_timm.constants(config, pre) if backbones.is_timm(config.model) else
+             [f"IMAGE_SIZE = {image_size(config)}"])
     lines = [*_data_constant(config, data), f"EPOCHS = {config.epochs}",
              f"BATCH_SIZE = {config.batch_size}" + ("  # global: over all processes" if distributed else ""),
-             f"IMAGE_SIZE = {image_size(config)}", f"HEAD_LR = {config.lr!r}"]
+             *sizes, f"HEAD_LR = {config.lr!r}"]
     if config.lr_decay != 1:
         lines.append(f"DECAY = {config.lr_decay!r}  # each group's LR: the one above's times DECAY")
     lines.append(f"SEED = {config.seed}")
@@ -423,10 +440,15 @@ def _weights_constant(config: RunConfig) -> list[str]:
         return [f'WEIGHTS = "{WEIGHTS[config.weights]}"  # ImageNet\'s (torchvision); or a file']
     if config.model == "tiny" and config.weights == "pretrained":
         return ["# tltui's tiny weights, pretrained on generated fractals", f"WEIGHTS = {_str(TINY_WEIGHTS)}"]
+    if backbones.is_timm(config.model) and config.weights == "pretrained":
+        return codegen_timm.weights_constant(config)
     return ["# a state_dict file or a tltui run folder (its best.pt)", f"WEIGHTS = {_str(config.weights)}"]
 
 
-def groups_table() -> str:
+def groups_table(config: RunConfig | None = None) -> str:
+    """``params(model, group)``: by the module names of each group, or for a timm model by ``six_groups``."""
+    if config is not None and backbones.is_timm(config.model):
+        return codegen_timm.groups_table()
     rows = "\n".join(f"    {_str(g)}: {_list(MODULES[g])}," for g in GROUPS)
     return (
         "# tltui's six groups of ResNet-50, bottom to top: module names.\n"
@@ -514,6 +536,13 @@ def _build(config: RunConfig) -> str:
             "    model = TinyResNet(num_classes)  # its head drawn as tltui's",
             "    if weights is not None:",
             "        model.load_state_dict(backbone(weights), strict=False)",
+        ]
+    elif backbones.is_timm(config.model):
+        lines = [
+            'def build(num_classes, device="cpu", weights=WEIGHTS):',
+            '    """timm\'s MODEL with `weights` (None: random), a new head,',
+            '    frozen groups, optimizer."""',
+            "    model = network(num_classes, weights)",
         ]
     else:
         lines = [
@@ -603,16 +632,22 @@ def image_folders(config: RunConfig, distributed: bool = False) -> str:
         train.append("transforms.RandomHorizontalFlip()")
     if "color" in config.augment:
         train.append("transforms.ColorJitter(0.2, 0.2, 0.2, 0.05)")
-    steps = "".join(f"        {t},\n" for t in [*train, "transforms.ToTensor()", "imagenet"])
+    timm = backbones.is_timm(config.model)
+    norm, mode = ("normalise", ",\n            interpolation=mode") if timm else ("imagenet", "")
+    if timm:  # the model's own resize filter
+        train = [t[:-1] + mode + ")" if t.startswith(("transforms.Resize", "transforms.RandomResizedCrop")) else t
+                 for t in train]
+    steps = "".join(f"        {t},\n" for t in [*train, "transforms.ToTensor()", norm])
     return (
-        "    imagenet = transforms.Normalize(mean=[0.485, 0.456, 0.406],\n"
-        "                                    std=[0.229, 0.224, 0.225])\n"
-        f"    train_tf = transforms.Compose([\n{steps}    ])\n"
+        (codegen_timm.normalise_lines() if timm else
+         "    imagenet = transforms.Normalize(mean=[0.485, 0.456, 0.406],\n"
+         "                                    std=[0.229, 0.224, 0.225])\n")
+        + f"    train_tf = transforms.Compose([\n{steps}    ])\n"
         "    val_tf = transforms.Compose([\n"
-        "        transforms.Resize(round(IMAGE_SIZE / 0.875)),\n"
+        f"        transforms.Resize(round(IMAGE_SIZE / 0.875){mode}),\n"
         "        transforms.CenterCrop(IMAGE_SIZE),\n"
         "        transforms.ToTensor(),\n"
-        "        imagenet,\n"
+        f"        {norm},\n"
         "    ])\n"
         + (_FIRST if distributed and config.data in datasets.DOWNLOADED else _SETS)
         + (_SHUFFLE if config.shuffle_labels else "")

@@ -8,7 +8,7 @@ one), so the data path never limits the step rate:
 - ``color``: ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05).
 
 Validation images (and training images with no augmentation) are stored already resized and
-centre-cropped, so they only need the ImageNet normalisation.
+centre-cropped, so they only need the normalisation: ImageNet's statistics, or a timm model's own.
 
 Not ``kornia.augmentation``: on the same transforms and distributions it took 1.36x our time (765 vs 561 ms
 for 120 images, 256 -> 224 px, 2 CPU threads; ``benchmarks/augment.py``, not yet run on a GPU).
@@ -37,12 +37,12 @@ class BatchTransform:
     """Turn a uint8 batch ``(B, 3, S, S)`` into the network's input ``(B, 3, size, size)``."""
 
     def __init__(self, size: int, augment: tuple[str, ...] | frozenset[str], device: torch.device,
-                 channels_last: bool = False) -> None:
+                 channels_last: bool = False, mean: tuple[float, ...] = MEAN, std: tuple[float, ...] = STD) -> None:
         self.size = size
         self.augment = frozenset(augment)
         self.channels_last = channels_last
-        self.mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
 
     def __call__(self, images: torch.Tensor, train: bool) -> torch.Tensor:
         x = images.float().div_(255)

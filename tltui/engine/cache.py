@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
-from torchvision.models import ResNet
+from torch import nn
 
+from tltui.core import backbones
 from tltui.engine import model as net
 
 if TYPE_CHECKING:
@@ -29,14 +30,17 @@ GPU_SHARE = 0.4
 
 
 def boundary(config: RunConfig) -> str | None:
-    """The group where the cache can cut the network (its input is cached), or None."""
+    """The group where the cache can cut the network (its input is cached), or None. A timm model is cut
+    below its head alone (its pooled features), where the whole backbone is frozen."""
     if config.augment or config.bn != "freeze":
         return None
     lowest = config.lowest_ever_trainable()
+    if backbones.is_timm(config.model):
+        return "head" if lowest == "head" else None
     return lowest if lowest not in (None, "stem") else None
 
 
-def needed_bytes(model: ResNet, group: str, image_size: int, n_images: int, dtype: torch.dtype) -> int:
+def needed_bytes(model: nn.Module, group: str, image_size: int, n_images: int, dtype: torch.dtype) -> int:
     per_image = math.prod(net.input_shape(model, group, image_size))
     return per_image * n_images * torch.finfo(dtype).bits // 8
 
@@ -52,7 +56,7 @@ def budget_bytes(device: torch.device) -> int:
     return min(CPU_BUDGET_CAP, _available_ram() // 2)
 
 
-def build(model: ResNet, group: str, images: torch.Tensor, prepare: Callable[[torch.Tensor], torch.Tensor],
+def build(model: nn.Module, group: str, images: torch.Tensor, prepare: Callable[[torch.Tensor], torch.Tensor],
           *, batch_size: int, dtype: torch.dtype, device: torch.device,
           should_stop: Callable[[], bool] = lambda: False) -> torch.Tensor | None:
     """``group``'s input for every image, ``(N, ...)`` in ``dtype`` on ``device``; None if stopped.

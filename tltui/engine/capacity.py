@@ -60,7 +60,7 @@ def measure(request: Capacity, report: Report = lambda *_: None,
                            limit_per_class=0, seed=0)
     datasets.shuffle_labels(images, request.seed)
     pool, labels = torch.cat([images.train_x, images.val_x]), torch.cat([images.train_y, images.val_y])
-    dim = model.fc.in_features
+    dim = net.feature_dim(model)
     sizes, notes = _sizes(request.sizes, dim, len(labels))
     generator = torch.Generator().manual_seed(request.seed)
     order = torch.randperm(len(labels), generator=generator)[:sizes[-1]]

@@ -114,7 +114,7 @@ def read(config: RunConfig, run_dir: Path, mmap: bool = False) -> Checkpoint:
     if not (isinstance(weights, dict) and all(isinstance(v, torch.Tensor) for v in weights.values())
             and isinstance(classes, list)):
         raise BadInput(f"{path} is not a checkpoint tltui wrote (malformed weights or classes): {FIX}")
-    problem = net.mismatch(config.model, len(classes), weights)
+    problem = net.mismatch(config.model, len(classes), weights, config.image_size)
     if problem:
         raise BadInput(f"{path} holds weights of another model than this run's {config.model} ({problem}): {FIX}")
     known = {f.name for f in fields(Checkpoint)}

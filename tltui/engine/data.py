@@ -47,6 +47,9 @@ MIN_SIDE = 8
 """Images with a side shorter than this are skipped."""
 CROP_RATIO = 0.875
 """Validation: resize the shorter side to size / 0.875, then centre-crop size (224 from 256)."""
+RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+            "nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
+"""PIL's filter for each interpolation a timm data config names (bilinear for any other)."""
 SPLIT_SEED = 0
 """The train/val split and --limit-per-class subsets do not depend on the run's seed: runs stay comparable."""
 DOWNLOAD_TIMEOUT_S = 10.0
@@ -92,20 +95,23 @@ def sides(image_size: int, augment: tuple[str, ...]) -> tuple[int, int, int]:
 
 
 def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: float,
-         limit_per_class: int, seed: int, max_files: int = MAX_FILES, pooled: bool = False) -> ImageData:
+         limit_per_class: int, seed: int, max_files: int = MAX_FILES, pooled: bool = False,
+         interpolation: str = "bilinear") -> ImageData:
     """Load ``data`` (a built-in name, a folder, or a named dataset). Raises BadInput for bad input.
-    ``pooled``: validation images stored as training ones are (diagnose pools the two)."""
+    ``pooled``: validation images stored as training ones are (diagnose pools the two). ``interpolation``:
+    the resize's filter (``RESAMPLE``: a timm model's own, else bilinear)."""
     resize, train_side, val_side = sides(image_size, augment)
     if pooled:
         val_side = train_side
     if data in datasets.BUILTIN:
-        return _builtin(data == "builtin-shifted", seed, resize, train_side, val_side, val_fraction, limit_per_class)
+        return _builtin(data == "builtin-shifted", seed, resize, train_side, val_side, val_fraction, limit_per_class,
+                        interpolation)
     root = _folder(data)
     if root is None:
-        return _named(data.lower(), val_fraction, limit_per_class, resize, train_side, val_side)
+        return _named(data.lower(), val_fraction, limit_per_class, resize, train_side, val_side, interpolation)
     train, val = _folder_lists(root, val_fraction, max_files)
     train = _Lists(train.classes, _limit(train.items, limit_per_class), train.skipped)
-    return _decode_all(train, val, resize, train_side, val_side)
+    return _decode_all(train, val, resize, train_side, val_side, interpolation)
 
 
 def has_val_folder(data: str) -> bool:
@@ -149,8 +155,8 @@ def _folder(data: str) -> Path | None:
 
 
 def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: int,
-             val_fraction: float, limit: int) -> ImageData:
-    x, train, val = builtin_split(shifted, seed, resize, val_fraction)
+             val_fraction: float, limit: int, interpolation: str = "bilinear") -> ImageData:
+    x, train, val = builtin_split(shifted, seed, resize, val_fraction, interpolation)
     train = _limit(train, limit)
     train_idx = torch.tensor([i for i, _ in train])
     val_idx = torch.tensor([i for i, _ in val])
@@ -162,13 +168,14 @@ def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: i
     )
 
 
-def builtin_split(shifted: bool, seed: int, side: int, val_fraction: float) -> tuple[torch.Tensor, list, list]:
+def builtin_split(shifted: bool, seed: int, side: int, val_fraction: float,
+                  interpolation: str = "bilinear") -> tuple[torch.Tensor, list, list]:
     """A built-in set at ``side`` px (rendered at the nearest native side, resized to it) and its (index,
     label) train and val items, split as every run splits it."""
     native = min(max(side, builtin.NATIVE[0]), builtin.NATIVE[1])
     x, labels = _render(native, seed, shifted)
     if native != side:
-        x = torch.cat([_resize(chunk, side) for chunk in x.split(256)])
+        x = torch.cat([_resize(chunk, side, interpolation) for chunk in x.split(256)])
     items = [(i, int(label)) for i, label in enumerate(labels)]
     train, val = _split(items, len(builtin.CLASSES), val_fraction)
     return x, train, val
@@ -182,8 +189,9 @@ def _render(size: int, seed: int, shifted: bool) -> tuple[torch.Tensor, np.ndarr
     return torch.from_numpy(images).permute(0, 3, 1, 2), labels
 
 
-def _resize(x: torch.Tensor, side: int) -> torch.Tensor:
-    x = F.interpolate(x.float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+def _resize(x: torch.Tensor, side: int, interpolation: str = "bilinear") -> torch.Tensor:
+    mode = "bicubic" if interpolation == "bicubic" else "bilinear"  # the two F.interpolate antialiases
+    x = F.interpolate(x.float(), size=(side, side), mode=mode, antialias=True, align_corners=False)
     return x.round_().clamp_(0, 255).to(torch.uint8)
 
 
@@ -385,7 +393,8 @@ def _by_class(items: list) -> dict[int, list]:
 # Named torchvision datasets
 
 
-def _named(name: str, val_fraction: float, limit: int, resize: int, train_side: int, val_side: int) -> ImageData:
+def _named(name: str, val_fraction: float, limit: int, resize: int, train_side: int, val_side: int,
+           interpolation: str = "bilinear") -> ImageData:
     """A torchvision dataset, with its own splits (EuroSAT, which has none, is split by ``val_fraction``);
     downloaded first if it is not there yet."""
     root = paths.datasets_dir()
@@ -398,10 +407,11 @@ def _named(name: str, val_fraction: float, limit: int, resize: int, train_side: 
         classes = list(sets[0].classes)
         train_items, val_items = _split([(Path(p), y) for p, y in sets[0].samples], len(classes), val_fraction)
         return _decode_all(_Lists(classes, _limit(train_items, limit)), _Lists(classes, val_items),
-                           resize, train_side, val_side)
+                           resize, train_side, val_side, interpolation)
     train, val = sets
-    data = _image_data(list(train.classes), _limit(_decode_set(train, name, resize, train_side), limit),
-                       _decode_set(val, name, resize, val_side))
+    data = _image_data(list(train.classes),
+                       _limit(_decode_set(train, name, resize, train_side, interpolation), limit),
+                       _decode_set(val, name, resize, val_side, interpolation))
     data.val_paths = [f"{name}:val/{i}" for i in range(len(data.val_y))]
     return data
 
@@ -417,7 +427,8 @@ def _make(name: str, root: Path, download: bool = False) -> tuple:
     return make(root, splits[0], download=download), make(root, splits[1])
 
 
-def _decode_set(dataset: Any, name: str, resize: int, side: int) -> list[tuple[np.ndarray, int]]:
+def _decode_set(dataset: Any, name: str, resize: int, side: int,
+                interpolation: str = "bilinear") -> list[tuple[np.ndarray, int]]:
     """(image, label) for every item of a torchvision dataset, read through its public ``__getitem__`` (its
     file list is private), in threads; resized and cropped as ``decode`` does."""
     def item(i: int) -> tuple[np.ndarray, int]:
@@ -426,7 +437,7 @@ def _decode_set(dataset: Any, name: str, resize: int, side: int) -> list[tuple[n
         except (OSError, SyntaxError, ValueError) as exc:
             raise BadInput(f"{name}: image {i} in {dataset.root} cannot be read ({type(exc).__name__}): delete "
                            f"the folder and run again to download it anew") from None
-        return _resize_crop(image, resize, side), int(label)
+        return _resize_crop(image, resize, side, interpolation), int(label)
 
     with ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) + 2)) as pool:
         return list(pool.map(item, range(len(dataset))))
@@ -456,12 +467,13 @@ def _fetch(name: str, root: Path, timeout: float) -> None:
 # Decoding
 
 
-def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_side: int) -> ImageData:
+def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_side: int,
+                interpolation: str = "bilinear") -> ImageData:
     skipped = Counter(train.skipped) + Counter(val.skipped)
     converted: Counter = Counter()
     decoded = []
     for lists, side in ((train, train_side), (val, val_side)):
-        results = _decode_many([p for p, _ in lists.items], resize, side)
+        results = _decode_many([p for p, _ in lists.items], resize, side, interpolation)
         kept: list[tuple[np.ndarray, int]] = []
         digests: dict[bytes, Path] = {}
         kept_paths: list[str] = []
@@ -519,10 +531,10 @@ def _labels(pairs: list[tuple[np.ndarray, int]]) -> torch.Tensor:
     return torch.tensor([label for _, label in pairs], dtype=torch.int64)
 
 
-def _decode_many(files: list[Path], resize: int, side: int) -> list[tuple]:
+def _decode_many(files: list[Path], resize: int, side: int, interpolation: str = "bilinear") -> list[tuple]:
     """Decode in threads (PIL releases the GIL while decoding and resizing)."""
     with ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) + 2)) as pool:
-        return list(pool.map(lambda f: decode(f, resize, side), files))
+        return list(pool.map(lambda f: decode(f, resize, side, interpolation), files))
 
 
 class _Budget:
@@ -552,7 +564,8 @@ _reading = _Budget(READING_BYTES)
 _decoding = _Budget(DECODING_PIXELS)
 
 
-def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None, bytes]:
+def decode(path: Path, resize: int, side: int,
+           interpolation: str = "bilinear") -> tuple[np.ndarray | None, str | None, str | None, bytes]:
     """(image ``(side, side, 3)`` uint8 or None, why it was skipped, which conversion was needed, a digest
     of the file's bytes).
 
@@ -567,10 +580,11 @@ def decode(path: Path, resize: int, side: int) -> tuple[np.ndarray | None, str |
                                               errno.EFBIG: f"larger than {MAX_FILE_BYTES >> 20} MB"}
             why = reasons.get(error.errno, "unreadable")
             return None, why, None, b""
-        return _decode_bytes(raw, resize, side)
+        return _decode_bytes(raw, resize, side, interpolation)
 
 
-def _decode_bytes(raw: bytes, resize: int, side: int) -> tuple[np.ndarray | None, str | None, str | None, bytes]:
+def _decode_bytes(raw: bytes, resize: int, side: int,
+                  interpolation: str = "bilinear") -> tuple[np.ndarray | None, str | None, str | None, bytes]:
     """``decode`` of a file's bytes (held in the reading budget by the caller)."""
     digest = hashlib.blake2b(raw, digest_size=16).digest()
     try:
@@ -589,7 +603,7 @@ def _decode_bytes(raw: bytes, resize: int, side: int) -> tuple[np.ndarray | None
                         return None, f"tiny (under {MIN_SIDE} px)", None, digest
                     rgb, conversion = _to_rgb(img)
                     rgb = ImageOps.exif_transpose(rgb)
-                    return _resize_crop(rgb, resize, side), None, conversion, digest
+                    return _resize_crop(rgb, resize, side, interpolation), None, conversion, digest
     except UnidentifiedImageError:
         return None, "not an image (unreadable)", None, digest
     except MemoryError:
@@ -626,13 +640,14 @@ def _high_bit_depth(img: Image.Image) -> Image.Image:
     return Image.fromarray(grey).convert("RGB")
 
 
-def _resize_crop(img: Image.Image, resize: int, side: int) -> np.ndarray:
+def _resize_crop(img: Image.Image, resize: int, side: int, interpolation: str = "bilinear") -> np.ndarray:
     """Resize the shorter side to ``resize`` and centre-crop ``side``, as one resample of the crop box."""
     w, h = img.size
     scale = resize / min(w, h)
     box_w, box_h = side / scale, side / scale
     left, top = (w - box_w) / 2, (h - box_h) / 2
-    out = img.resize((side, side), Image.Resampling.BILINEAR, box=(left, top, left + box_w, top + box_h),
+    out = img.resize((side, side), RESAMPLE.get(interpolation, Image.Resampling.BILINEAR),
+                     box=(left, top, left + box_w, top + box_h),
                      reducing_gap=3.0)
     return np.asarray(out, dtype=np.uint8)
 

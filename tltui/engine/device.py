@@ -9,9 +9,10 @@ import socket
 import torch
 
 from tltui import __version__
+from tltui.core import backbones
 from tltui.core.errors import BadInput
 from tltui.core.protocol.replies import Capabilities
-from tltui.engine import model, tiny
+from tltui.engine import model, timm_backbone, tiny
 
 
 def resolve(name: str) -> torch.device:
@@ -43,17 +44,22 @@ def resolve(name: str) -> torch.device:
 
 
 def default_image_size(device: torch.device, model: str) -> int:
-    """The tiny backbone: 32, the side it was pretrained at. ResNet-50: 224 on a GPU; 64 on the CPU, where
-    224 px trains about 7x slower."""
+    """The tiny backbone: 32, the side it was pretrained at. A timm model: its own (timm's data config).
+    ResNet-50: 224 on a GPU; 64 on the CPU, where 224 px trains about 7x slower."""
     if model == "tiny":
         return tiny.IMAGE_SIZE
+    if backbones.is_timm(model):
+        return timm_backbone.own_size(backbones.timm_name(model))
     return 64 if device.type == "cpu" else 224
 
 
 def channels_last(device: torch.device, image_size: int, model: str) -> bool:
     """Whether to run in NHWC memory format: always on CUDA (what its tensor cores want); on the CPU for the
     tiny backbone (40% faster at 32 px), and for ResNet-50 from 64 px up, where it trained 13% faster (and
-    ran 15% slower at 32 px) on 2 cores."""
+    ran 15% slower at 32 px) on 2 cores; not for a timm model on the CPU (not measured). Only for a
+    convolutional network (``model.convolutional``): the caller asks that of the model it built."""
+    if backbones.is_timm(model):
+        return device.type == "cuda"
     return device.type == "cuda" or (device.type == "cpu" and (model == "tiny" or image_size >= 64))
 
 

@@ -41,7 +41,17 @@ from tltui.core.errors import BadInput, RunFailure
 from tltui.core.presets import PROBE, configure
 from tltui.core.protocol.config import MAX_FILES, ConfigError, RunConfig
 from tltui.core.protocol.events import Cancelled, Diagnosis, Epoch, HeldOut, Measured, Note, Started, StrategyResult
-from tltui.engine import cache, data as datasets, device as devices, duplicates, knn, model as net, probe, train
+from tltui.engine import (
+    cache,
+    data as datasets,
+    device as devices,
+    duplicates,
+    knn,
+    model as net,
+    preprocess,
+    probe,
+    train,
+)
 from tltui.engine.augment import BatchTransform
 
 Emit = Callable[..., object]
@@ -53,7 +63,7 @@ MAX_EPOCHS = 30
 
 
 def default_budget(device: torch.device, model: str) -> float:
-    """Seconds: 2 min for the tiny backbone, 5 min for ResNet-50 on a GPU, 10 on a CPU."""
+    """Seconds: 2 min for the tiny backbone, 5 min for ResNet-50 (or a timm model) on a GPU, 10 on a CPU."""
     if model == "tiny":
         return 120.0
     return 300.0 if device.type == "cuda" else 600.0
@@ -93,14 +103,14 @@ class Pool:
     """Images in ``val/``, scored once at the end; 0 when train and validation are pooled."""
 
 
-def load(config: RunConfig) -> Pool:
+def load(config: RunConfig, interpolation: str = "bilinear") -> Pool:
     """With ``train/`` and ``val/``: ``train/``, at most ``limit_per_class`` per class as ``tltui train``
     takes them. Otherwise every image, train and validation together, at most ``limit_per_class`` per
-    class (the same subset every time)."""
+    class (the same subset every time). ``interpolation``: the backbone's resize filter."""
     own_val = datasets.has_val_folder(config.data)
     data = datasets.load(config.data, image_size=config.image_size, augment=("crop",), val_fraction=config.val_fraction,
                          limit_per_class=config.limit_per_class if own_val else 0, seed=config.seed,
-                         max_files=config.max_files or MAX_FILES, pooled=not own_val)
+                         max_files=config.max_files or MAX_FILES, pooled=not own_val, interpolation=interpolation)
     if own_val:
         x, y = data.train_x, data.train_y
     else:
@@ -131,8 +141,10 @@ class Diagnoser:
         self.run_dir, self.emit, self.should_stop = run_dir, emit, should_stop
         self.started = time.monotonic()
         self.size = self.config.image_size
+        self.pre = preprocess.resolve(self.config.model, self.size, self.device)
         self.channels_last = devices.channels_last(self.device, self.size, self.config.model)
-        self.transform = BatchTransform(self.size, (), self.device, channels_last=self.channels_last)
+        self.transform = BatchTransform(self.size, (), self.device, channels_last=self.channels_last,
+                                        mean=self.pre.mean, std=self.pre.std)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -140,7 +152,7 @@ class Diagnoser:
     def run(self) -> None:
         cfg = self.config
         devices.configure(self.device, cfg.model)
-        pool = load(cfg)
+        pool = load(cfg, self.pre.interpolation)
         self.pool = pool
         try:
             folds = diagnosis.splits(pool.y.tolist(), cfg.seed, groups=pool.groups)
@@ -148,8 +160,9 @@ class Diagnoser:
             raise BadInput(str(error)) from None
         classes = len(pool.classes)
         torch.manual_seed(cfg.seed)
-        model, weights, notes = net.build(cfg.model, classes, cfg.weights)
+        model, weights, notes = net.build(cfg.model, classes, cfg.weights, self.size)
         model.to(self.device)
+        self.channels_last = self.transform.channels_last = self.channels_last and net.convolutional(model)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         self.y = pool.y.to(self.device)
@@ -157,7 +170,7 @@ class Diagnoser:
         self.emit(Started, config=cfg, device=str(self.device), device_name=devices.name(self.device),
                   model=cfg.model, weights=weights, classes=pool.classes, n_train=n, n_val=pool.val_images,
                   path="diagnose", params=net.parameter_counts(model),
-                  trainable=sum(net.parameter_counts(model).values()))
+                  trainable=sum(net.parameter_counts(model).values()), preprocessing=self.pre)
         scheme = (f"{len(folds)}-fold stratified cross-validation" if n <= diagnosis.HOLDOUT_ABOVE else
                   f"{len(folds)} stratified holdouts of {diagnosis.HOLDOUT_SHARE:.0%}")
         source = (f"folds from train/ alone ({n} images in {classes} classes); val/ ({pool.val_images} images) is "
@@ -166,7 +179,9 @@ class Diagnoser:
         groups = len(set(pool.groups))
         duplicates_note = (f"{groups} groups: {n - groups} near-duplicate images kept with their originals, on one "
                            "side of every fold" if groups < n else f"{groups} groups: no near-duplicates")
-        for note in (*notes, *pool.notes, f"{source}; {duplicates_note}; {scheme}; budget {self.budget:.0f} s"):
+        described = [preprocess.describe(self.pre)] if self.pre.model_size else []
+        for note in (*notes, *described, *pool.notes,
+                     f"{source}; {duplicates_note}; {scheme}; budget {self.budget:.0f} s"):
             self.emit(Note, message=note)
 
         clock = time.monotonic()
@@ -175,7 +190,7 @@ class Diagnoser:
             return self._cancel()
         features_s = time.monotonic() - clock
         torch.manual_seed(cfg.seed)
-        model.load_state_dict(net.new(cfg.model, classes).state_dict())
+        model.load_state_dict(net.new(cfg.model, classes, self.size).state_dict())
         random = self._features(model)
         if random is None:
             return self._cancel()

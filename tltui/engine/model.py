@@ -1,8 +1,10 @@
 """The backbones seen as six groups: building them with their weights, freezing, running part of the network.
 
-Two backbones, both torchvision ``ResNet`` s with the same module names: ``resnet50`` (ImageNet weights
-from torch's hub cache) and ``tiny`` (``engine/tiny.py``, its weights pretrained on generated fractals
-and shipped in the package). ``--weights pretrained`` means the backbone's own pretrained weights.
+Two built-in backbones, both torchvision ``ResNet`` s with the same module names: ``resnet50`` (ImageNet
+weights from torch's hub cache) and ``tiny`` (``engine/tiny.py``, its weights pretrained on generated fractals
+and shipped in the package); and any timm model, ``timm:NAME`` (engine/timm_backbone.py), to which each
+function here hands a model that is not a torchvision ResNet. ``--weights pretrained`` means the backbone's
+own pretrained weights.
 
 Frozen means ``requires_grad=False`` and, with ``bn="freeze"``, the group's BatchNorm layers in eval mode
 whenever the model trains, so their running statistics stay put. ``bn="train"`` leaves them in train mode
@@ -25,10 +27,10 @@ import torch
 from torch import nn
 from torchvision.models import ResNet, ResNet50_Weights, resnet50
 
-from tltui.core import files
+from tltui.core import backbones, files
 from tltui.core.errors import BadInput
 from tltui.core.groups import GROUPS, MODULES
-from tltui.engine import tiny
+from tltui.engine import timm_backbone, tiny
 
 PRETRAINED = "pretrained"
 """The ``--weights`` name of each backbone's own pretrained weights: ImageNet's for resnet50, tiny's shipped ones."""
@@ -37,7 +39,7 @@ WEIGHTS: dict[str, ResNet50_Weights] = {
     "imagenet-v1": ResNet50_Weights.IMAGENET1K_V1,
 }
 """ResNet-50's named ImageNet weights; ``pretrained`` is ``imagenet``."""
-LABELS = {"resnet50": "ResNet-50", "tiny": "tiny ResNet"}
+LABELS = backbones.LABELS
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 20.0
 
@@ -50,11 +52,13 @@ def group_modules(model: ResNet, group: str) -> list[nn.Module]:
     return [getattr(model, name) for name in MODULES[group]]
 
 
-def group_parameters(model: ResNet, group: str) -> list[nn.Parameter]:
+def group_parameters(model: nn.Module, group: str) -> list[nn.Parameter]:
+    if not isinstance(model, ResNet):
+        return timm_backbone.group_parameters(model, group)
     return [p for module in group_modules(model, group) for p in module.parameters()]
 
 
-def parameter_counts(model: ResNet) -> dict[str, int]:
+def parameter_counts(model: nn.Module) -> dict[str, int]:
     return {g: sum(p.numel() for p in group_parameters(model, g)) for g in GROUPS}
 
 
@@ -68,8 +72,10 @@ def _stage(model: ResNet, group: str) -> list[nn.Module]:
     return [getattr(model, MODULES[group][0])]
 
 
-def forward_from(model: ResNet, group: str, x: torch.Tensor) -> torch.Tensor:
+def forward_from(model: nn.Module, group: str, x: torch.Tensor) -> torch.Tensor:
     """Run the network from ``group``'s input to the logits (``"stem"``: the whole forward pass)."""
+    if not isinstance(model, ResNet):
+        return timm_backbone.forward_from(model, group, x)
     for g in GROUPS[GROUPS.index(group):]:
         for module in _stage(model, g):
             x = module(x)
@@ -80,7 +86,7 @@ class FromGroup(nn.Module):
     """The network from ``group``'s input to the logits as a module of its own: what DDP wraps when the
     boundary cache feeds ``group`` (DDP must run the forward it averages the gradients of)."""
 
-    def __init__(self, model: ResNet, group: str) -> None:
+    def __init__(self, model: nn.Module, group: str) -> None:
         super().__init__()
         self.model, self.group = model, group
 
@@ -88,17 +94,21 @@ class FromGroup(nn.Module):
         return forward_from(self.model, self.group, x)
 
 
-def forward_until(model: ResNet, group: str, x: torch.Tensor) -> torch.Tensor:
+def forward_until(model: nn.Module, group: str, x: torch.Tensor) -> torch.Tensor:
     """Run the groups below ``group``: its input (for ``"head"``, the pooled 2048 features)."""
+    if not isinstance(model, ResNet):
+        return timm_backbone.forward_until(model, group, x)
     for g in GROUPS[:GROUPS.index(group)]:
         for module in _stage(model, g):
             x = module(x)
     return x
 
 
-def input_shape(model: ResNet, group: str, image_size: int) -> tuple[int, ...]:
+def input_shape(model: nn.Module, group: str, image_size: int) -> tuple[int, ...]:
     """Shape of one image's input to ``group`` at ``image_size``: the channels from the modules, the side
     after every strided module below (each pads so that stride ``s`` maps side ``n`` to ``(n - 1) // s + 1``)."""
+    if not isinstance(model, ResNet):
+        return timm_backbone.input_shape(model, group, image_size)
     if group == "head":
         return (model.fc.in_features,)
     if group == "stem":
@@ -111,13 +121,15 @@ def input_shape(model: ResNet, group: str, image_size: int) -> tuple[int, ...]:
     return getattr(model, group)[0].conv1.in_channels, side, side
 
 
-def batchnorms(model: ResNet, groups: Iterable[str]) -> list[nn.modules.batchnorm._BatchNorm]:
+def batchnorms(model: nn.Module, groups: Iterable[str]) -> list[nn.modules.batchnorm._BatchNorm]:
     """The BatchNorm layers of ``groups``."""
+    if not isinstance(model, ResNet):
+        return timm_backbone.batchnorms(model, groups)
     return [m for g in groups for module in group_modules(model, g) for m in module.modules()
             if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-def set_trainable(model: ResNet, trainable: set[str] | frozenset[str], bn: str) -> None:
+def set_trainable(model: nn.Module, trainable: set[str] | frozenset[str], bn: str) -> None:
     """``requires_grad`` per group, and the model in train mode with frozen groups' BatchNorm per ``bn``.
 
     Call it after every ``model.train()``: ``train()`` puts every BatchNorm back in train mode.
@@ -132,21 +144,50 @@ def set_trainable(model: ResNet, trainable: set[str] | frozenset[str], bn: str) 
                 m.eval()
 
 
+def group_names(model: nn.Module) -> dict[str, str]:
+    """Each parameter and buffer name of ``model`` -> its group."""
+    if not isinstance(model, ResNet):
+        return timm_backbone.groups(model)
+    return {f"{module}.{name}": group for group in GROUPS for module in MODULES[group]
+            for name, _ in [*getattr(model, module).named_parameters(), *getattr(model, module).named_buffers()]}
+
+
+def head(model: nn.Module) -> nn.Linear | nn.Conv2d:
+    """The classifier a new task replaces (ResNet's ``fc``)."""
+    return timm_backbone.head(model) if not isinstance(model, ResNet) else model.fc
+
+
+def feature_dim(model: nn.Module) -> int:
+    """The width of the head's input, the pooled features."""
+    return timm_backbone.feature_dim(model) if not isinstance(model, ResNet) else model.fc.in_features
+
+
+def convolutional(model: nn.Module) -> bool:
+    """Whether convolutions run above the stem (not a ViT's): where channels-last memory pays."""
+    return timm_backbone.convolutional(model) if not isinstance(model, ResNet) else True
+
+
 # ----------------------------------------------------------------------------------------------
 # Building the model with its weights
 
 
-def new(name: str, num_classes: int) -> ResNet:
-    """A randomly initialised backbone (``resnet50`` or ``tiny``) with a ``num_classes`` head."""
+def new(name: str, num_classes: int, image_size: int = 0) -> nn.Module:
+    """A randomly initialised backbone with a ``num_classes`` head (``image_size``: a timm model's input side,
+    where it is built for one)."""
+    if backbones.is_timm(name):
+        return timm_backbone.create(name, num_classes, image_size)
     return tiny.TinyResNet(num_classes) if name == "tiny" else resnet50(num_classes=num_classes)
 
 
-def build(name: str, num_classes: int, weights: str) -> tuple[ResNet, str, list[str]]:
+def build(name: str, num_classes: int, weights: str, image_size: int = 0) -> tuple[nn.Module, str, list[str]]:
     """(model, a description of its weights, notes for the user). Uses the global RNG for new layers.
 
     ``weights``: ``pretrained`` (the backbone's own), ``none``, for resnet50 also ``imagenet`` and
-    ``imagenet-v1``, or a state_dict file, or a run directory (its best.pt).
+    ``imagenet-v1``, or a state_dict file (a safetensors file too, for a timm model), or a run directory
+    (its best.pt). ``image_size``: a timm model's input side.
     """
+    if backbones.is_timm(name):
+        return timm_backbone.build(name, num_classes, weights, image_size)
     model = new(name, num_classes)
     source, described = _source(name, weights)
     if source is None:
@@ -156,9 +197,11 @@ def build(name: str, num_classes: int, weights: str) -> tuple[ResNet, str, list[
     return model, described, notes
 
 
-def check_weights(name: str, weights: str) -> None:
+def check_weights(name: str, weights: str, image_size: int = 0) -> None:
     """BadInput (one line) unless ``weights`` are there for backbone ``name`` (downloading ImageNet's if
-    needed) and, for a file, fit it; no model is built."""
+    needed) and, for a file, fit it; no model is built. A timm model: that timm has it, for ``image_size``."""
+    if backbones.is_timm(name):
+        return timm_backbone.check(name, weights, image_size)
     source, described = _source(name, weights)
     if isinstance(source, ResNet50_Weights):
         _hub_file(source)
@@ -197,8 +240,10 @@ def load_state_file(path: Path, fix: str) -> dict[str, torch.Tensor]:
         raise BadInput(f"{error}: {fix}") from None
 
 
-def mismatch(name: str, num_classes: int, state: dict[str, torch.Tensor]) -> str:
+def mismatch(name: str, num_classes: int, state: dict[str, torch.Tensor], image_size: int = 0) -> str:
     """What keeps ``state`` from loading exactly into backbone ``name`` with ``num_classes`` outputs ("" if nothing)."""
+    if backbones.is_timm(name):
+        return timm_backbone.mismatch(name, num_classes, state, image_size)
     with torch.device("meta"):
         own = new(name, num_classes).state_dict()
     return _problems(own, state, head_optional=False)
@@ -217,12 +262,14 @@ def _problems(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], head
 
 
 def available() -> dict[str, list[str]]:
-    """Per backbone, the ``--weights`` names that work now without a download (``none`` always does)."""
+    """Per backbone, the ``--weights`` names that work now without a download (``none`` always does); a timm
+    model's where its weights are in the Hugging Face cache."""
     imagenet = cached_weights()
     tiny_weights = [PRETRAINED] if tiny.WEIGHTS_FILE.is_file() else []
     return {
         "resnet50": ([PRETRAINED] if "imagenet" in imagenet else []) + imagenet + ["none"],
         "tiny": [*tiny_weights, "none"],
+        **{name: [PRETRAINED, "none"] for name in timm_backbone.cached()},
     }
 
 

@@ -29,10 +29,11 @@ from typing import Any
 
 import msgspec
 import torch
+from torch import nn
 from torch.utils.data import DistributedSampler
-from torchvision.models import ResNet
 
 from tltui.core import analysis, presets
+from tltui.core.backbones import Preprocessing
 from tltui.core.errors import BadInput, RunFailure
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol.config import MAX_FILES, ConfigError, RunConfig
@@ -47,7 +48,17 @@ from tltui.core.protocol.events import (
     Started,
     Unfrozen,
 )
-from tltui.engine import cache, checkpoint, data as datasets, device as devices, knn, model as net, optim, probe
+from tltui.engine import (
+    cache,
+    checkpoint,
+    data as datasets,
+    device as devices,
+    knn,
+    model as net,
+    optim,
+    preprocess,
+    probe,
+)
 from tltui.engine.augment import BatchTransform
 from tltui.engine.checkpoint import Best, Checkpoint, EpochSums
 from tltui.engine.step import TrainStep
@@ -75,7 +86,7 @@ class Prepared:
     device: torch.device
     device_name: str
     data: datasets.ImageData
-    model: ResNet
+    model: nn.Module
     weights: str
     cut: str | None
     """The group whose input the boundary cache holds, or None for the full path."""
@@ -83,6 +94,9 @@ class Prepared:
     cache_dtype: torch.dtype = CACHE_DTYPE
     """fp16 halves the cache; tests set fp32 to compare with the full path tightly."""
     world: World = World()
+    preprocessing: Preprocessing = Preprocessing()
+    """The backbone's mean, std, image side and interpolation, as the images were prepared."""
+    channels_last: bool = False
 
     @property
     def path(self) -> str:
@@ -92,13 +106,13 @@ class Prepared:
 def check(config: RunConfig) -> RunConfig:
     """``config`` checked as ``prepare`` checks it, its image size resolved, without decoding an image or
     building the model: a queued run holds this and nothing more. BadInput with one line if it cannot work."""
-    config, _ = _resolve(config)
+    config, _, _ = _resolve(config)
     datasets.check(config.data, max_files=config.max_files or MAX_FILES)
-    net.check_weights(config.model, config.weights)
+    net.check_weights(config.model, config.weights, config.image_size)
     return config
 
 
-def _resolve(config: RunConfig, world: World = World()) -> tuple[RunConfig, torch.device]:
+def _resolve(config: RunConfig, world: World = World()) -> tuple[RunConfig, torch.device, Preprocessing]:
     try:
         config.check()
         presets.check(config)
@@ -115,9 +129,8 @@ def _resolve(config: RunConfig, world: World = World()) -> tuple[RunConfig, torc
     device = devices.resolve(config.device)
     if world.size > 1 and device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
-    config = msgspec.structs.replace(
-        config, image_size=config.image_size or devices.default_image_size(device, config.model))
-    return config, device
+    pre = preprocess.resolve(config.model, config.image_size, device)
+    return msgspec.structs.replace(config, image_size=pre.image_size), device, pre
 
 
 def prepare(config: RunConfig, world: World = World(), data: datasets.ImageData | None = None) -> Prepared:
@@ -128,22 +141,26 @@ def prepare(config: RunConfig, world: World = World(), data: datasets.ImageData 
 
     Raises BadInput, with one line for the user, for every input that cannot work.
     """
-    config, device = _resolve(config, world)
+    config, device, pre = _resolve(config, world)
     devices.configure(device, config.model, world.local_size)
     if data is None:
         data = datasets.load(
             config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
             limit_per_class=config.limit_per_class, seed=config.seed, max_files=config.max_files or MAX_FILES,
+            interpolation=pre.interpolation,
         )
     if config.shuffle_labels:
         datasets.shuffle_labels(data, config.seed)
     torch.manual_seed(config.seed)
-    model, weights, notes = net.build(config.model, len(data.classes), config.weights)
+    model, weights, notes = net.build(config.model, len(data.classes), config.weights, config.image_size)
     notes += data.notes
+    if pre.model_size:
+        notes.append(preprocess.describe(pre))
     if config.shuffle_labels:
         notes.append(f"labels shuffled with seed {config.seed}, train and val alike: validation can only be chance")
     model.to(device)
-    if devices.channels_last(device, config.image_size, config.model):
+    channels_last = devices.channels_last(device, config.image_size, config.model) and net.convolutional(model)
+    if channels_last:
         model.to(memory_format=torch.channels_last)
     if world.size > 1:
         notes += _world_notes(config, world, device)
@@ -163,7 +180,7 @@ def prepare(config: RunConfig, world: World = World(), data: datasets.ImageData 
             )
             cut = None
     return Prepared(config=config, device=device, device_name=devices.name(device), data=data, model=model,
-                    weights=weights, cut=cut, notes=notes, world=world,
+                    weights=weights, cut=cut, notes=notes, world=world, preprocessing=pre, channels_last=channels_last,
                     cache_dtype=torch.float32 if config.preset == presets.PROBE else CACHE_DTYPE)
 
 
@@ -228,9 +245,10 @@ class Trainer:
         self.eval_batch = 2 * bs
         self.wrapped: torch.nn.Module | None = None
         """What a training step runs: the model from the cut up, in DDP when several processes train."""
-        self.channels_last = devices.channels_last(self.device, self.cfg.image_size, self.cfg.model)
+        self.channels_last = prep.channels_last
         self.transform = BatchTransform(self.cfg.image_size, self.cfg.augment, self.device,
-                                        channels_last=self.channels_last)
+                                        channels_last=self.channels_last, mean=prep.preprocessing.mean,
+                                        std=prep.preprocessing.std)
         self.cut = prep.cut
         self.features: tuple[torch.Tensor, torch.Tensor] | None = None
         self.trainable: list[str] = []  # the optimizer's groups, in the order they joined
@@ -409,9 +427,10 @@ class Trainer:
                                   should_stop=self._local_stop)
         except probe.Stopped:
             return False
-        head = self.model.fc
+        head = net.head(self.model)
+        assert head.bias is not None, "every head tltui builds has a bias"
         with torch.no_grad():
-            head.weight.copy_(fitted.weight)
+            head.weight.copy_(fitted.weight.view_as(head.weight))
             head.bias.copy_(fitted.bias)
         self.world.share([head.weight.data, head.bias.data])
         if self.probe:
@@ -752,6 +771,7 @@ class Trainer:
             n_val=len(self.data.val_y), path=self.path, params=counts,
             trainable=sum(counts[g] for g in self.trainable), skipped=self.data.skipped,
             converted=self.data.converted, resumed_from=resumed_from, world_size=self.world.size,
+            preprocessing=self.prep.preprocessing,
         )
 
     def _cancel(self) -> None:

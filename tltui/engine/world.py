@@ -116,8 +116,15 @@ _NO_BUFFER_SYNC: dict[str, Any] = ({"forward_sync_buffers": False}
 def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
     """``model`` with each BatchNorm normalising over the global batch: torch's SyncBatchNorm on CUDA, which
     runs on GPUs only, and ``CpuSyncBatchNorm`` on the CPU. Parameters and statistics are kept (the same
-    tensors), and so are the state_dict's keys."""
+    tensors), and so are the state_dict's keys. A timm model's BatchNorm with its activation (BatchNormAct2d)
+    becomes timm's SyncBatchNormAct on CUDA (torch's would drop the activation); on the CPU it stays per
+    process."""
     if device.type == "cuda":
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and type(m).__module__.startswith("timm.")
+               for m in model.modules()):
+            from timm.layers import convert_sync_batchnorm
+
+            return convert_sync_batchnorm(model)
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return _cpu_sync(model)
 

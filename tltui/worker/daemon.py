@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from tltui.core import files
+from tltui.core.backbones import BackboneInfo
 from tltui.core.paths import private_runs_dir
 from tltui.core.protocol import codec
 from tltui.core.protocol.codec import MAX_LINE
@@ -54,6 +55,7 @@ from tltui.core.protocol.requests import (
     PICTURE_REQUESTS,
     CancelRun,
     Capacity,
+    DescribeBackbone,
     FindLr,
     GetCapabilities,
     GetEvents,
@@ -104,6 +106,7 @@ class Daemon:
             StartDiagnosis: self._diagnose, ResumeRun: self._resume, CancelRun: self._cancel, GetEvents: self._events,
             **dict.fromkeys(PICTURE_REQUESTS, self._picture), LossPictures: self._loss_pictures,
             FindLr: self._find_lr, WriteBuiltin: self._write_builtin, Capacity: self._capacity,
+            DescribeBackbone: self._describe_backbone,
         }
         """Which method answers each type of request."""
 
@@ -173,6 +176,11 @@ class Daemon:
         pictures = await self._checked(self.jobs_lane, loss_pictures, config, finished.analysis.top_losses,
                                        request.display)
         return LossPicturesReply(run_id=run.id, pictures=pictures)
+
+    async def _describe_backbone(self, conn: Connection, request: DescribeBackbone) -> BackboneInfo:
+        from tltui.engine import backbone_info
+
+        return await self._checked(self.jobs_lane, backbone_info.describe, request)
 
     async def _write_builtin(self, conn: Connection, request: WriteBuiltin) -> BuiltinWritten:
         from tltui.engine import builtin_folder

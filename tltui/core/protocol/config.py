@@ -7,6 +7,7 @@ from typing import Literal
 
 import msgspec
 
+from tltui.core import backbones
 from tltui.core.groups import GROUPS, depth_from_top
 
 MAX_EPOCHS = 1000
@@ -20,13 +21,9 @@ MAX_NPROC = 64
 AUGMENTS: tuple[str, ...] = ("crop", "flip", "color")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
 SCHEDULES: tuple[str, ...] = ("constant", "cosine", "onecycle")
-MODELS: tuple[str, ...] = ("resnet50", "tiny")
-#: Named ``--weights`` per model besides a file or run folder; ``pretrained`` is the model's own pretrained
-#: weights (resnet50: ImageNet's; tiny: shipped with tltui, pretrained on generated fractals).
-MODEL_WEIGHTS: dict[str, tuple[str, ...]] = {
-    "resnet50": ("pretrained", "imagenet", "imagenet-v1", "none"),
-    "tiny": ("pretrained", "none"),
-}
+MODELS = backbones.BUILTIN
+"""The built-in backbones; any timm model is ``timm:NAME`` besides (core/backbones.py)."""
+MODEL_WEIGHTS = backbones.NAMED_WEIGHTS
 
 
 class ConfigError(ValueError):
@@ -115,11 +112,9 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         for group in (*self.frozen, *self.group_lrs, *self.unfreeze):
             if group not in GROUPS:
                 raise ConfigError(f"unknown group {group!r}: choose from {', '.join(GROUPS)}")
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}: choose from {', '.join(MODELS)}")
-        if self.model == "tiny" and self.weights in MODEL_WEIGHTS["resnet50"][1:3]:
-            raise ConfigError(f"--weights {self.weights} is for resnet50 only: the tiny model's own are "
-                              "--weights pretrained (generated fractals); or none, or a file")
+        problem = backbones.problem(self.model) or backbones.weights_problem(self.model, self.weights)
+        if problem:
+            raise ConfigError(problem)
         if not 1 <= self.epochs <= MAX_EPOCHS:
             raise ConfigError(f"--epochs must be between 1 and {MAX_EPOCHS}, not {self.epochs}")
         if self.batch_size < 1:

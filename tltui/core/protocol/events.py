@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from tltui.core.backbones import Preprocessing
 from tltui.core.protocol.config import RunConfig
 
 
@@ -33,6 +34,8 @@ class Started(Event, tag="started"):
     resumed_from: int = 0
     world_size: int = 1
     """Processes training the run (torch.distributed); 1 when it trains alone."""
+    preprocessing: Preprocessing | None = None
+    """How the images were normalised and resized (the timm model's own data config, or ImageNet's)."""
 
 
 class Progress(Event, tag="progress"):

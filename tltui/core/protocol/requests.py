@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 import msgspec
 
+from tltui.core.backbones import BackboneInfo
 from tltui.core.protocol.config import AUGMENTS, RunConfig
 from tltui.core.protocol.replies import (
     ActivationsReply,
@@ -113,6 +114,15 @@ class FeatureWalk(Request[WalkReply], tag="feature_walk"):
     display: int = 24
 
 
+class DescribeBackbone(Request[BackboneInfo], tag="describe_backbone"):
+    """``model``'s six groups (parameters with a 10-class head, MACs per image at ``image_size``, what each
+    holds), its preprocessing and the weights there for it; ``image_size`` 0: the side a run on the worker
+    would take (a timm model's own; tiny 32; resnet50 224 on a GPU, 64 on a CPU)."""
+
+    model: str
+    image_size: int = 0
+
+
 class StartDiagnosis(Request[RunStarted], tag="start_diagnosis"):
     """Queue ``tltui diagnose``: a run in the store that measures the strategies on repeated splits of
     ``config.data`` (with ``config``'s model, weights, image size, device, seed and limit per class) in
@@ -169,5 +179,5 @@ class Capacity(Request[CapacityReply], tag="capacity"):
 
 AnyRequest = (
     GetCapabilities | StartRun | ResumeRun | CancelRun | ListRuns | GetEvents | Gallery | Filters | Activations
-    | FeatureWalk | LossPictures | StartDiagnosis | FindLr | WriteBuiltin | Capacity
+    | FeatureWalk | LossPictures | StartDiagnosis | FindLr | WriteBuiltin | Capacity | DescribeBackbone
 )

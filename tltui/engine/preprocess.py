@@ -1,0 +1,25 @@
+"""How a run prepares its images for its backbone: a timm model's own mean, std, input side and
+interpolation (timm's data config), ImageNet's statistics for the built-in ResNets."""
+
+from __future__ import annotations
+
+import torch
+
+from tltui.core import backbones
+from tltui.core.backbones import Preprocessing
+from tltui.engine import device as devices, timm_backbone
+
+
+def resolve(model: str, image_size: int, device: torch.device) -> Preprocessing:
+    """``model``'s preprocessing at ``image_size`` (0: the model's own side, or the device's default)."""
+    if backbones.is_timm(model):
+        return timm_backbone.preprocessing(model, image_size)
+    return Preprocessing(image_size=image_size or devices.default_image_size(device, model))
+
+
+def describe(pre: Preprocessing) -> str:
+    """One line for the run's notes: what the images are normalised and resized with, and from where."""
+    mean, std = (", ".join(f"{v:.3f}" for v in values) for values in (pre.mean, pre.std))
+    line = (f"preprocessing from {pre.source}: mean ({mean}), std ({std}), {pre.image_size} px, "
+            f"{pre.interpolation} resize")
+    return f"{line}; {pre.note}" if pre.note else line
