@@ -69,7 +69,9 @@ def offline(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-#: Seconds between two looks at a condition: the app runs in between.
+#: Seconds between two looks at a condition: the app runs in between, undisturbed (a look with
+#: ``pilot.pause`` makes every widget of the screen answer and forces a screen update: with a lesson of
+#: hundreds of widgets mounting, that cost as much as the mounting itself).
 POLL = 0.02
 
 
@@ -86,15 +88,19 @@ async def until(pilot, condition, timeout: float = 30, what: str = "") -> None:
     without it, the condition's source)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what or described(condition)}"
-        await pilot.pause(POLL)
+        if not pilot.app.is_running:
+            raise AssertionError(f"the app stopped while waiting for {what or described(condition)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or described(condition)}")
+        await asyncio.sleep(POLL)
 
 
 async def until_over(app, timeout: float = 10, what: str = "the app to quit") -> None:
     """Wait until ``app`` has stopped running (no pilot: its screens are gone); fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while app.is_running:
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(POLL)
 
 
