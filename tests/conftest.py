@@ -5,6 +5,7 @@ user's files and lesson tests never load torch."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import shlex
 import signal
@@ -82,26 +83,75 @@ def offline(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
+#: Seconds between two looks at a condition: the app runs in between, undisturbed (a look with
+#: ``pilot.pause`` makes every widget of the screen answer and forces a screen update: with a lesson of
+#: hundreds of widgets mounting, that cost as much as the mounting itself).
+POLL = 0.02
+
+
+def described(condition) -> str:
+    """What a condition waits for, for a timeout's message: its source line."""
+    try:
+        return " ".join(inspect.getsource(condition).split())
+    except (OSError, TypeError):
+        return repr(condition)
+
+
 async def until(pilot, condition, timeout: float = 30, what: str = "") -> None:
-    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds, naming ``what`` (or,
+    without it, the condition's source)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or 'the condition'}"
-        await pilot.pause(0.05)
+        if not pilot.app.is_running:
+            raise AssertionError(f"the app stopped while waiting for {what or described(condition)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or described(condition)}")
+        await asyncio.sleep(POLL)
+
+
+async def until_over(app, timeout: float = 10, what: str = "the app to quit") -> None:
+    """Wait until ``app`` has stopped running (no pilot: its screens are gone); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while app.is_running:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(POLL)
+
+
+async def lesson_mounted(pilot) -> None:
+    """Wait until the open lesson has every part mounted, and the app has drawn it."""
+    from tltui.ui.widgets.lesson_view import LessonView
+
+    await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete,
+                what="the lesson to mount every part")
+    await pilot.pause()
 
 
 async def focus_by_tab(pilot, widget_type):
     """Tab from the open lesson, once it has mounted, until its widget of ``widget_type`` (or one inside it)
     has the keys, as a learner would; that widget."""
-    from tltui.ui.widgets.lesson_view import LessonView
-
-    await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete)
+    await lesson_mounted(pilot)
     widget = pilot.app.screen.query_one(widget_type)
     for _ in range(8):
         if widget.has_focus_within:
             return widget
         await pilot.press("tab")
     raise AssertionError(f"tab never reached {widget_type.__name__}")
+
+
+async def footer_shows(pilot, widget) -> None:
+    """Wait until the footer shows ``widget``'s own keys: it is built again for the focused widget after
+    the refresh that follows the change of focus."""
+    from textual.widgets._footer import FooterKey
+
+    from tltui.ui.widgets.footer import KeysFooter
+
+    own = {key for binding in widget.BINDINGS if binding.show for key in binding.key.split(",")}
+    assert own, f"{type(widget).__name__} has no key for the footer"
+    footer = pilot.app.screen.query_one(KeysFooter)
+    await until(pilot, lambda: own & {key.key for key in footer.query(FooterKey)},
+                what=f"the footer to show the keys of {type(widget).__name__}")
+    await pilot.pause()
 
 
 async def workers_done(pilot) -> None:

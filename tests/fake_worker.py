@@ -8,7 +8,9 @@ command). Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (com
 ``FAKE_STOP_AFTER`` replay only this many events of each run (a run caught mid-way), ``FAKE_DELAY``
 seconds between events, ``FAKE_ANALYSIS`` (any value) a made-up error analysis in the finished event,
 from its confusion matrix, ``FAKE_KEEP`` (any value) keep the runs in the data dir, as a run store does, so
-that the worker of a restarted tutor has them. Picture requests get made-up pictures (tests/fake_pictures.py).
+that the worker of a restarted tutor has them, ``FAKE_HELLO_AFTER`` (a path) say hello only once that file
+exists (a worker slow to start, for exactly as long as a test needs). Picture requests get made-up pictures
+(tests/fake_pictures.py).
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def replay(run_id: str, recording: list[RunEvent]) -> None:
         runs[run_id].append(event)
         keep(run_id, event)
         send(EventMessage(event=event))
-        time.sleep(delay)
+        time.sleep(delay)  # FAKE_DELAY: the pace of a recorded run, which the test chose, not a wait
 
 
 pending: list[threading.Thread] = []
@@ -212,8 +214,16 @@ CAPABILITIES = Capabilities(
 )
 
 
+def wait_for_go_ahead() -> None:
+    """With FAKE_HELLO_AFTER: until its file exists."""
+    gate = os.environ.get("FAKE_HELLO_AFTER")
+    while gate and not os.path.exists(gate):
+        time.sleep(0.01)  # a file another process creates: nothing to block on but a look every 10 ms
+
+
 def main() -> None:
     load_kept()
+    wait_for_go_ahead()
     send(Hello(protocol=PROTOCOL_VERSION, capabilities=CAPABILITIES))
     for line in sys.stdin.buffer:
         if not line.strip():

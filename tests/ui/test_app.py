@@ -12,11 +12,10 @@ from textual import events
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen, key_text, own_bindings, sections
-from tltui.ui.screens.lesson import LessonScreen
-from tltui.ui.widgets.lesson_view import LessonView
+from tltui.ui.screens.lesson import DIGIT_WINDOW, LessonScreen
 from tltui.ui.widgets.registry import REGISTRY, LiveWidget, PlannedWidget, UnknownWidget
 
-from conftest import Toasts
+from conftest import Toasts, lesson_mounted, until, workers_done
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
@@ -28,12 +27,9 @@ def current(app: TutorApp) -> int:
     return screen.lesson.number
 
 
-async def settle(pilot) -> None:
-    """Wait until the open lesson has mounted all its parts."""
-    await pilot.pause()
-    while not pilot.app.screen.query(LessonView) or not pilot.app.screen.view.complete:
-        await pilot.pause(0.01)
-    await pilot.pause()
+def showing(app: TutorApp, number: int) -> bool:
+    """Whether the lesson screen is on top with lesson ``number`` open."""
+    return app.screen is app.lesson_screen and app.lesson_screen.lesson.number == number
 
 
 @pytest.mark.slow
@@ -44,7 +40,8 @@ async def test_every_lesson_reachable_forward_and_back():
         for number in range(2, len(LESSONS) + 1):
             await pilot.press("n")
             assert current(app) == number
-            assert app.screen.sub_title.startswith(f"{number}/{len(LESSONS)}")
+            await until(pilot, lambda: app.screen.sub_title.startswith(f"{number}/{len(LESSONS)}"),  # noqa: B023
+                        what=f"lesson {number}'s title")  # set once the lesson is mounted: after the key
             assert app.screen.focused is None
         await pilot.press("right")
         assert current(app) == len(LESSONS)
@@ -59,30 +56,34 @@ async def test_digits_jump_and_two_digits_make_one_number():
     app = TutorApp(LESSONS)
     async with app.run_test(size=SIZE) as pilot:
 
-        async def typed(*keys: str) -> None:
-            """Keys that arrive together, as a terminal delivers quick typing (however slow the app)."""
-            for key in keys:
-                app.screen.post_message(events.Key(key, key))
-            await pilot.pause(0.2)
+        typed_at = 0.0
 
-        await typed("3")
-        assert current(app) == 3
-        await typed("1", "1")
-        assert current(app) == 11
-        await typed("0")
-        assert current(app) == 10
-        await typed("9")
-        assert current(app) == 9
-        await typed("1")
-        await pilot.pause(1.1)  # too slow for one number: two jumps
-        await typed("2")
-        assert current(app) == 2
+        async def typed(*keys: str, lesson: int, later: float = 0.0) -> None:
+            """Keys that arrive together, as a terminal delivers quick typing (however slow the app), the
+            first ``later`` seconds after the last key typed (by the keys' time stamps, which the app
+            reads); wait until lesson ``lesson`` is open."""
+            nonlocal typed_at
+            for key in keys:
+                event = events.Key(key, key)
+                if later:
+                    event.time = typed_at + later
+                    later = 0.0
+                typed_at = event.time
+                app.screen.post_message(event)
+            await until(pilot, lambda: current(app) == lesson, what=f"{'+'.join(keys)} to open lesson {lesson}")
+
+        await typed("3", lesson=3)
+        await typed("1", "1", lesson=11)
+        await typed("0", lesson=10)
+        await typed("9", lesson=9)
+        await typed("1", lesson=1)
+        await typed("2", lesson=2, later=DIGIT_WINDOW + 0.1)  # too slow for one number: two jumps
 
 
 async def test_scroll_keys_move_the_lesson():
     app = TutorApp(LESSONS)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await lesson_mounted(pilot)
         view = app.screen.view
         await pilot.press("j", "j", "down")
         assert view.scroll_y == 3
@@ -157,10 +158,9 @@ async def test_palette_goes_to_a_lesson():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+p")
         await pilot.press(*f"go to lesson {target.number}. {target.title[:8]}")
-        await pilot.pause(0.3)
+        await workers_done(pilot)  # the palette's search
         await pilot.press("enter")
-        await pilot.pause()
-        assert current(app) == target.number
+        await until(pilot, lambda: showing(app, target.number), what=f"lesson {target.number}")
 
 
 async def test_resume_where_the_learner_left_off(data_dir):
@@ -204,7 +204,7 @@ def odd_lessons(tmp_path, monkeypatch):
 async def test_unknown_and_planned_widgets_are_visible_boxes(odd_lessons):
     app = TutorApp(odd_lessons)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await lesson_mounted(pilot)
         planned = app.screen.query_one(PlannedWidget)
         assert "Not built yet" in str(planned.render())
         assert "coming" in planned.border_title
@@ -293,16 +293,14 @@ async def test_the_palette_offers_the_screens_and_the_lessons_on_every_screen():
             assert {"Lessons", "Training", "Runs", "Restart worker"} <= set(names)
         await pilot.press("ctrl+p")
         await pilot.press(*"training")
-        await pilot.pause(0.3)
+        await workers_done(pilot)  # the palette's search
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, TrainScreen)
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen), what="the training screen")
         await pilot.press("ctrl+p")
         await pilot.press(*f"go to lesson {LESSONS[6].number}. {LESSONS[6].title[:8]}")
-        await pilot.pause(0.3)
+        await workers_done(pilot)
         await pilot.press("enter")
-        await pilot.pause()
-        assert app.screen is app.lesson_screen and current(app) == 7
+        await until(pilot, lambda: showing(app, 7), what="lesson 7")
 
 
 async def test_the_scroll_position_and_the_training_form_survive_a_restart():
@@ -311,7 +309,7 @@ async def test_the_scroll_position_and_the_training_form_survive_a_restart():
     app = TutorApp(LESSONS)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        await settle(pilot)
+        await lesson_mounted(pilot)
         await pilot.press("space", "space", "j")
         where = app.screen.view.scroll_y
         assert where > 10
@@ -323,9 +321,8 @@ async def test_the_scroll_position_and_the_training_form_survive_a_restart():
     again = TutorApp(LESSONS)
     async with again.run_test(size=SIZE) as pilot:
         assert current(again) == 4
-        await settle(pilot)
-        await pilot.pause(0.2)
-        assert again.screen.view.scroll_y == where
+        await lesson_mounted(pilot)
+        await until(pilot, lambda: again.screen.view.scroll_y == where, what=f"the lesson scrolled back to {where}")
         await pilot.press("T")
         assert again.screen.query_one("#epochs", Input).value == "7"
         assert again.screen.query_one("#data", Input).value == "/photos/birds"

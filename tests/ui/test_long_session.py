@@ -19,9 +19,9 @@ from tltui.ui.screens.lesson import KEPT_VIEWS, LessonScreen
 from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.lesson_view import LessonView
-from tltui.ui.widgets.lr_finder import LrFinderScreen
+from tltui.ui.widgets.lr_finder import LrCurve, LrFinderScreen
 
-from conftest import until
+from conftest import until, workers_done
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
@@ -53,7 +53,14 @@ async def tour(pilot) -> None:
     await show(pilot, "F", LrFinderScreen)
     await show(pilot, "escape", TrainScreen)
     await show(pilot, "L", LessonScreen)
-    await pilot.pause(0.3)
+    await views_dropped(pilot)
+
+
+async def views_dropped(pilot) -> None:
+    """Wait until the lesson views beyond the last read are removed (after the painting of the last one)."""
+    screen = pilot.app.lesson_screen
+    await until(pilot, lambda: len(screen.query(LessonView)) <= KEPT_VIEWS, what="the old lessons' views removed")
+    await workers_done(pilot)
 
 
 def held(app: TutorApp) -> dict[str, int]:
@@ -94,13 +101,17 @@ async def test_no_widget_of_a_lesson_left_or_a_dialog_closed_is_kept():
         await show(pilot, "escape", LessonScreen)
         await show(pilot, "T", TrainScreen)
         await show(pilot, "F", LrFinderScreen)  # its chart hears the theme
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app.screen.query(LrCurve), what="the finder's chart")
+        await workers_done(pilot)
         gone += widgets(app.screen)
         await show(pilot, "escape", TrainScreen)
         await show(pilot, "L", LessonScreen)
         for number in range(3, 3 + KEPT_VIEWS):
             await read(pilot, number)  # lesson 2 is no longer among the views kept
-        await pilot.pause(0.3)
+        await views_dropped(pilot)
+        await until(pilot, lambda: not any(node() is not None and node().is_attached for node in gone),
+                    what="lesson 2 and the dialogs taken off the screen")
+        await workers_done(pilot)
         gc.collect()
         kept = [type(node()).__name__ for node in gone if node() is not None]
         assert len(gone) > 100 and kept == []

@@ -18,7 +18,7 @@ from tltui.ui.widgets.lr_cascade import LRS, LrBars, LrCascade
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.unfreeze_timeline import ROWS, Grid, UnfreezeTimeline
 
-from conftest import focus_by_tab, until
+from conftest import focus_by_tab, until, workers_done
 
 SIZE = (80, 24)
 
@@ -32,8 +32,9 @@ def app():
 async def run_to_the_end(pilot, widget) -> None:
     await pilot.press("r")
     link = pilot.app.link
-    await until(pilot, lambda: widget.run_id in link.runs and link.runs[widget.run_id].end is not None)
-    await pilot.pause(0.2)
+    await until(pilot, lambda: widget.run_id in link.runs and link.runs[widget.run_id].end is not None,
+                what="the widget's run to end")
+    await until(pilot, lambda: "finished" in shown_status(widget), what="the widget to say its run finished")
 
 
 def shown_status(widget) -> str:
@@ -137,7 +138,7 @@ async def test_timeline_explains_a_setting_that_cannot_run_and_starts_nothing(ap
         assert timeline.query_one(".-status", StatusLine).refused
         assert grid_rows(timeline)["layer3"] == []
         await pilot.press("r", "w")
-        await pilot.pause(0.2)
+        await workers_done(pilot)  # r's worker: it would have started the run
         assert timeline.run_id == "" and not app.link.runs
         assert timeline.query_one(".-status", StatusLine).refused
         assert not list(data_dir.glob("tltui_*.py"))

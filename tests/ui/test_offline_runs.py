@@ -11,11 +11,10 @@ from tltui.core.client import local_worker_command
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.freeze_board import FreezeBoard
-from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.lr_cascade import LrCascade
 from tltui.ui.widgets.unfreeze_timeline import UnfreezeTimeline
 
-from conftest import until
+from conftest import lesson_mounted, until
 
 SIZE = (80, 24)
 MEASURED = re.compile(r"val acc \d+%")
@@ -27,7 +26,7 @@ def real_app(lesson: str) -> TutorApp:
 
 
 async def focused(pilot, widget_type):
-    await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete)
+    await lesson_mounted(pilot)
     widget = pilot.app.screen.query_one(widget_type)
     widget.focus()
     await until(pilot, lambda: pilot.app.link.state == "ready", timeout=120, what="the worker's hello")
@@ -50,8 +49,8 @@ async def test_the_lr_cascade_and_the_timeline_train_the_tiny_backbone_offline()
             await until(pilot, ended, timeout=240, what=f"the {widget_type.__name__} run")
             run = link.runs[widget.run_id]
             assert run.status == "finished" and run.config.model == "tiny" and run.config.weights == "pretrained"
-            await pilot.pause(0.2)
-            assert MEASURED.search(str(widget.query_one(".-status").render()))
+            await until(pilot, lambda: MEASURED.search(str(widget.query_one(".-status").render())),  # noqa: B023
+                        what=f"the {widget_type.__name__}'s measured accuracy")
 
 
 @pytest.mark.slow
@@ -63,9 +62,11 @@ async def test_the_freeze_board_trains_the_tiny_backbone_offline():
         await pilot.press("enter")
         await until(pilot, lambda: board.measured and app.link.runs[board.measured[0][0]].end is not None,
                     timeout=240, what="the board's run")
-        await pilot.pause(0.2)
-        line = str(board.query_one("#measured").render())
-        assert line.startswith("measured for this setting: finished") and MEASURED.search(line)
+        def measured() -> str:
+            return str(board.query_one("#measured").render())
+
+        await until(pilot, lambda: MEASURED.search(measured()), what="the board's measured accuracy")
+        assert measured().startswith("measured for this setting: finished")
 
 
 @pytest.mark.slow

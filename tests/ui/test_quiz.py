@@ -12,7 +12,7 @@ from tltui.ui.widgets.quiz_check import check_backbone, check_runs
 from tltui.ui.widgets.quiz_scenarios import load_quiz
 from tltui.ui.widgets.run_chart import RunChart
 
-from conftest import until
+from conftest import until, workers_done
 
 SIZE = (80, 24)
 LESSONS = load_lessons()
@@ -187,9 +187,9 @@ async def test_check_it_starts_the_runs_it_shows_and_draws_their_curves(data_dir
         sent = [(label, app.link.runs[run_id].config) for label, run_id in sent_runs]
         assert sent == expected
         assert {config.model for _, config in sent} <= {"tiny", "resnet50"}
-        await pilot.pause(0.3)
+        await workers_done(pilot)  # the runs' news has reached the chart
         chart = quiz.query_one(RunChart)
-        await until(pilot, lambda: chart.drawn)
+        await until(pilot, lambda: chart.drawn, what="the chart of the check's runs")
         assert [label for label, _ in chart.series] == ["feature extraction", "fine-tune all"]
         assert all(run.curves().val_acc for _, run in chart.series)
         measured = text(quiz, "#qq-measured")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.lesson_view import LessonView
+
+from conftest import footer_shows, lesson_mounted, workers_done
 
 SIZE = (80, 24)
 
@@ -18,13 +19,16 @@ def tab_to(widget_type: str, *keys: str):
     """Tab from the lesson to the widget, press ``keys``, let it draw."""
 
     async def run_before(pilot) -> None:
-        while not pilot.app.screen.query(LessonView) or not pilot.app.screen.view.complete:
-            await pilot.pause(0.01)
+        await lesson_mounted(pilot)
         widget = pilot.app.screen.query_one(widget_type)
-        while not widget.has_focus:
+        for _ in range(20):
+            if widget.has_focus:
+                break
             await pilot.press("tab")
+        assert widget.has_focus, f"tab never reached {widget_type}"
         await pilot.press(*keys)
-        await pilot.pause(0.2)
+        await workers_done(pilot)
+        await footer_shows(pilot, widget)
 
     return run_before
 

@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-from textual.widgets._footer import FooterKey
-
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
-from tltui.ui.widgets.footer import KeysFooter
 
-from conftest import until, workers_done
+from conftest import footer_shows, lesson_mounted, workers_done
 
 SIZE = (80, 24)
 
@@ -23,19 +20,14 @@ def widget_shown(lesson: str, name: str, keys: tuple[str, ...] = ()):
 
     async def run_before(pilot) -> None:
         await pilot.press(lesson)
-        while not pilot.app.screen.view.complete:
-            await pilot.pause(0.01)
+        await lesson_mounted(pilot)
         widget = pilot.app.screen.query_one(name)
         widget.focus()
         widget.scroll_visible(top=True, animate=False)
         await pilot.press(*keys)
         await workers_done(pilot)
         assert widget.loaded
-        # the footer recomposes for the focused widget after a refresh (missed in CI, and on a loaded machine)
-        own = {key for binding in widget.BINDINGS if binding.show for key in binding.key.split(",")}
-        footer = pilot.app.screen.query_one(KeysFooter)
-        await until(pilot, lambda: own & {key.key for key in footer.query(FooterKey)}, what="the footer")
-        await pilot.pause()
+        await footer_shows(pilot, widget)  # (missed in CI, and on a loaded machine, without the wait)
         assert pilot.app.focused is widget
 
     return run_before

@@ -6,9 +6,10 @@ import json
 
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.quiz import KEY, QuadrantQuiz, shuffled
 from tltui.ui.widgets.quiz_scenarios import load_quiz
+
+from conftest import footer_shows, lesson_mounted, until, workers_done
 
 SIZE = (80, 24)
 IDS = [s.id for s in load_quiz().scenarios]
@@ -22,21 +23,23 @@ def quiz_app(data_dir, first: str = "shelter-dogs") -> TutorApp:
     return TutorApp(lessons, start=find_lesson(lessons, "how-much-to-freeze"))
 
 
-async def focus_quiz(pilot, *keys: str) -> None:
-    """Wait for the whole lesson, tab to the quiz, press ``keys``."""
-    while not pilot.app.screen.query(LessonView) or not pilot.app.screen.view.complete:
-        await pilot.pause(0.01)
+async def focus_quiz(pilot, *keys: str, stage: str) -> None:
+    """Wait for the whole lesson, tab to the quiz, press ``keys``, wait for the quiz's ``stage``."""
+    await lesson_mounted(pilot)
     await pilot.press("tab")
-    while not pilot.app.screen.query_one(QuadrantQuiz).has_focus:
-        await pilot.pause(0.01)
+    quiz = pilot.app.screen.query_one(QuadrantQuiz)
+    await until(pilot, lambda: quiz.has_focus, what="the quiz to have the keys")
     await pilot.press(*keys)
-    await pilot.pause(0.1)
+    await until(pilot, lambda: quiz.stage == stage, what=f"the quiz's {stage} stage")
+    await workers_done(pilot)
+    await footer_shows(pilot, quiz)
 
 
 def test_quiz_grid(snap_compare, data_dir):
-    assert snap_compare(quiz_app(data_dir), terminal_size=SIZE, run_before=lambda pilot: focus_quiz(pilot, "right"))
+    assert snap_compare(quiz_app(data_dir), terminal_size=SIZE,
+                        run_before=lambda pilot: focus_quiz(pilot, "right", stage="quadrant"))
 
 
 def test_quiz_feedback(snap_compare, data_dir):
     assert snap_compare(quiz_app(data_dir), terminal_size=SIZE,
-                        run_before=lambda pilot: focus_quiz(pilot, "1", "2"))
+                        run_before=lambda pilot: focus_quiz(pilot, "1", "2", stage="feedback"))

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
-from tltui.ui.widgets.lesson_view import LessonView
+
+from conftest import footer_shows, lesson_mounted, until, workers_done
 
 SIZE = (80, 24)
 
 
-async def lesson_complete(pilot) -> None:
-    """Wait until the open lesson has every part mounted."""
-    await pilot.pause()
-    while not pilot.app.screen.query(LessonView) or not pilot.app.screen.view.complete:
-        await pilot.pause(0.01)
-    await pilot.pause()
-
-
 def test_first_lesson(snap_compare):
-    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=lesson_complete)
+    assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=lesson_mounted)
 
 
 def test_help_overlay(snap_compare):
     async def open_help(pilot) -> None:
-        await lesson_complete(pilot)
+        await lesson_mounted(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
 
@@ -33,7 +26,7 @@ def test_help_overlay(snap_compare):
 def test_contents_over_a_lesson_with_a_code_block(snap_compare):
     async def open_contents(pilot) -> None:
         await pilot.press("3")
-        await lesson_complete(pilot)
+        await lesson_mounted(pilot)
         await pilot.press("G", "t")
         await pilot.pause()
 
@@ -44,9 +37,8 @@ async def charts_drawn(pilot) -> None:
     """Let every message land, then wait until each chart shows the latest data."""
     from tltui.ui.widgets.run_chart import RunChart
 
-    await pilot.pause(0.2)
-    while not all(chart.drawn for chart in pilot.app.screen.query(RunChart)):
-        await pilot.pause(0.05)
+    await workers_done(pilot)
+    await until(pilot, lambda: all(chart.drawn for chart in pilot.app.screen.query(RunChart)), what="the charts")
     await pilot.pause()
 
 
@@ -55,15 +47,14 @@ async def _start_training(pilot, stop_after: int | None = None) -> None:
     from tltui.ui.screens.train import TrainScreen
 
     await pilot.press("T")
-    while not isinstance(pilot.app.screen, TrainScreen):
-        await pilot.pause(0.05)
+    await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen), what="the training screen")
     screen = pilot.app.screen
-    while pilot.app.link.state != "ready":
-        await pilot.pause(0.05)
+    await until(pilot, lambda: pilot.app.link.state == "ready", what="the worker's hello")
     await pilot.press("s")
     pilot.app.clear_notifications()  # the form's note that it starts from the tiny backbone
-    while screen.run is None or (screen.run.last_seq < stop_after if stop_after else screen.run.end is None):
-        await pilot.pause(0.05)
+    await until(pilot, lambda: screen.run is not None
+                and (screen.run.last_seq >= stop_after if stop_after else screen.run.end is not None),
+                what=f"the run's {stop_after} events" if stop_after else "the run to end")
     await charts_drawn(pilot)
 
 
@@ -83,14 +74,13 @@ def test_race(snap_compare, monkeypatch):
     async def race(pilot) -> None:
         from tltui.ui.widgets.race import Race
 
-        await lesson_complete(pilot)
+        await lesson_mounted(pilot)
         widget = pilot.app.screen.query_one(Race)
-        while pilot.app.link.state != "ready":
-            await pilot.pause(0.05)
+        await until(pilot, lambda: pilot.app.link.state == "ready", what="the worker's hello")
         widget.focus()
         await pilot.press("r")
-        while len(widget.runs) < 2 or any(pilot.app.link.runs[r].end is None for r in widget.runs.values()):
-            await pilot.pause(0.05)
+        await until(pilot, lambda: len(widget.runs) == 2
+                    and all(pilot.app.link.runs[r].end is not None for r in widget.runs.values()), what="the race")
         await charts_drawn(pilot)
 
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=race)
@@ -100,11 +90,12 @@ def test_race_offers_the_tiny_backbone_without_imagenet_weights(snap_compare):
     async def wait_ready(pilot) -> None:
         from tltui.ui.widgets.race import Race
 
-        await lesson_complete(pilot)
-        while pilot.app.link.state != "ready":
-            await pilot.pause(0.05)
-        pilot.app.screen.query_one(Race).focus()
-        await pilot.pause(0.3)
+        await lesson_mounted(pilot)
+        await until(pilot, lambda: pilot.app.link.state == "ready", what="the worker's hello")
+        race = pilot.app.screen.query_one(Race)
+        race.focus()
+        await workers_done(pilot)
+        await footer_shows(pilot, race)
 
     assert snap_compare(TutorApp(load_lessons()), terminal_size=SIZE, run_before=wait_ready)
 
@@ -114,10 +105,12 @@ def test_freeze_board(snap_compare):
     from tltui.ui.widgets.freeze_board import FreezeBoard
 
     async def focus_board(pilot) -> None:
-        await lesson_complete(pilot)
-        pilot.app.screen.query_one(FreezeBoard).focus()
+        await lesson_mounted(pilot)
+        board = pilot.app.screen.query_one(FreezeBoard)
+        board.focus()
         await pilot.press("up", "space")
-        await pilot.pause(0.2)
+        await workers_done(pilot)
+        await footer_shows(pilot, board)
 
     lessons = load_lessons()
     assert snap_compare(TutorApp(lessons, start=find_lesson(lessons, "playground")), terminal_size=SIZE,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-
 from textual.widgets import DataTable, Input
 
 from tltui.core.protocol.config import RunConfig
@@ -17,7 +15,8 @@ from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.run_view import RunView
 
-from conftest import FAKE_WORKER, Toasts, until
+from conftest import Toasts, until, workers_done
+from keyboard import send
 
 SIZE = (80, 24)
 
@@ -48,8 +47,8 @@ async def test_runs_are_listed_marked_overlaid_and_opened():
         screen = app.screen
         await pilot.press("space", "down", "space")
         await until(pilot, lambda: len(screen.marked) == 2)
-        await pilot.pause(0.3)
         overlay = screen.query_one("#overlay", RunChart)
+        await until(pilot, lambda: len(overlay.series) == 2, what="the overlay of the two runs marked")
         labels = [label for label, _ in overlay.series]
         assert len(labels) == 2 and any("none" in label for label in labels)
         assert all(len(run.curves().val_acc) == 6 for _, run in overlay.series)
@@ -78,7 +77,7 @@ async def test_the_form_reports_bad_input_in_one_line():
         assert not form.query_one("#label-frozen").has_class("-invalid")
         form.query_one("#epochs", Input).value = "0"
         await pilot.press("s")
-        await pilot.pause(0.2)
+        await workers_done(pilot)  # s's worker: it would have started the run
         assert form.query_one("#label-epochs").has_class("-invalid")
         assert "epochs must be between 1 and 1000, not 0" in str(form.query_one("#reason").render())
         assert app.screen.run is None
@@ -104,9 +103,10 @@ async def test_race_without_imagenet_weights_races_the_tiny_backbone_or_a_file()
         await until(pilot, lambda: app.screen.query(Race))
         race = app.screen.query_one(Race)
         await until(pilot, lambda: app.link.state == "ready")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: shown(race, ".-backbone").startswith("backbone tiny · pretrained on fractals"),
+                    what="the race to hear the worker's hello")
+        await workers_done(pilot)
         assert not race.has_class("-ask-weights") and not field_shows(race)
-        assert shown(race, ".-backbone").startswith("backbone tiny · pretrained on fractals")
         assert shown(race, "#race-status").startswith("r races it pretrained")
         race.focus()
         await pilot.press("b")  # ResNet-50: no ImageNet weights here, so it asks for a file
@@ -153,8 +153,8 @@ async def test_race_with_pretrained_weights_runs_both_on_one_chart(monkeypatch):
         await pilot.press("r")
         await until(pilot, lambda: len(race.runs) == 2
                     and all(app.link.runs[r].end is not None for r in race.runs.values()))
-        await pilot.pause(0.3)
         chart = race.query_one(RunChart)
+        await until(pilot, lambda: len(chart.series) == 2, what="the race's two curves")
         assert [label.split(":")[0] for label, _ in chart.series] == ["scratch", "pretrained"]
         pretrained = app.link.runs[race.runs["pretrained"]].config
         assert (pretrained.model, pretrained.weights) == ("resnet50", "pretrained")
@@ -174,26 +174,28 @@ async def test_without_imagenet_weights_the_form_starts_from_the_tiny_backbone_a
         assert app.screen.run.config.model == "tiny"
 
 
-async def test_the_form_keeps_resnet50_where_its_weights_are_or_the_learner_chose(monkeypatch):
+async def test_the_form_keeps_resnet50_where_its_weights_are_or_the_learner_chose(monkeypatch, tmp_path):
     monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
     app = TutorApp(load_lessons())
     toasts = Toasts()
     async with app.run_test(size=SIZE, message_hook=toasts) as pilot:
         await pilot.press("T")
         await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.link.state == "ready")
-        await pilot.pause(0.1)
+        await workers_done(pilot)  # the form has heard the hello
         assert app.screen.query_one(RunForm).model == "resnet50"
         assert not toasts.said("No ImageNet")
     monkeypatch.delenv("FAKE_WEIGHTS")
-    monkeypatch.setenv("TLTUI_WORKER_CMD", f"sh -c 'sleep 1; exec \"$0\" \"$@\"' {shlex.join(FAKE_WORKER)}")
+    hello = tmp_path / "hello"
+    monkeypatch.setenv("FAKE_HELLO_AFTER", str(hello))  # the worker says hello once the test says so
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("T")
         await until(pilot, lambda: isinstance(app.screen, TrainScreen))
         assert app.link.state != "ready"  # the learner types before the worker's hello
         app.screen.query_one("#weights", Input).value = "none"
+        hello.touch()
         await until(pilot, lambda: app.link.state == "ready")
-        await pilot.pause(0.1)
+        await workers_done(pilot)  # the form has heard the hello
         assert app.screen.query_one(RunForm).model == "resnet50"
 
 
@@ -209,8 +211,8 @@ async def test_a_new_run_clears_the_last_ones_results_at_once(monkeypatch):
         view = screen.query_one(RunView)
         await until(pilot, lambda: view.has_class("-results"))
         first = screen.run_id
-        await pilot.press("s")
-        await until(pilot, lambda: screen.run_id != first)
+        await send(app, ["s"])  # not pilot.press: it waits for the app to idle, up to a second: the whole run
+        await until(pilot, lambda: screen.run_id != first, what="the second run")
         assert screen.run.end is None
         assert not view.has_class("-results") and str(view.query_one("#results").render()) == ""
 
@@ -307,9 +309,8 @@ async def test_the_runs_table_changes_a_runs_row_in_place_as_its_events_arrive(m
         row = table.rows[run.run_id]
         assert str(table.get_cell(run.run_id, "status")) == "running"
         await until(pilot, lambda: run.end is not None)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: str(table.get_cell(run.run_id, "status")) == "finished", what="the row finished")
         assert table.rows[run.run_id] is row  # the same row, not the table filled again
-        assert str(table.get_cell(run.run_id, "status")) == "finished"
         assert table.get_cell(run.run_id, "epochs") == "6/6"
         assert table.get_cell(run.run_id, "best") == f"{run.best_val_acc:.1%}"
 

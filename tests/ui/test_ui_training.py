@@ -49,8 +49,8 @@ async def test_a_run_from_the_form_finishes_and_the_plot_holds_every_epoch():
         run = screen.run
         await until(pilot, lambda: run.status == "finished", what="the run to finish")
         assert [e.epoch for e in run.epochs] == [1, 2]
-        await pilot.pause(0.3)
         chart = screen.query_one(RunChart)
+        await until(pilot, lambda: chart.series and chart.drawn, 30, "the chart of the finished run")
         (label, shown), = chart.series
         assert shown is run and len(shown.curves().val_acc) == 2
         assert any(x < 1 for x, _, _ in run.train_points)  # sub-epoch progress points
@@ -80,9 +80,8 @@ async def test_a_dropped_connection_loses_nothing():
         await until(pilot, lambda: len(run.train_points) >= 1, what="the first measured points")
         app.link.kill()  # the connection (the bridge process) dies; the daemon trains on
         await until(pilot, lambda: app.link.state == "gone", 30, "the loss to be noticed")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: screen.query_one("#ending").display, 30, "the ending to show the loss")
         assert run.lost and "stopped" in app.worker_status
-        assert screen.query_one("#ending").display
         await pilot.press("escape", "W")
         await until(pilot, lambda: run.status == "finished", what="the reattached run to finish")
         stored = RunStore().get(run.run_id).events()
@@ -102,7 +101,7 @@ async def test_a_killed_worker_is_survived_and_its_run_marked_failed(data_dir):
         points = list(run.train_points)
         os.kill(int((data_dir / "sock" / "daemon.pid").read_text()), signal.SIGKILL)
         await until(pilot, lambda: app.link.state == "gone", 30, "the loss to be noticed")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: screen.query_one("#ending").display, 30, "the ending to show the loss")
         assert run.status == "interrupted" and run.lost
         assert run.train_points[: len(points)] == points  # the curve up to the failure stays
         ending = screen.query_one("#ending")
