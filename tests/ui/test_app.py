@@ -13,7 +13,7 @@ from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen, key_text, own_bindings, sections
 from tltui.ui.screens.lesson import DIGIT_WINDOW, LessonScreen
-from tltui.ui.widgets.registry import REGISTRY, LiveWidget, PlannedWidget, UnknownWidget
+from tltui.ui.widgets.registry import UnknownWidget
 
 from conftest import Toasts, lesson_mounted, until, workers_done
 
@@ -192,22 +192,16 @@ async def test_corrupt_progress_starts_fresh_with_a_notice(data_dir):
 
 
 @pytest.fixture
-def odd_lessons(tmp_path, monkeypatch):
-    monkeypatch.setitem(REGISTRY, "time-machine", LiveWidget("time-machine", "Time machine", "Goes back."))
-    (tmp_path / "01-odd.md").write_text(
-        "# Odd widgets\n\nText.\n\n```tltui time-machine\n```\n\n```tltui warp-drive\n```\n"
-    )
+def odd_lessons(tmp_path):
+    (tmp_path / "01-odd.md").write_text("# Odd widgets\n\nText.\n\n```tltui warp-drive\n```\n")
     (tmp_path / "02-plain.md").write_text("# Plain\n\nNothing live here.\n")
     return load_lessons(tmp_path)
 
 
-async def test_unknown_and_planned_widgets_are_visible_boxes(odd_lessons):
+async def test_an_unknown_widget_is_a_visible_box(odd_lessons):
     app = TutorApp(odd_lessons)
     async with app.run_test(size=SIZE) as pilot:
         await lesson_mounted(pilot)
-        planned = app.screen.query_one(PlannedWidget)
-        assert "Not built yet" in str(planned.render())
-        assert "coming" in planned.border_title
         unknown = app.screen.query_one(UnknownWidget)
         assert "warp-drive" in str(unknown.render())
         assert unknown.border_title == "Unknown widget"

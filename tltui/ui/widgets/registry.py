@@ -21,8 +21,8 @@ class LiveWidget:
     name: str
     title: str
     summary: str
-    factory: str = ""
-    """``"module:Class"`` of the widget; empty while it is not built yet."""
+    factory: str
+    """``"module:Class"`` of the widget."""
 
 
 REGISTRY: dict[str, LiveWidget] = {
@@ -108,32 +108,11 @@ REGISTRY: dict[str, LiveWidget] = {
 }
 
 
-class StandIn(Static):
-    """A box where a lesson places a live widget that cannot be shown, saying why."""
+class UnknownWidget(Static):
+    """A lesson names a widget tltui does not have: a box where it would be, saying so."""
 
     DEFAULT_CSS = """
-    StandIn { padding: 0 1; margin: 1 2; }
-    """
-
-
-class PlannedWidget(StandIn):
-    """Stands where a live widget will be, and says honestly that it is not built yet."""
-
-    DEFAULT_CSS = """
-    PlannedWidget { border: round $secondary; border-title-color: $secondary; color: $text-muted; }
-    """
-
-    def __init__(self, spec: LiveWidget) -> None:
-        super().__init__(f"{spec.summary}\n[i]Not built yet: this is what it will do.[/i]")
-        self.border_title = f"{spec.title} (coming)"
-        self.border_subtitle = f"tltui {spec.name}"
-
-
-class UnknownWidget(StandIn):
-    """A lesson names a widget tltui does not have."""
-
-    DEFAULT_CSS = """
-    UnknownWidget { border: heavy $warning; border-title-color: $warning; }
+    UnknownWidget { padding: 0 1; margin: 1 2; border: heavy $warning; border-title-color: $warning; }
     """
 
     def __init__(self, name: str) -> None:
@@ -144,11 +123,9 @@ class UnknownWidget(StandIn):
 
 
 def build_widget(part: WidgetPart) -> Widget:
-    """The widget for an embedded block: the real one, a planned box, or a warning box."""
+    """The widget for an embedded block: the real one, or a warning box."""
     spec = REGISTRY.get(part.name)
     if spec is None:
         return UnknownWidget(part.name)
-    if not spec.factory:
-        return PlannedWidget(spec)
     module, _, cls = spec.factory.partition(":")
     return getattr(import_module(module), cls)(**part.options)
