@@ -100,7 +100,13 @@ class Prepared:
 
     @property
     def path(self) -> str:
-        return f"cached:{self.cut}" if self.cut else "full"
+        """Where the run is planned to train: see :func:`path_name`."""
+        return path_name(self.cut)
+
+
+def path_name(cut: str | None) -> str:
+    """``"cached:<group>"`` (the groups below ``cut`` computed once, from the boundary cache) or ``"full"``."""
+    return f"cached:{cut}" if cut else "full"
 
 
 def check(config: RunConfig) -> RunConfig:
@@ -306,7 +312,7 @@ class Trainer:
             ) from None
         self.emit(Finished, best_val_acc=self.best.acc, best_epoch=self.best.epoch, classes=self.data.classes,
                   per_class_acc=self.best.per_class, confusion=self.best.confusion, run_dir=str(self.run_dir),
-                  elapsed=self.elapsed(), path=self.path, skipped=self.data.skipped, world_size=self.world.size,
+                  elapsed=self.elapsed(), path=path_name(self.cut), skipped=self.data.skipped, world_size=self.world.size,
                   analysis=self.error_analysis())
         if self.world.main:  # a finished run cannot resume: its weights and optimizer state only take disk
             (self.run_dir / "resume.pt").unlink(missing_ok=True)
@@ -318,10 +324,6 @@ class Trainer:
             return None
         return analysis.analyse(self.data.classes, self.data.val_y.tolist(), samples["predicted"], samples["p_true"],
                                 samples["p_predicted"], self.data.val_paths)
-
-    @property
-    def path(self) -> str:
-        return f"cached:{self.cut}" if self.cut else "full"
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.started
@@ -768,7 +770,7 @@ class Trainer:
         return dict(
             config=self.cfg, device=str(self.device), device_name=self.prep.device_name, model=self.cfg.model,
             weights=self.prep.weights, classes=self.data.classes, n_train=len(self.data.train_y),
-            n_val=len(self.data.val_y), path=self.path, params=counts,
+            n_val=len(self.data.val_y), path=path_name(self.cut), params=counts,
             trainable=sum(counts[g] for g in self.trainable), skipped=self.data.skipped,
             converted=self.data.converted, resumed_from=resumed_from, world_size=self.world.size,
             preprocessing=self.prep.preprocessing,
