@@ -210,6 +210,7 @@ CAPABILITIES = Capabilities(
     models={  # as a real worker reports them: the tiny backbone's weights ship with tltui
         "resnet50": (["pretrained"] if "imagenet" in CACHED else []) + CACHED + ["none"],
         "tiny": ([] if os.environ.get("FAKE_NO_TINY") else ["pretrained"]) + ["none"],
+        **{m: ["pretrained", "none"] for m in os.environ.get("FAKE_TIMM_CACHED", "").split(",") if m},
     },
 )
 

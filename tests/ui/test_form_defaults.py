@@ -56,3 +56,24 @@ async def test_the_form_lists_the_probe_and_says_it_has_no_epochs_to_set():
             form.mark(str(error))
         await pilot.pause()
         assert form.invalid == "epochs" and "epochs 10 with preset probe" in str(form.query_one("#reason").render())
+
+
+async def test_the_model_list_offers_the_timm_models_the_worker_has_and_takes_one_a_command_names(monkeypatch):
+    """The worker's hello names the timm models whose weights it has: the form lists them after the built-in
+    backbones; a well-formed timm:NAME from a command (diagnose's a, an earlier session) is taken too."""
+    monkeypatch.setenv("FAKE_TIMM_CACHED", "timm:convnext_tiny.in12k_ft_in1k")
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.query("RunForm #lr"), 10)
+        form = app.screen.query_one(RunForm)
+        select = form.query_one("#model", Select)
+        await until(pilot, lambda: app.link.capabilities is not None, 20, "the worker's hello")
+        await until(pilot, lambda: "timm:convnext_tiny.in12k_ft_in1k" in form._models, 10, "the cached timm model")
+        assert form._models[:2] == ["resnet50", "tiny"]
+        form.set_value("model", "timm:test_vit")
+        assert select.value == "timm:test_vit" and form.config().model == "timm:test_vit"
+        form.set_value("model", "timm:no such model!")
+        assert select.value == "timm:test_vit", "a malformed name was taken"
+        form.set_value("model", "tiny")
+        assert form.config().model == "tiny" and "timm:test_vit" in form._models

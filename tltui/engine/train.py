@@ -312,7 +312,8 @@ class Trainer:
             ) from None
         self.emit(Finished, best_val_acc=self.best.acc, best_epoch=self.best.epoch, classes=self.data.classes,
                   per_class_acc=self.best.per_class, confusion=self.best.confusion, run_dir=str(self.run_dir),
-                  elapsed=self.elapsed(), path=path_name(self.cut), skipped=self.data.skipped, world_size=self.world.size,
+                  elapsed=self.elapsed(), path=path_name(self.cut), skipped=self.data.skipped,
+                  world_size=self.world.size,
                   analysis=self.error_analysis())
         if self.world.main:  # a finished run cannot resume: its weights and optimizer state only take disk
             (self.run_dir / "resume.pt").unlink(missing_ok=True)

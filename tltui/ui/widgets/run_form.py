@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import events
 from textual.app import ComposeResult
@@ -20,10 +20,14 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
+from tltui.core import backbones
 from tltui.core.formatting import ui_words
 from tltui.core.parsing import parse_setting
 from tltui.core.presets import PRESETS, configure
 from tltui.core.protocol.config import MODELS, ConfigError, RunConfig
+
+if TYPE_CHECKING:
+    from tltui.ui.host import Tutor
 
 #: (field, label, placeholder): text inputs, in form order; each is parsed by ``_parse``.
 FIELDS: list[tuple[str, str, str]] = [
@@ -73,6 +77,7 @@ class RunForm(Widget):
     """Compact inputs in a grid, then Start and the line that says what is wrong, if anything."""
 
     HELP_TITLE = "Training form"
+    app: Tutor
     HELP_KEYS = [("tab shift+tab", "next / previous field"),
                  ("enter", "next field; on the last field or on Start, start the run"),
                  ("enter space", "on model or preset: open the list")]
@@ -123,6 +128,8 @@ class RunForm(Widget):
         self._initial_values: dict[str, str] = {}
         self.invalid = ""
         """The field marked invalid, if any."""
+        self._models: list[str] = list(MODELS)
+        """What the model list offers."""
 
     def compose(self) -> ComposeResult:
         c = self.initial
@@ -141,9 +148,24 @@ class RunForm(Widget):
             yield Static(HINT, id="reason")
 
     def on_mount(self) -> None:
+        self.app.worker_signal.subscribe(self, lambda _state: self._offer_models())
+        self._offer_models()
         self._initial_values = self.values()
         for name, value in self.restored.items():
             self.set_value(name, value)
+
+    def _offer_models(self, *more: str) -> None:
+        """The model list: the built-in backbones, each timm model whose weights the worker has (it says so
+        in its hello), the one chosen, and ``more``."""
+        select = self.query_one("#model", Select)
+        caps = self.app.link.capabilities
+        cached = sorted(m for m in (caps.models if caps else {}) if backbones.is_timm(m))
+        names = list(dict.fromkeys([*MODELS, *cached, self.model, *more]))
+        if names != self._models:
+            self._models = names
+            chosen = select.value
+            select.set_options([(m, m) for m in names])
+            select.value = chosen
 
     # -- values --------------------------------------------------------------------------------
 
@@ -171,7 +193,9 @@ class RunForm(Widget):
         if isinstance(widget, Input):
             widget.value = value
         elif isinstance(widget, Select):
-            if value in (MODELS if name == "model" else PRESETS):
+            if name == "model" and value not in self._models and not backbones.problem(value):
+                self._offer_models(value)  # a timm model a command or an earlier session names
+            if value in (self._models if name == "model" else PRESETS):
                 widget.value = value
             elif name == "preset" and not value:
                 widget.value = Select.NULL
