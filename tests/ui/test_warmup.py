@@ -15,9 +15,8 @@ from tltui.ui.warmup import AHEAD
 
 async def main():
     app = TutorApp(load_lessons())
+    seen = {"before": [m for m in AHEAD if m in sys.modules], "frozen_before": gc.get_freeze_count()}
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        seen = {"before": [m for m in AHEAD if m in sys.modules], "frozen_before": gc.get_freeze_count()}
         for _ in range(400):
             if all(m in sys.modules for m in AHEAD) and gc.get_freeze_count() > seen["frozen_before"]:
                 break
@@ -40,7 +39,7 @@ def test_the_screens_not_opened_yet_are_imported_while_idle():
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "tltui.ui.screens.train" not in seen["before"], "the training screen was imported at start-up"
+    assert "tltui.ui.screens.train" not in seen["before"], "the tutor's modules import the training screen"
     from tltui.ui.warmup import AHEAD
 
     assert seen["after"] == list(AHEAD)
