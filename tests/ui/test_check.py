@@ -409,6 +409,7 @@ async def test_an_experiment_of_many_runs_draws_each_and_says_what_they_share(
     async with app.run_test(size=SIZE) as pilot:
         check = await open_check(pilot)
         await pilot.press("1", "e")
+        await until(pilot, lambda: app.link.capabilities is not None)  # the hello names the backbone
         expected = check_runs(experiment, check_backbone(app.link.capabilities))
         await until(pilot, lambda: len(check.experiment.models(experiment)) == len(expected)
                     and all(run.end is not None for _, run in check.experiment.models(experiment)))
