@@ -99,14 +99,14 @@ def described(condition) -> str:
 
 async def until(pilot, condition, timeout: float = 30, what: str = "") -> None:
     """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds, naming ``what`` (or,
-    without it, the condition's source)."""
+    without it, the condition's source). ``pilot``: the test's pilot, or the app itself."""
     deadline = time.monotonic() + timeout
     while not condition():
         if not pilot.app.is_running:
             raise AssertionError(f"the app stopped while waiting for {what or described(condition)}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what or described(condition)}")
-        await asyncio.sleep(POLL)
+        await asyncio.sleep(POLL)  # the next look at the condition
 
 
 async def until_over(app, timeout: float = 10, what: str = "the app to quit") -> None:
@@ -115,15 +115,15 @@ async def until_over(app, timeout: float = 10, what: str = "the app to quit") ->
     while app.is_running:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(POLL)
+        await asyncio.sleep(POLL)  # the next look at the app
 
 
 async def lesson_mounted(pilot) -> None:
     """Wait until the open lesson has every part mounted, and the app has drawn it."""
     from tltui.ui.widgets.lesson_view import LessonView
 
-    await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete,
-                what="the lesson to mount every part")
+    await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete, 120,
+                "the lesson to mount every part")  # (a part per refresh: 30 s and more on a loaded machine)
     await pilot.pause()
 
 

@@ -46,12 +46,12 @@ async def send(app: App, keys: Iterable[str], gap: float = 0.0) -> None:
     for key in keys:
         app.post_message(key_event(key))
         if gap:
-            await asyncio.sleep(gap)
+            await asyncio.sleep(gap)  # the pace the keys are typed at: the stimulus, not a wait
 
 
 async def idle(app: App) -> None:
     """Let the app handle what it was sent: until the process no longer works hard."""
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # a turn of the loop for what was just posted, then until the process idles
     await wait_for_idle(0)
 
 

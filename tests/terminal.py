@@ -34,10 +34,11 @@ class Terminal:
         """Everything painted so far, escape sequences removed."""
         return _ANSI.sub(b"", self.raw).decode("utf-8", "replace")
 
-    def wait_for(self, needle: str, timeout: float = 30.0) -> float:
-        """Seconds from process start until ``needle`` was painted; TimeoutError if never."""
+    def wait_for(self, needle: str, timeout: float = 30.0, since: int = 0) -> float:
+        """Seconds from process start until ``needle`` was painted (after the first ``since`` bytes: a
+        ``len(raw)`` taken before a key); TimeoutError if never."""
         deadline = time.perf_counter() + timeout
-        while needle not in self.text:
+        while needle not in _ANSI.sub(b"", self.raw[since:]).decode("utf-8", "replace"):
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 raise TimeoutError(f"{needle!r} never appeared; screen so far:\n{self.text[-2000:]}")

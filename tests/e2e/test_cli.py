@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 from tltui import __version__
 from tltui.ui.lessons import load_lessons
@@ -102,8 +101,11 @@ def test_the_focused_form_field_is_marked_without_colour(data_dir, fake_worker):
             term.wait_for("Start (s)")
             term.send("\t")
             term.wait_for("▶ model")
+            term.drain(quiet=0.3)  # until the tab's painting is over: what follows is the escape's
+            escaped = len(term.raw)
             term.send("\x1b")
-            time.sleep(0.3)  # else the terminal reads escape and q as alt+q
+            # the field left, its label drawn unmarked: a q before that could be read with the escape as alt+q
+            term.wait_for("      model", since=escaped)
             term.send("q")
         finally:
             assert term.close() == 0

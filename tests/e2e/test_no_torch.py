@@ -8,10 +8,16 @@ import textwrap
 
 SCRIPT = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, sys, time
     from tltui.ui.app import TutorApp
     from tltui.cli.main import build_parser
     from tltui.ui.lessons import load_lessons
+
+    async def mounted(app):
+        deadline = time.monotonic() + 60
+        while not app.screen.view.complete:
+            assert time.monotonic() < deadline, f"lesson {app.screen.lesson.number} never mounted"
+            await asyncio.sleep(0.02)  # the next look at the lesson
 
     async def main():
         lessons = load_lessons()
@@ -19,8 +25,7 @@ SCRIPT = textwrap.dedent(
         async with app.run_test(size=(80, 24)) as pilot:
             for _ in lessons:
                 await pilot.press("n")
-                while not app.screen.view.complete:
-                    await pilot.pause(0.01)
+                await mounted(app)
             await pilot.press("question_mark", "escape", "t", "enter")
 
     asyncio.run(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -19,9 +20,11 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
@@ -193,7 +196,7 @@ async def test_the_remote_side_is_checked_before_it_is_used(over_ssh, tmp_path):
         "import json, time\n"
         "print(json.dumps({'type': 'hello', 'protocol': 99, 'capabilities': {'host': 'old', "
         "'tltui_version': '0', 'torch_version': '0', 'devices': []}}), flush=True)\n"
-        "time.sleep(30)\n"
+        "time.sleep(30)\n"  # an old worker that says hello and then nothing: the stimulus, not a wait
     )
     with pytest.raises(WorkerError, match="speaks protocol 99, this tltui speaks"):
         await WorkerClient([*ssh, sys.executable, str(old)]).start()
@@ -227,6 +230,11 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
+
+
+def unread(sock: socket.socket) -> int:
+    """Bytes that came to ``sock`` and were not read."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
 
 
 def daemon_pid(data_dir) -> int:
@@ -432,7 +440,10 @@ async def test_a_client_that_never_reads_stalls_no_one_and_deep_json_is_answered
                 pass
 
         flooding = asyncio.create_task(asyncio.to_thread(flood))
-        await asyncio.sleep(2)
+        deadline = time.monotonic() + 60
+        while unread(hog) < 100_000:  # until a whole reply waits for a client that never reads it
+            assert time.monotonic() < deadline, "the daemon never answered the flood"
+            await asyncio.sleep(0.05)  # the next look at the socket
         for _ in range(5):
             started = time.monotonic()
             runs = await asyncio.wait_for(client.request(ListRuns()), 30)
@@ -817,7 +828,7 @@ async def test_a_worker_whose_first_line_is_not_a_hello_is_told_at_once():
     started = time.monotonic()
     with pytest.raises(WorkerGone, match="did not answer in tltui's protocol: its first line was b'Welcome"):
         await WorkerClient([sys.executable, "-c", "import time; print('Welcome to the box', flush=True); "
-                                                  "time.sleep(60)"]).start()
+                                                  "time.sleep(60)"]).start()  # a banner, then up: the stimulus
     assert time.monotonic() - started < 20
 
 

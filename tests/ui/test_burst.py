@@ -4,6 +4,7 @@ order its widgets are ready for, and never crashes."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from textual import events
 from textual.command import CommandPalette
@@ -12,7 +13,7 @@ from tltui.ui.app import TutorApp
 from tltui.ui.lessons import load_lessons
 from tltui.ui.paging import guard_paging
 
-from conftest import until
+from conftest import until, until_over, workers_done
 
 LESSONS = load_lessons()
 START = 7
@@ -33,8 +34,10 @@ async def _contents_then(key: str) -> int | None:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             app._driver.send_message(events.Key("t", "t"))
+            deadline = time.monotonic() + 10
             while app.lesson_screen.contents is None or not app.lesson_screen.contents.has_focus:
-                await asyncio.sleep(0)
+                assert time.monotonic() < deadline, "t never gave the contents the keys"
+                await asyncio.sleep(0)  # a turn of the loop, not a time: the next key must beat the layout
             if app.lesson_screen.contents.scrollable_content_region:
                 continue  # laid out already
             app._driver.send_message(events.Key(key, None))
@@ -87,8 +90,10 @@ async def test_the_palette_closed_before_it_has_started_ends_nothing():
         await pilot.pause()
         for _ in range(2):
             app.action_command_palette()
+            palette = app.screen
             await app.screen.run_action("escape")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: not palette.is_attached, what="the palette to close")  # noqa: B023
+            await workers_done(pilot)  # its start, had it run late, would have raised by now
             assert app.is_running and app.crash is None, app.crash
             assert app.screen is app.lesson_screen
         await pilot.press("ctrl+p")
@@ -105,8 +110,5 @@ async def test_keys_in_the_burst_that_quits_are_dropped():
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: app.lesson_screen.view.complete)  # noqa: B023 - called in this iteration
             await send(app, keys)
-            for _ in range(100):
-                if not app.is_running:
-                    break
-                await asyncio.sleep(0.05)
+            await until_over(app, what=f"{' '.join(keys)} to quit the tutor")
         assert app.crash is None and app.return_code == 0, (keys, app.crash, app.return_code)

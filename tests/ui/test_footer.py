@@ -6,7 +6,6 @@ outside the code a lesson shows as code."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -72,9 +71,11 @@ async def footer_fits(pilot, where: str) -> int:
     bar; the help key is there unless a text field has the keys. How many keys it shows."""
     app = pilot.app
     footer = app.screen.query_one(KeysFooter)
-    for _ in range(3):  # the footer is built again after the refresh that follows a change of focus
-        await idle(app)
-        await asyncio.sleep(0.02)
+    await idle(app)
+    # the footer is built again after the refresh that follows a change of focus: until it has been built
+    # from the keys of where the walk stands (what it would build now is what it built last)
+    await until(pilot, lambda: footer._drawn == footer._shown(), what=f"{where}: the footer's keys")
+    await pilot.pause()
     line = screen_lines(app)[footer.region.y]
     shown = [key for key in footer.query(FooterKey) if key.display]
     rest = line

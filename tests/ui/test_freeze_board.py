@@ -12,7 +12,7 @@ from tltui.ui.app import TutorApp
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.freeze_board import FreezeBoard
 
-from conftest import until
+from conftest import until, workers_done
 
 SIZE = (80, 24)
 
@@ -52,12 +52,12 @@ async def test_keys_set_exactly_the_run_the_board_starts(data_dir):
         progress = data_dir / "progress.json"
         await until(pilot, lambda: progress.exists() and board.measured[0][0] in progress.read_text(), what="the save")
         assert json.loads(progress.read_text())["board_runs"] == [[board.measured[0][0], "tiny"]]
-        await pilot.pause(0.2)
-        assert str(board.query_one("#measured").render()).startswith("measured for this setting: finished")
+        await until(pilot, lambda: str(board.query_one("#measured").render()).startswith(
+            "measured for this setting: finished"), what="the board to show the finished measurement")
         await pilot.press("space")  # another setting: that measurement is not its own
         assert str(board.query_one("#measured").render()).startswith("not measured for this setting yet")
         await pilot.press("b", "enter")  # ResNet-50 without ImageNet weights: refused in the board
-        await pilot.pause(0.2)
+        await workers_done(pilot)  # enter's worker: it would have started the run
         line = board.query_one("#measured")
         assert line.refused and "No ImageNet weights for ResNet-50" in str(line.render())
         assert len(board.measured) == 1
@@ -92,7 +92,7 @@ async def test_a_setting_that_cannot_run_says_so_and_starts_nothing():
         board = await focused_board(pilot)
         await pilot.press("space")  # the head too: everything frozen
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await workers_done(pilot)  # enter's worker: it would have started the run
         assert not board.measured
         line = board.query_one("#measured")
         assert line.refused and "nothing would train" in str(line.render())

@@ -21,7 +21,7 @@ from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen
 from tltui.ui.widgets.contents import Contents
 
-from conftest import Toasts
+from conftest import Toasts, until
 
 LESSONS = load_lessons()
 SIZE = (80, 24)
@@ -67,8 +67,7 @@ async def settle(pilot) -> None:
     """Wait until the open lesson has mounted all its parts."""
     view = pilot.app.lesson_screen.view
     if not view.complete:
-        while not view.complete:
-            await pilot.pause(0.01)
+        await until(pilot, lambda: view.complete, 120, f"lesson {view.lesson.number} to mount every part")
         await pilot.pause()
 
 

@@ -17,7 +17,7 @@ from tltui.ui.widgets.lr_cascade import LRS, LrCascade
 from tltui.ui.widgets.lr_finder import LrCurve, LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm
 
-from conftest import until
+from conftest import until, workers_done
 
 SIZE = (80, 24)
 pytestmark = pytest.mark.slow
@@ -28,7 +28,8 @@ async def sweep(pilot) -> LrFinderScreen:
     await until(pilot, lambda: isinstance(pilot.app.screen, LrFinderScreen), 10, "the finder to open")
     finder = pilot.app.screen
     await until(pilot, lambda: finder.found is not None, 240, "the sweep")
-    await pilot.pause(0.2)
+    await until(pilot, lambda: "suggested LR" in str(finder.query_one("#finder-status").render()),
+                what="the finder to show its suggestion")
     return finder
 
 
@@ -61,7 +62,7 @@ async def test_F_in_the_lr_cascade_puts_the_suggestion_on_the_slider_and_esc_kee
     async with app.run_test(size=SIZE) as pilot:
         cascade = await focus_by_tab(pilot, LrCascade)
         await until(pilot, lambda: app.link.state == "ready", 240, "the worker")
-        await pilot.pause(0.2)
+        await workers_done(pilot)  # the cascade has heard the hello
         before = cascade.config.lr
         finder = await sweep(pilot)
         assert finder.found.config.data == cascade.config.data == "builtin-shifted"

@@ -31,6 +31,7 @@ from tltui.ui.widgets.diagnose import DiagnoseScreen
 from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm, texts
 
+from conftest import until, until_over
 from keyboard import bound_keys, idle, send
 
 LESSONS = load_lessons()
@@ -78,10 +79,7 @@ async def go_to(app: TutorApp, mode: str, opener: str | None = None, lesson=None
     await app.action_mode(mode)
     if lesson is not None:
         await app.lesson_screen.show_lesson(lesson)
-        for _ in range(1000):
-            if app.lesson_screen.view.complete:
-                break
-            await asyncio.sleep(0.02)
+        await until(app, lambda: app.lesson_screen.view.complete, what=f"{lesson.name} to mount every part")
     app.screen.set_focus(None)
     if opener == "help":
         app.action_help()
@@ -108,7 +106,7 @@ async def monkey(app: TutorApp, rng: random.Random, count: int, trail: list[str]
         trail.append(f"{type(app.screen).__name__}/{type(app.screen.focused).__name__}: "
                      f"{'+'.join(keys) if together else ' '.join(keys)}")
         await send(app, keys, 0 if together else GAP)
-        await asyncio.sleep(GAP)
+        await asyncio.sleep(GAP)  # the typist's pace between runs of keys: what the walk is made of, not a wait
         pressed += len(keys)
         seen.add(type(app.screen))
         assert app.is_running and app.crash is None, \
@@ -135,10 +133,7 @@ async def test_a_keyboard_monkey_never_stops_the_tutor(size_index):
         await idle(app)
         assert app.is_running and app.crash is None, app.crash
         await send(app, ["ctrl+q", *(rng.choice(UNLISTED) for _ in range(5))])  # what follows is dropped
-        for _ in range(200):
-            if not app.is_running:
-                break
-            await asyncio.sleep(0.05)
+        await until_over(app, what="ctrl+q to quit the tutor")
     assert app.crash is None and app.return_code == 0, (app.crash, app.return_code)
     assert pressed >= 1_000
     every = (LessonScreen, TrainScreen, RunsScreen, HelpScreen, CommandPalette, LrFinderScreen, DiagnoseScreen)
