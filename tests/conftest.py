@@ -120,7 +120,7 @@ async def until_over(app, timeout: float = 10, what: str = "the app to quit") ->
 
 async def lesson_mounted(pilot) -> None:
     """Wait until the open lesson has every part mounted, and the app has drawn it."""
-    from tltui.ui.widgets.lesson_view import LessonView
+    from tltui.ui.lesson.view import LessonView
 
     await until(pilot, lambda: pilot.app.screen.query(LessonView) and pilot.app.screen.view.complete, 120,
                 "the lesson to mount every part")  # (a part per refresh: 30 s and more on a loaded machine)

@@ -1,6 +1,6 @@
 """Made-up pictures for the fake worker's picture requests: deterministic patterns in plain Python (no
 torch), so UI tests and snapshots of the picture widgets run anywhere. Only their shapes, sizes and
-captions follow the real worker (tltui/engine/inspect.py); the pixels mean nothing."""
+captions follow the real worker (tltui/engine/pictures.py); the pixels mean nothing."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import torch
 from tltui.core.protocol.events import Epoch
 from tltui.engine import data as datasets
 from tltui.engine.train import prepare, train
-from tltui.ui.widgets.quiz_check import check_runs
+from tltui.ui.content.check_runs import check_runs
 
 TLTUI = [sys.executable, "-m", "tltui"]
 

@@ -10,10 +10,10 @@ import pytest
 from textual import events
 
 from tltui.ui.app import TutorApp
+from tltui.ui.lesson.registry import UnknownWidget
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen, key_text, own_bindings, sections
 from tltui.ui.screens.lesson import DIGIT_WINDOW, LessonScreen
-from tltui.ui.widgets.registry import UnknownWidget
 
 from conftest import Toasts, lesson_mounted, until, workers_done
 

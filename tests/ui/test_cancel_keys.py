@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tltui.ui.app import TutorApp
+from tltui.ui.lesson.diagnose import Diagnose
+from tltui.ui.lesson.lr_cascade import LrCascade
+from tltui.ui.lesson.race import Race
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.diagnose import Diagnose
-from tltui.ui.widgets.lr_cascade import LrCascade
-from tltui.ui.widgets.race import Race
 
 from conftest import focus_by_tab, until
 

@@ -9,10 +9,10 @@ from textual.message import Message
 
 from tltui.core.protocol.requests import Capacity, Request
 from tltui.ui.app import TutorApp
+from tltui.ui.base.frame import StatusLine
+from tltui.ui.lesson.capacity import CapacityChart, CapacitySweep, conclusion, memorised_up_to, spaced
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.link import WorkerLink
-from tltui.ui.widgets.capacity import CapacityChart, CapacitySweep, conclusion, memorised_up_to, spaced
-from tltui.ui.widgets.frame import StatusLine
 
 from conftest import focus_by_tab, until
 

@@ -12,12 +12,12 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tltui.ui.app import TutorApp
+from tltui.ui.content.check_runs import check_backbone, check_runs
+from tltui.ui.lesson.check import LessonCheck, readable
+from tltui.ui.lesson.prose import CODE_STYLE
+from tltui.ui.lesson.view import LessonView
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.check import LessonCheck, readable
 from tltui.ui.widgets.contents import Contents
-from tltui.ui.widgets.lesson_view import LessonView
-from tltui.ui.widgets.prose import CODE_STYLE
-from tltui.ui.widgets.quiz_check import check_backbone, check_runs
 from tltui.ui.widgets.run_chart import RunChart
 
 from conftest import until

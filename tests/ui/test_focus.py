@@ -11,9 +11,9 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from tltui.ui.app import TutorApp
+from tltui.ui.base.frame import LiveFrame
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.screens.lesson import LessonScreen
-from tltui.ui.widgets.frame import LiveFrame
 
 from conftest import until
 from keyboard import idle, screen_lines, send
@@ -120,9 +120,9 @@ async def test_a_wrong_value_is_named_once_and_s_in_a_field_starts_nothing():
 async def test_digits_open_lessons_only_while_the_lesson_has_the_keys():
     """Answering 2 in lesson 6's widgets, or 3 2 in the quiz's reasoning, stays in the lesson; once escape
     gives the keys back, 2 opens lesson 2; with the contents open, digits open lessons too."""
-    from tltui.ui.widgets.lr_cascade import LrCascade
-    from tltui.ui.widgets.quiz import QuadrantQuiz
-    from tltui.ui.widgets.unfreeze_timeline import UnfreezeTimeline
+    from tltui.ui.lesson.lr_cascade import LrCascade
+    from tltui.ui.lesson.quiz import QuadrantQuiz
+    from tltui.ui.lesson.unfreeze_timeline import UnfreezeTimeline
 
     six = find_lesson(LESSONS, "learning-rates")
     app = TutorApp(LESSONS, start=six)

@@ -9,8 +9,8 @@ from tltui.core.formatting import si
 from tltui.core.groups import GROUPS
 from tltui.core.prediction import predict
 from tltui.ui.app import TutorApp
+from tltui.ui.lesson.freeze_board import FreezeBoard
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.freeze_board import FreezeBoard
 
 from conftest import until, workers_done
 

@@ -77,7 +77,7 @@ async def test_the_help_starts_with_the_keys_that_work_here():
     """With the LR cascade focused: its keys, then the lesson screen's, then the app's (but L, the screen
     shown, and W, which only restarts a stopped worker), then every other class, the cascade not again; in a
     field of the form, start is ctrl+s and s is no key."""
-    from tltui.ui.widgets.lr_cascade import LrCascade
+    from tltui.ui.lesson.lr_cascade import LrCascade
 
     six = find_lesson(LESSONS, "learning-rates")
     app = TutorApp(LESSONS, start=six)

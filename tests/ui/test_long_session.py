@@ -12,14 +12,14 @@ import weakref
 from textual.widget import Widget
 
 from tltui.ui.app import TutorApp
+from tltui.ui.dialogs.lr_finder import LrCurve, LrFinderScreen
+from tltui.ui.lesson.view import LessonView
 from tltui.ui.lessons import load_lessons
 from tltui.ui.release import signals
 from tltui.ui.screens.help import HelpScreen
 from tltui.ui.screens.lesson import KEPT_VIEWS, LessonScreen
 from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
-from tltui.ui.widgets.lesson_view import LessonView
-from tltui.ui.widgets.lr_finder import LrCurve, LrFinderScreen
 
 from conftest import until, workers_done
 

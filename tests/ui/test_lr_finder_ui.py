@@ -11,10 +11,10 @@ from textual.widgets import Input
 
 from tltui.core.client import local_worker_command
 from tltui.ui.app import TutorApp
+from tltui.ui.dialogs.lr_finder import LrCurve, LrFinderScreen
+from tltui.ui.lesson.lr_cascade import LRS, LrCascade
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.screens.train import TrainScreen
-from tltui.ui.widgets.lr_cascade import LRS, LrCascade
-from tltui.ui.widgets.lr_finder import LrCurve, LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm
 
 from conftest import until, workers_done

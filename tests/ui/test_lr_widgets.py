@@ -11,12 +11,12 @@ from tltui.core.codegen import generate
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol.config import ConfigError
 from tltui.ui.app import TutorApp
+from tltui.ui.base.frame import StatusLine
+from tltui.ui.lesson.lr_cascade import LRS, LrBars, LrCascade
+from tltui.ui.lesson.unfreeze_timeline import ROWS, Grid, UnfreezeTimeline
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.widgets.code_view import CodeView
-from tltui.ui.widgets.frame import StatusLine
-from tltui.ui.widgets.lr_cascade import LRS, LrBars, LrCascade
 from tltui.ui.widgets.run_chart import RunChart
-from tltui.ui.widgets.unfreeze_timeline import ROWS, Grid, UnfreezeTimeline
 
 from conftest import focus_by_tab, until, workers_done
 
@@ -171,7 +171,7 @@ async def test_timeline_draws_its_cursor_on_the_first_focus(app):
 
 
 async def test_cascade_says_same_lr_and_its_bars_differ_when_the_lrs_do(app):
-    from tltui.ui.widgets.lr_cascade import log_range
+    from tltui.ui.lesson.lr_cascade import log_range
 
     async with app.run_test(size=SIZE) as pilot:
         cascade = await focus_by_tab(pilot, LrCascade)

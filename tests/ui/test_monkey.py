@@ -22,13 +22,13 @@ import pytest
 from textual.command import CommandPalette
 
 from tltui.ui.app import TutorApp
+from tltui.ui.dialogs.diagnose import DiagnoseScreen
+from tltui.ui.dialogs.lr_finder import LrFinderScreen
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.help import HelpScreen
 from tltui.ui.screens.lesson import LessonScreen
 from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
-from tltui.ui.widgets.diagnose import DiagnoseScreen
-from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm, texts
 
 from conftest import until, until_over

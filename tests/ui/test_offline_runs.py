@@ -9,10 +9,10 @@ import pytest
 
 from tltui.core.client import local_worker_command
 from tltui.ui.app import TutorApp
+from tltui.ui.lesson.freeze_board import FreezeBoard
+from tltui.ui.lesson.lr_cascade import LrCascade
+from tltui.ui.lesson.unfreeze_timeline import UnfreezeTimeline
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.freeze_board import FreezeBoard
-from tltui.ui.widgets.lr_cascade import LrCascade
-from tltui.ui.widgets.unfreeze_timeline import UnfreezeTimeline
 
 from conftest import lesson_mounted, until
 
@@ -73,7 +73,7 @@ async def test_the_freeze_board_trains_the_tiny_backbone_offline():
 async def test_a_bad_weights_file_in_the_race_starts_neither_run(tmp_path):
     from textual.widgets import Input
 
-    from tltui.ui.widgets.race import Race
+    from tltui.ui.lesson.race import Race
 
     bad = tmp_path / "not-weights.pt"
     bad.write_text("these are not weights")

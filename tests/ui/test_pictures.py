@@ -10,11 +10,11 @@ from textual.widgets import Input, Static
 from tltui.core.client import WorkerClient
 from tltui.core.protocol.requests import Activations, FeatureWalk as WalkRequest, Filters, Gallery
 from tltui.ui.app import TutorApp
+from tltui.ui.base.pictures import PicturePanel, PictureView
+from tltui.ui.lesson.features import FeatureWalk, LayerFeatures
+from tltui.ui.lesson.gallery import AugmentGallery
 from tltui.ui.lessons import load_lessons
 from tltui.ui.link import WorkerLink
-from tltui.ui.widgets.features import FeatureWalk, LayerFeatures
-from tltui.ui.widgets.gallery import AugmentGallery
-from tltui.ui.widgets.pictures import PicturePanel, PictureView
 
 from conftest import until, workers_done
 
@@ -260,7 +260,7 @@ def test_the_walks_mark_follows_what_the_head_predicts():
     scores names the prediction and the truth, each as what it is."""
     import msgspec
 
-    from tltui.ui.widgets.features import score_table
+    from tltui.ui.lesson.features import score_table
 
     from fake_pictures import feature_walk
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from tltui.ui.app import TutorApp
+from tltui.ui.content.check_runs import check_backbone, check_runs
+from tltui.ui.content.quadrants import load_quiz
+from tltui.ui.lesson.quiz import CELLS, KEY, QuadrantQuiz, shuffled
+from tltui.ui.lesson.view import LessonView
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.lesson_view import LessonView
-from tltui.ui.widgets.quiz import CELLS, KEY, QuadrantQuiz, shuffled
-from tltui.ui.widgets.quiz_check import check_backbone, check_runs
-from tltui.ui.widgets.quiz_scenarios import load_quiz
 from tltui.ui.widgets.run_chart import RunChart
 
 from conftest import until, workers_done

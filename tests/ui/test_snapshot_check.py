@@ -4,8 +4,8 @@ change)."""
 from __future__ import annotations
 
 from tltui.ui.app import TutorApp
+from tltui.ui.lesson.check import LessonCheck
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.check import LessonCheck
 
 from conftest import footer_shows, lesson_mounted, until, workers_done
 

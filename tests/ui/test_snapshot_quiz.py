@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from tltui.ui.app import TutorApp
+from tltui.ui.content.quadrants import load_quiz
+from tltui.ui.lesson.quiz import KEY, QuadrantQuiz, shuffled
 from tltui.ui.lessons import find_lesson, load_lessons
-from tltui.ui.widgets.quiz import KEY, QuadrantQuiz, shuffled
-from tltui.ui.widgets.quiz_scenarios import load_quiz
 
 from conftest import footer_shows, lesson_mounted, until, workers_done
 

@@ -72,7 +72,7 @@ def test_race(snap_compare, monkeypatch):
     monkeypatch.setenv("FAKE_WEIGHTS", "imagenet")
 
     async def race(pilot) -> None:
-        from tltui.ui.widgets.race import Race
+        from tltui.ui.lesson.race import Race
 
         await lesson_mounted(pilot)
         widget = pilot.app.screen.query_one(Race)
@@ -88,7 +88,7 @@ def test_race(snap_compare, monkeypatch):
 
 def test_race_offers_the_tiny_backbone_without_imagenet_weights(snap_compare):
     async def wait_ready(pilot) -> None:
-        from tltui.ui.widgets.race import Race
+        from tltui.ui.lesson.race import Race
 
         await lesson_mounted(pilot)
         await until(pilot, lambda: pilot.app.link.state == "ready", what="the worker's hello")
@@ -101,8 +101,8 @@ def test_race_offers_the_tiny_backbone_without_imagenet_weights(snap_compare):
 
 
 def test_freeze_board(snap_compare):
+    from tltui.ui.lesson.freeze_board import FreezeBoard
     from tltui.ui.lessons import find_lesson
-    from tltui.ui.widgets.freeze_board import FreezeBoard
 
     async def focus_board(pilot) -> None:
         await lesson_mounted(pilot)

@@ -8,12 +8,13 @@ from textual.widgets import DataTable, Input, Select, Static
 from tltui.core import diagnosis
 from tltui.core.presets import configure
 from tltui.ui.app import TutorApp
+from tltui.ui.base.frame import StatusLine
+from tltui.ui.dialogs.diagnose import DiagnoseScreen
+from tltui.ui.lesson.diagnose import Diagnose
+from tltui.ui.lesson.view import LessonView
 from tltui.ui.lessons import find_lesson, load_lessons
 from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
-from tltui.ui.widgets.diagnose import Diagnose, DiagnoseScreen
-from tltui.ui.widgets.frame import StatusLine
-from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.run_view import RunView
 

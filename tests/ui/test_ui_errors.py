@@ -11,10 +11,10 @@ from textual.widgets import Input, Static
 from tltui.core.client import local_worker_command
 from tltui.core.protocol.requests import LossPictures
 from tltui.ui.app import TutorApp
+from tltui.ui.base.pictures import PictureView
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.errors_view import ErrorsView
-from tltui.ui.widgets.pictures import PictureView
 from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.run_view import RunView
 

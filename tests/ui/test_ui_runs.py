@@ -6,11 +6,11 @@ from textual.widgets import DataTable, Input
 
 from tltui.core.protocol.config import RunConfig
 from tltui.ui.app import TutorApp
+from tltui.ui.base.frame import StatusLine
+from tltui.ui.lesson.race import Race
 from tltui.ui.lessons import load_lessons
 from tltui.ui.screens.runs import RunsScreen
 from tltui.ui.screens.train import TrainScreen
-from tltui.ui.widgets.frame import StatusLine
-from tltui.ui.widgets.race import Race
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_form import RunForm
 from tltui.ui.widgets.run_view import RunView

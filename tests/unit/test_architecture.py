@@ -85,8 +85,8 @@ def test_no_module_imports_itself_through_others():
 def test_an_import_for_type_checking_that_closes_a_circle_is_found(tmp_path):
     """The circle the widgets had when they typed ``self.app`` as the app class, which imports them."""
     shutil.copytree(ROOT / "tltui", tmp_path / "tltui", ignore=shutil.ignore_patterns("__pycache__", "*.pt"))
-    frame = tmp_path / "tltui" / "ui" / "widgets" / "frame.py"
+    frame = tmp_path / "tltui" / "ui" / "base" / "frame.py"
     frame.write_text(frame.read_text() + "\nif TYPE_CHECKING:\n    from tltui.ui.app import TutorApp\n")
     found = circles(tmp_path)
     assert len(found) == 1, found
-    assert found[0].startswith("tltui.ui.app -> ") and "tltui.ui.widgets.frame -> tltui.ui.app" in found[0]
+    assert found[0].startswith("tltui.ui.app -> ") and "tltui.ui.base.frame -> tltui.ui.app" in found[0]

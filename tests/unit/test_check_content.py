@@ -13,9 +13,9 @@ import pytest
 
 from tltui.cli.flags import config_from_args
 from tltui.cli.main import build_parser
+from tltui.ui.content.check_runs import EXPERIMENTS, check_runs
+from tltui.ui.content.checks import checks_path, load_checks, question_ids, select_questions
 from tltui.ui.lessons import MarkdownPart, WidgetPart, lessons_dir, load_lessons
-from tltui.ui.widgets.check_questions import checks_path, load_checks, question_ids, select_questions
-from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_runs
 
 LESSONS = load_lessons()
 CHECKS = {lesson.name: load_checks(checks_path(lesson.path)) for lesson in LESSONS}

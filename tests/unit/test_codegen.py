@@ -19,7 +19,7 @@ from tltui.core.codegen import TINY_WEIGHTS, WIDTH, command_line, data_folder, d
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.presets import PRESETS, apply_preset
 from tltui.core.protocol.config import RunConfig
-from tltui.ui.widgets.lr_cascade import FACTORS, LRS
+from tltui.ui.lesson.lr_cascade import FACTORS, LRS
 
 BASE = RunConfig(data="builtin-shifted", epochs=4)
 PLANS = [

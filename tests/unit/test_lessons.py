@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from tltui.core.groups import BACKBONE
+from tltui.ui.lesson.registry import REGISTRY
 from tltui.ui.lessons import (
     LessonNotFound,
     MarkdownPart,
@@ -19,7 +20,6 @@ from tltui.ui.lessons import (
     load_lessons,
     split_parts,
 )
-from tltui.ui.widgets.registry import REGISTRY
 
 LESSONS = load_lessons()
 CODE_BLOCK = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
@@ -134,7 +134,7 @@ def bash_commands(text: str, start: str) -> list[str]:
 def test_lesson_one_quotes_the_race_its_widget_runs():
     from tltui.cli.flags import config_from_args
     from tltui.cli.main import build_parser
-    from tltui.ui.widgets.race import RACE
+    from tltui.ui.lesson.race import RACE
 
     after_race = find_lesson(LESSONS, "why-transfer").text.split("```tltui race")[1]
     assert f"{RACE.limit_per_class} training images per class for {RACE.epochs} epochs" in " ".join(
@@ -150,9 +150,9 @@ def test_lesson_one_quotes_the_race_its_widget_runs():
 def test_lesson_ones_question_on_the_race_quotes_the_race_and_e_runs_it():
     """The check asked just above the race widget states the race's settings, and its experiment is the
     race: the widget's recipe from random and from pretrained weights, nothing else different."""
-    from tltui.ui.widgets.check_questions import checks_path, load_checks
-    from tltui.ui.widgets.quiz_check import check_runs
-    from tltui.ui.widgets.race import RACE
+    from tltui.ui.content.check_runs import check_runs
+    from tltui.ui.content.checks import checks_path, load_checks
+    from tltui.ui.lesson.race import RACE
 
     lesson = find_lesson(LESSONS, "why-transfer")
     parts = lesson.parts
@@ -226,7 +226,7 @@ def test_widget_block_without_name_is_kept_as_unnamed_widget():
 
 
 def test_markdown_is_mounted_in_short_chunks_that_never_split_a_fence():
-    from tltui.ui.widgets.lesson_view import chunks
+    from tltui.ui.lesson.view import chunks
 
     text = "\n".join(["# Title", "", *[f"{i}. item {i}" for i in range(1, 25)], "", "```python",
                       *[f"x = {i}" for i in range(30)], "```", "", "After."])

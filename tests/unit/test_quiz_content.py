@@ -9,8 +9,8 @@ import pytest
 
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol.replies import Capabilities
-from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
-from tltui.ui.widgets.quiz_scenarios import QUADRANTS, REASONS, load_quiz, quiz_path
+from tltui.ui.content.check_runs import EXPERIMENTS, check_backbone, check_runs
+from tltui.ui.content.quadrants import QUADRANTS, REASONS, load_quiz, quiz_path
 
 QUIZ = load_quiz()
 

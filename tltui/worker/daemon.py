@@ -461,20 +461,20 @@ async def run_daemon(idle_exit_s: float) -> int:
     lock = await lock_or_wait(directory, path)
     if lock is None:
         return 0
-    worker = Daemon()
+    daemon = Daemon()
     if answers(path):  # one whose folder was removed, and which made it again while this one started
         lock.close()
         return 0
-    for line in orphans.recover(worker.store, lambda active: worker._enqueue(None, active)):
+    for line in orphans.recover(daemon.store, lambda active: daemon._enqueue(None, active)):
         log(line)
-    listener = Listener(functools.partial(serve_connection, worker), lock)
+    listener = Listener(functools.partial(serve_connection, daemon), lock)
     await listener.bind()
     idle_since = time.monotonic()
     while True:
         await asyncio.sleep(REBIND_CHECK_S)
         if listener.lost():
             await listener.bind()
-        if not worker.idle:
+        if not daemon.idle:
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since > idle_exit_s:
             break

@@ -28,9 +28,9 @@ from textual.keys import key_to_character
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from tltui.ui.base.frame import Dialog
 from tltui.ui.keys import bindings, hint, key_text, pager_keys
 from tltui.ui.lessons import Lesson, WidgetPart
-from tltui.ui.widgets.frame import Dialog
 
 Section = tuple[str, list[tuple[str, str]]]
 """A title and its rows: (keys as printed, what they do)."""
@@ -87,7 +87,7 @@ def key_owners() -> list[type[DOMNode]]:
 def places(cls: type, lessons: list[Lesson]) -> list[tuple[int, int]]:
     """(lesson number, part) of each block that embeds ``cls``, read from the lessons and the widget
     registry."""
-    from tltui.ui.widgets.registry import REGISTRY
+    from tltui.ui.lesson.registry import REGISTRY
 
     factory = f"{cls.__module__}:{cls.__name__}"
     return [(lesson.number, i) for lesson in lessons for i, part in enumerate(lesson.parts)

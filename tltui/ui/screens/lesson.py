@@ -9,17 +9,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 
 from tltui.ui.keys import bindings, pager_keys
+from tltui.ui.lesson.view import LessonView
 from tltui.ui.lessons import Lesson
 from tltui.ui.release import release
 from tltui.ui.screens.mode import ModeScreen
 from tltui.ui.widgets.contents import Contents
 from tltui.ui.widgets.footer import KeysFooter
-from tltui.ui.widgets.lesson_view import LessonView
 from tltui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
     from tltui.ui.host import Tutor
-    from tltui.ui.widgets.check import LessonCheck
+    from tltui.ui.lesson.check import LessonCheck
 
 #: Two digits typed within this many seconds make one lesson number.
 DIGIT_WINDOW = 1.0

@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable
 
 from tltui.core.client import WorkerError
+from tltui.ui.base import theme
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.screens.mode import ModeScreen
-from tltui.ui.widgets import theme
 from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.run_chart import RunChart
 from tltui.ui.widgets.run_view import RunView

@@ -8,13 +8,13 @@ from textual import work
 from textual.app import ComposeResult
 
 from tltui.core.protocol.config import ConfigError, RunConfig
+from tltui.ui.base.run_owner import RunOwner
+from tltui.ui.dialogs.lr_finder import LrFinderScreen
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.screens.mode import ModeScreen
 from tltui.ui.widgets.footer import KeysFooter
-from tltui.ui.widgets.lr_finder import LrFinderScreen
 from tltui.ui.widgets.run_form import RunForm, texts
-from tltui.ui.widgets.run_owner import RunOwner
 from tltui.ui.widgets.run_view import RunView
 from tltui.ui.widgets.top_bar import TopBar
 
@@ -108,7 +108,7 @@ class TrainScreen(RunOwner, ModeScreen):
     def action_diagnose(self) -> None:
         """Diagnose the form's data with its backbone, weights, image size and images per class; the command
         it recommends, if taken, goes into the form."""
-        from tltui.ui.widgets.diagnose import DiagnoseScreen
+        from tltui.ui.dialogs.diagnose import DiagnoseScreen
 
         try:
             config = self.query_one(RunForm).config()

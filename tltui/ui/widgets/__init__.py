@@ -1,1 +1,2 @@
-"""Widgets of the tutor: lesson view pieces and the live widgets lessons embed."""
+"""The widgets the screens compose: the contents, the footer and top bar, the training form, the run
+view, its chart and errors, the code view."""

@@ -19,7 +19,7 @@ from tltui.core.client import WorkerError
 from tltui.core.protocol.events import ErrorAnalysis
 from tltui.core.protocol.replies import Picture
 from tltui.core.protocol.requests import LossPictures
-from tltui.ui.widgets.pictures import PictureView
+from tltui.ui.base.pictures import PictureView
 
 if TYPE_CHECKING:
     from tltui.ui.host import Tutor

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
+from tltui.ui.base import theme
 from tltui.ui.run_model import RunModel
-from tltui.ui.widgets import theme
 
 Metric = Literal["acc", "loss"]
 REDRAW_S = 0.1

@@ -14,9 +14,9 @@ from textual.widgets import Static
 from tltui.core import diagnosis
 from tltui.core.formatting import bar, duration, lrs
 from tltui.core.protocol.events import Diagnosis, ErrorAnalysis, Failed, Finished
+from tltui.ui.base import theme
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
-from tltui.ui.widgets import theme
 from tltui.ui.widgets.errors_view import ErrorsView, balanced, confused_line, interval
 from tltui.ui.widgets.run_chart import RunChart
 

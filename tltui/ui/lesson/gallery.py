@@ -11,8 +11,8 @@ from textual.widgets import Static
 
 from tltui.core.protocol.config import AUGMENTS
 from tltui.core.protocol.requests import Gallery
+from tltui.ui.base.pictures import PicturePanel, PictureView
 from tltui.ui.keys import bindings, hint
-from tltui.ui.widgets.pictures import PicturePanel, PictureView
 
 SIDE = 16
 """Side of every picture, in pixels (8 rows of text)."""

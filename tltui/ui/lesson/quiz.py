@@ -18,10 +18,10 @@ from textual.containers import Grid, Vertical
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static
 
+from tltui.ui.content.quadrants import QUADRANTS, Scenario, Strategy, load_quiz
 from tltui.ui.keys import bindings
-from tltui.ui.widgets.experiments import Experiment, arms, verdict
-from tltui.ui.widgets.questions import Questions, Reasoning
-from tltui.ui.widgets.quiz_scenarios import QUADRANTS, Scenario, Strategy, load_quiz
+from tltui.ui.lesson.experiments import Experiment, arms, verdict
+from tltui.ui.lesson.questions import Questions, Reasoning
 
 KEY = "quadrant-quiz"
 """Where the quiz keeps its state in ``app.progress.quiz``."""

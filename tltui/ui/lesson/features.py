@@ -16,9 +16,9 @@ from textual.widgets import Static
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol.replies import ActivationsReply, FiltersReply, WalkReply
 from tltui.core.protocol.requests import Activations, FeatureWalk as WalkRequest, Filters
+from tltui.ui.base import theme
+from tltui.ui.base.pictures import PicturePanel, PictureView, tile
 from tltui.ui.keys import bindings, hint
-from tltui.ui.widgets import theme
-from tltui.ui.widgets.pictures import PicturePanel, PictureView, tile
 
 PAGE = 16
 """Filters shown at once: a 4x4 grid of each weights, side by side."""

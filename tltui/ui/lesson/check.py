@@ -24,9 +24,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static
 
-from tltui.ui.keys import bindings
-from tltui.ui.lessons import Lesson, WidgetPart, lessons_dir
-from tltui.ui.widgets.check_questions import (
+from tltui.ui.content.checks import (
     CheckSet,
     Question,
     checks_path,
@@ -35,9 +33,11 @@ from tltui.ui.widgets.check_questions import (
     select_questions,
     valid_answers,
 )
-from tltui.ui.widgets.experiments import Experiment, arms, verdict
-from tltui.ui.widgets.prose import CODE_STYLE, inline
-from tltui.ui.widgets.questions import Questions, Reasoning
+from tltui.ui.keys import bindings
+from tltui.ui.lesson.experiments import Experiment, arms, verdict
+from tltui.ui.lesson.prose import CODE_STYLE, inline
+from tltui.ui.lesson.questions import Questions, Reasoning
+from tltui.ui.lessons import Lesson, WidgetPart, lessons_dir
 
 SUBTITLES = {
     "question": "{LessonCheck.up}{LessonCheck.down} move · 1-{n} or {LessonCheck.answer_next} answer",
@@ -173,7 +173,7 @@ class LessonCheck(Questions):
 
     def _lesson(self) -> Lesson | None:
         """The lesson this check is in."""
-        from tltui.ui.widgets.lesson_view import LessonView
+        from tltui.ui.lesson.view import LessonView
 
         view = next((node for node in self.ancestors if isinstance(node, LessonView)), None)
         return view.lesson if view is not None else None

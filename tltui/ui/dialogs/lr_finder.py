@@ -22,8 +22,8 @@ from tltui.core.protocol.config import RunConfig
 from tltui.core.protocol.messages import Working
 from tltui.core.protocol.replies import LrFound
 from tltui.core.protocol.requests import FindLr
+from tltui.ui.base.frame import Dialog
 from tltui.ui.keys import bindings, hint
-from tltui.ui.widgets.frame import Dialog
 
 RULE = "steepest: where the loss falls fastest"
 

@@ -18,7 +18,7 @@ from textual.widgets import ContentSwitcher
 from tltui.core.groups import BACKBONE, GROUPS
 from tltui.core.protocol.config import RunConfig
 from tltui.ui.keys import bindings, hint
-from tltui.ui.widgets.code_view import ConfigWidget
+from tltui.ui.lesson.config_widget import ConfigWidget
 
 #: Rows top to bottom: the head first, as the groups thaw from the top.
 ROWS: tuple[str, ...] = GROUPS[::-1]

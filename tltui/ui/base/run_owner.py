@@ -10,8 +10,8 @@ from textual import work
 
 from tltui.core.client import WorkerError
 from tltui.core.protocol.config import RunConfig
+from tltui.ui.base import backbones
 from tltui.ui.run_model import RunModel
-from tltui.ui.widgets import backbones
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode

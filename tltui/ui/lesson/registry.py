@@ -33,76 +33,76 @@ REGISTRY: dict[str, LiveWidget] = {
             "Scratch vs pretrained race",
             "Two real runs on the same data, split and seed, one from random weights and one from "
             "pretrained weights, their validation curves drawn live on one chart.",
-            "tltui.ui.widgets.race:Race",
+            "tltui.ui.lesson.race:Race",
         ),
         LiveWidget(
             "layer-features",
             "What each group sees",
             "conv1's 64 filters as pixel images, pretrained next to random, and the activation maps "
             "of one image at stem, layer1..layer4, computed by the worker.",
-            "tltui.ui.widgets.features:LayerFeatures",
+            "tltui.ui.lesson.features:LayerFeatures",
         ),
         LiveWidget(
             "feature-walk",
             "The feature-extraction walk",
             "An image goes through the frozen network; its 2048-d feature vector is drawn as a bar "
             "strip, then the new head's class scores.",
-            "tltui.ui.widgets.features:FeatureWalk",
+            "tltui.ui.lesson.features:FeatureWalk",
         ),
         LiveWidget(
             "capacity",
             "Memorising shuffled labels",
             "A linear probe's training accuracy on shuffled labels as the images grow past the features' "
             "dimension + 1, on real frozen features and on Gaussian ones, measured by the worker.",
-            "tltui.ui.widgets.capacity:CapacitySweep",
+            "tltui.ui.lesson.capacity:CapacitySweep",
         ),
         LiveWidget(
             "quadrant-quiz",
             "Quadrant quiz",
             "Scenarios to place in the four quadrants (data size x domain similarity), then a "
             "strategy to pick, with the reasoning after each answer and a real experiment to check it.",
-            "tltui.ui.widgets.quiz:QuadrantQuiz",
+            "tltui.ui.lesson.quiz:QuadrantQuiz",
         ),
         LiveWidget(
             "lr-cascade",
             "Learning-rate cascade",
             "Keys set the base LR (log scale) and the per-group factor; a bar chart shows each "
             "group's LR, with the equivalent PyTorch optimizer code, ready to run for real.",
-            "tltui.ui.widgets.lr_cascade:LrCascade",
+            "tltui.ui.lesson.lr_cascade:LrCascade",
         ),
         LiveWidget(
             "unfreeze-timeline",
             "Gradual unfreezing timeline",
             "Which group joins training at which epoch, set by keys and runnable as a real run.",
-            "tltui.ui.widgets.unfreeze_timeline:UnfreezeTimeline",
+            "tltui.ui.lesson.unfreeze_timeline:UnfreezeTimeline",
         ),
         LiveWidget(
             "augment-gallery",
             "Augmentation gallery",
             "A sample image and a grid of augmented variants made by the very transforms training "
             "uses, each switchable, with a label-breaking vertical flip.",
-            "tltui.ui.widgets.gallery:AugmentGallery",
+            "tltui.ui.lesson.gallery:AugmentGallery",
         ),
         LiveWidget(
             "freeze-board",
             "Freeze board",
             "The six groups as a board to freeze and unfreeze, with parameter counts, GFLOPs per "
             "image and a predicted accuracy-vs-cost chart; a key runs the setting for real.",
-            "tltui.ui.widgets.freeze_board:FreezeBoard",
+            "tltui.ui.lesson.freeze_board:FreezeBoard",
         ),
         LiveWidget(
             "diagnose",
             "Diagnose your data",
             "k-NN, a linear probe, head then unfreeze, fine-tune and from scratch measured on folds of "
             "your data, each with a 95% interval; its quadrant and the recipe to start from.",
-            "tltui.ui.widgets.diagnose:Diagnose",
+            "tltui.ui.lesson.diagnose:Diagnose",
         ),
         LiveWidget(
             "check",
             "Check of understanding",
             "The lesson's questions, answered by keys, with the reasoning after each answer; where a "
             "real run shows the answer, predict first, then a key runs it.",
-            "tltui.ui.widgets.check:LessonCheck",
+            "tltui.ui.lesson.check:LessonCheck",
         ),
     )
 }

@@ -21,9 +21,9 @@ from textual_plotext import PlotextPlot
 from tltui.core.codegen import span
 from tltui.core.groups import GROUPS
 from tltui.core.protocol.config import RunConfig
+from tltui.ui.dialogs.lr_finder import LrFinderScreen
 from tltui.ui.keys import bindings, hint
-from tltui.ui.widgets.code_view import ConfigWidget
-from tltui.ui.widgets.lr_finder import LrFinderScreen
+from tltui.ui.lesson.config_widget import ConfigWidget
 
 #: The head's LR: 1, 2 and 5 per decade, 1e-5 to 1.
 LRS: tuple[float, ...] = (*(float(f"{m}e{e}") for e in range(-5, 0) for m in (1, 2, 5)), 1.0)

@@ -20,12 +20,12 @@ from textual.widgets import Input, Label, Static
 
 from tltui.core.formatting import ui_words
 from tltui.core.protocol.config import RunConfig
+from tltui.ui.base import backbones
+from tltui.ui.base.frame import LiveFrame, StatusLine
+from tltui.ui.base.run_owner import RunOwner
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
-from tltui.ui.widgets import backbones
-from tltui.ui.widgets.frame import LiveFrame, StatusLine
 from tltui.ui.widgets.run_chart import RunChart
-from tltui.ui.widgets.run_owner import RunOwner
 
 #: Both runs: everything trains, same LR, small data on purpose; only the starting weights differ.
 RACE = RunConfig(data="builtin", limit_per_class=20, epochs=6, optimizer="sgd", lr=1e-2, augment=("flip",),

@@ -21,10 +21,10 @@ from textual.widgets import Static
 from tltui.core.client import WorkerError
 from tltui.core.formatting import ui_words
 from tltui.core.protocol.events import Failed
+from tltui.ui.base.run_owner import RunOwner
+from tltui.ui.content.check_runs import EXPERIMENTS, check_backbone, check_runs
 from tltui.ui.run_model import RunModel
-from tltui.ui.widgets.quiz_check import EXPERIMENTS, check_backbone, check_runs
 from tltui.ui.widgets.run_chart import RunChart
-from tltui.ui.widgets.run_owner import RunOwner
 
 
 class Experiment(RunOwner, Vertical):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tltui.ui.widgets.quiz_check import EXPERIMENTS
+from tltui.ui.content.check_runs import EXPERIMENTS
 
 _FIELDS = {"answer", "run"}
 _SECTION = re.compile(r"^## +(\S+) *$", re.M)

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
+from tltui.ui.lesson.prose import PROSE_CSS, is_prose, prose_blocks
 from tltui.ui.lessons import Lesson, MarkdownPart, Part, WidgetPart
-from tltui.ui.widgets.prose import PROSE_CSS, is_prose, prose_blocks
 
 #: Source lines of leading prose composed for the first frame.
 FIRST_SCREEN_LINES = 24
@@ -118,7 +118,7 @@ class LessonView(VerticalScroll, can_focus=False):
 
             text, list_open = part
             return Markdown(text, open_links=False, classes="-list-open" if list_open else "")
-        from tltui.ui.widgets.registry import build_widget
+        from tltui.ui.lesson.registry import build_widget
 
         assert isinstance(part, WidgetPart)  # compose cut the markdown parts into (text, list open) chunks
         return build_widget(part)

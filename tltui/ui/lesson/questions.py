@@ -11,9 +11,9 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static
 
+from tltui.ui.base.frame import LiveFrame
 from tltui.ui.keys import hint
-from tltui.ui.widgets.experiments import Experiment
-from tltui.ui.widgets.frame import LiveFrame
+from tltui.ui.lesson.experiments import Experiment
 
 
 class Reasoning(VerticalScroll, can_focus=False):

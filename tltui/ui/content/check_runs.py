@@ -14,7 +14,7 @@ import msgspec
 from tltui.core.groups import BACKBONE
 from tltui.core.protocol.config import AUGMENTS, RunConfig
 from tltui.core.protocol.replies import Capabilities
-from tltui.ui.widgets.race import RACE
+from tltui.ui.lesson.race import RACE
 
 #: Per backbone: the weights to ask for and the recipe of both arms.
 RECIPES: dict[str, RunConfig] = {

@@ -21,11 +21,11 @@ from tltui.core.client import WorkerError
 from tltui.core.formatting import duration, ui_words
 from tltui.core.protocol.config import RunConfig
 from tltui.core.protocol.events import Diagnosis
+from tltui.ui.base import backbones
+from tltui.ui.base.frame import Dialog, LiveFrame, StatusLine
+from tltui.ui.base.run_owner import RunOwner
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
-from tltui.ui.widgets import backbones
-from tltui.ui.widgets.frame import Dialog, LiveFrame, StatusLine
-from tltui.ui.widgets.run_owner import RunOwner
 
 
 class Diagnose(RunOwner, LiveFrame):
@@ -101,7 +101,7 @@ class Diagnose(RunOwner, LiveFrame):
         if not isinstance(end, Diagnosis) or not end.command:
             self.say("No recipe yet: d diagnoses the data, then a puts its command in the training form.")
             return
-        if isinstance(self.screen, DiagnoseScreen):
+        if isinstance(self.screen, Dialog):  # the training screen's D: the dialog answers with it
             self.screen.dismiss(end.command)
             return
         await self.app.train_with(end.command)
@@ -187,23 +187,3 @@ class Diagnose(RunOwner, LiveFrame):
             if end.command:
                 lines += ["", f"{diagnosis.line(end.command)}  (a: into the training form)"]
         return Content("\n".join(lines))
-
-
-class DiagnoseScreen(Dialog[list[str] | None]):
-    """The training screen's ``D``: Diagnose on the form's config; dismissed with the recommended command
-    (``a``) or None (escape: the run goes on)."""
-
-    DEFAULT_CSS = """
-    DiagnoseScreen Diagnose { width: 80; max-width: 100%; max-height: 100%; background: $surface; }
-    """
-    BINDINGS = bindings("DiagnoseScreen")
-
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.config = config
-
-    def compose(self) -> ComposeResult:
-        yield Diagnose(self.config)
-
-    def on_mount(self) -> None:
-        self.query_one(Diagnose).focus()

@@ -25,8 +25,8 @@ from textual.worker import Worker
 from tltui.core.client import WorkerError
 from tltui.core.protocol.replies import Picture
 from tltui.core.protocol.requests import Request
+from tltui.ui.base.frame import LiveFrame
 from tltui.ui.keys import bindings, hint
-from tltui.ui.widgets.frame import LiveFrame
 
 R = TypeVar("R")
 

@@ -20,12 +20,12 @@ from tltui.core.groups import GROUPS
 from tltui.core.prediction import RULE, SIMILARITY, predict
 from tltui.core.presets import configure
 from tltui.core.protocol.config import ConfigError, RunConfig
+from tltui.ui.base import backbones, theme
+from tltui.ui.base.frame import LiveFrame, StatusLine
+from tltui.ui.base.run_owner import RunOwner
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
-from tltui.ui.widgets import backbones, theme
 from tltui.ui.widgets.code_view import CodeView
-from tltui.ui.widgets.frame import LiveFrame, StatusLine
-from tltui.ui.widgets.run_owner import RunOwner
 
 PER_CLASS = (5, 10, 20, 50, 100, 1000)
 LRS = tuple(round(10 ** (e / 3), 8) for e in range(-15, 1))  # 1e-5 .. 1, a third of a decade apart

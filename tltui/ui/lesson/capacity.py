@@ -24,9 +24,9 @@ from tltui.core.formatting import ui_words
 from tltui.core.protocol.messages import Working
 from tltui.core.protocol.replies import CapacityReply
 from tltui.core.protocol.requests import Capacity
+from tltui.ui.base import backbones, theme
+from tltui.ui.base.frame import LiveFrame, StatusLine
 from tltui.ui.keys import bindings, hint
-from tltui.ui.widgets import backbones, theme
-from tltui.ui.widgets.frame import LiveFrame, StatusLine
 
 MEMORISED = 0.99
 """Training accuracy from which the labels count as memorised."""
