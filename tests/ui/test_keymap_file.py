@@ -29,19 +29,19 @@ async def main():
         for _ in range(200):
             if type(app.screen).__name__ == "RunsScreen":
                 break
-            await pilot.pause(0.05)
+            await pilot.pause(0.05)  # a poll of the condition above (a subprocess: no conftest until)
         seen["after_ctrl_r"] = type(app.screen).__name__
         await pilot.press("L")
         for _ in range(200):
             if type(app.screen).__name__ == "LessonScreen" and app.screen.query(FooterKey):
                 break
-            await pilot.pause(0.05)
+            await pilot.pause(0.05)  # a poll of the condition above (a subprocess: no conftest until)
         seen["footer"] = [key.key_display for key in app.screen.query(FooterKey)]
         await pilot.press("question_mark")
         for _ in range(200):
             if isinstance(app.screen, HelpScreen):
                 break
-            await pilot.pause(0.05)
+            await pilot.pause(0.05)  # a poll of the condition above (a subprocess: no conftest until)
         seen["help"] = [row for _, rows in app.screen.sections() for row in rows]
         seen["titles"] = [title for title, _ in app.screen.sections()]
         seen["help_hint"] = str(app.screen.query_one("#help").border_subtitle)

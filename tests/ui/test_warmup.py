@@ -20,14 +20,14 @@ async def main():
         for _ in range(400):
             if all(m in sys.modules for m in AHEAD) and gc.get_freeze_count() > seen["frozen_before"]:
                 break
-            await pilot.pause(0.05)
+            await pilot.pause(0.05)  # a poll of the condition above (a subprocess: no conftest until)
         seen["after"] = [m for m in AHEAD if m in sys.modules]
         seen["frozen_after"] = gc.get_freeze_count()
         await pilot.press("T")
         for _ in range(200):
             if type(app.screen).__name__ == "TrainScreen":
                 break
-            await pilot.pause(0.05)
+            await pilot.pause(0.05)  # a poll of the condition above (a subprocess: no conftest until)
         seen["screen"] = type(app.screen).__name__
     print(json.dumps(seen))
 
