@@ -45,3 +45,29 @@ def test_the_screens_not_opened_yet_are_imported_while_idle():
     assert seen["after"] == list(AHEAD)
     assert seen["frozen_after"] > seen["frozen_before"], "the modules imported ahead were left to the collector"
     assert seen["screen"] == "TrainScreen"
+
+
+async def test_the_training_and_runs_screens_are_built_while_idle_and_ask_nothing_of_the_worker(tmp_path):
+    from tltui.ui.app import TutorApp
+    from tltui.ui.lessons import load_lessons
+    from tltui.ui.screens.runs import RunsScreen
+    from tltui.ui.screens.train import TrainScreen
+    from tltui.ui.widgets.run_form import RunForm
+
+    from conftest import until
+
+    (tmp_path / "01-plain.md").write_text("# Plain\n\nA lesson with no live widget: nothing needs the worker.\n")
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: {"train", "runs"} <= set(app._screen_stacks), what="the screens built ahead")
+        train = app._screen_stacks["train"][0]
+        await until(pilot, lambda: train.query(RunForm), what="the form composed off screen")
+        assert isinstance(app.screen, type(app.lesson_screen)), "a screen built ahead was shown"
+        assert app.started_link is None, "a screen built ahead started the worker"
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        assert app.screen is train  # the one built ahead, not another
+        assert app.started_link is not None  # shown: it asks the worker for its backbones
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen))
+        assert app.screen is app._screen_stacks["runs"][0]

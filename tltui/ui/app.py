@@ -30,7 +30,7 @@ from tltui.ui.paging import guard_paging
 from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.release import release
 from tltui.ui.screens.lesson import LessonScreen
-from tltui.ui.warmup import import_ahead
+from tltui.ui.warmup import build_ahead, import_ahead
 
 if TYPE_CHECKING:
     from textual.command import Provider
@@ -150,7 +150,7 @@ class TutorApp(Tutor):
         for problem in keymap_problems():
             self.notify(problem, title="keymap.toml (tltui keys)", severity="warning", timeout=12)
         self.call_after_refresh(calm_the_collector)
-        import_ahead(self, then=calm_the_collector)
+        import_ahead(self, then=partial(build_ahead, self, ("train", "runs"), then=calm_the_collector))
 
     @property
     def link(self) -> WorkerLink:
@@ -163,6 +163,10 @@ class TutorApp(Tutor):
             self._link = WorkerLink(command or local_worker_command(), host=self.remote,
                                     on_state=partial(self.call_next, self._worker_changed),
                                     on_run=self.run_signal.publish, on_list=partial(self.run_list_signal.publish, None))
+        return self._link
+
+    @property
+    def started_link(self) -> WorkerLink | None:
         return self._link
 
     def _worker_changed(self, state: State) -> None:

@@ -43,6 +43,11 @@ class Tutor(App[None]):
     def link(self) -> WorkerLink:
         """The worker, started when something first needs it."""
 
+    @property
+    @abstractmethod
+    def started_link(self) -> WorkerLink | None:
+        """The worker link if something has asked for it, else None: reading this starts nothing."""
+
     @abstractmethod
     def save_progress(self) -> None:
         """Save ``progress`` soon."""

@@ -1,8 +1,10 @@
-"""Import ahead: the modules of the screens the learner has not opened yet, one per turn of the event loop
-once the tutor has been idle a moment, so the first ``T`` or ``R`` builds its screen without importing
-it (about 120 ms of the first ``T`` on an idle 2-core machine; benchmarks/keys.py). A key pressed
-meanwhile waits for one import at most. The garbage collector is calmed again afterwards, as at start-up,
-so the new modules are out of its sight too."""
+"""Ahead of the learner: the modules of the screens not opened yet, one per turn of the event loop once
+the tutor has been idle a moment, so the first ``T`` or ``R`` builds its screen without importing it
+(about 120 ms of the first ``T`` on an idle 2-core machine; benchmarks/keys.py); then the screens
+themselves, built off screen (composed, mounted, styled and laid out), so the first ``T`` or ``R`` only
+shows one, as every later one does. A key pressed meanwhile waits for one import or one screen at most.
+The garbage collector is calmed again afterwards, as at start-up, so the new modules and screens are out
+of its sight too."""
 
 from __future__ import annotations
 
@@ -34,3 +36,20 @@ def import_ahead(app: App[Any], then: Callable[[], None]) -> None:
         app.call_after_refresh(step)
 
     app.set_timer(IDLE_S, step)
+
+
+def build_ahead(app: App[Any], modes: tuple[str, ...], then: Callable[[], None]) -> None:
+    """Build the base screen of each of ``modes`` not built yet, one per refresh of ``app``, without showing
+    it; then call ``then``. A screen built so asks nothing of the worker until it is first shown
+    (``ModeScreen.on_first_show``)."""
+    def step() -> None:
+        pending = [mode for mode in modes if mode not in app._screen_stacks]
+        if not pending:
+            then()
+            return
+        # Textual's own first step of switch_mode (there is no public call that builds a mode's screen
+        # without showing it): the screen is made, mounted and laid out at the app's size
+        app._init_mode(pending[0])
+        app.call_after_refresh(step)
+
+    app.call_after_refresh(step)

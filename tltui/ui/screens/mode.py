@@ -26,6 +26,7 @@ class ModeScreen(Screen):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._shown = False
         if self.app.screen_stack:  # not the first screen: the app refreshes its CSS for that one as it starts
             self._css_update_count = self.app._css_update_count
 
@@ -36,3 +37,10 @@ class ModeScreen(Screen):
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Runs before Textual's own handler of the event, which reads ``refresh_styles``."""
         event.refresh_styles = False
+        if self.is_current and not self._shown:
+            self._shown = True
+            self.on_first_show()
+
+    def on_first_show(self) -> None:
+        """The first time the learner sees the screen: what it asks of the worker starts here, not when it
+        is built (the tutor builds the training and runs screens ahead, while idle: warmup.build_ahead)."""

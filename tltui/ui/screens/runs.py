@@ -66,6 +66,8 @@ class RunsScreen(ModeScreen):
         self.watch(self.app, "worker_state", self._fill, init=False)
         self.app.run_list_signal.subscribe(self, lambda _: self._fill())
         self.app.run_signal.subscribe(self, self._run_changed)
+
+    def on_first_show(self) -> None:
         self.action_refresh()
 
     @work(exclusive=True, group="refresh")

@@ -32,6 +32,7 @@ class TrainScreen(RunOwner, ModeScreen):
     HELP_TITLE = hint("Training screen ({TutorApp.train})")
     BINDINGS = bindings("TrainScreen")
     KEEP_AS = "train"
+    STARTS_WORKER = False  # built ahead while idle: the worker starts when the screen is first shown
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,6 +49,9 @@ class TrainScreen(RunOwner, ModeScreen):
         self.query_one(TopBar).title = "tltui — training"
         self.query_one(RunView).show(None, "fill in the form, then s (or Start)")
         self.query_one(RunView).focus()
+
+    def on_first_show(self) -> None:
+        self.app.link.ensure_started()
         self._check_backbone()
         if self.kept():
             self._bring_back()
@@ -81,8 +85,11 @@ class TrainScreen(RunOwner, ModeScreen):
         self._start(message.config)
 
     def on_run_form_edited(self, message: RunForm.Edited) -> None:
-        """The form's fields outlive the session (in the progress file), as they are now."""
-        if message.values != self.app.progress.form and message.form.is_mounted:
+        """The form's fields outlive the session (in the progress file), as they are now: once the learner
+        has changed one (a form at its defaults, as it is built, saves nothing: ``_check_backbone`` reads an
+        empty saved form as a learner who has not chosen yet)."""
+        if message.values != self.app.progress.form and message.form.is_mounted \
+                and (message.form.touched or self.app.progress.form):
             self.app.progress.form = message.values
             self.app.save_progress()
 

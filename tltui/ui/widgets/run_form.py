@@ -158,7 +158,8 @@ class RunForm(Widget):
         """The model list: the built-in backbones, each timm model whose weights the worker has (it says so
         in its hello), the one chosen, and ``more``."""
         select = self.query_one("#model", Select)
-        caps = self.app.link.capabilities
+        link = self.app.started_link  # (a form built ahead starts no worker)
+        caps = link.capabilities if link else None
         cached = sorted(m for m in (caps.models if caps else {}) if backbones.is_timm(m))
         names = list(dict.fromkeys([*MODELS, *cached, self.model, *more]))
         if names != self._models:
