@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
 
 import pytest
@@ -77,3 +78,37 @@ def test_the_pager_keys_scroll_both_pagers():
         assert [b.id for b in pager_keys("x")] == [f"{PAGER}.{f['id']}" for f in tables()[PAGER].values()]
         assert CLASSES[owner].BINDINGS[-len(tables()[PAGER]):] == pager_keys(
             "read" if owner == "LessonScreen" else "scroll")
+
+
+def test_the_parsed_table_is_cached_and_a_changed_or_broken_cache_is_parsed_around(tmp_path, monkeypatch):
+    import shutil
+    import tomllib
+
+    from tltui.ui import keys
+
+    source = tmp_path / "pkg" / "keys.toml"
+    source.parent.mkdir()
+    shutil.copy(keys.__file__.replace("keys.py", "keys.toml"), source)
+    monkeypatch.setattr(keys, "__file__", str(source.parent / "keys.py"))
+    monkeypatch.setenv("TLTUI_DATA_DIR", str(tmp_path / "data"))
+    fresh = tomllib.loads(source.read_text())
+
+    def read() -> dict:
+        keys.tables.cache_clear()
+        try:
+            return keys.tables()
+        finally:
+            keys.tables.cache_clear()
+
+    assert read() == fresh
+    (cached,) = (tmp_path / "data" / "cache").glob("keys-*.json")
+    assert json.loads(cached.read_text()) == fresh
+    cached.write_text('{"Contents": {}}')  # what the cache holds is what is read while keys.toml is unchanged
+    assert read() == {"Contents": {}}
+    cached.write_text("{not json")
+    assert read() == fresh
+    source.write_text(source.read_text().replace('"toggle"', '"switch"', 1) + "\n")  # a new keys.toml
+    assert read() == tomllib.loads(source.read_text()) != fresh
+    shutil.rmtree(tmp_path / "data" / "cache")
+    (tmp_path / "data" / "cache").write_text("a file where the cache folder would be")
+    assert read() == tomllib.loads(source.read_text())  # a cache that cannot be written: parsed, nothing fails

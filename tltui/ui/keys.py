@@ -10,22 +10,19 @@ same class binds already) is left out and reported by :func:`problems`; the defa
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import sys
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from textual.binding import Binding, BindingType
 from textual.keys import Keys, _character_to_key, key_to_character
 
-from tltui.core.paths import config_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from tltui.core.files import UnsafePath, write_atomic
+from tltui.core.paths import config_dir, data_dir, private_data_dir
 
 PAGER = "Pager"
 """keys.toml's table of the pager keys, which no one class owns: these classes bind them beside their own."""
@@ -46,8 +43,32 @@ NAMED_KEYS = frozenset({k.value.rpartition("+")[2] for k in Keys} | {"space", "e
 
 @cache
 def tables() -> dict[str, dict[str, dict[str, Any]]]:
-    """keys.toml: for each class that binds keys, its keys and what each does."""
-    return tomllib.loads(files(__package__).joinpath("keys.toml").read_text(encoding="utf-8"))
+    """keys.toml: for each class that binds keys, its keys and what each does.
+
+    Read at start-up (the classes' bindings come from it), where tomllib took about 10 ms of an idle
+    start (its import and a pure-Python parse): the table is kept parsed, as JSON, in the data dir's
+    cache, under a name made of keys.toml's size and time, and read from there while that file is
+    unchanged. A cache that cannot be read or written is parsed around, as if absent."""
+    source = Path(__file__).with_name("keys.toml")
+    text = source.read_bytes()
+    name = f"keys-{source.stat().st_mtime_ns}-{len(text)}.json"
+    with contextlib.suppress(OSError, ValueError, UnsafePath):
+        return cast(dict[str, dict[str, dict[str, Any]]], json.loads((data_dir() / "cache" / name).read_bytes()))
+    table = toml().loads(text.decode("utf-8"))
+    with contextlib.suppress(OSError, UnsafePath):
+        cache_dir = private_data_dir() / "cache"
+        cache_dir.mkdir(mode=0o700, exist_ok=True)
+        write_atomic(cache_dir / name, json.dumps(table).encode())
+    return table
+
+
+def toml() -> Any:
+    """tomllib (tomli before Python 3.11), imported when a TOML file is read."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
 
 
 def keymap_path() -> Path:
@@ -87,8 +108,8 @@ def _keymap() -> tuple[dict[str, str], tuple[str, ...]]:
     except (OSError, UnicodeDecodeError) as exc:
         return {}, (f"cannot read it ({exc.__class__.__name__}); the default keys stay",)
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        raw = toml().loads(text)
+    except toml().TOMLDecodeError as exc:
         return {}, (f"not TOML ({exc}); the default keys stay",)
     known, chosen, problems = ids(), {}, []
     for binding_id, keys in raw.items():
