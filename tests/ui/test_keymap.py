@@ -82,6 +82,7 @@ def test_the_pager_keys_scroll_both_pagers():
 
 def test_the_parsed_table_is_cached_and_a_changed_or_broken_cache_is_parsed_around(tmp_path, monkeypatch):
     import shutil
+
     import tomllib
 
     from tltui.ui import keys
