@@ -8,8 +8,11 @@ end are what the worker answers about a backbone (its six groups, its preprocess
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import msgspec
+
+from tltui.core.errors import BadInput
 
 BUILTIN: tuple[str, ...] = ("resnet50", "tiny")
 TIMM = "timm:"
@@ -111,3 +114,16 @@ class BackboneInfo(msgspec.Struct, kw_only=True):
     weights: list[str]
     looked: str = ""
     convolutional: bool = True
+
+
+def weights_path(weights: str, choices: str) -> Path:
+    """The file ``--weights`` names: a file, or a run folder's ``best.pt``; BadInput in one line, naming the
+    ``choices``, where there is none."""
+    path = Path(weights).expanduser()
+    if path.is_dir():
+        path = path / "best.pt"
+        if not path.is_file():
+            raise BadInput(f"--weights {weights}: the folder has no best.pt (is it a finished run's folder?)")
+    elif not path.is_file():
+        raise BadInput(f"--weights {weights}: no such file; use {choices}")
+    return path

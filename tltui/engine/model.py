@@ -220,15 +220,8 @@ def _source(name: str, weights: str) -> tuple[ResNet50_Weights | Path | None, st
     if name == "resnet50" and weights in (PRETRAINED, *WEIGHTS):
         key = "imagenet" if weights == PRETRAINED else weights
         return WEIGHTS[key], f"{key} ({WEIGHTS[key].name})"
-    path = Path(weights).expanduser()
-    if path.is_dir():
-        path = path / "best.pt"
-        if not path.is_file():
-            raise BadInput(f"--weights {weights}: the folder has no best.pt (is it a finished run's folder?)")
-    elif not path.is_file():
-        names = [*WEIGHTS, "none", PRETRAINED] if name == "resnet50" else [PRETRAINED, "none"]
-        raise BadInput(f"--weights {weights}: no such file; use {', '.join(names)}, "
-                       "or a path to a state_dict file or a run folder")
+    names = [*WEIGHTS, "none", PRETRAINED] if name == "resnet50" else [PRETRAINED, "none"]
+    path = backbones.weights_path(weights, f"{', '.join(names)}, or a path to a state_dict file or a run folder")
     return path, str(path)
 
 

@@ -127,14 +127,8 @@ def _source(model: str, weights: str) -> tuple[Path, str]:
         if found is None:
             raise BadInput(missing(name))
         return found, f"{PRETRAINED} ({_hub_id(name) or name}, {found.name})"
-    path = Path(weights).expanduser()
-    if path.is_dir():
-        path = path / "best.pt"
-        if not path.is_file():
-            raise BadInput(f"--weights {weights}: the folder has no best.pt (is it a finished run's folder?)")
-    elif not path.is_file():
-        raise BadInput(f"--weights {weights}: no such file; use pretrained, none, or a path to a safetensors or "
-                       "state_dict file or a run folder")
+    path = backbones.weights_path(
+        weights, "pretrained, none, or a path to a safetensors or state_dict file or a run folder")
     return path, str(path)
 
 
