@@ -25,6 +25,7 @@ from tltui.core.formatting import ui_words
 from tltui.core.parsing import parse_setting
 from tltui.core.presets import PRESETS, configure
 from tltui.core.protocol.config import MODELS, ConfigError, RunConfig
+from tltui.ui.base.backbones import cached_timm
 
 if TYPE_CHECKING:
     from tltui.ui.host import Tutor
@@ -158,9 +159,7 @@ class RunForm(Widget):
         """The model list: the built-in backbones, each timm model whose weights the worker has (it says so
         in its hello), the one chosen, and ``more``."""
         select = self.query_one("#model", Select)
-        caps = self.app.link.capabilities
-        cached = sorted(m for m in (caps.models if caps else {}) if backbones.is_timm(m))
-        names = list(dict.fromkeys([*MODELS, *cached, self.model, *more]))
+        names = list(dict.fromkeys([*MODELS, *cached_timm(self.app.link), self.model, *more]))
         if names != self._models:
             self._models = names
             chosen = select.value
