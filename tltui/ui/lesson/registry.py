@@ -98,6 +98,14 @@ REGISTRY: dict[str, LiveWidget] = {
             "tltui.ui.lesson.diagnose:Diagnose",
         ),
         LiveWidget(
+            "backbone-compare",
+            "Backbones compared",
+            "Each backbone the worker has pretrained weights for, as a probe and fine-tuned, three seeds each "
+            "on the built-in set: real runs, each arm's mean with its 95% interval; the weights not found, "
+            "with where the worker looked.",
+            "tltui.ui.lesson.backbone_compare:BackboneCompare",
+        ),
+        LiveWidget(
             "check",
             "Check of understanding",
             "The lesson's questions, answered by keys, with the reasoning after each answer; where a "
