@@ -194,7 +194,7 @@ def describe(request: DescribeBackbone) -> BackboneInfo:
         return BackboneInfo(model=request.model, label=backbones.label(request.model), weights=["none"],
                             groups=[GroupInfo(name=g, params=p, macs=m, holds=h)
                                     for (g, p, m), h in zip(rows, holds, strict=True)],
-                            preprocessing=Preprocessing(image_size=size))
+                            preprocessing=Preprocessing(image_size=size, resize=round(size / 0.875)))
     if backbones.problem(request.model):
         raise ValueError(backbones.problem(request.model))
     return BackboneInfo(
@@ -202,6 +202,7 @@ def describe(request: DescribeBackbone) -> BackboneInfo:
         groups=[GroupInfo(name=g, params=p, macs=m, holds=h) for g, (h, p, m) in zip(GROUPS, TEST_VIT, strict=True)],
         preprocessing=Preprocessing(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), image_size=request.image_size or 160,
                                     interpolation="bicubic", model_size=160, crop_pct=0.95,
+                                    resize=(request.image_size or 160) * 20 // 19,
                                     source=f"timm's data config of {backbones.timm_name(request.model)}"),
         looked=f"/fake/hf/hub/models--timm--{backbones.timm_name(request.model)}")
 

@@ -47,6 +47,7 @@ def test_a_vit_and_a_convolutional_test_model_train_an_epoch_on_the_cpu(model, s
     assert pre["source"] == f"timm's data config of {model}" and pre["interpolation"] == "bicubic"
     assert pre["mean"] == ([0.5] * 3 if model == "test_vit" else [0.485, 0.456, 0.406])
     assert started["config"]["image_size"] == pre["image_size"] == int(size or 160) and pre["model_size"] == 160
+    assert pre["crop_pct"] == 0.95 and pre["resize"] == int(size or 160) * 20 // 19  # floor(size / 0.95): timm's
     notes = [e["message"] for e in events if e["event"] == "note"]
     assert any(n.startswith(f"preprocessing from timm's data config of {model}") for n in notes)
     assert any("given: it wins over" in n for n in notes) == bool(size)
