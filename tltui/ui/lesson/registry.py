@@ -87,7 +87,8 @@ REGISTRY: dict[str, LiveWidget] = {
             "freeze-board",
             "Freeze board",
             "The six groups as a board to freeze and unfreeze, with parameter counts, GFLOPs per "
-            "image and a predicted accuracy-vs-cost chart; a key runs the setting for real.",
+            "image and a predicted accuracy-vs-cost chart; a key runs the setting for real. b goes through "
+            "the backbones, each timm model whose weights the worker has among them, with what each group holds.",
             "tltui.ui.lesson.freeze_board:FreezeBoard",
         ),
         LiveWidget(
