@@ -168,3 +168,21 @@ async def test_a_timm_model_whose_weights_the_worker_has_shows_its_six_groups(mo
         assert set(config.frozen) == {"stem", "layer1", "layer2", "layer3"}
         await pilot.press("b")
         assert board.backbone == "resnet50" and "MAC/img" in str(board.query_one("#groups").render())
+
+
+async def test_a_long_timm_name_gives_way_on_the_controls_line_at_80_columns(monkeypatch):
+    monkeypatch.setenv("FAKE_TIMM_CACHED", "timm:vit_small_patch14_dinov2.lvd142m")
+    app = playground()
+    async with app.run_test(size=SIZE) as pilot:
+        board = await focused_board(pilot)
+        await until(pilot, lambda: app.link.capabilities is not None, what="the hello")
+        await pilot.press("b", "right_square_bracket", "right_square_bracket", "right_square_bracket", "d", "d")
+        await until(pilot, lambda: board.info is not None, what="the description")
+        await pilot.pause()
+        controls = board.query_one("#controls")
+        line = str(controls.render())
+        assert line.startswith("timm:vit_small_patch14_") and "…" in line
+        assert line.endswith(" · 160px · 1000/class · lr 1e-02 · different")
+        assert len(line) <= controls.content_size.width
+        await pilot.press("b")  # a short name is whole
+        assert str(controls.render()) == "resnet50 · ImageNet · 224px · 1000/class · lr 1e-02 · different"

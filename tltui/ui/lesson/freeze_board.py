@@ -42,6 +42,8 @@ EPOCHS = 5
 BACKBONES = {"resnet50": 224, "tiny": 32}
 #: What each built-in backbone was pretrained on, in a word (a timm model's tag says it in its name).
 SOURCE = {"resnet50": "ImageNet", "tiny": "fractals"}
+CONTROLS_WIDTH = 72
+"""The controls line's width at 80 columns, until the board has its size."""
 HOLDS_AT = 17
 """The column where a timm group's modules start (after the cursor, group, state and params)."""
 HOLDS_WIDTH = 38 - HOLDS_AT
@@ -216,8 +218,11 @@ class FreezeBoard(RunOwner, LiveFrame):
             )
         source = f" · {SOURCE[model]}" if model in SOURCE else ""
         size = f"{self.image_size}px" if self.image_size else "its own px"
-        self.query_one("#controls", Static).update(
-            f"{model}{source} · {size} · {self.per_class}/class · lr {self.lr:.0e} · {self.similarity}")
+        rest = f"{source} · {size} · {self.per_class}/class · lr {self.lr:.0e} · {self.similarity}"
+        controls = self.query_one("#controls", Static)
+        room = (controls.content_size.width or CONTROLS_WIDTH) - len(rest)
+        name = model if len(model) <= room else model[:max(1, room - 1)] + "…"  # a long timm name gives way
+        controls.update(name + rest)
         self._measured_line()
         self._draw_chart(costs)
         try:
