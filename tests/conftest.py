@@ -154,6 +154,24 @@ async def footer_shows(pilot, widget) -> None:
     await pilot.pause()
 
 
+def shown_groups(board) -> dict[str, tuple[str, str]]:
+    """group -> (params, holds) as the freeze ``board`` draws a timm model's rows (its header first; a group's
+    modules wrapped onto indented lines)."""
+    from tltui.ui.lesson.freeze_board import HOLDS_AT
+
+    lines = str(board.query_one("#groups").render()).splitlines()
+    assert lines[0].split() == ["group", "params", "holds"], lines[0]
+    shown: dict[str, tuple[str, str]] = {}
+    group = ""
+    for line in lines[1:]:
+        if line[:HOLDS_AT].strip():
+            group, _state, params = line[:HOLDS_AT].strip("▶ ").split()
+            shown[group] = (params, line[HOLDS_AT:])
+        else:
+            shown[group] = (shown[group][0], f"{shown[group][1]} {line[HOLDS_AT:]}")
+    return shown
+
+
 async def workers_done(pilot) -> None:
     """Let the app run until the workers it has started have ended, then until it has drawn. Like
     ``app.workers.wait_for_complete()``, except that a worker cancelled by a newer one of its group

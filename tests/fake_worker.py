@@ -9,7 +9,9 @@ command). Settings (environment): ``FAKE_WEIGHTS`` cached weights to report (com
 seconds between events, ``FAKE_ANALYSIS`` (any value) a made-up error analysis in the finished event,
 from its confusion matrix, ``FAKE_KEEP`` (any value) keep the runs in the data dir, as a run store does, so
 that the worker of a restarted tutor has them, ``FAKE_HELLO_AFTER`` (a path) say hello only once that file
-exists (a worker slow to start, for exactly as long as a test needs). Picture requests get made-up pictures
+exists (a worker slow to start, for exactly as long as a test needs), ``FAKE_DESCRIBE_AFTER`` (a path) answer
+describe_backbone only once that file exists, ``FAKE_TIMM_CACHED`` the timm models (comma list) whose weights it
+reports cached (each described as the real worker describes test_vit). Picture requests get made-up pictures
 (tests/fake_pictures.py).
 """
 
@@ -152,6 +154,7 @@ def handle(request: AnyRequest) -> msgspec.Struct | list:
     if isinstance(request, Capacity):
         return capacity(request)
     if isinstance(request, DescribeBackbone):
+        wait_for("FAKE_DESCRIBE_AFTER")
         return describe(request)
     raise ValueError(f"the fake worker does not do {type(request).__name__}")
 
@@ -191,7 +194,7 @@ def describe(request: DescribeBackbone) -> BackboneInfo:
         return BackboneInfo(model=request.model, label=backbones.label(request.model), weights=["none"],
                             groups=[GroupInfo(name=g, params=p, macs=m, holds=h)
                                     for (g, p, m), h in zip(rows, holds, strict=True)],
-                            preprocessing=Preprocessing(image_size=size))
+                            preprocessing=Preprocessing(image_size=size, resize=round(size / 0.875)))
     if backbones.problem(request.model):
         raise ValueError(backbones.problem(request.model))
     return BackboneInfo(
@@ -199,6 +202,7 @@ def describe(request: DescribeBackbone) -> BackboneInfo:
         groups=[GroupInfo(name=g, params=p, macs=m, holds=h) for g, (h, p, m) in zip(GROUPS, TEST_VIT, strict=True)],
         preprocessing=Preprocessing(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), image_size=request.image_size or 160,
                                     interpolation="bicubic", model_size=160, crop_pct=0.95,
+                                    resize=(request.image_size or 160) * 20 // 19,
                                     source=f"timm's data config of {backbones.timm_name(request.model)}"),
         looked=f"/fake/hf/hub/models--timm--{backbones.timm_name(request.model)}")
 
@@ -215,16 +219,16 @@ CAPABILITIES = Capabilities(
 )
 
 
-def wait_for_go_ahead() -> None:
-    """With FAKE_HELLO_AFTER: until its file exists."""
-    gate = os.environ.get("FAKE_HELLO_AFTER")
+def wait_for(setting: str) -> None:
+    """Until the file the environment's ``setting`` names exists (at once without it)."""
+    gate = os.environ.get(setting)
     while gate and not os.path.exists(gate):
         time.sleep(0.01)  # a file another process creates: nothing to block on but a look every 10 ms
 
 
 def main() -> None:
     load_kept()
-    wait_for_go_ahead()
+    wait_for("FAKE_HELLO_AFTER")
     send(Hello(protocol=PROTOCOL_VERSION, capabilities=CAPABILITIES))
     for line in sys.stdin.buffer:
         if not line.strip():

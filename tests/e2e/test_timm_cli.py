@@ -47,6 +47,7 @@ def test_a_vit_and_a_convolutional_test_model_train_an_epoch_on_the_cpu(model, s
     assert pre["source"] == f"timm's data config of {model}" and pre["interpolation"] == "bicubic"
     assert pre["mean"] == ([0.5] * 3 if model == "test_vit" else [0.485, 0.456, 0.406])
     assert started["config"]["image_size"] == pre["image_size"] == int(size or 160) and pre["model_size"] == 160
+    assert pre["crop_pct"] == 0.95 and pre["resize"] == int(size or 160) * 20 // 19  # floor(size / 0.95): timm's
     notes = [e["message"] for e in events if e["event"] == "note"]
     assert any(n.startswith(f"preprocessing from timm's data config of {model}") for n in notes)
     assert any("given: it wins over" in n for n in notes) == bool(size)
@@ -72,13 +73,30 @@ def test_lr_find_sweeps_a_timm_model():
     assert found["event"] == "lr_find" and len(found["curve"]) >= 5 and found["suggested_lr"] > 0
 
 
-def test_diagnose_a_timm_model_ends_with_a_diagnosis():
-    events = events_of(tltui("diagnose", "builtin", "--model", "timm:test_vit", "--weights", "none", "--image-size",
-                             "32", "--limit-per-class", "6", "--budget", "45s", "--json"))
-    assert events[0]["event"] == "started" and events[0]["preprocessing"]["source"] == "timm's data config of test_vit"
-    diagnosis = events[-1]
+def test_diagnose_a_timm_model_from_a_weights_file_ends_with_a_diagnosis_that_includes_the_probe(tmp_path):
+    """The issue's done-when, offline: ``tltui diagnose builtin --model timm:test_vit`` with weights a file holds
+    (timm's test_vit with its own 1000-class head at 160 px, loaded at 32 px: timm resizes the position
+    embedding, tltui replaces the head)."""
+    import safetensors.torch
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    weights = tmp_path / "test_vit.safetensors"
+    safetensors.torch.save_file(timm.create_model("test_vit").state_dict(), str(weights))
+    events = events_of(tltui("diagnose", "builtin", "--model", "timm:test_vit", "--weights", str(weights),
+                             "--image-size", "32", "--limit-per-class", "6", "--budget", "45s", "--json"))
+    started, diagnosis = events[0], events[-1]
+    assert started["event"] == "started" and started["weights"] == str(weights)
+    assert started["preprocessing"]["source"] == "timm's data config of test_vit"
+    assert "the weights' head (1000 outputs) replaced by a new 10-class head" in [
+        e["message"] for e in events if e["event"] == "note"]
     assert diagnosis["event"] == "diagnosis" and 1 <= diagnosis["quadrant"] <= 4
-    assert "--model timm:test_vit" in " ".join(diagnosis["command"])
+    probe = diagnosis["results"]["probe"]
+    assert probe["folds"] >= 2 and 0 <= probe["low"] <= probe["acc"] <= probe["high"] <= 1
+    assert len([e for e in events if e["event"] == "measured" and e["strategy"] == "probe"]) == probe["folds"]
+    command = " ".join(diagnosis["command"])
+    assert "--model timm:test_vit" in command and f"--weights {weights}" in command
 
 
 def test_without_cached_weights_one_line_says_what_to_do_and_exit_2(hub_cache):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tltui.ui.app import TutorApp
+from tltui.ui.lesson.backbone_compare import BackboneCompare
 from tltui.ui.lesson.diagnose import Diagnose
 from tltui.ui.lesson.lr_cascade import LrCascade
 from tltui.ui.lesson.race import Race
@@ -15,7 +16,8 @@ from tltui.ui.lessons import find_lesson, load_lessons
 from conftest import focus_by_tab, until
 
 SIZE = (80, 24)
-OWNERS = [("why-transfer", Race, "r", 2), ("learning-rates", LrCascade, "r", 1), ("your-own-data", Diagnose, "d", 1)]
+OWNERS = [("why-transfer", Race, "r", 2), ("learning-rates", LrCascade, "r", 1), ("your-own-data", Diagnose, "d", 1),
+          ("choosing-a-backbone", BackboneCompare, "r", 6)]
 
 
 @pytest.mark.parametrize(("lesson", "owner", "start", "runs"), OWNERS, ids=[o[1].__name__ for o in OWNERS])

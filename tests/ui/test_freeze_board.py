@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tltui.core.costs import model_costs, step_cost
+from tltui.core.costs import GroupCost, model_costs, step_cost
 from tltui.core.formatting import si
 from tltui.core.groups import GROUPS
 from tltui.core.prediction import predict
@@ -12,7 +12,7 @@ from tltui.ui.app import TutorApp
 from tltui.ui.lesson.freeze_board import FreezeBoard
 from tltui.ui.lessons import find_lesson, load_lessons
 
-from conftest import until, workers_done
+from conftest import shown_groups, until, workers_done
 
 SIZE = (80, 24)
 
@@ -124,3 +124,65 @@ async def test_the_code_view_uses_the_boards_width():
         view = board.query_one(CodeView)
         longest = max(len(line) for line in view.code.splitlines())
         assert view.size.width >= longest and not board.query_one("#groups").display
+
+
+TIMM = "timm:test_vit.r160_in1k"
+
+
+
+async def test_a_timm_model_whose_weights_the_worker_has_shows_its_six_groups(monkeypatch, tmp_path):
+    """b offers the timm model the worker has weights for; the board asks the worker to describe it without
+    holding up a key, then shows each group's parameters and modules, and costs from that description."""
+    import fake_worker
+
+    gate = tmp_path / "describe"
+    monkeypatch.setenv("FAKE_TIMM_CACHED", TIMM)
+    monkeypatch.setenv("FAKE_DESCRIBE_AFTER", str(gate))
+    app = playground()
+    async with app.run_test(size=SIZE) as pilot:
+        board = await focused_board(pilot)
+        await until(pilot, lambda: app.link.capabilities is not None, what="the hello")
+        await pilot.press("b")  # tiny -> the timm model (then resnet50: the built-in two come first)
+        assert board.backbone == TIMM
+        assert str(board.query_one("#groups").render()) == f"asking the worker for {TIMM}'s six groups…"
+        await pilot.press("up", "space")  # the keys work while the worker is asked
+        assert board.trainable == {"layer4", "head"}
+        await pilot.press("enter")  # not yet: the run's image size is the model's own, which the worker knows
+        await until(pilot, lambda: "has not described" in str(board.query_one("#measured").render()))
+        assert not board.measured
+        gate.touch()
+        await until(pilot, lambda: board.info is not None, what="the description")
+        await pilot.pause()
+        rows = [(g, *row) for g, row in zip(GROUPS, fake_worker.TEST_VIT, strict=True)]
+        assert shown_groups(board) == {g: (si(p), h) for g, h, p, _ in rows}
+        assert len(str(board.query_one("#groups").render()).splitlines()) <= 11  # the board's top shows them all
+        costs = {g: GroupCost(p, m) for g, _, p, m in rows}
+        step = step_cost(costs, {"layer4", "head"})
+        assert str(board.query_one("#totals").render()).startswith(
+            f"trains {si(step.trainable_params)} · per image {si(step.forward_gflops * 1e9, 'FLOP')} fwd")
+        assert str(board.query_one("#controls").render()).startswith(f"{TIMM} · 160px · 20/class")
+        await pilot.press("enter")
+        await until(pilot, lambda: board.measured, what="the run")
+        config = app.link.runs[board.measured[0][0]].config
+        assert (config.model, config.image_size, config.weights) == (TIMM, 160, "pretrained")
+        assert set(config.frozen) == {"stem", "layer1", "layer2", "layer3"}
+        await pilot.press("b")
+        assert board.backbone == "resnet50" and "MAC/img" in str(board.query_one("#groups").render())
+
+
+async def test_a_long_timm_name_gives_way_on_the_controls_line_at_80_columns(monkeypatch):
+    monkeypatch.setenv("FAKE_TIMM_CACHED", "timm:vit_small_patch14_dinov2.lvd142m")
+    app = playground()
+    async with app.run_test(size=SIZE) as pilot:
+        board = await focused_board(pilot)
+        await until(pilot, lambda: app.link.capabilities is not None, what="the hello")
+        await pilot.press("b", "right_square_bracket", "right_square_bracket", "right_square_bracket", "d", "d")
+        await until(pilot, lambda: board.info is not None, what="the description")
+        await pilot.pause()
+        controls = board.query_one("#controls")
+        line = str(controls.render())
+        assert line.startswith("timm:vit_small_patch14_") and "…" in line
+        assert line.endswith(" · 160px · 1000/class · lr 1e-02 · different")
+        assert len(line) <= controls.content_size.width
+        await pilot.press("b")  # a short name is whole
+        assert str(controls.render()) == "resnet50 · ImageNet · 224px · 1000/class · lr 1e-02 · different"

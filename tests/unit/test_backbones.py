@@ -69,9 +69,10 @@ def test_a_timm_script_creates_the_model_by_name_with_its_preprocessing(pre, pre
     code = codegen.generate(config, pre=pre)
     if pre:
         assert "IMAGE_SIZE = 160  # the model's own\n" in code and "STD = (0.25, 0.25, 0.25)\n" in code
-        assert 'INTERPOLATION = "bicubic"' in code
+        assert 'INTERPOLATION = "bicubic"' in code and "CROP_PCT = 0.875  #" in code
     else:
-        assert "DATA_CONFIG = timm.data.resolve_model_data_config(" in code
+        assert "DATA_CONFIG = timm.data.resolve_model_data_config(" in code and 'DATA_CONFIG["crop_pct"]' in code
+    assert "transforms.Resize(int(IMAGE_SIZE / CROP_PCT)," in code  # validation: timm's eval resize
     sized = codegen.generate(msgspec.structs.replace(config, image_size=64), pre=PRE)
     assert "IMAGE_SIZE = 64  # the run's\n" in sized
     assert codegen.image_size(config, PRE) == 160 and codegen.image_size(msgspec.structs.replace(

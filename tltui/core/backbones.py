@@ -77,8 +77,9 @@ def label(model: str) -> str:
 
 class Preprocessing(msgspec.Struct, kw_only=True):
     """How images are prepared for a backbone: normalised by ``mean`` and ``std`` (per RGB channel, on
-    [0, 1]), resized with ``interpolation`` so the shorter side is ``image_size / 0.875``, centre-cropped
-    to ``image_size``. ``source`` says where the numbers come from; ``note`` what the learner changed."""
+    [0, 1]), resized with ``interpolation`` so the shorter side is ``image_size / 0.875`` (a validation
+    image of a timm model: ``resize``, from its ``crop_pct``), centre-cropped to ``image_size``. ``source``
+    says where the numbers come from; ``note`` what the learner changed."""
 
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -88,7 +89,12 @@ class Preprocessing(msgspec.Struct, kw_only=True):
     model_size: int = 0
     """The backbone's own input side (timm's data config); 0 where it has none (ResNet-50, tiny)."""
     crop_pct: float = 0.875
-    """The backbone's own centre-crop share; tltui crops 0.875 for every backbone."""
+    """The share of a validation image's shorter side its centre crop keeps: a timm model's own (its data
+    config), 0.875 for ResNet-50 and tiny."""
+    resize: int = 0
+    """The shorter side validation images are resized to before the crop: ``floor(image_size / crop_pct)``
+    for a timm model (timm's eval transform), ``round(image_size / 0.875)`` for the built-in two; 0 where
+    not resolved yet."""
     note: str = ""
 
 

@@ -623,8 +623,9 @@ def _loaders(config: RunConfig) -> str:
 
 def image_folders(config: RunConfig, distributed: bool = False) -> str:
     """The body lines of a generated ``loaders`` that build ``train_set`` and ``val_set`` as the engine
-    prepares images (engine/data.py, engine/augment.py): the shorter side resized to size / 0.875 and
-    centre-cropped, or a random crop; flips and colour jitter as asked; ImageNet's normalisation.
+    prepares images (engine/data.py, engine/augment.py): the shorter side resized to size / 0.875 (a timm
+    model's validation images: size / its crop_pct, as timm's eval transform) and centre-cropped, or a random
+    crop; flips and colour jitter as asked; ImageNet's normalisation (a timm model's own).
     ``distributed``: in the DDP script, where rank 0 downloads a named set before the others read it."""
     train = (["transforms.RandomResizedCrop(IMAGE_SIZE, scale=(0.25, 1.0))"] if "crop" in config.augment
              else ["transforms.Resize(round(IMAGE_SIZE / 0.875))", "transforms.CenterCrop(IMAGE_SIZE)"])
@@ -644,7 +645,7 @@ def image_folders(config: RunConfig, distributed: bool = False) -> str:
          "                                    std=[0.229, 0.224, 0.225])\n")
         + f"    train_tf = transforms.Compose([\n{steps}    ])\n"
         "    val_tf = transforms.Compose([\n"
-        f"        transforms.Resize(round(IMAGE_SIZE / 0.875){mode}),\n"
+        f"        transforms.Resize({'int(IMAGE_SIZE / CROP_PCT)' if timm else 'round(IMAGE_SIZE / 0.875)'}{mode}),\n"
         "        transforms.CenterCrop(IMAGE_SIZE),\n"
         "        transforms.ToTensor(),\n"
         f"        {norm},\n"

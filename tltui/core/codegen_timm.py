@@ -33,7 +33,8 @@ def groups_source() -> str:
 
 
 def constants(config: RunConfig, pre: Preprocessing | None) -> list[str]:
-    """MODEL, IMAGE_SIZE, MEAN, STD and INTERPOLATION: as the worker gave them, else from timm at start."""
+    """MODEL, IMAGE_SIZE, MEAN, STD, INTERPOLATION and CROP_PCT: as the worker gave them, else from timm at
+    start."""
     name = backbones.timm_name(config.model)
     lines = [f"MODEL = {json.dumps(name)}  # timm's name"]
     if pre is None:
@@ -45,6 +46,8 @@ def constants(config: RunConfig, pre: Preprocessing | None) -> list[str]:
             f"IMAGE_SIZE = {config.image_size or own}",
             'MEAN, STD = DATA_CONFIG["mean"], DATA_CONFIG["std"]',
             'INTERPOLATION = DATA_CONFIG["interpolation"]',
+            "# validation: resize to IMAGE_SIZE / CROP_PCT, then the centre crop",
+            'CROP_PCT = DATA_CONFIG["crop_pct"]',
         ]
     size = config.image_size or pre.image_size
     whose = "the run's" if config.image_size and config.image_size != pre.model_size else "the model's own"
@@ -54,6 +57,7 @@ def constants(config: RunConfig, pre: Preprocessing | None) -> list[str]:
         f"MEAN = {tuple(round(v, 8) for v in pre.mean)}",
         f"STD = {tuple(round(v, 8) for v in pre.std)}",
         f"INTERPOLATION = {json.dumps(pre.interpolation)}",
+        f"CROP_PCT = {pre.crop_pct!r}  # validation: resize to IMAGE_SIZE / CROP_PCT",
     ]
 
 

@@ -4,7 +4,9 @@ Sources: the built-in generated sets, an ImageFolder directory (``train/`` + ``v
 class subfolders split by ``val_fraction``), or a named torchvision dataset downloaded to
 ``tltui.core.paths.datasets_dir()``. Every image is decoded once, resized so its shorter side is
 ``image_size / 0.875`` and centre-cropped (to ``image_size``, or to that larger square when random crops
-will be taken from it), and kept as ``(N, 3, S, S)`` uint8. Bad files are skipped or converted and counted.
+will be taken from it), and kept as ``(N, 3, S, S)`` uint8; a timm model's validation images are resized to
+its own side first (``floor(image_size / crop_pct)``, as timm's eval transform). Bad files are skipped or
+converted and counted.
 
 A folder is walked safely: no directory is entered twice (a link back up, or to another class, is
 skipped, so no loop and no file counted twice), only regular files are read (a FIFO named ``.png`` is
@@ -96,22 +98,25 @@ def sides(image_size: int, augment: tuple[str, ...]) -> tuple[int, int, int]:
 
 def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: float,
          limit_per_class: int, seed: int, max_files: int = MAX_FILES, pooled: bool = False,
-         interpolation: str = "bilinear") -> ImageData:
+         interpolation: str = "bilinear", val_resize: int = 0) -> ImageData:
     """Load ``data`` (a built-in name, a folder, or a named dataset). Raises BadInput for bad input.
     ``pooled``: validation images stored as training ones are (diagnose pools the two). ``interpolation``:
-    the resize's filter (``RESAMPLE``: a timm model's own, else bilinear)."""
+    the resize's filter (``RESAMPLE``: a timm model's own, else bilinear). ``val_resize``: the shorter side
+    validation images are resized to before their centre crop (a timm model's, from its ``crop_pct``:
+    ``Preprocessing.resize``); 0: the training images' (``image_size / 0.875``)."""
     resize, train_side, val_side = sides(image_size, augment)
+    resizes = (resize, val_resize if val_resize and not pooled else resize)
     if pooled:
         val_side = train_side
     if data in datasets.BUILTIN:
-        return _builtin(data == "builtin-shifted", seed, resize, train_side, val_side, val_fraction, limit_per_class,
+        return _builtin(data == "builtin-shifted", seed, resizes, train_side, val_side, val_fraction, limit_per_class,
                         interpolation)
     root = _folder(data)
     if root is None:
-        return _named(data.lower(), val_fraction, limit_per_class, resize, train_side, val_side, interpolation)
+        return _named(data.lower(), val_fraction, limit_per_class, resizes, train_side, val_side, interpolation)
     train, val = _folder_lists(root, val_fraction, max_files)
     train = _Lists(train.classes, _limit(train.items, limit_per_class), train.skipped)
-    return _decode_all(train, val, resize, train_side, val_side, interpolation)
+    return _decode_all(train, val, resizes, train_side, val_side, interpolation)
 
 
 def has_val_folder(data: str) -> bool:
@@ -154,16 +159,18 @@ def _folder(data: str) -> Path | None:
 # The built-in sets
 
 
-def _builtin(shifted: bool, seed: int, resize: int, train_side: int, val_side: int,
+def _builtin(shifted: bool, seed: int, resizes: tuple[int, int], train_side: int, val_side: int,
              val_fraction: float, limit: int, interpolation: str = "bilinear") -> ImageData:
-    x, train, val = builtin_split(shifted, seed, resize, val_fraction, interpolation)
+    """``resizes``: the training and the validation images' (the split is the same at any side)."""
+    x, train, val = builtin_split(shifted, seed, resizes[0], val_fraction, interpolation)
+    x_val = x if resizes[1] == resizes[0] else builtin_split(shifted, seed, resizes[1], val_fraction, interpolation)[0]
     train = _limit(train, limit)
     train_idx = torch.tensor([i for i, _ in train])
     val_idx = torch.tensor([i for i, _ in val])
     return ImageData(
         classes=list(builtin.CLASSES),
         train_x=centre(x[train_idx], train_side), train_y=torch.tensor([y for _, y in train]),
-        val_x=centre(x[val_idx], val_side), val_y=torch.tensor([y for _, y in val]),
+        val_x=centre(x_val[val_idx], val_side), val_y=torch.tensor([y for _, y in val]),
         val_paths=[f"{'builtin-shifted' if shifted else 'builtin'}:val/{i}" for i in range(len(val))],
     )
 
@@ -393,7 +400,7 @@ def _by_class(items: list) -> dict[int, list]:
 # Named torchvision datasets
 
 
-def _named(name: str, val_fraction: float, limit: int, resize: int, train_side: int, val_side: int,
+def _named(name: str, val_fraction: float, limit: int, resizes: tuple[int, int], train_side: int, val_side: int,
            interpolation: str = "bilinear") -> ImageData:
     """A torchvision dataset, with its own splits (EuroSAT, which has none, is split by ``val_fraction``);
     downloaded first if it is not there yet."""
@@ -407,11 +414,11 @@ def _named(name: str, val_fraction: float, limit: int, resize: int, train_side: 
         classes = list(sets[0].classes)
         train_items, val_items = _split([(Path(p), y) for p, y in sets[0].samples], len(classes), val_fraction)
         return _decode_all(_Lists(classes, _limit(train_items, limit)), _Lists(classes, val_items),
-                           resize, train_side, val_side, interpolation)
+                           resizes, train_side, val_side, interpolation)
     train, val = sets
     data = _image_data(list(train.classes),
-                       _limit(_decode_set(train, name, resize, train_side, interpolation), limit),
-                       _decode_set(val, name, resize, val_side, interpolation))
+                       _limit(_decode_set(train, name, resizes[0], train_side, interpolation), limit),
+                       _decode_set(val, name, resizes[1], val_side, interpolation))
     data.val_paths = [f"{name}:val/{i}" for i in range(len(data.val_y))]
     return data
 
@@ -467,12 +474,12 @@ def _fetch(name: str, root: Path, timeout: float) -> None:
 # Decoding
 
 
-def _decode_all(train: _Lists, val: _Lists, resize: int, train_side: int, val_side: int,
+def _decode_all(train: _Lists, val: _Lists, resizes: tuple[int, int], train_side: int, val_side: int,
                 interpolation: str = "bilinear") -> ImageData:
     skipped = Counter(train.skipped) + Counter(val.skipped)
     converted: Counter = Counter()
     decoded = []
-    for lists, side in ((train, train_side), (val, val_side)):
+    for lists, resize, side in ((train, resizes[0], train_side), (val, resizes[1], val_side)):
         results = _decode_many([p for p, _ in lists.items], resize, side, interpolation)
         kept: list[tuple[np.ndarray, int]] = []
         digests: dict[bytes, Path] = {}

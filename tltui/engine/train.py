@@ -153,7 +153,7 @@ def prepare(config: RunConfig, world: World = World(), data: datasets.ImageData 
         data = datasets.load(
             config.data, image_size=config.image_size, augment=config.augment, val_fraction=config.val_fraction,
             limit_per_class=config.limit_per_class, seed=config.seed, max_files=config.max_files or MAX_FILES,
-            interpolation=pre.interpolation,
+            interpolation=pre.interpolation, val_resize=pre.resize,
         )
     if config.shuffle_labels:
         datasets.shuffle_labels(data, config.seed)

@@ -3,6 +3,7 @@ ImageNet's, else the tiny backbone, whose weights ship with tltui), until the le
 
 from __future__ import annotations
 
+from tltui.core.backbones import BUILTIN, is_timm
 from tltui.ui.link import WorkerLink
 
 #: What "pretrained" means for each backbone, as the widgets say it.
@@ -12,6 +13,17 @@ WEIGHTS = {"resnet50": "ImageNet", "tiny": "pretrained on fractals"}
 def chosen(link: WorkerLink, picked: str) -> str:
     """The learner's pick, or else the backbone the worker has pretrained weights for."""
     return picked or link.pretrained_backbone or "tiny"
+
+
+def cached_timm(link: WorkerLink) -> list[str]:
+    """Each ``timm:NAME`` whose pretrained weights the worker has (its hello lists them), sorted."""
+    caps = link.capabilities
+    return sorted(m for m in (caps.models if caps else {}) if is_timm(m))
+
+
+def offered(link: WorkerLink) -> list[str]:
+    """The backbones a widget offers: the built-in two, then each timm model with cached weights."""
+    return [*BUILTIN, *cached_timm(link)]
 
 
 def other(model: str) -> str:

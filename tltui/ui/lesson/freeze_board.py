@@ -1,8 +1,12 @@
 """The freeze board: the six groups to freeze or train, what that costs, a predicted accuracy, and a
-key that runs the setting for real (the measured point joins the prediction on the chart)."""
+key that runs the setting for real (the measured point joins the prediction on the chart).
+
+The built-in backbones' costs come from core/costs.py; a timm model's (one whose weights the worker has)
+from the worker's DescribeBackbone, which also says which of the model's modules each group holds."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Collection
 
 from rich.text import Text
@@ -13,6 +17,7 @@ from textual.reactive import var
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from tltui.core.backbones import BackboneInfo, is_timm
 from tltui.core.client import WorkerError
 from tltui.core.costs import GroupCost, model_costs, step_cost
 from tltui.core.formatting import si, ui_words
@@ -20,6 +25,7 @@ from tltui.core.groups import GROUPS
 from tltui.core.prediction import RULE, SIMILARITY, predict
 from tltui.core.presets import configure
 from tltui.core.protocol.config import ConfigError, RunConfig
+from tltui.core.protocol.requests import DescribeBackbone
 from tltui.ui.base import backbones, theme
 from tltui.ui.base.frame import LiveFrame, StatusLine
 from tltui.ui.base.run_owner import RunOwner
@@ -34,14 +40,20 @@ CLASSES = 10
 #: no augmentation (so frozen groups are computed once), a few epochs.
 EPOCHS = 5
 BACKBONES = {"resnet50": 224, "tiny": 32}
-#: What each backbone was pretrained on, in a word.
+#: What each built-in backbone was pretrained on, in a word (a timm model's tag says it in its name).
 SOURCE = {"resnet50": "ImageNet", "tiny": "fractals"}
+CONTROLS_WIDTH = 72
+"""The controls line's width at 80 columns, until the board has its size."""
+HOLDS_AT = 17
+"""The column where a timm group's modules start (after the cursor, group, state and params)."""
+HOLDS_WIDTH = 38 - HOLDS_AT
+"""What is left of the groups' 38 columns (see DEFAULT_CSS) for the modules, wrapped at commas."""
 
 
 class FreezeBoard(RunOwner, LiveFrame):
     """Keys: up/down choose a group, space freezes or unfreezes it, h head only, a all, [ ] data,
-    - + learning rate, d domain, b backbone, v the setting as PyTorch code (w writes it), enter runs
-    it for real."""
+    - + learning rate, d domain, b backbone (the built-in two, then each timm model whose weights the worker
+    has), v the setting as PyTorch code (w writes it), enter runs it for real."""
 
     DEFAULT_CSS = """
     FreezeBoard {
@@ -76,6 +88,8 @@ class FreezeBoard(RunOwner, LiveFrame):
         """(run id, backbone) of the runs started from this board."""
         self.note = ""
         """Why the last enter started nothing, until the setting changes."""
+        self.described: dict[str, BackboneInfo | str] = {}
+        """Per timm model asked about: the worker's description, or why it gave none ('' while asking)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="board-top"):
@@ -118,6 +132,8 @@ class FreezeBoard(RunOwner, LiveFrame):
         return [run_id for run_id, _ in self.measured]
 
     def worker_changed(self) -> None:
+        """A new worker may describe what the last one could not."""
+        self.described = {m: d for m, d in self.described.items() if not isinstance(d, str) or not d}
         self._refresh()
 
     def runs_changed(self) -> None:
@@ -139,8 +155,27 @@ class FreezeBoard(RunOwner, LiveFrame):
         self._refresh()
 
     @property
+    def info(self) -> BackboneInfo | None:
+        """The worker's description of the chosen timm backbone (None until it has answered)."""
+        described = self.described.get(self.backbone)
+        return described if isinstance(described, BackboneInfo) else None
+
+    @property
     def image_size(self) -> int:
+        """The built-in backbone's side; a timm model's own (0 until the worker has described it)."""
+        if is_timm(self.backbone):
+            return self.info.preprocessing.image_size if self.info else 0
         return BACKBONES[self.backbone]
+
+    @work(group="board-describe")
+    async def _describe(self, model: str) -> None:
+        """Ask the worker for ``model``'s six groups, then draw them (or why it could not say)."""
+        self.described[model] = ""
+        try:
+            self.described[model] = await self.app.link.request(DescribeBackbone(model=model))
+        except WorkerError as error:
+            self.described[model] = f"The worker could not describe {model}: {error}"
+        self._refresh()
 
     def config(self) -> RunConfig:
         """The run this board describes (ConfigError if it cannot run)."""
@@ -151,11 +186,14 @@ class FreezeBoard(RunOwner, LiveFrame):
             limit_per_class=self.per_class if self.per_class < 100 else 0,
         )
 
-    def _costs(self) -> dict[str, GroupCost]:
-        return model_costs(self.backbone, self.image_size, CLASSES)
+    def _costs(self) -> dict[str, GroupCost] | None:
+        """Each group's parameters and MACs per image; None while a timm model's are not known yet."""
+        if not is_timm(self.backbone):
+            return model_costs(self.backbone, self.image_size, CLASSES)
+        info = self.info
+        return {g.name: GroupCost(g.params, g.macs) for g in info.groups} if info else None
 
-    def _predicted(self, trainable: set[str]) -> float:
-        costs = self._costs()
+    def _predicted(self, costs: dict[str, GroupCost], trainable: set[str]) -> float:
         share = sum(costs[g].params for g in trainable) / sum(c.params for c in costs.values())
         return predict(trainable, self.per_class, self.similarity, self.lr, CLASSES, share)
 
@@ -163,49 +201,79 @@ class FreezeBoard(RunOwner, LiveFrame):
 
     def _refresh(self) -> None:
         costs = self._costs()
-        step = step_cost(costs, self.trainable)
-        cool, warm = theme.hex_style(self.app, "primary"), theme.hex_style(self.app, "warning")
-        board = Text()
-        board.append(f"{'group':<8}{'state':<10}{'params':>8}{'MAC/img':>9}\n", "dim")
-        for i, group in enumerate(GROUPS):
-            frozen = group in self.frozen
-            style = "reverse" if i == self.cursor and self.has_focus else ""
-            board.append(f"{'▶' if i == self.cursor else ' '}{group:<7}", style)
-            board.append(f"{'❄ frozen' if frozen else '✎ trains':<10}", cool if frozen else warm)
-            board.append(f"{si(costs[group].params):>8}{si(costs[group].macs):>9}\n")
-        self.query_one("#groups", Static).update(board)
-        self.query_one("#totals", Static).update(
-            f"trains {si(step.trainable_params)} · per image {si(step.forward_gflops * 1e9, 'FLOP')} fwd + "
-            f"{si(step.backward_gflops * 1e9, 'FLOP')} bwd · optim {step.optimizer_mb:.1f} MB"
-        )
-        self.query_one("#controls", Static).update(
-            f"{self.backbone} · {SOURCE[self.backbone]} · {self.image_size}px · {self.per_class}/class · "
-            f"lr {self.lr:.0e} · {self.similarity}"
-        )
+        model = self.backbone
+        if costs is None and model not in self.described:
+            self._describe(model)
+        groups = self.query_one("#groups", Static)
+        if costs is None:
+            why = self.described.get(model)
+            groups.update(why if isinstance(why, str) and why else f"asking the worker for {model}'s six groups…")
+            self.query_one("#totals", Static).update("")
+        else:
+            groups.update(self._groups(costs))
+            step = step_cost(costs, self.trainable)
+            self.query_one("#totals", Static).update(
+                f"trains {si(step.trainable_params)} · per image {si(step.forward_gflops * 1e9, 'FLOP')} fwd + "
+                f"{si(step.backward_gflops * 1e9, 'FLOP')} bwd · optim {step.optimizer_mb:.1f} MB"
+            )
+        source = f" · {SOURCE[model]}" if model in SOURCE else ""
+        size = f"{self.image_size}px" if self.image_size else "its own px"
+        rest = f"{source} · {size} · {self.per_class}/class · lr {self.lr:.0e} · {self.similarity}"
+        controls = self.query_one("#controls", Static)
+        room = (controls.content_size.width or CONTROLS_WIDTH) - len(rest)
+        name = model if len(model) <= room else model[:max(1, room - 1)] + "…"  # a long timm name gives way
+        controls.update(name + rest)
         self._measured_line()
-        self._draw_chart()
+        self._draw_chart(costs)
         try:
             self.query_one(CodeView).show(self.config())
         except ConfigError as error:
             self.query_one(CodeView).show(RunConfig(), problem=ui_words(str(error)))
 
-    def _draw_chart(self) -> None:
+    def _groups(self, costs: dict[str, GroupCost]) -> Text:
+        """The six groups' states and costs; for a timm model, params and the modules each holds."""
+        cool, warm = theme.hex_style(self.app, "primary"), theme.hex_style(self.app, "warning")
+        info = self.info if is_timm(self.backbone) else None
+        board = Text()
+        if info:
+            board.append(f"{'group':<8}{'':<2}{'params':>6} holds\n", "dim")
+        else:
+            board.append(f"{'group':<8}{'state':<10}{'params':>8}{'MAC/img':>9}\n", "dim")
+        for i, group in enumerate(GROUPS):
+            frozen = group in self.frozen
+            style = "reverse" if i == self.cursor and self.has_focus else ""
+            board.append(f"{'▶' if i == self.cursor else ' '}{group:<7}", style)
+            if info is None:
+                board.append(f"{'❄ frozen' if frozen else '✎ trains':<10}", cool if frozen else warm)
+                board.append(f"{si(costs[group].params):>8}{si(costs[group].macs):>9}\n")
+                continue
+            board.append("❄ " if frozen else "✎ ", cool if frozen else warm)
+            holds = textwrap.wrap(info.groups[i].holds, HOLDS_WIDTH, break_on_hyphens=False) or [""]
+            board.append(f"{si(costs[group].params):>6} {holds[0]}\n")
+            for more in holds[1:]:
+                board.append(f"{'':<{HOLDS_AT}}{more}\n")
+        return board
+
+    def _draw_chart(self, costs: dict[str, GroupCost] | None) -> None:
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
-        costs = self._costs()
+        if costs is None:
+            plt.title(f"accuracy vs cost: waiting for {self.backbone}'s groups")
+            plot.refresh()
+            return
         xs, ys = [], []
         for k in range(1, len(GROUPS) + 1):  # train the top k groups
             trainable = set(GROUPS[-k:])
             xs.append(step_cost(costs, trainable).total_gflops)
-            ys.append(self._predicted(trainable))
+            ys.append(self._predicted(costs, trainable))
         scale, unit = (1, "GFLOP") if max(xs) >= 1 else (1e3, "MFLOP")
         plt.plot([x * scale for x in xs], ys, color=theme.rgb(self.app, "foreground-darken-2"), marker="dot",
                  label="predicted, top k groups train")
         here = step_cost(costs, self.trainable).total_gflops * scale
-        plt.scatter([here], [self._predicted(self.trainable)], color=theme.rgb(self.app, "warning"), marker="x",
+        plt.scatter([here], [self._predicted(costs, self.trainable)], color=theme.rgb(self.app, "warning"), marker="x",
                     label="this setting (predicted)")
-        points = self._measured_points()
+        points = self._measured_points(costs)
         if points:
             plt.scatter([x * scale for x, _ in points], [y for _, y in points], color=theme.rgb(self.app, "accent"),
                         marker="o",
@@ -228,16 +296,18 @@ class FreezeBoard(RunOwner, LiveFrame):
         fields = ("model", "data", "lr", "limit_per_class", "image_size") + (("frozen",) if frozen_too else ())
         return all(getattr(run.config, f) == getattr(mine, f) for f in fields)
 
-    def _measured_points(self) -> list[tuple[float, float]]:
+    def _measured_points(self, costs: dict[str, GroupCost] | None) -> list[tuple[float, float]]:
         """(GFLOP per training image, best validation accuracy) of the runs of this setting's data, LR
         and backbone: only what is frozen varies along the chart."""
-        points = []
+        points: list[tuple[float, float]] = []
+        if costs is None:
+            return points
         for run in self.owned_runs():
             config, best = run.config, run.best
             if config is None or best is None or not self._same_setting(run, frozen_too=False):
                 continue
             trainable = set(config.trainable_at(config.epochs))
-            points.append((step_cost(self._costs(), trainable).total_gflops, best.val_acc))
+            points.append((step_cost(costs, trainable).total_gflops, best.val_acc))
         return points
 
     def _measured_line(self) -> None:
@@ -248,7 +318,7 @@ class FreezeBoard(RunOwner, LiveFrame):
         if self.note:
             return self.note
         here = [run for run in self.owned_runs() if self._same_setting(run, frozen_too=True)]
-        others = len(self._measured_points()) - sum(1 for run in here if run.best is not None)
+        others = len(self._measured_points(self._costs())) - sum(1 for run in here if run.best is not None)
         more = f" · {others} measured point{'s' * (others != 1)} of other freezes on the chart" if others else ""
         if not here:
             return hint(f"not measured for this setting yet: {{FreezeBoard.run_it}} runs it for real{more}")
@@ -286,7 +356,10 @@ class FreezeBoard(RunOwner, LiveFrame):
         self.similarity = names[(names.index(self.similarity) + 1) % len(names)]
 
     def action_backbone(self) -> None:
-        self.model = backbones.other(self.backbone)
+        """The next backbone: the built-in two, then each timm model whose weights the worker has."""
+        offered = backbones.offered(self.app.link)
+        here = offered.index(self.backbone) if self.backbone in offered else -1
+        self.model = offered[(here + 1) % len(offered)]
 
     def action_code(self) -> None:
         self.toggle_class("-code")
@@ -313,6 +386,9 @@ class FreezeBoard(RunOwner, LiveFrame):
 
     @work(group="board-run")
     async def action_run(self) -> None:
+        if self._costs() is None:
+            self.say(f"The worker has not described {self.backbone} yet: enter again once its groups show")
+            return
         try:
             config = self.config()
         except ConfigError as error:

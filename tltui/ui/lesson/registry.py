@@ -87,7 +87,8 @@ REGISTRY: dict[str, LiveWidget] = {
             "freeze-board",
             "Freeze board",
             "The six groups as a board to freeze and unfreeze, with parameter counts, GFLOPs per "
-            "image and a predicted accuracy-vs-cost chart; a key runs the setting for real.",
+            "image and a predicted accuracy-vs-cost chart; a key runs the setting for real. b goes through "
+            "the backbones, each timm model whose weights the worker has among them, with what each group holds.",
             "tltui.ui.lesson.freeze_board:FreezeBoard",
         ),
         LiveWidget(
@@ -96,6 +97,14 @@ REGISTRY: dict[str, LiveWidget] = {
             "k-NN, a linear probe, head then unfreeze, fine-tune and from scratch measured on folds of "
             "your data, each with a 95% interval; its quadrant and the recipe to start from.",
             "tltui.ui.lesson.diagnose:Diagnose",
+        ),
+        LiveWidget(
+            "backbone-compare",
+            "Backbones compared",
+            "Each backbone the worker has pretrained weights for, as a probe and fine-tuned, three seeds each "
+            "on the built-in set: real runs, each arm's mean with its 95% interval; the weights not found, "
+            "with where the worker looked.",
+            "tltui.ui.lesson.backbone_compare:BackboneCompare",
         ),
         LiveWidget(
             "check",

@@ -25,6 +25,7 @@ from tltui.core.formatting import ui_words
 from tltui.core.parsing import parse_setting
 from tltui.core.presets import PRESETS, configure
 from tltui.core.protocol.config import MODELS, ConfigError, RunConfig
+from tltui.ui.base.backbones import cached_timm
 
 if TYPE_CHECKING:
     from tltui.ui.host import Tutor
@@ -159,8 +160,7 @@ class RunForm(Widget):
         in its hello), the one chosen, and ``more``."""
         select = self.query_one("#model", Select)
         link = self.app.started_link  # (a form built ahead starts no worker)
-        caps = link.capabilities if link else None
-        cached = sorted(m for m in (caps.models if caps else {}) if backbones.is_timm(m))
+        cached = cached_timm(link) if link else []
         names = list(dict.fromkeys([*MODELS, *cached, self.model, *more]))
         if names != self._models:
             self._models = names
