@@ -61,7 +61,7 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     warmup_epochs: float = 0.0
     """A linear LR warm-up over this many epochs' steps (a fraction allowed; 0: none), multiplying the schedule:
     every group's LR rises from 1/W of its value to all of it over the first W steps (core/schedule.py). Off by
-    default: it did not measurably help the tiny backbone (README, "Warm-up")."""
+    default: it did not measurably help the tiny backbone (README, "Warm-up, measured")."""
     label_smoothing: float = 0.0
     image_size: int = 0
     augment: tuple[str, ...] = ("crop",)
