@@ -84,6 +84,33 @@ def test_the_exported_script_trains_on_a_small_dataset_and_saves_checkpoints(tmp
     assert check.stdout.strip() == "ok", check.stderr[-2000:]
 
 
+
+def test_a_deterministic_script_with_a_warmup_trains_the_same_weights_twice(tmp_path, folders):
+    """The switch and the warm-up as exported: the script runs as written, and twice gives the same weights."""
+    script = tmp_path / "finetune.py"
+    exported = subprocess.run(
+        [*TLTUI, "export", str(folders), "--model", "tiny", "--weights", "none", "--epochs", "2", "--batch-size", "6",
+         "--warmup-epochs", "1", "--deterministic", "--augment", "crop,flip,color", "-o", str(script)],
+        capture_output=True, text=True, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    outputs = []
+    for name in ("a", "b"):
+        work = tmp_path / name
+        work.mkdir()
+        trained = subprocess.run([sys.executable, str(script), str(folders)], cwd=work, capture_output=True,
+                                 text=True, timeout=300)
+        assert trained.returncode == 0, trained.stderr[-3000:]
+        outputs.append(trained.stdout)
+    assert outputs[0] == outputs[1] and outputs[0].count("epoch ") == 2
+    check = subprocess.run(
+        [sys.executable, "-c",
+         "import torch\n"
+         "a, b = (torch.load(f'{d}/last.pt', map_location='cpu') for d in 'ab')\n"
+         "print(all(torch.equal(a[k], b[k]) for k in a) and a.keys() == b.keys())"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert check.stdout.strip() == "True", check.stderr[-2000:]
+
+
 # -- the recipe for a cluster: --torchrun and --slurm ----------------------------------------------
 
 

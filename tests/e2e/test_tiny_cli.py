@@ -39,3 +39,18 @@ def test_capabilities_say_the_tiny_backbone_is_always_there(tmp_path, monkeypatc
     caps = device.capabilities()
     assert caps.models == {"resnet50": ["none"], "tiny": ["pretrained", "none"]}
     assert caps.cached_weights == []
+
+
+def test_a_deterministic_run_trains_in_a_process_of_its_own_and_says_so():
+    """The worker trains it in torchrun's one process, not a thread of its own, where torch's process-wide
+    determinism settings would reach its other runs (engine/determinism.py)."""
+    result = subprocess.run(
+        [*TLTUI, "train", "builtin", "--model", "tiny", "--limit-per-class", "5", "--epochs", "1", "--deterministic",
+         "--json"], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    started, finished = events[0], events[-1]
+    assert started["event"] == "started" and started["deterministic"] and started["config"]["deterministic"]
+    assert started["world_size"] == 1
+    assert any(e["event"] == "note" and "a process of its own" in e["message"] for e in events)
+    assert finished["event"] == "finished"

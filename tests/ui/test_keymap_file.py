@@ -120,3 +120,24 @@ def test_every_key_hint_names_a_binding():
     places = set(PLACE.findall(source)) - {"Class.id"}  # (keys.py's docstrings' example)
     assert len(places) > 40, "the widgets' key hints are no longer written with keys.hint"
     assert places <= set(ids()), sorted(places - set(ids()))
+
+
+def test_the_training_forms_hint_and_start_button_follow_the_keymap(tmp_path):
+    """The form's last line names the Start key that works inside a field (not a letter, which the field
+    would type) and the Back key, as the keymap sets them; the Start button its first key."""
+    probe = ("from tltui.ui.keys import hint; from tltui.ui.widgets.run_form import HINT; "
+             "print(HINT); print(hint('Start ({TrainScreen.start})'))")
+
+    def form(keymap: str) -> list[str]:
+        config = tmp_path / "config"
+        config.mkdir(exist_ok=True)
+        (config / "keymap.toml").write_text(keymap)
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "TLTUI_CONFIG_DIR": str(config)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.splitlines()
+
+    assert form("") == ["enter: next field · ctrl+s or Start: run it · esc: to the run", "Start (s)"]
+    assert form('"TrainScreen.start" = "g,f5"\n"TrainScreen.back" = "ctrl+b"\n') == [
+        "enter: next field · f5 or Start: run it · ctrl+b: to the run", "Start (g)"]
+    assert form('"TrainScreen.start" = "g"\n')[0] == "enter: next field · Start: run it · esc: to the run"

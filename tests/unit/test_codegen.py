@@ -47,6 +47,8 @@ def many_configs() -> list[RunConfig]:
     ]
     configs.append(msgspec.structs.replace(BASE, group_lrs={"head": 0.05, "layer4": 1e-3}, frozen=("stem",)))
     configs.append(msgspec.structs.replace(BASE, head_first=True, shuffle_labels=True, data="/data/birds"))
+    configs += [msgspec.structs.replace(BASE, warmup_epochs=1.5, schedule=schedule, deterministic=True)
+                for schedule in ("constant", "cosine")]
     configs += [msgspec.structs.replace(BASE, model="tiny", data=data, weights=weights, shuffle_labels=shuffle)
                 for data, weights, shuffle in (("builtin", "pretrained", True), ("/data/birds", "none", False),
                                                ("eurosat", "/runs/1", True), ("flowers102", "pretrained", False))]

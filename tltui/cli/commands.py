@@ -73,6 +73,7 @@ class Reporter:
                 f"{len(event.classes)} classes, {event.n_train} train / {event.n_val} val images at "
                 f"{event.config.image_size}px, path {event.path}"
                 + (f", {event.world_size} processes" if event.world_size > 1 else "")
+                + (", deterministic" if event.deterministic else "")
                 + (f", {skipped} files skipped" if skipped else "")
                 + (f", resumed after epoch {event.resumed_from}" if event.resumed_from else "")
             )

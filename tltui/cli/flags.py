@@ -41,6 +41,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", type=float, help=f"SGD momentum (default {d.momentum})")
     parser.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
+    parser.add_argument("--warmup-epochs", type=float, metavar="E",
+                        help="warm the LR up linearly over the first E epochs (a fraction allowed), times the "
+                        "schedule (default 0: none)")
     parser.add_argument("--label-smoothing", type=float, help="default 0")
     parser.add_argument("--image-size", type=int, help="pixels; default 224 on a GPU, 64 on the CPU, 32 for tiny, "
                         "a timm model's own")
@@ -60,6 +63,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "--device cpu; all: every free GPU (default 1). --batch-size is then the global batch")
     parser.add_argument("--sync-bn", action="store_true",
                         help="with several processes, trainable BatchNorm normalises over the global batch")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="torch's deterministic algorithms, no cuDNN autotuning: the same run again gives the "
+                        "same weights, bit for bit (slower; trains in a process of its own)")
     parser.add_argument("--max-files", type=int, metavar="N",
                         help=f"walk a data folder of up to N files and folders (default {MAX_FILES:,})")
     parser.add_argument("--json", action="store_true", help="print one JSON event per line")
@@ -77,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     they cannot work."""
     fields: dict[str, Any] = {}
     for name in ("model", "weights", "bn", "epochs", "batch_size", "lr", "lr_decay", "optimizer", "momentum",
-                 "weight_decay", "schedule", "label_smoothing", "image_size", "limit_per_class",
+                 "weight_decay", "schedule", "warmup_epochs", "label_smoothing", "image_size", "limit_per_class",
                  "val_fraction", "seed", "device", "max_files"):
         value = getattr(args, name)
         if value is not None and value != "auto":
@@ -95,6 +101,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             fields["head_first"] = args.head_first
         if args.sync_bn:
             fields["sync_bn"] = True
+        if args.deterministic:
+            fields["deterministic"] = True
         return configure(args.preset, **fields)
     except (ConfigError, ValueError) as error:
         raise BadInput(str(error)) from None

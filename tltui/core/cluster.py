@@ -169,6 +169,7 @@ def _main(config: RunConfig) -> str:
         *codegen.ARGUMENTS,
         "    # torchrun gives each process its RANK, WORLD_SIZE, LOCAL_RANK",
         '    gpu = torch.cuda.is_available()',
+        *codegen.deterministic_lines(config),
         '    dist.init_process_group("nccl" if gpu else "gloo")',
         "    rank, world = dist.get_rank(), dist.get_world_size()",
         '    local = int(os.environ.get("LOCAL_RANK", 0))',

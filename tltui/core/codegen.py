@@ -4,9 +4,10 @@ The script does what the engine does: the run's backbone (torchvision's ResNet-5
 its class written out from ``engine/tiny.py``) with its weights and a new ``fc``, ``requires_grad`` per
 group, the BatchNorm of frozen groups back in eval mode after every ``model.train()``, two optimizer
 param groups per trainable group at its own LR (bottom to top; weight decay on its weights, none on its
-norm weights and biases), ``add_param_group`` when a frozen group joins, and the schedule as a factor of
-each group's ``base_lr`` set before every step; it keeps the epoch with the best validation accuracy in
-``best.pt`` and the last in ``last.pt``, plain state_dicts. Its data is what the run reads: a folder's
+norm weights and biases), ``add_param_group`` when a frozen group joins, and the schedule (times the
+warm-up, if any) as a factor of each group's ``base_lr`` set before every step, a deterministic run's torch
+settings first; it keeps the epoch with the best validation accuracy in ``best.pt`` and the last in
+``last.pt``, plain state_dicts. Its data is what the run reads: a folder's
 ``train/`` and ``val/``, or its class folders split as ``engine/data.py`` splits them; a generated set
 from the folder ``tltui export`` writes beside the script; a named set from torchvision's download.
 ImageNet weights come through torchvision's weights API, and a machine that cannot get them gets one line.
@@ -259,8 +260,8 @@ def command_words(config: RunConfig) -> list[str]:
         flags.append(f"--freeze {','.join(g for g in GROUPS if g in config.frozen)}")
     if config.unfreeze:
         flags.append("--unfreeze " + ",".join(f"{e}:{g}" for e, gs in joining(config).items() for g in gs))
-    for field in ("model", "lr", "lr_decay", "epochs", "optimizer", "schedule", "weights", "bn", "image_size",
-                  "batch_size", "limit_per_class", "label_smoothing", "seed"):
+    for field in ("model", "lr", "lr_decay", "epochs", "optimizer", "schedule", "warmup_epochs", "weights", "bn",
+                  "image_size", "batch_size", "limit_per_class", "label_smoothing", "seed"):
         value = getattr(config, field)
         if value != getattr(default, field):
             text = f"{value:g}" if isinstance(value, float) else shlex.quote(str(value))
@@ -275,6 +276,8 @@ def command_words(config: RunConfig) -> list[str]:
         flags.append(f"--nproc {config.nproc or 'all'}")
     if config.sync_bn:
         flags.append("--sync-bn")
+    if config.deterministic:
+        flags.append("--deterministic")
     return flags
 
 
@@ -404,6 +407,8 @@ def constants(config: RunConfig, distributed: bool = False, data: str = "", pre:
              *sizes, f"HEAD_LR = {config.lr!r}"]
     if config.lr_decay != 1:
         lines.append(f"DECAY = {config.lr_decay!r}  # each group's LR: the one above's times DECAY")
+    if config.warmup_epochs:
+        lines.append(f"WARMUP_EPOCHS = {config.warmup_epochs!r}  # the LR rises linearly over them")
     lines.append(f"SEED = {config.seed}")
     if _splits(config):
         lines.append(f"VAL_FRACTION = {config.val_fraction!r}  # of one set, held out (see above)")
@@ -460,12 +465,12 @@ def groups_table(config: RunConfig | None = None) -> str:
 
 
 def _param_groups(config: RunConfig) -> str:
-    lrs = '"name": group, "lr": lr' + (', "base_lr": lr' if config.schedule != "constant" else "")
+    lrs = '"name": group, "lr": lr' + (', "base_lr": lr' if stepped(config) else "")
     return (
         "def opt_groups(model, group, lr):\n"
         '    """A layer group\'s two optimizer param groups at its lr: weight\n'
         "    decay on its weights, none on norm weights and biases (1-d)."
-        + ("\n    The schedule sets lr from base_lr at every step." if config.schedule != "constant" else "")
+        + ("\n    The schedule sets lr from base_lr at every step." if stepped(config) else "")
         + '"""\n'
         "    ps = params(model, group)\n"
         f"    same = {{{lrs}}}\n"
@@ -604,8 +609,14 @@ def _train_mode(config: RunConfig) -> str:
 
 
 def _schedule(config: RunConfig) -> str:
-    """The engine's own schedule function, as source (tltui/core/schedule.py)."""
-    return schedule.source(config.schedule)
+    """The engine's own schedule function, and its warm-up's when it has one, as source (tltui/core/schedule.py)."""
+    functions = (schedule.source(config.schedule), schedule.source("warmup", "warmup") if config.warmup_epochs else "")
+    return "\n\n\n".join(f for f in functions if f)
+
+
+def stepped(config: RunConfig) -> bool:
+    """Whether the script sets each group's LR at every step: a schedule or a warm-up."""
+    return config.schedule != "constant" or config.warmup_epochs > 0
 
 
 def _loaders(config: RunConfig) -> str:
@@ -819,10 +830,25 @@ def _evaluate() -> str:
     )
 
 
+def deterministic_lines(config: RunConfig) -> list[str]:
+    """A deterministic run's settings (torchvision's reference ``--use-deterministic-algorithms``), before any
+    CUDA work: cuBLAS needs its fixed workspace, cuDNN its deterministic kernels and no autotuning."""
+    if not config.deterministic:
+        return []
+    return [
+        "    # --deterministic: the same run again, the same weights",
+        '    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")',
+        "    torch.use_deterministic_algorithms(True)",
+        "    torch.backends.cudnn.benchmark = False",
+        "    torch.backends.cudnn.deterministic = True",
+    ]
+
+
 def _main(config: RunConfig) -> str:
     start = [
         "def main():",
         *ARGUMENTS,
+        *deterministic_lines(config),
         "    torch.manual_seed(SEED)",
         '    device = "cuda" if torch.cuda.is_available() else "cpu"',
         "    train_loader, val_loader" + (", probe_loader" if config.head_first else "") + " = loaders()",
@@ -862,7 +888,8 @@ def loop_start(config: RunConfig) -> list[str]:
     smoothing = f"label_smoothing={config.label_smoothing!r}" if config.label_smoothing else ""
     return [
         f"    loss_fn = nn.CrossEntropyLoss({smoothing})",
-        *(["    total, step = EPOCHS * len(train_loader), 0"] if config.schedule != "constant" else []),
+        *(["    total, step = EPOCHS * len(train_loader), 0"] if stepped(config) else []),
+        *(["    warm = max(1, round(WARMUP_EPOCHS * len(train_loader)))"] if config.warmup_epochs else []),
         "    best = -1.0",
         "    for epoch in range(1, EPOCHS + 1):  # from 1, as in tltui",
     ]
@@ -887,17 +914,20 @@ def epoch_loop(config: RunConfig, forward: str = "model", rejoin: str = "", back
         "        for images, labels in train_loader:",
         "            images, labels = images.to(device), labels.to(device)",
     ]
-    if config.schedule != "constant":
+    if stepped(config):
+        factors = [*(["warmup(step, warm)"] if config.warmup_epochs else []),
+                   *(["lr_factor(step, total)"] if config.schedule != "constant" else [])]
         lines += [
+            *([f"            scale = {' * '.join(factors)}"] if len(factors) > 1 else []),
             "            for pg in optimizer.param_groups:",
-            '                pg["lr"] = pg["base_lr"] * lr_factor(step, total)',
+            '                pg["lr"] = pg["base_lr"] * ' + ("scale" if len(factors) > 1 else factors[0]),
         ]
     return lines + [
         f"            loss = loss_fn({forward}(images), labels)",
         "            optimizer.zero_grad()",
         f"            loss.backward(){backward_note}",
         "            optimizer.step()",
-        *(["            step += 1"] if config.schedule != "constant" else []),
+        *(["            step += 1"] if stepped(config) else []),
         "        accuracy = evaluate(model, val_loader, device)",
     ]
 

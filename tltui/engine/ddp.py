@@ -99,7 +99,8 @@ def train_run(config: RunConfig, run_dir: str, world: World, should_stop: Callab
 
     device = devices.resolve(config.device)
     if device.type == "cuda":
-        device = torch.device("cuda", world.local_rank)
+        if world.size > 1:  # each its own GPU; alone (a deterministic run), the one its config names
+            device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     world.init(device)
     try:

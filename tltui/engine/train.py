@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from tltui.core import analysis, presets
+from tltui.core import analysis, presets, schedule
 from tltui.core.backbones import Preprocessing
 from tltui.core.errors import BadInput, RunFailure
 from tltui.core.groups import BACKBONE, GROUPS
@@ -52,6 +52,7 @@ from tltui.engine import (
     cache,
     checkpoint,
     data as datasets,
+    determinism,
     device as devices,
     knn,
     model as net,
@@ -205,8 +206,10 @@ def _world_notes(config: RunConfig, world: World, device: torch.device) -> list[
 
 def train(prep: Prepared, run_dir: Path, emit: Emit, should_stop: Callable[[], bool], *,
           resume: bool = False) -> None:
-    """Run the prepared fine-tune; with ``resume``, go on from ``run_dir``'s last checkpoint."""
-    Trainer(prep, Path(run_dir), emit, should_stop).run(resume)
+    """Run the prepared fine-tune; with ``resume``, go on from ``run_dir``'s last checkpoint. A deterministic
+    run's settings hold while it trains, and this whole process's (engine/determinism.py)."""
+    with determinism.enforced(prep.config.deterministic):
+        Trainer(prep, Path(run_dir), emit, should_stop).run(resume)
 
 
 def check_resume(config: RunConfig, run_dir: Path) -> None:
@@ -248,6 +251,7 @@ class Trainer:
         # A last batch of one image is dropped: BatchNorm cannot train on it.
         self.steps_per_epoch = max(1, n // bs + (n % bs > 1))
         self.total_steps = self.steps_per_epoch * self.cfg.epochs
+        self.warmup_steps = schedule.warmup_steps(self.cfg.warmup_epochs, self.steps_per_epoch)
         self.eval_batch = 2 * bs
         self.wrapped: torch.nn.Module | None = None
         """What a training step runs: the model from the cut up, in DDP when several processes train."""
@@ -716,7 +720,7 @@ class Trainer:
         )
 
     def _scale(self) -> float:
-        return optim.factor(self.cfg.schedule, self.global_step, self.total_steps)
+        return optim.factor(self.cfg.schedule, self.global_step, self.total_steps, self.warmup_steps)
 
     def train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y = self.data.train_y[idx]
@@ -774,7 +778,7 @@ class Trainer:
             n_val=len(self.data.val_y), path=path_name(self.cut), params=counts,
             trainable=sum(counts[g] for g in self.trainable), skipped=self.data.skipped,
             converted=self.data.converted, resumed_from=resumed_from, world_size=self.world.size,
-            preprocessing=self.prep.preprocessing,
+            preprocessing=self.prep.preprocessing, deterministic=determinism.enabled(),
         )
 
     def _cancel(self) -> None:

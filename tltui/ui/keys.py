@@ -194,3 +194,13 @@ def hint(template: str) -> str:
         return ARROWS.get(key) or key_text(key)
 
     return PLACE.sub(first, template)
+
+
+def field_key(binding_id: str) -> str | None:
+    """The first key of ``binding_id`` that a focused text field does not type (``ctrl+s``, not ``s``), as a
+    hint shows it; None when each of its keys types a character."""
+    for key in (k.strip() for k in keys_of(binding_id).split(",")):
+        character = key_to_character(key)
+        if character is None or not character.isprintable():
+            return ARROWS.get(key) or key_text(key)
+    return None

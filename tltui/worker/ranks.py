@@ -60,10 +60,15 @@ def command(run_dir: Path, config: RunConfig, processes: int, resume: bool) -> l
     return [*line, "--resume"] if resume else line
 
 
-def environment(gpus: list[str]) -> dict[str, str]:
+def environment(gpus: list[str], deterministic: bool = False) -> dict[str, str]:
     """The processes' environment: the reserved GPUs alone visible (``cuda:N`` as this process numbers them,
-    so a ``CUDA_VISIBLE_DEVICES`` the daemon was started with is respected)."""
+    so a ``CUDA_VISIBLE_DEVICES`` the daemon was started with is respected); a deterministic run's cuBLAS
+    workspace set before CUDA starts."""
     env = dict(os.environ)
+    if deterministic:
+        from tltui.engine import determinism
+
+        env.update(determinism.environment())
     if gpus:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         indices = [int(g.split(":")[1]) for g in gpus]
@@ -81,7 +86,7 @@ def train(run_dir: Path, config: RunConfig, processes: int, gpus: list[str], *, 
           emit: Callable[[RunEvent], object], should_stop: Callable[[], bool],
           log: Callable[[str], object] = lambda line: None) -> Outcome:
     """Run the processes to their end; ``emit`` records each of rank 0's events (in this thread's reader)."""
-    proc = subprocess.Popen(command(run_dir, config, processes, resume), env=environment(gpus),
+    proc = subprocess.Popen(command(run_dir, config, processes, resume), env=environment(gpus, config.deterministic),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, bufsize=1, start_new_session=True)
     stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
@@ -160,7 +165,7 @@ def explain(reports: list[RankReport], log: list[str], processes: int, returncod
 
 
 def _of(rank: int, processes: int, reason: str) -> str:
-    return f"{reason} (process rank {rank} of {processes}; the others were stopped)"
+    return f"{reason} (process rank {rank} of {processes}; the others were stopped)" if processes > 1 else reason
 
 
 _ENTRY = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)\s*\(pid:\s*(\d+)\)", re.S)

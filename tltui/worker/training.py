@@ -1,7 +1,8 @@
 """Runs training in the daemon: one thread per slot, a run in it from its data to its last event.
 
 A queued run holds its checked config only: its data and model are loaded when it starts. A run over several
-processes trains in torchrun's (worker/ranks.py), its rank 0's events recorded as its own. Whatever ends a
+processes trains in torchrun's (worker/ranks.py), its rank 0's events recorded as its own; so does a
+deterministic run, in one process of its own (engine/determinism.py says why). Whatever ends a
 run (a full disk, a bug, bad input found late) ends it failed with one reason, and the daemon goes on; an
 end that cannot even be written is told to the run's clients all the same.
 """
@@ -83,7 +84,7 @@ class Training:
                 diagnose.run(active.config, active.diagnose.budget_s, active.run.path, active.recorder.emit,
                              active.stop.is_set)
                 return
-            if active.processes > 1:
+            if active.processes > 1 or active.config.deterministic:
                 return self.train_processes(active)
             prepared = self.engine.prepare(active.config)
             self.engine.train(prepared, active.run.path, active.recorder.emit, active.stop.is_set,
@@ -108,8 +109,13 @@ class Training:
         from tltui.worker import ranks
 
         gpus = [s for s in active.slots if s] if active.config.device == "cuda" else []
-        held = (f"the worker reserved {', '.join(gpus)} for this run: one process each (torchrun, NCCL)" if gpus
-                else f"the worker trains this run in {active.processes} CPU processes (torchrun, gloo)")
+        if active.processes == 1:
+            held = ("a deterministic run trains in a process of its own: torch's determinism settings hold for a "
+                    "whole process, and the worker's other runs are threads of its")
+        elif gpus:
+            held = f"the worker reserved {', '.join(gpus)} for this run: one process each (torchrun, NCCL)"
+        else:
+            held = f"the worker trains this run in {active.processes} CPU processes (torchrun, gloo)"
 
         def record(event: RunEvent) -> None:
             fields = {f: getattr(event, f) for f in event.__struct_fields__ if f not in ("run_id", "seq", "time")}

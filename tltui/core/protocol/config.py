@@ -58,6 +58,10 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     momentum: float = 0.9
     weight_decay: float = 1e-4
     schedule: Literal["constant", "cosine", "onecycle"] = "cosine"
+    warmup_epochs: float = 0.0
+    """A linear LR warm-up over this many epochs' steps (a fraction allowed; 0: none), multiplying the schedule:
+    every group's LR rises from 1/W of its value to all of it over the first W steps (core/schedule.py). Off by
+    default: it did not measurably help the tiny backbone (README, "Warm-up, measured")."""
     label_smoothing: float = 0.0
     image_size: int = 0
     augment: tuple[str, ...] = ("crop",)
@@ -78,6 +82,10 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sync_bn: bool = False
     """With several processes, trainable BatchNorm normalises over the global batch (SyncBatchNorm), not
     each process's share of it."""
+    deterministic: bool = False
+    """Train with torch's deterministic algorithms (cuDNN's too, no autotuning): the same config on the same
+    machine gives the same weights, bit for bit. The worker trains such a run in a process of its own
+    (engine/determinism.py says why)."""
 
     def group_lr(self, group: str) -> float:
         """The learning rate of ``group``: explicit, or the head's LR times ``lr_decay`` per step down."""
@@ -124,6 +132,12 @@ class RunConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"{name} must be a positive number up to {MAX_LR:g}, not {value}")
         if not (math.isfinite(self.lr_decay) and 0 < self.lr_decay <= 10):
             raise ConfigError(f"--lr-decay must be in (0, 10], not {self.lr_decay}")
+        if not (math.isfinite(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs):
+            raise ConfigError(f"--warmup-epochs must be between 0 and --epochs ({self.epochs}), "
+                              f"not {self.warmup_epochs}")
+        if self.warmup_epochs and self.schedule == "onecycle":
+            raise ConfigError("--warmup-epochs with --schedule onecycle: one cycle warms up already (its first 30% "
+                              "of the steps); use cosine or constant with a warm-up")
         for group, epoch in self.unfreeze.items():
             if group not in self.frozen:
                 raise ConfigError(f"--unfreeze {epoch}:{group}: {group} is not frozen, so it trains from epoch 1")

@@ -36,6 +36,8 @@ class Started(Event, tag="started"):
     """Processes training the run (torch.distributed); 1 when it trains alone."""
     preprocessing: Preprocessing | None = None
     """How the images were normalised and resized (the timm model's own data config, or ImageNet's)."""
+    deterministic: bool = False
+    """Whether torch's deterministic algorithms were on as the run trained (``--deterministic``)."""
 
 
 class Progress(Event, tag="progress"):

@@ -26,6 +26,7 @@ from tltui.core.parsing import parse_setting
 from tltui.core.presets import PRESETS, configure
 from tltui.core.protocol.config import MODELS, ConfigError, RunConfig
 from tltui.ui.base.backbones import cached_timm
+from tltui.ui.keys import field_key, hint
 
 if TYPE_CHECKING:
     from tltui.ui.host import Tutor
@@ -46,7 +47,16 @@ FIELDS: list[tuple[str, str, str]] = [
     ("batch_size", "batch", "32 (global)"),
     ("nproc", "processes", "1, N or all GPUs"),
 ]
-HINT = "enter: next field · ctrl+s or Start: run it · esc: to the run"
+
+
+def form_hint() -> str:
+    """The form's last line when all is well, with the keys the keymap gives (Start's that works in a field)."""
+    start = field_key("TrainScreen.start")
+    run = f"{start} or Start: run it" if start else "Start: run it"
+    return hint(f"enter: next field · {run} · {{TrainScreen.back}}: to the run")
+
+
+HINT = form_hint()
 LABELS = {"model": "model", "preset": "preset", **{name: label for name, label, _ in FIELDS}}
 #: Command-line flags whose form field has another name.
 _FLAG_FIELDS = {"freeze": "frozen", "weights": "weights"}
@@ -145,7 +155,7 @@ class RunForm(Widget):
                 yield Label(label, id=f"label-{name}")
                 yield Input(values[name], placeholder=placeholder, compact=True, id=name)
         with Horizontal(id="form-foot"):
-            yield Button("Start (s)", compact=True, id="start")
+            yield Button(hint("Start ({TrainScreen.start})"), compact=True, id="start")
             yield Static(HINT, id="reason")
 
     def on_mount(self) -> None:
