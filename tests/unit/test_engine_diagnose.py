@@ -156,7 +156,7 @@ def test_diagnose_fits_the_probe_on_each_folds_training_part_alone(tmp_path, mon
     assert [m["fold"] for m in measured] == list(range(1, len(folds) + 1))
     pretrained = [fitted for i, (_, fitted) in enumerate(fits) if i == 0 or (i > 1 and i % 2)]
     for m, fitted, (_, va) in zip(measured, pretrained, folds, strict=True):
-        assert m["acc"] == pytest.approx(float((fitted.predict(computed[0][va]) == pool.y[va]).float().mean()))
+        assert m["acc"] == pytest.approx(float((fitted.predict(computed[0].held[va]) == pool.y[va]).float().mean()))
     (end,) = [fields for kind, fields in events if kind is Diagnosis]
     assert "probe" in end["results"] and end["results"]["probe"].folds == len(folds)
     assert any(kind is Note and "the probe's lift over them" in fields["message"] for kind, fields in events)

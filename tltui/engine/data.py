@@ -98,13 +98,16 @@ def sides(image_size: int, augment: tuple[str, ...]) -> tuple[int, int, int]:
 
 def load(data: str, *, image_size: int, augment: tuple[str, ...], val_fraction: float,
          limit_per_class: int, seed: int, max_files: int = MAX_FILES, pooled: bool = False,
-         interpolation: str = "bilinear", val_resize: int = 0) -> ImageData:
+         interpolation: str = "bilinear", val_resize: int = 0, train_resize: int = 0) -> ImageData:
     """Load ``data`` (a built-in name, a folder, or a named dataset). Raises BadInput for bad input.
     ``pooled``: validation images stored as training ones are (diagnose pools the two). ``interpolation``:
     the resize's filter (``RESAMPLE``: a timm model's own, else bilinear). ``val_resize``: the shorter side
     validation images are resized to before their centre crop (a timm model's, from its ``crop_pct``:
-    ``Preprocessing.resize``); 0: the training images' (``image_size / 0.875``)."""
+    ``Preprocessing.resize``); 0: the training images' (``image_size / 0.875``). ``train_resize``: the
+    training images' instead of ``image_size / 0.875`` (diagnose's images as a timm model is evaluated on
+    them, without ``crop``)."""
     resize, train_side, val_side = sides(image_size, augment)
+    resize = train_resize or resize
     resizes = (resize, val_resize if val_resize and not pooled else resize)
     if pooled:
         val_side = train_side

@@ -17,8 +17,11 @@ trains on all of ``train/`` and is scored once on ``val/``; otherwise train and 
 way near-duplicates (engine/duplicates.py) stay together on one side of every fold.
 
 The data is decoded once, at the side a cropping recipe stores (``size / 0.875``): each run cuts its
-images from it. The frozen backbone runs once over every image for k-NN and the probe. A short timed step
-sizes the plan; folds that would run past the budget are not started.
+images from it. A timm model whose ``crop_pct`` is not 0.875 is evaluated on images resized to its own side
+(``Preprocessing.resize``) before the centre crop, as ``tltui train`` validates it: its images are decoded
+a second time so, and every held-out part (each run's validation, k-NN's and the probe's queries) is
+scored on those. The frozen backbone runs once over every image (twice for such a model: each view) for
+k-NN and the probe. A short timed step sizes the plan; folds that would run past the budget are not started.
 
 ``run`` calls ``emit(EventClass, **fields)`` as training does: Started, Notes, one Measured per strategy
 and fold, then Diagnosis (or Cancelled).
@@ -31,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import torch
@@ -101,30 +104,57 @@ class Pool:
     notes: list[str]
     val_images: int
     """Images in ``val/``, scored once at the end; 0 when train and validation are pooled."""
+    x_eval: torch.Tensor | None = None
+    """The same images as the model is evaluated on them, ``(N, 3, size, size)``: resized to its own side
+    (``Preprocessing.resize``), then centre-cropped, where that side is not the training images'; None: the
+    centre of ``x`` is."""
+
+    def evaluated(self, size: int, index: list[int] | None = None) -> torch.Tensor:
+        """Images ``index`` (None: all) as the model is evaluated on them, ``(n, 3, size, size)`` uint8."""
+        if self.x_eval is not None:
+            return self.x_eval if index is None else self.x_eval[index]
+        return datasets.centre(self.x if index is None else self.x[index], size)
 
 
-def load(config: RunConfig, interpolation: str = "bilinear") -> Pool:
+class Views(NamedTuple):
+    """The head's input for every image of the pool: as a fold's training part sees it (the centre of the
+    stored square) and as its held-out part is evaluated (``Pool.evaluated``; the same tensor where alike)."""
+
+    train: torch.Tensor
+    held: torch.Tensor
+
+
+def load(config: RunConfig, interpolation: str = "bilinear", resize: int = 0) -> Pool:
     """With ``train/`` and ``val/``: ``train/``, at most ``limit_per_class`` per class as ``tltui train``
     takes them. Otherwise every image, train and validation together, at most ``limit_per_class`` per
-    class (the same subset every time). ``interpolation``: the backbone's resize filter."""
+    class (the same subset every time). ``interpolation``: the backbone's resize filter; ``resize``: the
+    side its validation images are resized to (``Preprocessing.resize``; 0: the training images')."""
     own_val = datasets.has_val_folder(config.data)
-    data = datasets.load(config.data, image_size=config.image_size, augment=("crop",), val_fraction=config.val_fraction,
-                         limit_per_class=config.limit_per_class if own_val else 0, seed=config.seed,
-                         max_files=config.max_files or MAX_FILES, pooled=not own_val, interpolation=interpolation)
-    if own_val:
-        x, y = data.train_x, data.train_y
-    else:
-        x, y = torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y])
-        if config.limit_per_class:
-            generator = torch.Generator().manual_seed(datasets.SPLIT_SEED + 1)
-            keep = torch.cat([idx[torch.randperm(len(idx), generator=generator)[:config.limit_per_class]]
-                              for idx in (torch.nonzero(y == c).flatten() for c in range(len(data.classes)))])
-            keep = keep.sort().values
-            x, y = x[keep], y[keep]
+
+    def images(**how: Any) -> tuple[datasets.ImageData, torch.Tensor, torch.Tensor]:
+        data = datasets.load(config.data, image_size=config.image_size, val_fraction=config.val_fraction,
+                             limit_per_class=config.limit_per_class if own_val else 0, seed=config.seed,
+                             max_files=config.max_files or MAX_FILES, pooled=not own_val, interpolation=interpolation,
+                             **how)
+        if own_val:
+            return data, data.train_x, data.train_y
+        return data, torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y])
+
+    data, x, y = images(augment=("crop",))
+    x_eval = None
+    if resize and resize != datasets.sides(config.image_size, ())[0]:
+        x_eval = images(augment=(), train_resize=resize)[1]
+    if config.limit_per_class and not own_val:
+        generator = torch.Generator().manual_seed(datasets.SPLIT_SEED + 1)
+        keep = torch.cat([idx[torch.randperm(len(idx), generator=generator)[:config.limit_per_class]]
+                          for idx in (torch.nonzero(y == c).flatten() for c in range(len(data.classes)))])
+        keep = keep.sort().values
+        x, y = x[keep], y[keep]
+        x_eval = None if x_eval is None else x_eval[keep]
     skipped = sum(data.skipped.values())
     notes = list(data.notes) + ([f"{skipped} files skipped (unreadable or not images)"] if skipped else [])
     groups = diagnosis.join(len(y), duplicates.near_pairs(x))
-    return Pool(data.classes, x, y, groups, notes, len(data.val_y) if own_val else 0)
+    return Pool(data.classes, x, y, groups, notes, len(data.val_y) if own_val else 0, x_eval)
 
 
 def run(config: RunConfig, budget_s: float, run_dir: Path, emit: Emit, should_stop: Callable[[], bool]) -> None:
@@ -152,7 +182,7 @@ class Diagnoser:
     def run(self) -> None:
         cfg = self.config
         devices.configure(self.device, cfg.model)
-        pool = load(cfg, self.pre.interpolation)
+        pool = load(cfg, self.pre.interpolation, self.pre.resize)
         self.pool = pool
         try:
             folds = diagnosis.splits(pool.y.tolist(), cfg.seed, groups=pool.groups)
@@ -202,7 +232,7 @@ class Diagnoser:
         steps = max(1, train_n // BATCH + (train_n % BATCH > 1))
         epochs = max(diagnosis.MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(TARGET_STEPS / steps)))
         clock = time.monotonic()
-        knn.predict(features[folds[0][0]], self.y[folds[0][0]], features[folds[0][1]])
+        knn.predict(features.train[folds[0][0]], self.y[folds[0][0]], features.held[folds[0][1]])
         knn_s = time.monotonic() - clock
         first = self._probe(features, folds[0])
         if first is None:
@@ -238,7 +268,8 @@ class Diagnoser:
                 break
             tr_i = torch.tensor(tr, device=self.device)
             va_i = torch.tensor(va, device=self.device)
-            random_hits["knn"] += int((knn.predict(random[tr_i], self.y[tr_i], random[va_i]) == self.y[va_i]).sum())
+            random_hits["knn"] += int((knn.predict(random.train[tr_i], self.y[tr_i], random.held[va_i])
+                                       == self.y[va_i]).sum())
             random_correct = self._probe(random, (tr, va))
             if random_correct is None:
                 return self._cancel()
@@ -247,7 +278,8 @@ class Diagnoser:
             for strategy in names:
                 correct: int | None
                 if strategy == "knn":
-                    correct = int((knn.predict(features[tr_i], self.y[tr_i], features[va_i]) == self.y[va_i]).sum())
+                    correct = int((knn.predict(features.train[tr_i], self.y[tr_i], features.held[va_i])
+                                   == self.y[va_i]).sum())
                 elif strategy == PROBE:
                     correct = first if f == 1 else self._probe(features, (tr, va))
                     if correct is None:
@@ -293,16 +325,16 @@ class Diagnoser:
 
     # -- the runs ----------------------------------------------------------------------------------
 
-    def _probe(self, features: torch.Tensor, fold: tuple[list[int], list[int]]) -> int | None:
+    def _probe(self, features: Views, fold: tuple[list[int], list[int]]) -> int | None:
         """Images of the fold's held-out part that the probe fitted on its training part alone predicts right
         (the penalty chosen by cross-validation within that part); None if stopped."""
         tr, va = (torch.tensor(idx, device=self.device) for idx in fold)
         try:
-            fitted = probe.fit_cv(features[tr], self.y[tr], len(self.pool.classes), self.config.seed,
+            fitted = probe.fit_cv(features.train[tr], self.y[tr], len(self.pool.classes), self.config.seed,
                                   should_stop=self.should_stop)
         except probe.Stopped:
             return None
-        return int((fitted.predict(features[va]) == self.y[va]).sum())
+        return int((fitted.predict(features.held[va]) == self.y[va]).sum())
 
     def _fold(self, strategy: str, fold: int, tr: list[int], va: list[int], epochs: int) -> int | None:
         """Images of ``va`` the strategy's run, trained on ``tr``, predicts right after its last epoch; None
@@ -311,7 +343,7 @@ class Diagnoser:
         x, y = self.pool.x, self.pool.y
         data = datasets.ImageData(
             classes=self.pool.classes, train_x=datasets.centre(x[tr], datasets.sides(self.size, config.augment)[1]),
-            train_y=y[tr], val_x=datasets.centre(x[va], self.size), val_y=y[va],
+            train_y=y[tr], val_x=self.pool.evaluated(self.size, va), val_y=y[va],
             val_paths=[f"diagnose:{i}" for i in va])
         try:
             acc = self._train(train.prepare(config, data=data))
@@ -348,12 +380,20 @@ class Diagnoser:
         trainer.run()
         return last[-1] if len(last) == prep.config.epochs else None
 
-    def _features(self, model: torch.nn.Module) -> torch.Tensor | None:
-        """The head's input for every image of the pool (centre-cropped to the image size); None if stopped."""
+    def _features(self, model: torch.nn.Module) -> Views | None:
+        """The head's input for every image of the pool, in each view; None if stopped."""
         model.eval()
-        return cache.build(model, "head", datasets.centre(self.pool.x, self.size),
-                           lambda b: self.transform(b, train=False), batch_size=2 * BATCH, dtype=torch.float32,
-                           device=self.device, should_stop=self.should_stop)
+        views = [datasets.centre(self.pool.x, self.size)]
+        if self.pool.x_eval is not None:
+            views.append(self.pool.x_eval)
+        built = []
+        for x in views:
+            features = cache.build(model, "head", x, lambda b: self.transform(b, train=False), batch_size=2 * BATCH,
+                                   dtype=torch.float32, device=self.device, should_stop=self.should_stop)
+            if features is None:
+                return None
+            built.append(features)
+        return Views(built[0], built[-1])
 
     def _time(self, fold: tuple[list[int], list[int]], epochs: int) -> tuple[float, float, float, float]:
         """Seconds, on the first fold, of one epoch and of the setup of a run of fine-tune everything as its
@@ -367,7 +407,7 @@ class Diagnoser:
         data = datasets.ImageData(
             classes=self.pool.classes, train_y=self.pool.y[batch], val_y=self.pool.y[held],
             train_x=datasets.centre(self.pool.x[batch], datasets.sides(self.size, config.augment)[1]),
-            val_x=datasets.centre(self.pool.x[held], self.size), val_paths=[""] * len(held))
+            val_x=self.pool.evaluated(self.size, held), val_paths=[""] * len(held))
         trainer = train.Trainer(train.prepare(config, data=data), self.run_dir, lambda *_, **__: None,
                                 self.should_stop, checkpoints=False)
         setup_s = time.monotonic() - clock

@@ -38,7 +38,7 @@ from tltui.core.paths import private_runs_dir
 from tltui.core.protocol import codec
 from tltui.core.protocol.codec import MAX_LINE
 from tltui.core.protocol.config import RunConfig
-from tltui.core.protocol.events import TERMINAL_EVENTS, Cancelled, Finished, RunEvent
+from tltui.core.protocol.events import TERMINAL_EVENTS, Cancelled, Finished, RunEvent, Started
 from tltui.core.protocol.messages import PROTOCOL_VERSION, Error, Hello, Working
 from tltui.core.protocol.replies import (
     BuiltinWritten,
@@ -160,7 +160,8 @@ class Daemon:
             raise _Refused(str(error)) from None
 
     async def _loss_pictures(self, conn: Connection, request: LossPictures) -> LossPicturesReply:
-        """The top-loss images of a finished run, as its stored config and error analysis name them."""
+        """The top-loss images of a finished run, as its stored config and error analysis name them, prepared
+        as its recorded preprocessing says."""
         from tltui.engine.loss_pictures import loss_pictures
 
         run = self._run(request.run_id)
@@ -173,8 +174,9 @@ class Daemon:
         if finished is None or finished.analysis is None:
             why = "has not finished" if finished is None else "was recorded without an error analysis (an older tltui)"
             raise _Refused(f"run {run.id} {why}: no top losses to show")
+        started = next((e for e in reversed(events) if isinstance(e, Started)), None)
         pictures = await self._checked(self.jobs_lane, loss_pictures, config, finished.analysis.top_losses,
-                                       request.display)
+                                       request.display, started.preprocessing if started else None)
         return LossPicturesReply(run_id=run.id, pictures=pictures)
 
     async def _describe_backbone(self, conn: Connection, request: DescribeBackbone) -> BackboneInfo:
