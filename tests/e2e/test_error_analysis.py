@@ -191,6 +191,24 @@ async def test_built_in_top_losses_are_rendered_again_from_the_runs_seed(worker)
         assert builtin.CLASSES[int(val.val_y[top.index])] == top.true
 
 
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_timm_runs_top_losses_are_shown_as_its_crop_pct_prepared_them(worker, folder):
+    """timm's test_vit (crop_pct 0.95, bicubic) at 32 px, from the run's record: each picture is its file
+    resized to floor(32 / 0.95) = 33 with the model's filter and centre-cropped, as the run validated it, not
+    the built-in backbones' 37 px bilinear."""
+    from tltui.engine import preprocess
+
+    pre = preprocess.resolve("timm:test_vit", 32, torch.device("cpu"))
+    assert (pre.crop_pct, pre.resize, pre.interpolation) == (0.95, 33, "bicubic")
+    config = RunConfig(data=str(folder), **{**CONFIG, "model": "timm:test_vit", "weights": "none", "epochs": 1})
+    finished = await finish(worker, config)
+    reply = await worker.request(LossPictures(run_id=finished.run_id, display=32))
+    assert len(reply.pictures) == len(finished.analysis.top_losses) > 0
+    for top, shown in zip(finished.analysis.top_losses, reply.pictures, strict=True):
+        assert shown.rgb == datasets.decode(Path(top.path), 33, 32, "bicubic")[0].tobytes()
+        assert shown.rgb != datasets.decode(Path(top.path), 37, 32)[0].tobytes()
+
+
 def test_a_resumed_run_reports_the_analysis_of_the_run_that_never_stopped(tmp_path):
     config = RunConfig(data="builtin", limit_per_class=8, frozen=BACKBONE, **{**CONFIG, "epochs": 3, "lr": 0.001})
     whole = []
