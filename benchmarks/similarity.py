@@ -49,7 +49,7 @@ def lifts(data: str, per_class: int, seed: int, run_dir: Path) -> tuple[float, f
     hits = {(name, on): 0 for name in ("knn", "probe") for on in ("pretrained", "random")}
     for tr, va in folds:
         for on, f in (("pretrained", features), ("random", random)):
-            hits["knn", on] += int((knn.predict(f[tr], d.y[tr], f[va]) == d.y[va]).sum())
+            hits["knn", on] += int((knn.predict(f.train[tr], d.y[tr], f.held[va]) == d.y[va]).sum())
             hits["probe", on] += d._probe(f, (tr, va)) or 0
     n = len(d.y)
     return tuple(diagnosis.lift(hits[name, "pretrained"] / n, hits[name, "random"] / n)  # type: ignore[return-value]
