@@ -156,6 +156,18 @@ def test_diagnose_scores_a_timm_models_held_out_images_as_timms_eval_transform_p
 
 
 @pytest.mark.parametrize("layout", ["own val", "one folder"])
+def test_diagnoses_evaluated_view_is_each_pool_images_own_picture_under_a_per_class_limit(tmp_path, layout):
+    """The second decoding (crop_pct 0.5's 64 px) keeps the pool's order and its --limit-per-class subset."""
+    folder, pictures = folder_of(tmp_path / "data", layout)
+    config = diagnose.check(RunConfig(data=folder, model="tiny", image_size=32, limit_per_class=3, augment=()))
+    pool = diagnose.load(config, "bicubic", 64)
+    assert pool.x_eval is not None and len(pool.x_eval) == len(pool.y) == 6
+    assert [number(image) for image in pool.evaluated(32)] == [number(image) for image in pool.x]
+    assert all(distance(image, pictures[number(image)]) < 0.01 for image in pool.evaluated(32, [0, 5]))
+    assert torch.equal(pool.x, diagnose.load(config, "bicubic").x)
+
+
+@pytest.mark.parametrize("layout", ["own val", "one folder"])
 def test_diagnose_of_the_tiny_resnet_still_scores_the_centre_of_the_stored_squares(tmp_path, monkeypatch, layout):
     """Its resize is the training images' (size / 0.875): no second view; each fold's runs validate the centre
     of the pool's stored squares, and k-NN and the probe read one set of features of them."""
