@@ -7,7 +7,9 @@ training, runs and lesson screens shown (``T`` ``R`` ``L``); every third lesson 
 (``?`` ``esc``). Each key is timed as in keys.py (until the text it brings is painted, else to the end
 of the burst of output it causes). The first round (first visits, modules imported: keys.py times
 those) is left out; the p95 of each key over the next rounds is compared with its p95 over the last
-as many rounds. Goal: end / start <= 1.2 for every key. Then ``q``: seconds to exit after the session,
+as many rounds. Goal: end / start <= 1.2 for every key. The tutor's own CPU time per key over the same
+rounds is compared too: on a machine shared with other work the wall clock also measures the wait for a
+core, and what grows in the tutor shows in its CPU time. Then ``q``: seconds to exit after the session,
 against a fresh tutor's (goal 0.5 s), and the tutor's memory (RSS) after the first round and at the end.
 
     python benchmarks/soak.py [--keys 2000] [--fake-worker]
@@ -68,6 +70,9 @@ class Session:
         self.last_digit = 0.0
         self.silent: list[str] = []
         """Keys that painted nothing (a tab with nothing to focus yet): not timed."""
+        self.cpu: list[tuple[float, int]] = []
+        """Per round: the tutor's own CPU seconds, and the keys it took (the wall clock also counts the wait
+        for a core, which another job on the machine lengthens; the CPU time does not)."""
 
     @property
     def presses(self) -> int:
@@ -103,7 +108,17 @@ class Session:
             self.key("\r", title, "enter (contents)")
         self.term.drain(0.5)  # the lesson fills in
 
+    def cpu_seconds(self) -> float:
+        """The tutor's CPU time so far (user + system, /proc/PID/stat)."""
+        fields = Path(f"/proc/{self.term.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def lesson_round(self) -> None:
+        cpu, presses = self.cpu_seconds(), self.presses
+        self._lesson_round()
+        self.cpu.append((self.cpu_seconds() - cpu, self.presses - presses))
+
+    def _lesson_round(self) -> None:
         self.round += 1
         for number, lesson in enumerate(LESSONS, 1):
             if self.presses:  # the tutor starts at lesson 1
@@ -179,6 +194,20 @@ def report(times: list[tuple[int, str, float]], rounds: int) -> int:
     return failed
 
 
+def report_cpu(rounds: list[tuple[float, int]]) -> int:
+    """The tutor's CPU milliseconds per key in the start rounds and in the end rounds (as ``report`` picks
+    them), and their ratio: 1 if it missed the goal."""
+    window = max(1, (len(rounds) - 1) // 3)
+    start, end = rounds[1:1 + window], rounds[-window:]
+    per_key = [1000 * sum(c for c, _ in part) / max(1, sum(k for _, k in part)) for part in (start, end)]
+    ratio = per_key[1] / per_key[0]
+    met = ratio <= RATIO_GOAL
+    print(f"tutor CPU per key: start {per_key[0]:.1f} ms, end {per_key[1]:.1f} ms, end/start {ratio:.2f}  "
+          f"<= {RATIO_GOAL}: {'met' if met else 'NOT met'}  (per round: "
+          f"{', '.join(f'{1000 * c / max(1, k):.0f}' for c, k in rounds)} ms)")
+    return 0 if met else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=2000, help="key presses in all (whole rounds)")
@@ -206,6 +235,7 @@ def main() -> int:
                 session.term.kill()
             stop_daemon(data_dir)
         failed += report(session.times, session.round)
+        failed += report_cpu(session.cpu)
         if session.silent:
             print(f"painted nothing (not timed): {', '.join(sorted(set(session.silent)))} ({len(session.silent)} keys)")
     for what, seconds in (("quit, fresh tutor", fresh), (f"quit after {session.presses} keys", quit_after)):
