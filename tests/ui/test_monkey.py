@@ -65,7 +65,10 @@ def lessons_for(size_index: int) -> list:
 
 async def go_to(app: TutorApp, mode: str, opener: str | None = None, lesson=None) -> None:
     """The walk's starting point: overlays closed (by escape, as a learner closes them: a palette popped from
-    outside has its search running on into widgets gone), ``mode`` shown (``lesson`` open), then ``opener``."""
+    outside has its search running on into widgets gone), ``mode`` shown (``lesson`` open), then ``opener``.
+    Each mode keeps its own stack of screens (an LR finder opened on the training screen is still there when
+    T brings that screen back), so the mode is shown first and its overlays closed."""
+    await app.action_mode(mode)
     for _ in range(10):
         if len(app.screen_stack) == 1:
             break
@@ -76,7 +79,6 @@ async def go_to(app: TutorApp, mode: str, opener: str | None = None, lesson=None
             if len(app.screen_stack) < depth:
                 break
     assert len(app.screen_stack) == 1, f"escape does not close {app.screen!r}"
-    await app.action_mode(mode)
     if lesson is not None:
         await app.lesson_screen.show_lesson(lesson)
         await until(app, lambda: app.lesson_screen.view.complete, what=f"{lesson.name} to mount every part")
