@@ -100,6 +100,26 @@ async def test_the_palette_closed_before_it_has_started_ends_nothing():
         assert isinstance(app.screen, CommandPalette), "a palette no longer opens"
 
 
+async def test_a_lesson_chosen_twice_in_the_palette_closes_it_once():
+    """On the runs screen, ctrl+p, l, then enter among more keys: the palette's choice came twice (its
+    list's selection queued behind the first), and the second dismiss, after the first had closed the palette
+    and switched to the lessons, popped the lessons' only screen (ScreenStackError: the tutor gone; the
+    keyboard monkey found it). A palette no longer shown closes nothing."""
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen.is_mounted)
+        palette = app.screen
+        await pilot.press("3", "enter")
+        await until(pilot, lambda: app.screen is app.lesson_screen, what="the chosen lesson")
+        palette.dismiss()  # the second choice of the same burst
+        await workers_done(pilot)
+        assert app.is_running and app.crash is None, app.crash
+        assert app.screen is app.lesson_screen and len(app.screen_stack) == 1
+
+
 async def test_keys_in_the_burst_that_quits_are_dropped():
     """q then n (or t, T, a digit) in one burst: the tutor quit with MountError, the next lesson mounted in a
     screen already taken down. It now quits with status 0 whatever follows q or ctrl+q."""

@@ -63,12 +63,9 @@ def lessons_for(size_index: int) -> list:
     return [replace(lesson, number=i) for i, lesson in enumerate(LESSONS[size_index::len(SIZES)], 1)]
 
 
-async def go_to(app: TutorApp, mode: str, opener: str | None = None, lesson=None) -> None:
-    """The walk's starting point: overlays closed (by escape, as a learner closes them: a palette popped from
-    outside has its search running on into widgets gone), ``mode`` shown (``lesson`` open), then ``opener``.
-    Each mode keeps its own stack of screens (an LR finder opened on the training screen is still there when
-    T brings that screen back), so the mode is shown first and its overlays closed."""
-    await app.action_mode(mode)
+async def close_overlays(app: TutorApp) -> None:
+    """Close what is over the mode's screen by escape, as a learner closes it (a palette popped from outside
+    has its search running on into widgets gone), one escape at a time."""
     for _ in range(10):
         if len(app.screen_stack) == 1:
             break
@@ -79,6 +76,15 @@ async def go_to(app: TutorApp, mode: str, opener: str | None = None, lesson=None
             if len(app.screen_stack) < depth:
                 break
     assert len(app.screen_stack) == 1, f"escape does not close {app.screen!r}"
+
+
+async def go_to(app: TutorApp, mode: str, opener: str | None = None, lesson=None) -> None:
+    """The walk's starting point: overlays closed, ``mode`` shown (``lesson`` open), then ``opener``. Each
+    mode keeps its own stack of screens (an LR finder opened on the training screen is there again when T
+    brings that screen back), so the overlays of the mode left and of the mode shown are closed."""
+    await close_overlays(app)
+    await app.action_mode(mode)
+    await close_overlays(app)
     if lesson is not None:
         await app.lesson_screen.show_lesson(lesson)
         await until(app, lambda: app.lesson_screen.view.complete, what=f"{lesson.name} to mount every part")

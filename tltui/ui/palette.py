@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from textual.app import App
+from textual.await_complete import AwaitComplete
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.worker import WorkerFailed
 
@@ -54,6 +55,15 @@ class Palette(CommandPalette):
             super()._action_escape()
         else:
             self.call_later(self._action_escape)
+
+    def dismiss(self, result: None = None) -> AwaitComplete:
+        """Close the palette, if it is still the screen shown. Textual's dismiss pops whatever screen is on top:
+        a second choice in the burst that chose a lesson (its selection queued twice) came after the first
+        had closed the palette and switched to the lessons, and popped their only screen
+        (ScreenStackError, the tutor gone)."""
+        if self is not self.app.screen:
+            return AwaitComplete()  # closed already: nothing to pop
+        return super().dismiss(result)
 
 
 def failed_after_closing(app: App, error: BaseException) -> bool:
