@@ -49,7 +49,8 @@ async def _start_training(pilot, stop_after: int | None = None) -> None:
     await pilot.press("T")
     await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen), what="the training screen")
     screen = pilot.app.screen
-    await until(pilot, lambda: pilot.app.link.state == "ready", what="the worker's hello")
+    await until(pilot, lambda: pilot.app.link.state == "ready" and screen._backbone_checked,
+                what="the worker's hello, heard by the form (no ImageNet weights there: it starts from tiny)")
     await pilot.press("s")
     pilot.app.clear_notifications()  # the form's note that it starts from the tiny backbone
     await until(pilot, lambda: screen.run is not None

@@ -71,3 +71,26 @@ async def test_the_training_and_runs_screens_are_built_while_idle_and_ask_nothin
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, RunsScreen))
         assert app.screen is app._screen_stacks["runs"][0]
+
+
+async def test_a_screen_built_ahead_says_nothing_until_it_is_shown():
+    """Lesson 1's race starts the worker; the training screen built ahead hears its hello but keeps its
+    news (no ImageNet weights: the form starts from tiny) for when the learner opens it."""
+    from tltui.ui.app import TutorApp
+    from tltui.ui.lessons import load_lessons
+    from tltui.ui.screens.train import TrainScreen
+    from tltui.ui.widgets.run_form import RunForm
+
+    from conftest import Toasts, until
+
+    app = TutorApp(load_lessons())
+    toasts = Toasts()
+    async with app.run_test(size=(80, 24), message_hook=toasts) as pilot:
+        await until(pilot, lambda: "train" in app._screen_stacks and app.started_link is not None
+                    and app.started_link.state == "ready", what="the screen built ahead and the worker's hello")
+        await pilot.pause()
+        assert not toasts.said("No ImageNet weights"), "a screen nobody sees spoke"
+        await pilot.press("T")
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        await until(pilot, lambda: toasts.said("No ImageNet weights on fake-host"))
+        assert app.screen.query_one(RunForm).model == "tiny"

@@ -26,7 +26,8 @@ class ModeScreen(Screen):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._shown = False
+        self.shown = False
+        """Whether the learner has seen the screen (one built ahead has not, yet)."""
         if self.app.screen_stack:  # not the first screen: the app refreshes its CSS for that one as it starts
             self._css_update_count = self.app._css_update_count
 
@@ -37,8 +38,8 @@ class ModeScreen(Screen):
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Runs before Textual's own handler of the event, which reads ``refresh_styles``."""
         event.refresh_styles = False
-        if self.is_current and not self._shown:
-            self._shown = True
+        if self.is_current and not self.shown:
+            self.shown = True
             self.on_first_show()
 
     def on_first_show(self) -> None:

@@ -182,7 +182,7 @@ class TrainScreen(RunOwner, ModeScreen):
         """Once the worker has said hello: without ImageNet weights there, start the form from the
         tiny backbone (its weights ship with tltui) and say so, unless the learner chose already."""
         link = self.app.link
-        if self._backbone_checked or link.capabilities is None:
+        if self._backbone_checked or link.capabilities is None or not self.shown:  # (built ahead: says it when seen)
             return
         self._backbone_checked = True
         form = self.query_one(RunForm)
