@@ -24,32 +24,33 @@ IDLE_S = 0.25
 """After the first lesson is drawn, the wait before the first import."""
 
 
+def one_per_refresh(app: App[Any], pending: Callable[[], list[str]], do: Callable[[str], object],
+                    then: Callable[[], None]) -> Callable[[], None]:
+    """A step that does ``do`` to the first of ``pending()`` and comes back after ``app``'s next refresh,
+    until nothing is pending; then it calls ``then``. A key pressed meanwhile waits for one ``do`` at most."""
+    def step() -> None:
+        waiting = pending()
+        if not waiting:
+            then()
+            return
+        do(waiting[0])
+        app.call_after_refresh(step)
+
+    return step
+
+
 def import_ahead(app: App[Any], then: Callable[[], None]) -> None:
     """Import :data:`AHEAD`'s modules not imported yet, one per refresh of ``app`` after ``IDLE_S``; then
     call ``then``."""
-    def step() -> None:
-        pending = [name for name in AHEAD if name not in sys.modules]
-        if not pending:
-            then()
-            return
-        importlib.import_module(pending[0])
-        app.call_after_refresh(step)
-
-    app.set_timer(IDLE_S, step)
+    app.set_timer(IDLE_S, one_per_refresh(app, lambda: [name for name in AHEAD if name not in sys.modules],
+                                          importlib.import_module, then))
 
 
 def build_ahead(app: App[Any], modes: tuple[str, ...], then: Callable[[], None]) -> None:
     """Build the base screen of each of ``modes`` not built yet, one per refresh of ``app``, without showing
     it; then call ``then``. A screen built so asks nothing of the worker until it is first shown
-    (``ModeScreen.on_first_show``)."""
-    def step() -> None:
-        pending = [mode for mode in modes if mode not in app._screen_stacks]
-        if not pending:
-            then()
-            return
-        # Textual's own first step of switch_mode (there is no public call that builds a mode's screen
-        # without showing it): the screen is made, mounted and laid out at the app's size
-        app._init_mode(pending[0])
-        app.call_after_refresh(step)
-
-    app.call_after_refresh(step)
+    (``ModeScreen.on_first_show``). It is Textual's own first step of switch_mode, ``_init_mode``: there is
+    no public call that builds a mode's screen without showing it (made, mounted, laid out at the app's
+    size)."""
+    app.call_after_refresh(one_per_refresh(app, lambda: [mode for mode in modes if mode not in app._screen_stacks],
+                                           app._init_mode, then))
