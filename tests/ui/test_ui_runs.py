@@ -315,6 +315,32 @@ async def test_the_runs_table_changes_a_runs_row_in_place_as_its_events_arrive(m
         assert table.get_cell(run.run_id, "best") == f"{run.best_val_acc:.1%}"
 
 
+async def test_the_hidden_runs_table_waits_and_is_current_when_shown_again(monkeypatch):
+    """Built ahead and kept, the runs screen does no work for runs while hidden (its table rebuilt on each
+    event cost every key more as a session's runs piled up); shown again, its rows are the runs' now."""
+    monkeypatch.setenv("FAKE_DELAY", "0.05")
+    app = TutorApp(load_lessons())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.link.state == "ready")
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        await pilot.press("L")
+        await until(pilot, lambda: not screen.is_current)
+        fills = []
+        monkeypatch.setattr(table, "clear", lambda *a, **k: fills.append(1) or DataTable.clear(table, *a, **k))
+        monkeypatch.setattr(table, "update_cell", lambda *a, **k: fills.append(1))
+        runs = [await app.link.start_run(RunConfig(model="tiny", epochs=3)) for _ in range(2)]
+        await until(pilot, lambda: all(run.end is not None for run in runs), what="both runs finished")
+        assert fills == [] and table.row_count == 0
+        monkeypatch.undo()
+        await pilot.press("R")
+        await until(pilot, lambda: table.row_count == 2, what="the two runs' rows")
+        for run in runs:
+            assert str(table.get_cell(run.run_id, "status")) == "finished"
+            assert table.get_cell(run.run_id, "epochs") == run.done
+
+
 async def test_a_restarted_tutor_draws_the_last_race_and_training_run_again(monkeypatch):
     monkeypatch.setenv("FAKE_KEEP", "1")  # the fake worker keeps its runs, as the run store does
     app = TutorApp(load_lessons())

@@ -50,6 +50,8 @@ class RunsScreen(ModeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.marked: list[str] = []
+        self._stale = False
+        """Whether runs changed while the screen was hidden (redrawn when it is shown again)."""
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -70,6 +72,27 @@ class RunsScreen(ModeScreen):
     def on_first_show(self) -> None:
         self.action_refresh()
 
+    def on_screen_resume(self) -> None:
+        """Shown again: what changed while hidden is drawn now, once (Textual calls ``ModeScreen``'s handler
+        after this one)."""
+        if self._stale:
+            self._stale = False
+            self._fill()
+            view = self.query_one(RunView)
+            if view.run is not None:
+                view.show(view.run)
+
+    def _hidden(self) -> bool:
+        """Whether another mode or a dialog hides the screen; if so it is marked to redraw when shown.
+
+        The screen is built at start-up and kept, and the lessons' runs send news many times a second: a
+        hidden table rebuilt on each, for runs the learner cannot see, cost every key more as runs piled up.
+        """
+        if self.is_current:
+            return False
+        self._stale = True
+        return True
+
     @work(exclusive=True, group="refresh")
     async def action_refresh(self) -> None:
         try:
@@ -87,6 +110,8 @@ class RunsScreen(ModeScreen):
             self.notify(str(error), severity="error")
 
     def _fill(self) -> None:
+        if self._hidden():
+            return
         table = self.query_one(DataTable)
         runs = sorted(self.app.link.runs.values(), key=lambda r: r.run_id, reverse=True)
         keep = table.cursor_row
@@ -184,6 +209,8 @@ class RunsScreen(ModeScreen):
         self.run_worker(self.action_open())
 
     def _run_changed(self, run_id: str) -> None:
+        if self._hidden():
+            return
         self._update_row(run_id)
         view = self.query_one(RunView)
         if view.run is not None and view.run.run_id == run_id:
