@@ -141,3 +141,39 @@ class RunOwner(_Host):
         """Cancel the owned runs that are going, or say that none is."""
         if await self.cancel_runs() is None:
             self.say(self.NOTHING_TO_CANCEL)
+
+
+class KeptRuns(RunOwner):
+    """A ``RunOwner`` whose runs are the table ``runs`` (label -> run id), kept under ``KEEP_AS``: mounted, it
+    draws the last ones kept and brings them back from the worker's run store; it draws them again on each
+    of their news and each change of the worker (the race, the backbone comparison)."""
+
+    runs: dict[str, str]
+
+    def on_mount(self) -> None:
+        """Textual calls this after the subclass's own ``on_mount`` and before ``RunOwner``'s."""
+        self.runs = self.kept()
+        self.redraw()
+        if self.runs:
+            self._bring_back_kept()
+
+    @work(group="kept-back")
+    async def _bring_back_kept(self) -> None:
+        kept = self.runs
+        found = await self.bring_back(kept)
+        if self.runs is kept:  # no new runs meanwhile
+            self.runs = found
+        self.redraw()
+
+    def run_ids(self) -> Collection[str]:
+        return self.runs.values()
+
+    def worker_changed(self) -> None:
+        self.redraw()
+
+    def runs_changed(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw ``runs`` as the link knows them now."""
+        raise NotImplementedError

@@ -8,8 +8,6 @@ Every number drawn was measured by the runs ``r`` starts. A line names the weigh
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -24,7 +22,7 @@ from tltui.core.protocol.events import Failed
 from tltui.core.protocol.requests import DescribeBackbone
 from tltui.ui.base import backbones
 from tltui.ui.base.frame import LiveFrame, StatusLine
-from tltui.ui.base.run_owner import RunOwner
+from tltui.ui.base.run_owner import KeptRuns
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 
@@ -58,7 +56,7 @@ def strip(low: float, mean: float, high: float) -> str:
     return "│" + "".join(cells) + "│"
 
 
-class BackboneCompare(RunOwner, LiveFrame):
+class BackboneCompare(KeptRuns, LiveFrame):
     """``r`` runs the comparison, ``c`` cancels it."""
 
     DEFAULT_CSS = """
@@ -95,28 +93,6 @@ class BackboneCompare(RunOwner, LiveFrame):
         self.border_title = "Backbones compared: probe and fine-tune, 3 seeds each (real runs)"
         self.border_subtitle = hint("focus with tab · {BackboneCompare.compare} run · "
                                     "{BackboneCompare.cancel_compare} cancel")
-        self.runs = self.kept()
-        self._refresh()
-        if self.runs:
-            self._bring_back()
-
-    @work(group="compare-back")
-    async def _bring_back(self) -> None:
-        """Draw the last comparison again from the worker's run store."""
-        kept = self.runs
-        found = await self.bring_back(kept)
-        if self.runs is kept:  # no new comparison meanwhile
-            self.runs = found
-        self._refresh()
-
-    def run_ids(self) -> Collection[str]:
-        return self.runs.values()
-
-    def worker_changed(self) -> None:
-        self._refresh()
-
-    def runs_changed(self) -> None:
-        self._refresh()
 
     # -- what is compared ----------------------------------------------------------------------
 
@@ -145,7 +121,7 @@ class BackboneCompare(RunOwner, LiveFrame):
                 continue
             self.looked[model] = ("" if "pretrained" in info.weights
                                   else f"No pretrained weights for {model} (looked in {info.looked})")
-        self._refresh()
+        self.redraw()
 
     def missing(self) -> list[str]:
         """A line per backbone not compared for want of its weights, naming where the worker looked."""
@@ -168,7 +144,7 @@ class BackboneCompare(RunOwner, LiveFrame):
                 arms.setdefault((model, arm), []).append(runs[run_id])
         return arms
 
-    def _refresh(self) -> None:
+    def redraw(self) -> None:
         if self.app.link.capabilities is not None and not self.asked:
             self.asked = True
             self._look()
@@ -229,7 +205,7 @@ class BackboneCompare(RunOwner, LiveFrame):
 
     def say(self, note: str) -> None:
         self.note = ui_words(note)
-        self._refresh()
+        self.redraw()
 
     @work(exclusive=True, group="compare")
     async def action_compare(self) -> None:
@@ -249,5 +225,5 @@ class BackboneCompare(RunOwner, LiveFrame):
                 self.runs = {}
                 return
             self.runs[f"{model}|{arm}|{seed}"] = run.run_id
-            self._refresh()
+            self.redraw()
         self.keep(self.runs)

@@ -9,8 +9,6 @@ not measured.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import msgspec
 from textual import work
 from textual.app import ComposeResult
@@ -22,7 +20,7 @@ from tltui.core.formatting import ui_words
 from tltui.core.protocol.config import RunConfig
 from tltui.ui.base import backbones
 from tltui.ui.base.frame import LiveFrame, StatusLine
-from tltui.ui.base.run_owner import RunOwner
+from tltui.ui.base.run_owner import KeptRuns
 from tltui.ui.keys import bindings, hint
 from tltui.ui.run_model import RunModel
 from tltui.ui.widgets.run_chart import RunChart
@@ -32,7 +30,7 @@ RACE = RunConfig(data="builtin", limit_per_class=20, epochs=6, optimizer="sgd", 
                  seed=0)
 
 
-class Race(RunOwner, LiveFrame):
+class Race(KeptRuns, LiveFrame):
     """``r`` starts the race, ``c`` cancels it."""
 
     DEFAULT_CSS = """
@@ -74,28 +72,6 @@ class Race(RunOwner, LiveFrame):
         self.border_title = "The race: scratch vs pretrained (real runs)"
         self.border_subtitle = hint("focus with tab · {Race.race} race · {Race.backbone} backbone · "
                                     "{Race.cancel_race} cancel")
-        self.runs = self.kept()
-        self._refresh()
-        if self.runs:
-            self._bring_back()
-
-    @work(group="race-back")
-    async def _bring_back(self) -> None:
-        """Draw the last race again (of this session or an earlier one) from the worker's run store."""
-        kept = self.runs
-        found = await self.bring_back(kept)
-        if self.runs is kept:  # no new race meanwhile
-            self.runs = found
-        self._refresh()
-
-    def run_ids(self) -> Collection[str]:
-        return self.runs.values()
-
-    def worker_changed(self) -> None:
-        self._refresh()
-
-    def runs_changed(self) -> None:
-        self._refresh()
 
     def _sides(self) -> list[tuple[str, RunModel]]:
         """('scratch' / 'pretrained', run) of the race's runs that the link knows."""
@@ -105,7 +81,7 @@ class Race(RunOwner, LiveFrame):
     def _models(self) -> list[tuple[str, RunModel]]:
         return [(f"{side}: {run.label}", run) for side, run in self._sides()]
 
-    def _refresh(self) -> None:
+    def redraw(self) -> None:
         self.query_one(RunChart).show(self._models(), hint("press {Race.race} to race"))
         self.set_class(self._asks_weights(), "-ask-weights")
         self.query_one(".-backbone", Static).update(Content.assemble(
@@ -168,11 +144,11 @@ class Race(RunOwner, LiveFrame):
     def action_backbone(self) -> None:
         self.picked = backbones.other(backbones.chosen(self.app.link, self.picked))
         self.note = ""
-        self._refresh()
+        self.redraw()
 
     def say(self, note: str) -> None:
         self.note = ui_words(note)
-        self._refresh()
+        self.redraw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -195,4 +171,4 @@ class Race(RunOwner, LiveFrame):
             return
         self.runs = {"scratch": scratch.run_id, "pretrained": pretrained.run_id}
         self.keep(self.runs)
-        self._refresh()
+        self.redraw()
