@@ -126,6 +126,30 @@ async def test_the_code_view_uses_the_boards_width():
         assert view.size.width >= longest and not board.query_one("#groups").display
 
 
+async def test_the_hidden_code_view_is_highlighted_only_once_shown(monkeypatch):
+    """Each key of the board changes its code; while the chart shows, the code is not highlighted (it took
+    about half of every freeze-board key); `v` shows the code of the setting as it is then."""
+    from textual.widgets import Static
+
+    from tltui.ui.widgets import code_view
+    from tltui.ui.widgets.code_view import CodeView
+
+    highlighted: list[str] = []
+    real = code_view.highlight
+    monkeypatch.setattr(code_view, "highlight", lambda code, **kw: highlighted.append(code) or real(code, **kw))
+    app = playground()
+    async with app.run_test(size=SIZE) as pilot:
+        board = await focused_board(pilot)
+        view = board.query_one(CodeView)
+        await pilot.press("h", "space", "up", "space")
+        assert highlighted == [] and view.code
+        await pilot.press("v")
+        await until(pilot, lambda: highlighted == [view.code], what="the code highlighted once, as it is now")
+        assert str(view.query_one(Static).render()) == str(real(view.code, language="python"))
+        await pilot.press("a")
+        await until(pilot, lambda: highlighted[-1] == view.code and len(highlighted) == 2)
+
+
 TIMM = "timm:test_vit.r160_in1k"
 
 

@@ -39,6 +39,9 @@ class CodeView(VerticalScroll, can_focus=False):
         self.code = ""
         self.problem = ""
         self._anchor_line = 0
+        self._drawn = ""
+        """The code the Static shows: highlighting is put off while the view is hidden (Pygments took about
+        50 ms of every freeze-board key, for a code view nobody was looking at)."""
 
     def compose(self) -> ComposeResult:
         yield Static()
@@ -53,14 +56,21 @@ class CodeView(VerticalScroll, can_focus=False):
         if code == self.code:
             return
         self.code, self.problem = code, problem
-        self.query_one(Static).update(highlight(code, language="python"))
         lines = code.splitlines()
         anchor = self.anchor_text
         self._anchor_line = next((i for i, text in enumerate(lines) if anchor and anchor in text), 0)
+        if self.is_on_screen:
+            self._draw()
+
+    def _draw(self) -> None:
+        """Highlight the code into the Static, if it changed since, and scroll to the anchor."""
+        if self._drawn != self.code:
+            self._drawn = self.code
+            self.query_one(Static).update(highlight(self.code, language="python"))
         self.call_after_refresh(self.scroll_to_anchor)
 
     def on_show(self) -> None:
-        self.call_after_refresh(self.scroll_to_anchor)
+        self._draw()
 
     def scroll_to_anchor(self) -> None:
         self.scroll_to(y=self._anchor_line, animate=False)
