@@ -105,3 +105,41 @@ async def test_the_help_starts_with_the_keys_that_work_here():
         here = dict(section for _, section in HelpScreen(app.screen).here)
         training = {key for keys, _ in here["Here: Training screen (T)"] for key in keys.split()}
         assert "ctrl+s" in training and "s" not in training
+
+
+async def test_the_help_is_laid_out_once_for_each_place_it_is_opened_from(monkeypatch):
+    """Its forty tables are laid out once per width: not again for the second pass Textual makes over a
+    Static (height, then lines), nor when the help is opened again from the same place; from another place
+    (other keys come first) it is laid out anew, with those keys."""
+    from textual.widgets import Static
+
+    from tltui.ui.screens import help as help_module
+
+    laid: list[int] = []
+    real = help_module.LaidOut.__rich_console__
+
+    def counted(self, console, options):
+        if options.max_width not in self._lines:
+            laid.append(options.max_width)
+        return real(self, console, options)
+
+    monkeypatch.setattr(help_module.LaidOut, "__rich_console__", counted)
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.lesson_screen.view.complete)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen.complete)
+        await pilot.pause()
+        first = app.screen.query_one("#help Static", Static).content
+        widths = len(laid)
+        assert 1 <= len(first._lines) <= 2  # its width, and the width beside a scrollbar
+        await pilot.press("escape", "question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        assert app.screen.query_one("#help Static", Static).content is first and len(laid) == widths
+        await pilot.press("escape", "T", "question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        other = app.screen.query_one("#help Static", Static).content
+        assert other is not first and len(laid) > widths
+        assert "Here: Training screen (T)" in [heading for heading, _ in app.screen.sections()]

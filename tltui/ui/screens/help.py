@@ -16,7 +16,9 @@ import sys
 from collections.abc import Iterable, Iterator
 from functools import cache
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 from textual.actions import parse
@@ -174,6 +176,53 @@ def here(screen: Screen, lessons: list[Lesson]) -> list[tuple[type, Section]]:
     return found
 
 
+class LaidOut:
+    """A Rich renderable laid out once per width. Textual renders a Static's content to measure its height and
+    again to draw it, and a Rich table lays itself out anew each time: the help's forty tables cost ``?``
+    about 100 ms per pass."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+        self._lines: dict[int, list[list[Segment]]] = {}
+        self._measured: dict[int, Measurement] = {}
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        if width not in self._lines:
+            self._lines[width] = console.render_lines(self.renderable, options.update(height=None), pad=False)
+        newline = Segment.line()
+        for line in self._lines[width]:
+            yield from line
+            yield newline
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        width = options.max_width
+        if width not in self._measured:
+            self._measured[width] = Measurement.get(console, options, self.renderable)
+        return self._measured[width]
+
+
+def grids(listed: list[Section], accent: str) -> Group:
+    """Each section's title, then its keys in a grid whose key column is as wide in every section, so
+    wrapped descriptions keep their column."""
+    width = max(len(key) for _, keys in listed for key, _ in keys)
+    parts: list[Text | Table] = []
+    for heading, keys in listed:
+        parts.append(Text(heading, style="bold underline"))
+        table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True, style=f"bold {accent}", width=width)
+        table.add_column()
+        for key, what in keys:
+            table.add_row(Text(key), Text(what))
+        parts += [table, Text("")]
+    return Group(*parts[:-1])
+
+
+KEEP_LAID_OUT = 8
+"""Helps kept laid out: one per place the learner opens it from (the focused widget's keys come first)."""
+_LAID_OUT: dict[object, LaidOut] = {}
+
+
 class HelpScreen(Dialog[None]):
     """Lists every key; escape, ? or q closes it; it scrolls with the keys of a lesson. What the learner
     has not opened yet is imported after the first paint, a module per refresh, then listed too."""
@@ -220,22 +269,18 @@ class HelpScreen(Dialog[None]):
         """Where the learner stands first, then every other class."""
         return [section for _, section in self.here] + class_sections(self.lessons, [cls for cls, _ in self.here])
 
-    def table(self) -> Group:
+    def table(self) -> LaidOut:
         """Each section's title, then its keys in a grid whose key column is as wide in every section,
-        so wrapped descriptions keep their column."""
+        so wrapped descriptions keep their column; the same help as an earlier one (opened from the same
+        place) is not laid out again."""
         accent = self.app.theme_variables.get("accent", "")
         listed = self.sections()
-        width = max(len(key) for _, keys in listed for key, _ in keys)
-        parts: list[Text | Table] = []
-        for heading, keys in listed:
-            parts.append(Text(heading, style="bold underline"))
-            table = Table.grid(padding=(0, 2))
-            table.add_column(no_wrap=True, style=f"bold {accent}", width=width)
-            table.add_column()
-            for key, what in keys:
-                table.add_row(Text(key), Text(what))
-            parts += [table, Text("")]
-        return Group(*parts[:-1])
+        key = (accent, tuple((heading, tuple(keys)) for heading, keys in listed))
+        if key not in _LAID_OUT:
+            while len(_LAID_OUT) >= KEEP_LAID_OUT:
+                del _LAID_OUT[next(iter(_LAID_OUT))]
+            _LAID_OUT[key] = LaidOut(grids(listed, accent))
+        return _LAID_OUT[key]
 
     def action_scroll(self, where: str) -> None:
         scroll = self.query_one("#help", VerticalScroll)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
@@ -72,7 +72,7 @@ class RunsScreen(ModeScreen):
     def on_first_show(self) -> None:
         self.action_refresh()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, _event: events.ScreenResume) -> None:
         """Shown again: what changed while hidden is drawn now, once (Textual calls ``ModeScreen``'s handler
         after this one)."""
         if self._stale:
