@@ -338,7 +338,7 @@ def other_user():
     """A second local user, made for these tests (useradd) and removed after."""
     if os.geteuid() != 0:
         pytest.skip("making a second user to attack from needs root (useradd)")
-    name = "tltui-attacker"
+    name = f"tltui-attacker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"  # one per test process
     made = subprocess.run(["useradd", "-M", "-s", "/bin/false", name], capture_output=True).returncode == 0
     yield pwd.getpwnam(name)
     if made:
