@@ -94,3 +94,36 @@ async def test_a_screen_built_ahead_says_nothing_until_it_is_shown():
         await until(pilot, lambda: isinstance(app.screen, TrainScreen))
         await until(pilot, lambda: toasts.said("No ImageNet weights on fake-host"))
         assert app.screen.query_one(RunForm).model == "tiny"
+
+
+async def test_each_screen_built_ahead_is_rendered_once_off_screen_and_a_shown_one_is_not(monkeypatch, tmp_path):
+    """The training and runs screens are rendered once while hidden, so that their first showing draws from
+    the lines their widgets keep; a screen the learner opened before its turn (T at once) is not rendered
+    ahead, nor built twice."""
+    from tltui.ui import warmup
+    from tltui.ui.app import TutorApp
+    from tltui.ui.lessons import load_lessons
+    from tltui.ui.screens.train import TrainScreen
+
+    from conftest import until
+
+    rendered: list[str] = []
+    real = warmup.render_ahead
+    monkeypatch.setattr(warmup, "render_ahead", lambda screen: rendered.append(type(screen).__name__) or real(screen))
+    (tmp_path / "01-plain.md").write_text("# Plain\n\nA lesson with no live widget.\n")
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(rendered) == 2, what="both screens rendered ahead")
+        assert rendered == ["TrainScreen", "RunsScreen"]
+        for mode in ("train", "runs"):
+            screen = app._screen_stacks[mode][0]
+            assert not screen.is_current and not screen._compositor._dirty_regions  # drawn, to nothing
+
+    rendered.clear()
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("T")  # before the tutor has been idle: the training screen is built by the key
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen))
+        train = app.screen
+        await until(pilot, lambda: "RunsScreen" in rendered, what="the runs screen rendered ahead")
+        assert rendered == ["RunsScreen"] and app._screen_stacks["train"] == [train]
