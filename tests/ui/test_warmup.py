@@ -127,3 +127,21 @@ async def test_each_screen_built_ahead_is_rendered_once_off_screen_and_a_shown_o
         train = app.screen
         await until(pilot, lambda: "RunsScreen" in rendered, what="the runs screen rendered ahead")
         assert rendered == ["RunsScreen"] and app._screen_stacks["train"] == [train]
+
+
+async def test_the_contents_is_built_hidden_while_idle_and_t_shows_that_one(tmp_path):
+    from tltui.ui.app import TutorApp
+    from tltui.ui.lessons import load_lessons
+
+    from conftest import until
+
+    for name in ("01-one.md", "02-two.md"):
+        (tmp_path / name).write_text(f"# {name[3:-3]}\n\nA lesson with no live widget.\n")
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.lesson_screen
+        await until(pilot, lambda: screen.contents is not None, what="the contents built ahead")
+        built = screen.contents
+        assert not built.display and built.option_count == 2 and app.screen is screen
+        await pilot.press("t")
+        assert screen.contents is built and built.display and built.has_focus

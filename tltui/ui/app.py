@@ -150,7 +150,16 @@ class TutorApp(Tutor):
         for problem in keymap_problems():
             self.notify(problem, title="keymap.toml (tltui keys)", severity="warning", timeout=12)
         self.call_after_refresh(calm_the_collector)
-        import_ahead(self, then=partial(build_ahead, self, ("train", "runs"), then=calm_the_collector))
+        import_ahead(self, then=partial(build_ahead, self, ("train", "runs"), then=self._built_ahead))
+
+    def _built_ahead(self) -> None:
+        """The screens are built: the lessons' contents too (hidden, after the next refresh), then the
+        collector is calmed again."""
+        async def contents_then_calm() -> None:
+            await self.lesson_screen.build_contents()
+            calm_the_collector()
+
+        self.call_after_refresh(contents_then_calm)
 
     @property
     def link(self) -> WorkerLink:

@@ -81,12 +81,20 @@ class LessonScreen(ModeScreen):
         else:
             self.action_close_contents()
 
-    async def show_contents(self, focus: bool = True) -> None:
-        """Show the table of contents (built the first time it is needed)."""
+    async def build_contents(self) -> Contents:
+        """The table of contents, mounted hidden the first time (the tutor does it while idle, off the first
+        ``t``: warmup.build_ahead's ``then``)."""
         if self.contents is None:
             self.contents = Contents(self.lessons)
+            self.contents.display = False
             await self.query_one("#body").mount(self.contents, before=0)
             self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
+        return self.contents
+
+    async def show_contents(self, focus: bool = True) -> None:
+        """Show the table of contents."""
+        await self.build_contents()
+        assert self.contents is not None
         self.contents.set_class(self.app.size.width < WIDE, "-over")
         self.contents.display = True  # not a class on the screen: that would restyle the whole lesson
         if focus:
