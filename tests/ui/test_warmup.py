@@ -145,3 +145,23 @@ async def test_the_contents_is_built_hidden_while_idle_and_t_shows_that_one(tmp_
         assert not built.display and built.option_count == 2 and app.screen is screen
         await pilot.press("t")
         assert screen.contents is built and built.display and built.has_focus
+
+
+async def test_a_tutor_quitting_builds_no_contents_ahead(monkeypatch, tmp_path):
+    """q while the tutor builds ahead: the contents' turn comes as the screens are taken down, and mounting
+    into them ended the tutor with an internal error (exit 1, seen in CI); it builds nothing then."""
+    from tltui.ui import app as app_module
+    from tltui.ui.app import TutorApp
+    from tltui.ui.lessons import load_lessons
+
+    from conftest import until
+
+    calmed: list[bool] = []
+    monkeypatch.setattr(app_module, "calm_the_collector", lambda: calmed.append(True))
+    (tmp_path / "01-plain.md").write_text("# Plain\n\nA lesson with no live widget.\n")
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.quitting = True  # as q sets it, without ending the test's app
+        await until(pilot, lambda: len(calmed) == 2, what="the warm-up's last step (the first: after mounting)")
+        assert {"train", "runs"} <= set(app._screen_stacks)
+        assert app.lesson_screen.contents is None and app.crash is None

@@ -156,7 +156,9 @@ class TutorApp(Tutor):
         """The screens are built: the lessons' contents too (hidden, after the next refresh), then the
         collector is calmed again."""
         async def contents_then_calm() -> None:
-            await self.lesson_screen.build_contents()
+            body = self.lesson_screen.query("#body")
+            if not self.quitting and body and body.first().is_attached:  # (q may have come meanwhile: the
+                await self.lesson_screen.build_contents()              # screen is being taken down)
             calm_the_collector()
 
         self.call_after_refresh(contents_then_calm)
