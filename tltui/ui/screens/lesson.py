@@ -85,10 +85,11 @@ class LessonScreen(ModeScreen):
         """The table of contents, mounted hidden the first time (the tutor does it while idle, off the first
         ``t``: warmup.build_ahead's ``then``)."""
         if self.contents is None:
-            self.contents = Contents(self.lessons)
-            self.contents.display = False
-            await self.query_one("#body").mount(self.contents, before=0)
-            self.contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
+            contents = Contents(self.lessons)
+            contents.display = False
+            contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
+            self.contents = contents  # filled before it is mounted: a t meanwhile shows it whole
+            await self.query_one("#body").mount(contents, before=0)
         return self.contents
 
     async def show_contents(self, focus: bool = True) -> None:
