@@ -317,6 +317,7 @@ def test_epochs_shorter_than_the_progress_interval_still_report_progress(tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # CPU-bound training: 69 s alone, 320 s beside another test process (xdist)
 def test_a_short_run_on_builtin_learns(tmp_path):
     """From random weights (no ImageNet here): frozen random features stay near chance on this set, by
     design, so layer3 and up train, on the cache of layer2's outputs. About 30 s on 2 cores."""
