@@ -270,9 +270,8 @@ class HelpScreen(Dialog[None]):
         return [section for _, section in self.here] + class_sections(self.lessons, [cls for cls, _ in self.here])
 
     def table(self) -> LaidOut:
-        """Each section's title, then its keys in a grid whose key column is as wide in every section,
-        so wrapped descriptions keep their column; the same help as an earlier one (opened from the same
-        place) is not laid out again."""
+        """:func:`grids` of :meth:`sections`, laid out; a help opened from the same place as an earlier one
+        reuses its layout."""
         accent = self.app.theme_variables.get("accent", "")
         listed = self.sections()
         key = (accent, tuple((heading, tuple(keys)) for heading, keys in listed))

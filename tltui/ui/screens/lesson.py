@@ -94,12 +94,11 @@ class LessonScreen(ModeScreen):
 
     async def show_contents(self, focus: bool = True) -> None:
         """Show the table of contents."""
-        await self.build_contents()
-        assert self.contents is not None
-        self.contents.set_class(self.app.size.width < WIDE, "-over")
-        self.contents.display = True  # not a class on the screen: that would restyle the whole lesson
+        contents = await self.build_contents()
+        contents.set_class(self.app.size.width < WIDE, "-over")
+        contents.display = True  # not a class on the screen: that would restyle the whole lesson
         if focus:
-            self.contents.take_keys()
+            contents.take_keys()
 
     @property
     def view(self) -> LessonView:
