@@ -165,3 +165,25 @@ async def test_a_tutor_quitting_builds_no_contents_ahead(monkeypatch, tmp_path):
         await until(pilot, lambda: len(calmed) == 2, what="the warm-up's last step (the first: after mounting)")
         assert {"train", "runs"} <= set(app._screen_stacks)
         assert app.lesson_screen.contents is None and app.crash is None
+
+
+async def test_a_t_while_the_contents_is_built_ahead_waits_for_it_and_takes_the_keys():
+    """t in the moment the tutor mounts the contents: it shows that one, once mounted and filled, with the
+    keys (found in a pty: the contents showed but page and enter went nowhere)."""
+    import asyncio
+
+    from tltui.ui.app import TutorApp
+    from tltui.ui.lessons import load_lessons
+
+    from conftest import until
+
+    lessons = load_lessons()
+    app = TutorApp(lessons)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.lesson_screen
+        building = asyncio.ensure_future(screen.build_contents())  # as the warm-up starts it
+        await asyncio.sleep(0)
+        assert screen.contents is None  # mounting, not shown yet
+        await pilot.press("t", "pagedown", "enter")
+        await until(pilot, lambda: screen.lesson is lessons[-1], what="the last lesson opened from the contents")
+        assert await building is screen.contents and len(screen.query("Contents")) == 1

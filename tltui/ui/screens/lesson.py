@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.widget import AwaitMount
 
 from tltui.ui.keys import bindings, pager_keys
 from tltui.ui.lesson.view import LessonView
@@ -54,7 +55,9 @@ class LessonScreen(ModeScreen):
         self.views: dict[str, LessonView] = {}
         """The lesson views mounted, by name, the one read last at the end."""
         self.contents: Contents | None = None
-        """The table of contents, once it has been shown."""
+        """The table of contents, once it is mounted and filled."""
+        self._mounting: tuple[Contents, AwaitMount] | None = None
+        """The contents being mounted, and its mount to wait for."""
         self._digits = ""
         self._digit_time = 0.0
 
@@ -85,11 +88,15 @@ class LessonScreen(ModeScreen):
         """The table of contents, mounted hidden the first time (the tutor does it while idle, off the first
         ``t``: warmup.build_ahead's ``then``)."""
         if self.contents is None:
-            contents = Contents(self.lessons)
-            contents.display = False
-            contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
-            self.contents = contents  # filled before it is mounted: a t meanwhile shows it whole
-            await self.query_one("#body").mount(contents, before=0)
+            if self._mounting is None:
+                contents = Contents(self.lessons)
+                contents.display = False
+                self._mounting = contents, self.query_one("#body").mount(contents, before=0)
+            contents, mounted = self._mounting
+            await mounted  # a t while the tutor builds it waits for the same one (focus needs it mounted)
+            if self.contents is None:
+                contents.show(self.lesson, self.app.progress.visited, self.app.progress.check_scores())
+                self.contents = contents
         return self.contents
 
     async def show_contents(self, focus: bool = True) -> None:
