@@ -57,7 +57,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as data_dir:  # (a worker may still be writing)
         fake = [sys.executable, str(ROOT / "tests" / "fake_worker.py")]
         os.environ.update(TLTUI_DATA_DIR=data_dir, TLTUI_WORKER_CMD=shlex.join(fake))
         asyncio.run(rounds(args.rounds))

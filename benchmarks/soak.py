@@ -216,7 +216,7 @@ def main() -> int:
     args = parser.parse_args()
     print(f"load before: {load()}")
     failed = 0
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as data_dir:  # (a worker may still be writing)
         env = {"TLTUI_DATA_DIR": data_dir}
         if args.fake_worker:
             env["TLTUI_WORKER_CMD"] = f"{sys.executable} {ROOT / 'tests' / 'fake_worker.py'}"

@@ -19,6 +19,11 @@ from tltui import __version__
 from tltui.core.errors import BadInput
 from tltui.core.files import UnsafePath
 
+#: Milliseconds from an escape byte to a lone esc key when $ESCDELAY is unset (Textual's own default is 100).
+#: A terminal sends a key's escape sequence whole, so the wait only has to outlast a network's jitter between
+#: bytes of one write; Neovim waits 50 ms ('ttimeoutlen') and tmux 3.5 10 ms ('escape-time').
+ESCAPE_DELAY_MS = 50
+
 #: Subcommands; their arguments (and imports) are built only when one of them is used.
 COMMANDS = ("train", "diagnose", "lr-find", "runs", "export", "keys", "worker", "pretrain-tiny")
 
@@ -259,6 +264,7 @@ def run_tutor(args: argparse.Namespace) -> NoReturn:
         except LessonNotFound as error:
             raise BadInput(str(error)) from None
 
+    os.environ.setdefault("ESCDELAY", str(ESCAPE_DELAY_MS))  # read when Textual is first imported, just below
     from tltui.core.remote import split_command, worker_command
     from tltui.ui.app import WORKER_CMD_ENV, TutorApp
 

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import events
+from textual import constants as textual_constants, events
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.notifications import SeverityLevel
@@ -34,6 +34,7 @@ from tltui.ui.warmup import build_ahead, import_ahead
 
 if TYPE_CHECKING:
     from textual.command import Provider
+    from textual.driver import Driver
 
     from tltui.ui.link import State, WorkerLink
 
@@ -135,6 +136,15 @@ class TutorApp(Tutor):
         self.add_mode(self.DEFAULT_MODE, self._lesson_screen)
         if self.progress.theme in self.available_themes:
             self.theme = self.progress.theme
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, except in a Unix terminal: there ``KeyDriver``, whose input wakes when an esc is
+        due and when the tutor quits, not only every 100 ms (``ui/driver.py``)."""
+        if os.name == "nt" or textual_constants.DRIVER:
+            return super().get_driver_class()
+        from tltui.ui.driver import KeyDriver
+
+        return KeyDriver
 
     def _resume_lesson(self) -> Lesson:
         by_name = {lesson.name: lesson for lesson in self.lessons}
