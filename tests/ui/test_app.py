@@ -320,3 +320,28 @@ async def test_the_scroll_position_and_the_training_form_survive_a_restart():
         await pilot.press("T")
         assert again.screen.query_one("#epochs", Input).value == "7"
         assert again.screen.query_one("#data", Input).value == "/photos/birds"
+
+
+async def test_a_widget_removed_before_its_mount_ran_ends_nothing():
+    """Quit, or any removal, can take a widget away in the turn it was mounted in: Textual then mounts none of
+    its children and still runs its mount. Each live widget must take that quietly (the check's mount looked
+    for its experiment and ended the tutor with NoMatches)."""
+    from textual.containers import Vertical
+
+    from tltui.ui.lesson.registry import REGISTRY, build_widget
+    from tltui.ui.lessons import WidgetPart
+
+    failed = {}
+    for name in REGISTRY:
+        app = TutorApp(LESSONS)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            box = Vertical()
+            await app.lesson_screen.view.mount(box)
+            box.mount(build_widget(WidgetPart(name)))
+            box.remove()
+            await workers_done(pilot)
+            if not app.is_running or app.crash is not None:
+                failed[name] = repr(app.crash)
+                app._exception = None  # (run_test would raise it)
+    assert not failed, "\n".join(f"{name}: {error}" for name, error in failed.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
+from textual import events
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -29,6 +30,14 @@ class LiveFrame(Vertical, can_focus=True):
     """
 
     app: Tutor
+
+    async def on_event(self, event: events.Event) -> None:
+        """Each event, except the mount of a frame taken away in the turn it was mounted in (by quit, or by
+        its parent's removal). Textual mounts none of such a widget's children (``Widget.mount`` refuses a
+        widget being removed, by the same flag) and still sends it Mount, whose handlers would look for them."""
+        if isinstance(event, events.Mount) and self._pruning:
+            return
+        await super().on_event(event)
 
 
 class StatusLine(Static):
