@@ -187,3 +187,38 @@ async def test_a_t_while_the_contents_is_built_ahead_waits_for_it_and_takes_the_
         await pilot.press("t", "pagedown", "enter")
         await until(pilot, lambda: screen.lesson is lessons[-1], what="the last lesson opened from the contents")
         assert await building is screen.contents and len(screen.query("Contents")) == 1
+
+
+async def test_a_screen_built_ahead_has_its_footer_keys_drawn_and_laid_out_as_shown(tmp_path):
+    """The keys a screen built ahead will show are drawn while it is hidden (L, not its own T or R) and laid
+    out with it; its first show keeps those very keys (no rebuild: it took a third of the first T)."""
+    from textual.widgets._footer import FooterKey
+
+    from tltui.ui.app import TutorApp
+    from tltui.ui.lessons import load_lessons
+    from tltui.ui.widgets.footer import KeysFooter
+
+    from conftest import until
+
+    (tmp_path / "01-plain.md").write_text("# Plain\n\nA lesson with no live widget.\n")
+    app = TutorApp(load_lessons(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.lesson_screen.contents is not None, what="the warm-up to end")
+        lesson_keys = {key.key for key in app.lesson_screen.query(FooterKey)}
+        assert {"T", "R"} <= lesson_keys and "L" not in lesson_keys
+        ahead = {}
+        for mode, key in (("train", "T"), ("runs", "R")):
+            screen = app._screen_stacks[mode][0]
+            ahead[key] = list(screen.query_one(KeysFooter).query(FooterKey))
+            drawn = {footer_key.key for footer_key in ahead[key]}
+            assert "L" in drawn and key not in drawn, (mode, drawn)
+            assert not screen._layout_required, f"{mode}: its first show would lay out its footer keys"
+        for mode, key in (("train", "T"), ("runs", "R")):
+            screen = app._screen_stacks[mode][0]
+            await pilot.press(key)
+            await until(pilot, lambda s=screen: app.screen is s and s.shown)
+            await pilot.pause()
+            assert list(screen.query_one(KeysFooter).query(FooterKey)) == ahead[key], f"{key} rebuilt its footer"
+            await pilot.press("L")
+            await until(pilot, lambda: app.screen is app.lesson_screen)
+        assert {key.key for key in app.lesson_screen.query(FooterKey)} == lesson_keys

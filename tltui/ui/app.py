@@ -8,7 +8,8 @@ import shlex
 import sys
 import textwrap
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,7 +86,7 @@ class TutorApp(Tutor):
     TITLE = "tltui"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {_lesson_commands}
-    DEFAULT_MODE = "lessons"
+    DEFAULT_MODE = LessonScreen.MODE
     MODES = {"train": _train_screen, "runs": _runs_screen}
     """Each screen is a mode (its state kept while another is shown); "lessons" is added per app."""
     HELP_TITLE = "Anywhere"
@@ -128,6 +129,8 @@ class TutorApp(Tutor):
         self._toasts: dict[tuple[str, str], float] = {}
         """(title, message) of each toast -> when it goes away."""
         self.quitting = False
+        self._bindings_mode: str | None = None
+        """The mode whose screen's bindings are being read, where it is not the current one."""
         """True from q (or ctrl+q) on: keys still coming are dropped."""
         self.running_at_exit: list[str] = []
         """Runs still training when the app closed: the CLI says how to follow them."""
@@ -265,10 +268,18 @@ class TutorApp(Tutor):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers the other screens, not the one shown, and W only while the worker is down."""
         if action == "mode":
-            return parameters[0] != self.current_mode
+            return parameters[0] != (self._bindings_mode or self.current_mode)
         if action == "restart_worker":
             return self._link is not None and self._link.state == "gone"
         return True
+
+    @contextmanager
+    def bindings_as_shown(self, mode: str) -> Iterator[None]:
+        self._bindings_mode = mode
+        try:
+            yield
+        finally:
+            self._bindings_mode = None
 
     def action_command_palette(self) -> None:
         """Textual's, with the palette that survives being closed as it opens (``palette.Palette``)."""

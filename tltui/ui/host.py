@@ -13,6 +13,7 @@ implementation; mypy refuses to create it while it lacks an abstract method of t
 from __future__ import annotations
 
 from abc import abstractmethod
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from textual.app import App
@@ -55,6 +56,11 @@ class Tutor(App[None]):
     @abstractmethod
     async def action_mode(self, mode: str) -> None:
         """Switch to a mode: ``lessons``, ``train`` or ``runs``."""
+
+    @abstractmethod
+    def bindings_as_shown(self, mode: str) -> AbstractContextManager[None]:
+        """Within it, bindings are checked as ``mode``'s screen will have them once shown (for a screen built
+        ahead: the app's mode keys leave out the current mode's)."""
 
     @abstractmethod
     async def open_lesson(self, lesson: Lesson) -> None:

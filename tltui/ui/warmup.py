@@ -49,12 +49,13 @@ def import_ahead(app: App[Any], then: Callable[[], None]) -> None:
 
 
 def build_ahead(app: App[Any], modes: tuple[str, ...], then: Callable[[], None]) -> None:
-    """Build the base screen of each of ``modes`` not built yet, then render it once, one step per refresh of
-    ``app``, without showing it; then call ``then``. A screen built so asks nothing of the worker until it
-    is first shown (``ModeScreen.on_first_show``). It is Textual's own first step of switch_mode,
-    ``_init_mode``: there is no public call that builds a mode's screen without showing it (made, mounted,
-    laid out at the app's size)."""
-    steps = [(mode, step) for mode in modes if mode not in app._screen_stacks for step in ("build", "render")]
+    """Build the base screen of each of ``modes`` not built yet, then render each once, one step per refresh
+    of ``app``, without showing them; then call ``then``. The renders come after all the builds: by then
+    each screen's footer has drawn its keys (``KeysFooter`` draws them for a screen built ahead). A screen
+    built so asks nothing of the worker until it is first shown (``ModeScreen.on_first_show``). The build is
+    Textual's own first step of switch_mode, ``_init_mode``: there is no public call that builds a mode's
+    screen without showing it (made, mounted, laid out at the app's size)."""
+    steps = [(mode, step) for step in ("build", "render") for mode in modes if mode not in app._screen_stacks]
 
     def do(item: tuple[str, str]) -> None:
         steps.remove(item)
@@ -68,8 +69,12 @@ def build_ahead(app: App[Any], modes: tuple[str, ...], then: Callable[[], None])
 
 
 def render_ahead(screen: Screen) -> None:
-    """Render ``screen``, laid out but not shown, once, to nothing: its widgets keep the lines they render,
-    and the first time it is shown draws from them (about 20 ms of the first T's 130 here, in-process).
+    """Lay out what was mounted in ``screen`` since it was built (its footer's keys), as a shown screen does
+    for itself, and render it once, to nothing: its widgets keep the lines they render, and the first time
+    it is shown draws from them (about 20 ms of the first T's 130 here, in-process; the layout about 10 ms).
     A screen shown meanwhile, or not laid out yet, is left to Textual."""
     if not screen.is_current and screen._compositor.size:
+        if screen._layout_required:  # as the screen does for itself once shown (Screen._on_timer_update)
+            screen._refresh_layout()
+            screen._layout_required = False
         screen._compositor.render_update(full=True)

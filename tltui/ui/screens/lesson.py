@@ -38,6 +38,7 @@ class LessonScreen(ModeScreen):
 
     app: Tutor
 
+    MODE = "lessons"
     HELP_TITLE = "Lessons"
     DEFAULT_CSS = """
     LessonScreen #body { layers: lesson over; }

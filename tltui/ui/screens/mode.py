@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import events
 from textual.screen import Screen
@@ -23,6 +23,9 @@ class ModeScreen(Screen):
     compares the screen's CSS count with the app's), and a widget whose classes changed while hidden
     was restyled then. Textual skips it too when a dialog closes.
     """
+
+    MODE: ClassVar[str]
+    """The app's mode this screen is the base of."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

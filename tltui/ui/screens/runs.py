@@ -44,6 +44,7 @@ class RunsScreen(ModeScreen):
     }
     """
 
+    MODE = "runs"
     HELP_TITLE = hint("Runs screen ({TutorApp.runs})")
     BINDINGS = bindings("RunsScreen")
 

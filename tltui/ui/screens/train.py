@@ -29,6 +29,7 @@ class TrainScreen(RunOwner, ModeScreen):
     }
     """
 
+    MODE = "train"
     HELP_TITLE = hint("Training screen ({TutorApp.train})")
     BINDINGS = bindings("TrainScreen")
     KEEP_AS = "train"

@@ -11,11 +11,19 @@ under the command palette's key (``^p paletteq``) or off the edge (``q Qui``).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
+
 from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
+
+from tltui.ui.screens.mode import ModeScreen
+
+if TYPE_CHECKING:
+    from tltui.ui.host import Tutor
 
 #: The action of the key that lists all the others: kept whatever else has to go.
 HELP = ("help", "app.help")
@@ -38,6 +46,8 @@ class KeysFooter(Footer):
     and only when what it would show differs from what it shows; after a rebuild it nudges ``compact`` (to
     the same value), which drops the watches of the removed keys."""
 
+    app: Tutor
+
     def __init__(self, show_command_palette: bool = True) -> None:
         super().__init__(compact=True, show_command_palette=show_command_palette)
         self._drawn: Shown | None = None
@@ -46,13 +56,14 @@ class KeysFooter(Footer):
     def _shown(self) -> Shown:
         """What ``compose`` would show now: each shown binding's key, label, state and tooltip, and the
         width they share."""
-        return tuple(
-            (binding.key, self.app.get_key_display(binding), binding.description, binding.group, enabled, tooltip)
-            for _node, binding, enabled, tooltip in self.screen.active_bindings.values() if binding.show
-        ), self.show_command_palette, self.size.width or self.app.size.width
+        with self._as_shown():
+            return tuple(
+                (binding.key, self.app.get_key_display(binding), binding.description, binding.group, enabled, tooltip)
+                for _node, binding, enabled, tooltip in self.screen.active_bindings.values() if binding.show
+            ), self.show_command_palette, self.size.width or self.app.size.width
 
     async def recompose(self) -> None:
-        if not self.screen.is_current:  # hidden: it is checked again when its screen comes back
+        if not self.screen.is_current and not self._ahead():  # hidden: checked again when its screen comes back
             return
         shown = self._shown()
         if shown == self._drawn:
@@ -61,8 +72,21 @@ class KeysFooter(Footer):
         await super().recompose()
         self.mutate_reactive(Footer.compact)
 
+    def _ahead(self) -> bool:
+        """Whether the footer's screen was built ahead and not shown yet: its keys are drawn then too, so that
+        the first ``T`` or ``R`` shows them as every later one does (building them on show took a third of
+        the first ``T``: their mount, styles and a layout of the whole screen)."""
+        return isinstance(self.screen, ModeScreen) and not self.screen.shown
+
+    def _as_shown(self) -> AbstractContextManager[None]:
+        """Within it, bindings read are those the footer's screen has when shown: one built ahead is not the
+        current screen yet, whose mode the app's mode keys leave out."""
+        screen = self.screen
+        return self.app.bindings_as_shown(screen.MODE) if isinstance(screen, ModeScreen) else nullcontext()
+
     def compose(self) -> ComposeResult:
-        keys = list(super().compose())
+        with self._as_shown():
+            keys = list(super().compose())
         palette = [key for key in keys if isinstance(key, FooterKey) and key.has_class("-command-palette")]
         room = (self.size.width or self.app.size.width) - sum(width(key) for key in palette)
         helps = [key for key in keys if isinstance(key, FooterKey) and key.action in HELP]
