@@ -222,3 +222,37 @@ async def test_a_screen_built_ahead_has_its_footer_keys_drawn_and_laid_out_as_sh
             await pilot.press("L")
             await until(pilot, lambda: app.screen is app.lesson_screen)
         assert {key.key for key in app.lesson_screen.query(FooterKey)} == lesson_keys
+
+
+async def test_the_first_frame_waits_for_the_lessons_first_words_only(monkeypatch):
+    """Textual draws no frame until the app's own mount has run, and that mount waits for what the screen
+    mounts meanwhile. The first frame must hold the lesson's composed prose, laid out, and nothing that
+    could come later: no further part of the lesson, and not yet the footer's keys (they took 15 ms, the
+    lesson's check 75 ms, of the time to the first words)."""
+    from textual.widgets._footer import FooterKey
+
+    from tltui.ui.app import TutorApp
+    from tltui.ui.lesson.view import LessonView
+    from tltui.ui.lessons import load_lessons
+
+    from conftest import until
+
+    frames: list[tuple[int, int, int]] = []
+
+    display = TutorApp._display
+
+    def watched(app, screen, renderable) -> None:
+        if renderable is not None and not app._batch_count:  # (Textual draws it: not held in a batch)
+            view = screen.query(LessonView).first()
+            frames.append((len(view.children), view.children[0].region.height, len(screen.query(FooterKey))))
+        display(app, screen, renderable)
+
+    monkeypatch.setattr(TutorApp, "_display", watched)
+    lessons = load_lessons()
+    first = lessons[0]
+    app = TutorApp(lessons, start=first)
+    async with app.run_test(size=(80, 24)) as pilot:
+        composed = len(list(LessonView(first).compose()))  # the prose it draws at once
+        await until(pilot, lambda: frames and frames[-1][2] > 0, what="the footer's keys")
+    parts, height, keys = frames[0]
+    assert parts == composed and height > 0 and keys == 0, frames[:3]

@@ -128,6 +128,7 @@ class TutorApp(Tutor):
         self._save_timer: Timer | None = None
         self._toasts: dict[tuple[str, str], float] = {}
         """(title, message) of each toast -> when it goes away."""
+        self.started = False
         self.quitting = False
         self._bindings_mode: str | None = None
         """The mode whose screen's bindings are being read, where it is not the current one."""
@@ -158,6 +159,7 @@ class TutorApp(Tutor):
         return self.lesson_screen
 
     def on_mount(self) -> None:
+        self.started = True
         if self.store.notice:
             self.notify(self.store.notice, severity="warning", timeout=8)
         for problem in keymap_problems():

@@ -32,6 +32,9 @@ class Tutor(App[None]):
     lessons: list[Lesson]
     progress: LearnerProgress
     """What the learner did: saved by ``save_progress``."""
+    started: bool
+    """Whether the app's own mount has run: Textual draws none of its frames before (they are held in a batch
+    while the first screen mounts)."""
     run_signal: Signal[str]
     """The id of a run that has news (events, or it ended)."""
     run_list_signal: Signal[None]

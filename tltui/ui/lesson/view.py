@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -11,6 +11,9 @@ from textual.widget import Widget
 
 from tltui.ui.lesson.prose import PROSE_CSS, is_prose, prose_blocks
 from tltui.ui.lessons import Lesson, MarkdownPart, Part, WidgetPart
+
+if TYPE_CHECKING:
+    from tltui.ui.host import Tutor
 
 #: Source lines of leading prose composed for the first frame.
 FIRST_SCREEN_LINES = 24
@@ -51,6 +54,7 @@ class LessonView(VerticalScroll, can_focus=False):
     It never takes the focus (a focus change restyles the focused widget's whole subtree, hundreds of
     blocks here): its screen binds the reading keys and calls the scroll methods below."""
 
+    app: Tutor
     DEFAULT_CSS = PROSE_CSS + """
     LessonView {
         padding: 0 1;
@@ -94,12 +98,14 @@ class LessonView(VerticalScroll, can_focus=False):
         self.call_after_refresh(self._after_first_paint)
 
     def _after_first_paint(self, laid_out: bool = False) -> None:
-        """Start mounting the rest once the composed prose has been laid out and drawn."""
+        """Start mounting the rest once the composed prose has been laid out and drawn. Textual draws no
+        frame until the app's own mount has run, so a part mounted before that delays the tutor's first
+        frame (the first check: 75 ms)."""
         if laid_out:
             self.call_after_refresh(self._mount_next)
         else:
-            shown = bool(self.children) and self.children[0].region.height > 0
-            self.call_after_refresh(self._after_first_paint, shown or not self.children)
+            ready = self.app.started and (not self.children or self.children[0].region.height > 0)
+            self.call_after_refresh(self._after_first_paint, ready)
 
     async def _mount_next(self) -> None:
         if self._pending and self.is_attached:  # not while the app closes

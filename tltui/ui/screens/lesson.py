@@ -14,13 +14,13 @@ from tltui.ui.lesson.view import LessonView
 from tltui.ui.lessons import Lesson
 from tltui.ui.release import release
 from tltui.ui.screens.mode import ModeScreen
-from tltui.ui.widgets.contents import Contents
 from tltui.ui.widgets.footer import KeysFooter
 from tltui.ui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
     from tltui.ui.host import Tutor
     from tltui.ui.lesson.check import LessonCheck
+    from tltui.ui.widgets.contents import Contents
 
 #: Two digits typed within this many seconds make one lesson number.
 DIGIT_WINDOW = 1.0
@@ -90,6 +90,8 @@ class LessonScreen(ModeScreen):
         ``t``: warmup.build_ahead's ``then``)."""
         if self.contents is None:
             if self._mounting is None:
+                from tltui.ui.widgets.contents import Contents  # (built while idle: off the first paint)
+
                 contents = Contents(self.lessons)
                 contents.display = False
                 self._mounting = contents, self.query_one("#body").mount(contents, before=0)

@@ -63,6 +63,9 @@ class KeysFooter(Footer):
             ), self.show_command_palette, self.size.width or self.app.size.width
 
     async def recompose(self) -> None:
+        if not self.app.started:  # the keys come a frame after the lesson: Textual draws no frame before
+            self.call_after_refresh(self.recompose)  # the app's mount, which waited for them (15 ms)
+            return
         if not self.screen.is_current and not self._ahead():  # hidden: checked again when its screen comes back
             return
         shown = self._shown()
