@@ -24,7 +24,7 @@ TRIES = 10
 """Tutors started until one takes ``key`` before the contents' layout (nearly always the first)."""
 
 
-async def _contents_then(key: str) -> int | None:
+async def _contents_then(key: str, *after: str) -> int | None:
     """``t`` and ``key`` as one burst at 80x24: ``key`` lands once the contents has the keys but before it is
     laid out (where Textual's OptionList._move_page raised KeyError and ended the tutor). The lesson the
     contents highlights once ``key`` is taken. On a loaded machine the layout can come first, which is not
@@ -40,8 +40,15 @@ async def _contents_then(key: str) -> int | None:
                 await asyncio.sleep(0)  # a turn of the loop, not a time: the next key must beat the layout
             if app.lesson_screen.contents.scrollable_content_region:
                 continue  # laid out already
-            app._driver.send_message(events.Key(key, None))
+            for sent in (key, *after):
+                app._driver.send_message(events.Key(sent, "\r" if sent == "enter" else None))
             contents = app.lesson_screen.contents
+            if after:  # enter: the lesson it opens
+                await until(pilot, lambda c=contents, a=app: not c.has_focus or a.crash is not None,
+                            timeout=10, what=f"{key} {' '.join(after)} to open a lesson")
+                await workers_done(pilot)
+                assert app.is_running and app.crash is None, app.crash
+                return LESSONS.index(app.lesson_screen.lesson)
             await until(pilot, lambda c=contents, a=app: c.highlighted != START or a.crash is not None,
                         timeout=10, what=f"{key} to move the highlight")
             assert app.is_running and app.crash is None, f"{key} ended the tutor: {app.crash!r}"
@@ -54,11 +61,33 @@ async def test_t_then_a_page_key_in_one_burst_pages_the_contents():
         assert await _contents_then(key) == moved_to
 
 
+async def test_enter_after_a_page_key_in_the_same_burst_opens_the_paged_lesson():
+    """t, PageDown, enter as one burst: the page key waited for the list's layout while enter went ahead and
+    opened the lesson highlighted before the page."""
+    for key, moved_to in (("pagedown", len(LESSONS) - 1), ("pageup", 0)):
+        assert await _contents_then(key, "enter") == moved_to
 
-async def test_any_option_list_pages_once_it_is_laid_out():
+
+async def test_keys_typed_behind_t_go_to_the_contents():
+    """t, PageDown, enter in one read of the terminal, the contents built (the tutor idle a moment): the
+    contents took the focus after the keys already queued, so PageDown scrolled the lesson and enter did
+    nothing (found in tmux, 2 s after start)."""
+    from keyboard import send
+
+    for keys, opened in ((("t", "pagedown", "enter"), LESSONS[-1]), (("t", "pageup", "enter"), LESSONS[0])):
+        app = TutorApp(LESSONS, start=LESSONS[START])
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda a=app: a.lesson_screen.contents is not None, what="the contents built")
+            await send(app, keys)
+            await until(pilot, lambda a=app, o=opened: a.lesson_screen.lesson is o or a.crash is not None,
+                        timeout=10, what=f"{' '.join(keys)} to open {opened.name}")
+            assert app.crash is None, app.crash
+
+
+async def test_any_option_list_pages_before_its_first_layout():
     """The guard is on Textual's OptionList itself, so the training form's selects and the command palette
     (option lists of Textual's own) are covered: a list shown and paged in the same turn, before any layout,
-    pages once it has one."""
+    pages."""
     from textual.app import App, ComposeResult
     from textual.widgets import OptionList
 

@@ -62,9 +62,11 @@ class Contents(OptionList):
         return self._taking_keys
 
     def take_keys(self) -> None:
-        """Focus the list (``t``); it leaves the focus chain again when it loses the focus."""
+        """Focus the list (``t``) at once, so that keys already typed behind ``t`` come to it (``focus()``
+        waits for the app's queue: ``t`` PageDown enter paged and entered the lesson instead). It leaves the
+        focus chain again when it loses the focus."""
         self._taking_keys = True
-        self.focus()
+        self.screen.set_focus(self)
 
     def on_blur(self) -> None:
         self._taking_keys = False
