@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from tltui.cli.main import ESCAPE_DELAY_MS  # noqa: E402
 from tltui.ui.lessons import find_lesson, load_lessons  # noqa: E402
 
-from terminal import Terminal  # noqa: E402
+from terminal import Terminal, stop_workers  # noqa: E402
 
 LESSONS = load_lessons()
 N = len(LESSONS)
@@ -103,6 +103,7 @@ def lesson_keys(samples: int, data_dir: str) -> dict[str, list[float]]:
     finally:
         term.kill()
         term.close()
+        stop_workers(data_dir)
     return times
 
 
@@ -120,6 +121,7 @@ def screen_keys(data_dir: str) -> dict[str, list[float]]:
     finally:
         term.kill()
         term.close()
+        stop_workers(data_dir + "-at-once")
     term = Terminal([*TLTUI, "--lesson", "1"], env={"TLTUI_DATA_DIR": data_dir})
     try:
         term.wait_for(f"1/{N}")
@@ -135,6 +137,7 @@ def screen_keys(data_dir: str) -> dict[str, list[float]]:
     finally:
         term.kill()
         term.close()
+        stop_workers(data_dir)
     return {"T, as the first lesson is painted": [at_once], "T, first time": [first_t], "R, first time": [first_r],
             "L, first time": [first_l], "T, again": [second_t], "R, again": [second_r], "L, again": [second_l]}
 

@@ -6,10 +6,12 @@ import fcntl
 import os
 import re
 import select
+import signal
 import struct
 import subprocess
 import termios
 import time
+from pathlib import Path
 
 _ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[=>()][0-9A-Za-z]?")
 
@@ -115,6 +117,25 @@ class Terminal:
             os.killpg(self.process.pid, 9)
         except ProcessLookupError:
             pass
+
+
+def stop_workers(data_dir: str, timeout: float = 10.0) -> None:
+    """Stop the worker daemons whose data dir is ``data_dir`` and wait for them to end. A daemon outlives its
+    tutor (a lesson's live widget or the first T starts one), and one still importing torch takes a core from
+    whatever is measured next."""
+    wanted = f"TLTUI_DATA_DIR={data_dir}".encode()
+    stopped = []
+    for proc in Path("/proc").iterdir():
+        try:
+            worker = b"tltui.worker" in (proc / "cmdline").read_bytes()
+            if worker and wanted in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGTERM)
+                stopped.append(proc)
+        except (OSError, ValueError):
+            continue
+    deadline = time.perf_counter() + timeout
+    while any(proc.exists() for proc in stopped) and time.perf_counter() < deadline:
+        time.sleep(0.05)  # a poll of the processes' ends
 
 
 def _take_terminal() -> None:
