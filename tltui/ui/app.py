@@ -130,9 +130,9 @@ class TutorApp(Tutor):
         """(title, message) of each toast -> when it goes away."""
         self.started = False
         self.quitting = False
+        """True from q (or ctrl+q) on: keys still coming are dropped."""
         self._bindings_mode: str | None = None
         """The mode whose screen's bindings are being read, where it is not the current one."""
-        """True from q (or ctrl+q) on: keys still coming are dropped."""
         self.running_at_exit: list[str] = []
         """Runs still training when the app closed: the CLI says how to follow them."""
         self.lesson_screen: LessonScreen

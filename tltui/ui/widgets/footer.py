@@ -42,9 +42,9 @@ Shown = tuple[tuple[tuple[object, ...], ...], bool, int]
 
 class KeysFooter(Footer):
     """Textual's compact footer, keeping the first keys that fit the terminal's width, the help key
-    whatever else goes (so the rest are always one key away). It rebuilds only while its screen is shown,
-    and only when what it would show differs from what it shows; after a rebuild it nudges ``compact`` (to
-    the same value), which drops the watches of the removed keys."""
+    whatever else goes (so the rest are always one key away). It rebuilds only while its screen is shown
+    (or, built ahead, not shown yet), and only when what it would show differs from what it shows; after a
+    rebuild it nudges ``compact`` (to the same value), which drops the watches of the removed keys."""
 
     app: Tutor
 
