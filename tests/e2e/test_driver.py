@@ -20,6 +20,8 @@ from tltui.ui.driver import KeyDriver, wait_s
 from terminal import Terminal
 
 APP = """
+import os
+del os.pipe2  # as on macOS, which has no pipe2
 from textual.app import App
 from textual.widgets import Static
 from tltui.ui import driver
