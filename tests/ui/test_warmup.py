@@ -256,3 +256,21 @@ async def test_the_first_frame_waits_for_the_lessons_first_words_only(monkeypatc
         await until(pilot, lambda: frames and frames[-1][2] > 0, what="the footer's keys")
     parts, height, keys = frames[0]
     assert parts == composed and height > 0 and keys == 0, frames[:3]
+
+
+def test_a_warm_up_step_does_nothing_once_the_app_has_stopped_running():
+    """Textual's shutdown loops over the app's screen stacks while it closes them; a screen built ahead in
+    between changed that dict under the loop (RuntimeError as a test's tutor closed, in CI)."""
+    from tltui.ui.warmup import one_per_refresh
+
+    class Closing:
+        is_running = False
+        scheduled: list = []
+
+        def call_after_refresh(self, callback) -> None:
+            self.scheduled.append(callback)
+
+    done, ended = [], []
+    step = one_per_refresh(Closing(), lambda: ["train"], done.append, lambda: ended.append(True))
+    step()
+    assert done == [] and ended == [] and Closing.scheduled == []

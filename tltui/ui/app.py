@@ -172,8 +172,8 @@ class TutorApp(Tutor):
         collector is calmed again."""
         async def contents_then_calm() -> None:
             body = self.lesson_screen.query("#body")
-            if not self.quitting and body and body.first().is_attached:  # (q may have come meanwhile: the
-                await self.lesson_screen.build_contents()              # screen is being taken down)
+            if self.is_running and not self.quitting and body and body.first().is_attached:  # (q may have come
+                await self.lesson_screen.build_contents()  # meanwhile: the screen is being taken down)
             calm_the_collector()
 
         self.call_after_refresh(contents_then_calm)

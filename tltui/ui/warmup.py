@@ -29,8 +29,12 @@ T = TypeVar("T")
 def one_per_refresh(app: App[Any], pending: Callable[[], list[T]], do: Callable[[T], object],
                     then: Callable[[], None]) -> Callable[[], None]:
     """A step that does ``do`` to the first of ``pending()`` and comes back after ``app``'s next refresh,
-    until nothing is pending; then it calls ``then``. A key pressed meanwhile waits for one ``do`` at most."""
+    until nothing is pending; then it calls ``then``. A key pressed meanwhile waits for one ``do`` at most.
+    Once the app has stopped running it does nothing more: a screen built while the app closes its screens
+    changed the dict of them under Textual's loop over it (RuntimeError)."""
     def step() -> None:
+        if not app.is_running:
+            return
         waiting = pending()
         if not waiting:
             then()
