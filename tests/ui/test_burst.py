@@ -52,6 +52,8 @@ async def _contents_then(key: str, *after: str) -> int | None:
             await until(pilot, lambda c=contents, a=app: c.highlighted != START or a.crash is not None,
                         timeout=10, what=f"{key} to move the highlight")
             assert app.is_running and app.crash is None, f"{key} ended the tutor: {app.crash!r}"
+            # the warm-up's screens built before the tutor closes (quitting during it is tested elsewhere)
+            await until(pilot, lambda a=app: {"train", "runs"} <= a._screen_stacks.keys(), what="the warm-up")
             return contents.highlighted
     raise AssertionError(f"the contents was laid out before {key} in each of {TRIES} tutors")
 
