@@ -345,3 +345,20 @@ async def test_a_widget_removed_before_its_mount_ran_ends_nothing():
                 failed[name] = repr(app.crash)
                 app._exception = None  # (run_test would raise it)
     assert not failed, "\n".join(f"{name}: {error}" for name, error in failed.items())
+
+
+async def test_a_widget_maximized_from_the_palette_does_not_hide_the_next_lesson():
+    """Found by the keyboard monkey: Textual keeps a maximized widget maximized after its lesson is left,
+    so the next lesson was never shown nor mounted past its first words."""
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await lesson_mounted(pilot)
+        await pilot.press("tab")
+        assert app.screen.focused is not None
+        await app.screen.run_action("maximize")
+        assert app.screen.maximized is app.screen.focused
+        await pilot.press("n")
+        await until(pilot, lambda: showing(app, 2))
+        await lesson_mounted(pilot)
+        assert app.screen.maximized is None
+        assert app.lesson_screen.view.region.height > 0

@@ -87,7 +87,7 @@ async def go_to(app: TutorApp, mode: str, opener: str | None = None, lesson=None
     await close_overlays(app)
     if lesson is not None:
         await app.lesson_screen.show_lesson(lesson)
-        await until(app, lambda: app.lesson_screen.view.complete, what=f"{lesson.name} to mount every part")
+        await until(app, lambda: app.lesson_screen.view.complete, 120, f"{lesson.name} to mount every part")
     app.screen.set_focus(None)
     if opener == "help":
         app.action_help()

@@ -118,6 +118,7 @@ class LessonScreen(ModeScreen):
         """Open ``lesson`` (its view is kept for when the learner comes back) and record the visit."""
         self.remember_scroll()
         self.set_focus(None)
+        self.minimize()  # a widget maximized from the palette would hide the next lesson (Textual keeps it)
         old = self.views.get(self.lesson.name)
         self.lesson = lesson
         view = self.views.pop(lesson.name, None)
