@@ -347,18 +347,35 @@ async def test_a_widget_removed_before_its_mount_ran_ends_nothing():
     assert not failed, "\n".join(f"{name}: {error}" for name, error in failed.items())
 
 
+async def maximize_focused(pilot) -> None:
+    await lesson_mounted(pilot)
+    await pilot.press("tab")
+    assert pilot.app.screen.focused is not None
+    await pilot.app.screen.run_action("maximize")  # as the palette's Maximize does
+    assert pilot.app.screen.maximized is pilot.app.screen.focused
+
+
 async def test_a_widget_maximized_from_the_palette_does_not_hide_the_next_lesson():
     """Found by the keyboard monkey: Textual keeps a maximized widget maximized after its lesson is left,
     so the next lesson was never shown nor mounted past its first words."""
     app = TutorApp(LESSONS)
     async with app.run_test(size=SIZE) as pilot:
-        await lesson_mounted(pilot)
-        await pilot.press("tab")
-        assert app.screen.focused is not None
-        await app.screen.run_action("maximize")
-        assert app.screen.maximized is app.screen.focused
+        await maximize_focused(pilot)
         await pilot.press("n")
         await until(pilot, lambda: showing(app, 2))
         await lesson_mounted(pilot)
         assert app.screen.maximized is None
         assert app.lesson_screen.view.region.height > 0
+
+
+@pytest.mark.parametrize("width", [80, 120], ids=["over", "docked"])
+async def test_the_contents_shows_over_a_maximized_widget(width):
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await maximize_focused(pilot)
+        await pilot.press("t")
+        await until(pilot, lambda: app.lesson_screen.contents is not None and app.lesson_screen.contents.has_focus)
+        await pilot.pause()
+        assert app.lesson_screen.contents.region.height > 0
+        await pilot.press("end", "enter")
+        await until(pilot, lambda: showing(app, len(LESSONS)))

@@ -105,6 +105,8 @@ class LessonScreen(ModeScreen):
     async def show_contents(self, focus: bool = True) -> None:
         """Show the table of contents."""
         contents = await self.build_contents()
+        if self.maximized is not None and self.maximized is not contents:
+            self.minimize()  # a widget maximized from the palette would hide the contents
         contents.set_class(self.app.size.width < WIDE, "-over")
         contents.display = True  # not a class on the screen: that would restyle the whole lesson
         if focus:
