@@ -31,6 +31,7 @@ from tltui.ui.paging import guard_paging
 from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.release import release
 from tltui.ui.screens.lesson import LessonScreen
+from tltui.ui.stylesheet import KeptStylesheet
 from tltui.ui.warmup import build_ahead, import_ahead
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class TutorApp(Tutor):
         remote: str | None = None,
     ) -> None:
         super().__init__()
+        self.stylesheet = KeptStylesheet(variables=self.get_css_variables())  # (no source read yet)
         guard_paging()
         self.lessons = lessons
         self.store = store or ProgressStore()
