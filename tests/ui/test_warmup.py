@@ -1,5 +1,6 @@
 """Once the tutor has been idle a moment, the training and runs screens' modules are imported ahead (one
-per refresh), so the first T or R does not import them; the collector is calmed again afterwards."""
+per refresh), so the first T or R does not import them; the collector is calmed again afterwards (and
+turned on: the tutor starts with it off)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tltui.ui.lessons import load_lessons
 from tltui.ui.warmup import AHEAD
 
 async def main():
+    gc.disable()  # as `tltui` starts the tutor
     app = TutorApp(load_lessons())
     seen = {"before": [m for m in AHEAD if m in sys.modules], "frozen_before": gc.get_freeze_count()}
     async with app.run_test(size=(80, 24)) as pilot:
@@ -23,6 +25,7 @@ async def main():
             await pilot.pause(0.05)  # a poll of the condition above (a subprocess: no conftest until)
         seen["after"] = [m for m in AHEAD if m in sys.modules]
         seen["frozen_after"] = gc.get_freeze_count()
+        seen["collecting"] = gc.isenabled()
         await pilot.press("T")
         for _ in range(200):
             if type(app.screen).__name__ == "TrainScreen":
@@ -44,6 +47,7 @@ def test_the_screens_not_opened_yet_are_imported_while_idle():
 
     assert seen["after"] == list(AHEAD)
     assert seen["frozen_after"] > seen["frozen_before"], "the modules imported ahead were left to the collector"
+    assert seen["collecting"], "the collector, off while the tutor starts, was never turned on"
     assert seen["screen"] == "TrainScreen"
 
 

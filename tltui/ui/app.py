@@ -75,10 +75,12 @@ def calm_the_collector() -> None:
     is up (modules, the widget tree) is moved out of its sight, and it runs less often. A full
     collection of this heap took 100-200 ms, in the middle of whatever key it landed on (measured:
     benchmarks/keys.py, p95 of a lesson switch 250 ms with the default collector). Garbage is collected
-    first, so nothing unreachable is kept."""
+    first, so nothing unreachable is kept. The tutor starts with the collector off (``tltui.cli.main``):
+    this turns it on."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+    gc.enable()
 
 
 class TutorApp(Tutor):
