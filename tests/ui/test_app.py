@@ -379,3 +379,29 @@ async def test_the_contents_shows_over_a_maximized_widget(width):
         assert app.lesson_screen.contents.region.height > 0
         await pilot.press("end", "enter")
         await until(pilot, lambda: showing(app, len(LESSONS)))
+
+
+async def test_a_lesson_out_of_sight_mounts_nothing_until_it_is_shown_again():
+    """A half-mounted lesson took the CPU from the screen or the lesson shown instead."""
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.started)
+        first = app.lesson_screen.view
+        assert not first.complete
+        await pilot.press("T")
+        await until(pilot, lambda: type(app.screen).__name__ == "TrainScreen")
+        parts = len(first.children)
+        await pilot.pause(0.5)
+        assert len(first.children) == parts and not first.complete
+        await pilot.press("L")
+        await lesson_mounted(pilot)
+        assert app.lesson_screen.view is first
+        await app.lesson_screen.show_lesson(LESSONS[1])
+        second = app.lesson_screen.view
+        await app.lesson_screen.show_lesson(LESSONS[0])  # lesson 2 left as soon as it is shown
+        parts = len(second.children)
+        await pilot.pause(0.5)
+        assert len(second.children) == parts and not second.complete, "the lesson left went on mounting"
+        await pilot.press("n")
+        await lesson_mounted(pilot)
+        assert app.lesson_screen.view is second

@@ -74,6 +74,7 @@ class LessonView(VerticalScroll, can_focus=False):
         """Where the learner left this lesson last time: scrolled to once every part is mounted."""
         self._pending: list[Part | tuple[str, bool]] = list(lesson.parts)
         self._laid_out = False
+        self._paused = False
 
     @property
     def complete(self) -> bool:
@@ -109,6 +110,9 @@ class LessonView(VerticalScroll, can_focus=False):
 
     async def _mount_next(self) -> None:
         if self._pending and self.is_attached:  # not while the app closes
+            if not (self.display and self.screen.is_current):
+                self._paused = True  # out of sight (another lesson, another screen): see resume
+                return
             await self.mount(self._build(self._pending.pop(0)))
             self.call_after_refresh(self._mount_next)
         elif not self._pending:
@@ -116,6 +120,14 @@ class LessonView(VerticalScroll, can_focus=False):
             if self.resume_y:
                 self.scroll_to(y=self.resume_y, animate=False)
                 self.resume_y = 0.0
+
+    def resume(self) -> None:
+        """Go on mounting the parts once the lesson is in sight again. A lesson left half mounted took
+        the CPU from the screen or lesson shown instead (a T as the first lesson was painted waited
+        100 ms more for the lesson's markdown)."""
+        if self._paused:
+            self._paused = False
+            self.call_after_refresh(self._mount_next)
 
     @staticmethod
     def _build(part: Part | tuple[str, bool]) -> Widget:

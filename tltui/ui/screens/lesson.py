@@ -132,6 +132,7 @@ class LessonScreen(ModeScreen):
         else:
             self.views[lesson.name] = view  # read last
         view.display = True
+        view.resume()
         if len(self.views) > KEPT_VIEWS:
             self.call_after_refresh(self._drop_old_views)  # after the lesson is painted
         self.sub_title = f"{lesson.number}/{len(self.lessons)}  {lesson.title}"
@@ -156,6 +157,11 @@ class LessonScreen(ModeScreen):
     def on_screen_suspend(self) -> None:
         self.remember_scroll()
         self.app.save_progress()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """The open lesson mounts the rest of its parts again (Textual calls ModeScreen's handler too)."""
+        if self.lesson.name in self.views:
+            self.view.resume()
 
     def remember_scroll(self) -> None:
         """Note how far down the open lesson is (saved with the next progress save)."""
