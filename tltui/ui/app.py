@@ -43,8 +43,10 @@ if TYPE_CHECKING:
 #: A toast's lines at most (title included), and its width where the terminal is wide.
 TOAST_LINES = 3
 TOAST_WIDTH = 60
-#: Allocations between two young-generation collections (Python's default is 700).
-GC_THRESHOLD = 10_000
+#: Allocations between two young-generation collections (Python's default is 700), young collections
+#: between two of the middle generation (Python's: 10), and those between two full ones (Python's: 10): a
+#: full collection comes about as often as with Python's 10 and 10, the middle ones are a third the size.
+GC_THRESHOLDS = (10_000, 3, 40)
 #: Seconds between a change of progress and its save (changes within it are saved together).
 SAVE_DELAY_S = 0.3
 #: The setting that replaces the local worker, e.g. "ssh gpu-box tltui worker --stdio".
@@ -78,10 +80,11 @@ def calm_the_collector() -> None:
     first, so nothing unreachable is kept. The tutor starts with the collector off (``tltui.cli.main``):
     this turns it on. The middle generation is collected every 3 young collections, not Python's 10: with
     10,000 objects a young collection, one of 10 took 34 ms, one of 3 8 to 18 ms (gc.callbacks, a session
-    of screens and lessons)."""
+    of screens and lessons); full collections are kept as rare as before (each took 300 to 550 ms once
+    every lesson had been read: the views dropped meanwhile are its garbage)."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, 3, 10)
+    gc.set_threshold(*GC_THRESHOLDS)
     gc.enable()
 
 
