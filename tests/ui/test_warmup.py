@@ -154,14 +154,14 @@ async def test_the_contents_is_built_hidden_while_idle_and_t_shows_that_one(tmp_
 async def test_a_tutor_quitting_builds_no_contents_ahead(monkeypatch, tmp_path):
     """q while the tutor builds ahead: the contents' turn comes as the screens are taken down, and mounting
     into them ended the tutor with an internal error (exit 1, seen in CI); it builds nothing then."""
-    from tltui.ui import app as app_module
+    from tltui.ui import collector
     from tltui.ui.app import TutorApp
     from tltui.ui.lessons import load_lessons
 
     from conftest import until
 
     calmed: list[bool] = []
-    monkeypatch.setattr(app_module, "calm_the_collector", lambda: calmed.append(True))
+    monkeypatch.setattr(collector, "calm", lambda: calmed.append(True))
     (tmp_path / "01-plain.md").write_text("# Plain\n\nA lesson with no live widget.\n")
     app = TutorApp(load_lessons(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -253,7 +253,7 @@ def _stdout_fails(error: OSError) -> bool:
 
 
 def run_tutor(args: argparse.Namespace) -> NoReturn:
-    gc.disable()  # until the first lesson is painted (app.calm_the_collector): 20 ms of collections before it
+    gc.disable()  # until the first lesson is painted (ui.collector.calm): 20 ms of collections before it
     from tltui.ui.lessons import LessonNotFound, find_lesson, load_lessons
 
     lessons = load_lessons()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import shlex
 import sys
@@ -23,7 +22,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.timer import Timer
 
-from tltui.ui import crash
+from tltui.ui import collector, crash
 from tltui.ui.host import Tutor
 from tltui.ui.keys import bindings, hint, problems as keymap_problems
 from tltui.ui.lessons import Lesson
@@ -43,10 +42,8 @@ if TYPE_CHECKING:
 #: A toast's lines at most (title included), and its width where the terminal is wide.
 TOAST_LINES = 3
 TOAST_WIDTH = 60
-#: Allocations between two young-generation collections (Python's default is 700), young collections
-#: between two of the middle generation (Python's: 10), and those between two full ones (Python's: 10): a
-#: full collection comes about as often as with Python's 10 and 10, the middle ones are a third the size.
-GC_THRESHOLDS = (10_000, 3, 40)
+#: Seconds without a key or a click before a full collection that is due soon is run (collector.py).
+IDLE_S = 1.0
 #: Seconds between a change of progress and its save (changes within it are saved together).
 SAVE_DELAY_S = 0.3
 #: The setting that replaces the local worker, e.g. "ssh gpu-box tltui worker --stdio".
@@ -70,22 +67,6 @@ def _lesson_commands() -> type[Provider]:
     from tltui.ui.palette import LessonCommands
 
     return LessonCommands
-
-
-def calm_the_collector() -> None:
-    """Keep Python's cyclic garbage collector from pausing keys: everything alive once the first lesson
-    is up (modules, the widget tree) is moved out of its sight, and it runs less often. A full
-    collection of this heap took 100-200 ms, in the middle of whatever key it landed on (measured:
-    benchmarks/keys.py, p95 of a lesson switch 250 ms with the default collector). Garbage is collected
-    first, so nothing unreachable is kept. The tutor starts with the collector off (``tltui.cli.main``):
-    this turns it on. The middle generation is collected every 3 young collections, not Python's 10: with
-    10,000 objects a young collection, one of 10 took 34 ms, one of 3 8 to 18 ms (gc.callbacks, a session
-    of screens and lessons); full collections are kept as rare as before (each took 300 to 550 ms once
-    every lesson had been read: the views dropped meanwhile are its garbage)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    gc.enable()
 
 
 class TutorApp(Tutor):
@@ -138,6 +119,8 @@ class TutorApp(Tutor):
         self._toasts: dict[tuple[str, str], float] = {}
         """(title, message) of each toast -> when it goes away."""
         self.started = False
+        self._last_input = 0.0
+        """When the learner last pressed a key or clicked (time.monotonic)."""
         self.quitting = False
         """True from q (or ctrl+q) on: keys still coming are dropped."""
         self._bindings_mode: str | None = None
@@ -173,7 +156,8 @@ class TutorApp(Tutor):
             self.notify(self.store.notice, severity="warning", timeout=8)
         for problem in keymap_problems():
             self.notify(problem, title="keymap.toml (tltui keys)", severity="warning", timeout=12)
-        self.call_after_refresh(calm_the_collector)
+        self.call_after_refresh(collector.calm)
+        self.set_interval(IDLE_S, self._collect_while_idle, name="collect while idle")
         import_ahead(self, then=partial(build_ahead, self, ("train", "runs"), then=self._built_ahead))
 
     def _built_ahead(self) -> None:
@@ -183,7 +167,7 @@ class TutorApp(Tutor):
             body = self.lesson_screen.query("#body")
             if self.is_running and not self.quitting and body and body.first().is_attached:  # (q may have come
                 await self.lesson_screen.build_contents()  # meanwhile: the screen is being taken down)
-            calm_the_collector()
+            collector.calm()
 
         self.call_after_refresh(contents_then_calm)
 
@@ -231,8 +215,14 @@ class TutorApp(Tutor):
     async def on_event(self, event: events.Event) -> None:
         """Once quitting, keys that came in the same burst as q are dropped: they would open lessons or
         screens in an app already taking its screens down (q then n raised MountError)."""
+        if isinstance(event, events.InputEvent):
+            self._last_input = time.monotonic()
         if not (self.quitting and isinstance(event, events.Key)):
             await super().on_event(event)
+
+    def _collect_while_idle(self) -> bool:
+        """The full collection, if one is due soon, run while the learner reads; whether it ran."""
+        return time.monotonic() - self._last_input >= IDLE_S and collector.collect_if_due()
 
     async def on_unmount(self) -> None:
         if self._save_timer is not None:
