@@ -12,7 +12,7 @@ rounds is compared too: on a machine shared with other work the wall clock also 
 core, and what grows in the tutor shows in its CPU time. Then ``q``: seconds to exit after the session,
 against a fresh tutor's (goal 0.5 s), and the tutor's memory (RSS) after the first round and at the end.
 
-    python benchmarks/soak.py [--keys 2000] [--fake-worker]
+    python benchmarks/soak.py [--keys 2000] [--fake-worker] [--trail FILE]
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ class Session:
         self.term.drain(1.0)
         self.times: list[tuple[int, str, float]] = []
         """(round, key, seconds) of every timed key."""
+        self.sent: list[float] = []
+        """When each timed key was sent (seconds since the epoch, for --trail)."""
         self.round = 0
         self.last_digit = 0.0
         self.silent: list[str] = []
@@ -81,6 +83,7 @@ class Session:
     def key(self, keys: str, needle: str = "", name: str = "") -> None:
         name = name or NAMES.get(keys, keys)
         self.term.drain(0.15)
+        sent = time.time()
         try:
             seconds = self.term.key_latency(keys, needle, timeout=30 if needle else 3)
         except TimeoutError:
@@ -90,6 +93,7 @@ class Session:
             self.silent.append(name)
             return
         self.times.append((self.round, name, seconds))
+        self.sent.append(sent)
         if keys == ESC:  # a key sent within Textual's escape delay would make alt+key with it
             time.sleep(ESC_GAP)
 
@@ -213,6 +217,8 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=2000, help="key presses in all (whole rounds)")
     parser.add_argument("--fake-worker", action="store_true",
                         help="the tests' scripted worker instead of the real one (no torch)")
+    parser.add_argument("--trail", type=Path, help="write every timed key to FILE: when it was sent (epoch "
+                        "seconds), its round, its name and its milliseconds, one per line")
     args = parser.parse_args()
     print(f"load before: {load()}")
     failed = 0
@@ -234,6 +240,10 @@ def main() -> int:
             if session is not None and session.term.process.poll() is None:
                 session.term.kill()
             stop_daemon(data_dir)
+        if args.trail:
+            keys = zip(session.sent, session.times, strict=True)
+            args.trail.write_text("".join(f"{sent:.3f} {r} {name!r} {seconds * 1000:.1f}\n"
+                                          for sent, (r, name, seconds) in keys))
         failed += report(session.times, session.round)
         failed += report_cpu(session.cpu)
         if session.silent:

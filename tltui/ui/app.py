@@ -30,6 +30,7 @@ from tltui.ui.paging import guard_paging
 from tltui.ui.progress import LearnerProgress, ProgressStore
 from tltui.ui.release import release
 from tltui.ui.screens.lesson import LessonScreen
+from tltui.ui.strips import keep_strips_acyclic
 from tltui.ui.stylesheet import KeptStylesheet
 from tltui.ui.warmup import build_ahead, import_ahead
 
@@ -96,6 +97,7 @@ class TutorApp(Tutor):
         super().__init__()
         self.stylesheet = KeptStylesheet(variables=self.get_css_variables())  # (no source read yet)
         guard_paging()
+        keep_strips_acyclic()
         self.lessons = lessons
         self.store = store or ProgressStore()
         self.progress: LearnerProgress = self.store.load()
