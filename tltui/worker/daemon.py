@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import os
 import re
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import msgspec
@@ -84,11 +86,28 @@ Handler = Callable[[Connection, Any], Awaitable[msgspec.Struct | list]]
 """Answers one kind of request from a connection with the reply the request declares."""
 
 
+@contextmanager
+def frozen_after() -> Iterator[None]:
+    """The cyclic collector off meanwhile, and all that is alive then frozen: out of its sight for good.
+    For the engine's import: torch and torchvision are 330,000 objects, which five full collections went
+    through while they were imported (0.4 s of the import's 2.2 s here), and every later full collection
+    again (140 to 200 ms, a pause of the worker's event loop: gc.callbacks during benchmarks/soak.py)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 class Daemon:
     """Runs the queue and answers requests; the engine (torch) is imported when this is created."""
 
     def __init__(self, store: RunStore | None = None) -> None:
-        from tltui.engine import device, train
+        with frozen_after():
+            from tltui.engine import device, train
 
         self.engine = train
         self.capabilities = device.capabilities()
