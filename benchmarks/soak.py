@@ -12,7 +12,10 @@ rounds is compared too: on a machine shared with other work the wall clock also 
 core, and what grows in the tutor shows in its CPU time. Then ``q``: seconds to exit after the session,
 against a fresh tutor's (goal 0.5 s), and the tutor's memory (RSS) after the first round and at the end.
 
-    python benchmarks/soak.py [--keys 2000] [--fake-worker] [--trail FILE]
+    python benchmarks/soak.py [--keys 2000] [--fake-worker] [--trail FILE] [--read SECONDS]
+
+The p95 leaves out the few slowest keys, so the keys over SLOW_S are counted and the slowest shown too.
+With ``--read`` the session waits that long once each lesson has filled in, as a learner who reads it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ SCREENS = {"T": "Start (s)", "R": "backbone · weights"}
 HELP = "escape closes"
 """A text only the help paints (its frame's subtitle)."""
 RATIO_GOAL, QUIT_GOAL = 1.2, 0.5
+SLOW_S = 0.25
+"""A key slower than this is counted (a pause a learner notices)."""
 DIGIT_WINDOW = 1.2
 """Seconds between two digits, so that they never make one two-digit number."""
 TAB, ESC = "\t", "\x1b"
@@ -60,7 +65,7 @@ def p95(times: list[float]) -> float:
 class Session:
     """The tutor under test, and each key's times, by round."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], read: float = 0.0) -> None:
         self.term = Terminal([*TLTUI, "--lesson", "1"], env=env)
         self.term.wait_for(f"1/{N}", timeout=60)
         self.term.drain(1.0)
@@ -69,6 +74,8 @@ class Session:
         self.sent: list[float] = []
         """When each timed key was sent (seconds since the epoch, for --trail)."""
         self.round = 0
+        self.read = read
+        """Seconds spent on each lesson once it has filled in, reading."""
         self.last_digit = 0.0
         self.silent: list[str] = []
         """Keys that painted nothing (a tab with nothing to focus yet): not timed."""
@@ -111,6 +118,9 @@ class Session:
             self.key(DOWN)
             self.key("\r", title, "enter (contents)")
         self.term.drain(0.5)  # the lesson fills in
+        end = time.perf_counter() + self.read
+        while (left := end - time.perf_counter()) > 0:  # reading: the screen's output read meanwhile
+            self.term.drain(left, limit=left)
 
     def cpu_seconds(self) -> float:
         """The tutor's CPU time so far (user + system, /proc/PID/stat)."""
@@ -195,6 +205,9 @@ def report(times: list[tuple[int, str, float]], rounds: int) -> int:
               f"{statistics.median(first) * 1000:>9.0f}ms{p95(first) * 1000:>5.0f}ms"
               f"{statistics.median(last) * 1000:>7.0f}ms{p95(last) * 1000:>5.0f}ms{ratio:>15.2f}  "
               f"<= {RATIO_GOAL}: {'met' if met else 'NOT met'}")
+    slow = sorted(((s, r, k) for r, k, s in times if s > SLOW_S), reverse=True)
+    slowest = ", ".join(f"{k} {s * 1000:.0f} ms (round {r})" for s, r, k in slow[:5])
+    print(f"keys over {SLOW_S * 1000:.0f} ms: {len(slow)} of {len(times)}" + (f"; slowest: {slowest}" if slow else ""))
     return failed
 
 
@@ -219,6 +232,7 @@ def main() -> int:
                         help="the tests' scripted worker instead of the real one (no torch)")
     parser.add_argument("--trail", type=Path, help="write every timed key to FILE: when it was sent (epoch "
                         "seconds), its round, its name and its milliseconds, one per line")
+    parser.add_argument("--read", type=float, default=0.0, help="seconds on each lesson once it has filled in")
     args = parser.parse_args()
     print(f"load before: {load()}")
     failed = 0
@@ -229,7 +243,7 @@ def main() -> int:
         session = None
         try:
             fresh = fresh_quit(env)
-            session = Session(env)
+            session = Session(env, args.read)
             session.lesson_round()
             rss_first = session.rss_mb()
             while session.presses < args.keys:

@@ -405,3 +405,23 @@ async def test_a_lesson_out_of_sight_mounts_nothing_until_it_is_shown_again():
         await pilot.press("n")
         await lesson_mounted(pilot)
         assert app.lesson_screen.view is second
+
+
+async def test_a_full_collection_due_soon_runs_while_the_learner_reads_not_as_keys_come(monkeypatch):
+    """A full collection took 0.9 to 1.4 s after a few rounds of lessons, in the middle of a key: the tutor
+    runs one that is due soon once no key has come for collector.QUIET_S (shortened here)."""
+    import gc
+
+    from tltui.ui import collector
+
+    monkeypatch.setattr(collector, "QUIET_S", 0.5)
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await lesson_mounted(pilot)
+        await until(pilot, lambda: gc.get_threshold() == collector.THRESHOLDS)  # calmed: the collector is on
+        for _ in range(collector.DUE):
+            gc.collect(1)
+        await pilot.press("j")
+        assert not app._collect_while_idle(), "a full collection ran as keys came"
+        assert gc.get_count()[2] >= collector.DUE
+        await until(pilot, lambda: gc.get_count()[2] < collector.DUE, 10, "the idle tutor to collect")

@@ -119,6 +119,8 @@ class TutorApp(Tutor):
         self._toasts: dict[tuple[str, str], float] = {}
         """(title, message) of each toast -> when it goes away."""
         self.started = False
+        self._last_input = 0.0
+        """When the learner last pressed a key or clicked (time.monotonic)."""
         self.quitting = False
         """True from q (or ctrl+q) on: keys still coming are dropped."""
         self._bindings_mode: str | None = None
@@ -155,6 +157,7 @@ class TutorApp(Tutor):
         for problem in keymap_problems():
             self.notify(problem, title="keymap.toml (tltui keys)", severity="warning", timeout=12)
         self.call_after_refresh(collector.calm)
+        self.set_interval(1.0, self._collect_while_idle, name="collect while the learner reads")
         import_ahead(self, then=partial(build_ahead, self, ("train", "runs"), then=self._built_ahead))
 
     def _built_ahead(self) -> None:
@@ -212,8 +215,14 @@ class TutorApp(Tutor):
     async def on_event(self, event: events.Event) -> None:
         """Once quitting, keys that came in the same burst as q are dropped: they would open lessons or
         screens in an app already taking its screens down (q then n raised MountError)."""
+        if isinstance(event, events.InputEvent):
+            self._last_input = time.monotonic()
         if not (self.quitting and isinstance(event, events.Key)):
             await super().on_event(event)
+
+    def _collect_while_idle(self) -> bool:
+        """The full collection, if one is due soon, run while the learner reads; whether it ran."""
+        return time.monotonic() - self._last_input >= collector.QUIET_S and collector.collect_if_due()
 
     async def on_unmount(self) -> None:
         if self._save_timer is not None:

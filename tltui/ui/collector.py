@@ -2,12 +2,14 @@
 
 The tutor starts with the collector off (``tltui.cli.main``). Once the first lesson is up, ``calm`` collects,
 freezes what is alive (modules, the widget tree: out of the collector's sight from then on) and turns it
-back on with larger thresholds. A full collection still comes now and then: once every lesson had been
-read it took 300 to 550 ms (the views dropped meanwhile are its garbage; gc.callbacks during
-benchmarks/keys.py), a pause in the middle of whatever key it lands on. Running it ahead once no key had
-come for a second was tried and dropped: a next key often comes about a second after the last, and in
-benchmarks/soak.py with it the ``j`` pressed once a lesson has filled in read 240 ms p95 in the first
-rounds (25 ms in the soak before it).
+back on with larger thresholds.
+
+A full collection still comes now and then, and the collector starts one only as objects are made, that
+is while the tutor answers a key: after a few rounds of lessons one took 0.9 to 1.4 s (benchmarks/soak.py,
+every 85 to 100 s of its typing; the lesson views dropped meanwhile are most of its garbage). So one that is
+due soon is run while the learner reads instead (``collect_if_due``, once no key or click has come for
+``QUIET_S``). A second of quiet was tried first and dropped: a typist's next key often comes about a second
+after the last, and in the soak with it the ``j`` pressed once a lesson had filled in read 240 ms p95.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ import gc
 #: comes about as often as with Python's 10 and 10, the middle ones are a third the size: with 10,000 and
 #: 10 one took 34 ms, with 3 8 to 18 ms.
 THRESHOLDS = (10_000, 3, 40)
+#: A full collection is run ahead once this many middle ones have come since the last (of THRESHOLDS[2]).
+DUE = THRESHOLDS[2] // 2
+#: Seconds without a key or a click before a full collection due soon is run: a learner reading. A typist's
+#: keys come closer (in benchmarks/soak.py, 23 gaps of 2,031 were over 2 s, most of them after a slow key).
+QUIET_S = 3.0
 
 
 def calm() -> None:
@@ -30,3 +37,11 @@ def calm() -> None:
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
     gc.enable()
+
+
+def collect_if_due() -> bool:
+    """Run the full collection now if it is due soon (and the collector is on); whether it ran."""
+    if gc.isenabled() and gc.get_count()[2] >= DUE:
+        gc.collect()
+        return True
+    return False
