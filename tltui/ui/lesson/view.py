@@ -132,10 +132,10 @@ class LessonView(VerticalScroll, can_focus=False):
     @staticmethod
     def _build(part: Part | tuple[str, bool]) -> Widget:
         if isinstance(part, tuple):
-            from textual.widgets import Markdown
+            from tltui.ui.lesson.table import LessonMarkdown
 
             text, list_open = part
-            return Markdown(text, open_links=False, classes="-list-open" if list_open else "")
+            return LessonMarkdown(text, open_links=False, classes="-list-open" if list_open else "")
         from tltui.ui.lesson.registry import build_widget
 
         assert isinstance(part, WidgetPart)  # compose cut the markdown parts into (text, list open) chunks
