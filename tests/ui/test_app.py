@@ -425,3 +425,26 @@ async def test_a_full_collection_due_soon_runs_while_the_learner_reads_not_as_ke
         assert not app._collect_while_idle(), "a full collection ran as keys came"
         assert gc.get_count()[2] >= collector.DUE
         await until(pilot, lambda: gc.get_count()[2] < collector.DUE, 10, "the idle tutor to collect")
+
+
+async def test_a_mode_switch_holds_the_frames_only_until_the_screen_shown_has_resumed(monkeypatch):
+    """Textual's switch_mode held every frame for 50 ms (most of T, R and L): the tutor holds them until the
+    screen shown has handled its resume, and paints it then."""
+    from textual.app import App
+
+    from tltui.ui.screens.runs import RunsScreen
+    from tltui.ui.screens.train import TrainScreen
+
+    timed_holds = []
+    delay_update = App.delay_update
+    monkeypatch.setattr(App, "delay_update", lambda self, delay=0.05: (timed_holds.append(delay),
+                                                                        delay_update(self, delay)))
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await lesson_mounted(pilot)
+        for key, screen in (("T", TrainScreen), ("L", LessonScreen), ("R", RunsScreen), ("T", TrainScreen)):
+            await pilot.press(key)
+            assert isinstance(app.screen, screen)
+            await pilot.pause(0)
+            assert app._batch_count == 0, f"frames still held after {key}"
+        assert timed_holds == [], "a mode switch held the frames for a time"

@@ -121,6 +121,9 @@ class TutorApp(Tutor):
         self.started = False
         self._last_input = 0.0
         """When the learner last pressed a key or clicked (time.monotonic)."""
+        self._holds: int | None = None
+        """While ``action_mode`` switches the mode, the holds of the frames begun meanwhile (``delay_update``)."""
+        """When the learner last pressed a key or clicked (time.monotonic)."""
         self.quitting = False
         """True from q (or ctrl+q) on: keys still coming are dropped."""
         self._bindings_mode: str | None = None
@@ -300,8 +303,29 @@ class TutorApp(Tutor):
 
     async def action_mode(self, mode: str) -> None:
         if self.current_mode != mode:
-            await self.switch_mode(mode)
+            self._holds = 0
+            try:
+                await self.switch_mode(mode)
+            finally:
+                holds, self._holds = self._holds, None
+                for _ in range(holds):  # (after the screen's ScreenResume, posted before them)
+                    self.screen.call_later(self._end_hold)
             self.refresh_bindings()
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Textual's ``switch_mode`` holds every frame for 50 ms, to hide the screens' changes meanwhile: 50 of
+        the 61 ms of a ``T``, ``R`` or ``L`` (benchmarks/keys.py). A mode switch here holds them only until the
+        screen shown has handled its resume (``_end_hold``), and its changes are painted together then."""
+        if self._holds is None:
+            super().delay_update(delay)
+        else:
+            self._holds += 1
+            self._begin_batch()
+
+    def _end_hold(self) -> None:
+        self._end_batch()
+        if not self._batch_count:
+            self.screen.refresh()
 
     async def open_lesson(self, lesson: Lesson) -> None:
         await self.action_mode("lessons")
