@@ -123,7 +123,6 @@ class TutorApp(Tutor):
         """When the learner last pressed a key or clicked (time.monotonic)."""
         self._holds: int | None = None
         """While ``action_mode`` switches the mode, the holds of the frames begun meanwhile (``delay_update``)."""
-        """When the learner last pressed a key or clicked (time.monotonic)."""
         self.quitting = False
         """True from q (or ctrl+q) on: keys still coming are dropped."""
         self._bindings_mode: str | None = None
@@ -308,7 +307,7 @@ class TutorApp(Tutor):
                 await self.switch_mode(mode)
             finally:
                 holds, self._holds = self._holds, None
-                for _ in range(holds):  # (after the screen's ScreenResume, posted before them)
+                for _ in range(holds or 0):  # (after the screen's ScreenResume, posted before them)
                     self.screen.call_later(self._end_hold)
             self.refresh_bindings()
 

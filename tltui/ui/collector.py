@@ -24,7 +24,8 @@ THRESHOLDS = (10_000, 3, 40)
 #: A full collection is run ahead once this many middle ones have come since the last (of THRESHOLDS[2]).
 DUE = THRESHOLDS[2] // 2
 #: Seconds without a key or a click before a full collection due soon is run: a learner reading. A typist's
-#: keys come closer (in benchmarks/soak.py, 23 gaps of 2,031 were over 2 s, most of them after a slow key).
+#: keys come closer (in benchmarks/soak.py, 23 gaps of 2,031 were over 2 s, each the soak's own 3 s wait for
+#: a key that painted nothing).
 QUIET_S = 3.0
 
 
