@@ -359,8 +359,8 @@ async def test_a_restarted_tutor_draws_the_last_race_and_training_run_again(monk
         trained = app.screen.run_id
     app = TutorApp(load_lessons())
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.screen.query(Race))
-        race = app.screen.query_one(Race)
+        await until(pilot, lambda: app.screen.query(Race) and app.screen.query_one(Race).query(RunChart))
+        race = app.screen.query_one(Race)  # (found as soon as it is mounted: its chart comes with its compose)
         chart = race.query_one(RunChart)
         await until(pilot, lambda: len(chart.series) == 2 and chart.drawn, what="the race drawn again")
         assert race.runs == raced
