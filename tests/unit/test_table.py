@@ -56,3 +56,8 @@ def test_the_headers_are_styled_and_the_frame_is_drawn_as_in_markdown():
     lines = table_lines(cells("Group"), [cells("stem")], 20)
     assert any("$primary" in str(span.style) for span in lines[1].spans)
     assert GAP == 3 and lines[0].plain == "┌" + "─" * 18 + "┐"
+
+
+def test_a_row_of_empty_cells_is_drawn_as_a_line():
+    lines = table_lines(cells("a", "b"), [cells("", "")], 20)
+    assert [line.plain[0] for line in lines] == ["┌", "│", "├", "│", "└"]
