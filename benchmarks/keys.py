@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from tltui.cli.main import ESCAPE_DELAY_MS  # noqa: E402
 from tltui.ui.lessons import find_lesson, load_lessons  # noqa: E402
 
+from latency import p95  # noqa: E402
 from terminal import Terminal, stop_workers  # noqa: E402
 
 LESSONS = load_lessons()
@@ -54,11 +55,6 @@ else:
 TLTUI = [sys.executable, "-m", "tltui"]
 LOCAL_GOAL, PICTURE_GOAL = 0.100, 0.300
 TAB, ESC, DOWN = "\t", "\x1b", "\x1b[B"
-
-
-def p95(times: list[float]) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def lesson_keys(samples: int, data_dir: str) -> dict[str, list[float]]:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tltui.ui.lessons import WidgetPart, load_lessons  # noqa: E402
 
+from latency import chance, p95  # noqa: E402
 from terminal import Terminal  # noqa: E402
 
 LESSONS = load_lessons()
@@ -45,6 +46,8 @@ SCREENS = {"T": "Start (s)", "R": "backbone · weights"}
 HELP = "escape closes"
 """A text only the help paints (its frame's subtitle)."""
 RATIO_GOAL, QUIT_GOAL = 1.2, 0.5
+CHANCE = 0.05
+"""A key over the goal whose shuffled presses give its ratio less often than this has grown beyond chance."""
 SLOW_S = 0.25
 """A key slower than this is counted (a pause a learner notices)."""
 DIGIT_WINDOW = 1.2
@@ -55,11 +58,6 @@ ESC_GAP = 0.25
 (ESCDELAY, 100 ms) and its next poll (every 100 ms); a key before that makes alt+key."""
 DOWN = "\x1b[B"
 NAMES = {TAB: "tab", ESC: "esc", DOWN: "down", "\r": "enter", "?": "?"}
-
-
-def p95(times: list[float]) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 class Session:
@@ -190,21 +188,26 @@ def report(times: list[tuple[int, str, float]], rounds: int) -> int:
     end = range(rounds - window + 1, rounds + 1)
     print(f"rounds {rounds} ({len(times)} keys); start: rounds {start.start}-{start.stop - 1}, "
           f"end: rounds {end.start}-{end.stop - 1}")
-    print(f"{'key':<18}{'n':>5}{'start p50':>11}{'p95':>7}{'end p50':>9}{'p95':>7}{'end/start p95':>15}  goal")
-    failed = 0
+    print(f"{'key':<18}{'n':>5}{'start p50':>11}{'p95':>7}{'end p50':>9}{'p95':>7}{'end/start p95':>15}{'chance':>8}"
+          "  goal")
+    failed, beyond = 0, []
     keys = list(dict.fromkeys(name for _, name, _ in times))
     for name in [*keys, "all keys"]:
         first = [s for r, k, s in times if r in start and name in (k, "all keys")]
         last = [s for r, k, s in times if r in end and name in (k, "all keys")]
         if not first or not last:
             continue
-        ratio = p95(last) / p95(first)
+        ratio, odds = p95(last) / p95(first), chance(first, last)
         met = ratio <= RATIO_GOAL
         failed += not met
+        if not met and odds < CHANCE:
+            beyond.append(name)
         print(f"{name:<18}{len(first) + len(last):>5}"
               f"{statistics.median(first) * 1000:>9.0f}ms{p95(first) * 1000:>5.0f}ms"
-              f"{statistics.median(last) * 1000:>7.0f}ms{p95(last) * 1000:>5.0f}ms{ratio:>15.2f}  "
+              f"{statistics.median(last) * 1000:>7.0f}ms{p95(last) * 1000:>5.0f}ms{ratio:>15.2f}{odds:>8.2f}  "
               f"<= {RATIO_GOAL}: {'met' if met else 'NOT met'}")
+    print(f"chance: how often the same presses, shuffled between start and end, give the ratio or more; keys over "
+          f"the goal with a chance under {CHANCE}: {', '.join(beyond) or 'none'}")
     slow = sorted(((s, r, k) for r, k, s in times if s > SLOW_S), reverse=True)
     slowest = ", ".join(f"{k} {s * 1000:.0f} ms (round {r})" for s, r, k in slow[:5])
     print(f"keys over {SLOW_S * 1000:.0f} ms: {len(slow)} of {len(times)}" + (f"; slowest: {slowest}" if slow else ""))
