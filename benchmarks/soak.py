@@ -9,7 +9,8 @@ of the burst of output it causes). The first round (first visits, modules import
 those) is left out; the p95 of each key over the next rounds is compared with its p95 over the last
 as many rounds. Goal: end / start <= 1.2 for every key. The tutor's own CPU time per key over the same
 rounds is compared too: on a machine shared with other work the wall clock also measures the wait for a
-core, and what grows in the tutor shows in its CPU time. Then ``q``: seconds to exit after the session,
+core, and what grows in the tutor shows in its CPU time; and the machine's own speed (a fixed piece of
+Python timed after each round), which moves every key with it. Then ``q``: seconds to exit after the session,
 against a fresh tutor's (goal 0.5 s), and the tutor's memory (RSS) after the first round and at the end.
 
     python benchmarks/soak.py [--keys 2000] [--fake-worker] [--trail FILE] [--read SECONDS]
@@ -214,6 +215,26 @@ def report(times: list[tuple[int, str, float]], rounds: int) -> int:
     return failed
 
 
+def machine_ms() -> float:
+    """Milliseconds a fixed piece of Python (about 20 ms here) takes in this process: the median of 5. The
+    machine's own speed, which moves the tutor's keys with it (a core shared with other work, a clock)."""
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sorted(str(n * 7919 % 10007) for n in range(100_000))
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def report_machine(per_round: list[float]) -> None:
+    """The machine's speed (``machine_ms`` after each round) over the start rounds and the end rounds, as
+    ``report`` picks them: a ratio the keys' ratios can be read against."""
+    window = max(1, (len(per_round) - 1) // 3)
+    start, end = statistics.median(per_round[1:1 + window]), statistics.median(per_round[-window:])
+    print(f"machine (a fixed piece of Python): start {start:.1f} ms, end {end:.1f} ms, end/start {end / start:.2f}"
+          f"  (per round: {', '.join(f'{ms:.0f}' for ms in per_round)} ms)")
+
+
 def report_cpu(rounds: list[tuple[float, int]]) -> int:
     """The tutor's CPU milliseconds per key in the start rounds and in the end rounds (as ``report`` picks
     them), and their ratio: 1 if it missed the goal."""
@@ -248,9 +269,11 @@ def main() -> int:
             fresh = fresh_quit(env)
             session = Session(env, args.read)
             session.lesson_round()
+            machine = [machine_ms()]
             rss_first = session.rss_mb()
             while session.presses < args.keys:
                 session.lesson_round()
+                machine.append(machine_ms())
             rss_last = session.rss_mb()
             quit_after = session.quit()
         finally:
@@ -263,6 +286,7 @@ def main() -> int:
                                           for sent, (r, name, seconds) in keys))
         failed += report(session.times, session.round)
         failed += report_cpu(session.cpu)
+        report_machine(machine)
         if session.silent:
             print(f"painted nothing (not timed): {', '.join(sorted(set(session.silent)))} ({len(session.silent)} keys)")
     for what, seconds in (("quit, fresh tutor", fresh), (f"quit after {session.presses} keys", quit_after)):
