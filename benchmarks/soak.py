@@ -216,7 +216,7 @@ def report(times: list[tuple[int, str, float]], rounds: int) -> int:
 
 
 def machine_ms() -> float:
-    """Milliseconds a fixed piece of Python (about 20 ms here) takes in this process: the median of 5. The
+    """Milliseconds a fixed piece of Python (24 to 36 ms on this machine) takes here: the median of 5. The
     machine's own speed, which moves the tutor's keys with it (a core shared with other work, a clock)."""
     times = []
     for _ in range(5):
