@@ -452,4 +452,3 @@ async def test_a_mode_switch_holds_the_frames_only_until_the_screen_shown_has_re
             await pilot.pause(0)
             assert app._batch_count == 0, f"frames still held after {key}"
         assert timed_holds == [], "a mode switch held the frames for a time"
-
