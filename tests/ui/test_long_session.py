@@ -115,3 +115,27 @@ async def test_no_widget_of_a_lesson_left_or_a_dialog_closed_is_kept():
         gc.collect()
         kept = [type(node()).__name__ for node in gone if node() is not None]
         assert len(gone) > 100 and kept == []
+
+
+async def test_a_lesson_left_before_its_first_paint_waits_idle_until_it_is_shown_again(monkeypatch):
+    """``n`` then ``T`` in one burst: the new lesson asked after every refresh whether it was laid out, and
+    used 60 % of the CPU for as long as the training screen was shown. It waits now, and fills in on ``L``."""
+    from keyboard import send
+
+    asked = []
+    after_first_paint = LessonView._after_first_paint
+    monkeypatch.setattr(LessonView, "_after_first_paint",
+                        lambda view, *args: (asked.append(view.lesson.name), after_first_paint(view, *args)))
+    app = TutorApp(LESSONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await read(pilot, 1)
+        await send(app, ["n", "T"])
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen), what="T to show the training screen")
+        await pilot.pause(0.5)
+        second = LESSONS[1].name
+        before = asked.count(second)
+        await pilot.pause(1.0)
+        assert asked.count(second) == before, "the lesson left behind is still being laid out"
+        assert not app.lesson_screen.view.complete
+        await show(pilot, "L", LessonScreen)
+        await until(pilot, lambda: app.lesson_screen.view.complete, what="the lesson to fill in once shown")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
@@ -74,7 +75,8 @@ class LessonView(VerticalScroll, can_focus=False):
         """Where the learner left this lesson last time: scrolled to once every part is mounted."""
         self._pending: list[Part | tuple[str, bool]] = list(lesson.parts)
         self._laid_out = False
-        self._paused = False
+        self._paused: Callable[[], object] | None = None
+        """The step to go on with once the lesson is in sight again (see resume); None while it goes on."""
 
     @property
     def complete(self) -> bool:
@@ -98,20 +100,29 @@ class LessonView(VerticalScroll, can_focus=False):
     def on_mount(self) -> None:
         self.call_after_refresh(self._after_first_paint)
 
+    def _in_sight(self) -> bool:
+        return self.display and self.screen.is_current
+
     def _after_first_paint(self, laid_out: bool = False) -> None:
         """Start mounting the rest once the composed prose has been laid out and drawn. Textual draws no
         frame until the app's own mount has run, so a part mounted before that delays the tutor's first
-        frame (the first check: 75 ms)."""
+        frame (the first check: 75 ms). A lesson left before its first paint waits to be shown again: it
+        asked after each refresh whether it was laid out, and used 60 % of the CPU while another screen was
+        shown (a lesson opened and T in one burst)."""
+        if not self.is_attached:
+            return
         if laid_out:
             self.call_after_refresh(self._mount_next)
+        elif self.app.started and not self._in_sight():
+            self._paused = self._after_first_paint
         else:
             ready = self.app.started and (not self.children or self.children[0].region.height > 0)
             self.call_after_refresh(self._after_first_paint, ready)
 
     async def _mount_next(self) -> None:
         if self._pending and self.is_attached:  # not while the app closes
-            if not (self.display and self.screen.is_current):
-                self._paused = True  # out of sight (another lesson, another screen): see resume
+            if not self._in_sight():
+                self._paused = self._mount_next  # out of sight (another lesson, another screen): see resume
                 return
             await self.mount(self._build(self._pending.pop(0)))
             self.call_after_refresh(self._mount_next)
@@ -125,9 +136,9 @@ class LessonView(VerticalScroll, can_focus=False):
         """Go on mounting the parts once the lesson is in sight again. A lesson left half mounted took
         the CPU from the screen or lesson shown instead (a T as the first lesson was painted waited
         100 ms more for the lesson's markdown)."""
-        if self._paused:
-            self._paused = False
-            self.call_after_refresh(self._mount_next)
+        if self._paused is not None:
+            step, self._paused = self._paused, None
+            self.call_after_refresh(step)
 
     @staticmethod
     def _build(part: Part | tuple[str, bool]) -> Widget:
