@@ -21,6 +21,7 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 from tltui.ui.screens.mode import ModeScreen
+from tltui.ui.warmup import render_ahead
 
 if TYPE_CHECKING:
     from tltui.ui.host import Tutor
@@ -66,7 +67,8 @@ class KeysFooter(Footer):
         if not self.app.started:  # the keys come a frame after the lesson: Textual draws no frame before
             self.call_after_refresh(self.recompose)  # the app's mount, which waited for them (15 ms)
             return
-        if not self.screen.is_current and not self._ahead():  # hidden: checked again when its screen comes back
+        ahead = not self.screen.is_current
+        if ahead and not self._ahead():  # hidden: checked again when its screen comes back
             return
         shown = self._shown()
         if shown == self._drawn:
@@ -74,6 +76,8 @@ class KeysFooter(Footer):
         self._drawn = shown
         await super().recompose()
         self.mutate_reactive(Footer.compact)
+        if ahead and self.is_attached:  # laid out with its new keys, as warmup.build_ahead renders it: on a
+            render_ahead(self.screen)  # loaded machine the keys came after that render (test_warmup's footer)
 
     def _ahead(self) -> bool:
         """Whether the footer's screen was built ahead and not shown yet: its keys are drawn then too, so that
