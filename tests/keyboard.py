@@ -55,6 +55,17 @@ async def idle(app: App) -> None:
     await wait_for_idle(0)
 
 
+async def handled(app: App) -> None:
+    """Let the app handle every key posted so far: a callback posted after them has run on the app's queue,
+    then on its screen's (queues are first in, first out), then until the process idles. ``idle`` alone
+    gives up after a second of work, with keys of a burst still waiting on a loaded machine."""
+    for pump in (app, app.screen):
+        done = asyncio.Event()
+        if pump.call_later(done.set):  # False once the app or screen is closing
+            await done.wait()
+    await idle(app)
+
+
 def quitting_keys(app: App) -> set[str]:
     """The keys that quit the app (where nothing else takes them)."""
     return {key for key, found in app._bindings.key_to_bindings.items()

@@ -32,7 +32,7 @@ from tltui.ui.screens.train import TrainScreen
 from tltui.ui.widgets.run_form import RunForm, texts
 
 from conftest import until, until_over
-from keyboard import bound_keys, idle, send
+from keyboard import bound_keys, handled, idle, send
 
 LESSONS = load_lessons()
 SIZES = ((80, 24), (100, 32), (120, 40))
@@ -82,6 +82,7 @@ async def go_to(app: TutorApp, mode: str, opener: str | None = None, lesson=None
     """The walk's starting point: overlays closed, ``mode`` shown (``lesson`` open), then ``opener``. Each
     mode keeps its own stack of screens (an LR finder opened on the training screen is there again when T
     brings that screen back), so the overlays of the mode left and of the mode shown are closed."""
+    await handled(app)  # the walk's last keys first: a T still waiting would switch away after the lesson opens
     await close_overlays(app)
     await app.action_mode(mode)
     await close_overlays(app)
