@@ -1,4 +1,5 @@
-"""The UI process never imports torch: it would cost seconds at start-up."""
+"""The UI process never imports torch: it would cost seconds at start-up. The worker does, out of its
+collector's sight."""
 
 from __future__ import annotations
 
@@ -39,3 +40,17 @@ def test_opening_every_lesson_imports_no_torch():
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "clean"
+
+
+def test_the_engine_import_leaves_the_collector_on_and_the_engine_out_of_its_sight(tmp_path):
+    """A fresh daemon imports torch with the cyclic collector off and freezes what it imported: a later
+    full collection of the worker (a pause of its event loop) does not go through torch's objects."""
+    script = ("import asyncio, gc, sys\nfrom pathlib import Path\nfrom tltui.worker.daemon import Daemon\n"
+              "from tltui.worker.store import RunStore\nassert 'torch' not in sys.modules\n"
+              f"async def start():\n    Daemon(RunStore(Path({str(tmp_path)!r})))\nasyncio.run(start())\n"
+              "print(gc.isenabled(), 'torch' in sys.modules, gc.get_freeze_count(), len(gc.get_objects()))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    enabled, torch, frozen, tracked = done.stdout.split()
+    assert enabled == "True" and torch == "True"
+    assert int(frozen) > 100_000 and int(tracked) < int(frozen) // 20

@@ -160,20 +160,3 @@ async def test_every_request_of_the_protocol_has_its_handler(tmp_path):
 
     handlers = Daemon(RunStore(tmp_path)).handlers
     assert set(handlers) == set(get_args(AnyRequest))
-
-
-def test_the_engine_import_leaves_the_collector_on_and_the_engine_out_of_its_sight(tmp_path):
-    """A fresh daemon imports torch with the cyclic collector off and freezes what it imported: a later
-    full collection of the worker (a pause of its event loop) does not go through torch's objects."""
-    import subprocess
-    import sys
-
-    script = ("import asyncio, gc, sys\nfrom pathlib import Path\nfrom tltui.worker.daemon import Daemon\n"
-              "from tltui.worker.store import RunStore\nassert 'torch' not in sys.modules\n"
-              f"async def start():\n    Daemon(RunStore(Path({str(tmp_path)!r})))\nasyncio.run(start())\n"
-              "print(gc.isenabled(), 'torch' in sys.modules, gc.get_freeze_count(), len(gc.get_objects()))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    enabled, torch, frozen, tracked = done.stdout.split()
-    assert enabled == "True" and torch == "True"
-    assert int(frozen) > 100_000 and int(tracked) < int(frozen) // 20
