@@ -10,10 +10,13 @@ those) is left out; the p95 of each key over the next rounds is compared with it
 as many rounds. Goal: end / start <= 1.2 for every key. The tutor's own CPU time per key over the same
 rounds is compared too: on a machine shared with other work the wall clock also measures the wait for a
 core, and what grows in the tutor shows in its CPU time; and the machine's own speed (a fixed piece of
-Python timed after each round), which moves every key with it. Then ``q``: seconds to exit after the session,
-against a fresh tutor's (goal 0.5 s), and the tutor's memory (RSS) after the first round and at the end.
+Python timed after each round), which moves every key with it. So the session's tutor and a fresh one
+(after a first round of its own) then take ``--side-by-side`` more rounds in turn, a lesson each: the same
+keys on the same machine in the same minutes, each key's p95 aged / fresh against the same goal, and
+their CPU per key. Then ``q``: seconds to exit after the session, against a fresh tutor's (goal 0.5 s),
+and the tutor's memory (RSS) after the first round and at the end of the session.
 
-    python benchmarks/soak.py [--keys 2000] [--fake-worker] [--trail FILE] [--read SECONDS]
+    python benchmarks/soak.py [--keys 2000] [--side-by-side 4] [--fake-worker] [--trail FILE] [--read SECONDS]
 
 The p95 leaves out the few slowest keys, so the keys over SLOW_S are counted and the slowest shown too.
 With ``--read`` the session waits that long once each lesson has filled in, as a learner who reads it.
@@ -133,23 +136,28 @@ class Session:
 
     def _lesson_round(self) -> None:
         self.round += 1
-        for number, lesson in enumerate(LESSONS, 1):
-            if self.presses:  # the tutor starts at lesson 1
-                self.open_lesson(number, (number + self.round) % 3)
-            title = f"{number}/{N}"
-            self.key("j")
-            self.key("j")
-            self.key("k")
-            if any(isinstance(part, WidgetPart) for part in lesson.parts):
-                self.term.drain(0.5)
-                self.key(TAB)
-                self.key(ESC)
-            for screen, needle in SCREENS.items():
-                self.key(screen, needle)
-            self.key("L", title)
-            if number % 3 == 0:
-                self.key("?", HELP)
-                self.key(ESC)
+        for number in range(1, N + 1):
+            self.lesson_keys(number, self.round)
+
+    def lesson_keys(self, number: int, way: int) -> None:
+        """Lesson ``number``'s keys: reached (in a way picked by ``way``), read, tabbed into, the screens."""
+        lesson = LESSONS[number - 1]
+        if self.presses:  # the tutor starts at lesson 1
+            self.open_lesson(number, (number + way) % 3)
+        title = f"{number}/{N}"
+        self.key("j")
+        self.key("j")
+        self.key("k")
+        if any(isinstance(part, WidgetPart) for part in lesson.parts):
+            self.term.drain(0.5)
+            self.key(TAB)
+            self.key(ESC)
+        for screen, needle in SCREENS.items():
+            self.key(screen, needle)
+        self.key("L", title)
+        if number % 3 == 0:
+            self.key("?", HELP)
+            self.key(ESC)
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.term.process.pid}/status").read_text().splitlines():
@@ -189,13 +197,26 @@ def report(times: list[tuple[int, str, float]], rounds: int) -> int:
     end = range(rounds - window + 1, rounds + 1)
     print(f"rounds {rounds} ({len(times)} keys); start: rounds {start.start}-{start.stop - 1}, "
           f"end: rounds {end.start}-{end.stop - 1}")
-    print(f"{'key':<18}{'n':>5}{'start p50':>11}{'p95':>7}{'end p50':>9}{'p95':>7}{'end/start p95':>15}{'chance':>8}"
-          "  goal")
+    failed = compare([(k, s) for r, k, s in times if r in start], [(k, s) for r, k, s in times if r in end])
+    slow = sorted(((s, r, k) for r, k, s in times if s > SLOW_S), reverse=True)
+    slowest = ", ".join(f"{k} {s * 1000:.0f} ms (round {r})" for s, r, k in slow[:5])
+    print(f"keys over {SLOW_S * 1000:.0f} ms: {len(slow)} of {len(times)}" + (f"; slowest: {slowest}" if slow else ""))
+    return failed
+
+
+def compare(before: list[tuple[str, float]], after: list[tuple[str, float]], names: tuple[str, str] = ("start", "end")
+            ) -> int:
+    """Print each key's p50 / p95 in ``before`` and ``after`` ((key, seconds) lists), the ratio of the p95s and
+    its chance; how many keys missed the goal."""
+    first_name, last_name = names
+    ratio_name = f"{last_name}/{first_name} p95"
+    print(f"{'key':<18}{'n':>5}{first_name + ' p50':>11}{'p95':>7}{last_name + ' p50':>9}{'p95':>7}{ratio_name:>15}"
+          f"{'chance':>8}  goal")
     failed, beyond = 0, []
-    keys = list(dict.fromkeys(name for _, name, _ in times))
+    keys = list(dict.fromkeys(name for name, _ in before + after))
     for name in [*keys, "all keys"]:
-        first = [s for r, k, s in times if r in start and name in (k, "all keys")]
-        last = [s for r, k, s in times if r in end and name in (k, "all keys")]
+        first = [s for k, s in before if name in (k, "all keys")]
+        last = [s for k, s in after if name in (k, "all keys")]
         if not first or not last:
             continue
         ratio, odds = p95(last) / p95(first), chance(first, last)
@@ -207,12 +228,39 @@ def report(times: list[tuple[int, str, float]], rounds: int) -> int:
               f"{statistics.median(first) * 1000:>9.0f}ms{p95(first) * 1000:>5.0f}ms"
               f"{statistics.median(last) * 1000:>7.0f}ms{p95(last) * 1000:>5.0f}ms{ratio:>15.2f}{odds:>8.2f}  "
               f"<= {RATIO_GOAL}: {'met' if met else 'NOT met'}")
-    print(f"chance: how often the same presses, shuffled between start and end, give the ratio or more; keys over "
-          f"the goal with a chance under {CHANCE}: {', '.join(beyond) or 'none'}")
-    slow = sorted(((s, r, k) for r, k, s in times if s > SLOW_S), reverse=True)
-    slowest = ", ".join(f"{k} {s * 1000:.0f} ms (round {r})" for s, r, k in slow[:5])
-    print(f"keys over {SLOW_S * 1000:.0f} ms: {len(slow)} of {len(times)}" + (f"; slowest: {slowest}" if slow else ""))
+    print(f"chance: how often the same presses, shuffled between {first_name} and {last_name}, give the ratio or "
+          f"more; keys over the goal with a chance under {CHANCE}: {', '.join(beyond) or 'none'}")
     return failed
+
+
+def side_by_side(aged: Session, fresh: Session, rounds: int) -> tuple[int, dict[Session, float]]:
+    """``rounds`` rounds of the same keys, taken by the tutor after the session and by a fresh one in turn, a
+    lesson each (which goes first alternates): both meet the same machine in the same minutes, so what
+    differs between them is the session. The aged tutor's first round of them, and each tutor's CPU
+    milliseconds per key over them."""
+    first_round = aged.round + 1
+    cpu = {session: (session.cpu_seconds(), session.presses) for session in (aged, fresh)}
+    for _ in range(rounds):
+        aged.round += 1
+        fresh.round += 1
+        for number in range(1, N + 1):
+            for session in (aged, fresh) if number % 2 else (fresh, aged):
+                session.lesson_keys(number, aged.round)
+    return first_round, {session: 1000 * (session.cpu_seconds() - c) / max(1, session.presses - n)
+                         for session, (c, n) in cpu.items()}
+
+
+def report_side_by_side(aged: Session, fresh: Session, first_round: int, cpu: dict[Session, float]) -> int:
+    """Print each key's aged / fresh p95 and the CPU per key (``side_by_side``); how many missed the goal."""
+    print(f"\nside by side: the tutor after the session (rounds {first_round}-{aged.round}) and a fresh one (after "
+          f"a first round), {fresh.round - 1} rounds, a lesson each in turn")
+    failed = compare([(k, s) for r, k, s in fresh.times if r > 1],
+                     [(k, s) for r, k, s in aged.times if r >= first_round], ("fresh", "aged"))
+    ratio = cpu[aged] / cpu[fresh]
+    met = ratio <= RATIO_GOAL
+    print(f"tutor CPU per key: fresh {cpu[fresh]:.1f} ms, aged {cpu[aged]:.1f} ms, aged/fresh {ratio:.2f}  "
+          f"<= {RATIO_GOAL}: {'met' if met else 'NOT met'}")
+    return failed + (not met)
 
 
 def machine_ms() -> float:
@@ -257,38 +305,51 @@ def main() -> int:
     parser.add_argument("--trail", type=Path, help="write every timed key to FILE: when it was sent (epoch "
                         "seconds), its round, its name and its milliseconds, one per line")
     parser.add_argument("--read", type=float, default=0.0, help="seconds on each lesson once it has filled in")
+    parser.add_argument("--side-by-side", type=int, default=4, metavar="ROUNDS",
+                        help="rounds taken after the session by it and a fresh tutor in turn (0: none)")
     args = parser.parse_args()
     print(f"load before: {load()}")
     failed = 0
-    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as data_dir:  # (a worker may still be writing)
-        env = {"TLTUI_DATA_DIR": data_dir}
+    with (tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as data_dir,  # (a worker may still be writing)
+          tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as fresh_dir):
+        env, fresh_env = {"TLTUI_DATA_DIR": data_dir}, {"TLTUI_DATA_DIR": fresh_dir}
         if args.fake_worker:
-            env["TLTUI_WORKER_CMD"] = f"{sys.executable} {ROOT / 'tests' / 'fake_worker.py'}"
-        session = None
+            for values in (env, fresh_env):
+                values["TLTUI_WORKER_CMD"] = f"{sys.executable} {ROOT / 'tests' / 'fake_worker.py'}"
+        session = second = None
         try:
             fresh = fresh_quit(env)
             session = Session(env, args.read)
             session.lesson_round()
             machine = [machine_ms()]
             rss_first = session.rss_mb()
-            while session.presses < args.keys:
+            while session.presses < args.keys or session.round < 2:  # (a start and an end)
                 session.lesson_round()
                 machine.append(machine_ms())
-            rss_last = session.rss_mb()
+            rss_last, rounds = session.rss_mb(), session.round
+            if args.side_by_side:
+                second = Session(fresh_env, args.read)
+                second.lesson_round()
+                both = side_by_side(session, second, args.side_by_side)
+                second.quit()
             quit_after = session.quit()
         finally:
-            if session is not None and session.term.process.poll() is None:
-                session.term.kill()
+            for each in (session, second):
+                if each is not None and each.term.process.poll() is None:
+                    each.term.kill()
             stop_daemon(data_dir)
+            stop_daemon(fresh_dir)
         if args.trail:
             keys = zip(session.sent, session.times, strict=True)
             args.trail.write_text("".join(f"{sent:.3f} {r} {name!r} {seconds * 1000:.1f}\n"
                                           for sent, (r, name, seconds) in keys))
-        failed += report(session.times, session.round)
+        failed += report([t for t in session.times if t[0] <= rounds], rounds)
         failed += report_cpu(session.cpu)
         report_machine(machine)
         if session.silent:
             print(f"painted nothing (not timed): {', '.join(sorted(set(session.silent)))} ({len(session.silent)} keys)")
+        if second is not None:
+            failed += report_side_by_side(session, second, *both)
     for what, seconds in (("quit, fresh tutor", fresh), (f"quit after {session.presses} keys", quit_after)):
         met = seconds <= QUIT_GOAL
         failed += not met
