@@ -190,11 +190,16 @@ def stop_daemon(data_dir: str) -> None:
         pass
 
 
+def ends(rounds: int) -> tuple[range, range]:
+    """The start and end rounds of a session of ``rounds`` (numbered from 1): as many as a third of those
+    after the first each, the first left out."""
+    window = max(1, (rounds - 1) // 3)
+    return range(2, 2 + window), range(rounds - window + 1, rounds + 1)
+
+
 def report(times: list[tuple[int, str, float]], rounds: int) -> int:
     """Print each key's start and end p50 / p95 and their ratio; how many keys missed the goal."""
-    window = max(1, (rounds - 1) // 3)
-    start = range(2, 2 + window)
-    end = range(rounds - window + 1, rounds + 1)
+    start, end = ends(rounds)
     print(f"rounds {rounds} ({len(times)} keys); start: rounds {start.start}-{start.stop - 1}, "
           f"end: rounds {end.start}-{end.stop - 1}")
     failed = compare([(k, s) for r, k, s in times if r in start], [(k, s) for r, k, s in times if r in end])
@@ -277,8 +282,7 @@ def machine_ms() -> float:
 def report_machine(per_round: list[float]) -> None:
     """The machine's speed (``machine_ms`` after each round) over the start rounds and the end rounds, as
     ``report`` picks them: a ratio the keys' ratios can be read against."""
-    window = max(1, (len(per_round) - 1) // 3)
-    start, end = statistics.median(per_round[1:1 + window]), statistics.median(per_round[-window:])
+    start, end = (statistics.median(per_round[r - 1] for r in part) for part in ends(len(per_round)))
     print(f"machine (a fixed piece of Python): start {start:.1f} ms, end {end:.1f} ms, end/start {end / start:.2f}"
           f"  (per round: {', '.join(f'{ms:.0f}' for ms in per_round)} ms)")
 
@@ -286,8 +290,7 @@ def report_machine(per_round: list[float]) -> None:
 def report_cpu(rounds: list[tuple[float, int]]) -> int:
     """The tutor's CPU milliseconds per key in the start rounds and in the end rounds (as ``report`` picks
     them), and their ratio: 1 if it missed the goal."""
-    window = max(1, (len(rounds) - 1) // 3)
-    start, end = rounds[1:1 + window], rounds[-window:]
+    start, end = ([rounds[r - 1] for r in part] for part in ends(len(rounds)))
     per_key = [1000 * sum(c for c, _ in part) / max(1, sum(k for _, k in part)) for part in (start, end)]
     ratio = per_key[1] / per_key[0]
     met = ratio <= RATIO_GOAL

@@ -55,7 +55,8 @@ def import_ahead(app: App[Any], then: Callable[[], None]) -> None:
 def build_ahead(app: App[Any], modes: tuple[str, ...], then: Callable[[], None]) -> None:
     """Build the base screen of each of ``modes`` not built yet, then render each once, one step per refresh
     of ``app``, without showing them; then call ``then``. The renders come after all the builds: by then
-    each screen's footer has drawn its keys (``KeysFooter`` draws them for a screen built ahead). A screen
+    each screen's footer has most often drawn its keys (``KeysFooter`` draws them for a screen built ahead,
+    and renders the screen again if they come later, as on a loaded machine). A screen
     built so asks nothing of the worker until it is first shown (``ModeScreen.on_first_show``). The build is
     Textual's own first step of switch_mode, ``_init_mode``: there is no public call that builds a mode's
     screen without showing it (made, mounted, laid out at the app's size)."""

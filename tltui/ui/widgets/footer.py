@@ -67,8 +67,8 @@ class KeysFooter(Footer):
         if not self.app.started:  # the keys come a frame after the lesson: Textual draws no frame before
             self.call_after_refresh(self.recompose)  # the app's mount, which waited for them (15 ms)
             return
-        ahead = not self.screen.is_current
-        if ahead and not self._ahead():  # hidden: checked again when its screen comes back
+        hidden = not self.screen.is_current
+        if hidden and not self._ahead():  # hidden: checked again when its screen comes back
             return
         shown = self._shown()
         if shown == self._drawn:
@@ -76,8 +76,8 @@ class KeysFooter(Footer):
         self._drawn = shown
         await super().recompose()
         self.mutate_reactive(Footer.compact)
-        if ahead and self.is_attached:  # laid out with its new keys, as warmup.build_ahead renders it: on a
-            render_ahead(self.screen)  # loaded machine the keys came after that render (test_warmup's footer)
+        if hidden and self.is_attached:  # built ahead: laid out with its new keys, as warmup.build_ahead renders
+            render_ahead(self.screen)  # it (on a loaded machine the keys came after that render)
 
     def _ahead(self) -> bool:
         """Whether the footer's screen was built ahead and not shown yet: its keys are drawn then too, so that
