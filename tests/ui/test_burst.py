@@ -163,3 +163,21 @@ async def test_keys_in_the_burst_that_quits_are_dropped():
             await send(app, keys)
             await until_over(app, what=f"{' '.join(keys)} to quit the tutor")
         assert app.crash is None and app.return_code == 0, (keys, app.crash, app.return_code)
+
+
+async def test_a_digit_typed_after_n_or_p_in_one_burst_opens_the_lesson_it_names():
+    """``n`` then ``4`` in one burst opened lesson 5: ``n`` is a binding, handled once the key has come back
+    up to the app, and the digit was handled on the screen on the way down, before it. Every pair below,
+    with the lessons it must end on, whatever the typist's pace."""
+    from keyboard import send
+
+    app = TutorApp(LESSONS, start=LESSONS[0])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.lesson_screen
+        for keys, number in ((["n", "4"], 4), (["p", "6"], 6), (["4", "n"], 5), (["n", "n", "3", "p"], 2)):
+            await send(app, keys)
+            await until(pilot, lambda n=number: screen.lesson.number == n,
+                        10, f"{' '.join(keys)} to end on lesson {number}")
+            await pilot.pause(0.3)
+            assert screen.lesson.number == number, f"{' '.join(keys)} ended on lesson {screen.lesson.number}"
+            await pilot.pause(1.3)  # past the window that makes two digits one number

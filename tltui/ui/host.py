@@ -32,6 +32,8 @@ class Tutor(App[None]):
     lessons: list[Lesson]
     progress: LearnerProgress
     """What the learner did: saved by ``save_progress``."""
+    quitting: bool
+    """True from q (or ctrl+q) on: keys still coming are dropped."""
     started: bool
     """Whether the app's own mount has run: Textual draws none of its frames before (they are held in a batch
     while the first screen mounts)."""

@@ -181,10 +181,12 @@ class LessonScreen(ModeScreen):
         else:
             self.notify("This is the first lesson.", timeout=2)
 
-    async def on_key(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
         """Digits jump to a lesson while the lesson has the keys (nothing focused, or the contents); two
         typed within DIGIT_WINDOW (by when they were typed, not when they were handled) make one number.
-        A live widget's digits are its own: an answer it does not take never opens another lesson."""
+        A live widget's digits are its own: an answer it does not take never opens another lesson. The jump
+        is queued on the app, behind the keys before it: a binding (``n``, ``p``) runs once its key has come
+        back up to the app, so a digit handled here at once came first (``n 4`` in one burst opened 5)."""
         if event.character is None or not event.character.isdigit():
             return
         if self.focused is not None and self.focused is not self.contents:
@@ -200,9 +202,15 @@ class LessonScreen(ModeScreen):
             self._digits = digit
         self._digit_time = event.time
         if 1 <= number <= len(self.lessons):
-            await self.show_lesson(self.lessons[number - 1])
+            self.app.call_later(self._jump, self.lessons[number - 1])
         else:
             self.notify(f"There are {len(self.lessons)} lessons.", timeout=2)
+
+    async def _jump(self, lesson: Lesson) -> None:
+        """A digit's lesson, opened in its turn on the app's queue (not once q has come in the same burst: the
+        screen is being taken down)."""
+        if not self.app.quitting:
+            await self.show_lesson(lesson)
 
     async def action_toggle_contents(self) -> None:
         if self.contents is not None and self.contents.has_focus:
